@@ -1,0 +1,49 @@
+# Dockyard: `make up` starts the embedded default, `make test` proves it works.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATA_DIR ?= $(HOME)/.local/share/dockyard
+HOST ?= 127.0.0.1
+PORT ?= 8080
+DEB_PACKAGES := git curl jq skopeo umoci runc podman buildah busybox-static docker-registry uidmap fuse-overlayfs
+
+.PHONY: install deps-system deps-python up test test-fast lint bench clean
+
+install: deps-system deps-python
+
+# Debian packages that the tests and the builder drive; installed only when missing and root.
+deps-system:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "warning: missing Debian packages:$$missing (run 'sudo make deps-system'); tests that need them are skipped"; fi; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+deps-python: $(VENV)/.installed
+
+up: install
+	$(VENV)/bin/dockyard up --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
+
+test: install lint
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+test-fast: deps-python
+	$(PY) -m pytest -q -x -m "not slow" tests
+
+lint: deps-python
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) bench/registry.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,37 @@
+"""Schema of users, API tokens and namespace memberships."""
+
+from dockyard.store import Migration
+
+MIGRATIONS = [
+    Migration(
+        "auth.0001",
+        (
+            """CREATE TABLE users (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                username VARCHAR(64) NOT NULL UNIQUE,
+                email VARCHAR(255) NOT NULL DEFAULT '',
+                full_name VARCHAR(255) NOT NULL DEFAULT '',
+                password_hash VARCHAR(255) NOT NULL,
+                is_admin BOOLEAN NOT NULL DEFAULT 0,
+                created_at VARCHAR(40) NOT NULL
+            )""",
+            """CREATE TABLE api_tokens (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                name VARCHAR(255) NOT NULL,
+                token_hash VARCHAR(64) NOT NULL UNIQUE,
+                last_eight VARCHAR(8) NOT NULL,
+                scopes VARCHAR(1000) NOT NULL DEFAULT 'all',
+                created_at VARCHAR(40) NOT NULL,
+                last_used_at VARCHAR(40),
+                UNIQUE (user_id, name)
+            )""",
+            """CREATE TABLE memberships (
+                namespace VARCHAR(255) NOT NULL,
+                user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                role INTEGER NOT NULL,
+                PRIMARY KEY (namespace, user_id)
+            )""",
+        ),
+    ),
+]

@@ -1,0 +1,39 @@
+"""Who is making a request, and the roles a user can hold in a namespace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class Role(IntEnum):
+    """Ordered so that `role >= Role.WRITE` reads naturally (Harbor guest/developer/maintainer)."""
+
+    NONE = 0
+    READ = 1
+    WRITE = 2
+    ADMIN = 3
+
+    @classmethod
+    def parse(cls, name: str) -> Role:
+        try:
+            return cls[name.upper()]
+        except KeyError:
+            raise ValueError(f"unknown role {name!r}: use read, write or admin") from None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated user (or anonymous). `via` says how: password, token, bearer, anonymous."""
+
+    user_id: int | None
+    username: str
+    is_admin: bool = False
+    via: str = "anonymous"
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user_id is None
+
+
+ANONYMOUS = Principal(user_id=None, username="", is_admin=False, via="anonymous")

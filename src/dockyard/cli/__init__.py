@@ -1,0 +1,41 @@
+"""The `dockyard` command. Subcommand modules load lazily so that `dockyard executor` starts fast."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# subcommand -> (module, one-line help). Each module has add_arguments(parser) and run(args).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "up": ("dockyard.cli.up", "serve every component on one port"),
+    "registry": ("dockyard.cli.registry_cmd", "registry maintenance (garbage collection)"),
+    "user": ("dockyard.cli.user_cmd", "manage users and API tokens"),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="dockyard", description=__doc__)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    wanted = args_list[0] if args_list and args_list[0] in COMMANDS else None
+    for name, (module_name, help_text) in COMMANDS.items():
+        if wanted is not None and name != wanted:
+            sub.add_parser(name, help=help_text)
+            continue
+        module = importlib.import_module(module_name)
+        sub_parser = sub.add_parser(name, help=help_text, description=module.__doc__)
+        module.add_arguments(sub_parser)
+        sub_parser.set_defaults(_module=module)
+    args = parser.parse_args(args_list)
+    if args.version:
+        from dockyard import __version__
+
+        print(f"dockyard {__version__}")
+        return 0
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 2
+    return int(args._module.run(args) or 0)

@@ -1,0 +1,29 @@
+"""Arguments and set-up that several subcommands share."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from dockyard.config import Settings, default_data_dir
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ["DOCKYARD_DATA_DIR"]) if os.environ.get("DOCKYARD_DATA_DIR") else None,
+        help=f"data directory (default: $DOCKYARD_DATA_DIR or {default_data_dir()})",
+    )
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    data_dir = (args.data_dir or default_data_dir()).expanduser().resolve()
+    return Settings(
+        data_dir=data_dir,
+        host=getattr(args, "host", "127.0.0.1"),
+        port=getattr(args, "port", 8080),
+        admin_user=getattr(args, "admin_user", "admin"),
+        public_url=getattr(args, "public_url", None),
+    )

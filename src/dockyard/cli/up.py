@@ -1,0 +1,69 @@
+"""Serve the registry, git server and CI on one port, from one data directory."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+
+from dockyard.cli.common import add_data_dir, settings_from
+from dockyard.store import atomic_write_text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_dir(parser)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    parser.add_argument("--admin-user", default="admin", help="administrator's name")
+    parser.add_argument(
+        "--admin-password",
+        default=os.environ.get("DOCKYARD_ADMIN_PASSWORD"),
+        help="administrator's password (default: generated on first start, stored in the data dir)",
+    )
+    parser.add_argument("--public-url", help="URL clients use to reach this server")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from dockyard.server.app import build_app, open_services
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = settings_from(args)
+    services = open_services(settings)
+    generated = services.auth.ensure_admin(settings.admin_user, args.admin_password)
+    if generated:
+        path = settings.secrets_dir / "admin-password"
+        atomic_write_text(path, generated + "\n", mode=0o600)
+        print(
+            f"dockyard: created administrator {settings.admin_user!r} with password {generated}\n"
+            f"dockyard: (stored in {path}; it is not printed again)",
+            file=sys.stderr,
+            flush=True,
+        )
+    app = build_app(services)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level,
+        access_log=args.log_level == "debug",
+        timeout_graceful_shutdown=10,
+        h11_max_incomplete_event_size=1 << 20,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to whatever
+    # handler was there before it; make that handler a clean exit so SIGTERM ends with status 0.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    signal.signal(signal.SIGINT, _exit_cleanly)
+    server.run()
+    return 0
+
+
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)

@@ -1,0 +1,58 @@
+"""What a running Dockyard needs to know about itself: where its data is and how it is reached."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    """The data directory under the user's data home (XDG), as the issue asks."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "dockyard"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Immutable configuration; every path Dockyard writes is derived from `data_dir`."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    admin_user: str = "admin"
+    public_url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The URL clients use to reach us (token realm, clone URLs, Location headers)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host if self.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "dockyard.db"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.data_dir / "registry"
+
+    @property
+    def git_dir(self) -> Path:
+        return self.data_dir / "git"
+
+    @property
+    def ci_dir(self) -> Path:
+        return self.data_dir / "ci"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"

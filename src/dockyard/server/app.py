@@ -1,0 +1,83 @@
+"""The one ASGI app: health, then each component's routes in an order that keeps paths apart."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from dockyard import __version__
+from dockyard.auth import MIGRATIONS as AUTH_MIGRATIONS
+from dockyard.auth import AuthService, TokenSigner
+from dockyard.config import Settings
+from dockyard.events import EventBus
+from dockyard.server.keys import load_or_create_key
+from dockyard.store import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What the components share; built once per process."""
+
+    settings: Settings
+    db: Database
+    auth: AuthService
+    signer: TokenSigner
+    events: EventBus
+
+
+def open_services(settings: Settings) -> Services:
+    """Create the data directory, migrate the database and load keys."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.db_path)
+    db.migrate(all_migrations())
+    signer = TokenSigner(load_or_create_key(settings.secrets_dir / "token.key"))
+    return Services(settings, db, AuthService(db), signer, EventBus())
+
+
+def all_migrations() -> list:
+    """Every component's migrations, in dependency order (auth first: others reference users)."""
+    from dockyard.registry import MIGRATIONS as REGISTRY_MIGRATIONS
+
+    return [*AUTH_MIGRATIONS, *REGISTRY_MIGRATIONS]
+
+
+def build_app(services: Services) -> Starlette:
+    from dockyard.registry import Registry
+
+    registry = Registry(services.settings, services.db, services.auth, services.signer)
+    routes: list[BaseRoute] = [
+        Route("/healthz", _healthz, methods=["GET", "HEAD"]),
+        Route("/version", _version, methods=["GET"]),
+        *registry.routes(),
+    ]
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await registry.start()
+        log.info("dockyard %s ready on %s", __version__, services.settings.base_url)
+        try:
+            yield
+        finally:
+            await registry.stop()
+            services.db.close()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.services = services
+    return app
+
+
+async def _healthz(_request: Request) -> Response:
+    return PlainTextResponse("ok\n")
+
+
+async def _version(_request: Request) -> Response:
+    return JSONResponse({"version": __version__})
