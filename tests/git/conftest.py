@@ -45,8 +45,10 @@ class Git:
         self.home = home
         self.env = git_env(home)
 
-    def run(self, *args: str, cwd: Path | None = None, check: bool = True,
-            env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, cwd: Path | None = None, check: bool = True,
+        env: dict[str, str] | None = None, timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             ["git", *args], cwd=cwd, env={**self.env, **(env or {})}, capture_output=True,
             text=True, timeout=timeout,
@@ -79,7 +81,8 @@ def repo_url(server: DockyardServer, full_name: str, user: str | None = None,
              secret: str | None = None) -> str:
     if user is None:
         return f"{server.url}/{full_name}.git"
-    return f"http://{quote(user, safe='')}:{quote(secret or '', safe='')}@{server.host_port}/{full_name}.git"
+    userinfo = f"{quote(user, safe='')}:{quote(secret or '', safe='')}"
+    return f"http://{userinfo}@{server.host_port}/{full_name}.git"
 
 
 def create_user(server: DockyardServer, prefix: str = "user") -> Account:

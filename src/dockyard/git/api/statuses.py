@@ -32,10 +32,12 @@ class StatusApi:
 
     def routes(self) -> list[BaseRoute]:
         return [
-            Route("/repos/{owner}/{repo}/statuses/{sha}", endpoint(self.create), methods=["POST"]),
-            Route("/repos/{owner}/{repo}/statuses/{sha}", endpoint(self.list_statuses), methods=["GET"]),
-            Route("/repos/{owner}/{repo}/commits/{ref:path}/statuses", endpoint(self.list_statuses),
+            Route("/repos/{owner}/{repo}/statuses/{sha}", endpoint(self.create),
+                  methods=["POST"]),
+            Route("/repos/{owner}/{repo}/statuses/{sha}", endpoint(self.list_statuses),
                   methods=["GET"]),
+            Route("/repos/{owner}/{repo}/commits/{ref:path}/statuses",
+                  endpoint(self.list_statuses), methods=["GET"]),
             Route("/repos/{owner}/{repo}/commits/{ref:path}/status", endpoint(self.combined),
                   methods=["GET"]),
         ]
