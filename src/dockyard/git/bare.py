@@ -189,8 +189,10 @@ class BareRepo:
         author: Person,
         committer: Person,
         parent: str | None,
+        new_branch: bool = False,
     ) -> str:
-        """Commit `changes` on top of `parent` and move `branch` from `parent` to it atomically.
+        """Commit `changes` on top of `parent` and move `branch` from `parent` to it atomically
+        (or create `branch` when `new_branch`, failing if it appeared meanwhile).
 
         A temporary index keeps this independent of any other writer; `update-ref` with the
         old value makes a concurrent push or edit win cleanly (StaleRef) instead of being lost.
@@ -226,10 +228,12 @@ class BareRepo:
         args = ["commit-tree", tree]
         if parent:
             args += ["-p", parent]
+        if not message.endswith("\n"):
+            message += "\n"  # as `git commit` stores it
         sha = (await run_git(self.path, *args, input=message.encode(), env=people)).decode().strip()
         try:
             await run_git(self.path, "update-ref", "-m", "dockyard: commit via API",
-                          f"refs/heads/{branch}", sha, parent or ZERO_SHA)
+                          f"refs/heads/{branch}", sha, ZERO_SHA if new_branch else parent or ZERO_SHA)
         except GitError as exc:
             raise StaleRef(f"branch {branch!r} changed while committing; retry") from exc
         return sha

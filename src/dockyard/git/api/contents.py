@@ -266,7 +266,8 @@ class ContentsApi:
             message = f"{message.rstrip()}\n\nSigned-off-by: {committer.name} <{committer.email}>"
         try:
             new_sha = await bare.commit_files(target, [FileChange(path, content)], message,
-                                              author, committer, parent)
+                                              author, committer, parent,
+                                              new_branch=bool(new_branch))
         except StaleRef as exc:
             raise ApiError(409, str(exc)) from exc
         before = ZERO_SHA if new_branch or parent is None else parent
