@@ -232,8 +232,9 @@ class BareRepo:
             message += "\n"  # as `git commit` stores it
         sha = (await run_git(self.path, *args, input=message.encode(), env=people)).decode().strip()
         try:
+            expected = ZERO_SHA if new_branch else parent or ZERO_SHA
             await run_git(self.path, "update-ref", "-m", "dockyard: commit via API",
-                          f"refs/heads/{branch}", sha, ZERO_SHA if new_branch else parent or ZERO_SHA)
+                          f"refs/heads/{branch}", sha, expected)
         except GitError as exc:
             raise StaleRef(f"branch {branch!r} changed while committing; retry") from exc
         return sha

@@ -8,10 +8,12 @@ import re
 RESERVED_OWNERS = frozenset(
     name.lower()
     for name in (
-        "api", "v2", "job", "service", "healthz", "version", "createItem", "crumbIssuer", "queue",
-        "metrics", "view", "computer", "login", "logout", "user", "users", "org", "orgs", "admin",
-        "explore", "repo", "repos", "assets", "static", "ci", "git", "token", "favicon.ico",
-        "robots.txt", ".well-known", "swagger", "docs", "openapi.json", "-", "_",
+        # Dockyard's own paths (registry, Gitea and Jenkins APIs, health, metrics)
+        "api", "v2", "service", "healthz", "version", "metrics", "job", "createItem",
+        "crumbIssuer", "queue", "view", "computer", "jnlpJars", "ci",
+        # reserved for a web UI and well-known files
+        "assets", "static", "login", "logout", "explore", "repo", "user", "users", "org", "orgs",
+        "favicon.ico", "robots.txt", ".well-known", "swagger", "docs", "openapi.json",
     )
 )
 RESERVED_REPOS = frozenset({".", "..", "-", "_", "info", "objects", "hooks", "refs"})

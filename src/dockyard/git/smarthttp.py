@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 SERVICES = ("git-upload-pack", "git-receive-pack")
 REALM = 'Basic realm="Dockyard", charset="UTF-8"'
-_CHUNK = 64 * 1024
+_CHUNK = 256 * 1024
 _MAX_INFLATE_STEP = 1 << 20
 _PROTOCOL_RE = re.compile(r"^[A-Za-z0-9=:._-]{1,200}$")
 
