@@ -278,7 +278,7 @@ class _PipeResponse(StreamingResponse):
         await send({"type": "http.response.start", "status": self.status_code,
                     "headers": self.raw_headers})
         async for chunk in self.body_iterator:
-            data = chunk if isinstance(chunk, bytes) else chunk.encode()
+            data = chunk.encode() if isinstance(chunk, str) else bytes(chunk)
             await send({"type": "http.response.body", "body": data, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
