@@ -81,3 +81,23 @@ MIGRATIONS = [
         ),
     ),
 ]
+
+MIGRATIONS.append(
+    Migration(
+        "git.0002",
+        (
+            """CREATE TABLE git_branch_protections (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                repo_id INTEGER NOT NULL REFERENCES git_repos(id) ON DELETE CASCADE,
+                rule_name VARCHAR(255) NOT NULL,
+                enable_push BOOLEAN NOT NULL DEFAULT 0,
+                enable_push_whitelist BOOLEAN NOT NULL DEFAULT 0,
+                push_whitelist_usernames TEXT NOT NULL DEFAULT '[]',
+                enable_force_push BOOLEAN NOT NULL DEFAULT 0,
+                created_at VARCHAR(40) NOT NULL,
+                updated_at VARCHAR(40) NOT NULL,
+                UNIQUE (repo_id, rule_name)
+            )""",
+        ),
+    )
+)

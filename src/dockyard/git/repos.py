@@ -248,6 +248,8 @@ class RepoService:
                     os.rename(old_path, new_path)
         updated = self.get_by_id(repo.id)
         assert updated is not None
+        if "name" in fields:
+            self._move_collaborators(repo, updated)
         if branch:
             await self.bare(updated).set_head(branch)
         return updated
@@ -256,7 +258,14 @@ class RepoService:
         """Remove the record, then the directory (renamed away first so it vanishes at once)."""
         path = self.path_of(repo.owner, repo.name)
         self._delete_row(repo.id)
+        for username, _role in self.auth.members(collaborator_namespace(repo)):
+            self.auth.revoke(collaborator_namespace(repo), username)
         await asyncio.to_thread(_remove_dir, path, self.root)
+
+    def _move_collaborators(self, old: Repo, new: Repo) -> None:
+        for username, role in self.auth.members(collaborator_namespace(old)):
+            self.auth.grant(collaborator_namespace(new), username, role)
+            self.auth.revoke(collaborator_namespace(old), username)
 
     def _delete_row(self, repo_id: int) -> None:
         with self.db.transaction() as conn:
@@ -266,7 +275,7 @@ class RepoService:
     def role(self, principal: Principal, repo: Repo) -> Role:
         """Owner user, org members (by role), per-repo collaborators, admins; READ when public."""
         role = max(self.auth.role_in(principal, repo.owner),
-                   self.auth.role_in(principal, repo.full_name))
+                   self.auth.role_in(principal, collaborator_namespace(repo)))
         if role == Role.NONE and not repo.private:
             return Role.READ
         return role
@@ -281,6 +290,11 @@ class RepoService:
     def person(self, principal: Principal) -> Person:
         """Author identity for commits made through the API."""
         return self._person(principal)
+
+
+def collaborator_namespace(repo: Repo) -> str:
+    """The `dockyard.auth` membership namespace of a repository's collaborators."""
+    return f"git:{repo.owner.lower()}/{repo.name.lower()}"
 
 
 async def check_branch_name(branch: str) -> None:

@@ -10,9 +10,11 @@ from dockyard.events import EventBus
 from dockyard.git.api.common import ApiContext
 from dockyard.git.api.contents import ContentsApi
 from dockyard.git.api.hooks import HookApi
+from dockyard.git.api.protections import ProtectionApi
 from dockyard.git.api.repos import RepoApi
 from dockyard.git.api.statuses import StatusApi
 from dockyard.git.api.users import UserApi
+from dockyard.git.protection import ProtectionStore, install_pre_receive
 from dockyard.git.pushes import PushNotifier
 from dockyard.git.pushlog import install_hooks
 from dockyard.git.repos import RepoService
@@ -29,17 +31,19 @@ class GitServer:
         self.deliverer = Deliverer(self.hooks)
         self.notifier = PushNotifier(self.repos, self.hooks, self.deliverer, bus,
                                      lambda: settings.base_url)
+        self.protections = ProtectionStore(db)
         hooks_dir = install_hooks(root / ".hooks")
-        self.smart_http = SmartHTTP(self.repos, auth, hooks_dir, root / ".tmp",
+        install_pre_receive(hooks_dir)
+        self.smart_http = SmartHTTP(self.repos, auth, self.protections, hooks_dir, root / ".tmp",
                                     self.notifier.on_push)
         self.api = ApiContext(auth, self.repos, self.hooks, self.deliverer, self.notifier, bus,
-                              settings.base_url)
+                              self.protections, settings.base_url)
 
     def api_routes(self) -> list[BaseRoute]:
         """The Gitea-compatible API under /api/v1."""
         routes: list[BaseRoute] = []
         for api in (UserApi(self.api), RepoApi(self.api), ContentsApi(self.api),
-                    StatusApi(self.api), HookApi(self.api)):
+                    StatusApi(self.api), HookApi(self.api), ProtectionApi(self.api)):
             routes += api.routes()
         return [Mount("/api/v1", routes=routes)]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import re
@@ -26,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 from dockyard.auth import AuthService, Principal, Role, parse_authorization
 from dockyard.git.gitcmd import git_env
 from dockyard.git.names import InvalidName, strip_git_suffix, validate_owner, validate_repo
+from dockyard.git.protection import RULES_ENV, ProtectionStore
 from dockyard.git.pushlog import PUSH_LOG_ENV, RefUpdate, read_push_log
 from dockyard.git.repos import Repo, RepoService
 
@@ -42,10 +44,11 @@ PushCallback = Callable[[Repo, Principal, list[RefUpdate]], Awaitable[None]]
 
 class SmartHTTP:
     def __init__(
-        self, repos: RepoService, auth: AuthService, hooks_dir: Path, tmp_dir: Path,
-        on_push: PushCallback,
+        self, repos: RepoService, auth: AuthService, protections: ProtectionStore,
+        hooks_dir: Path, tmp_dir: Path, on_push: PushCallback,
     ) -> None:
         self.repos = repos
+        self.protections = protections
         self.auth = auth
         self.hooks_dir = hooks_dir
         self.tmp_dir = tmp_dir
@@ -101,25 +104,35 @@ class SmartHTTP:
         if isinstance(target, Response):
             return target
         repo, principal = target
-        push_log = None
+        push_log = rules_file = None
         if service == "git-receive-pack":
-            fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="push-")
-            os.close(fd)
-            push_log = Path(name)
+            push_log = self._temp_file("push-", b"")
+            rules = self.protections.rules_for(repo.id, principal)
+            if rules is not None:
+                rules_file = self._temp_file("rules-", json.dumps(rules).encode())
         proc = await self._spawn(service, repo, self._protocol(request), advertise=False,
-                                 push_log=push_log)
+                                 push_log=push_log, rules_file=rules_file)
         feeder = asyncio.create_task(_feed(request, proc, gzip=encoding in ("gzip", "x-gzip")))
-        done = self._supervise(service, proc, feeder, repo, principal, push_log)
+        done = self._supervise(service, proc, feeder, repo, principal, push_log, rules_file)
         return _git_response(self._stream(proc, done, b""), f"application/x-{service}-result")
 
+    def _temp_file(self, prefix: str, content: bytes) -> Path:
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix=prefix)
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        return Path(name)
+
     async def _spawn(
-        self, service: str, repo: Repo, protocol: str, *, advertise: bool, push_log: Path | None
+        self, service: str, repo: Repo, protocol: str, *, advertise: bool,
+        push_log: Path | None, rules_file: Path | None = None,
     ) -> asyncio.subprocess.Process:
         env = {}
         if protocol:
             env["GIT_PROTOCOL"] = protocol
         if push_log is not None:
             env[PUSH_LOG_ENV] = str(push_log)
+        if rules_file is not None:
+            env[RULES_ENV] = str(rules_file)
         argv = [
             "git",
             "-c", f"core.hooksPath={self.hooks_dir}",
@@ -147,6 +160,7 @@ class SmartHTTP:
         repo: Repo,
         principal: Principal,
         push_log: Path | None,
+        rules_file: Path | None,
     ) -> asyncio.Task[None]:
         """Wait for the git process apart from the response, so that a client hanging up
         early never skips the push events of refs that git did update."""
@@ -159,6 +173,8 @@ class SmartHTTP:
             if code != 0:
                 log.info("%s for %s exited %s: %s", service, repo.full_name, code,
                          stderr.decode(errors="replace")[-2000:].strip())
+            if rules_file is not None:
+                rules_file.unlink(missing_ok=True)
             if push_log is not None:
                 updates = read_push_log(push_log)
                 push_log.unlink(missing_ok=True)

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from dockyard.auth import AuthService, Credentials, Principal, Role, parse_authorization
 from dockyard.events import EventBus
 from dockyard.git.names import strip_git_suffix
+from dockyard.git.protection import ProtectionStore
 from dockyard.git.pushes import PushNotifier
 from dockyard.git.repos import Repo, RepoError, RepoService
 from dockyard.git.webhooks import Deliverer, HookStore
@@ -40,6 +41,7 @@ class ApiContext:
     deliverer: Deliverer
     notifier: PushNotifier
     bus: EventBus
+    protections: ProtectionStore
     base_url_value: str
 
     @property

@@ -19,7 +19,7 @@ from dockyard.git.api.common import (
     page_params,
     str_field,
 )
-from dockyard.git.bare import BareRepo, FileChange, Person, StaleRef, TreeEntry
+from dockyard.git.bare import BareRepo, CommitInfo, FileChange, Person, StaleRef, TreeEntry
 from dockyard.git.gitcmd import ZERO_SHA
 from dockyard.git.payloads import api_commit_json, branch_json
 from dockyard.git.pushlog import RefUpdate
@@ -65,25 +65,33 @@ class ContentsApi:
 
     # branches ----------------------------------------------------------------------
     async def branches(self, request: Request) -> Response:
-        repo, _principal, role = await self.ctx.repo(request)
+        repo, principal, role = await self.ctx.repo(request)
         bare = self.ctx.repos.bare(repo)
         result = []
         for name, sha in sorted((await bare.branches()).items()):
             commit = await bare.commit(sha)
             if commit is not None:
-                result.append(branch_json(name, commit, repo, self.ctx.base_url,
-                                          role >= Role.WRITE))
+                result.append(self._branch_json(repo, name, commit, principal, role))
         return JSONResponse(result)
 
+    def _branch_json(self, repo: Repo, name: str, commit: CommitInfo, principal: Principal,
+                     role: Role) -> dict[str, Any]:
+        refused = self.ctx.protections.check(repo.id, principal, name)
+        protected = self.ctx.protections.check(repo.id, principal, name, deleting=True)
+        data = branch_json(name, commit, repo, self.ctx.base_url,
+                           role >= Role.WRITE and refused is None)
+        data["protected"] = protected is not None
+        return data
+
     async def branch(self, request: Request) -> Response:
-        repo, _principal, role = await self.ctx.repo(request)
+        repo, principal, role = await self.ctx.repo(request)
         name = request.path_params["branch"]
         bare = self.ctx.repos.bare(repo)
         sha = (await bare.branches()).get(name)
         commit = await bare.commit(sha) if sha else None
         if commit is None:
             raise ApiError(404, f"branch {name!r} does not exist")
-        return JSONResponse(branch_json(name, commit, repo, self.ctx.base_url, role >= Role.WRITE))
+        return JSONResponse(self._branch_json(repo, name, commit, principal, role))
 
     async def delete_branch(self, request: Request) -> Response:
         repo, principal, _ = await self.ctx.repo(request, Role.WRITE)
@@ -94,6 +102,9 @@ class ContentsApi:
         sha = (await bare.branches()).get(name)
         if sha is None:
             raise ApiError(404, f"branch {name!r} does not exist")
+        refused = self.ctx.protections.check(repo.id, principal, name, deleting=True)
+        if refused:
+            raise ApiError(403, refused)
         await bare.delete_branch(name, sha)
         await self.ctx.notifier.on_push(repo, principal,
                                         [RefUpdate(f"refs/heads/{name}", sha, ZERO_SHA)], "api")
@@ -222,6 +233,9 @@ class ContentsApi:
         if parent is None and not (await bare.is_empty() and branch == repo.default_branch):
             raise ApiError(404, f"branch {branch!r} does not exist")
         target = new_branch or branch
+        refused = self.ctx.protections.check(repo.id, principal, target)
+        if refused:
+            raise ApiError(403, refused)
         if new_branch and await bare.resolve(f"refs/heads/{new_branch}") is not None:
             raise ApiError(422, f"branch {new_branch!r} already exists")
         if new_branch:

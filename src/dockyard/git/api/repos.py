@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from dockyard.auth import Principal, Role
+from dockyard.auth import AuthError, Principal, Role
 from dockyard.git.api.common import (
     ApiContext,
     ApiError,
@@ -18,7 +18,7 @@ from dockyard.git.api.common import (
     page_params,
     str_field,
 )
-from dockyard.git.repos import Repo
+from dockyard.git.repos import Repo, collaborator_namespace
 
 
 class RepoApi:
@@ -37,6 +37,12 @@ class RepoApi:
             Route("/repos/{owner}/{repo}", endpoint(self.get), methods=["GET"]),
             Route("/repos/{owner}/{repo}", endpoint(self.edit), methods=["PATCH"]),
             Route("/repos/{owner}/{repo}", endpoint(self.delete), methods=["DELETE"]),
+            Route("/repos/{owner}/{repo}/collaborators", endpoint(self.collaborators),
+                  methods=["GET"]),
+            Route("/repos/{owner}/{repo}/collaborators/{username}",
+                  endpoint(self.add_collaborator), methods=["PUT"]),
+            Route("/repos/{owner}/{repo}/collaborators/{username}",
+                  endpoint(self.remove_collaborator), methods=["DELETE"]),
         ]
 
     async def to_json(self, repo: Repo, principal: Principal | None) -> dict[str, Any]:
@@ -99,7 +105,7 @@ class RepoApi:
         repos = [r for r in self.ctx.repos.find()
                  if r.owner.lower() == me
                  or auth.role_in(principal, r.owner) >= Role.READ
-                 or auth.role_in(principal, r.full_name) >= Role.READ]
+                 or auth.role_in(principal, collaborator_namespace(r)) >= Role.READ]
         return await self._page(request, repos, principal)
 
     async def list_of_owner(self, request: Request) -> Response:
@@ -150,4 +156,30 @@ class RepoApi:
     async def delete(self, request: Request) -> Response:
         repo, _principal, _ = await self.ctx.repo(request, Role.ADMIN)
         await self.ctx.repos.delete(repo)
+        return Response(status_code=204)
+
+    # collaborators ---------------------------------------------------------------------
+    async def collaborators(self, request: Request) -> Response:
+        repo, _principal, _ = await self.ctx.repo(request)
+        from dockyard.git.payloads import user_json
+
+        users = [self.ctx.auth.get_user(name)
+                 for name, _role in self.ctx.auth.members(collaborator_namespace(repo))]
+        return JSONResponse([user_json(u, self.ctx.base_url) for u in users if u is not None])
+
+    async def add_collaborator(self, request: Request) -> Response:
+        """Gitea's `AddCollaboratorOption`: `permission` read, write or admin (default write)."""
+        repo, _principal, _ = await self.ctx.repo(request, Role.ADMIN)
+        body = await json_body(request)
+        try:
+            role = Role.parse(str_field(body, "permission", "write") or "write")
+            self.ctx.auth.grant(collaborator_namespace(repo), request.path_params["username"],
+                                role)
+        except (ValueError, AuthError) as exc:
+            raise ApiError(422, str(exc)) from exc
+        return Response(status_code=204)
+
+    async def remove_collaborator(self, request: Request) -> Response:
+        repo, _principal, _ = await self.ctx.repo(request, Role.ADMIN)
+        self.ctx.auth.revoke(collaborator_namespace(repo), request.path_params["username"])
         return Response(status_code=204)
