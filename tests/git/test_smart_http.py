@@ -196,3 +196,22 @@ def test_two_concurrent_pushes_one_wins(server: DockyardServer, git: Git, work: 
     assert "rejected" in loser.stderr or "failed to update ref" in loser.stderr, loser.stderr
     winner_head = git.out("ls-remote", url, "refs/heads/main").split()[0]
     assert winner_head in {git.out("rev-parse", "HEAD", cwd=c) for c in clones}
+
+
+def test_empty_repo_first_push_and_url_without_dot_git(server: DockyardServer, git: Git,
+                                                       work: Path, alice: Account) -> None:
+    with client(server, alice) as c:
+        repo = c.post("/api/v1/user/repos", json={"name": unique("empty")}).json()
+    name = repo["full_name"]
+    url = f"http://{alice.username}:{alice.password}@{server.host_port}/{name}"  # no .git
+    empty = work / "empty"
+    result = git.run("clone", url, str(empty))
+    assert "cloned an empty repository" in result.stderr
+    git.run("checkout", "-q", "-b", "trunk", cwd=empty)
+    sha = git.commit_file(empty, "a", "a\n", "first")
+    git.run("push", "-q", "origin", "trunk", cwd=empty)
+    with client(server, alice) as c:
+        info = c.get(f"/api/v1/repos/{name}").json()
+    assert info["default_branch"] == "trunk" and info["empty"] is False
+    head = git.out("ls-remote", "--symref", url, "HEAD")
+    assert "ref: refs/heads/trunk\tHEAD" in head and sha in head

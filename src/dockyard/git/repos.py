@@ -262,6 +262,16 @@ class RepoService:
             self.auth.revoke(collaborator_namespace(repo), username)
         await asyncio.to_thread(_remove_dir, path, self.root)
 
+    async def adopt_default_branch(self, repo: Repo, created_branches: list[str]) -> Repo:
+        """After a first push that did not include the default branch, make the first pushed
+        branch the default (as Gitea does), so HEAD and clones point at real history."""
+        if not created_branches:
+            return repo
+        bare = self.bare(repo)
+        if await bare.resolve(f"refs/heads/{repo.default_branch}") is not None:
+            return repo
+        return await self.update(repo, default_branch=created_branches[0])
+
     def _move_collaborators(self, old: Repo, new: Repo) -> None:
         for username, role in self.auth.members(collaborator_namespace(old)):
             self.auth.grant(collaborator_namespace(new), username, role)

@@ -179,7 +179,9 @@ class SmartHTTP:
                 updates = read_push_log(push_log)
                 push_log.unlink(missing_ok=True)
                 if updates:
-                    await self.on_push(repo, principal, updates)
+                    created = [u.branch for u in updates if u.created and u.branch]
+                    current = await self.repos.adopt_default_branch(repo, created)
+                    await self.on_push(current, principal, updates)
 
         task = asyncio.create_task(finish())
         self._background.add(task)
