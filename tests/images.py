@@ -136,14 +136,13 @@ def _random_layer(root: Path, size: int, seed: str) -> tuple[str, int, str]:
             raw_hasher.update(b)
             return self.target.write(b)
 
-    with open(tmp, "wb") as out:
-        with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=0, mtime=0) as gz:
-            hashing = _Hashing(gz)  # type: ignore[arg-type]
-            with tarfile.open(fileobj=hashing, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
-                info = tarfile.TarInfo(f"data-{seed}.bin")
-                info.size = size
-                info.mtime = 1_700_000_000
-                tar.addfile(info, _RandomReader(size, seed.encode()))
+    with open(tmp, "wb") as out, gzip.GzipFile(fileobj=out, mode="wb", compresslevel=0, mtime=0) as gz:
+        hashing = _Hashing(gz)  # type: ignore[arg-type]
+        with tarfile.open(fileobj=hashing, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+            info = tarfile.TarInfo(f"data-{seed}.bin")
+            info.size = size
+            info.mtime = 1_700_000_000
+            tar.addfile(info, _RandomReader(size, seed.encode()))
     digest, blob_size = _write_blob_file(root, tmp)
     return digest, blob_size, "sha256:" + raw_hasher.hexdigest()
 

@@ -6,6 +6,8 @@ fixed suffixes (`/manifests/<ref>`, `/blobs/uploads/<id>`, ...) rather than by a
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -13,9 +15,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from dockyard.registry.access import Access, Caller, realm_for
+from dockyard.registry.blob_response import BlobResponse
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.manifests import MAX_MANIFEST_BYTES, OCI_INDEX, parse_manifest
 from dockyard.registry.metadata import Manifest, RegistryMetadata, Repository
@@ -26,7 +29,7 @@ from dockyard.registry.names import (
     valid_name,
     valid_tag,
 )
-from dockyard.registry.storage import DigestMismatch, FilesystemBlobStore, UploadUnknown
+from dockyard.registry.storage import WRITE_BUFFER, DigestMismatch, FilesystemBlobStore, UploadUnknown
 
 API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
 _ROUTES: list[tuple[re.Pattern[str], str]] = [
@@ -37,12 +40,6 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(?P<name>.+)/blobs/(?P<digest>[^/]+)$"), "blob"),
     (re.compile(r"^(?P<name>.+)/referrers/(?P<digest>[^/]+)$"), "referrers"),
 ]
-
-
-class BlobFileResponse(FileResponse):
-    """Bigger read chunks than Starlette's 64 KiB: fewer thread hops per GB served."""
-
-    chunk_size = 1024 * 1024
 
 
 class DistributionAPI:
@@ -187,8 +184,6 @@ class DistributionAPI:
 
     async def _put_manifest(self, request: Request, caller: Caller, name: str, reference: str) -> Response:
         body = await _read_limited(request, MAX_MANIFEST_BYTES)
-        import hashlib
-
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         tags: list[str] = []
         if looks_like_digest(reference):
@@ -293,9 +288,7 @@ class DistributionAPI:
             headers["Content-Length"] = str(size)
             headers["Content-Type"] = "application/octet-stream"
             return Response(status_code=200, headers=headers)
-        return BlobFileResponse(
-            self.store.blob_path(digest), media_type="application/octet-stream", headers=headers
-        )
+        return BlobResponse(self.store.blob_path(digest), size, request.headers, headers)
 
     # uploads ----------------------------------------------------------------------------------
     async def _upload_start(self, request: Request, caller: Caller, name: str) -> Response:
@@ -398,14 +391,36 @@ class DistributionAPI:
             )
 
     async def _receive(self, request: Request, upload_id: str) -> int:
-        """Stream the request body onto the session; a broken connection keeps what arrived."""
+        """Stream the request body onto the session; a broken connection keeps what arrived.
+
+        Network chunks are batched into WRITE_BUFFER blocks, and each block is hashed and
+        written in a worker thread while the event loop receives the next one.
+        """
         expected = request.headers.get("content-length")
+        pending: asyncio.Future[None] | None = None
         try:
             with self.store.open_append(upload_id) as appender:
                 start = appender.offset
-                async for chunk in request.stream():
-                    if chunk:
-                        appender.write(chunk)
+                try:
+                    batch: list[bytes] = []
+                    batched = 0
+                    async for chunk in request.stream():
+                        batch.append(chunk)
+                        batched += len(chunk)
+                        if batched >= WRITE_BUFFER:
+                            if pending is not None:
+                                await pending
+                            block = b"".join(batch)
+                            pending = asyncio.ensure_future(asyncio.to_thread(appender.write, block))
+                            batch, batched = [], 0
+                    if pending is not None:
+                        await pending
+                        pending = None
+                    if batch:
+                        await asyncio.to_thread(appender.write, b"".join(batch))
+                finally:
+                    if pending is not None:
+                        await asyncio.wait([pending])
         except ClientDisconnect:
             raise RegistryError("BLOB_UPLOAD_INVALID", "client disconnected during upload") from None
         received = appender.offset - start

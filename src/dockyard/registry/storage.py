@@ -233,7 +233,11 @@ class FilesystemBlobStore:
 
 
 class UploadAppender:
-    """Context manager: buffered appends to an upload's data file, hashing as it goes."""
+    """Context manager: appends blocks to an upload's data file, hashing as it goes.
+
+    Callers batch network chunks into large blocks; `write` may run in a worker thread
+    (sha256 and file writes release the GIL), which lets receiving overlap with storing.
+    """
 
     def __init__(self, store: FilesystemBlobStore, upload_id: str, path: Path) -> None:
         self.store = store
@@ -242,21 +246,8 @@ class UploadAppender:
         self._file = open(path, "ab")  # noqa: SIM115 - closed in __exit__
         self.offset = self._file.tell()
         self._hasher = store._hasher_for(upload_id, self.offset)
-        self._buffer: list[bytes] = []
-        self._buffered = 0
 
-    def write(self, chunk: bytes) -> None:
-        self._buffer.append(chunk)
-        self._buffered += len(chunk)
-        if self._buffered >= WRITE_BUFFER:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self._buffer:
-            return
-        block = b"".join(self._buffer)
-        self._buffer.clear()
-        self._buffered = 0
+    def write(self, block: bytes) -> None:
         self._file.write(block)
         if self._hasher is not None:
             self._hasher.update(block)
@@ -266,14 +257,10 @@ class UploadAppender:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        try:
-            if exc_type is None:
-                self.flush()
-        finally:
-            self._file.close()
+        self._file.close()
         if exc_type is None:
             self.store._set_hasher(self.upload_id, self.offset, self._hasher)
         else:
-            # A failed chunk may have been partly written: the hash no longer matches the file,
-            # so forget it; finishing will re-hash from disk.
+            # A failed request may have written part of its body: the running hash no longer
+            # matches the file, so forget it; finishing will hash the file from disk.
             self.store._set_hasher(self.upload_id, 0, None)
