@@ -60,9 +60,22 @@ def start_dockyard(workdir: Path, password: str = "bench-pass") -> Peer:
     port = free_port()
     log = open(workdir / "dockyard.log", "wb")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(
-        [sys.executable, "-m", "dockyard", "up", "--data-dir", str(workdir / "dockyard-data"),
-         "--port", str(port), "--admin-password", password, "--log-level", "warning"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "dockyard",
+            "up",
+            "--data-dir",
+            str(workdir / "dockyard-data"),
+            "--port",
+            str(port),
+            "--admin-password",
+            password,
+            "--log-level",
+            "warning",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     _wait_ready(f"http://127.0.0.1:{port}/healthz", process, "dockyard")
     return Peer("dockyard", process, f"127.0.0.1:{port}", f"admin:{password}")
@@ -71,7 +84,9 @@ def start_dockyard(workdir: Path, password: str = "bench-pass") -> Peer:
 def start_distribution(workdir: Path) -> Peer:
     binary = shutil.which("docker-registry")
     if binary is None:
-        raise SystemExit("docker-registry (Debian package docker-registry) is not installed: run make install")
+        raise SystemExit(
+            "docker-registry (Debian package docker-registry) is not installed: run make install"
+        )
     port = free_port()
     storage = workdir / "distribution-data"
     storage.mkdir(parents=True, exist_ok=True)

@@ -20,8 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.peers import Peer, start_distribution, start_dockyard  # noqa: E402
 from tests.images import make_layout  # noqa: E402
+
+from bench.peers import Peer, start_distribution, start_dockyard  # noqa: E402
 
 
 def skopeo_copy(src: str, dest: str, *flags: str) -> float:
@@ -69,9 +70,13 @@ def main() -> int:
             dy = mb / statistics.median(figures["dockyard"])
             ds = mb / statistics.median(figures["distribution"])
             print(f"{label:<10}{dy:>16.1f}{ds:>20.1f}{dy / ds:>8.2f}")
-        print(f"\nidle RSS: dockyard {idle['dockyard'] / 1024:.1f} MB, distribution {idle['distribution'] / 1024:.1f} MB")
+        print(
+            f"\nidle RSS: dockyard {idle['dockyard'] / 1024:.1f} MB, distribution {idle['distribution'] / 1024:.1f} MB"
+        )
         after = {peer.name: peer.rss_kib() for peer in peers}
-        print(f"RSS after the run: dockyard {after['dockyard'] / 1024:.1f} MB, distribution {after['distribution'] / 1024:.1f} MB")
+        print(
+            f"RSS after the run: dockyard {after['dockyard'] / 1024:.1f} MB, distribution {after['distribution'] / 1024:.1f} MB"
+        )
     finally:
         for peer in peers:
             peer.stop()

@@ -10,7 +10,6 @@ import json
 import subprocess
 
 import httpx
-import pytest
 
 from tests.conftest import ADMIN_PASSWORD, DockyardServer
 from tests.registry.conftest import stored_blobs
@@ -71,12 +70,6 @@ def push_image(client: httpx.Client, name: str, tag: str, layer: bytes) -> str:
 
 def error_code(response: httpx.Response) -> str:
     return str(response.json()["errors"][0]["code"])
-
-
-@pytest.fixture
-def admin(server: DockyardServer):  # noqa: ANN201
-    with server.client() as client:
-        yield client
 
 
 def test_base_endpoint_challenges_then_accepts(server: DockyardServer) -> None:
