@@ -49,7 +49,9 @@ def main() -> int:
     try:
         per_layer = args.size_mb * 1024 * 1024 // args.layers
         print(f"building a {args.size_mb} MB image of {args.layers} layers ...", flush=True)
-        layout = make_layout(work / "image", tag="bench", random_layer_sizes=[per_layer] * args.layers)
+        layout = make_layout(
+            work / "image", tag="bench", random_layer_sizes=[per_layer] * args.layers
+        )
         total = sum(p.stat().st_size for p in (layout.path / "blobs" / "sha256").iterdir())
         peers = [start_dockyard(work), start_distribution(work)]
         time.sleep(2)
@@ -64,19 +66,18 @@ def main() -> int:
                 pull[peer.name].append(skopeo_copy(ref, f"oci:{out}:v1", *creds_flags(peer, "src")))
                 shutil.rmtree(out)
         mb = total / 1e6
-        print(f"\nimage: {mb:.0f} MB in {args.layers} layers; {args.rounds} rounds; skopeo copy, loopback\n")
+        print(
+            f"\nimage: {mb:.0f} MB in {args.layers} layers; {args.rounds} rounds; skopeo copy, loopback\n"
+        )
         print(f"{'direction':<10}{'dockyard MB/s':>16}{'distribution MB/s':>20}{'ratio':>8}")
         for label, figures in (("push", push), ("pull", pull)):
             dy = mb / statistics.median(figures["dockyard"])
             ds = mb / statistics.median(figures["distribution"])
             print(f"{label:<10}{dy:>16.1f}{ds:>20.1f}{dy / ds:>8.2f}")
-        print(
-            f"\nidle RSS: dockyard {idle['dockyard'] / 1024:.1f} MB, distribution {idle['distribution'] / 1024:.1f} MB"
-        )
         after = {peer.name: peer.rss_kib() for peer in peers}
-        print(
-            f"RSS after the run: dockyard {after['dockyard'] / 1024:.1f} MB, distribution {after['distribution'] / 1024:.1f} MB"
-        )
+        for label, figures_kib in (("idle RSS", idle), ("RSS after the run", after)):
+            dy_mb, ds_mb = figures_kib["dockyard"] / 1024, figures_kib["distribution"] / 1024
+            print(f"{label}: dockyard {dy_mb:.1f} MB, distribution {ds_mb:.1f} MB")
     finally:
         for peer in peers:
             peer.stop()
