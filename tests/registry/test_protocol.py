@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import sys
 
 import httpx
 
@@ -356,3 +357,58 @@ def test_delete_tag_manifest_and_blob(server: DockyardServer, admin: httpx.Clien
     layer_digest = digest_of(b"delete-me")
     assert admin.delete(f"/v2/deleting/app/blobs/{layer_digest}").status_code == 202
     assert admin.head(f"/v2/deleting/app/blobs/{layer_digest}").status_code == 404
+
+
+def test_api_token_works_as_password_and_refresh_tokens(server: DockyardServer, admin: httpx.Client) -> None:
+    push_image(admin, "apitoken/app", "v1", b"token layer")
+    token = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dockyard",
+            "user",
+            "--data-dir",
+            str(server.data_dir),
+            "token",
+            "admin",
+            "--name",
+            "ci",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert len(token) == 40
+    assert httpx.get(f"{server.url}/v2/apitoken/app/tags/list", auth=("admin", token)).json()["tags"] == [
+        "v1"
+    ]
+    gitea_style = httpx.get(
+        f"{server.url}/v2/apitoken/app/tags/list", headers={"Authorization": f"token {token}"}
+    )
+    assert gitea_style.status_code == 200
+    # docker login's OAuth2 path: password grant gives a refresh token, which gives access tokens.
+    granted = httpx.post(
+        f"{server.url}/service/token",
+        data={
+            "grant_type": "password",
+            "username": "admin",
+            "password": ADMIN_PASSWORD,
+            "service": "dockyard-registry",
+            "scope": "repository:apitoken/app:pull",
+        },
+    ).json()
+    refreshed = httpx.post(
+        f"{server.url}/service/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": granted["refresh_token"],
+            "service": "dockyard-registry",
+            "scope": "repository:apitoken/app:pull",
+        },
+    ).json()
+    bearer = {"Authorization": f"Bearer {refreshed['access_token']}"}
+    assert httpx.get(f"{server.url}/v2/apitoken/app/tags/list", headers=bearer).status_code == 200
+    bad = httpx.post(
+        f"{server.url}/service/token", data={"grant_type": "refresh_token", "refresh_token": "junk"}
+    )
+    assert bad.status_code == 401
