@@ -40,15 +40,42 @@ Public API (everything else in this package is private):
             a copy with every value BuildKit expands (ADD, COPY, ENV, EXPOSE, FROM, LABEL,
             STOPSIGNAL, USER, VOLUME, WORKDIR, ONBUILD-wrapped, flag values and --mount
             options) expanded and quotes removed; RUN/CMD/ENTRYPOINT left to the shell.
-        PREDEFINED_ARGS, platform_args(target_platform, build_platform) -> dict
+        expand_with_matches(word, env, escape) -> ExpansionResult(word, words, matched,
+            unmatched)                                    (for unused-ARG warnings)
+        Lexer(escape, raw_quotes=, raw_escapes=, skip_process_quotes=, skip_unset_env=)
+        ExpansionError (ValueError) for unterminated quotes, bad ${...}, ${V:?msg}
+        PREDEFINED_ARGS (proxy + platform names), platform_args(target_platform,
+            build_platform) -> {"TARGETPLATFORM": ..., "TARGETOS": ..., ...}
+        global_env(dockerfile, build_args, platform_args) -> dict: what FROM lines see
 
     Stage selection:
         resolve_stage(dockerfile, name_or_index) -> Stage
         stages_needed(dockerfile, target=None, build_args=None) -> list[int]
             indexes (ascending) of the stages the target needs, through FROM <stage>,
             COPY --from=<stage> and RUN --mount=from=<stage>.
+        stage_dependencies(dockerfile, stage, env) -> list[int]  (direct ones)
+
+    Heredocs: RUN/COPY/ADD (also under ONBUILD) in shell form. The command words keep
+    the `<<EOF` markers (RUN ("<<EOF",) means "run the heredoc as the script"); the
+    bodies are in instruction.heredocs in order. COPY/ADD sources keep `<<EOF` words too:
+    such a source is the heredoc with that name: `heredoc_source(word)` returns a
+    Heredoc (name, expand, chomp; empty content) for such a word, else None.
 """
 
+from dockyard.build.dockerfile.expansion import (
+    PREDEFINED_ARGS,
+    expand_instruction,
+    global_env,
+    platform_args,
+)
+from dockyard.build.dockerfile.lexer import (
+    ExpansionError,
+    Lexer,
+    expand,
+    expand_with_matches,
+    expand_words,
+)
+from dockyard.build.dockerfile.lines import parse_heredoc_word as heredoc_source
 from dockyard.build.dockerfile.model import (
     AddInstruction,
     ArgDecl,
@@ -80,8 +107,24 @@ from dockyard.build.dockerfile.model import (
     Warning,
     WorkdirInstruction,
 )
+from dockyard.build.dockerfile.parser import parse
+from dockyard.build.dockerfile.stages import resolve_stage, stage_dependencies, stages_needed
 
 __all__ = [
+    "PREDEFINED_ARGS",
+    "ExpansionError",
+    "Lexer",
+    "expand",
+    "expand_instruction",
+    "expand_with_matches",
+    "expand_words",
+    "global_env",
+    "heredoc_source",
+    "parse",
+    "platform_args",
+    "resolve_stage",
+    "stage_dependencies",
+    "stages_needed",
     "AddInstruction",
     "ArgDecl",
     "ArgInstruction",
