@@ -12,6 +12,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("dockyard.cli.up", "serve every component on one port"),
     "registry": ("dockyard.cli.registry_cmd", "registry maintenance (garbage collection)"),
     "user": ("dockyard.cli.user_cmd", "manage users and API tokens"),
+    "dockerfile": ("dockyard.cli.dockerfile_cmd", "inspect Dockerfiles"),
 }
 
 

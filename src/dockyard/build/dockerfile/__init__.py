@@ -57,9 +57,10 @@ Public API (everything else in this package is private):
 
     Heredocs: RUN/COPY/ADD (also under ONBUILD) in shell form. The command words keep
     the `<<EOF` markers (RUN ("<<EOF",) means "run the heredoc as the script"); the
-    bodies are in instruction.heredocs in order. COPY/ADD sources keep `<<EOF` words too:
-    such a source is the heredoc with that name: `heredoc_source(word)` returns a
-    Heredoc (name, expand, chomp; empty content) for such a word, else None.
+    bodies are in instruction.heredocs in order. COPY/ADD: `sources` holds the paths
+    only; every heredoc is one more source (a file named after it), as BuildKit's
+    SourceContents. `heredoc_source(word)` -> Heredoc (empty content) or None tells
+    whether a word is a heredoc marker.
 """
 
 from dockyard.build.dockerfile.expansion import (

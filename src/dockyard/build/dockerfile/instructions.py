@@ -167,7 +167,9 @@ def _list_args(args: str) -> tuple[list[str], bool]:
     return split_whitespace(args), False
 
 
-def _sources_and_dest(keyword: str, args: str) -> tuple[tuple[str, ...], str]:
+def _sources_and_dest(keyword: str, args: str, common: dict) -> tuple[tuple[str, ...], str]:
+    """Split paths from heredoc sources; `common["heredocs"]` becomes the heredoc sources
+    in the order they are named (BuildKit's SourcePaths / SourceContents)."""
     words, _ = _list_args(args)
     if len(words) < 2:
         raise SyntaxProblem(
@@ -177,11 +179,21 @@ def _sources_and_dest(keyword: str, args: str) -> tuple[tuple[str, ...], str]:
     dest = words[-1]
     if parse_heredoc_word(dest) is not None:
         raise SyntaxProblem(f"{keyword} cannot accept a heredoc as a destination")
-    return tuple(words[:-1]), dest
+    by_name = {heredoc.name: heredoc for heredoc in common["heredocs"]}
+    paths: list[str] = []
+    contents: list[m.Heredoc] = []
+    for word in words[:-1]:
+        marker = parse_heredoc_word(word)
+        if marker is None:
+            paths.append(word)
+        else:
+            contents.append(by_name.get(marker.name, marker))
+    common["heredocs"] = tuple(contents)
+    return tuple(paths), dest
 
 
 def _copy(args: str, flags: ParsedFlags, common: dict, escape: str) -> m.Instruction:
-    sources, dest = _sources_and_dest("COPY", args)
+    sources, dest = _sources_and_dest("COPY", args, common)
     source_from = flags.string("from")
     return m.CopyInstruction(
         sources=sources,
@@ -197,7 +209,7 @@ def _copy(args: str, flags: ParsedFlags, common: dict, escape: str) -> m.Instruc
 
 
 def _add(args: str, flags: ParsedFlags, common: dict, escape: str) -> m.Instruction:
-    sources, dest = _sources_and_dest("ADD", args)
+    sources, dest = _sources_and_dest("ADD", args, common)
     unpack = flags.string("unpack")
     return m.AddInstruction(
         sources=sources,

@@ -177,8 +177,8 @@ class EnvInstruction(Instruction):
 
 @dataclass(frozen=True, kw_only=True)
 class CopyInstruction(Instruction):
-    """COPY; `sources` may be empty when the only source is a heredoc (then the heredoc
-    names appear in `sources` as `<<EOF` words exactly like BuildKit keeps them)."""
+    """COPY. `sources` are the paths; every entry of `heredocs` is one more source: a
+    file named after the heredoc with its content (`COPY <<EOF /dest/` has no paths)."""
 
     sources: tuple[str, ...]
     dest: str
@@ -192,6 +192,8 @@ class CopyInstruction(Instruction):
 
 @dataclass(frozen=True, kw_only=True)
 class AddInstruction(Instruction):
+    """ADD; sources may be URLs or git repositories; heredocs as for COPY."""
+
     sources: tuple[str, ...]
     dest: str
     chown: str | None = None
