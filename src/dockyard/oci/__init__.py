@@ -9,6 +9,25 @@ One image model, several readers and writers (in the style of go-containerregist
                 `History`, `HealthConfig`), `Platform`; exact JSON round trip.
 * `layers`      `apply_layer` (safe untar with whiteouts) and `LayerWriter` / `write_layer*`
                 (deterministic streaming tar -> compress -> hash in one pass).
+* `image`       `Image` (manifest bytes + config bytes + `Layer`s) and `Image.assemble`.
+* `blobcache`   `BlobCache`: content-addressed dir, verified atomic ingest, shared by builds.
+* `credentials` `CredentialStore.load()`: docker config.json (`auths`, credHelpers).
+* `client`      `RegistryClient`: token/basic auth, pull (platform, parallel, verified), push
+                (HEAD, mount, monolithic or chunked upload, manifest under many tags).
+* `layout`      `ImageLayout` (OCI layout dir) and `write_archive` (one tar that is both a
+                docker-archive and an oci-archive, for `--tar-path`).
+
+Typical use (the builder's):
+
+    cache = BlobCache(data_dir / "cache" / "blobs")
+    with RegistryClient(RegistryOptions(insecure={"127.0.0.1:5000"})) as client:
+        base = client.pull("alpine:3.20", cache)                  # verified, parallel
+        for layer in base.layers:
+            apply_layer(layer.path, rootfs, expected_diff_id=layer.diff_id)
+        with LayerWriter(tmp / "layer", "gzip", mtime=0) as writer:
+            writer.add_tree(changed_dir, "app")
+        image = Image.assemble(config, [*base.layers, Layer.from_info(writer.close())])
+        client.push(image, ["127.0.0.1:5000/team/app:1", "127.0.0.1:5000/team/app:latest"])
 
 Import from here, not from the submodules: this list is the supported surface.
 """
@@ -16,7 +35,17 @@ Import from here, not from the submodules: this list is the supported surface.
 from __future__ import annotations
 
 from dockyard.oci import mediatypes
+from dockyard.oci.blobcache import BlobCache
+from dockyard.oci.client import (
+    NotFoundError,
+    RegistryAuthError,
+    RegistryClient,
+    RegistryError,
+    RegistryOptions,
+    parse_challenge,
+)
 from dockyard.oci.compression import decompressing_reader, sniff_compression
+from dockyard.oci.credentials import Credential, CredentialStore
 from dockyard.oci.digest import (
     DigestMismatch,
     HashingReader,
@@ -29,6 +58,7 @@ from dockyard.oci.digest import (
     sha256_digest,
     validate_digest,
 )
+from dockyard.oci.image import Image, Layer
 from dockyard.oci.layers import (
     ApplyResult,
     LayerError,
@@ -40,6 +70,7 @@ from dockyard.oci.layers import (
     write_layer,
     write_layer_from_dir,
 )
+from dockyard.oci.layout import ImageLayout, write_archive
 from dockyard.oci.models import (
     ContainerConfig,
     Descriptor,
@@ -56,6 +87,19 @@ from dockyard.oci.models import (
 from dockyard.oci.reference import DOCKER_HUB, InvalidReference, Reference, parse_reference
 
 __all__ = [
+    "BlobCache",
+    "Credential",
+    "CredentialStore",
+    "Image",
+    "ImageLayout",
+    "Layer",
+    "NotFoundError",
+    "RegistryAuthError",
+    "RegistryClient",
+    "RegistryError",
+    "RegistryOptions",
+    "parse_challenge",
+    "write_archive",
     "DOCKER_HUB",
     "ApplyResult",
     "ContainerConfig",

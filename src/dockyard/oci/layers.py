@@ -21,7 +21,8 @@ Applying (`apply_layer`) treats the tar as hostile:
 Writing (`LayerWriter`) streams tar -> compress -> file in one pass, hashing the tar (diff_id) and
 the compressed bytes (digest) on the way; entries are written in the order given (`add_tree`
 sorts), with uid/gid as numbers, no user names, and an optional fixed or clamped mtime so the
-same input gives the same digest (`--reproducible`, SOURCE_DATE_EPOCH).
+same input gives the same digest (`--reproducible`, SOURCE_DATE_EPOCH); `owner` forces every
+entry to one uid:gid (a rootfs prepared by an unprivileged user).
 """
 
 from __future__ import annotations
@@ -449,8 +450,10 @@ class LayerWriter:
         clamp_mtime: int | None = None,
         level: int | None = None,
         xattrs: bool = True,
+        owner: tuple[int, int] | None = None,
     ) -> None:
         self.path = Path(path)
+        self.owner = owner
         self.compression = compression
         self.media_type = mediatypes.layer_media_type(compression, docker_media_type)
         self.mtime = mtime
@@ -501,7 +504,7 @@ class LayerWriter:
         st = os.lstat(source)
         info = tarfile.TarInfo(name)
         info.mode = stat.S_IMODE(st.st_mode)
-        info.uid, info.gid = st.st_uid, st.st_gid
+        info.uid, info.gid = self.owner or (st.st_uid, st.st_gid)
         info.uname = info.gname = ""
         info.mtime = self._time(st.st_mtime)
         if self.xattrs:
@@ -553,6 +556,49 @@ class LayerWriter:
                 arc = f"{base}/{name}" if base else name
                 self.add(arc, os.path.join(dirpath, name))
             # os.walk does not descend into symlinked dirs; they were added as symlinks above
+
+    def add_tar(self, source: BinaryIO, compression: str | None = None) -> int:
+        """Copy every entry of a (rootfs) tar, streaming, in its order; returns the entry count.
+
+        Names are cleaned and escapes refused exactly as `apply_layer` does, so a hostile tar
+        cannot smuggle `../` or absolute paths into an image. Ownership and devices are kept
+        (nothing is extracted, so this works without root). The tar's root entry is dropped.
+        """
+        count = 0
+        try:
+            reader = decompressing_reader(source, compression)
+            with tarfile.open(fileobj=cast(Any, reader), mode="r|") as tar:
+                for member in tar:
+                    name = clean_entry_name(member.name)
+                    if not name:
+                        continue
+                    if member.islnk():
+                        member.linkname = clean_entry_name(member.linkname, "hardlink target")
+                    if not (
+                        member.isreg()
+                        or member.isdir()
+                        or member.issym()
+                        or member.islnk()
+                        or member.ischr()
+                        or member.isblk()
+                        or member.isfifo()
+                    ):
+                        raise LayerError(
+                            f"tar entry {member.name!r}: unsupported type {member.type!r}"
+                        )
+                    member.name = name + "/" if member.isdir() else name
+                    member.mtime = self._time(member.mtime)
+                    member.uname = member.gname = ""
+                    if self.owner is not None:
+                        member.uid, member.gid = self.owner
+                    member.pax_headers = {
+                        k: v for k, v in member.pax_headers.items() if k.startswith(_XATTR_PAX)
+                    }
+                    self._tar.addfile(member, tar.extractfile(member) if member.isreg() else None)
+                    count += 1
+        except tarfile.TarError as exc:
+            raise LayerError(f"not a valid tar archive: {exc}") from exc
+        return count
 
     def add_bytes(
         self,
