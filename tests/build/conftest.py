@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,40 @@ def needs_namespaces() -> None:
 @pytest.fixture
 def busybox_rootfs(tmp_path: Path) -> Path:
     return make_busybox_rootfs(tmp_path / "rootfs")
+
+
+@pytest.fixture(scope="session")
+def docker_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """CNCF distribution (Debian's docker-registry) on a free loopback port; yields host:port."""
+    import time
+
+    import httpx
+
+    from tests.conftest import free_port, require_tool
+
+    binary = require_tool("docker-registry")
+    root = tmp_path_factory.mktemp("docker-registry")
+    port = free_port()
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {root}/data\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    log = open(root / "log", "wb")  # noqa: SIM115 - closed after the process
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
+    host = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://{host}/v2/", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail(f"docker-registry did not start:\n{(root / 'log').read_text()}")
+    yield host
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
