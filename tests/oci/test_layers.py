@@ -388,3 +388,12 @@ def test_clean_entry_name() -> None:
     assert clean_entry_name("./") == ""
     with pytest.raises(UnsafeLayerError, match="NUL"):
         clean_entry_name("a\x00b")
+
+
+def test_whiteouts_can_be_plain_files(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "x").write_text("lower")
+    tar = make_tar(tmp_path / "l.tar", lambda t: add_file(t, ".wh.x", b"data"))
+    apply_layer(tar, root, whiteouts=False)
+    assert (root / "x").read_text() == "lower" and (root / ".wh.x").read_bytes() == b"data"

@@ -28,6 +28,7 @@ entry to one uid:gid (a rootfs prepared by an unprivileged user).
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import os
 import shutil
@@ -91,8 +92,9 @@ def clean_entry_name(name: str, what: str = "entry") -> str:
 
 
 class _Applier:
-    def __init__(self, root: Path, same_owner: bool, allow_devices: bool) -> None:
+    def __init__(self, root: Path, same_owner: bool, allow_devices: bool, whiteouts: bool) -> None:
         self.root = os.path.realpath(root)
+        self.whiteouts = whiteouts
         self.same_owner = same_owner
         self.allow_devices = allow_devices and os.geteuid() == 0
         self.created: set[str] = set()
@@ -191,7 +193,7 @@ class _Applier:
         if name == "":
             return  # the root directory itself: its metadata belongs to the rootfs owner
         base = name.rpartition("/")[2]
-        if base.startswith(WHITEOUT_PREFIX):
+        if self.whiteouts and base.startswith(WHITEOUT_PREFIX):
             self.whiteout(name, base)
             return
         linkname = None
@@ -375,18 +377,20 @@ def apply_layer(
     expected_diff_id: str | None = None,
     same_owner: bool | None = None,
     allow_devices: bool = False,
+    whiteouts: bool = True,
 ) -> ApplyResult:
     """Apply one layer blob (tar, tar+gzip or tar+zstd; detected when `compression` is None).
 
     Streams: the blob is never held in memory. Returns the diff_id of the uncompressed tar; when
     `expected_diff_id` is given a mismatch raises DigestMismatch (after applying: verify the
-    compressed digest before calling, as the blob cache does).
+    compressed digest before calling, as the blob cache does). `whiteouts=False` extracts
+    `.wh.` files as ordinary files (ADD of a plain archive, not an image layer).
     """
     root = Path(root)
     if not root.is_dir():
         raise LayerError(f"root filesystem {root} is not a directory")
     owner = os.geteuid() == 0 if same_owner is None else same_owner
-    applier = _Applier(root, owner, allow_devices)
+    applier = _Applier(root, owner, allow_devices, whiteouts)
     if isinstance(source, (str, Path)):
         with open(source, "rb") as f:
             return _apply_stream(f, applier, compression, expected_diff_id)
@@ -610,8 +614,6 @@ class LayerWriter:
         mtime: int = 0,
     ) -> None:
         """Add a regular file with the given content (generated files like /etc/hostname)."""
-        import io
-
         info = tarfile.TarInfo(clean_entry_name(arcname, "path"))
         info.size, info.mode, info.uid, info.gid = len(data), mode, uid, gid
         info.mtime = self._time(mtime)
