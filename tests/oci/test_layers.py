@@ -397,3 +397,18 @@ def test_whiteouts_can_be_plain_files(tmp_path: Path) -> None:
     tar = make_tar(tmp_path / "l.tar", lambda t: add_file(t, ".wh.x", b"data"))
     apply_layer(tar, root, whiteouts=False)
     assert (root / "x").read_text() == "lower" and (root / ".wh.x").read_bytes() == b"data"
+
+
+def test_directory_replaced_by_symlink_mid_layer(tmp_path: Path, arena: tuple[Path, Path]) -> None:
+    """A parent resolved earlier in the layer and then replaced by a symlink is resolved again."""
+    root, outside = arena
+
+    def build(tar: tarfile.TarFile) -> None:
+        add_file(tar, "d/x", b"x")
+        add_entry(tar, "d", tarfile.SYMTYPE, str(outside))
+        add_file(tar, "d/y", b"y")
+
+    _apply(tmp_path, root, build)
+    assert sorted(os.listdir(outside)) == ["secret"]
+    assert (root / str(outside).lstrip("/") / "y").read_bytes() == b"y"
+    assert os.readlink(root / "d") == str(outside)

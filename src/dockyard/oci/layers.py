@@ -102,10 +102,17 @@ class _Applier:
         self.opaque: list[str] = []
         self.skipped: list[str] = []
         self.restore_modes: dict[str, int] = {}
+        self.is_root = os.geteuid() == 0
+        # resolved parent directories; cleared whenever a directory or symlink is removed or
+        # replaced (new entries only add paths, so they cannot make a cached resolution stale)
+        self.resolved: dict[str, str] = {}
 
     # -- path resolution -------------------------------------------------------------------
     def resolve_dir(self, rel: str, create: bool, entry: str) -> str | None:
         """Host path of directory `rel` resolved inside the root (None: missing, no `create`)."""
+        cached = self.resolved.get(rel)
+        if cached is not None:
+            return cached
         stack = [p for p in reversed(rel.split("/")) if p]
         current: list[str] = []
         links = 0
@@ -143,11 +150,13 @@ class _Applier:
                     f"layer entry {entry!r}: parent /{shown} exists and is not a directory"
                 )
             current.append(part)
-        return os.path.join(self.root, *current)
+        resolved = os.path.join(self.root, *current)
+        self.resolved[rel] = resolved
+        return resolved
 
     def _ensure_writable(self, directory: str) -> None:
         """As non-root, a read-only directory from a lower layer still has to take new entries."""
-        if os.geteuid() == 0 or os.access(directory, os.W_OK | os.X_OK):
+        if self.is_root or os.access(directory, os.W_OK | os.X_OK):
             return
         mode = stat.S_IMODE(os.lstat(directory).st_mode)
         self.restore_modes.setdefault(directory, mode)
@@ -163,15 +172,17 @@ class _Applier:
         return parent, base
 
     # -- removal ---------------------------------------------------------------------------
-    @staticmethod
-    def remove(path: str) -> None:
+    def remove(self, path: str) -> None:
         try:
             st = os.lstat(path)
         except FileNotFoundError:
             return
         if stat.S_ISDIR(st.st_mode):
+            self.resolved.clear()
             shutil.rmtree(path)
         else:
+            if stat.S_ISLNK(st.st_mode):
+                self.resolved.clear()
             os.unlink(path)
 
     # -- entries ---------------------------------------------------------------------------
@@ -211,7 +222,7 @@ class _Applier:
             try:
                 st = os.lstat(path)
                 if not stat.S_ISDIR(st.st_mode):
-                    os.unlink(path)
+                    self.remove(path)
                     os.mkdir(path, 0o755)
             except FileNotFoundError:
                 os.mkdir(path, 0o755)
