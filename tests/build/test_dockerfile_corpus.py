@@ -46,10 +46,11 @@ def test_corpus_case_parses(case: Path) -> None:
 
 @pytest.fixture(scope="module")
 def base_image() -> str:
-    if shutil.which("buildah") is None:
-        pytest.skip("buildah is not installed (make install adds it on Debian)")
+    for tool in ("buildah", "podman"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (make install adds it on Debian)")
     if os.geteuid() != 0:
-        pytest.skip("the buildah comparison runs as root (buildah mount)")
+        pytest.skip("the buildah comparison runs as root (podman image mount)")
     subprocess.run([str(CORPUS / "make-base.sh"), BASE_IMAGE], check=True,
                    capture_output=True)
     return BASE_IMAGE
@@ -63,20 +64,20 @@ def buildah(*args: str) -> str:
 
 @pytest.fixture
 def mounted() -> Iterator[Any]:
-    containers: list[str] = []
+    """Mount images read-only with `podman image mount` (`buildah from` would run ONBUILD
+    triggers); unmount and remove them afterwards."""
     images: list[str] = []
 
     def mount(image: str) -> Path:
         images.append(image)
-        # the last line: buildah prints the ONBUILD triggers it sees before the name
-        container = buildah("from", "--pull-never", image).splitlines()[-1]
-        containers.append(container)
-        return Path(buildah("mount", container))
+        result = subprocess.run(["podman", "image", "mount", image], capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return Path(result.stdout.strip())
 
     yield mount
-    for container in containers:
-        subprocess.run(["buildah", "rm", container], capture_output=True)
-    for image in images:
+    for image in reversed(images):
+        subprocess.run(["podman", "image", "unmount", image], capture_output=True)
         subprocess.run(["buildah", "rmi", "-f", image], capture_output=True)
 
 
@@ -108,10 +109,21 @@ def test_buildah_meets_case_expectations(case: Path, base_image: str, mounted: A
     if not context.is_dir():
         context = tmp_path / "empty-context"
         context.mkdir()
+    parent_args: list[str] = []
+    if "parent" in spec:
+        parent = spec["parent"]
+        buildah("bud", "--layers=false", "--quiet", "--format", "docker", "--build-arg",
+                f"BASE={base_image}", "-f", str(case / parent["dockerfile"]), "-t", parent["tag"],
+                str(context))
+        mounted(parent["tag"])  # removed with the test's images
+        parent_config = json.loads(buildah("inspect", "--type", "image", parent["tag"]))
+        assert_subset(parent.get("config", {}), parent_config["Docker"]["config"])
+        parent_args = ["--build-arg", f"{parent['build_arg']}={parent['tag']}"]
     for target, expect in targets(case):
         tag = f"localhost/dockyard-corpus-test/{case.name}-{uuid.uuid4().hex[:8]}"
         args = ["bud", "--layers=false", "--quiet", "--format", "docker",
-                "--build-arg", f"BASE={base_image}", "-f", str(case / "Dockerfile"), "-t", tag]
+                "--build-arg", f"BASE={base_image}", "-f", str(case / "Dockerfile"), "-t", tag,
+                *parent_args]
         for name, value in spec.get("build_args", {}).items():
             args += ["--build-arg", f"{name}={value}"]
         for name, value in spec.get("secrets", {}).items():
