@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.oci import BlobCache, CredentialStore, RegistryClient, RegistryOptions, apply_layer
+from dockyard.oci import (
+    BlobCache,
+    CredentialStore,
+    ImageLayout,
+    RegistryClient,
+    RegistryOptions,
+    apply_layer,
+)
 from tests.oci.peers import Registry, registry, require_tool
 
 __all__ = ["registry"]
@@ -165,6 +172,31 @@ def test_import_from_tar_is_reproducible(tmp_path: Path, busybox_rootfs: Path) -
     assert digests[0] == digests[1]
     index = json.loads((tmp_path / "layout1" / "index.json").read_text())
     assert index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "1"
+    image = ImageLayout(tmp_path / "layout1").read_image("1")
+    assert image.config.config.cmd == ["sh"]
+    assert image.config.created == "1970-01-01T00:00:00Z"
+    assert image.layers[0].path is not None
+    with tarfile.open(image.layers[0].path) as tar:
+        members = {m.name: m for m in tar}
+    assert "bin/busybox" in members and members["bin/sh"].linkname == "busybox"
+    assert {(m.uid, m.gid, m.mtime) for m in members.values()} == {(0, 0, 0)}
+
+    arm = tmp_path / "arm"
+    result = dockyard(
+        "import",
+        "--rootfs",
+        str(busybox_rootfs),
+        "--oci-layout",
+        str(arm),
+        "--platform",
+        "linux/arm64",
+        "--compression",
+        "zstd",
+    )
+    assert result.returncode == 0, result.stderr
+    arm_image = ImageLayout(arm).read_image()
+    assert (arm_image.config.os, arm_image.config.architecture) == ("linux", "arm64")
+    assert arm_image.layers[0].media_type == "application/vnd.oci.image.layer.v1.tar+zstd"
 
 
 def test_import_refuses_a_hostile_rootfs_tar(tmp_path: Path) -> None:

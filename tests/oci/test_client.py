@@ -160,6 +160,11 @@ def test_pinned_digest_is_verified(tmp_path: Path, registry: Registry) -> None:
         assert c.pull(f"{ref}@{image.digest}", BlobCache(tmp_path / "c")).digest == image.digest
         with pytest.raises(NotFoundError):
             c.pull(f"{ref}@sha256:{'0' * 64}", BlobCache(tmp_path / "c"))
+        copied = c.copy(
+            f"{ref}@{image.digest}", [f"{registry.host}/pinned/copy:1"], BlobCache(tmp_path / "c")
+        )
+    assert copied == image.digest
+    assert skopeo_inspect(f"{registry.host}/pinned/copy:1")["Digest"] == image.digest
 
 
 def test_docker_hub_mirror_is_used(tmp_path: Path, registry: Registry) -> None:

@@ -176,3 +176,17 @@ def test_platform_parsing() -> None:
 def test_descriptor_of_bytes() -> None:
     desc = Descriptor.of(mediatypes.OCI_CONFIG, b"{}")
     assert desc.size == 2 and desc.digest == sha256_digest(b"{}")
+
+
+def test_minimal_objects_round_trip_without_gaining_keys() -> None:
+    minimal_config = {
+        "architecture": "arm64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": []},
+    }
+    assert ImageConfig.from_dict(minimal_config).to_dict() == minimal_config
+    no_layers = {"schemaVersion": 2, "config": {"mediaType": "x", "digest": D1, "size": 1}}
+    assert Manifest.from_dict(no_layers).to_dict() == no_layers
+    config = ImageConfig.from_dict(minimal_config)
+    config.config.cmd = ["sh"]  # filled later: written out
+    assert config.to_dict()["config"] == {"Cmd": ["sh"]}

@@ -744,6 +744,16 @@ class RegistryClient:
                 progress(f"pushed {ref} ({image.digest})")
         return image.digest
 
+    def copy(
+        self,
+        source: Reference | str,
+        destinations: Sequence[Reference | str],
+        cache: BlobCache,
+        platform: Platform | None = None,
+    ) -> str:
+        """Pull `source` (one platform) and push it to `destinations`; returns the digest."""
+        return self.push(self.pull(source, cache, platform), destinations)
+
     def _push_blobs(
         self, image: Image, ref: Reference, progress: Progress | None, pushed: Reference | None
     ) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import platform as _platform
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from dockyard.oci import mediatypes
 from dockyard.oci.digest import sha256_digest, validate_digest
@@ -67,6 +67,8 @@ class JsonModel:
             kwargs[known_field.name] = value
         obj = cls(**kwargs)
         obj.extra = extra
+        # fields the JSON did not have; to_dict leaves them out while they stay empty
+        obj.__dict__["_absent"] = {f.name for f in known.values() if f.name not in kwargs}
         obj.validate()
         return obj
 
@@ -75,11 +77,12 @@ class JsonModel:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        absent: set[str] = getattr(self, "_absent", set())
         for f in fields(self):
             if "json" not in f.metadata:
                 continue
             value = getattr(self, f.name)
-            if value is None:
+            if value is None or (f.name in absent and _is_empty(value)):
                 continue
             if f.metadata["model"] is not None and f.metadata["many"]:
                 value = [v.to_dict() for v in value]
@@ -101,6 +104,14 @@ class JsonModel:
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidObject(f"{cls.__name__}: not valid JSON ({exc})") from None
         return cls.from_dict(data)
+
+
+def _is_empty(value: Any) -> bool:
+    if isinstance(value, (list, dict)):
+        return not value
+    if isinstance(value, JsonModel):
+        return bool(value == cast(Any, type(value))())
+    return False
 
 
 def _extra() -> Any:
