@@ -23,6 +23,7 @@ from dockyard.oci import (
     Platform,
     RegistryAuthError,
     RegistryClient,
+    RegistryError,
     RegistryOptions,
     mediatypes,
     parse_reference,
@@ -175,6 +176,18 @@ def test_docker_hub_mirror_is_used(tmp_path: Path, registry: Registry) -> None:
         pulled = c.pull("mirrored", BlobCache(tmp_path / "cache"))
     assert pulled.digest == image.digest
     assert pulled.source is not None and pulled.source.registry == registry.host
+    # --registry-map works for any registry; without fallback, a dead mirror is an error
+    with client(registry_map={"private.example": [f"{registry.host}/library"]}) as c:
+        mapped = c.pull("private.example/mirrored", BlobCache(tmp_path / "cache"))
+    assert mapped.digest == image.digest
+    from tests.oci.peers import free_port
+
+    dead = f"127.0.0.1:{free_port()}"
+    with (
+        client(mirrors=[dead], mirror_fallback=False, timeout=5) as c,
+        pytest.raises(RegistryError, match="every mirror failed.*cannot reach registry"),
+    ):
+        c.pull("mirrored", BlobCache(tmp_path / "cache"))
 
 
 # ------------------------------------------------------------------------------------- auth

@@ -5,7 +5,9 @@ get a token from the realm (Basic credentials from config.json, an identity toke
 and retry with `Authorization: Bearer`; on a `Basic` challenge send Basic credentials. Tokens
 are cached per scope. Plain HTTP only for hosts marked insecure (Kaniko's `--insecure`,
 `--insecure-pull`, `--insecure-registry`) and for loopback hosts; `--skip-tls-verify` turns off
-certificate checks. Registry mirrors are tried first for docker.io.
+certificate checks. Registry mirrors (`--registry-mirror`) are tried first for docker.io,
+`registry_map` (`--registry-map`) for any registry, then the registry itself unless
+`mirror_fallback` is off (`--skip-default-registry-fallback`).
 
 Pull resolves a tag to a manifest (an index or manifest list to the wanted platform), and fetches
 blobs verified by digest into a `BlobCache`, several at a time. Push checks which blobs the
@@ -87,6 +89,8 @@ class RegistryOptions:
     skip_tls_verify: set[str] = field(default_factory=set)
     skip_tls_verify_all: bool = False  # --skip-tls-verify
     mirrors: list[str] = field(default_factory=list)  # --registry-mirror, for docker.io
+    registry_map: dict[str, list[str]] = field(default_factory=dict)  # --registry-map, any registry
+    mirror_fallback: bool = True  # False: --skip-default-registry-fallback
     timeout: float = 120.0
     parallel: int = 4
     chunk_size: int = 32 * 1024 * 1024
@@ -549,7 +553,7 @@ class RegistryClient:
             try:
                 return self._pull_from(candidate, cache, platform, progress)
             except (RegistryError, DigestMismatch) as exc:
-                if candidate is not None and candidate.registry != ref.registry:
+                if candidate.registry != ref.registry:
                     log.warning("mirror %s failed for %s: %s", candidate.registry, ref, exc)
                     last = exc
                     continue
@@ -557,11 +561,12 @@ class RegistryClient:
         raise RegistryError(f"{ref}: every mirror failed ({last})")
 
     def _pull_candidates(self, ref: Reference) -> list[Reference]:
-        out = []
+        mirrors = list(self.options.registry_map.get(ref.registry, []))
         if ref.registry == DOCKER_HUB:
-            for mirror in self.options.mirrors:
-                out.append(_mirror_reference(mirror, ref, self.options))
-        out.append(ref)
+            mirrors += self.options.mirrors
+        out = [_mirror_reference(mirror, ref, self.options) for mirror in mirrors]
+        if self.options.mirror_fallback or not out:
+            out.append(ref)
         return out
 
     def _pull_from(
