@@ -64,3 +64,30 @@ def test_read_layout_written_by_skopeo_from_registry(tmp_path: Path, registry: R
         c.push(image, [ref])
     skopeo("copy", "--src-tls-verify=false", f"docker://{ref}", f"oci:{tmp_path / 'l'}:1")
     assert ImageLayout(tmp_path / "l").read_image("1").digest == image.digest
+
+
+def test_pull_docker_schema2_pushed_by_skopeo(tmp_path: Path, registry: Registry) -> None:
+    from dockyard.oci import BlobCache, mediatypes
+
+    image = make_image(tmp_path / "src", {"docker": b"v2s2"})
+    ImageLayout(tmp_path / "layout").write_image(image, "1")
+    ref = f"{registry.host}/schema2/app:1"
+    skopeo(
+        "copy",
+        "--dest-tls-verify=false",
+        "--format",
+        "v2s2",
+        f"oci:{tmp_path / 'layout'}:1",
+        f"docker://{ref}",
+    )
+    with client() as c:
+        pulled = c.pull(ref, BlobCache(tmp_path / "cache"))
+    assert pulled.media_type == mediatypes.DOCKER_MANIFEST
+    assert pulled.manifest.config.media_type == mediatypes.DOCKER_CONFIG
+    assert pulled.layers[0].media_type == mediatypes.DOCKER_LAYER_GZIP
+    assert pulled.config.rootfs.diff_ids == image.config.rootfs.diff_ids
+    root = tmp_path / "root"
+    root.mkdir()
+    assert pulled.layers[0].path is not None
+    apply_layer(pulled.layers[0].path, root, expected_diff_id=pulled.layers[0].diff_id)
+    assert (root / "docker").read_bytes() == b"v2s2"
