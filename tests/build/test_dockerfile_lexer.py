@@ -140,7 +140,8 @@ WORDS_CASES: list[tuple[str, list[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("word", "expected"), WORDS_CASES, ids=[c[0] or "empty" for c in WORDS_CASES])
+@pytest.mark.parametrize(("word", "expected"), WORDS_CASES,
+                         ids=[c[0] or "empty" for c in WORDS_CASES])
 def test_words(word: str, expected: list[str]) -> None:
     assert expand_words(word, ENV) == expected
 

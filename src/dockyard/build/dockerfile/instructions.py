@@ -192,8 +192,24 @@ def _sources_and_dest(keyword: str, args: str, common: dict) -> tuple[tuple[str,
     return tuple(paths), dest
 
 
+def is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def is_git_source(source: str) -> bool:
+    """BuildKit's gitutil.ParseGitRef, for the forms users write."""
+    base = source.split("#", 1)[0]
+    return source.startswith(("git@", "git://", "ssh://")) or (is_url(base) and
+                                                             base.endswith(".git"))
+
+
 def _copy(args: str, flags: ParsedFlags, common: dict, escape: str) -> m.Instruction:
     sources, dest = _sources_and_dest("COPY", args, common)
+    for source in sources:
+        if is_url(source) or is_git_source(source):
+            raise SyntaxProblem(
+                f"source can't be a URL for COPY: {source} (use ADD to download it)"
+            )
     source_from = flags.string("from")
     return m.CopyInstruction(
         sources=sources,
@@ -211,6 +227,16 @@ def _copy(args: str, flags: ParsedFlags, common: dict, escape: str) -> m.Instruc
 def _add(args: str, flags: ParsedFlags, common: dict, escape: str) -> m.Instruction:
     sources, dest = _sources_and_dest("ADD", args, common)
     unpack = flags.string("unpack")
+    checksum = flags.string("checksum")
+    if checksum:
+        if len(sources) != 1:
+            raise SyntaxProblem("checksum can't be specified for multiple sources "
+                                "(one ADD --checksum per URL)")
+        if not is_url(sources[0]) and "$" not in sources[0]:
+            raise SyntaxProblem(f"checksum can't be specified for non-HTTP sources: "
+                                f"{sources[0]} (--checksum verifies downloads only)")
+        if "$" not in checksum and not re.match(r"^sha(256|384|512):[0-9a-f]+$", checksum):
+            raise SyntaxProblem(f"invalid checksum {checksum!r} (write sha256:<64 hex digits>)")
     return m.AddInstruction(
         sources=sources,
         dest=dest,
@@ -253,8 +279,25 @@ def _workdir(args: str, flags: ParsedFlags, common: dict, escape: str) -> m.Inst
     return m.WorkdirInstruction(path=_exactly_one("WORKDIR", args), **common)
 
 
+def valid_signal(value: str) -> bool:
+    """Docker's signal.ParseSignal: a number or a name, with or without SIG, or RTMIN+n."""
+    import signal
+
+    if value.isdigit():
+        return 0 < int(value) <= 64
+    name = value.upper().removeprefix("SIG")
+    if name in {s.name.removeprefix("SIG") for s in signal.Signals}:
+        return True
+    match = re.match(r"^RT(MIN|MAX)([+-](\d+))?$", name)
+    return match is not None and int(match.group(3) or 0) <= 15
+
+
 def _stopsignal(args: str, flags: ParsedFlags, common: dict, escape: str) -> m.Instruction:
-    return m.StopsignalInstruction(signal=_exactly_one("STOPSIGNAL", args), **common)
+    signal_name = _exactly_one("STOPSIGNAL", args)
+    if "$" not in signal_name and not valid_signal(signal_name):
+        raise SyntaxProblem(f"Invalid signal: {signal_name} (use a name like SIGTERM or a "
+                            "number)")
+    return m.StopsignalInstruction(signal=signal_name, **common)
 
 
 def _arg(args: str, flags: ParsedFlags, common: dict, escape: str) -> m.Instruction:
