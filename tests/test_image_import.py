@@ -199,32 +199,47 @@ def test_import_from_tar_is_reproducible(tmp_path: Path, busybox_rootfs: Path) -
     assert arm_image.layers[0].media_type == "application/vnd.oci.image.layer.v1.tar+zstd"
 
 
-def test_import_refuses_a_hostile_rootfs_tar(tmp_path: Path) -> None:
+def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """Run `dockyard image ...` in this process (fast) and return (exit code, stderr)."""
+    from dockyard.cli import main
+
+    code = main(["image", *args])
+    return code, capsys.readouterr().err
+
+
+def test_import_refuses_a_hostile_rootfs_tar(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     evil = tmp_path / "evil.tar"
     with tarfile.open(evil, "w") as tar:
         info = tarfile.TarInfo("../../etc/cron.d/pwn")
         info.size = 4
         tar.addfile(info, io.BytesIO(b"evil"))
-    result = dockyard("import", "--rootfs", str(evil), "--tar-path", str(tmp_path / "out.tar"))
-    assert result.returncode == 1
-    assert "escapes the root filesystem" in result.stderr
+    code, err = in_process(
+        capsys, "import", "--rootfs", str(evil), "--tar-path", str(tmp_path / "out.tar")
+    )
+    assert code == 1
+    assert "escapes the root filesystem" in err
     assert not (tmp_path / "out.tar").exists()
 
 
-def test_import_reports_bad_arguments(tmp_path: Path, busybox_rootfs: Path) -> None:
-    result = dockyard("import", "--rootfs", str(busybox_rootfs))
-    assert (
-        result.returncode == 1 and "give --destination, --tar-path or --oci-layout" in result.stderr
+def test_import_reports_bad_arguments(
+    tmp_path: Path, busybox_rootfs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = in_process(capsys, "import", "--rootfs", str(busybox_rootfs))
+    assert code == 1 and "give --destination, --tar-path or --oci-layout" in err
+    code, err = in_process(
+        capsys, "import", "--rootfs", str(tmp_path / "missing"), "-d", "x.local/a"
     )
-    result = dockyard("import", "--rootfs", str(tmp_path / "missing"), "--destination", "x.local/a")
-    assert result.returncode == 1 and "does not exist" in result.stderr
-    result = dockyard("import", "--rootfs", str(busybox_rootfs), "--destination", "Upper/Case")
-    assert result.returncode == 1 and "must be lowercase" in result.stderr
-    result = dockyard(
+    assert code == 1 and "does not exist" in err
+    code, err = in_process(capsys, "import", "--rootfs", str(busybox_rootfs), "-d", "Upper/Case")
+    assert code == 1 and "must be lowercase" in err
+    code, err = in_process(
+        capsys,
         "import",
         "--rootfs",
         str(busybox_rootfs),
-        "--destination",
+        "-d",
         "x.local/a",
         "--env",
         "NOEQUALS",
@@ -232,4 +247,26 @@ def test_import_reports_bad_arguments(tmp_path: Path, busybox_rootfs: Path) -> N
         "--tar-path",
         str(tmp_path / "t.tar"),
     )
-    assert result.returncode == 1 and "expected KEY=VALUE" in result.stderr
+    assert code == 1 and "expected KEY=VALUE" in err
+    code, err = in_process(
+        capsys,
+        "import",
+        "--rootfs",
+        str(busybox_rootfs),
+        "--oci-layout",
+        str(tmp_path / "l"),
+        "--cmd",
+        '["sh", 1]',
+    )
+    assert code == 1 and "--cmd must be a JSON array of strings" in err
+    code, err = in_process(
+        capsys,
+        "import",
+        "--rootfs",
+        str(busybox_rootfs),
+        "--oci-layout",
+        str(tmp_path / "l"),
+        "--entrypoint",
+        "[sh",
+    )
+    assert code == 1 and "--entrypoint '[sh' is not a valid JSON array" in err

@@ -102,7 +102,10 @@ def _command(value: str | None, flag: str) -> list[str] | None:
     if value is None:
         return None
     if value.lstrip().startswith("["):
-        parsed = json.loads(value)
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{flag} {value!r} is not a valid JSON array ({exc})") from None
         if not isinstance(parsed, list) or not all(isinstance(v, str) for v in parsed):
             raise ValueError(f"{flag} must be a JSON array of strings or a shell-quoted string")
         return parsed
