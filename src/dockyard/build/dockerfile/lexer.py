@@ -131,6 +131,10 @@ class _Scan:
                 text = self.process_dollar()
                 out.append(text)
                 words.add_string(text)
+            elif ch == "<":
+                text = self.process_possible_heredoc()
+                out.append(text)
+                words.add_raw_string(text)
             elif quotes and ch == "'":
                 text = self.process_single_quote()
                 out.append(text)
@@ -159,6 +163,18 @@ class _Scan:
                 f"unexpected end of statement while looking for matching {stop}"
             )
         return "".join(out), words.get_words()
+
+    def process_possible_heredoc(self) -> str:
+        """`<<` keeps the blanks after it in its word, so `<< EOF` stays one word."""
+        self.next()
+        if self.peek() != "<":
+            return "<"
+        self.next()
+        blanks = []
+        while (ch := self.peek()) is not None and ch in " \t\r":
+            blanks.append(ch)
+            self.next()
+        return "<<" + "".join(blanks)
 
     def process_single_quote(self) -> str:
         out: list[str] = []

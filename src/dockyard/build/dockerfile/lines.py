@@ -15,7 +15,7 @@ from dockyard.build.dockerfile.lexer import ExpansionError, Lexer
 from dockyard.build.dockerfile.model import Directive, DockerfileError, Heredoc, Warning
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
-_HEREDOC = re.compile(r"^(\d*)<<(-?)([^<]*)$")
+_HEREDOC = re.compile(r"^(\d*)<<(-?)\s*([^<]*)$")
 _LEADING_TABS = re.compile(r"(?m)^\t+")
 KNOWN_DIRECTIVES = ("syntax", "escape", "check")
 HEREDOC_KEYWORDS = frozenset({"RUN", "COPY", "ADD"})
@@ -201,7 +201,7 @@ def scan(text: str, filename: str) -> ScanResult:
             warnings.append(Warning(start, "empty continuation line (will become an error "
                                            "in a future BuildKit release)"))
         heredocs: list[Heredoc] = []
-        if _may_have_heredocs(line):
+        if "<<" in line and _may_have_heredocs(line):
             for heredoc in heredocs_in_line(line):
                 body: list[str] = []
                 terminated = False
