@@ -412,3 +412,54 @@ def test_directory_replaced_by_symlink_mid_layer(tmp_path: Path, arena: tuple[Pa
     assert sorted(os.listdir(outside)) == ["secret"]
     assert (root / str(outside).lstrip("/") / "y").read_bytes() == b"y"
     assert os.readlink(root / "d") == str(outside)
+
+
+def test_add_tar_copies_entries_and_refuses_escapes(tmp_path: Path) -> None:
+    def build(tar: tarfile.TarFile) -> None:
+        add_entry(tar, "./", tarfile.DIRTYPE)
+        add_entry(tar, "./dev", tarfile.DIRTYPE)
+        add_entry(tar, "./dev/null", tarfile.CHRTYPE, devmajor=1, devminor=3)
+        add_file(tar, "./bin/tool", b"tool", 0o755, uid=1000, gid=1000, uname="someone")
+        add_entry(tar, "./bin/tool2", tarfile.LNKTYPE, "./bin/tool")
+
+    source = make_tar(tmp_path / "rootfs.tar.gz", build, "w:gz")
+    with LayerWriter(tmp_path / "layer", "none", mtime=7) as writer, open(source, "rb") as f:
+        assert writer.add_tar(f) == 4
+    with tarfile.open(tmp_path / "layer") as tar:
+        members = {m.name: m for m in tar}
+    assert list(members) == ["dev", "dev/null", "bin/tool", "bin/tool2"]
+    assert members["dev/null"].ischr() and members["dev/null"].devminor == 3
+    assert members["bin/tool2"].linkname == "bin/tool"
+    assert (members["bin/tool"].uid, members["bin/tool"].uname, members["bin/tool"].mtime) == (
+        1000,
+        "",
+        7,
+    )
+
+    evil = make_tar(
+        tmp_path / "evil.tar", lambda t: add_entry(t, "x", tarfile.LNKTYPE, "../../etc/shadow")
+    )
+    with pytest.raises(UnsafeLayerError, match="hardlink target.*escapes"), open(evil, "rb") as f:  # noqa: SIM117
+        with LayerWriter(tmp_path / "evil-layer", "gzip") as writer:
+            writer.add_tar(f)
+    assert not (tmp_path / "evil-layer").exists()
+
+
+def test_xattrs_round_trip(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_text("x")
+    try:
+        os.setxattr(src / "f", "user.dockyard", b"\x00\xffbinary")
+    except OSError:
+        pytest.skip("this filesystem has no user xattrs")
+    info = write_layer_from_dir(tmp_path / "layer", src, "none")
+    with tarfile.open(info.path) as tar:
+        member = tar.getmember("f")
+    assert "SCHILY.xattr.user.dockyard" in member.pax_headers
+    if not IS_ROOT:
+        return
+    root = tmp_path / "root"
+    root.mkdir()
+    apply_layer(info.path, root)
+    assert os.getxattr(root / "f", "user.dockyard") == b"\x00\xffbinary"
