@@ -101,9 +101,7 @@ def test_import_push_then_run_with_umoci_and_runc(
         capture_output=True,
     )
     bundle = tmp_path / "bundle"
-    subprocess.run(
-        [umoci, "unpack", "--image", f"{layout}:1", str(bundle)], check=True, capture_output=True
-    )
+    subprocess.run([umoci, "unpack", "--image", f"{layout}:1", str(bundle)], check=True, capture_output=True)
     config_path = bundle / "config.json"
     spec = json.loads(config_path.read_text())
     spec["process"]["terminal"] = False
@@ -207,17 +205,13 @@ def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str
     return code, capsys.readouterr().err
 
 
-def test_import_refuses_a_hostile_rootfs_tar(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_import_refuses_a_hostile_rootfs_tar(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     evil = tmp_path / "evil.tar"
     with tarfile.open(evil, "w") as tar:
         info = tarfile.TarInfo("../../etc/cron.d/pwn")
         info.size = 4
         tar.addfile(info, io.BytesIO(b"evil"))
-    code, err = in_process(
-        capsys, "import", "--rootfs", str(evil), "--tar-path", str(tmp_path / "out.tar")
-    )
+    code, err = in_process(capsys, "import", "--rootfs", str(evil), "--tar-path", str(tmp_path / "out.tar"))
     assert code == 1
     assert "escapes the root filesystem" in err
     assert not (tmp_path / "out.tar").exists()
@@ -228,9 +222,7 @@ def test_import_reports_bad_arguments(
 ) -> None:
     code, err = in_process(capsys, "import", "--rootfs", str(busybox_rootfs))
     assert code == 1 and "give --destination, --tar-path or --oci-layout" in err
-    code, err = in_process(
-        capsys, "import", "--rootfs", str(tmp_path / "missing"), "-d", "x.local/a"
-    )
+    code, err = in_process(capsys, "import", "--rootfs", str(tmp_path / "missing"), "-d", "x.local/a")
     assert code == 1 and "does not exist" in err
     code, err = in_process(capsys, "import", "--rootfs", str(busybox_rootfs), "-d", "Upper/Case")
     assert code == 1 and "must be lowercase" in err

@@ -80,9 +80,7 @@ def start_registry(base: Path, auth_yaml: str = "") -> Registry:
     )
     log = base / "registry.log"
     with open(log, "ab") as out:
-        process = subprocess.Popen(
-            [binary, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen([binary, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT)
     registry = Registry(f"127.0.0.1:{port}", base / "data", process, log)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -197,9 +195,7 @@ class TokenServer:
             "jti": os.urandom(8).hex(),
             "access": access,
         }
-        signing_input = (
-            f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
-        )
+        signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
         signature = subprocess.run(
             [self.openssl, "dgst", "-sha256", "-sign", str(self.key)],
             input=signing_input.encode(),

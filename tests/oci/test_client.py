@@ -31,9 +31,7 @@ from dockyard.oci import (
 from tests.oci.peers import PASSWORD, USER, Registry, TokenServer, docker_config, require_tool
 
 
-def make_image(
-    tmp: Path, files: dict[str, bytes], arch: str = "amd64", compression: str = "gzip"
-) -> Image:
+def make_image(tmp: Path, files: dict[str, bytes], arch: str = "amd64", compression: str = "gzip") -> Image:
     tmp.mkdir(parents=True, exist_ok=True)
     with LayerWriter(tmp / f"layer-{len(os.listdir(tmp))}", compression, mtime=0) as writer:
         for name, data in sorted(files.items()):
@@ -109,9 +107,7 @@ def test_index_resolves_to_the_platform(tmp_path: Path, registry: Registry) -> N
         amd_desc.platform = Platform.parse("linux/amd64")
         arm_desc = arm.descriptor()
         arm_desc.platform = Platform.parse("linux/arm64")
-        index = Index(
-            schema_version=2, media_type=mediatypes.OCI_INDEX, manifests=[arm_desc, amd_desc]
-        )
+        index = Index(schema_version=2, media_type=mediatypes.OCI_INDEX, manifests=[arm_desc, amd_desc])
         c.put_manifest(f"{repo}:multi", index.to_json(), mediatypes.OCI_INDEX)
         cache = BlobCache(tmp_path / "cache")
         assert c.pull(f"{repo}:multi", cache, Platform.parse("linux/amd64")).digest == amd.digest
@@ -207,9 +203,7 @@ def test_htpasswd_registry_with_config_json(tmp_path: Path, htpasswd_registry: R
     ):
         c.pull(f"{host}/basic/app:1", BlobCache(tmp_path / "c2"))
 
-    wrong = CredentialStore.load(
-        [docker_config(tmp_path / "wrong", host, USER, "not-the-password")]
-    )
+    wrong = CredentialStore.load([docker_config(tmp_path / "wrong", host, USER, "not-the-password")])
     with (
         RegistryClient(RegistryOptions(), wrong) as c,
         pytest.raises(RegistryAuthError, match="HTTP 401") as info,
@@ -229,10 +223,7 @@ def test_token_auth_flow(tmp_path: Path, token_registry: tuple[Registry, TokenSe
         pulled = c.pull(f"{host}/tok/app:1", BlobCache(tmp_path / "cache"))
     assert pulled.digest == image.digest
     assert "repository:tok/app:pull,push" in tokens.scopes_seen
-    assert (
-        skopeo_inspect(f"{host}/tok/app:1", "--creds", f"{USER}:{PASSWORD}")["Digest"]
-        == image.digest
-    )
+    assert skopeo_inspect(f"{host}/tok/app:1", "--creds", f"{USER}:{PASSWORD}")["Digest"] == image.digest
 
     with (
         RegistryClient(RegistryOptions(), CredentialStore()) as c,

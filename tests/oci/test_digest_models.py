@@ -168,9 +168,7 @@ def test_platform_parsing() -> None:
     assert Platform.current().os == "linux"
     with pytest.raises(ValueError, match="os/arch"):
         Platform.parse("amd64")
-    assert not Platform(architecture="arm", os="linux", variant="v6").matches(
-        Platform.parse("linux/arm/v7")
-    )
+    assert not Platform(architecture="arm", os="linux", variant="v6").matches(Platform.parse("linux/arm/v7"))
 
 
 def test_descriptor_of_bytes() -> None:

@@ -32,9 +32,7 @@ def make_tar(path: Path, build: Callable[[tarfile.TarFile], None], mode: str = "
     return path
 
 
-def add_file(
-    tar: tarfile.TarFile, name: str, data: bytes = b"", mode: int = 0o644, **kw: object
-) -> None:
+def add_file(tar: tarfile.TarFile, name: str, data: bytes = b"", mode: int = 0o644, **kw: object) -> None:
     info = tarfile.TarInfo(name)
     info.size, info.mode = len(data), mode
     for key, value in kw.items():
@@ -42,9 +40,7 @@ def add_file(
     tar.addfile(info, io.BytesIO(data))
 
 
-def add_entry(
-    tar: tarfile.TarFile, name: str, kind: bytes, linkname: str = "", **kw: object
-) -> None:
+def add_entry(tar: tarfile.TarFile, name: str, kind: bytes, linkname: str = "", **kw: object) -> None:
     info = tarfile.TarInfo(name)
     info.type, info.linkname = kind, linkname
     info.mode = 0o755 if kind == tarfile.DIRTYPE else 0o777
@@ -436,9 +432,7 @@ def test_add_tar_copies_entries_and_refuses_escapes(tmp_path: Path) -> None:
         7,
     )
 
-    evil = make_tar(
-        tmp_path / "evil.tar", lambda t: add_entry(t, "x", tarfile.LNKTYPE, "../../etc/shadow")
-    )
+    evil = make_tar(tmp_path / "evil.tar", lambda t: add_entry(t, "x", tarfile.LNKTYPE, "../../etc/shadow"))
     with pytest.raises(UnsafeLayerError, match="hardlink target.*escapes"), open(evil, "rb") as f:  # noqa: SIM117
         with LayerWriter(tmp_path / "evil-layer", "gzip") as writer:
             writer.add_tar(f)

@@ -412,3 +412,34 @@ def test_api_token_works_as_password_and_refresh_tokens(server: DockyardServer, 
         f"{server.url}/service/token", data={"grant_type": "refresh_token", "refresh_token": "junk"}
     )
     assert bad.status_code == 401
+
+
+def test_index_and_manifest_list_content_types(server: DockyardServer, admin: httpx.Client) -> None:
+    amd = push_image(admin, "multi/app", "amd64", b"amd64 layer")
+    arm = push_image(admin, "multi/app", "arm64", b"arm64 layer")
+    sizes = {d: len(admin.get(f"/v2/multi/app/manifests/{d}").content) for d in (amd, arm)}
+    for media_type, child_type in (
+        (OCI_INDEX, OCI_MANIFEST),
+        ("application/vnd.docker.distribution.manifest.list.v2+json", OCI_MANIFEST),
+    ):
+        index = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": media_type,
+                "manifests": [
+                    {
+                        "mediaType": child_type,
+                        "digest": d,
+                        "size": sizes[d],
+                        "platform": {"architecture": arch, "os": "linux"},
+                    }
+                    for d, arch in ((amd, "amd64"), (arm, "arm64"))
+                ],
+            }
+        ).encode()
+        put = admin.put("/v2/multi/app/manifests/multi", content=index, headers={"Content-Type": media_type})
+        assert put.status_code == 201, put.text
+        got = admin.get("/v2/multi/app/manifests/multi")
+        assert got.headers["content-type"] == media_type and got.content == index
+    repos = admin.get("/api/v2.0/projects/multi/repositories").json()
+    assert repos[0]["artifact_count"] == 2  # the two indexes; their children are not counted
