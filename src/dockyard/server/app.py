@@ -45,28 +45,34 @@ def open_services(settings: Settings) -> Services:
 
 def all_migrations() -> list:
     """Every component's migrations, in dependency order (auth first: others reference users)."""
+    from dockyard.git import MIGRATIONS as GIT_MIGRATIONS
     from dockyard.registry import MIGRATIONS as REGISTRY_MIGRATIONS
 
-    return [*AUTH_MIGRATIONS, *REGISTRY_MIGRATIONS]
+    return [*AUTH_MIGRATIONS, *REGISTRY_MIGRATIONS, *GIT_MIGRATIONS]
 
 
 def build_app(services: Services) -> Starlette:
+    from dockyard.git import GitServer
     from dockyard.registry import Registry
 
     registry = Registry(services.settings, services.db, services.auth, services.signer)
+    git = GitServer(services.settings, services.db, services.auth, services.events)
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET", "HEAD"]),
         Route("/version", _version, methods=["GET"]),
         *registry.routes(),
+        *git.routes(),  # last: its /{owner}/{repo}.git/... patterns must not shadow fixed paths
     ]
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await registry.start()
+        await git.start()
         log.info("dockyard %s ready on %s", __version__, services.settings.base_url)
         try:
             yield
         finally:
+            await git.stop()
             await registry.stop()
             services.db.close()
 
