@@ -17,12 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.build.base import BaseImage, fetch_base, rootfs_for
+from dockyard.build.cache import CacheEntry, CacheInputs, LayerCache, cache_key, files_digest
 from dockyard.build.context import BuildContext
 from dockyard.build.dockerfile import (
+    AddInstruction,
+    CopyInstruction,
     Dockerfile,
     DockerfileError,
     Instruction,
     OnbuildInstruction,
+    RunInstruction,
     Stage,
     expand,
     expand_instruction,
@@ -31,13 +35,13 @@ from dockyard.build.dockerfile import (
     stages_needed,
 )
 from dockyard.build.dockerfile.expansion import global_env
-from dockyard.build.instructions import Change, step_for
+from dockyard.build.instructions import Change, Step, step_for
 from dockyard.build.layer_writer import write_layer
 from dockyard.build.options import BuildError, BuildOptions
 from dockyard.build.sandbox import overlay_supported
 from dockyard.build.snapshot import merge_upper, upper_entries
 from dockyard.build.state import DEFAULT_SHELL, BuildEnv, StageState, clone_tree
-from dockyard.oci import History, ImageConfig, Platform, mediatypes
+from dockyard.oci import History, ImageConfig, Platform, apply_layer, mediatypes
 from dockyard.oci.blobcache import BlobCache
 from dockyard.oci.image import Image, Layer
 from dockyard.oci.models import Descriptor
@@ -77,6 +81,12 @@ class Builder:
         self.log = options.progress or (lambda message: None)
         self.layers_written = 0
         self.steps: list[tuple[str, float]] = []
+        self.platform = target_platform(options)
+        self.layer_cache = (LayerCache(options.cache_dir, options.cache_ttl_seconds)
+                            if options.cache else None)
+        if options.cache_repo:
+            self.log(f"note: --cache-repo={options.cache_repo} is not supported yet; layers "
+                     f"are cached locally in {options.cache_dir}")
 
     def parse(self) -> Dockerfile:
         try:
@@ -185,21 +195,95 @@ class Builder:
                 exc.filename = self.options.dockerfile.name
                 raise
         step = step_for(expanded)
-        self.log(f"  {instruction.original}")
         started = time.monotonic()
+        key = self.cache_key_for(step, expanded, state, env)
+        if key is not None and self.reuse(key, step, state, env):
+            self.log(f"  {instruction.original} (cached)")
+            self.steps.append((instruction.original, time.monotonic() - started))
+            return
+        self.log(f"  {instruction.original}")
         try:
             change = step.execute(state, env)
         except DockerfileError as exc:
             exc.filename = self.options.dockerfile.name
             raise
-        self.commit(state, change, step.created_by(), env)
+        layer = self.commit(state, change, step.created_by(), env)
+        if key is not None and self.layer_cache is not None:
+            self.layer_cache.store(key, CacheEntry(
+                layer.digest if layer else None, layer.diff_id if layer else None,
+                layer.size if layer else 0, layer.media_type if layer else "", time.time()))
         self.steps.append((instruction.original, time.monotonic() - started))
 
+    # ------------------------------------------------------------------ layer cache
+
+    def cache_key_for(self, step: Step, expanded: Instruction, state: StageState,
+                      env: BuildEnv) -> str | None:
+        """The step's cache key, or None when the step is not cacheable."""
+        if self.layer_cache is None or expanded.keyword not in ("RUN", "COPY", "ADD"):
+            return None
+        files = ""
+        if isinstance(expanded, (CopyInstruction, AddInstruction)):
+            if any(s.startswith(("http://", "https://")) for s in expanded.sources):
+                return None  # remote content: unknown until fetched
+            from_ = getattr(expanded, "from_", None)
+            if from_:
+                source = env.stage_by_name(from_)
+                if source is None:
+                    return None
+                files = "stage:" + ",".join(str(layer.diff_id) for layer in source.layers)
+            else:
+                files = files_digest(env.context.root, step.files_used(state, env),
+                                     env.context.excluded)
+        elif isinstance(expanded, RunInstruction):
+            parts = []
+            for mount in expanded.mounts:
+                if mount.type == "bind" and mount.from_:
+                    source = env.stage_by_name(mount.from_)
+                    if source is None:
+                        return None
+                    parts.append(",".join(str(layer.diff_id) for layer in source.layers))
+                elif mount.type == "bind":
+                    path = env.context.root / (mount.source or "").lstrip("/")
+                    if path.exists():
+                        parts.append(files_digest(env.context.root, [path]))
+            files = "|".join(parts)
+        return cache_key(CacheInputs(
+            parent_diff_ids=[str(layer.diff_id) for layer in state.layers],
+            instruction=repr(expanded),
+            env=sorted(state.run_env().items()),
+            user=state.config.config.user or "",
+            workdir=state.workdir,
+            shell=state.shell,
+            platform=str(self.platform),
+            files_digest=files,
+        ))
+
+    def reuse(self, key: str, step: Step, state: StageState, env: BuildEnv) -> bool:
+        assert self.layer_cache is not None
+        blobs = BlobCache(env.blob_dir)
+        entry = self.layer_cache.lookup(key, blobs.has)
+        if entry is None:
+            return False
+        history = History(created=_timestamp(env.epoch), created_by=step.created_by(),
+                          comment="dockyard")
+        if entry.digest is None or entry.diff_id is None:
+            history.empty_layer = True
+        else:
+            path = blobs.path(entry.digest)
+            apply_layer(path, state.rootfs, expected_diff_id=entry.diff_id)
+            state.layers.append(Layer(
+                Descriptor(media_type=entry.media_type, digest=entry.digest, size=entry.size),
+                entry.diff_id, path))
+        state.history.append(history)
+        return True
+
     def commit(self, state: StageState, change: Change | None, created_by: str,
-               env: BuildEnv) -> None:
+               env: BuildEnv) -> Layer | None:
+        """Turns the change into a layer (None when nothing changed) and folds it in."""
         history = History(created=_timestamp(env.epoch), created_by=created_by,
                           comment="dockyard")
         entries = None
+        layer: Layer | None = None
         if change is not None and change.upper is not None:
             entries = list(upper_entries(change.upper))
         elif change is not None and change.entries is not None:
@@ -209,9 +293,10 @@ class Builder:
             blob = write_layer(entries, tmp, env.epoch)
             blobs = BlobCache(env.blob_dir)
             blobs.add_file(tmp, blob.digest, move=True)
-            state.layers.append(Layer(
+            layer = Layer(
                 Descriptor(media_type=blob.media_type, digest=blob.digest, size=blob.size),
-                blob.diff_id, blobs.path(blob.digest)))
+                blob.diff_id, blobs.path(blob.digest))
+            state.layers.append(layer)
             self.layers_written += 1
         else:
             history.empty_layer = True
@@ -219,6 +304,7 @@ class Builder:
             merge_upper(change.upper, state.rootfs)
             shutil.rmtree(change.upper, ignore_errors=True)
         state.history.append(history)
+        return layer
 
     # ------------------------------------------------------------------ image
 

@@ -11,19 +11,11 @@ from pathlib import Path
 
 from dockyard.build.context import BuildContext
 from dockyard.build.options import BuildOptions
-from dockyard.oci import Descriptor, History, ImageConfig
+from dockyard.oci import History, ImageConfig
+from dockyard.oci.image import Layer
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHELL = ["/bin/sh", "-c"]
-
-
-@dataclass
-class LayerRef:
-    """One layer of an image being built: its descriptor, diff_id and local blob file."""
-
-    descriptor: Descriptor
-    diff_id: str
-    path: Path | None  # None: the blob exists only in the base's registry (not pulled)
 
 
 @dataclass
@@ -34,7 +26,7 @@ class StageState:
     name: str | None
     rootfs: Path
     config: ImageConfig
-    layers: list[LayerRef] = field(default_factory=list)
+    layers: list[Layer] = field(default_factory=list)  # bottom first, base layers included
     history: list[History] = field(default_factory=list)
     args: dict[str, str] = field(default_factory=dict)  # ARGs declared in this stage
     shell: list[str] = field(default_factory=lambda: list(DEFAULT_SHELL))
@@ -91,6 +83,14 @@ class BuildEnv:
     @property
     def epoch(self) -> int | None:
         return self.options.source_date_epoch
+
+    def stage_by_name(self, name: str) -> StageState | None:
+        key = name.lower()
+        if key in self.stage_names:
+            return self.stages[self.stage_names[key]]
+        if key.isdigit() and int(key) in self.stages:
+            return self.stages[int(key)]
+        return None
 
     def stage_root(self, name: str) -> Path | None:
         """The rootfs of a finished stage named (or numbered) `name`."""
