@@ -173,3 +173,17 @@ def test_timeout_fails_the_build(env: dict[str, Path], tmp_path: Path) -> None:
     result = build(env, tmp_path / "ctx", "ARG BASE\nFROM $BASE\nRUN sleep 60\n",
                    "--timeout=2s", check=False)
     assert result.returncode != 0 and "timed out" in result.stderr
+
+
+@pytest.mark.parametrize("case", ["run-user", "copy"])
+def test_tree_diff_fallback_gives_the_same_tree(case: str, env: dict[str, Path],
+                                                tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.build.images import tree
+
+    context = FIXTURES / "build-corpus" / case
+    build(env, context, None, out=tmp_path / "overlay")
+    monkeypatch.setenv("DOCKYARD_SNAPSHOT", "tree")
+    build(env, context, None, out=tmp_path / "tree")
+    assert tree(unpack(tmp_path / "tree", "out", tmp_path / "b1")) == \
+        tree(unpack(tmp_path / "overlay", "out", tmp_path / "b2"))

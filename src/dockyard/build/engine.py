@@ -112,7 +112,7 @@ class Builder:
                 context=BuildContext(self.options.context, self.options.dockerfile),
                 scratch=scratch,
                 blob_dir=cache_dir / "blobs",
-                overlay=overlay_supported(scratch) and self.options.snapshot_mode != "tree",
+                overlay=self.options.snapshot_mode != "tree" and overlay_supported(scratch),
                 escape=dockerfile.escape,
                 log=self.log,
                 global_args=global_env(dockerfile, build_args, auto_args),
@@ -120,8 +120,8 @@ class Builder:
             )
             blobs = BlobCache(env.blob_dir)
             if not env.overlay:
-                self.log("overlay mounts are not available here: RUN changes are found by "
-                         "scanning the rootfs (slower)")
+                self.log("no overlay mounts (unavailable, or DOCKYARD_SNAPSHOT=tree): RUN "
+                         "changes are found by scanning the rootfs (slower)")
             for position, index in enumerate(needed, 1):
                 stage = dockerfile.stages[index]
                 label = stage.name or str(index)

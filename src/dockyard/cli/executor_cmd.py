@@ -239,7 +239,7 @@ def options_from(args: argparse.Namespace) -> Any:
         cache_ttl_seconds=args.cache_ttl,
         secrets=parse_secrets(args.secret),
         timeout=args.timeout,
-        snapshot_mode=getattr(args, "snapshot_mode", "full"),
+        snapshot_mode=os.environ.get("DOCKYARD_SNAPSHOT") or args.snapshot_mode,
         verbosity=getattr(args, "verbosity", "info"),
     )
 
