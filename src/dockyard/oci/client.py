@@ -54,6 +54,8 @@ from dockyard.oci.reference import DOCKER_HUB, Reference, parse_reference
 log = logging.getLogger(__name__)
 
 MANIFEST_MAX = 4 * 1024 * 1024
+_IDEMPOTENT = frozenset({"GET", "HEAD"})
+_TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 Progress = Callable[[str], None]
 
 
@@ -96,6 +98,8 @@ class RegistryOptions:
     chunk_size: int = 32 * 1024 * 1024
     monolithic_limit: int = 512 * 1024 * 1024
     user_agent: str = "dockyard"
+    retries: int = 2  # GET/HEAD retried on network errors, 429 and 5xx
+    retry_backoff: float = 0.5  # seconds, times the attempt number
 
     def allows_http(self, host: str) -> bool:
         return self.insecure_all or host in self.insecure or _is_loopback(host)
@@ -362,7 +366,9 @@ class _HostSession:
             url = self.url(url)
         else:
             self.ensure_base()
-        for attempt in range(2):
+        authenticated = False
+        transient = 0
+        while True:
             request_headers = dict(headers or {})
             authorization = self._auth_header(scope)
             if authorization:
@@ -372,20 +378,28 @@ class _HostSession:
                 method, url, headers=request_headers, content=content
             )
             log.debug("%s %s", method, request.url.copy_with(query=None))
+            retry = method in _IDEMPOTENT and transient < self.options.retries
             try:
                 response = self.client.send(
                     request, stream=stream, follow_redirects=follow_redirects
                 )
             except httpx.HTTPError as exc:
+                if retry and isinstance(exc, httpx.TransportError):
+                    transient += 1
+                    time.sleep(self.options.retry_backoff * transient)
+                    continue
                 raise RegistryError(
                     f"{method} {self.host}: {exc.__class__.__name__}: {exc}"
                 ) from None
-            if (
-                response.status_code == 401
-                and attempt == 0
-                and self._on_unauthorized(response, scope)
-            ):
+            if response.status_code == 401 and not authenticated:
+                authenticated = True
+                if self._on_unauthorized(response, scope):
+                    response.close()
+                    continue
+            if retry and response.status_code in _TRANSIENT_STATUS:
                 response.close()
+                transient += 1
+                time.sleep(self.options.retry_backoff * transient)
                 continue
             return response
         return response
