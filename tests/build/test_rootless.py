@@ -27,7 +27,8 @@ r = run_in_sandbox(RunRequest(argv=["/bin/sh", "-c", "id -u; echo x > /f; rm /bi
                               rootfs=root, upper=upper, env={"PATH": "/bin"}), out.extend)
 remove_placeholders(upper, r.created)
 prune_copied_up_dirs(upper, root)
-print(json.dumps({"out": out.decode(), "entries": [[e.name, e.kind] for e in upper_entries(upper)]}))
+entries = [[e.name, e.kind] for e in upper_entries(upper)]
+print(json.dumps({"out": out.decode(), "entries": entries}))
 """
 
 

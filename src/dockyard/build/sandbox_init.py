@@ -17,6 +17,7 @@ them from the layer. Only the standard library is imported: this runs once per R
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import json
@@ -234,10 +235,9 @@ def exec_command(spec: dict[str, object]) -> None:
         uid, gid = int(spec["uid"]), int(spec["gid"])  # type: ignore[call-overload]
         groups = [int(g) for g in spec.get("groups", [])]  # type: ignore[attr-defined]
         drop_capabilities()
-        try:
+        # rootless with a single id mapping: setgroups is denied, keep no extra groups
+        with contextlib.suppress(PermissionError):
             os.setgroups(groups)
-        except PermissionError:
-            pass  # rootless with a single id mapping: setgroups is denied, keep none extra
         try:
             os.setgid(gid)
             os.setuid(uid)
