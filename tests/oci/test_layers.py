@@ -463,3 +463,16 @@ def test_xattrs_round_trip(tmp_path: Path) -> None:
     root.mkdir()
     apply_layer(info.path, root)
     assert os.getxattr(root / "f", "user.dockyard") == b"\x00\xffbinary"
+
+
+def test_sockets_are_skipped_when_writing(tmp_path: Path) -> None:
+    import socket
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "file").write_text("x")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(src / "app.sock"))
+        info = write_layer_from_dir(tmp_path / "layer", src, "none")
+    with tarfile.open(info.path) as tar:
+        assert tar.getnames() == ["file"]
