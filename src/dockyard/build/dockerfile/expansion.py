@@ -60,7 +60,11 @@ def global_env(
             if decl.key in build_args:
                 env[decl.key] = build_args[decl.key]
             elif decl.value is not None:
-                env[decl.key] = _word(decl.value, env, dockerfile.escape, instruction)
+                try:
+                    env[decl.key] = _word(decl.value, env, dockerfile.escape, instruction)
+                except m.DockerfileError as err:
+                    err.filename = dockerfile.filename
+                    raise
     return env
 
 
