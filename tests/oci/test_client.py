@@ -360,3 +360,20 @@ def test_transient_errors_are_retried(tmp_path: Path, registry: Registry) -> Non
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_tls_registry_with_its_certificate_or_without_verification(
+    tmp_path: Path, tls_registry: tuple[Registry, Path]
+) -> None:
+    registry, cert = tls_registry
+    image = make_image(tmp_path / "src", {"tls": b"1"})
+    ref = f"{registry.host}/tls/app:1"
+    with (
+        client() as c,
+        pytest.raises(RegistryError, match="certificate is not trusted.*--registry-certificate"),
+    ):
+        c.push(image, [ref])
+    with client(ca_certificates={registry.host: cert}) as c:
+        c.push(image, [ref])
+    with client(skip_tls_verify={registry.host}) as c:
+        assert c.pull(ref, BlobCache(tmp_path / "cache")).digest == image.digest

@@ -24,6 +24,7 @@ import ipaddress
 import json
 import logging
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -90,6 +91,7 @@ class RegistryOptions:
     insecure_all: bool = False  # --insecure / --insecure-pull: every host
     skip_tls_verify: set[str] = field(default_factory=set)
     skip_tls_verify_all: bool = False  # --skip-tls-verify
+    ca_certificates: dict[str, Path] = field(default_factory=dict)  # --registry-certificate
     mirrors: list[str] = field(default_factory=list)  # --registry-mirror, for docker.io
     registry_map: dict[str, list[str]] = field(default_factory=dict)  # --registry-map, any registry
     mirror_fallback: bool = True  # False: --skip-default-registry-fallback
@@ -106,6 +108,21 @@ class RegistryOptions:
 
     def verifies_tls(self, host: str) -> bool:
         return not (self.skip_tls_verify_all or host in self.skip_tls_verify)
+
+    def tls_verify(self, host: str) -> bool | ssl.SSLContext:
+        """httpx's `verify` for `host`: off, the system CAs, or the system CAs plus the
+        certificate given for it (Kaniko's `--registry-certificate host=PATH`)."""
+        if not self.verifies_tls(host):
+            return False
+        extra = self.ca_certificates.get(host)
+        if extra is None:
+            return True
+        context = ssl.create_default_context()
+        try:
+            context.load_verify_locations(cafile=str(extra))
+        except (OSError, ssl.SSLError) as exc:
+            raise RegistryError(f"cannot load the certificate {extra} for {host}: {exc}") from None
+        return context
 
 
 def _is_loopback(host: str) -> bool:
@@ -198,7 +215,7 @@ class _HostSession:
         self.options = options
         self.credential = credential
         self.client = httpx.Client(
-            verify=options.verifies_tls(host),
+            verify=options.tls_verify(host),
             timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 30.0)),
             headers={"User-Agent": options.user_agent},
         )
@@ -223,19 +240,36 @@ class _HostSession:
             for scheme in schemes:
                 url = f"{scheme}://{self.host}/v2/"
                 try:
-                    response = self.client.get(url)
+                    response = self._ping(url)
                 except httpx.HTTPError as exc:
                     problems.append(f"{scheme}: {exc.__class__.__name__}: {exc}")
                     continue
-                if response.status_code == 404:
-                    problems.append(f"{scheme}: /v2/ answered 404, this is not a registry")
+                if response.status_code not in (200, 401):
+                    what = "this is not a registry" if response.status_code == 404 else ""
+                    problems.append(
+                        f"{scheme}: /v2/ answered HTTP {response.status_code} {what}".rstrip()
+                    )
                     continue
                 self.base = f"{scheme}://{self.host}"
                 if response.status_code == 401:
                     self._note_challenge(response.headers.get("www-authenticate", ""))
                 return self.base
             hint = "" if "http" in schemes else " (use --insecure if it serves plain HTTP)"
+            if any("CERTIFICATE_VERIFY_FAILED" in problem for problem in problems):
+                hint += (
+                    "; its TLS certificate is not trusted: give its CA with"
+                    " --registry-certificate HOST=PATH or use --skip-tls-verify"
+                )
             raise RegistryError(f"cannot reach registry {self.host}: {'; '.join(problems)}{hint}")
+
+    def _ping(self, url: str) -> httpx.Response:
+        """GET /v2/, retrying 429/5xx (not connection errors: the next scheme is tried then)."""
+        for attempt in range(self.options.retries):
+            response = self.client.get(url)
+            if response.status_code not in _TRANSIENT_STATUS:
+                return response
+            time.sleep(self.options.retry_backoff * (attempt + 1))
+        return self.client.get(url)
 
     def url(self, path: str) -> str:
         return self.ensure_base() + path
