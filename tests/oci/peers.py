@@ -30,6 +30,7 @@ import pytest
 
 USER = "alice"
 PASSWORD = "wonderland-S3cret!"
+REFRESH_TOKEN = "refresh-token-of-alice"
 
 
 def free_port() -> int:
@@ -264,6 +265,18 @@ class TokenServer:
                 scopes = query.get("scope", [])
                 server.scopes_seen.extend(scopes)
                 self._reply(200, {"token": server.sign(user, scopes), "expires_in": 300})
+
+            def do_POST(self) -> None:  # noqa: N802 - OAuth2 refresh-token grant (identitytoken)
+                length = int(self.headers.get("Content-Length", "0"))
+                form = parse_qs(self.rfile.read(length).decode())
+                if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [
+                    REFRESH_TOKEN
+                ]:
+                    self._reply(401, {"details": "invalid refresh token"})
+                    return
+                scopes = " ".join(form.get("scope", [])).split()
+                server.scopes_seen.extend(scopes)
+                self._reply(200, {"access_token": server.sign(USER, scopes), "expires_in": 300})
 
             def _reply(self, status: int, body: dict[str, object]) -> None:
                 data = json.dumps(body).encode()

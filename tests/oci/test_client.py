@@ -377,3 +377,19 @@ def test_tls_registry_with_its_certificate_or_without_verification(
         c.push(image, [ref])
     with client(skip_tls_verify={registry.host}) as c:
         assert c.pull(ref, BlobCache(tmp_path / "cache")).digest == image.digest
+
+
+def test_identity_token_from_config_json(
+    tmp_path: Path, token_registry: tuple[Registry, TokenServer]
+) -> None:
+    from tests.oci.peers import REFRESH_TOKEN
+
+    registry, _ = token_registry
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auths": {registry.host: {"identitytoken": REFRESH_TOKEN}}}))
+    image = make_image(tmp_path / "src", {"oauth": b"1"})
+    with RegistryClient(RegistryOptions(), CredentialStore.load([config])) as c:
+        c.push(image, [f"{registry.host}/oauth/app:1"])
+        assert (
+            c.pull(f"{registry.host}/oauth/app:1", BlobCache(tmp_path / "c")).digest == image.digest
+        )
