@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -270,3 +271,54 @@ def test_import_reports_bad_arguments(
         "[sh",
     )
     assert code == 1 and "--entrypoint '[sh' is not a valid JSON array" in err
+
+
+@pytest.mark.slow
+def test_podman_pulls_and_runs_an_imported_image(
+    tmp_path: Path, busybox_rootfs: Path, registry: Registry
+) -> None:
+    podman = require_tool("podman")
+    if os.geteuid() != 0:
+        pytest.skip("podman with runc needs root here")
+    ref = f"{registry.host}/base/podman-busybox:1"
+    result = dockyard(
+        "import",
+        "--rootfs",
+        str(busybox_rootfs),
+        "--destination",
+        ref,
+        "--entrypoint",
+        "/bin/echo",
+        "--cmd",
+        "hello from podman",
+    )
+    assert result.returncode == 0, result.stderr
+    runroot = tempfile.mkdtemp(prefix="dy-pm-", dir="/tmp")  # podman wants a short runroot
+    storage = ["--root", str(tmp_path / "podman-root"), "--runroot", runroot]
+    storage += ["--storage-driver", "vfs"]
+    run = subprocess.run(
+        [
+            podman,
+            *storage,
+            "run",
+            "--rm",
+            "--tls-verify=false",
+            "--runtime",
+            "runc",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+            "--network",
+            "none",
+            ref,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    subprocess.run([podman, *storage, "rmi", "--all", "--force"], capture_output=True, timeout=60)
+    shutil.rmtree(runroot, ignore_errors=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "hello from podman"
