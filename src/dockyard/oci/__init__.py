@@ -44,7 +44,7 @@ from dockyard.oci.client import (
     RegistryOptions,
     parse_challenge,
 )
-from dockyard.oci.compression import decompressing_reader, sniff_compression
+from dockyard.oci.compression import compressing_writer, decompressing_reader, sniff_compression
 from dockyard.oci.credentials import Credential, CredentialStore
 from dockyard.oci.digest import (
     DigestMismatch,
@@ -124,6 +124,7 @@ __all__ = [
     "UnsafeLayerError",
     "apply_layer",
     "clean_entry_name",
+    "compressing_writer",
     "decompressing_reader",
     "digest_file",
     "digest_hex",

@@ -413,7 +413,7 @@ def _apply_stream(
 ) -> ApplyResult:
     try:
         reader = HashingReader(decompressing_reader(raw, compression))
-        with tarfile.open(fileobj=cast(Any, reader), mode="r|") as tar:
+        with tarfile.open(fileobj=cast(Any, reader), mode="r|", bufsize=1 << 20) as tar:
             count = applier.apply(tar)
         reader.drain()
     except (tarfile.TarError, EOFError) as exc:
