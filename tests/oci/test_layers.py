@@ -226,6 +226,8 @@ def _apply(tmp_path: Path, root: Path, build: Callable[[tarfile.TarFile], None])
         (lambda t, o: add_entry(t, "h", tarfile.LNKTYPE, "../outside/secret"), "escapes the root"),
         (lambda t, o: add_entry(t, "h", tarfile.LNKTYPE, f"{o}/secret"), "absolute path"),
         (lambda t, o: add_file(t, "../.wh.outside"), "escapes the root"),
+        (lambda t, o: add_file(t, ".wh..."), "invalid whiteout"),
+        (lambda t, o: add_entry(t, "h", tarfile.LNKTYPE, "."), "hardlink to the root"),
     ],
     ids=[
         "dotdot",
@@ -234,6 +236,8 @@ def _apply(tmp_path: Path, root: Path, build: Callable[[tarfile.TarFile], None])
         "hardlink-dotdot",
         "hardlink-absolute",
         "whiteout-escape",
+        "whiteout-dotdot",
+        "hardlink-root",
     ],
 )
 def test_escaping_names_are_refused(
