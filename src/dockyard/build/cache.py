@@ -2,10 +2,11 @@
 
 One pure function, `cache_key`, computes the key from everything that decides a step's
 result; lookup and store both use it, so they cannot disagree (Kaniko's #410/#899). The
-key chains on the *diff_ids* of the layers below (not on the previous key), so after a
-step whose output differs from last time, every later key changes with it: a stale layer
-can never be stacked on a different parent. Secrets and cache-mount contents are not
-part of the key (as BuildKit); context files are, by content.
+`parent` input is a chain: the base image's diff_ids, then every earlier instruction of
+the stage as expanded. As Kaniko does, the first miss in a stage stops the lookups after
+it (the engine's job), so a cached layer is never stacked on a parent that was rebuilt
+differently. Secrets and cache-mount contents are not part of the key (as BuildKit);
+context files and `COPY --from` sources are, by content.
 
 Entries live in `CACHE_DIR/layers/<key>.json` (written atomically) and point at blobs in
 the shared blob cache; `--cache-ttl` bounds their age.
@@ -30,7 +31,7 @@ KEY_VERSION = "dockyard-layer-cache-v1"
 class CacheInputs:
     """Everything a RUN/COPY/ADD result depends on."""
 
-    parent_diff_ids: Sequence[str]
+    parent: str  # chain_link(...) of the base and the instructions before this one
     instruction: str  # the expanded instruction, flags included
     env: Sequence[tuple[str, str]]  # the step's environment (ENV + ARG), sorted
     user: str
@@ -45,7 +46,7 @@ def cache_key(inputs: CacheInputs) -> str:
     canonical = json.dumps(
         {
             "v": KEY_VERSION,
-            "parent": list(inputs.parent_diff_ids),
+            "parent": inputs.parent,
             "instruction": inputs.instruction,
             "env": sorted([list(pair) for pair in inputs.env]),
             "user": inputs.user,
@@ -58,6 +59,11 @@ def cache_key(inputs: CacheInputs) -> str:
         separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def chain_link(previous: str, item: str) -> str:
+    """The next link of a stage's cache chain (pure)."""
+    return hashlib.sha256(f"{previous}\n{item}".encode()).hexdigest()
 
 
 def files_digest(root: Path, paths: Iterable[Path], skip: object = None) -> str:

@@ -12,12 +12,20 @@ import copy
 import datetime
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.build.base import BaseImage, fetch_base, rootfs_for
-from dockyard.build.cache import CacheEntry, CacheInputs, LayerCache, cache_key, files_digest
+from dockyard.build.cache import (
+    CacheEntry,
+    CacheInputs,
+    LayerCache,
+    cache_key,
+    chain_link,
+    files_digest,
+)
 from dockyard.build.context import BuildContext
 from dockyard.build.dockerfile import (
     AddInstruction,
@@ -133,7 +141,7 @@ class Builder:
             final = env.stages[needed[-1]]
             image = self.assemble(final, blobs)
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            remove_in_background(scratch)
         return BuildResult(image, blobs, needed, self.layers_written,
                            time.monotonic() - started, self.steps)
 
@@ -162,6 +170,7 @@ class Builder:
                 index=stage.index, name=stage.name, rootfs=rootfs,
                 config=copy.deepcopy(parent.config), layers=list(parent.layers),
                 history=list(parent.history), shell=list(parent.shell), base_ref=parent.base_ref,
+                cache_chain=parent.cache_chain, cache_missed=parent.cache_missed,
             )
         base: BaseImage = fetch_base(base_name, self.options, blobs, platform, self.log)
         rootfs_for(base, rootfs, self.options.cache_dir, hardlink=env.overlay)
@@ -171,6 +180,7 @@ class Builder:
             index=stage.index, name=stage.name, rootfs=rootfs, config=config,
             layers=list(base.layers), history=list(base.config.history or []),
             shell=list(config.config.shell or DEFAULT_SHELL), base_ref=base.reference,
+            cache_chain=chain_link("base", ",".join(str(layer.diff_id) for layer in base.layers)),
         )
 
     def run_trigger(self, trigger: str, state: StageState, env: BuildEnv,
@@ -197,11 +207,14 @@ class Builder:
         step = step_for(expanded)
         started = time.monotonic()
         key = self.cache_key_for(step, expanded, state, env)
-        if key is not None and self.reuse(key, step, state, env):
+        state.cache_chain = chain_link(state.cache_chain, repr(expanded))
+        if key is not None and not state.cache_missed and self.reuse(key, step, state, env):
             self.log(f"  {instruction.original} (cached)")
             self.steps.append((instruction.original, time.monotonic() - started))
             return
         self.log(f"  {instruction.original}")
+        if key is not None:
+            state.cache_missed = True
         try:
             change = step.execute(state, env)
         except DockerfileError as exc:
@@ -248,7 +261,7 @@ class Builder:
                         parts.append(files_digest(env.context.root, [path]))
             files = "|".join(parts)
         return cache_key(CacheInputs(
-            parent_diff_ids=[str(layer.diff_id) for layer in state.layers],
+            parent=state.cache_chain,
             instruction=repr(expanded),
             env=sorted(state.run_env().items()),
             user=state.config.config.user or "",
@@ -326,6 +339,18 @@ class Builder:
                                     size=layer.descriptor.size)
             layers.append(Layer(descriptor, layer.diff_id, layer.path, layer.source))
         return Image.assemble(config, layers)
+
+
+def remove_in_background(path: Path) -> None:
+    """Deletes the scratch tree while the caller pushes (a non-daemon thread: the process
+    waits for it before exiting, so nothing is left behind)."""
+    trash = path.with_name(path.name + ".trash")
+    try:
+        path.rename(trash)
+    except OSError:
+        trash = path
+    threading.Thread(target=shutil.rmtree, args=(trash,), kwargs={"ignore_errors": True},
+                     name="dockyard-scratch-cleanup").start()
 
 
 def build(options: BuildOptions) -> BuildResult:

@@ -32,6 +32,8 @@ class StageState:
     shell: list[str] = field(default_factory=lambda: list(DEFAULT_SHELL))
     cmd_set: bool = False
     base_ref: str = ""
+    cache_chain: str = ""  # cache.chain_link of the base and every instruction so far
+    cache_missed: bool = False  # after the first miss no lookups (a rebuilt parent)
 
     def env(self) -> dict[str, str]:
         return self.config.config.env_dict()
