@@ -8,6 +8,12 @@ Public API (everything else in this package is private):
         .filename .line .message).
 
     Dockerfile(filename, directives, escape, global_args, stages, warnings)
+        .warnings: tuple[Warning(line, message, rule)]: BuildKit's build checks
+            (ConsistentInstructionCasing, FromAsCasing, JSONArgsRecommended,
+            LegacyKeyValueFormat, MaintainerDeprecated, MultipleInstructionsDisallowed,
+            NoEmptyContinuation, ReservedStageName, SecretsUsedInArgOrEnv,
+            StageNameCasing, UndefinedArgInFrom, WorkdirRelativePath); `# check=skip=...`
+            drops rules, `# check=error=true` makes parse() raise on the first one.
         .directive("syntax") -> str | None
         .global_args: ARG instructions before the first FROM (they apply to FROM lines
                       only, unless an ARG in the stage re-declares them)

@@ -198,8 +198,10 @@ def scan(text: str, filename: str) -> ScanResult:
             line += part
         start = lineno
         if empty_continuation:
-            warnings.append(Warning(start, "empty continuation line (will become an error "
-                                           "in a future BuildKit release)"))
+            warnings.append(Warning(start, "Empty continuation line found in a "
+                                           "continued instruction (will become an error in "
+                                           "a future BuildKit release)",
+                                    "NoEmptyContinuation"))
         heredocs: list[Heredoc] = []
         if "<<" in line and _may_have_heredocs(line):
             for heredoc in heredocs_in_line(line):

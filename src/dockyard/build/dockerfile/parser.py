@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from dockyard.build.dockerfile import lint
 from dockyard.build.dockerfile import model as m
 from dockyard.build.dockerfile.instructions import parse_instruction
 from dockyard.build.dockerfile.lines import scan
@@ -51,14 +54,16 @@ def parse(text: str, filename: str = "Dockerfile") -> m.Dockerfile:
     built = tuple(stage.build() for stage in stages)
     _check_stage_names(built, filename)
     _check_references(built, filename)
-    return m.Dockerfile(
+    dockerfile = m.Dockerfile(
         filename=filename,
         directives=tuple(scanned.directives),
         escape=scanned.escape,
         global_args=tuple(global_args),
         stages=built,
-        warnings=tuple(scanned.warnings),
     )
+    warnings = sorted([*scanned.warnings, *lint.check(dockerfile)], key=lambda w: w.line)
+    warnings = lint.apply_check_directive(dockerfile.directive("check"), warnings, filename)
+    return replace(dockerfile, warnings=tuple(warnings))
 
 
 class _StageBuilder:
