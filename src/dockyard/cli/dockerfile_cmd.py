@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         for instruction in stage.instructions:
             print(_summary(instruction))
     for warning in dockerfile.warnings:
-        print(f"warning: {dockerfile.filename}:{warning.line}: {warning.message}",
+        rule = f" [{warning.rule}]" if warning.rule else ""
+        print(f"warning: {dockerfile.filename}:{warning.line}: {warning.message}{rule}",
               file=sys.stderr)
     if needed is not None:
         print(f"stages needed for {args.target}: {', '.join(map(str, needed))}")
