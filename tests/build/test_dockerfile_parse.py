@@ -109,6 +109,12 @@ def test_stages_needed_follows_from_copy_and_mounts() -> None:
         resolve_stage(df, "nope")
 
 
+def test_from_sees_only_earlier_stages() -> None:
+    df = parse("FROM python AS base\nFROM base AS python\n")
+    assert stages_needed(df) == [0, 1]
+    assert stages_needed(df, "base") == [0]  # its FROM python is the image, not stage 1
+
+
 def test_stages_needed_expands_from_with_global_args() -> None:
     df = parse("ARG SRC=one\nFROM busybox AS one\nFROM busybox AS two\nFROM ${SRC}\n")
     assert stages_needed(df) == [0, 2]

@@ -115,15 +115,7 @@ def stage_references(instruction: m.Instruction) -> list[tuple[str, str]]:
 def _check_references(stages: tuple[m.Stage, ...], filename: str) -> None:
     by_name = {stage.name: stage for stage in stages if stage.name}
     for stage in stages:
-        later = by_name.get(stage.base.lower())
-        if later is not None and later.index > stage.index:
-            raise m.DockerfileError(
-                f"FROM {stage.base} refers to stage {later.name!r} defined on line "
-                f"{later.line}, which is not before this one; a stage can only build on "
-                "earlier stages (move it up)",
-                filename=filename,
-                line=stage.line,
-            )
+        # FROM only sees earlier stages (BuildKit): a later stage's name there is an image.
         for instruction in stage.instructions:
             for what, ref in stage_references(instruction):
                 if "$" in ref:
