@@ -217,3 +217,15 @@ def test_add_downloads_urls_and_checks_the_checksum(env: dict[str, Path], tmp_pa
         assert bad.returncode == 1 and "checksum mismatch" in bad.stderr
     finally:
         server.shutdown()
+
+
+def test_copy_and_bind_mount_from_an_image(env: dict[str, Path], tmp_path: Path) -> None:
+    image = f"oci-layout://{env['base']}:{BASE_TAG}"
+    build(env, tmp_path / "ctx", f"FROM scratch\nCOPY --from={image} /etc/passwd /passwd\n")
+    root = unpack(tmp_path / "ctx-out", "out", tmp_path / "bundle")
+    assert (root / "passwd").read_text().startswith("root:x:0:0")
+    build(env, tmp_path / "ctx2", f"ARG BASE\nFROM $BASE\n"
+          f"RUN --mount=type=bind,from={image},source=/etc,target=/base-etc "
+          "cp /base-etc/motd /motd-copy\n")
+    root2 = unpack(tmp_path / "ctx2-out", "out", tmp_path / "bundle2")
+    assert (root2 / "motd-copy").read_text() == "welcome\n"

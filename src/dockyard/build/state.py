@@ -94,6 +94,23 @@ class BuildEnv:
             return self.stages[int(key)]
         return None
 
+    def image_root(self, name: str) -> Path:
+        """The rootfs of image `name` (for `COPY --from=<image>`, `--mount=from=<image>`):
+        pulled and unpacked once per build."""
+        if name not in self.external_roots:
+            from dockyard.build.base import fetch_base, rootfs_for
+            from dockyard.oci import Platform
+            from dockyard.oci.blobcache import BlobCache
+
+            platform = (Platform.parse(self.options.platform) if self.options.platform
+                        else Platform.current())
+            base = fetch_base(name, self.options, BlobCache(self.blob_dir), platform, self.log)
+            root = self.new_dir("image")
+            root.rmdir()
+            rootfs_for(base, root, self.options.cache_dir, hardlink=True)
+            self.external_roots[name] = root
+        return self.external_roots[name]
+
     def stage_root(self, name: str) -> Path | None:
         """The rootfs of a finished stage named (or numbered) `name`."""
         key = name.lower()
