@@ -98,7 +98,7 @@ def _heredocs(
     lexer = Lexer("\\", skip_process_quotes=True)
     out = []
     for heredoc in heredocs:
-        if heredoc.expand:
+        if heredoc.expand and ("$" in heredoc.content or "\\" in heredoc.content):
             try:
                 content = lexer.process(heredoc.content, env).word
             except ExpansionError as err:
