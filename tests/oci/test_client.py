@@ -393,3 +393,30 @@ def test_identity_token_from_config_json(
         assert (
             c.pull(f"{registry.host}/oauth/app:1", BlobCache(tmp_path / "c")).digest == image.digest
         )
+
+
+def test_push_index_of_two_platforms(tmp_path: Path, registry: Registry) -> None:
+    amd = make_image(tmp_path / "amd", {"arch": b"amd64"}, "amd64")
+    arm = make_image(tmp_path / "arm", {"arch": b"arm64"}, "arm64")
+    ref = f"{registry.host}/pushed-index/app:1"
+    with client() as c:
+        digest = c.push_index([amd, arm], [ref])
+        assert sorted(c.list_tags(ref)) == ["1"]  # the platform images have no tags
+        cache = BlobCache(tmp_path / "cache")
+        assert c.pull(ref, cache, Platform.parse("linux/arm64")).digest == arm.digest
+        with pytest.raises(ValueError, match="two images for platform linux/amd64"):
+            c.push_index([amd, amd], [ref])
+    raw = json.loads(
+        subprocess.run(
+            [require_tool("skopeo"), "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    assert raw["mediaType"] == mediatypes.OCI_INDEX
+    assert [(m["digest"], m["platform"]["architecture"]) for m in raw["manifests"]] == [
+        (amd.digest, "amd64"),
+        (arm.digest, "arm64"),
+    ]
+    assert digest.startswith("sha256:")

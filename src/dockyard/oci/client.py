@@ -797,6 +797,48 @@ class RegistryClient:
                 progress(f"pushed {ref} ({image.digest})")
         return image.digest
 
+    def push_index(
+        self,
+        images: Sequence[Image],
+        destinations: Sequence[Reference | str],
+        annotations: dict[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> str:
+        """Push several single-platform images as one multi-platform OCI index.
+
+        Each image goes up by digest (no per-platform tags), then the index, whose entries carry
+        the platform of each image's config, is PUT under every destination tag.
+        """
+        refs = [self._ref(d) for d in destinations]
+        if not images or not refs:
+            raise ValueError("push_index needs images and at least one destination")
+        entries = []
+        seen: set[str] = set()
+        for image in images:
+            platform = image.config.platform
+            if str(platform) in seen:
+                raise ValueError(f"two images for platform {platform} in one index")
+            seen.add(str(platform))
+            by_digest = {Reference(r.registry, r.repository, None, image.digest) for r in refs}
+            self.push(image, sorted(by_digest, key=str), progress)
+            entry = image.descriptor()
+            entry.platform = Platform(
+                architecture=platform.architecture, os=platform.os, variant=platform.variant
+            )
+            entries.append(entry)
+        index = Index(
+            schema_version=2,
+            media_type=mediatypes.OCI_INDEX,
+            manifests=entries,
+            annotations=annotations,
+        )
+        raw = index.to_json()
+        for ref in refs:
+            self.put_manifest(ref, raw, mediatypes.OCI_INDEX)
+            if progress:
+                progress(f"pushed index {ref} ({sha256_digest(raw)})")
+        return sha256_digest(raw)
+
     def copy(
         self,
         source: Reference | str,
