@@ -238,7 +238,8 @@ def read_patterns(text: str) -> tuple[list[str], list[int]]:
     lines: list[int] = []
     if text.startswith("\ufeff"):
         text = text[1:]
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(text.split("\n"), start=1):
+        raw = raw.removesuffix("\r")
         if raw.startswith("#"):
             continue
         pattern = raw.strip()
