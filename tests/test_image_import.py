@@ -322,3 +322,51 @@ def test_podman_pulls_and_runs_an_imported_image(
     shutil.rmtree(runroot, ignore_errors=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "hello from podman"
+
+
+def test_copy_and_inspect_between_registry_layout_and_archive(
+    tmp_path: Path, busybox_rootfs: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    layout = tmp_path / "layout"
+    code, err = in_process(
+        capsys,
+        "import",
+        "--rootfs",
+        str(busybox_rootfs),
+        "--oci-layout",
+        str(layout),
+        "--destination",
+        "offline.local/busybox:1.36",
+        "--no-push",
+        "--cmd",
+        "sh",
+    )
+    assert code == 0, err
+    ref = f"{registry.host}/copied/busybox:1.36"
+    assert in_process(capsys, "copy", f"oci:{layout}:1.36", f"docker://{ref}")[0] == 0
+    summary = json.loads(main_out(capsys, "inspect", ref))
+    assert summary["Cmd"] == ["sh"] and summary["Platform"].startswith("linux/")
+    archive = tmp_path / "busybox.tar"
+    assert in_process(capsys, "copy", ref, f"oci-archive:{archive}")[0] == 0
+    # the archive names the image by its source reference (docker-archive RepoTags)
+    named = subprocess.run(
+        [require_tool("skopeo"), "inspect", f"docker-archive:{archive}:{ref}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert len(json.loads(named)["Layers"]) == 1
+    raw = main_out(capsys, "inspect", "--raw", f"oci:{layout}:1.36")
+    assert json.loads(raw)["layers"][0]["digest"] == summary["Layers"][0]
+    code, err = in_process(capsys, "inspect", f"oci:{layout}:nope")
+    assert code == 1 and "no image named 'nope'" in err
+    code, err = in_process(capsys, "copy", f"oci-archive:{archive}", f"oci:{tmp_path / 'x'}")
+    assert code == 1 and "archives can be written, not read" in err
+
+
+def main_out(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    from dockyard.cli import main
+
+    capsys.readouterr()
+    assert main(["image", *args]) == 0
+    return capsys.readouterr().out
