@@ -259,11 +259,14 @@ def test_token_auth_flow(
     image = make_image(tmp_path / "src", {"auth": b"token"})
     store = CredentialStore()
     store.add(host, Credential(USER, PASSWORD))
+    tokens.scopes_seen.clear()
     with RegistryClient(RegistryOptions(), store) as c:
         c.push(image, [f"{host}/tok/app:1"])
+        # one token, asked for once, serves the whole push (HEAD, uploads, manifest)
+        assert tokens.scopes_seen == ["repository:tok/app:pull,push"]
         pulled = c.pull(f"{host}/tok/app:1", BlobCache(tmp_path / "cache"))
     assert pulled.digest == image.digest
-    assert "repository:tok/app:pull,push" in tokens.scopes_seen
+    assert tokens.scopes_seen[1:] == ["repository:tok/app:pull"]
     assert (
         skopeo_inspect(f"{host}/tok/app:1", "--creds", f"{USER}:{PASSWORD}")["Digest"]
         == image.digest

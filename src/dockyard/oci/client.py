@@ -551,10 +551,12 @@ class RegistryClient:
             parsed.media_type = media_type
         return ref.with_digest(sha256_digest(raw)), parsed, raw
 
-    def blob_exists(self, ref: Reference | str, digest: str) -> bool:
+    def blob_exists(self, ref: Reference | str, digest: str, actions: str = "pull") -> bool:
+        """HEAD the blob; `actions` is the token scope to ask for ("pull,push" while pushing,
+        so that one token serves the whole push, as Docker does)."""
         ref = self._ref(ref)
         response = self._session(ref).request(
-            "HEAD", f"/v2/{ref.repository}/blobs/{digest}", _scope(ref, "pull")
+            "HEAD", f"/v2/{ref.repository}/blobs/{digest}", _scope(ref, actions)
         )
         if response.status_code == 200:
             return True
@@ -681,7 +683,7 @@ class RegistryClient:
         ref = self._ref(ref)
         session = self._session(ref)
         scope = _scope(ref, "pull,push")
-        if self.blob_exists(ref, digest):
+        if self.blob_exists(ref, digest, "pull,push"):
             return "exists"
         location = None
         uploads = f"/v2/{ref.repository}/blobs/uploads/"

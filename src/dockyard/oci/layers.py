@@ -266,7 +266,7 @@ class _Applier:
             source = tar.extractfile(member)
             if source is not None:
                 while chunk := source.read(CHUNK):
-                    os.write(fd, chunk) if len(chunk) < 65536 else _write_all(fd, chunk)
+                    _write_all(fd, chunk)
             if self.same_owner:
                 os.fchown(fd, member.uid, member.gid)
             os.fchmod(fd, stat.S_IMODE(member.mode))
