@@ -267,6 +267,11 @@ def test_token_auth_flow(
         pulled = c.pull(f"{host}/tok/app:1", BlobCache(tmp_path / "cache"))
     assert pulled.digest == image.digest
     assert tokens.scopes_seen[1:] == ["repository:tok/app:pull"]
+    messages: list[str] = []
+    with RegistryClient(RegistryOptions(), store) as c:
+        c.push(pulled, [f"{host}/tok/other:1"], progress=messages.append)
+    assert any("mounted" in m for m in messages), messages
+    assert {"repository:tok/other:pull,push", "repository:tok/app:pull"} <= set(tokens.scopes_seen)
     assert (
         skopeo_inspect(f"{host}/tok/app:1", "--creds", f"{USER}:{PASSWORD}")["Digest"]
         == image.digest
