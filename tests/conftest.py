@@ -50,6 +50,12 @@ class DockyardServer:
         auth = (user, password) if user else None
         return httpx.Client(base_url=self.url, auth=auth, timeout=30)
 
+    def add_user(self, username: str, password: str, *, admin: bool = False) -> None:
+        """Create a user through the `dockyard user` CLI on the live data directory."""
+        cmd = [sys.executable, "-m", "dockyard", "user", "--data-dir", str(self.data_dir), "add", username]
+        cmd += ["--password", password] + (["--admin"] if admin else [])
+        subprocess.run(cmd, check=True, capture_output=True)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -71,9 +77,21 @@ def start_server(data_dir: Path, port: int | None = None, *extra: str) -> Dockya
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "dockyard", "up",
-            "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port),
-            "--admin-user", ADMIN_USER, "--admin-password", ADMIN_PASSWORD, *extra,
+            sys.executable,
+            "-m",
+            "dockyard",
+            "up",
+            "--data-dir",
+            str(data_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--admin-user",
+            ADMIN_USER,
+            "--admin-password",
+            ADMIN_PASSWORD,
+            *extra,
         ],
         stdout=log_file,
         stderr=subprocess.STDOUT,

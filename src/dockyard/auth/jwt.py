@@ -35,8 +35,10 @@ class TokenSigner:
         now = int(time.time())
         body = {"iss": self.issuer, "iat": now, "nbf": now - 5, "exp": now + ttl_seconds, **claims}
         header = {"alg": "HS256", "typ": "JWT"}
-        signing_input = _b64(json.dumps(header, separators=(",", ":")).encode()) + "." + _b64(
-            json.dumps(body, separators=(",", ":")).encode()
+        signing_input = (
+            _b64(json.dumps(header, separators=(",", ":")).encode())
+            + "."
+            + _b64(json.dumps(body, separators=(",", ":")).encode())
         )
         sig = hmac.new(self._key, signing_input.encode(), hashlib.sha256).digest()
         return signing_input + "." + _b64(sig)

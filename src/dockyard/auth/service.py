@@ -70,9 +70,7 @@ class AuthService:
         is_admin: bool = False,
     ) -> User:
         if not USERNAME_RE.match(username):
-            raise AuthError(
-                f"invalid username {username!r}: use letters, digits, '.', '_' or '-' (max 39)"
-            )
+            raise AuthError(f"invalid username {username!r}: use letters, digits, '.', '_' or '-' (max 39)")
         if len(password) < 1:
             raise AuthError("password must not be empty")
         with self.db.transaction() as conn:
@@ -250,10 +248,7 @@ class AuthService:
     def _token_user(self, secret: str) -> Any:
         with self.db.read() as conn:
             return conn.execute(
-                text(
-                    "SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id"
-                    " WHERE t.token_hash = :h"
-                ),
+                text("SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = :h"),
                 {"h": _sha256(secret)},
             ).first()
 

@@ -1,23 +1,10 @@
-"""OCI distribution v1.1 server and Harbor-style API (being built)."""
+"""OCI distribution v1.1 registry with a Harbor-style API, on Dockyard's shared auth and store.
 
-from __future__ import annotations
+Public surface: `Registry` (routes + lifecycle), `MIGRATIONS`, `collect_garbage`.
+"""
 
-from starlette.routing import BaseRoute
+from dockyard.registry.gc import GCReport, collect_garbage
+from dockyard.registry.migrations import MIGRATIONS
+from dockyard.registry.service import Registry
 
-from dockyard.store import Migration
-
-MIGRATIONS: list[Migration] = []
-
-
-class Registry:
-    def __init__(self, settings: object, db: object, auth: object, signer: object) -> None:
-        self.settings = settings
-
-    def routes(self) -> list[BaseRoute]:
-        return []
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
+__all__ = ["GCReport", "MIGRATIONS", "Registry", "collect_garbage"]

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -18,6 +19,7 @@ from dockyard.auth import AuthService, TokenSigner
 from dockyard.config import Settings
 from dockyard.events import EventBus
 from dockyard.server.keys import load_or_create_key
+from dockyard.server.metrics import Metrics, MetricsMiddleware
 from dockyard.store import Database
 
 log = logging.getLogger(__name__)
@@ -55,10 +57,12 @@ def build_app(services: Services) -> Starlette:
     from dockyard.git import GitServer
     from dockyard.registry import Registry
 
+    metrics = Metrics()
     registry = Registry(services.settings, services.db, services.auth, services.signer)
     git = GitServer(services.settings, services.db, services.auth, services.events)
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET", "HEAD"]),
+        Route("/metrics", metrics.endpoint, methods=["GET"]),
         Route("/version", _version, methods=["GET"]),
         *registry.routes(),
         *git.routes(),  # last: its /{owner}/{repo}.git/... patterns must not shadow fixed paths
@@ -76,7 +80,9 @@ def build_app(services: Services) -> Starlette:
             await registry.stop()
             services.db.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes, lifespan=lifespan, middleware=[Middleware(MetricsMiddleware, metrics=metrics)]
+    )
     app.state.services = services
     return app
 

@@ -1,0 +1,104 @@
+"""Start the peers a benchmark compares against: Dockyard itself and CNCF distribution."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Peer:
+    name: str
+    process: subprocess.Popen[bytes]
+    host_port: str
+    creds: str | None
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited early")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start")
+
+
+def start_dockyard(workdir: Path, password: str = "bench-pass") -> Peer:
+    port = free_port()
+    log = open(workdir / "dockyard.log", "wb")  # noqa: SIM115 - lives as long as the process
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dockyard",
+            "up",
+            "--data-dir",
+            str(workdir / "dockyard-data"),
+            "--port",
+            str(port),
+            "--admin-password",
+            password,
+            "--log-level",
+            "warning",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    _wait_ready(f"http://127.0.0.1:{port}/healthz", process, "dockyard")
+    return Peer("dockyard", process, f"127.0.0.1:{port}", f"admin:{password}")
+
+
+def start_distribution(workdir: Path) -> Peer:
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        raise SystemExit(
+            "docker-registry (Debian package docker-registry) is not installed: run make install"
+        )
+    port = free_port()
+    storage = workdir / "distribution-data"
+    storage.mkdir(parents=True, exist_ok=True)
+    config = workdir / "distribution.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: error\n  accesslog:\n    disabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    log = open(workdir / "distribution.log", "wb")  # noqa: SIM115
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT, env=env)
+    _wait_ready(f"http://127.0.0.1:{port}/v2/", process, "docker-registry")
+    return Peer("distribution", process, f"127.0.0.1:{port}", None)

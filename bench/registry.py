@@ -1,0 +1,114 @@
+"""Push and pull a >= 500 MB multi-layer image with skopeo into Dockyard and into CNCF distribution.
+
+Both servers run in the same process tree and the same run, alternating, so machine drift hits
+both alike. Prints per-direction throughput (MB/s, median of the rounds), the ratio
+Dockyard/distribution (>1 means Dockyard is faster) and the idle RSS of both servers.
+
+    .venv/bin/python bench/registry.py [--size-mb 520] [--layers 5] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.images import make_layout  # noqa: E402
+
+from bench.peers import Peer, start_distribution, start_dockyard  # noqa: E402
+
+
+class PeakRSS:
+    """Samples each server's RSS while the copies run, so a streaming leak would show."""
+
+    def __init__(self, peers: list[Peer]) -> None:
+        self.peers = peers
+        self.peak = {p.name: 0 for p in peers}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            for peer in self.peers:
+                self.peak[peer.name] = max(self.peak[peer.name], peer.rss_kib())
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def skopeo_copy(src: str, dest: str, *flags: str) -> float:
+    started = time.perf_counter()
+    subprocess.run(["skopeo", "copy", "--quiet", *flags, src, dest], check=True)
+    return time.perf_counter() - started
+
+
+def creds_flags(peer: Peer, side: str) -> list[str]:
+    flags = [f"--{side}-tls-verify=false"]
+    flags += [f"--{side}-creds", peer.creds] if peer.creds else [f"--{side}-no-creds"]
+    return flags
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size-mb", type=int, default=520)
+    parser.add_argument("--layers", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="dockyard-bench-registry-"))
+    peers: list[Peer] = []
+    try:
+        per_layer = args.size_mb * 1024 * 1024 // args.layers
+        print(f"building a {args.size_mb} MB image of {args.layers} layers ...", flush=True)
+        layout = make_layout(work / "image", tag="bench", random_layer_sizes=[per_layer] * args.layers)
+        total = sum(p.stat().st_size for p in (layout.path / "blobs" / "sha256").iterdir())
+        peers = [start_dockyard(work), start_distribution(work)]
+        time.sleep(2)
+        idle = {peer.name: peer.rss_kib() for peer in peers}
+        push: dict[str, list[float]] = {p.name: [] for p in peers}
+        pull: dict[str, list[float]] = {p.name: [] for p in peers}
+        with PeakRSS(peers) as sampler:
+            for round_no in range(args.rounds):
+                for peer in peers:
+                    ref = f"docker://{peer.host_port}/bench/image{round_no}:v1"
+                    push[peer.name].append(skopeo_copy(layout.ref, ref, *creds_flags(peer, "dest")))
+                    out = work / f"pull-{peer.name}-{round_no}"
+                    pull[peer.name].append(skopeo_copy(ref, f"oci:{out}:v1", *creds_flags(peer, "src")))
+                    shutil.rmtree(out)
+        mb = total / 1e6
+        print(f"\nimage: {mb:.0f} MB in {args.layers} layers; {args.rounds} rounds; skopeo copy, loopback\n")
+        print(f"{'direction':<10}{'dockyard MB/s':>16}{'distribution MB/s':>20}{'ratio':>8}")
+        for label, figures in (("push", push), ("pull", pull)):
+            dy = mb / statistics.median(figures["dockyard"])
+            ds = mb / statistics.median(figures["distribution"])
+            print(f"{label:<10}{dy:>16.1f}{ds:>20.1f}{dy / ds:>8.2f}")
+        after = {peer.name: peer.rss_kib() for peer in peers}
+        for label, figures_kib in (
+            ("idle RSS", idle),
+            ("peak RSS during copies", sampler.peak),
+            ("RSS after", after),
+        ):
+            dy_mb, ds_mb = figures_kib["dockyard"] / 1024, figures_kib["distribution"] / 1024
+            print(f"{label}: dockyard {dy_mb:.1f} MB, distribution {ds_mb:.1f} MB")
+    finally:
+        for peer in peers:
+            peer.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""Registry maintenance: garbage collection of blobs that no manifest references."""
+
+from __future__ import annotations
+
+import argparse
+
+from dockyard.cli.common import add_data_dir, settings_from
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_dir(parser)
+    sub = parser.add_subparsers(dest="action", required=True)
+    gc = sub.add_parser("gc", help="delete unreferenced blobs (safe while the server runs)")
+    gc.add_argument("--dry-run", action="store_true", help="only report what would be deleted")
+    gc.add_argument(
+        "--grace",
+        type=float,
+        default=3600.0,
+        help="seconds: never delete a blob written or linked more recently (default 3600)",
+    )
+    gc.add_argument("--delete-untagged", action="store_true", help="also delete manifests that no tag names")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dockyard.registry import collect_garbage
+    from dockyard.registry.metadata import RegistryMetadata
+    from dockyard.registry.storage import FilesystemBlobStore
+    from dockyard.server.app import open_services
+
+    services = open_services(settings_from(args))
+    report = collect_garbage(
+        FilesystemBlobStore(services.settings.registry_dir),
+        RegistryMetadata(services.db),
+        grace_seconds=args.grace,
+        dry_run=args.dry_run,
+        delete_untagged=args.delete_untagged,
+    )
+    for digest in report.manifests:
+        print(f"manifest {digest}")
+    for digest in report.blobs:
+        print(f"blob {digest}")
+    print(report.summary())
+    return 0

@@ -1,0 +1,191 @@
+"""Who may pull, push or delete in which repository, and the token service docker clients use.
+
+Clients authenticate three ways: no credentials (anonymous pull of public projects), Basic
+(password or API token, checked by `dockyard.auth`), or a Bearer JWT from `/service/token`
+whose `access` claim lists the granted actions per repository, as distribution's token auth
+specifies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dockyard.auth import (
+    ANONYMOUS,
+    AuthService,
+    JWTError,
+    Principal,
+    Role,
+    TokenSigner,
+    parse_authorization,
+)
+from dockyard.registry.errors import RegistryError
+from dockyard.registry.metadata import RegistryMetadata
+from dockyard.registry.names import project_of
+
+SERVICE = "dockyard-registry"
+TOKEN_TTL_SECONDS = 300
+REFRESH_TTL_SECONDS = 30 * 24 * 3600
+ALL_ACTIONS = ("pull", "push", "delete")
+
+
+@dataclass
+class Caller:
+    """The authenticated principal, plus the grants of a bearer token when it used one."""
+
+    principal: Principal
+    bearer_grants: dict[str, set[str]] | None = None
+
+
+class Access:
+    def __init__(self, auth: AuthService, signer: TokenSigner, metadata: RegistryMetadata) -> None:
+        self.auth = auth
+        self.signer = signer
+        self.metadata = metadata
+
+    # who is calling ---------------------------------------------------------------------
+    def identify(self, authorization: str | None) -> Caller | None:
+        """The caller behind an Authorization header; None when the credentials are wrong."""
+        creds = parse_authorization(authorization)
+        if creds is not None and creds.scheme == "bearer":
+            try:
+                claims = self.signer.verify(creds.secret)
+            except JWTError:
+                # Not one of our JWTs: maybe an API token sent as a bearer.
+                principal = self.auth.authenticate(creds)
+                return Caller(principal) if principal else None
+            if claims.get("typ") != "access":
+                return None
+            grants: dict[str, set[str]] = {}
+            for entry in claims.get("access", []):
+                if entry.get("type") == "repository":
+                    grants.setdefault(entry.get("name", ""), set()).update(entry.get("actions", []))
+            principal = (
+                Principal(claims.get("uid"), claims.get("sub", ""), bool(claims.get("adm")), "bearer")
+                if claims.get("uid")
+                else ANONYMOUS
+            )
+            return Caller(principal, grants)
+        principal = self.auth.authenticate(creds)
+        return Caller(principal) if principal else None
+
+    # what they may do -----------------------------------------------------------------------
+    def permitted(self, principal: Principal, repository: str) -> set[str]:
+        """The actions `principal` may take on `repository`, from projects and memberships."""
+        project = self.metadata.get_project(project_of(repository))
+        if project is None:
+            # Pushing to a new project creates it, which only administrators may do.
+            return set(ALL_ACTIONS) if principal.is_admin else set()
+        actions: set[str] = set()
+        if project.public:
+            actions.add("pull")
+        role = self.auth.role_in(principal, project.name)
+        if principal.user_id is not None and project.owner_id == principal.user_id:
+            role = Role.ADMIN
+        if role >= Role.READ:
+            actions.add("pull")
+        if role >= Role.WRITE:
+            actions.add("push")
+        if role >= Role.ADMIN:
+            actions.add("delete")
+        return actions
+
+    def allowed(self, caller: Caller, repository: str, action: str) -> bool:
+        if caller.bearer_grants is not None:
+            return action in caller.bearer_grants.get(repository, set())
+        return action in self.permitted(caller.principal, repository)
+
+    def require(self, caller: Caller, repository: str, actions: Iterable[str], realm: str) -> None:
+        """Raise UNAUTHORIZED (with the challenge that starts the token flow) or DENIED."""
+        actions = list(actions)
+        missing = [a for a in actions if not self.allowed(caller, repository, a)]
+        if not missing:
+            return
+        # An authenticated user who could never do it gets DENIED; anyone who might succeed
+        # with (other) credentials or a wider token gets the challenge.
+        if not caller.principal.is_anonymous:
+            live = self.permitted(caller.principal, repository)
+            if any(a not in live for a in missing):
+                raise RegistryError(
+                    "DENIED",
+                    f"requested access to the resource is denied: {caller.principal.username!r}"
+                    f" may not {'/'.join(missing)} {repository!r}",
+                )
+        scope = f"repository:{repository}:{','.join(sorted(set(actions)))}"
+        raise RegistryError(
+            "UNAUTHORIZED",
+            "authentication required",
+            [{"Type": "repository", "Name": repository, "Action": a} for a in missing],
+            headers={"WWW-Authenticate": self.challenge(realm, scope)},
+        )
+
+    def challenge(self, realm: str, scope: str | None = None) -> str:
+        value = f'Bearer realm="{realm}",service="{SERVICE}"'
+        if scope:
+            value += f',scope="{scope}"'
+        return value
+
+    # the token service ----------------------------------------------------------------------
+    def issue(self, principal: Principal, scopes: Iterable[str], *, offline: bool) -> dict:
+        """Grant the requested scopes intersected with what the principal may do."""
+        access = []
+        for scope in scopes:
+            parsed = parse_scope(scope)
+            if parsed is None:
+                continue
+            kind, name, wanted = parsed
+            if kind == "repository":
+                permitted = self.permitted(principal, name)
+                if "*" in wanted:
+                    wanted = set(ALL_ACTIONS)
+                granted = sorted(wanted & permitted)
+                access.append({"type": "repository", "name": name, "actions": granted})
+            elif kind == "registry" and name == "catalog":
+                granted = ["*"] if not principal.is_anonymous else []
+                access.append({"type": "registry", "name": "catalog", "actions": granted})
+        claims = {
+            "typ": "access",
+            "sub": principal.username,
+            "uid": principal.user_id,
+            "adm": principal.is_admin,
+            "aud": SERVICE,
+            "access": access,
+        }
+        token = self.signer.sign(claims, TOKEN_TTL_SECONDS)
+        body = {
+            "token": token,
+            "access_token": token,
+            "expires_in": TOKEN_TTL_SECONDS,
+        }
+        if offline and not principal.is_anonymous:
+            body["refresh_token"] = self.signer.sign(
+                {"typ": "refresh", "sub": principal.username, "uid": principal.user_id},
+                REFRESH_TTL_SECONDS,
+            )
+        return body
+
+    def principal_from_refresh(self, refresh_token: str) -> Principal | None:
+        try:
+            claims = self.signer.verify(refresh_token)
+        except JWTError:
+            return None
+        if claims.get("typ") != "refresh":
+            return None
+        user = self.auth.get_user(claims.get("sub", ""))
+        if user is None or user.id != claims.get("uid"):
+            return None
+        return Principal(user.id, user.username, user.is_admin, "refresh")
+
+
+def parse_scope(scope: str) -> tuple[str, str, set[str]] | None:
+    """`repository:a/b:pull,push` -> ("repository", "a/b", {"pull", "push"})."""
+    kind, sep, rest = scope.partition(":")
+    name, sep2, actions = rest.rpartition(":")
+    if not sep or not sep2 or not name:
+        return None
+    return kind, name, {a for a in actions.split(",") if a}
+
+
+def realm_for(base_url: str) -> str:
+    return base_url.rstrip("/") + "/service/token"

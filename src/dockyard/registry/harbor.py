@@ -1,0 +1,360 @@
+"""Harbor-style `/api/v2.0` (subset): projects, repositories, artifacts and tags.
+
+Field names, status codes and the double-encoded nested repository names (`a%252Fb`) follow
+Harbor's swagger, so scripts written for Harbor work against Dockyard.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import unquote
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from dockyard.auth import AuthService, Principal, Role, parse_authorization
+from dockyard.registry.access import Access
+from dockyard.registry.errors import RegistryError
+from dockyard.registry.manifests import INDEX_TYPES
+from dockyard.registry.metadata import Manifest, Project, RegistryMetadata, Repository
+from dockyard.registry.names import looks_like_digest, valid_name, valid_tag
+from dockyard.registry.storage import FilesystemBlobStore
+
+_IMAGE_CONFIG_TYPES = {
+    "application/vnd.oci.image.config.v1+json",
+    "application/vnd.docker.container.image.v1+json",
+}
+_REPO_PATH = re.compile(
+    r"^(?P<repo>.+?)(?:/artifacts(?:/(?P<ref>[^/]+)(?:/(?P<sub>tags)(?:/(?P<tag>[^/]+))?)?)?)?/?$"
+)
+_PROJECT_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+
+
+class HarborError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def response(self) -> Response:
+        return JSONResponse(
+            {"errors": [{"code": self.code, "message": self.message}]}, status_code=self.status
+        )
+
+
+class HarborAPI:
+    def __init__(
+        self,
+        auth: AuthService,
+        access: Access,
+        metadata: RegistryMetadata,
+        store: FilesystemBlobStore,
+    ) -> None:
+        self.auth = auth
+        self.access = access
+        self.metadata = metadata
+        self.store = store
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/api/v2.0/projects", self._projects, methods=["GET", "HEAD", "POST"]),
+            Route("/api/v2.0/projects/{project}", self._project, methods=["GET", "PUT", "DELETE"]),
+            Route("/api/v2.0/projects/{project}/repositories", self._repositories, methods=["GET"]),
+            Route(
+                "/api/v2.0/projects/{project}/repositories/{rest:path}",
+                self._repository_path,
+                methods=["GET", "POST", "DELETE"],
+            ),
+        ]
+
+    # plumbing -----------------------------------------------------------------------------------
+    async def _guard(self, request: Request, handler: Any) -> Response:
+        try:
+            principal = self.auth.authenticate(parse_authorization(request.headers.get("authorization")))
+            if principal is None:
+                raise HarborError(401, "UNAUTHORIZED", "invalid username, password or token")
+            return await handler(request, principal)
+        except HarborError as exc:
+            return exc.response()
+        except RegistryError as exc:
+            return HarborError(exc.status, exc.code, exc.message).response()
+
+    def _visible_project(self, principal: Principal, ref: str) -> Project:
+        project = self.metadata.get_project(ref)
+        if project is None and ref.isdigit():
+            project = next((p for p in self.metadata.list_projects() if p.id == int(ref)), None)
+        if project is None or not self._can_see(principal, project):
+            raise HarborError(404, "NOT_FOUND", f"project {ref} not found")
+        return project
+
+    def _role(self, principal: Principal, project: Project) -> Role:
+        if principal.user_id is not None and project.owner_id == principal.user_id:
+            return Role.ADMIN
+        return self.auth.role_in(principal, project.name)
+
+    def _can_see(self, principal: Principal, project: Project) -> bool:
+        return project.public or self._role(principal, project) >= Role.READ
+
+    def _require_role(self, principal: Principal, project: Project, role: Role) -> None:
+        if self._role(principal, project) < role:
+            if principal.is_anonymous:
+                raise HarborError(401, "UNAUTHORIZED", "log in to do this")
+            raise HarborError(
+                403,
+                "FORBIDDEN",
+                f"{principal.username!r} lacks the {role.name.lower()} role in project {project.name!r}",
+            )
+
+    # projects -----------------------------------------------------------------------------------
+    async def _projects(self, request: Request) -> Response:
+        return await self._guard(request, self._projects_impl)
+
+    async def _projects_impl(self, request: Request, principal: Principal) -> Response:
+        if request.method == "HEAD":
+            name = request.query_params.get("project_name", "")
+            exists = self.metadata.get_project(name) is not None
+            return Response(status_code=200 if exists else 404)
+        if request.method == "POST":
+            return await self._create_project(request, principal)
+        projects = [p for p in self.metadata.list_projects() if self._can_see(principal, p)]
+        wanted = request.query_params.get("name")
+        if wanted:
+            projects = [p for p in projects if wanted in p.name]
+        public = request.query_params.get("public")
+        if public in ("true", "false"):
+            projects = [p for p in projects if p.public == (public == "true")]
+        return self._page(request, [self._project_json(p) for p in projects])
+
+    async def _create_project(self, request: Request, principal: Principal) -> Response:
+        if principal.is_anonymous:
+            raise HarborError(401, "UNAUTHORIZED", "log in to create a project")
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except json.JSONDecodeError as exc:
+            raise HarborError(400, "BAD_REQUEST", f"request body is not JSON: {exc}") from None
+        name = str(body.get("project_name") or "")
+        if not _PROJECT_NAME.match(name) or len(name) > 255:
+            raise HarborError(
+                400,
+                "BAD_REQUEST",
+                f"invalid project_name {name!r}: lowercase letters, digits, '.', '_' and '-'",
+            )
+        if self.metadata.get_project(name) is not None:
+            raise HarborError(409, "CONFLICT", f"the project named {name} already exists")
+        metadata = body.get("metadata") or {}
+        public = str(metadata.get("public", body.get("public", "false"))).lower() == "true"
+        project = self.metadata.create_project(name, public=public, owner_id=principal.user_id)
+        return Response(status_code=201, headers={"Location": f"/api/v2.0/projects/{project.id}"})
+
+    async def _project(self, request: Request) -> Response:
+        return await self._guard(request, self._project_impl)
+
+    async def _project_impl(self, request: Request, principal: Principal) -> Response:
+        project = self._visible_project(principal, request.path_params["project"])
+        if request.method == "GET":
+            return JSONResponse(self._project_json(project))
+        self._require_role(principal, project, Role.ADMIN)
+        if request.method == "PUT":
+            try:
+                body = json.loads(await request.body() or b"{}")
+            except json.JSONDecodeError as exc:
+                raise HarborError(400, "BAD_REQUEST", f"request body is not JSON: {exc}") from None
+            public = (body.get("metadata") or {}).get("public")
+            if public is not None:
+                self.metadata.update_project(project.name, public=str(public).lower() == "true")
+            return Response(status_code=200)
+        if self.metadata.project_repo_count(project.id):
+            raise HarborError(
+                412,
+                "PRECONDITION",
+                f"the project {project.name} contains repositories: delete them first",
+            )
+        self.metadata.delete_project(project.name)
+        return Response(status_code=200)
+
+    def _project_json(self, project: Project) -> dict[str, Any]:
+        owner = next((u for u in self.auth.list_users() if u.id == project.owner_id), None)
+        return {
+            "project_id": project.id,
+            "name": project.name,
+            "owner_id": project.owner_id,
+            "owner_name": owner.username if owner else "",
+            "creation_time": project.created_at,
+            "update_time": project.updated_at,
+            "repo_count": self.metadata.project_repo_count(project.id),
+            "deleted": False,
+            "metadata": {"public": "true" if project.public else "false"},
+        }
+
+    # repositories -------------------------------------------------------------------------------
+    async def _repositories(self, request: Request) -> Response:
+        return await self._guard(request, self._repositories_impl)
+
+    async def _repositories_impl(self, request: Request, principal: Principal) -> Response:
+        project = self._visible_project(principal, request.path_params["project"])
+        repositories = self.metadata.list_repositories(project.id)
+        query = request.query_params.get("q", "")
+        match = re.match(r"^name=~?(.+)$", query)
+        if match:
+            repositories = [r for r in repositories if match.group(1) in r.name]
+        return self._page(request, [self._repository_json(r) for r in repositories])
+
+    def _repository_json(self, repository: Repository) -> dict[str, Any]:
+        return {
+            "id": repository.id,
+            "project_id": repository.project_id,
+            "name": repository.name,
+            "description": repository.description,
+            "artifact_count": len(self._top_level(repository)),
+            "pull_count": repository.pull_count,
+            "creation_time": repository.created_at,
+            "update_time": repository.updated_at,
+        }
+
+    def _top_level(self, repository: Repository) -> list[Manifest]:
+        """Harbor counts artifacts, not the children of an index nor accessories (subjects)."""
+        children = self.metadata.child_manifest_digests(repository.id)
+        return [
+            m
+            for m in self.metadata.list_manifests(repository.id)
+            if m.digest not in children and m.subject is None
+        ]
+
+    async def _repository_path(self, request: Request) -> Response:
+        return await self._guard(request, self._repository_path_impl)
+
+    async def _repository_path_impl(self, request: Request, principal: Principal) -> Response:
+        project = self._visible_project(principal, request.path_params["project"])
+        match = _REPO_PATH.match(request.path_params["rest"])
+        if not match:
+            raise HarborError(404, "NOT_FOUND", "no such resource")
+        short = unquote(unquote(match.group("repo")))
+        name = f"{project.name}/{short}"
+        repository = self.metadata.get_repository(name) if valid_name(name) else None
+        if repository is None:
+            raise HarborError(404, "NOT_FOUND", f"repository {name} not found")
+        ref, sub, tag = match.group("ref"), match.group("sub"), match.group("tag")
+        method = request.method
+        if ref is None and "/artifacts" not in request.path_params["rest"]:
+            if method == "GET":
+                return JSONResponse(self._repository_json(repository))
+            if method == "DELETE":
+                self._require_role(principal, project, Role.ADMIN)
+                self.metadata.delete_repository(repository.id)
+                return Response(status_code=200)
+            raise HarborError(405, "METHOD_NOT_ALLOWED", f"{method} not allowed here")
+        if ref is None:
+            if method != "GET":
+                raise HarborError(405, "METHOD_NOT_ALLOWED", f"{method} not allowed here")
+            artifacts = [self._artifact_json(repository, m) for m in self._top_level(repository)]
+            return self._page(request, artifacts)
+        manifest = self._artifact(repository, unquote(ref))
+        if sub is None:
+            if method == "GET":
+                return JSONResponse(self._artifact_json(repository, manifest))
+            if method == "DELETE":
+                self._require_role(principal, project, Role.ADMIN)
+                self.metadata.delete_manifest(repository.id, manifest.digest)
+                return Response(status_code=200)
+            raise HarborError(405, "METHOD_NOT_ALLOWED", f"{method} not allowed here")
+        return await self._tags(request, principal, project, repository, manifest, tag)
+
+    def _artifact(self, repository: Repository, reference: str) -> Manifest:
+        if looks_like_digest(reference):
+            manifest = self.metadata.get_manifest(repository.id, reference)
+        else:
+            manifest = self.metadata.resolve_tag(repository.id, reference)
+        if manifest is None:
+            raise HarborError(404, "NOT_FOUND", f"artifact {repository.name}@{reference} not found")
+        return manifest
+
+    async def _tags(
+        self,
+        request: Request,
+        principal: Principal,
+        project: Project,
+        repository: Repository,
+        manifest: Manifest,
+        tag: str | None,
+    ) -> Response:
+        method = request.method
+        if method == "GET" and tag is None:
+            return self._page(
+                request, [self._tag_json(repository, manifest, t) for t in self.metadata.tags_of(manifest.id)]
+            )
+        self._require_role(principal, project, Role.WRITE)
+        if method == "POST" and tag is None:
+            try:
+                body = json.loads(await request.body() or b"{}")
+            except json.JSONDecodeError as exc:
+                raise HarborError(400, "BAD_REQUEST", f"request body is not JSON: {exc}") from None
+            name = str(body.get("name") or "")
+            if not valid_tag(name):
+                raise HarborError(400, "BAD_REQUEST", f"invalid tag name {name!r}")
+            if not self.metadata.add_tag(repository.id, manifest.id, name):
+                raise HarborError(409, "CONFLICT", f"tag {name} already exists in {repository.name}")
+            return Response(status_code=201)
+        if method == "DELETE" and tag is not None:
+            if tag not in {t.name for t in self.metadata.tags_of(manifest.id)}:
+                raise HarborError(404, "NOT_FOUND", f"tag {tag} not found on this artifact")
+            self.metadata.delete_tag(repository.id, tag)
+            return Response(status_code=200)
+        raise HarborError(405, "METHOD_NOT_ALLOWED", f"{method} not allowed here")
+
+    def _tag_json(self, repository: Repository, manifest: Manifest, tag: Any) -> dict[str, Any]:
+        return {
+            "id": tag.id,
+            "repository_id": repository.id,
+            "artifact_id": manifest.id,
+            "name": tag.name,
+            "push_time": tag.pushed_at,
+            "pull_time": tag.pulled_at,
+            "immutable": False,
+        }
+
+    def _artifact_json(self, repository: Repository, manifest: Manifest) -> dict[str, Any]:
+        is_index = manifest.media_type in INDEX_TYPES
+        if is_index:
+            kind = "IMAGE"
+        else:
+            kind = "IMAGE" if manifest.artifact_type in _IMAGE_CONFIG_TYPES else "UNKNOWN"
+        references = []
+        if is_index:
+            references = [
+                {"parent_id": manifest.id, "child_digest": d}
+                for d, k in self.metadata.references_of(manifest.id)
+                if k == "manifest"
+            ]
+        return {
+            "id": manifest.id,
+            "type": kind,
+            "media_type": manifest.artifact_type or manifest.media_type,
+            "manifest_media_type": manifest.media_type,
+            "artifact_type": manifest.artifact_type,
+            "project_id": repository.project_id,
+            "repository_id": repository.id,
+            "repository_name": repository.name,
+            "digest": manifest.digest,
+            "size": manifest.total_size,
+            "push_time": manifest.pushed_at,
+            "pull_time": manifest.pulled_at,
+            "annotations": manifest.annotations,
+            "references": references,
+            "tags": [self._tag_json(repository, manifest, t) for t in self.metadata.tags_of(manifest.id)],
+        }
+
+    def _page(self, request: Request, items: list[dict[str, Any]]) -> Response:
+        """Harbor's page/page_size paging with X-Total-Count and a Link to the next page."""
+        total = len(items)
+        try:
+            page = max(1, int(request.query_params.get("page", "1")))
+            size = max(1, min(100, int(request.query_params.get("page_size", "10"))))
+        except ValueError:
+            raise HarborError(400, "BAD_REQUEST", "page and page_size must be integers") from None
+        chunk = items[(page - 1) * size : page * size]
+        headers = {"X-Total-Count": str(total)}
+        if page * size < total:
+            headers["Link"] = f'<{request.url.path}?page={page + 1}&page_size={size}>; rel="next"'
+        return JSONResponse(chunk, headers=headers)

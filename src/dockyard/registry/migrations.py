@@ -1,0 +1,70 @@
+"""Registry metadata schema: projects, repositories, manifests, tags and repository blob links."""
+
+from dockyard.store import Migration
+
+MIGRATIONS = [
+    Migration(
+        "registry.0001",
+        (
+            """CREATE TABLE registry_projects (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name VARCHAR(255) NOT NULL UNIQUE,
+                public BOOLEAN NOT NULL DEFAULT 0,
+                owner_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+                created_at VARCHAR(40) NOT NULL,
+                updated_at VARCHAR(40) NOT NULL
+            )""",
+            """CREATE TABLE registry_repositories (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                project_id INTEGER NOT NULL REFERENCES registry_projects(id) ON DELETE CASCADE,
+                name VARCHAR(255) NOT NULL UNIQUE,
+                description TEXT NOT NULL DEFAULT '',
+                pull_count INTEGER NOT NULL DEFAULT 0,
+                created_at VARCHAR(40) NOT NULL,
+                updated_at VARCHAR(40) NOT NULL
+            )""",
+            """CREATE TABLE registry_manifests (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                repository_id INTEGER NOT NULL
+                    REFERENCES registry_repositories(id) ON DELETE CASCADE,
+                digest VARCHAR(100) NOT NULL,
+                media_type VARCHAR(255) NOT NULL,
+                size INTEGER NOT NULL,
+                artifact_type VARCHAR(255) NOT NULL DEFAULT '',
+                subject VARCHAR(100),
+                annotations TEXT NOT NULL DEFAULT '{}',
+                total_size INTEGER NOT NULL DEFAULT 0,
+                pushed_at VARCHAR(40) NOT NULL,
+                pulled_at VARCHAR(40),
+                UNIQUE (repository_id, digest)
+            )""",
+            "CREATE INDEX registry_manifests_subject ON registry_manifests (repository_id, subject)",
+            """CREATE TABLE registry_manifest_refs (
+                manifest_id INTEGER NOT NULL REFERENCES registry_manifests(id) ON DELETE CASCADE,
+                digest VARCHAR(100) NOT NULL,
+                kind VARCHAR(16) NOT NULL,
+                PRIMARY KEY (manifest_id, digest, kind)
+            )""",
+            "CREATE INDEX registry_manifest_refs_digest ON registry_manifest_refs (digest)",
+            """CREATE TABLE registry_tags (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                repository_id INTEGER NOT NULL
+                    REFERENCES registry_repositories(id) ON DELETE CASCADE,
+                name VARCHAR(128) NOT NULL,
+                manifest_id INTEGER NOT NULL REFERENCES registry_manifests(id) ON DELETE CASCADE,
+                pushed_at VARCHAR(40) NOT NULL,
+                pulled_at VARCHAR(40),
+                UNIQUE (repository_id, name)
+            )""",
+            """CREATE TABLE registry_repo_blobs (
+                repository_id INTEGER NOT NULL
+                    REFERENCES registry_repositories(id) ON DELETE CASCADE,
+                digest VARCHAR(100) NOT NULL,
+                size INTEGER NOT NULL,
+                created_at VARCHAR(40) NOT NULL,
+                PRIMARY KEY (repository_id, digest)
+            )""",
+            "CREATE INDEX registry_repo_blobs_digest ON registry_repo_blobs (digest)",
+        ),
+    ),
+]

@@ -1,0 +1,35 @@
+"""The distribution spec's grammar for repository names, tags and digests."""
+
+from __future__ import annotations
+
+import re
+
+# distribution-spec: <name> is path components of [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* joined by '/'
+_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+ANY_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+MAX_NAME_LENGTH = 255
+
+
+def valid_name(name: str) -> bool:
+    return len(name) <= MAX_NAME_LENGTH and bool(NAME_RE.match(name))
+
+
+def valid_tag(tag: str) -> bool:
+    return bool(TAG_RE.match(tag))
+
+
+def valid_digest(digest: str) -> bool:
+    """Only sha256 is accepted for content; other algorithms are reported as unsupported."""
+    return bool(DIGEST_RE.match(digest))
+
+
+def looks_like_digest(reference: str) -> bool:
+    return ":" in reference and bool(ANY_DIGEST_RE.match(reference))
+
+
+def project_of(name: str) -> str:
+    """Harbor's project is the first path component of the repository name."""
+    return name.split("/", 1)[0]

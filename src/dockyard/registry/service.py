@@ -1,0 +1,60 @@
+"""Wires storage, metadata, access control and both APIs into routes with a lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+
+from starlette.routing import BaseRoute, Route
+
+from dockyard.auth import AuthService, TokenSigner
+from dockyard.config import Settings
+from dockyard.registry.access import Access
+from dockyard.registry.api_v2 import DistributionAPI
+from dockyard.registry.harbor import HarborAPI
+from dockyard.registry.metadata import RegistryMetadata
+from dockyard.registry.storage import FilesystemBlobStore
+from dockyard.registry.token_service import token_endpoint
+from dockyard.store import Database
+
+log = logging.getLogger(__name__)
+UPLOAD_TTL_SECONDS = float(os.environ.get("DOCKYARD_UPLOAD_TTL", 24 * 3600))
+_V2_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+
+
+class Registry:
+    def __init__(self, settings: Settings, db: Database, auth: AuthService, signer: TokenSigner) -> None:
+        self.settings = settings
+        self.store = FilesystemBlobStore(settings.registry_dir)
+        self.metadata = RegistryMetadata(db)
+        self.access = Access(auth, signer, self.metadata)
+        self.v2 = DistributionAPI(self.store, self.metadata, self.access, settings.public_url)
+        self.harbor = HarborAPI(auth, self.access, self.metadata, self.store)
+        self._expiry: asyncio.Task[None] | None = None
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/v2", self.v2.dispatch, methods=_V2_METHODS),
+            Route("/v2/{rest:path}", self.v2.dispatch, methods=_V2_METHODS),
+            Route("/service/token", token_endpoint(self.access), methods=["GET", "POST"]),
+            *self.harbor.routes(),
+        ]
+
+    async def start(self) -> None:
+        self._expiry = asyncio.create_task(self._expire_uploads_forever())
+
+    async def stop(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry
+
+    async def _expire_uploads_forever(self) -> None:
+        """Upload sessions abandoned by clients are removed after UPLOAD_TTL_SECONDS."""
+        while True:
+            removed = await asyncio.to_thread(self.store.expire_uploads, UPLOAD_TTL_SECONDS)
+            if removed:
+                log.info("expired %d abandoned upload sessions", removed)
+            await asyncio.sleep(min(600.0, UPLOAD_TTL_SECONDS / 2))
