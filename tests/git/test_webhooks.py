@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -209,3 +210,31 @@ def test_receiver_down_is_retried_and_logged(tmp_path: Path, git: Git,
         assert len({d["uuid"] for d in log}) == 1  # one delivery, several attempts
     finally:
         server.stop()
+
+
+def test_branch_filter_and_form_encoding(server: DockyardServer, git: Git, work: Path,
+                                         alice: Account, receiver: Receiver) -> None:
+    name = create_repo(server, alice)["full_name"]
+    _add_hook(server, alice, name, receiver.url, branch_filter="{main,release/*}",
+              events=["push"])
+    form = Receiver().start()
+    try:
+        with client(server, alice) as c:
+            c.post(f"/api/v1/repos/{name}/hooks", json={
+                "type": "gitea", "active": True, "branch_filter": "feature*",
+                "config": {"url": form.url, "content_type": "form", "secret": "f"}})
+        url = repo_url(server, name, alice.username, alice.password)
+        checkout = work / "c"
+        git.run("clone", "-q", url, str(checkout))
+        git.commit_file(checkout, "x", "x\n", "x")
+        git.run("push", "-q", url, "main:feature-1", "main:release/1.0", "main:other", cwd=checkout)
+        got = receiver.wait_for(1)
+        time.sleep(0.5)  # nothing else may arrive: "other" and "feature-1" are filtered out
+        assert [json.loads(r.body)["ref"] for r in got] == ["refs/heads/release/1.0"]
+        [posted] = form.wait_for(1)
+        _verify("f", posted.body, posted.headers)
+        assert posted.headers["Content-Type"] == "application/x-www-form-urlencoded"
+        payload = json.loads(parse_qs(posted.body.decode())["payload"][0])
+        assert payload["ref"] == "refs/heads/feature-1"
+    finally:
+        form.stop()

@@ -179,9 +179,12 @@ class SmartHTTP:
                 updates = read_push_log(push_log)
                 push_log.unlink(missing_ok=True)
                 if updates:
-                    created = [u.branch for u in updates if u.created and u.branch]
-                    current = await self.repos.adopt_default_branch(repo, created)
-                    await self.on_push(current, principal, updates)
+                    try:
+                        created = [u.branch for u in updates if u.created and u.branch]
+                        current = await self.repos.adopt_default_branch(repo, created)
+                        await self.on_push(current, principal, updates)
+                    except Exception:  # the push itself succeeded; never fail the response
+                        log.exception("after-push processing of %s failed", repo.full_name)
 
         task = asyncio.create_task(finish())
         self._background.add(task)
