@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from starlette.routing import BaseRoute, Mount
 
 from dockyard.auth import AuthService
@@ -26,6 +29,7 @@ from dockyard.store import Database
 class GitServer:
     def __init__(self, settings: Settings, db: Database, auth: AuthService, bus: EventBus) -> None:
         root = settings.git_dir
+        _remove_leftovers(root)
         self.repos = RepoService(root, db, auth)
         self.hooks = HookStore(db)
         self.deliverer = Deliverer(self.hooks)
@@ -60,3 +64,15 @@ class GitServer:
     async def stop(self) -> None:
         await self.notifier.drain_quickly()
         await self.deliverer.stop()
+
+
+def _remove_leftovers(root: Path) -> None:
+    """Temp files of a previous process that died mid-request: push logs, half-initialised or
+    half-deleted repositories. None of them is ever visible as a repository."""
+    if not root.is_dir():
+        return
+    for path in [*root.glob(".trash-*"), *root.glob("*/.init-*"), *(root / ".tmp").glob("*")]:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
