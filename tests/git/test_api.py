@@ -43,6 +43,7 @@ def test_repo_json_and_lifecycle(server: DockyardServer, alice: Account) -> None
 
 
 def test_users_and_tokens(server: DockyardServer, alice: Account, bob: Account) -> None:
+    assert client(server, None).get("/api/v1/version").json()["version"].startswith("1.21.0+")
     with client(server, alice) as c:
         me = c.get("/api/v1/user").json()
         assert me["login"] == alice.username and me["is_admin"] is False

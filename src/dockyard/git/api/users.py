@@ -11,6 +11,8 @@ from dockyard.git.api.common import ApiContext, ApiError, endpoint, json_body, s
 from dockyard.git.names import InvalidName, validate_owner
 from dockyard.git.payloads import org_json, user_json
 
+GITEA_API_VERSION = "1.21.0"
+
 
 class UserApi:
     def __init__(self, ctx: ApiContext) -> None:
@@ -18,6 +20,7 @@ class UserApi:
 
     def routes(self) -> list[BaseRoute]:
         return [
+            Route("/version", endpoint(self.version), methods=["GET"]),
             Route("/user", endpoint(self.me), methods=["GET"]),
             Route("/users/{username}", endpoint(self.get_user), methods=["GET"]),
             Route("/admin/users", endpoint(self.create_user), methods=["POST"]),
@@ -32,6 +35,13 @@ class UserApi:
             Route("/orgs/{org}/members/{username}", endpoint(self.remove_member),
                   methods=["DELETE"]),
         ]
+
+    async def version(self, _request: Request) -> Response:
+        """Gitea clients (SDKs, Jenkins' Gitea plugin) check the server version; we answer as
+        the Gitea release whose API this subset follows, tagged with Dockyard's version."""
+        from dockyard import __version__
+
+        return JSONResponse({"version": f"{GITEA_API_VERSION}+dockyard-{__version__}"})
 
     # users -------------------------------------------------------------------------
     async def me(self, request: Request) -> Response:
