@@ -45,9 +45,10 @@ def open_services(settings: Settings) -> Services:
 
 def all_migrations() -> list:
     """Every component's migrations, in dependency order (auth first: others reference users)."""
+    from dockyard.credentials import MIGRATIONS as CREDENTIALS_MIGRATIONS
     from dockyard.registry import MIGRATIONS as REGISTRY_MIGRATIONS
 
-    return [*AUTH_MIGRATIONS, *REGISTRY_MIGRATIONS]
+    return [*AUTH_MIGRATIONS, *REGISTRY_MIGRATIONS, *CREDENTIALS_MIGRATIONS]
 
 
 def build_app(services: Services) -> Starlette:
