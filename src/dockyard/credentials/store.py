@@ -143,7 +143,7 @@ class CredentialStore:
             result = conn.execute(text("DELETE FROM credentials WHERE id = :id"), {"id": credential_id})
         return bool(result.rowcount)
 
-    def mask_values(self) -> list[str]:
+    def mask_values(self) -> builtins.list[str]:
         """Every stored secret's mask values (for a log writer that must hide all of them)."""
         values: builtins.list[str] = []
         for info in self.list():
