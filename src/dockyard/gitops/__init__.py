@@ -1,0 +1,52 @@
+"""GitOps: set image references in a deploy repository, commit and push, retrying when raced.
+
+Public API (import from `dockyard.gitops` only):
+
+    result = set_image(
+        repo_url,                 # any git URL: file://, http(s):// (userinfo moved into a header), path
+        path,                     # directory (or one file) inside the repo, e.g. "k8s" or "."
+        images={NAME: REF},       # NAME: image name as in the manifests; REF: name:tag, name@digest,
+                                  #   :tag or @digest (keep the name); ImageRef values accepted too
+        branch=None,              # default: the remote's default branch
+        message=None,             # commit subject; default "Set image NAME=REF (source <sha>)"
+        source_commit=None,       # the app commit that was built; recorded as Source-Commit: trailer
+        auth=None,                # GitAuth.basic(user, password_or_token) | GitAuth.token(token)
+        log=None,                 # Callable[[str], None]: one line per git command / change (CI: masked log)
+        max_attempts=6,           # push attempts when the branch moves underneath (non-fast-forward)
+    ) -> SetImageResult(repo, branch, commit | None, changes: [ImageChange], unchanged, attempts, pushed)
+
+Raises GitOpsError (clone/push failures, bad arguments; message says what to fix) and its subclass
+ImageNotFound (NAME matches no image under path; lists the images found). Nothing to change is
+not an error: `commit` is None.
+
+What gets patched: container and initContainer `image` fields of Pod, Deployment, StatefulSet,
+DaemonSet, ReplicaSet, Job, CronJob (and `List` items), in multi-document YAML files; and
+kustomization `images:` entries (`newName`, `newTag`, `digest`). Names match as Docker
+normalises them. Only the changed value is edited in the text (comments, quoting and layout stay);
+unchanged files are not rewritten.
+
+Lower level: patch_images(repo_dir, path, {NAME: ImageRef}, log) -> PatchResult (no git);
+parse_image_arg("NAME=REF") -> (NAME, ImageRef); parse_reference(text) -> ImageRef.
+"""
+
+from dockyard.gitops.git import GitAuth, split_userinfo
+from dockyard.gitops.patch import GitOpsError, ImageChange, ImageNotFound, PatchResult, patch_images
+from dockyard.gitops.references import ImageRef, ImageReferenceError, parse_image_arg, parse_reference
+from dockyard.gitops.setimage import SetImageResult, normalize_images, set_image
+
+__all__ = [
+    "GitAuth",
+    "GitOpsError",
+    "ImageChange",
+    "ImageNotFound",
+    "ImageRef",
+    "ImageReferenceError",
+    "PatchResult",
+    "SetImageResult",
+    "normalize_images",
+    "parse_image_arg",
+    "parse_reference",
+    "patch_images",
+    "set_image",
+    "split_userinfo",
+]
