@@ -12,6 +12,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("dockyard.cli.up", "serve every component on one port"),
     "registry": ("dockyard.cli.registry_cmd", "registry maintenance (garbage collection)"),
     "user": ("dockyard.cli.user_cmd", "manage users and API tokens"),
+    "credentials": ("dockyard.cli.credentials_cmd", "manage CI credentials on a running server"),
+    "gitops": ("dockyard.cli.gitops_cmd", "set image tags in a deploy repo and push"),
 }
 
 

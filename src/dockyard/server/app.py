@@ -52,13 +52,17 @@ def all_migrations() -> list:
 
 
 def build_app(services: Services) -> Starlette:
+    from dockyard.credentials import CredentialStore
+    from dockyard.credentials.api import CredentialsAPI
     from dockyard.registry import Registry
 
     registry = Registry(services.settings, services.db, services.auth, services.signer)
+    credentials = CredentialStore.open(services.db, services.settings.secrets_dir)
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET", "HEAD"]),
         Route("/version", _version, methods=["GET"]),
         *registry.routes(),
+        *CredentialsAPI(credentials, services.auth).routes(),
     ]
 
     @asynccontextmanager
