@@ -96,8 +96,14 @@ def run(args: argparse.Namespace) -> int:
 def _body(args: argparse.Namespace) -> dict[str, Any]:
     body: dict[str, Any] = {"id": args.id, "description": args.description}
     if args.action == "add-docker-registry":
-        return {**body, "kind": "docker_config", "server": args.server, "username": args.username,
-                "password": _password(args), "email": args.email}
+        return {
+            **body,
+            "kind": "docker_config",
+            "server": args.server,
+            "username": args.username,
+            "password": _password(args),
+            "email": args.email,
+        }
     if args.action == "add-username-password":
         return {**body, "kind": "username_password", "username": args.username, "password": _password(args)}
     if args.action == "add-secret-text":
@@ -109,8 +115,12 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
             text = args.from_file.read_text().rstrip("\n")
         return {**body, "kind": "secret_text", "text": text}
     content = args.file.read_bytes()
-    return {**body, "kind": "secret_file", "filename": args.filename or args.file.name,
-            "content_base64": base64.b64encode(content).decode()}
+    return {
+        **body,
+        "kind": "secret_file",
+        "filename": args.filename or args.file.name,
+        "content_base64": base64.b64encode(content).decode(),
+    }
 
 
 def _password(args: argparse.Namespace) -> str:

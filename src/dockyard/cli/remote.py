@@ -28,20 +28,37 @@ class RemoteError(Exception):
     """A request to the server failed; the message is the server's explanation or the fix."""
 
 
-def add_remote_arguments(parser: argparse.ArgumentParser, *, password_flag: bool = True,
-                         nested: bool = False) -> None:
+def add_remote_arguments(
+    parser: argparse.ArgumentParser, *, password_flag: bool = True, nested: bool = False
+) -> None:
     """Add --url/--user/--password/--token. `nested` (a sub-action's parser) keeps the parent's values."""
     default = argparse.SUPPRESS if nested else None
     group = parser.add_argument_group("server connection")
-    group.add_argument("--url", dest="remote_url", default=default,
-                       help=f"Dockyard base URL (default: $DOCKYARD_URL or {DEFAULT_URL})")
-    group.add_argument("--user", dest="remote_user", default=default,
-                       help="user to authenticate as (default: $DOCKYARD_USER)")
+    group.add_argument(
+        "--url",
+        dest="remote_url",
+        default=default,
+        help=f"Dockyard base URL (default: $DOCKYARD_URL or {DEFAULT_URL})",
+    )
+    group.add_argument(
+        "--user",
+        dest="remote_user",
+        default=default,
+        help="user to authenticate as (default: $DOCKYARD_USER)",
+    )
     flags = ["--password", "--dockyard-password"] if password_flag else ["--dockyard-password"]
-    group.add_argument(*flags, dest="remote_password", default=default,
-                       help="that user's password (default: $DOCKYARD_PASSWORD)")
-    group.add_argument("--token", dest="remote_token", default=default,
-                       help="API token instead of a password (default: $DOCKYARD_TOKEN)")
+    group.add_argument(
+        *flags,
+        dest="remote_password",
+        default=default,
+        help="that user's password (default: $DOCKYARD_PASSWORD)",
+    )
+    group.add_argument(
+        "--token",
+        dest="remote_token",
+        default=default,
+        help="API token instead of a password (default: $DOCKYARD_TOKEN)",
+    )
 
 
 @dataclass(frozen=True)
@@ -122,5 +139,6 @@ def check(response: httpx.Response) -> Any:
     hint = ""
     if response.status_code == 401:
         hint = " (pass --user and --password or --token, or set DOCKYARD_USER/DOCKYARD_PASSWORD)"
-    raise RemoteError(f"{response.request.method} {response.request.url.path}: "
-                      f"HTTP {response.status_code}: {message}{hint}")
+    raise RemoteError(
+        f"{response.request.method} {response.request.url.path}: HTTP {response.status_code}: {message}{hint}"
+    )

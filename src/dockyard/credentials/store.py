@@ -158,7 +158,12 @@ _INFO_SELECT = (
 
 def _info(row: Any) -> CredentialInfo:
     return CredentialInfo(
-        row.id, row.kind, row.description, json.loads(row.public_json), row.created_by, row.created_at,
+        row.id,
+        row.kind,
+        row.description,
+        json.loads(row.public_json),
+        row.created_by,
+        row.created_at,
         row.updated_at,
     )
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dockyard.gitops.git import Git, GitAuth, GitCommandError, redact, split_userinfo
 from dockyard.gitops.patch import GitOpsError, ImageChange, patch_images
-from dockyard.gitops.references import ImageRef, normalize_name, parse_reference
+from dockyard.gitops.references import ImageRef, normalize_name, parse_reference, same_name
 
 DEFAULT_ATTEMPTS = 6
 _RETRYABLE = (
@@ -135,7 +135,10 @@ def normalize_images(images: Mapping[str, str | ImageRef]) -> dict[str, ImageRef
 
 
 def _describe(refs: Mapping[str, ImageRef]) -> str:
-    return ", ".join(f"{name}={ref}" for name, ref in refs.items())
+    return ", ".join(
+        str(ref) if same_name(ref.name, name) else f"{name}{ref}" if not ref.name else f"{name}={ref}"
+        for name, ref in refs.items()
+    )
 
 
 def _message_file(
@@ -146,7 +149,7 @@ def _message_file(
     changes: list[ImageChange],
 ) -> Path:
     subject = message or f"Set image {_describe(refs)}"
-    if source and source[:7] not in subject:
+    if source and source[:12] not in subject:
         subject += f" (source {source[:12]})"
     body = [subject, ""]
     body += [f"- {change}" for change in changes]
