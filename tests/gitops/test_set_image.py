@@ -185,6 +185,7 @@ def test_two_threads_over_http_both_land(tmp_path: Path) -> None:
     ) or "newTag: '2222222'" in show(bare, "overlays/prod/kustomization.yaml")
 
 
+@pytest.mark.slow
 def test_cli_set_image(deploy_repo: Path) -> None:
     proc = subprocess.run(
         [
