@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -232,3 +233,26 @@ def test_cli_set_image(deploy_repo: Path) -> None:
         check=False,
     )
     assert bad.returncode == 1 and "needs a tag or digest" in bad.stderr
+
+
+@pytest.mark.slow
+def test_cli_over_http_uses_explicit_credentials_only(tmp_path: Path) -> None:
+    bare = make_deploy_repo(tmp_path)
+    with serve_git(tmp_path, "deployer", "pw-http") as server:
+        url = f"{server.url}/{bare.name}"
+        base = [sys.executable, "-m", "dockyard", "gitops", "set-image", "--repo", url, "--path", "k8s"]
+        # DOCKYARD_* belong to the Dockyard server: never sent to another host
+        env = {**os.environ, "DOCKYARD_USER": "deployer", "DOCKYARD_PASSWORD": "pw-http"}
+        proc = subprocess.run(
+            [*base, "--image", f"{API}=:1234567"], capture_output=True, text=True, env=env, check=False
+        )
+        assert proc.returncode == 1 and "cannot clone" in proc.stderr
+        proc = subprocess.run(
+            [*base, "--image", f"{API}=:1234567", "--user", "deployer", "--password", "pw-http"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "pw-http" not in proc.stdout + proc.stderr
+    assert f"{API}:1234567" in show(bare, "k8s/deployment.yaml")

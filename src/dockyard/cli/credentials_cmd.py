@@ -62,7 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _secret_password(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--password", dest="secret_password", help="the password to store")
+    group.add_argument(
+        "--password", dest="secret_password", metavar="PASSWORD", help="the password to store"
+    )
     group.add_argument("--password-stdin", action="store_true", help="read the password to store from stdin")
 
 

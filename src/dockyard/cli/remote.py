@@ -37,12 +37,14 @@ def add_remote_arguments(
     group.add_argument(
         "--url",
         dest="remote_url",
+        metavar="URL",
         default=default,
         help=f"Dockyard base URL (default: $DOCKYARD_URL or {DEFAULT_URL})",
     )
     group.add_argument(
         "--user",
         dest="remote_user",
+        metavar="USER",
         default=default,
         help="user to authenticate as (default: $DOCKYARD_USER)",
     )
@@ -50,12 +52,14 @@ def add_remote_arguments(
     group.add_argument(
         *flags,
         dest="remote_password",
+        metavar="PASSWORD",
         default=default,
         help="that user's password (default: $DOCKYARD_PASSWORD)",
     )
     group.add_argument(
         "--token",
         dest="remote_token",
+        metavar="TOKEN",
         default=default,
         help="API token instead of a password (default: $DOCKYARD_TOKEN)",
     )
