@@ -177,3 +177,24 @@ def test_bad_docker_config_json_is_rejected() -> None:
         DockerConfig("x", config_json='{"credsStore": "desktop"}')
     with pytest.raises(CredentialError, match="not valid JSON"):
         DockerConfig("x", config_json="{")
+
+
+def test_bind_environment_follows_jenkins(tmp_path: Path) -> None:
+    from dockyard.credentials import bind_environment
+
+    up = bind_environment(UsernamePassword("u", username="bob", password="pw-1234"), "GIT", tmp_path)
+    assert up == {"GIT": "bob:pw-1234", "GIT_USR": "bob", "GIT_PSW": "pw-1234"}
+    assert bind_environment(SecretText("t", text="tok-1234"), "TOKEN", tmp_path) == {"TOKEN": "tok-1234"}
+    file_env = bind_environment(
+        SecretFile("k", filename="kubeconfig", content=b"cfg"), "KUBECONFIG", tmp_path
+    )
+    path = Path(file_env["KUBECONFIG"])
+    assert path.name == "kubeconfig" and path.read_bytes() == b"cfg" and tmp_path in path.parents
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    docker = DockerConfig.for_registry("harbor-auth", "h:1", "admin", "bootcamp")
+    config = Path(bind_environment(docker, "DOCKER_CFG", tmp_path)["DOCKER_CFG"])
+    assert (
+        config.name == "config.json" and json.loads(config.read_text())["auths"]["h:1"]["username"] == "admin"
+    )
+    with pytest.raises(CredentialError, match="invalid environment variable"):
+        bind_environment(SecretText("t", text="tok-1234"), "BAD-NAME", tmp_path)

@@ -37,7 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     set_image.add_argument("--branch", help="branch to update (default: the repo's default branch)")
     set_image.add_argument("--message", help="commit subject")
-    set_image.add_argument("--source-commit", help="the application commit that was built")
+    set_image.add_argument(
+        "--source-commit",
+        default=os.environ.get("GIT_COMMIT") or None,
+        help="the application commit that was built (default: $GIT_COMMIT, as CI steps see it)",
+    )
     set_image.add_argument("--max-attempts", type=int, default=6, help="push attempts when raced (default 6)")
     add_remote_arguments(set_image, nested=True)
 

@@ -21,6 +21,8 @@ Store (shared DB, AES-256-GCM, key DATA/secrets/credentials.key 0600):
     MIGRATIONS                                    (listed in server.app.all_migrations)
 
 Builds:
+    bind_environment(credential, "VAR", files_dir) -> {"VAR": ..., "VAR_USR": ..., "VAR_PSW": ...}
+        Jenkins credentials('id') semantics; files (secret_file, docker_config) written 0600 under files_dir
     materialize_secret_volume(credential, items, target_dir) -> [Path]
         items = [{"key": ".dockerconfigjson", "path": "config.json"}] or None (all keys); files 0600
     masker = SecretMasker(secrets)                mask(bytes), mask_text(str), with_secrets([...])
@@ -31,6 +33,7 @@ HTTP (admin only, JSON): GET/POST /api/ci/credentials, GET/PUT/DELETE /api/ci/cr
 listing never returns secrets. See `dockyard.credentials.api`.
 """
 
+from dockyard.credentials.bindings import bind_environment
 from dockyard.credentials.crypto import KeyMismatch
 from dockyard.credentials.masking import MASK, MaskingWriter, SecretMasker, secret_forms
 from dockyard.credentials.migrations import MIGRATIONS
@@ -65,6 +68,7 @@ __all__ = [
     "SecretMasker",
     "SecretText",
     "UsernamePassword",
+    "bind_environment",
     "materialize_secret_volume",
     "secret_forms",
 ]

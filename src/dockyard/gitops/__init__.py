@@ -29,13 +29,15 @@ Lower level: patch_images(repo_dir, path, {NAME: ImageRef}, log) -> PatchResult 
 parse_image_arg("NAME=REF") -> (NAME, ImageRef); parse_reference(text) -> ImageRef.
 """
 
-from dockyard.gitops.git import GitAuth, split_userinfo
-from dockyard.gitops.patch import GitOpsError, ImageChange, ImageNotFound, PatchResult, patch_images
+from dockyard.gitops.errors import GitOpsError, ImageNotFound
+from dockyard.gitops.git import GitAuth, GitCommandError, split_userinfo
+from dockyard.gitops.patch import ImageChange, PatchResult, patch_images
 from dockyard.gitops.references import ImageRef, ImageReferenceError, parse_image_arg, parse_reference
 from dockyard.gitops.setimage import SetImageResult, normalize_images, set_image
 
 __all__ = [
     "GitAuth",
+    "GitCommandError",
     "GitOpsError",
     "ImageChange",
     "ImageNotFound",

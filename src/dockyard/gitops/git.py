@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from dockyard.gitops.errors import GitOpsError
+
 GIT_TIMEOUT = 300.0
 
 
-class GitCommandError(Exception):
+class GitCommandError(GitOpsError):
     def __init__(self, args: Sequence[str], returncode: int, output: str) -> None:
         shown = " ".join(args)
         super().__init__(f"git {shown} failed (exit {returncode}): {output.strip()[-2000:]}")
@@ -92,15 +94,22 @@ class Git:
     def run(self, *args: str, check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess[str]:
         if not quiet:
             self.log(redact("$ git " + " ".join(args)))
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=self.cwd,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT,
-        )
+        try:
+            proc = subprocess.run(
+                ["git", *args],
+                cwd=self.cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=GIT_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired:
+            raise GitCommandError(
+                [redact(a) for a in args], -1, f"timed out after {GIT_TIMEOUT:.0f}s"
+            ) from None
+        except FileNotFoundError:
+            raise GitOpsError("the git program is not installed (apt-get install git)") from None
         output = redact((proc.stdout or "") + (proc.stderr or ""))
         if check and proc.returncode != 0:
             raise GitCommandError([redact(a) for a in args], proc.returncode, output)

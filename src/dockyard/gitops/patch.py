@@ -15,6 +15,7 @@ from typing import Any
 
 from ruamel.yaml.error import YAMLError
 
+from dockyard.gitops.errors import GitOpsError, ImageNotFound
 from dockyard.gitops.manifests import container_images, is_kustomization, kustomize_images
 from dockyard.gitops.references import (
     ImageRef,
@@ -28,14 +29,6 @@ from dockyard.gitops.yamledit import EditNotPossible, TextEditor, dump_documents
 from dockyard.store import atomic_write_bytes
 
 _KUSTOMIZE_FIELDS = ("newName", "newTag", "digest")
-
-
-class GitOpsError(Exception):
-    """set-image could not do what was asked; the message says why and what to change."""
-
-
-class ImageNotFound(GitOpsError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dockyard.gitops.errors import GitOpsError
 from dockyard.gitops.git import Git, GitAuth, GitCommandError, redact, split_userinfo
-from dockyard.gitops.patch import GitOpsError, ImageChange, patch_images
+from dockyard.gitops.patch import ImageChange, patch_images
 from dockyard.gitops.references import ImageRef, normalize_name, parse_reference, same_name
 
 DEFAULT_ATTEMPTS = 6
