@@ -179,3 +179,16 @@ def test_base64_of_any_secret_is_masked_across_a_split(secret: str, cut: int) ->
     cut = min(cut, len(data))
     streamed = stream(SecretMasker([secret]), [data[:cut], data[cut:]])
     assert encoded.rstrip(b"=") not in streamed
+
+
+def test_long_secret_split_at_every_point() -> None:
+    """Forms longer than the prefix index (base64 of a 120-byte key) still hold back correctly."""
+    secret = "k3y-" + "0123456789abcdef" * 7 + "-end"
+    masker = SecretMasker([secret])
+    encoded = base64.b64encode(secret.encode())
+    for payload in (secret.encode(), encoded):
+        data = b"pre " + payload + b" post"
+        for cut in range(len(data) + 1):
+            assert stream(masker, [data[:cut], data[cut:]]) == b"pre **** post", (payload[:10], cut)
+    near_miss = secret[:-1].encode() + b"X"
+    assert stream(masker, [near_miss[:100], near_miss[100:]]) == near_miss

@@ -23,6 +23,8 @@ from urllib.parse import quote, quote_plus
 
 MASK = b"****"
 MIN_LENGTH = 4
+_PREFIX = 64
+_FAST_PATH = 2048
 _MIN_LINE = 8
 
 
@@ -66,7 +68,13 @@ class SecretMasker:
         self.forms = sorted(forms, key=lambda f: (-len(f), f))
         self.longest = len(self.forms[0]) if self.forms else 0
         self._pattern = re.compile(b"|".join(re.escape(f) for f in self.forms)) if self.forms else None
-        self._firsts = {f[0] for f in self.forms}
+        self._by_first: dict[int, list[bytes]] = {}
+        for form in self.forms:
+            self._by_first.setdefault(form[0], []).append(form)
+        firsts = b"".join(re.escape(bytes([c])) for c in sorted(self._by_first))
+        self._first_byte = re.compile(b"[" + firsts + b"]") if firsts else None
+        # proper prefixes (up to _PREFIX bytes) of every form: one set lookup per candidate position
+        self._prefixes = {f[:k] for f in self.forms for k in range(1, min(len(f), _PREFIX + 1))}
 
     def with_secrets(self, secrets: Iterable[str | bytes]) -> SecretMasker:
         """A new masker that also hides `secrets` (e.g. when `withCredentials` binds more)."""
@@ -94,6 +102,9 @@ class SecretMasker:
         pos = 0
         # A match is final once the longest secret starting at its position fits in `buf`.
         settled = len(buf) - self.longest + 1
+        if len(buf) > _FAST_PATH and not any(form in buf for form in self.forms):  # memmem beats re
+            hold = self._hold_from(buf, max(0, settled))
+            return buf[:hold], buf[hold:]
         for match in self._pattern.finditer(buf):
             if match.start() >= settled:
                 hold = min(match.start(), self._hold_from(buf, max(pos, settled)))
@@ -108,11 +119,17 @@ class SecretMasker:
 
     def _hold_from(self, buf: bytes, start: int) -> int:
         """The first index >= start where the rest of `buf` could begin a secret."""
-        for i in range(start, len(buf)):
-            if buf[i] in self._firsts:
-                rest = buf[i:]
-                if any(form.startswith(rest) for form in self.forms):
+        assert self._first_byte is not None
+        for candidate in self._first_byte.finditer(buf, start):
+            i = candidate.start()
+            rest = buf[i:]
+            if len(rest) <= _PREFIX:
+                if rest in self._prefixes:
                     return i
+            elif rest[:_PREFIX] in self._prefixes and any(
+                len(form) > len(rest) and form.startswith(rest) for form in self._by_first[rest[0]]
+            ):
+                return i
         return len(buf)
 
 
