@@ -203,3 +203,13 @@ def test_bad_image_args_say_what_is_wrong(arg: str, fragment: str) -> None:
 
 def test_parse_reference_round_trip() -> None:
     assert str(parse_reference(f"localhost:5000/x/y:t@{DIGEST}")) == f"localhost:5000/x/y:t@{DIGEST}"
+
+
+def test_crlf_files_keep_their_line_ends(tmp_path: Path) -> None:
+    pod = b"kind: Pod\r\nmetadata: {name: p}\r\nspec:\r\n  containers:\r\n"
+    pod += b"  - name: c\r\n    image:\r\n      app:1\r\n"
+    (tmp_path / "pod.yaml").write_bytes(pod)
+    (tmp_path / "kustomization.yaml").write_bytes(b"images:\r\n- name: app\r\n")
+    patch_images(tmp_path, ".", images("app=:2"))
+    assert (tmp_path / "pod.yaml").read_bytes() == pod.replace(b"app:1", b"app:2")
+    assert (tmp_path / "kustomization.yaml").read_bytes() == b'images:\r\n- name: app\r\n  newTag: "2"\r\n'

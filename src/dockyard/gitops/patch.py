@@ -62,11 +62,11 @@ def patch_images(
     seen: dict[str, str] = {}
     for file in _yaml_files(root, path):
         rel = file.relative_to(root).as_posix()
-        text = file.read_text(encoding="utf-8")
         try:
+            text = file.read_bytes().decode("utf-8")  # not read_text: keep CRLF line ends as they are
             docs = load_documents(text)
-        except YAMLError as exc:
-            log(f"gitops: skipping {rel}: not valid YAML ({str(exc).splitlines()[0]})")
+        except (YAMLError, UnicodeDecodeError) as exc:
+            log(f"gitops: skipping {rel}: not valid UTF-8 YAML ({str(exc).splitlines()[0]})")
             continue
         editor = TextEditor(text)
         changed: list[ImageChange] = []
