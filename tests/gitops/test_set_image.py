@@ -256,3 +256,16 @@ def test_cli_over_http_uses_explicit_credentials_only(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         assert "pw-http" not in proc.stdout + proc.stderr
     assert f"{API}:1234567" in show(bare, "k8s/deployment.yaml")
+
+
+def test_allowed_protocols_refuse_local_repos(deploy_repo: Path) -> None:
+    for url in (deploy_repo.as_uri(), str(deploy_repo)):
+        with pytest.raises(GitOpsError, match="uses file, which is not allowed here; use a http or https"):
+            set_image(url, "k8s", {API: ":1"}, allowed_protocols=("http", "https"))
+
+
+def test_bad_references_are_gitops_errors(deploy_repo: Path) -> None:
+    with pytest.raises(GitOpsError, match="invalid tag"):
+        set_image(deploy_repo.as_uri(), "k8s", {API: ":no spaces"})
+    with pytest.raises(GitOpsError, match="given twice"):
+        set_image(deploy_repo.as_uri(), "k8s", {"nginx": ":1", "docker.io/library/nginx": ":2"})

@@ -13,11 +13,13 @@ Public API (import from `dockyard.gitops` only):
         auth=None,                # GitAuth.basic(user, password_or_token) | GitAuth.token(token)
         log=None,                 # Callable[[str], None]: one line per git command / change (CI: masked log)
         max_attempts=6,           # push attempts when the branch moves underneath (non-fast-forward)
+        allowed_protocols=None,   # CI: ("http", "https") so a pipeline cannot reach file:// repos
     ) -> SetImageResult(repo, branch, commit | None, changes: [ImageChange], unchanged, attempts, pushed)
 
-Raises GitOpsError (clone/push failures, bad arguments; message says what to fix) and its subclass
-ImageNotFound (NAME matches no image under path; lists the images found). Nothing to change is
-not an error: `commit` is None.
+Raises GitOpsError (clone/push failures, bad arguments; message says what to fix) and its subclasses
+ImageNotFound (NAME matches no image under path; lists the images found) and GitCommandError.
+Nothing to change is not an error: `commit` is None. It blocks (git subprocesses): from asyncio
+call it through `asyncio.to_thread`; `log` is then called from that thread.
 
 What gets patched: container and initContainer `image` fields of Pod, Deployment, StatefulSet,
 DaemonSet, ReplicaSet, Job, CronJob (and `List` items), in multi-document YAML files; and

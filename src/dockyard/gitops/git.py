@@ -10,7 +10,7 @@ import base64
 import os
 import re
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -68,7 +68,13 @@ def redact(text: str) -> str:
 class Git:
     """Runs `git` in one working tree with a fixed, non-interactive environment."""
 
-    def __init__(self, cwd: Path, auth: GitAuth | None, log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        cwd: Path,
+        auth: GitAuth | None,
+        log: Callable[[str], None],
+        allowed_protocols: Collection[str] | None = None,
+    ) -> None:
         self.cwd = cwd
         self.log = log
         inherited = ("GIT_CONFIG_", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
@@ -82,6 +88,8 @@ class Git:
                 "GIT_CONFIG_NOSYSTEM": "1",
             }
         )
+        if allowed_protocols is not None:
+            env["GIT_ALLOW_PROTOCOL"] = ":".join(sorted(allowed_protocols))
         config = {"commit.gpgsign": "false", "core.hooksPath": os.devnull, "protocol.version": "2"}
         if auth is not None:
             config["http.extraHeader"] = f"Authorization: {auth.header}"

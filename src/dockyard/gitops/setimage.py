@@ -10,14 +10,20 @@ from __future__ import annotations
 import random
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.gitops.errors import GitOpsError
 from dockyard.gitops.git import Git, GitAuth, GitCommandError, redact, split_userinfo
 from dockyard.gitops.patch import ImageChange, patch_images
-from dockyard.gitops.references import ImageRef, normalize_name, parse_reference, same_name
+from dockyard.gitops.references import (
+    ImageRef,
+    ImageReferenceError,
+    normalize_name,
+    parse_reference,
+    same_name,
+)
 
 DEFAULT_ATTEMPTS = 6
 _RETRYABLE = (
@@ -61,20 +67,31 @@ def set_image(
     author_email: str = "dockyard@localhost",
     max_attempts: int = DEFAULT_ATTEMPTS,
     workdir: Path | None = None,
+    allowed_protocols: Collection[str] | None = None,
 ) -> SetImageResult:
     """Set `images` (NAME -> REF) under `path` of the deploy repo at `repo_url` and push.
 
     REF is `name:tag`, `name@digest`, or `:tag` / `@digest` to keep the name. `log` receives
     one line per git command and per change (pass the build's masked log writer).
+    `allowed_protocols` (e.g. `("http", "https")` for URLs that come from pipelines) refuses
+    anything else, `file://` and plain paths included, and is enforced by git as well.
     """
     sink = log or (lambda _line: None)
     refs = normalize_images(images)
+    if max_attempts < 1:
+        raise GitOpsError(f"max_attempts must be at least 1 (got {max_attempts})")
     clean_url, url_auth = split_userinfo(repo_url)
     shown = redact(repo_url)
     auth = auth or url_auth
+    protocol = url_protocol(clean_url)
+    if allowed_protocols is not None and protocol not in allowed_protocols:
+        raise GitOpsError(
+            f"deploy repo {shown} uses {protocol}, which is not allowed here; "
+            f"use a {' or '.join(sorted(allowed_protocols))} URL"
+        )
     with tempfile.TemporaryDirectory(prefix="dockyard-gitops-", dir=workdir) as tmp:
         work = Path(tmp) / "repo"
-        git = Git(Path(tmp), auth, sink)
+        git = Git(Path(tmp), auth, sink, allowed_protocols)
         clone = ["clone", "--quiet", "--depth", "1", "--single-branch", "--no-tags"]
         if branch:
             clone += ["--branch", branch]
@@ -82,7 +99,7 @@ def set_image(
             git.run(*clone, "--", clean_url, str(work))
         except GitCommandError as exc:
             raise GitOpsError(f"cannot clone deploy repo {shown}: {exc}") from None
-        git = Git(work, auth, sink)
+        git = Git(work, auth, sink, allowed_protocols)
         if git.run("rev-parse", "--verify", "-q", "HEAD", check=False, quiet=True).returncode != 0:
             raise GitOpsError(f"deploy repo {shown} is empty: push an initial commit with the manifests")
         branch = branch or git.output("rev-parse", "--abbrev-ref", "HEAD")
@@ -116,10 +133,26 @@ def set_image(
 
 def normalize_images(images: Mapping[str, str | ImageRef]) -> dict[str, ImageRef]:
     """Parse REF strings and reject a NAME given twice (also under another spelling)."""
-    out: dict[str, ImageRef] = {}
-    seen: dict[str, str] = {}
     if not images:
         raise GitOpsError("no image given: pass at least one --image NAME=REF")
+    try:
+        return _normalize(images)
+    except ImageReferenceError as exc:
+        raise GitOpsError(str(exc)) from None
+
+
+def url_protocol(url: str) -> str:
+    """git's name for the transport of `url`: http, https, ssh, git, file (plain paths too)."""
+    if "://" in url:
+        return url.split("://", 1)[0].lower()
+    if ":" in url.split("/", 1)[0] and not url.startswith("/"):
+        return "ssh"  # scp-like user@host:path
+    return "file"
+
+
+def _normalize(images: Mapping[str, str | ImageRef]) -> dict[str, ImageRef]:
+    out: dict[str, ImageRef] = {}
+    seen: dict[str, str] = {}
     for name, ref in images.items():
         parsed_name = parse_reference(name)
         if parsed_name.tag or parsed_name.digest:
