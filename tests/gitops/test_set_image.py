@@ -143,7 +143,12 @@ def test_smart_http_with_basic_auth_and_no_secret_in_logs(tmp_path: Path) -> Non
             set_image(url, "k8s", {API: ":ddddddd"}, auth=GitAuth.basic("deployer", "wrong"))
         lines: list[str] = []
         result = set_image(
-            url, "k8s", {API: ":ddddddd"}, auth=GitAuth.basic("deployer", "s3cret-pass"), log=lines.append
+            url,
+            "k8s",
+            {API: ":ddddddd"},
+            auth=GitAuth.basic("deployer", "s3cret-pass"),
+            log=lines.append,
+            allowed_protocols=("http", "https"),
         )
         assert result.pushed
         # the tutorial's style: credentials in the URL; they are moved into a header, never logged
