@@ -40,7 +40,7 @@ def test_harbor_auth_secret_lets_skopeo_push(server: DockyardServer, tmp_path: P
     materialize_secret_volume(credential, [{"key": ".dockerconfigjson", "path": "config.json"}], docker_dir)
 
     layout = make_layout(tmp_path / "img", layers=[{"hello.txt": b"Hello from Kaniko\n"}])
-    dest = f"docker://{server.host_port}/bootcamp/hello-secret:v1"
+    dest = f"docker://{server.host_port}/credtest/hello-secret:v1"
     anonymous = subprocess.run(
         ["skopeo", "copy", "--dest-tls-verify=false", "--dest-no-creds", layout.ref, dest],
         capture_output=True, text=True, check=False, timeout=300,
@@ -53,5 +53,5 @@ def test_harbor_auth_secret_lets_skopeo_push(server: DockyardServer, tmp_path: P
     )  # fmt: skip
     assert pushed.returncode == 0, pushed.stderr
     with server.client() as admin:
-        tags = admin.get("/v2/bootcamp/hello-secret/tags/list").json()["tags"]
+        tags = admin.get("/v2/credtest/hello-secret/tags/list").json()["tags"]
     assert tags == ["v1"]
