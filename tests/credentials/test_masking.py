@@ -192,3 +192,16 @@ def test_long_secret_split_at_every_point() -> None:
             assert stream(masker, [data[:cut], data[cut:]]) == b"pre **** post", (payload[:10], cut)
     near_miss = secret[:-1].encode() + b"X"
     assert stream(masker, [near_miss[:100], near_miss[100:]]) == near_miss
+
+
+def test_big_secret_files_are_masked_by_line_and_binary_ones_by_base64() -> None:
+    from dockyard.credentials import SecretFile
+
+    lines = [f"line-{i:05d}-{'x' * 40}" for i in range(600)]
+    big = SecretFile("big", filename="big.txt", content="\n".join(lines).encode())
+    masker = SecretMasker(big.mask_values())
+    assert masker.longest < 200  # never holds back the whole 30 KB file
+    assert masker.mask(f"{lines[42]}\n".encode()) == b"****\n"
+    binary = SecretFile("bin", filename="k.bin", content=bytes(range(256)) * 2)
+    encoded = base64.b64encode(binary.content)
+    assert SecretMasker(binary.mask_values()).mask(b"k=" + encoded) == b"k=****"

@@ -5,7 +5,8 @@ URL-safe, unpadded so any padding works), URL-encoding (`quote` and `quote_plus`
 escaping. For a multi-line secret, each line of 8 or more characters is a secret of its own (a
 `cat` of a key file shows it line by line; CI runners split output by line). Values shorter than
 `MIN_LENGTH` are not masked: masking `a` or `on` would destroy every log and protect nothing
-(Woodpecker makes the same trade-off).
+(Woodpecker makes the same trade-off). A value over `MAX_WHOLE` bytes (a big secret file) is
+masked line by line only, so the writer never holds back more than a line of it.
 
 The writer keeps back at most `longest secret - 1` bytes, and only while they could still be the
 start of a secret, so live logs stay live.
@@ -23,6 +24,7 @@ from urllib.parse import quote, quote_plus
 
 MASK = b"****"
 MIN_LENGTH = 4
+MAX_WHOLE = 16 * 1024
 _PREFIX = 64
 _FAST_PATH = 2048
 _MIN_LINE = 8
@@ -35,7 +37,8 @@ class ByteSink(Protocol):
 def secret_forms(secret: str | bytes) -> set[bytes]:
     """The byte strings under which `secret` may show up in a log."""
     raw = secret.encode() if isinstance(secret, str) else bytes(secret)
-    parts = [raw, raw.rstrip(b"=")]  # base64 values (docker `auth`) also show up unpadded
+    # base64 values (docker `auth`) also show up unpadded; a huge file is masked line by line only
+    parts = [raw, raw.rstrip(b"=")] if len(raw) <= MAX_WHOLE else []
     if b"\n" in raw.strip():
         parts += [line.strip() for line in raw.splitlines() if len(line.strip()) >= _MIN_LINE]
     forms: set[bytes] = set()

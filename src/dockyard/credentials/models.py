@@ -211,10 +211,9 @@ class SecretFile(Credential):
 
     def mask_values(self) -> list[str]:
         try:
-            text = self.content.decode()
-        except UnicodeDecodeError:
-            return []
-        return [text]
+            return [self.content.decode()]
+        except UnicodeDecodeError:  # binary: it can only reach a log encoded
+            return [base64.b64encode(self.content).decode()]
 
     def payload(self) -> dict[str, Any]:
         return {"filename": self.filename, "content": base64.b64encode(self.content).decode()}
