@@ -27,6 +27,14 @@ kustomization `images:` entries (`newName`, `newTag`, `digest`). Names match as 
 normalises them. Only the changed value is edited in the text (comments, quoting and layout stay);
 unchanged files are not rewritten.
 
+Pipeline step (CI passes the parsed named arguments; rules for credentials and URLs live here):
+
+    run_gitops_step({"repo": URL, "path": "k8s", "image": "NAME=REF" | [...], "images": {NAME: REF},
+                     "credentialsId": "gitea-login", "branch": ..., "message": ..., "sourceCommit": ...},
+                    env=build_env, log=masked_log_line, credentials=credential_store,
+                    allowed_protocols=("http", "https")) -> SetImageResult
+    STEP_NAME = "gitopsSetImage" (the suggested Jenkinsfile step name)
+
 Lower level: patch_images(repo_dir, path, {NAME: ImageRef}, log) -> PatchResult (no git);
 parse_image_arg("NAME=REF") -> (NAME, ImageRef); parse_reference(text) -> ImageRef.
 """
@@ -36,6 +44,7 @@ from dockyard.gitops.git import GitAuth, GitCommandError, split_userinfo
 from dockyard.gitops.patch import ImageChange, PatchResult, patch_images
 from dockyard.gitops.references import ImageRef, ImageReferenceError, parse_image_arg, parse_reference
 from dockyard.gitops.setimage import SetImageResult, normalize_images, set_image
+from dockyard.gitops.step import STEP_NAME, run_gitops_step
 
 __all__ = [
     "GitAuth",
@@ -46,11 +55,13 @@ __all__ = [
     "ImageRef",
     "ImageReferenceError",
     "PatchResult",
+    "STEP_NAME",
     "SetImageResult",
     "normalize_images",
     "parse_image_arg",
     "parse_reference",
     "patch_images",
+    "run_gitops_step",
     "set_image",
     "split_userinfo",
 ]
