@@ -8,6 +8,19 @@
 
 A flag wins over the environment. Commands with sub-actions add the options on both levels:
 `dockyard credentials --user admin list` and `dockyard credentials list --user admin` both work.
+
+Use in a command module:
+
+    def add_arguments(parser):
+        add_remote_arguments(parser)                      # sub-action parsers: nested=True
+    def run(args):
+        try:
+            remote = remote_from(args)                    # Remote(url, user, password, token)
+            data = check(remote.request("GET", "/api/ci/credentials"))   # JSON or RemoteError
+        except RemoteError as exc:
+            print(f"dockyard x: {exc}", file=sys.stderr); return 1
+
+`remote.client()` gives an authenticated `httpx.Client` for longer conversations.
 """
 
 from __future__ import annotations
