@@ -209,10 +209,7 @@ class IgnoreMatcher:
         pattern may re-include something below it (else the walker can skip it)."""
         directory = _clean(reldir.lstrip("/"))
         parts = [] if directory == "." else directory.split("/")
-        for pattern in self.patterns:
-            if pattern.exclusion and _may_match_below(pattern.dirs, parts):
-                return True
-        return False
+        return any(pattern.exclusion and _may_match_below(pattern.dirs, parts) for pattern in self.patterns)
 
 
 def _may_match_below(pattern_dirs: list[str], dir_parts: list[str]) -> bool:

@@ -719,11 +719,9 @@ class RegistryClient:
         location = urljoin(session.ensure_base() + "/", location)
         if isinstance(source, bytes) or size <= self.options.monolithic_limit:
             headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
-            body: Callable[[], Any] | bytes
-            if isinstance(source, bytes):
-                body = source
-            else:
-                body = functools.partial(_FileRange, source, 0, size)
+            body: Callable[[], Any] | bytes = (
+                source if isinstance(source, bytes) else functools.partial(_FileRange, source, 0, size)
+            )
             response = session.request(
                 "PUT", _with_digest(location, digest), scope, headers=headers, body=body
             )
