@@ -37,6 +37,8 @@ SERVICES = ("git-upload-pack", "git-receive-pack")
 REALM = 'Basic realm="Dockyard", charset="UTF-8"'
 _CHUNK = 256 * 1024
 _MAX_INFLATE_STEP = 1 << 20
+# A client that stops sending mid-request must not hold a git process forever.
+BODY_IDLE_TIMEOUT = 300.0
 _PROTOCOL_RE = re.compile(r"^[A-Za-z0-9=:._-]{1,200}$")
 
 PushCallback = Callable[[Repo, Principal, list[RefUpdate]], Awaitable[None]]
@@ -255,8 +257,17 @@ async def _feed(request: Request, proc: asyncio.subprocess.Process, *, gzip: boo
     """Copy the request body into git's stdin, inflating in bounded steps (no gzip bomb)."""
     assert proc.stdin is not None
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
+    body = request.stream().__aiter__()
     try:
-        async for chunk in request.stream():
+        while True:
+            try:
+                chunk = await asyncio.wait_for(body.__anext__(), BODY_IDLE_TIMEOUT)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                log.info("no request body data for %ss; git sees a truncated body and aborts",
+                         BODY_IDLE_TIMEOUT)
+                return
             if inflater is None:
                 proc.stdin.write(chunk)
                 await proc.stdin.drain()
