@@ -173,6 +173,7 @@ def test_hook_crud_and_test_delivery(server: DockyardServer, alice: Account, bob
         assert c.get(f"/api/v1/repos/{name}/hooks").status_code == 403
 
 
+@pytest.mark.slow
 def test_receiver_down_is_retried_and_logged(tmp_path: Path, git: Git,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKYARD_WEBHOOK_RETRY_DELAYS", "0.3,0.6,1.2,2.4")
@@ -238,3 +239,38 @@ def test_branch_filter_and_form_encoding(server: DockyardServer, git: Git, work:
         assert payload["ref"] == "refs/heads/feature-1"
     finally:
         form.stop()
+
+
+@pytest.mark.slow
+def test_pending_delivery_survives_a_restart(tmp_path: Path, git: Git,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKYARD_WEBHOOK_RETRY_DELAYS", "1,1,1,1,1,1,1,1")
+    data = tmp_path / "data"
+    server = start_server(data)
+    port = free_port()
+    try:
+        owner = create_user(server, "dave")
+        name = create_repo(server, owner)["full_name"]
+        hook = _add_hook(server, owner, name, f"http://127.0.0.1:{port}/hook")
+        url = repo_url(server, name, owner.username, owner.password)
+        checkout = tmp_path / "c"
+        git.run("clone", "-q", url, str(checkout))
+        git.commit_file(checkout, "x", "x\n", "x")
+        git.run("push", "-q", url, "main", cwd=checkout)
+        deliveries_url = f"/api/v1/repos/{name}/hooks/{hook['id']}/deliveries"
+        with client(server, owner) as c:
+            deadline = time.monotonic() + 10
+            while not c.get(deliveries_url).json() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not c.get(deliveries_url).json()[0]["is_succeed"]
+    finally:
+        assert server.stop() == 0
+    receiver = Receiver(port=port).start()
+    server = start_server(data)  # the retry schedule is resumed from the database
+    try:
+        got = receiver.wait_for(1, timeout=15)[0]
+        _verify("s3cret", got.body, got.headers)
+        assert json.loads(got.body)["ref"] == "refs/heads/main"
+    finally:
+        receiver.stop()
+        server.stop()

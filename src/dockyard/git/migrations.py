@@ -101,3 +101,19 @@ MIGRATIONS.append(
         ),
     )
 )
+
+MIGRATIONS.append(
+    Migration(
+        "git.0003",
+        (
+            """CREATE TABLE git_hook_queue (
+                uuid VARCHAR(36) PRIMARY KEY,
+                hook_id INTEGER NOT NULL REFERENCES git_hooks(id) ON DELETE CASCADE,
+                event VARCHAR(32) NOT NULL,
+                body TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_at REAL NOT NULL
+            )""",
+        ),
+    )
+)

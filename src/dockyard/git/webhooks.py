@@ -2,7 +2,8 @@
 
 A delivery is signed over the exact bytes sent (HMAC-SHA256 hex in `X-Gitea-Signature`, and
 `sha256=<hex>` in `X-Hub-Signature-256`), retried with exponential backoff when the receiver
-fails or is down, and every attempt is logged with its status, duration and response so a user
+fails or is down (pending deliveries are stored, so a restart resumes them), and every attempt
+is logged with its status, duration and response so a user
 can see why a hook did not fire. Loopback and private addresses are allowed (Gitea's `external`
 default blocks them, its most common webhook complaint).
 """
@@ -170,6 +171,33 @@ class HookStore:
         with self.db.transaction() as conn:
             conn.execute(text("DELETE FROM git_hooks WHERE id = :i"), {"i": hook.id})
 
+    # pending deliveries: survive a restart ------------------------------------------
+    def queue_add(self, delivery: str, hook: Hook, event: str, body: bytes) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                text("INSERT INTO git_hook_queue (uuid, hook_id, event, body, attempts, next_at)"
+                     " VALUES (:u, :h, :e, :b, 0, :n)"),
+                {"u": delivery, "h": hook.id, "e": event, "b": body.decode(), "n": time.time()},
+            )
+
+    def queue_update(self, delivery: str, attempts: int, next_at: float) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(text("UPDATE git_hook_queue SET attempts = :a, next_at = :n"
+                              " WHERE uuid = :u"), {"a": attempts, "n": next_at, "u": delivery})
+
+    def queue_remove(self, delivery: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(text("DELETE FROM git_hook_queue WHERE uuid = :u"), {"u": delivery})
+
+    def queued(self) -> list[tuple[Hook, str, str, bytes, int, float]]:
+        """(hook, delivery, event, body, attempts made, next attempt as unix time)."""
+        with self.db.read() as conn:
+            rows = conn.execute(text(
+                "SELECT q.uuid, q.event, q.body, q.attempts, q.next_at, h.* FROM git_hook_queue q"
+                " JOIN git_hooks h ON h.id = q.hook_id ORDER BY q.next_at")).all()
+        return [(Hook.from_row(r), r.uuid, r.event, r.body.encode(), r.attempts, r.next_at)
+                for r in rows]
+
     # delivery log -----------------------------------------------------------------
     def record(self, hook: Hook, attempt: Attempt) -> None:
         with self.db.transaction() as conn:
@@ -315,8 +343,18 @@ class Deliverer:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
+        """Open the HTTP client and resume the deliveries a previous process left pending."""
         self._client = httpx.AsyncClient(timeout=DELIVER_TIMEOUT, follow_redirects=False,
                                          trust_env=False)
+        for hook, delivery, event, body, attempts, next_at in await asyncio.to_thread(
+                self.store.queued):
+            self._spawn(self._deliver(hook, event, delivery, body, attempts,
+                                      max(0.0, next_at - time.time())))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -328,12 +366,11 @@ class Deliverer:
             self._client = None
 
     def enqueue(self, hook: Hook, event: str, payload: dict[str, Any]) -> str:
-        """Schedule a delivery; returns its id (X-Gitea-Delivery)."""
+        """Record and schedule a delivery; returns its id (X-Gitea-Delivery)."""
         delivery = str(uuid.uuid4())
         body = encode_payload(hook, payload)
-        task = asyncio.create_task(self._deliver(hook, event, delivery, body))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.store.queue_add(delivery, hook, event, body)
+        self._spawn(self._deliver(hook, event, delivery, body))
         return delivery
 
     async def drain(self) -> None:
@@ -341,10 +378,14 @@ class Deliverer:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _deliver(self, hook: Hook, event: str, delivery: str, body: bytes) -> None:
+    async def _deliver(self, hook: Hook, event: str, delivery: str, body: bytes,
+                       attempts_made: int = 0, wait: float = 0.0) -> None:
+        """Attempt until a 2xx or the retries run out; the queue row is the resumable state."""
         headers = signed_headers(hook, event, delivery, body)
         logged_headers = {k: ("***" if k == "Authorization" else v) for k, v in headers.items()}
-        for number in range(1, len(self.retry_delays) + 2):
+        if wait:
+            await asyncio.sleep(wait)
+        for number in range(attempts_made + 1, len(self.retry_delays) + 2):
             attempt = Attempt(delivery, event, number, body, logged_headers)
             await self._send(hook, headers, attempt)
             try:
@@ -356,10 +397,14 @@ class Deliverer:
                 if not attempt.success:
                     log.warning("webhook %s to %s: giving up after %d attempts", hook.id,
                                 hook.url, number)
+                await asyncio.to_thread(self.store.queue_remove, delivery)
                 return
-            await asyncio.sleep(self.retry_delays[number - 1])
+            delay = self.retry_delays[number - 1]
+            await asyncio.to_thread(self.store.queue_update, delivery, number, time.time() + delay)
+            await asyncio.sleep(delay)
             current = await asyncio.to_thread(self.store.get, hook.repo_id, hook.id)
             if current is None or not current.active:
+                await asyncio.to_thread(self.store.queue_remove, delivery)
                 return
 
     async def _send(self, hook: Hook, headers: dict[str, str], attempt: Attempt) -> None:
