@@ -173,6 +173,11 @@ def test_import_from_tar_is_reproducible(tmp_path: Path, busybox_rootfs: Path) -
     assert digests[0] == digests[1]
     index = json.loads((tmp_path / "layout1" / "index.json").read_text())
     assert index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "1"
+    # our layout is one umoci reads directly
+    bundle = tmp_path / "bundle"
+    unpack = [require_tool("umoci"), "unpack", "--image", f"{tmp_path / 'layout1'}:1", str(bundle)]
+    subprocess.run(unpack, check=True, capture_output=True)
+    assert (bundle / "rootfs" / "bin" / "busybox").read_bytes() == BUSYBOX.read_bytes()
     image = ImageLayout(tmp_path / "layout1").read_image("1")
     assert image.config.config.cmd == ["sh"]
     assert image.config.created == "1970-01-01T00:00:00Z"
