@@ -13,7 +13,10 @@ Pull resolves a tag to a manifest (an index or manifest list to the wanted platf
 blobs verified by digest into a `BlobCache`, several at a time. Push checks which blobs the
 registry has (HEAD), mounts across repositories when it can, uploads the rest streaming from
 files (monolithic PUT, or PATCH chunks above `monolithic_limit`), then PUTs the manifest under
-every tag. Errors carry the HTTP status and the registry's error JSON, never credentials.
+every tag; `push_index` pushes several platforms as one OCI index; `upload_stream` sends a
+blob whose digest is computed on the way (a layer while it is written) in one streamed PATCH.
+GET/HEAD are retried on network errors, 429 and 5xx. Errors carry the HTTP status and the
+registry's error JSON, never credentials.
 """
 
 from __future__ import annotations
