@@ -120,7 +120,8 @@ class Builder:
                 context=BuildContext(self.options.context, self.options.dockerfile),
                 scratch=scratch,
                 blob_dir=cache_dir / "blobs",
-                overlay=self.options.snapshot_mode != "tree" and overlay_supported(scratch),
+                overlay=self.options.snapshot_mode != "tree"
+                and overlay_supported(scratch, cache_dir / "overlay-probe.json"),
                 escape=dockerfile.escape,
                 log=self.log,
                 global_args=global_env(dockerfile, build_args, auto_args),

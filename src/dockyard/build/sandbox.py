@@ -10,6 +10,7 @@ rootfs directly and the caller diffs the tree.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -108,11 +109,31 @@ def _init_argv() -> list[str]:
 _overlay_cache: dict[str, bool] = {}
 
 
-def overlay_supported(scratch: Path) -> bool:
-    """Whether an overlay mount works here (probed once per scratch filesystem)."""
-    key = str(os.stat(scratch).st_dev)
+def overlay_supported(scratch: Path, remember: Path | None = None) -> bool:
+    """Whether an overlay mount works here: probed once per filesystem, kernel and user;
+    with `remember` (a file in the cache dir) the answer is kept across builds."""
+    key = f"{os.stat(scratch).st_dev}:{os.uname().release}:{os.geteuid()}"
     if key in _overlay_cache:
         return _overlay_cache[key]
+    if remember is not None:
+        try:
+            known = json.loads(remember.read_text())
+            if isinstance(known.get(key), bool):
+                _overlay_cache[key] = known[key]
+                return bool(known[key])
+        except (OSError, ValueError, AttributeError):
+            pass
+    ok = _probe_overlay(scratch)
+    _overlay_cache[key] = ok
+    if remember is not None:
+        with contextlib.suppress(OSError):
+            tmp = remember.with_name(remember.name + f".{os.getpid()}")
+            tmp.write_text(json.dumps({key: ok}))
+            os.replace(tmp, remember)
+    return ok
+
+
+def _probe_overlay(scratch: Path) -> bool:
     probe = Path(tempfile.mkdtemp(prefix="ovl-probe-", dir=scratch))
     try:
         for name in ("lower", "upper", "work", "merged"):
@@ -134,7 +155,6 @@ def overlay_supported(scratch: Path) -> bool:
         ok = False
     finally:
         shutil.rmtree(probe, ignore_errors=True)
-    _overlay_cache[key] = ok
     return ok
 
 
