@@ -229,3 +229,14 @@ def test_copy_and_bind_mount_from_an_image(env: dict[str, Path], tmp_path: Path)
           "cp /base-etc/motd /motd-copy\n")
     root2 = unpack(tmp_path / "ctx2-out", "out", tmp_path / "bundle2")
     assert (root2 / "motd-copy").read_text() == "welcome\n"
+
+
+def test_target_and_unsupported_mount(env: dict[str, Path], tmp_path: Path) -> None:
+    dockerfile = ("ARG BASE\nFROM $BASE AS first\nRUN echo first > /stage\n"
+                  "FROM $BASE AS second\nRUN --mount=type=ssh false\n")
+    build(env, tmp_path / "ctx", dockerfile, "--target=first")
+    root = unpack(tmp_path / "ctx-out", "out", tmp_path / "bundle")
+    assert (root / "stage").read_text() == "first\n"
+    result = build(env, tmp_path / "ctx", None, check=False)
+    assert result.returncode == 1 and "type=ssh is not supported" in result.stderr
+    assert "Dockerfile:5:" in result.stderr

@@ -113,6 +113,7 @@ class Builder:
         needed = stages_needed(dockerfile, self.options.target, build_args, auto_args)
         cache_dir = self.options.cache_dir
         (cache_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        remove_stale_scratch(cache_dir / "tmp")
         scratch = Path(tempfile.mkdtemp(prefix="build-", dir=cache_dir / "tmp"))
         try:
             env = BuildEnv(
@@ -340,6 +341,20 @@ class Builder:
                                     size=layer.descriptor.size)
             layers.append(Layer(descriptor, layer.diff_id, layer.path, layer.source))
         return Image.assemble(config, layers)
+
+
+STALE_SCRATCH_SECONDS = 24 * 3600
+
+
+def remove_stale_scratch(parent: Path) -> None:
+    """Scratch dirs of builds that were killed (older than a day) are removed."""
+    now = time.time()
+    for entry in parent.iterdir():
+        try:
+            if now - entry.stat().st_mtime > STALE_SCRATCH_SECONDS:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def remove_in_background(path: Path) -> None:
