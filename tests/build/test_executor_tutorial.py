@@ -76,3 +76,29 @@ def test_tutorial_build_push_and_run(docker_registry: str, tmp_path: Path) -> No
     run = subprocess.run(["runc", "run", f"dockyard-test-{os.getpid()}"], cwd=bundle,
                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     assert run.stdout.strip() == "Hello from Kaniko", run.stderr
+
+
+def test_cache_repo_shares_layers_between_ephemeral_pods(docker_registry: str,
+                                                         tmp_path: Path) -> None:
+    """Section C.4: `--cache=true --cache-repo=... --cache-ttl=168h`; each run gets an empty
+    local cache dir (a fresh pod) and still reuses the layers through the registry."""
+    base = f"{docker_registry}/library/busybox:cache"
+    dockyard("image", "import", "--rootfs", str(busybox_context(tmp_path / "base") / "rootfs"),
+             "--destination", base)
+    context = tmp_path / "app"
+    context.mkdir()
+    (context / "lib.txt").write_text("lib\n")
+    (context / "Dockerfile").write_text(
+        f"FROM {base}\nCOPY lib.txt /lib.txt\nRUN cat /lib.txt > /built.txt\n")
+
+    def pod(n: int) -> str:
+        return dockyard("executor", "--cache=true",
+                        f"--cache-repo={docker_registry}/bootcamp/kaniko-cache",
+                        "--cache-ttl=168h", "--dockerfile=Dockerfile", f"--context={context}",
+                        f"--destination={docker_registry}/bootcamp/cached:{n}",
+                        f"--cache-dir={tmp_path / f'pod-{n}'}", "--insecure").stderr
+
+    assert "(cached)" not in pod(1)
+    second = pod(2)
+    assert "COPY lib.txt /lib.txt (cached)" in second
+    assert "RUN cat /lib.txt > /built.txt (cached)" in second

@@ -22,6 +22,7 @@ from dockyard.build.cache import (
     CacheEntry,
     CacheInputs,
     LayerCache,
+    RemoteLayerCache,
     cache_key,
     chain_link,
     files_digest,
@@ -92,9 +93,12 @@ class Builder:
         self.platform = target_platform(options)
         self.layer_cache = (LayerCache(options.cache_dir, options.cache_ttl_seconds)
                             if options.cache else None)
-        if options.cache_repo:
-            self.log(f"note: --cache-repo={options.cache_repo} is not supported yet; layers "
-                     f"are cached locally in {options.cache_dir}")
+        self.remote_cache = None
+        if options.cache and options.cache_repo:
+            from dockyard.build.outputs import push_registry_options
+
+            self.remote_cache = RemoteLayerCache(options.cache_repo, options.cache_ttl_seconds,
+                                                 push_registry_options(options), self.log)
 
     def parse(self) -> Dockerfile:
         try:
@@ -224,9 +228,12 @@ class Builder:
             raise
         layer = self.commit(state, change, step.created_by(), env)
         if key is not None and self.layer_cache is not None:
-            self.layer_cache.store(key, CacheEntry(
+            entry = CacheEntry(
                 layer.digest if layer else None, layer.diff_id if layer else None,
-                layer.size if layer else 0, layer.media_type if layer else "", time.time()))
+                layer.size if layer else 0, layer.media_type if layer else "", time.time())
+            self.layer_cache.store(key, entry)
+            if self.remote_cache is not None:
+                self.remote_cache.store(key, entry, layer.path if layer else None)
         self.steps.append((instruction.original, time.monotonic() - started))
 
     # ------------------------------------------------------------------ layer cache
@@ -277,6 +284,10 @@ class Builder:
         assert self.layer_cache is not None
         blobs = BlobCache(env.blob_dir)
         entry = self.layer_cache.lookup(key, blobs.has)
+        if entry is None and self.remote_cache is not None:
+            entry = self.remote_cache.lookup(key, blobs)
+            if entry is not None:
+                self.layer_cache.store(key, entry)
         if entry is None:
             return False
         history = History(created=_timestamp(env.epoch), created_by=step.created_by(),
