@@ -240,3 +240,14 @@ def test_target_and_unsupported_mount(env: dict[str, Path], tmp_path: Path) -> N
     result = build(env, tmp_path / "ctx", None, check=False)
     assert result.returncode == 1 and "type=ssh is not supported" in result.stderr
     assert "Dockerfile:5:" in result.stderr
+
+
+def test_steps_that_change_nothing_emit_no_layer(env: dict[str, Path], tmp_path: Path) -> None:
+    build(env, tmp_path / "ctx", "ARG BASE\nFROM $BASE\nRUN true\nRUN ls /etc > /dev/null\n"
+          "WORKDIR /tmp\nENV A=1\nRUN echo x > /x\n")
+    out = tmp_path / "ctx-out"
+    base_layers = len(layer_bytes(env["base"], BASE_TAG))
+    assert len(layer_bytes(out)) == base_layers + 1
+    history = image_config(out, "out")["history"]
+    ours = history[-5:]  # type: ignore[index]
+    assert [bool(h.get("empty_layer")) for h in ours] == [True, True, True, True, False]
