@@ -251,3 +251,28 @@ def test_steps_that_change_nothing_emit_no_layer(env: dict[str, Path], tmp_path:
     history = image_config(out, "out")["history"]
     ours = history[-5:]  # type: ignore[index]
     assert [bool(h.get("empty_layer")) for h in ours] == [True, True, True, True, False]
+
+
+def test_sigterm_stops_the_running_step(env: dict[str, Path], tmp_path: Path) -> None:
+    import sys
+    import time
+
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("ARG BASE\nFROM $BASE\nRUN echo started; sleep 123.456\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dockyard", "executor", f"--context={context}", "--no-push",
+         f"--build-arg=BASE=oci-layout://{env['base']}:{BASE_TAG}",
+         f"--cache-dir={env['cache']}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if subprocess.run(["pgrep", "-f", "sleep 123.456"], capture_output=True).returncode == 0:
+            break
+        time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail("the RUN never started")
+    process.terminate()
+    assert process.wait(timeout=15) == 130
+    time.sleep(0.2)
+    assert subprocess.run(["pgrep", "-f", "sleep 123.456"], capture_output=True).returncode == 1

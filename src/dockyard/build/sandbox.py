@@ -245,8 +245,22 @@ def _supervise(
     assert process.stdout is not None
     deadline = time.monotonic() + timeout if timeout else None
     tail = bytearray()
-    timed_out = False
     fd = process.stdout.fileno()
+    try:
+        timed_out = _pump(process, fd, deadline, output, tail)
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM): never leave the step running
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
+    process.stdout.close()
+    code = process.wait()
+    return code, tail.decode(errors="replace"), timed_out
+
+
+def _pump(process: subprocess.Popen[bytes], fd: int, deadline: float | None,
+          output: Callable[[bytes], None] | None, tail: bytearray) -> bool:
+    """Copies the step's output until it ends; True when the deadline killed it."""
+    timed_out = False
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         while True:
@@ -264,6 +278,4 @@ def _supervise(
                 output(chunk)
             tail += chunk
             del tail[:-TAIL_BYTES]
-    process.stdout.close()
-    code = process.wait()
-    return code, tail.decode(errors="replace"), timed_out
+    return timed_out
