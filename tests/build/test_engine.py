@@ -151,6 +151,16 @@ def test_reproducible_builds_give_the_same_digest(env: dict[str, Path], tmp_path
     os.utime(context / "f", (1_000_000, 1_000_000))
     second = build(env, context, dockerfile, "--reproducible").stdout.split()[-1]
     assert first == second and first.startswith("sha256:")
+    epoch = {"SOURCE_DATE_EPOCH": "1700000000"}
+    third = dockyard("executor", f"--context={context}", "--no-push",
+                     f"--build-arg=BASE=oci-layout://{env['base']}:{BASE_TAG}",
+                     f"--cache-dir={env['cache']}", f"--oci-layout-path={tmp_path / 'e1'}",
+                     "--destination=local/t:out", env=epoch).stdout.split()[-1]
+    fourth = dockyard("executor", f"--context={context}", "--no-push",
+                      f"--build-arg=BASE=oci-layout://{env['base']}:{BASE_TAG}",
+                      f"--cache-dir={env['cache']}", env=epoch).stdout.split()[-1]
+    assert third == fourth != first
+    assert image_config(tmp_path / "e1", "out")["created"] == "2023-11-14T22:13:20Z"
 
 
 def test_tar_path_and_digest_files(env: dict[str, Path], tmp_path: Path) -> None:

@@ -91,6 +91,7 @@ class Builder:
         self.layers_written = 0
         self.steps: list[tuple[str, float]] = []
         self.platform = target_platform(options)
+        self.step_label = ""
         self.layer_cache = (LayerCache(options.cache_dir, options.cache_ttl_seconds)
                             if options.cache else None)
         self.remote_cache = None
@@ -161,8 +162,11 @@ class Builder:
         state.config.config.on_build = None
         for trigger in triggers:
             self.run_trigger(trigger, state, env, dockerfile)
-        for instruction in stage.instructions:
+        total = len(stage.instructions)
+        for number, instruction in enumerate(stage.instructions, 1):
+            self.step_label = f"[{number}/{total}] "
             self.execute(instruction, state, env)
+        self.step_label = ""
         return state
 
     def start_stage(self, stage: Stage, base_name: str, env: BuildEnv, blobs: BlobCache,
@@ -215,10 +219,10 @@ class Builder:
         key = self.cache_key_for(step, expanded, state, env)
         state.cache_chain = chain_link(state.cache_chain, repr(expanded))
         if key is not None and not state.cache_missed and self.reuse(key, step, state, env):
-            self.log(f"  {instruction.original} (cached)")
+            self.log(f"  {self.step_label}{instruction.original} (cached)")
             self.steps.append((instruction.original, time.monotonic() - started))
             return
-        self.log(f"  {instruction.original}")
+        self.log(f"  {self.step_label}{instruction.original}")
         if key is not None:
             state.cache_missed = True
         try:
