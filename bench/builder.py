@@ -206,9 +206,9 @@ def main() -> int:
     for tool in ("buildah", "docker-registry", "busybox"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not installed (make install)")
-    import dockyard
+    import dockyard as package
 
-    run([sys.executable, "-m", "compileall", "-q", str(Path(dockyard.__file__).parent)])
+    run([sys.executable, "-m", "compileall", "-q", str(Path(package.__file__).parent)])
     work = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir="/var/tmp"))
     registry = Registry(work)
     try:
