@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +51,7 @@ from dockyard.build.options import BuildError, BuildOptions
 from dockyard.build.sandbox import overlay_supported
 from dockyard.build.snapshot import merge_upper, upper_entries
 from dockyard.build.state import DEFAULT_SHELL, BuildEnv, StageState, clone_tree
-from dockyard.oci import History, ImageConfig, Platform, apply_layer, mediatypes
+from dockyard.oci import History, ImageConfig, Platform, mediatypes
 from dockyard.oci.blobcache import BlobCache
 from dockyard.oci.image import Image, Layer
 from dockyard.oci.models import Descriptor
@@ -171,26 +172,45 @@ class Builder:
 
     def start_stage(self, stage: Stage, base_name: str, env: BuildEnv, blobs: BlobCache,
                     platform: Platform) -> StageState:
+        """The stage's starting state; its rootfs is only cloned when a step reads it."""
         rootfs = env.scratch / f"stage-{stage.index}"
         parent_index = env.stage_names.get(base_name.lower())
         if parent_index is not None and parent_index < stage.index:
             parent = env.stages[parent_index]
-            clone_tree(parent.rootfs, rootfs, hardlink=env.overlay)
+            hardlink = env.overlay
+            source: Callable[[Path], None]
+            pending: list[Layer] = []
+            if parent.source is not None:  # parent never materialised: share its recipe
+                source = parent.source
+                pending = list(parent.pending)
+            else:
+
+                def source(target: Path) -> None:
+                    self.log(f"    preparing the rootfs of stage {stage.name or stage.index}")
+                    clone_tree(parent.rootfs, target, hardlink=hardlink)
+
             return StageState(
-                index=stage.index, name=stage.name, rootfs=rootfs,
+                index=stage.index, name=stage.name, rootfs_path=rootfs,
                 config=copy.deepcopy(parent.config), layers=list(parent.layers),
                 history=list(parent.history), shell=list(parent.shell), base_ref=parent.base_ref,
                 cache_chain=parent.cache_chain, cache_missed=parent.cache_missed,
+                source=source, pending=pending,
             )
         base: BaseImage = fetch_base(base_name, self.options, blobs, platform, self.log)
-        rootfs_for(base, rootfs, self.options.cache_dir, hardlink=env.overlay)
         config = copy.deepcopy(base.config)
         config.history = None
+        cache_dir = self.options.cache_dir
+
+        def from_base(target: Path) -> None:
+            self.log(f"    preparing the rootfs of stage {stage.name or stage.index}")
+            rootfs_for(base, target, cache_dir, hardlink=env.overlay)
+
         return StageState(
-            index=stage.index, name=stage.name, rootfs=rootfs, config=config,
+            index=stage.index, name=stage.name, rootfs_path=rootfs, config=config,
             layers=list(base.layers), history=list(base.config.history or []),
             shell=list(config.config.shell or DEFAULT_SHELL), base_ref=base.reference,
             cache_chain=chain_link("base", ",".join(str(layer.diff_id) for layer in base.layers)),
+            source=from_base,
         )
 
     def run_trigger(self, trigger: str, state: StageState, env: BuildEnv,
@@ -245,7 +265,7 @@ class Builder:
     def cache_key_for(self, step: Step, expanded: Instruction, state: StageState,
                       env: BuildEnv) -> str | None:
         """The step's cache key, or None when the step is not cacheable."""
-        if self.layer_cache is None or expanded.keyword not in ("RUN", "COPY", "ADD"):
+        if self.layer_cache is None or expanded.keyword not in ("RUN", "COPY", "ADD", "WORKDIR"):
             return None
         files = ""
         if isinstance(expanded, (CopyInstruction, AddInstruction)):
@@ -299,11 +319,12 @@ class Builder:
         if entry.digest is None or entry.diff_id is None:
             history.empty_layer = True
         else:
-            path = blobs.path(entry.digest)
-            apply_layer(path, state.rootfs, expected_diff_id=entry.diff_id)
-            state.layers.append(Layer(
+            layer = Layer(
                 Descriptor(media_type=entry.media_type, digest=entry.digest, size=entry.size),
-                entry.diff_id, path))
+                entry.diff_id, blobs.path(entry.digest))
+            state.layers.append(layer)
+            state.pending.append(layer)  # applied when a later step reads the rootfs
+        step.apply_config(state)
         state.history.append(history)
         return True
 
