@@ -45,28 +45,34 @@ def open_services(settings: Settings) -> Services:
 
 def all_migrations() -> list:
     """Every component's migrations, in dependency order (auth first: others reference users)."""
+    from dockyard.ci import MIGRATIONS as CI_MIGRATIONS
     from dockyard.registry import MIGRATIONS as REGISTRY_MIGRATIONS
 
-    return [*AUTH_MIGRATIONS, *REGISTRY_MIGRATIONS]
+    return [*AUTH_MIGRATIONS, *REGISTRY_MIGRATIONS, *CI_MIGRATIONS]
 
 
 def build_app(services: Services) -> Starlette:
+    from dockyard.ci import open_ci
     from dockyard.registry import Registry
 
     registry = Registry(services.settings, services.db, services.auth, services.signer)
+    ci = open_ci(services)
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET", "HEAD"]),
         Route("/version", _version, methods=["GET"]),
         *registry.routes(),
+        *ci.routes(),
     ]
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await registry.start()
+        await ci.start()
         log.info("dockyard %s ready on %s", __version__, services.settings.base_url)
         try:
             yield
         finally:
+            await ci.stop()
             await registry.stop()
             services.db.close()
 
