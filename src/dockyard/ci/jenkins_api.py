@@ -283,7 +283,7 @@ class JenkinsAPI:
             if b.state != DONE:
                 await self.ci.scheduler.cancel(b, f"aborted: job deleted by {principal.username}")
         await asyncio.to_thread(self.store.delete_job, job.name)
-        return RedirectResponse(self.base + "/", status_code=302)
+        return RedirectResponse(self.base + "/api/json", status_code=302)
 
     async def enable(self, request: Request, principal: Principal) -> Response:
         return await self._set_disabled(request, False)
@@ -306,7 +306,7 @@ class JenkinsAPI:
                 r"(<flow-definition[^>]*>)", rf"\1<disabled>{str(disabled).lower()}</disabled>", xml, count=1
             )
         await asyncio.to_thread(self.store.update_job, job.name, xml)
-        return RedirectResponse(self.job_url(job.name), status_code=302)
+        return RedirectResponse(self.job_url(job.name) + "api/json", status_code=302)
 
     # -- triggering -------------------------------------------------------------
     async def build(self, request: Request, principal: Principal) -> Response:
@@ -485,7 +485,7 @@ class JenkinsAPI:
         b = await self._build(request)
         if b.state != DONE:
             await self.ci.scheduler.cancel(b, f"Aborted by {principal.username}")
-        return RedirectResponse(f"{self.job_url(b.job_name)}{b.number}/", status_code=302)
+        return RedirectResponse(f"{self.job_url(b.job_name)}{b.number}/api/json", status_code=302)
 
     async def wfapi_describe(self, request: Request, principal: Principal) -> Response:
         from dockyard.ci.buildlog import load_trace

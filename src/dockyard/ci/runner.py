@@ -133,6 +133,8 @@ class BuildRunner:
             watchdog = asyncio.create_task(self._watchdog(timeout)) if timeout else None
             try:
                 await self.run_stages(pipeline.stages, ctx)
+            except BuildAborted:
+                pass
             finally:
                 if watchdog:
                     watchdog.cancel()
@@ -399,6 +401,8 @@ class BuildRunner:
                     await asyncio.gather(*(self.run_stage(s, inner) for s in stage.parallel))
                 else:
                     await self.run_stages(stage.stages, inner)
+            except BuildAborted:
+                pass
             except StepFailed as e:
                 self.log.line(f"ERROR: {e}")
                 self.failed = True

@@ -74,7 +74,12 @@ class SyntaxParser:
                 self._next()
             if self.tok.kind == "eof" or self._is_op("}"):
                 return nodes
-            if nodes and not self.tok.newline_before and not self._is_op(";", self.toks[self.k - 1]):
+            prev = self.toks[self.k - 1]
+            if (
+                nodes
+                and not self.tok.newline_before
+                and not (self._is_op(";", prev) or self._is_op("}", prev))
+            ):
                 raise JenkinsfileError(
                     f"unexpected {_describe(self.tok)}: put each statement on its own line", self.tok.pos
                 )
@@ -90,6 +95,8 @@ class SyntaxParser:
             raise JenkinsfileError(
                 f"'{name}' is scripted-pipeline Groovy; Dockyard runs declarative pipelines only", t.pos
             )
+        if name == "script" and self._is_op("{"):
+            raise JenkinsfileError("script { } (arbitrary Groovy) is not supported: use sh steps", t.pos)
         node = Node(name, t.pos, [], {})
         if self._is_op("=") and not self.tok.newline_before:
             self._next()
