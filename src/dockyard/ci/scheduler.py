@@ -18,7 +18,7 @@ from typing import Any
 
 from dockyard.ci.buildlog import ConsoleLog, SecretMasker, Trace
 from dockyard.ci.executor.base import Executor
-from dockyard.ci.executor.local import LocalExecutor
+from dockyard.ci.executor.local import LocalExecutor, kill_leftovers
 from dockyard.ci.podtemplate import CredentialLookup
 from dockyard.ci.runner import BuildPaths, BuildRunner, RunResult
 from dockyard.ci.store import ABORTED, FAILURE, QUEUED, Build, CIStore, Job, JobNotFound
@@ -62,6 +62,7 @@ class Scheduler:
             log.warning(
                 "build %s #%d was running when Dockyard stopped: marked ABORTED", b.job_name, b.number
             )
+            kill_leftovers(self.paths(b.job_name, b.number).root)
             with contextlib.suppress(OSError), open(self.paths(b.job_name, b.number).log, "ab") as f:
                 f.write(
                     b"\n[dockyard] aborted: the Dockyard process stopped while this build was running\n"

@@ -32,6 +32,7 @@ from typing import Any
 from dockyard.ci.executor.base import AgentSpec, ContainerSpec, ExecutorError, StepHandle, StepSpec
 
 DEFAULT_KANIKO_IMAGES = ("gcr.io/kaniko-project/executor", "cgr.dev/chainguard/kaniko")
+PGIDS_FILE = "pgids"
 _HOST_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME")
 
 
@@ -152,6 +153,9 @@ class LocalExecutor:
         )
         handle = _Proc(step_id, proc)
         self._procs[step_id] = handle
+        # remembered so that a restart after a crash can end what this build left running
+        with open(self.spec.build_dir / PGIDS_FILE, "a") as f:
+            f.write(f"{proc.pid}\n")
         return handle
 
     async def tail(self, handle: StepHandle) -> AsyncIterator[bytes]:
@@ -196,6 +200,33 @@ async def _kill_group(proc: asyncio.subprocess.Process) -> None:
             return
         except TimeoutError:
             continue
+
+
+def kill_leftovers(build_dir: Path) -> int:
+    """SIGKILL the process groups a build started before Dockyard died; returns how many were alive.
+
+    Steps run in their own session (pgid = the shell's pid), so killing the group also ends
+    what the shell started. A group is only signalled while its leader's cwd is in `build_dir`,
+    so a reused pid of an unrelated process is left alone.
+    """
+    killed = 0
+    try:
+        pgids = [int(x) for x in (build_dir / PGIDS_FILE).read_text().split()]
+    except (FileNotFoundError, ValueError):
+        return 0
+    for pgid in pgids:
+        try:
+            cwd = os.readlink(f"/proc/{pgid}/cwd")
+        except OSError:
+            cwd = ""
+        if cwd and not cwd.startswith(str(build_dir)):
+            continue
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+            killed += 1
+        except (ProcessLookupError, PermissionError):
+            continue
+    return killed
 
 
 def map_paths(text: str, root: Path, prefixes: tuple[str, ...]) -> str:
