@@ -207,3 +207,71 @@ def test_yaml_pipeline_error_has_line_and_column(jenkins: Jenkins, tmp_path: Pat
     info, log = jenkins.run(name)
     assert info["result"] == "FAILURE"
     assert "ERROR: ci.yml:4:9: unsupported step 'shell'" in log
+
+
+TRACED = """pipeline {
+  agent any
+  stages {
+    stage('Build and Push') {
+      steps {
+        sh '''
+now=$(date +%s)
+ev='{"kind": "push", "name": "registry/app:abc", "digest": "sha256:1"'
+printf '%s, "start": %s, "end": %s}\\n' "$ev" $now $now >> "$DOCKYARD_TRACE_EVENTS"
+echo 'not json' >> "$DOCKYARD_TRACE_EVENTS"
+'''
+      }
+    }
+  }
+}
+"""
+
+
+def test_trace_records_phases_stages_steps_and_tool_events(jenkins: Jenkins, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bare, _work, _ = make_repo(tmp_path, {"Jenkinsfile": TRACED})
+    name = unique("traced")
+    jenkins.create(name, job_xml(str(bare)))
+    info, log = jenkins.run(name)
+    assert info["result"] == "SUCCESS", log
+    trace = jenkins.http.get(f"/api/ci/jobs/{name}/builds/1/trace").json()
+    kinds = [(s["kind"], s["name"]) for s in trace["spans"]]
+    for expected in [
+        ("phase", "queued"),
+        ("phase", "checkout"),
+        ("phase", "agent ready"),
+        ("stage", "Build and Push"),
+        ("push", "registry/app:abc"),
+    ]:
+        assert expected in kinds, kinds
+    assert any(k == "step" for k, _ in kinds)
+    token = jenkins.http.headers["Authorization"].split()[1]
+    out = subprocess.run(
+        [sys.executable, "-m", "dockyard", "trace", name, "1", "--url", jenkins.server.url, "--token", token],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0].startswith(f"{name} #1: SUCCESS")
+    assert "| phase | time | note |" in out.stdout
+    assert "| push: registry/app:abc |" in out.stdout and "| Build and Push |" in out.stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dockyard",
+            "ci",
+            "--url",
+            jenkins.server.url,
+            "--token",
+            token,
+            "build",
+            name,
+            "--wait",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and "Finished: SUCCESS" in out.stdout, out.stderr

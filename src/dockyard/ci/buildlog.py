@@ -145,6 +145,7 @@ class Trace:
         self.spans: list[Span] = []
         self._lock = threading.Lock()
         self.queued_at = queued_at
+        self._events_offset = 0
 
     def mark(self, kind: str, name: str, start: float, end: float, status: str = "ok", **detail: Any) -> Span:
         span = Span(kind, name, start, end, status, detail)
@@ -169,9 +170,37 @@ class Trace:
                 s.status = "ok"
             self.save()
 
+    def merge_events(self, path: Path) -> int:
+        """Add the spans a step's tools appended to `path` (JSON lines) since the last merge."""
+        try:
+            with open(path, "rb") as f:
+                f.seek(self._events_offset)
+                data = f.read()
+        except FileNotFoundError:
+            return 0
+        complete = data[: data.rfind(b"\n") + 1]
+        self._events_offset += len(complete)
+        added = 0
+        for raw in complete.splitlines():
+            try:
+                ev = json.loads(raw)
+                start = float(ev.pop("start"))
+                end = float(ev.pop("end", start))
+                kind, name = str(ev.pop("kind")), str(ev.pop("name"))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # a tool's malformed line must not break the build
+            status = str(ev.pop("status", "ok"))
+            with self._lock:
+                self.spans.append(Span(kind, name, start, end, status, ev))
+            added += 1
+        if added:
+            self.save()
+        return added
+
     def to_json(self) -> dict[str, Any]:
         with self._lock:
-            return {"queued_at": self.queued_at, "spans": [s.to_json() for s in self.spans]}
+            spans = sorted(self.spans, key=lambda s: s.start)
+            return {"queued_at": self.queued_at, "spans": [s.to_json() for s in spans]}
 
     def save(self) -> None:
         atomic_write_text(self.path, json.dumps(self.to_json(), indent=1))

@@ -34,6 +34,7 @@ MIGRATIONS = [
                 git_commit VARCHAR(64) NOT NULL DEFAULT '',
                 git_branch VARCHAR(255) NOT NULL DEFAULT '',
                 clone_from VARCHAR(1000) NOT NULL DEFAULT '',
+                source_repo VARCHAR(300) NOT NULL DEFAULT '',
                 queued_at REAL NOT NULL,
                 started_at REAL,
                 finished_at REAL,

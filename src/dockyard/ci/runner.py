@@ -31,6 +31,9 @@ from dockyard.ci.store import ABORTED, FAILURE, SUCCESS, UNSTABLE, Build, Job
 from dockyard.ci.yamlpipeline import parse_yaml_pipeline
 
 YAML_PIPELINES = (".dockyard.yml", ".dockyard.yaml")
+# Tools run by a step (the builder behind /kaniko/executor) may append JSON lines here, one span
+# each: {"kind": "push", "name": "...", "start": epoch, "end": epoch, "status": "ok", ...}.
+TRACE_EVENTS = "trace-events.jsonl"
 
 
 class StepFailed(Exception):
@@ -476,9 +479,9 @@ class BuildRunner:
         self.log.line(f"[Pipeline] sh{' (' + label + ')' if step.args.get('label') else ''}")
         with self.trace.span("step", f"sh {label}"[:80], stage=ctx.stage) as span:
             ctx.cwd.mkdir(parents=True, exist_ok=True)
-            handle = await self.executor.start_step(
-                StepSpec(script, ctx.env, ctx.cwd, ctx.container, ctx.shell)
-            )
+            events = self.paths.root / TRACE_EVENTS
+            env = {**ctx.env, "DOCKYARD_TRACE_EVENTS": str(events)}
+            handle = await self.executor.start_step(StepSpec(script, env, ctx.cwd, ctx.container, ctx.shell))
             self._handles.append(handle)
             try:
                 async for chunk in self.executor.tail(handle):
@@ -486,6 +489,7 @@ class BuildRunner:
                 code = await self.executor.wait(handle)
             finally:
                 self._handles.remove(handle)
+                self.trace.merge_events(events)
             if self.abort_reason is not None:
                 span.status = "aborted"
                 raise BuildAborted()

@@ -147,6 +147,7 @@ class Scheduler:
         self.events.publish(
             Event("ci.build.started", {"job": job.name, "number": build.number, "commit": build.git_commit})
         )
+        self._status(build, build.git_commit, "pending", f"Build #{build.number} is running")
         task = asyncio.create_task(self._run(runner))
         self._tasks[build.id] = task
 
@@ -182,7 +183,32 @@ class Scheduler:
                     },
                 )
             )
+            state = {"SUCCESS": "success", "FAILURE": "failure", "UNSTABLE": "warning"}.get(
+                final.result, "error"
+            )
+            self._status(
+                b, done.git_commit if done else b.git_commit, state, f"Build #{b.number}: {final.result}"
+            )
             self.wake()
+
+    def _status(self, b: Build, sha: str, state: str, description: str) -> None:
+        """A Gitea CreateStatusOption for the pushed commit, as a bus event (`ci.status`): the git
+        server (or any forge adapter) subscribes and records it."""
+        if not (b.source_repo and sha):
+            return
+        self.events.publish(
+            Event(
+                "ci.status",
+                {
+                    "full_name": b.source_repo,
+                    "sha": sha,
+                    "state": state,
+                    "description": description,
+                    "context": f"dockyard/{b.job_name}",
+                    "target_url": f"{self.base_url()}/job/{b.job_name}/{b.number}/",
+                },
+            )
+        )
 
     def _discard_old(self, job_id: int, keep: int) -> None:
         try:

@@ -96,6 +96,7 @@ class CIService:
                 commit=str(data.get("after") or ""),
                 branch=branch,
                 clone_from=str(data.get("git_dir") or ""),
+                source_repo=str(data.get("full_name") or ""),
             )
             log.info("push to %s %s queued %s #%d", key, branch, job.name, build.number)
             builds.append(build)

@@ -82,6 +82,7 @@ class Build:
     started_at: float | None
     finished_at: float | None
     cancel_requested: bool
+    source_repo: str = ""
 
     @property
     def building(self) -> bool:
@@ -113,6 +114,7 @@ class Build:
             r.started_at,
             r.finished_at,
             bool(r.cancel_requested),
+            r.source_repo,
         )
 
 
@@ -215,6 +217,7 @@ class CIStore:
         commit: str = "",
         branch: str = "",
         clone_from: str = "",
+        source_repo: str = "",
     ) -> Build:
         """Allocate the next build number and queue it, in one transaction."""
         with self.db.transaction() as conn:
@@ -229,7 +232,8 @@ class CIStore:
             conn.execute(
                 text(
                     "INSERT INTO ci_builds (job_id, number, state, cause, params_json, git_commit,"
-                    " git_branch, clone_from, queued_at) VALUES (:j, :n, :s, :c, :p, :g, :b, :f, :q)"
+                    " git_branch, clone_from, source_repo, queued_at)"
+                    " VALUES (:j, :n, :s, :c, :p, :g, :b, :f, :sr, :q)"
                 ),
                 {
                     "j": job.id,
@@ -240,6 +244,7 @@ class CIStore:
                     "g": commit,
                     "b": branch,
                     "f": clone_from,
+                    "sr": source_repo,
                     "q": time.time(),
                 },
             )

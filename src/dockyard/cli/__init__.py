@@ -12,6 +12,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("dockyard.cli.up", "serve every component on one port"),
     "registry": ("dockyard.cli.registry_cmd", "registry maintenance (garbage collection)"),
     "user": ("dockyard.cli.user_cmd", "manage users and API tokens"),
+    "ci": ("dockyard.ci.cli_ci", "CI jobs and builds on a running server"),
+    "trace": ("dockyard.ci.cli_trace", "print a build's trace as a table (dockyard trace JOB N)"),
 }
 
 
