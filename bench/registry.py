@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +24,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.images import make_layout  # noqa: E402
 
 from bench.peers import Peer, start_distribution, start_dockyard  # noqa: E402
+
+
+class PeakRSS:
+    """Samples each server's RSS while the copies run, so a streaming leak would show."""
+
+    def __init__(self, peers: list[Peer]) -> None:
+        self.peers = peers
+        self.peak = {p.name: 0 for p in peers}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            for peer in self.peers:
+                self.peak[peer.name] = max(self.peak[peer.name], peer.rss_kib())
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def skopeo_copy(src: str, dest: str, *flags: str) -> float:
@@ -49,33 +73,34 @@ def main() -> int:
     try:
         per_layer = args.size_mb * 1024 * 1024 // args.layers
         print(f"building a {args.size_mb} MB image of {args.layers} layers ...", flush=True)
-        layout = make_layout(
-            work / "image", tag="bench", random_layer_sizes=[per_layer] * args.layers
-        )
+        layout = make_layout(work / "image", tag="bench", random_layer_sizes=[per_layer] * args.layers)
         total = sum(p.stat().st_size for p in (layout.path / "blobs" / "sha256").iterdir())
         peers = [start_dockyard(work), start_distribution(work)]
         time.sleep(2)
         idle = {peer.name: peer.rss_kib() for peer in peers}
         push: dict[str, list[float]] = {p.name: [] for p in peers}
         pull: dict[str, list[float]] = {p.name: [] for p in peers}
-        for round_no in range(args.rounds):
-            for peer in peers:
-                ref = f"docker://{peer.host_port}/bench/image{round_no}:v1"
-                push[peer.name].append(skopeo_copy(layout.ref, ref, *creds_flags(peer, "dest")))
-                out = work / f"pull-{peer.name}-{round_no}"
-                pull[peer.name].append(skopeo_copy(ref, f"oci:{out}:v1", *creds_flags(peer, "src")))
-                shutil.rmtree(out)
+        with PeakRSS(peers) as sampler:
+            for round_no in range(args.rounds):
+                for peer in peers:
+                    ref = f"docker://{peer.host_port}/bench/image{round_no}:v1"
+                    push[peer.name].append(skopeo_copy(layout.ref, ref, *creds_flags(peer, "dest")))
+                    out = work / f"pull-{peer.name}-{round_no}"
+                    pull[peer.name].append(skopeo_copy(ref, f"oci:{out}:v1", *creds_flags(peer, "src")))
+                    shutil.rmtree(out)
         mb = total / 1e6
-        print(
-            f"\nimage: {mb:.0f} MB in {args.layers} layers; {args.rounds} rounds; skopeo copy, loopback\n"
-        )
+        print(f"\nimage: {mb:.0f} MB in {args.layers} layers; {args.rounds} rounds; skopeo copy, loopback\n")
         print(f"{'direction':<10}{'dockyard MB/s':>16}{'distribution MB/s':>20}{'ratio':>8}")
         for label, figures in (("push", push), ("pull", pull)):
             dy = mb / statistics.median(figures["dockyard"])
             ds = mb / statistics.median(figures["distribution"])
             print(f"{label:<10}{dy:>16.1f}{ds:>20.1f}{dy / ds:>8.2f}")
         after = {peer.name: peer.rss_kib() for peer in peers}
-        for label, figures_kib in (("idle RSS", idle), ("RSS after the run", after)):
+        for label, figures_kib in (
+            ("idle RSS", idle),
+            ("peak RSS during copies", sampler.peak),
+            ("RSS after", after),
+        ):
             dy_mb, ds_mb = figures_kib["dockyard"] / 1024, figures_kib["distribution"] / 1024
             print(f"{label}: dockyard {dy_mb:.1f} MB, distribution {ds_mb:.1f} MB")
     finally:

@@ -44,3 +44,12 @@ def test_generated_admin_password_is_stored_0600_and_printed_once(tmp_path: Path
     assert password in outputs[0]
     assert password not in outputs[1]
     assert "created administrator" not in outputs[1]
+
+
+def test_metrics_count_requests_by_component(server: DockyardServer) -> None:
+    httpx.get(server.url + "/v2/")
+    httpx.get(server.url + "/healthz")
+    text = httpx.get(server.url + "/metrics").text
+    assert 'dockyard_http_requests_total{component="registry",method="GET",status="4xx"}' in text
+    assert 'dockyard_http_requests_total{component="health",method="GET",status="2xx"}' in text
+    assert "process_resident_memory_bytes" in text

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import sys
 
 import httpx
 
@@ -356,3 +357,89 @@ def test_delete_tag_manifest_and_blob(server: DockyardServer, admin: httpx.Clien
     layer_digest = digest_of(b"delete-me")
     assert admin.delete(f"/v2/deleting/app/blobs/{layer_digest}").status_code == 202
     assert admin.head(f"/v2/deleting/app/blobs/{layer_digest}").status_code == 404
+
+
+def test_api_token_works_as_password_and_refresh_tokens(server: DockyardServer, admin: httpx.Client) -> None:
+    push_image(admin, "apitoken/app", "v1", b"token layer")
+    token = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dockyard",
+            "user",
+            "--data-dir",
+            str(server.data_dir),
+            "token",
+            "admin",
+            "--name",
+            "ci",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert len(token) == 40
+    assert httpx.get(f"{server.url}/v2/apitoken/app/tags/list", auth=("admin", token)).json()["tags"] == [
+        "v1"
+    ]
+    gitea_style = httpx.get(
+        f"{server.url}/v2/apitoken/app/tags/list", headers={"Authorization": f"token {token}"}
+    )
+    assert gitea_style.status_code == 200
+    # docker login's OAuth2 path: password grant gives a refresh token, which gives access tokens.
+    granted = httpx.post(
+        f"{server.url}/service/token",
+        data={
+            "grant_type": "password",
+            "username": "admin",
+            "password": ADMIN_PASSWORD,
+            "service": "dockyard-registry",
+            "scope": "repository:apitoken/app:pull",
+        },
+    ).json()
+    refreshed = httpx.post(
+        f"{server.url}/service/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": granted["refresh_token"],
+            "service": "dockyard-registry",
+            "scope": "repository:apitoken/app:pull",
+        },
+    ).json()
+    bearer = {"Authorization": f"Bearer {refreshed['access_token']}"}
+    assert httpx.get(f"{server.url}/v2/apitoken/app/tags/list", headers=bearer).status_code == 200
+    bad = httpx.post(
+        f"{server.url}/service/token", data={"grant_type": "refresh_token", "refresh_token": "junk"}
+    )
+    assert bad.status_code == 401
+
+
+def test_index_and_manifest_list_content_types(server: DockyardServer, admin: httpx.Client) -> None:
+    amd = push_image(admin, "multi/app", "amd64", b"amd64 layer")
+    arm = push_image(admin, "multi/app", "arm64", b"arm64 layer")
+    sizes = {d: len(admin.get(f"/v2/multi/app/manifests/{d}").content) for d in (amd, arm)}
+    for media_type, child_type in (
+        (OCI_INDEX, OCI_MANIFEST),
+        ("application/vnd.docker.distribution.manifest.list.v2+json", OCI_MANIFEST),
+    ):
+        index = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": media_type,
+                "manifests": [
+                    {
+                        "mediaType": child_type,
+                        "digest": d,
+                        "size": sizes[d],
+                        "platform": {"architecture": arch, "os": "linux"},
+                    }
+                    for d, arch in ((amd, "amd64"), (arm, "arm64"))
+                ],
+            }
+        ).encode()
+        put = admin.put("/v2/multi/app/manifests/multi", content=index, headers={"Content-Type": media_type})
+        assert put.status_code == 201, put.text
+        got = admin.get("/v2/multi/app/manifests/multi")
+        assert got.headers["content-type"] == media_type and got.content == index
+    repos = admin.get("/api/v2.0/projects/multi/repositories").json()
+    assert repos[0]["artifact_count"] == 2  # the two indexes; their children are not counted

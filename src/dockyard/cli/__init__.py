@@ -12,6 +12,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("dockyard.cli.up", "serve every component on one port"),
     "registry": ("dockyard.cli.registry_cmd", "registry maintenance (garbage collection)"),
     "user": ("dockyard.cli.user_cmd", "manage users and API tokens"),
+    "image": ("dockyard.cli.image_cmd", "import a root filesystem as a base image"),
+    "executor": ("dockyard.cli.executor_cmd", "build and push an image (Kaniko's flags)"),
+    "build": ("dockyard.cli.build_cmd", "build an image from a Dockerfile, no daemon"),
+    "dockerfile": ("dockyard.cli.dockerfile_cmd", "inspect Dockerfiles"),
     "ci": ("dockyard.ci.cli_ci", "CI jobs and builds on a running server"),
     "trace": ("dockyard.ci.cli_trace", "print a build's trace as a table (dockyard trace JOB N)"),
 }

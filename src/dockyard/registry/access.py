@@ -9,8 +9,7 @@ specifies.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from urllib.parse import quote
+from dataclasses import dataclass
 
 from dockyard.auth import (
     ANONYMOUS,
@@ -37,8 +36,6 @@ class Caller:
 
     principal: Principal
     bearer_grants: dict[str, set[str]] | None = None
-    catalog: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class Access:
@@ -61,18 +58,15 @@ class Access:
             if claims.get("typ") != "access":
                 return None
             grants: dict[str, set[str]] = {}
-            catalog = False
             for entry in claims.get("access", []):
                 if entry.get("type") == "repository":
                     grants.setdefault(entry.get("name", ""), set()).update(entry.get("actions", []))
-                elif entry.get("type") == "registry" and entry.get("name") == "catalog":
-                    catalog = True
             principal = (
                 Principal(claims.get("uid"), claims.get("sub", ""), bool(claims.get("adm")), "bearer")
                 if claims.get("uid")
                 else ANONYMOUS
             )
-            return Caller(principal, grants, catalog)
+            return Caller(principal, grants)
         principal = self.auth.authenticate(creds)
         return Caller(principal) if principal else None
 
@@ -195,7 +189,3 @@ def parse_scope(scope: str) -> tuple[str, str, set[str]] | None:
 
 def realm_for(base_url: str) -> str:
     return base_url.rstrip("/") + "/service/token"
-
-
-def quote_name(name: str) -> str:
-    return quote(name, safe="/")

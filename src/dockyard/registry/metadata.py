@@ -104,8 +104,7 @@ class RegistryMetadata:
 
     # projects ----------------------------------------------------------------------------
     def get_project(self, name: str) -> Project | None:
-        with self.db.read() as conn:
-            row = conn.execute(text("SELECT * FROM registry_projects WHERE name = :n"), {"n": name}).first()
+        row = self.db.row("SELECT * FROM registry_projects WHERE name = :n", n=name)
         return _project(row) if row else None
 
     def create_project(self, name: str, *, public: bool, owner_id: int | None) -> Project:
@@ -123,36 +122,29 @@ class RegistryMetadata:
         return project
 
     def update_project(self, name: str, *, public: bool) -> None:
-        with self.db.transaction() as conn:
-            conn.execute(
-                text("UPDATE registry_projects SET public = :p, updated_at = :u WHERE name = :n"),
-                {"p": public, "u": utcnow().isoformat(), "n": name},
-            )
+        self.db.write(
+            "UPDATE registry_projects SET public = :p, updated_at = :u WHERE name = :n",
+            p=public,
+            u=utcnow().isoformat(),
+            n=name,
+        )
 
     def list_projects(self) -> list[Project]:
-        with self.db.read() as conn:
-            rows = conn.execute(text("SELECT * FROM registry_projects ORDER BY name")).all()
+        rows = self.db.rows("SELECT * FROM registry_projects ORDER BY name")
         return [_project(r) for r in rows]
 
     def delete_project(self, name: str) -> None:
-        with self.db.transaction() as conn:
-            conn.execute(text("DELETE FROM registry_projects WHERE name = :n"), {"n": name})
+        self.db.write("DELETE FROM registry_projects WHERE name = :n", n=name)
 
     def project_repo_count(self, project_id: int) -> int:
-        with self.db.read() as conn:
-            return int(
-                conn.execute(
-                    text("SELECT count(*) FROM registry_repositories WHERE project_id = :p"),
-                    {"p": project_id},
-                ).scalar_one()
-            )
+        row = self.db.row(
+            "SELECT count(*) AS n FROM registry_repositories WHERE project_id = :p", p=project_id
+        )
+        return int(row.n) if row else 0
 
     # repositories ------------------------------------------------------------------------
     def get_repository(self, name: str) -> Repository | None:
-        with self.db.read() as conn:
-            row = conn.execute(
-                text("SELECT * FROM registry_repositories WHERE name = :n"), {"n": name}
-            ).first()
+        row = self.db.row("SELECT * FROM registry_repositories WHERE name = :n", n=name)
         return _repository(row) if row else None
 
     def ensure_repository(self, name: str, project: Project) -> Repository:
@@ -175,13 +167,11 @@ class RegistryMetadata:
         if project_id is not None:
             query += " WHERE project_id = :p"
             params["p"] = project_id
-        with self.db.read() as conn:
-            rows = conn.execute(text(query + " ORDER BY name"), params).all()
+        rows = self.db.rows(query + " ORDER BY name", **params)
         return [_repository(r) for r in rows]
 
     def delete_repository(self, repository_id: int) -> None:
-        with self.db.transaction() as conn:
-            conn.execute(text("DELETE FROM registry_repositories WHERE id = :i"), {"i": repository_id})
+        self.db.write("DELETE FROM registry_repositories WHERE id = :i", i=repository_id)
 
     def touch_repository(self, conn: Connection, repository_id: int) -> None:
         conn.execute(
@@ -201,20 +191,20 @@ class RegistryMetadata:
             )
 
     def linked_blob_size(self, repository_id: int, digest: str) -> int | None:
-        with self.db.read() as conn:
-            row = conn.execute(
-                text("SELECT size FROM registry_repo_blobs WHERE repository_id = :r AND digest = :d"),
-                {"r": repository_id, "d": digest},
-            ).first()
+        row = self.db.row(
+            "SELECT size FROM registry_repo_blobs WHERE repository_id = :r AND digest = :d",
+            r=repository_id,
+            d=digest,
+        )
         return int(row.size) if row else None
 
     def unlink_blob(self, repository_id: int, digest: str) -> bool:
-        with self.db.transaction() as conn:
-            result = conn.execute(
-                text("DELETE FROM registry_repo_blobs WHERE repository_id = :r AND digest = :d"),
-                {"r": repository_id, "d": digest},
-            )
-        return bool(result.rowcount)
+        deleted = self.db.write(
+            "DELETE FROM registry_repo_blobs WHERE repository_id = :r AND digest = :d",
+            r=repository_id,
+            d=digest,
+        )
+        return bool(deleted)
 
     def missing_blobs(self, repository_id: int, digests: Iterable[str]) -> list[str]:
         """Those of `digests` this repository has no link to (so a manifest may not name them)."""
@@ -299,45 +289,32 @@ class RegistryMetadata:
         return _manifest(row)
 
     def get_manifest(self, repository_id: int, digest: str) -> Manifest | None:
-        with self.db.read() as conn:
-            row = conn.execute(
-                text("SELECT * FROM registry_manifests WHERE repository_id = :r AND digest = :d"),
-                {"r": repository_id, "d": digest},
-            ).first()
+        row = self.db.row(
+            "SELECT * FROM registry_manifests WHERE repository_id = :r AND digest = :d",
+            r=repository_id,
+            d=digest,
+        )
         return _manifest(row) if row else None
 
     def get_manifest_by_id(self, manifest_id: int) -> Manifest | None:
-        with self.db.read() as conn:
-            row = conn.execute(
-                text("SELECT * FROM registry_manifests WHERE id = :i"), {"i": manifest_id}
-            ).first()
+        row = self.db.row("SELECT * FROM registry_manifests WHERE id = :i", i=manifest_id)
         return _manifest(row) if row else None
 
     def resolve_tag(self, repository_id: int, tag: str) -> Manifest | None:
-        with self.db.read() as conn:
-            row = conn.execute(
-                text(
-                    "SELECT m.* FROM registry_tags t JOIN registry_manifests m"
-                    " ON m.id = t.manifest_id WHERE t.repository_id = :r AND t.name = :n"
-                ),
-                {"r": repository_id, "n": tag},
-            ).first()
+        row = self.db.row(
+            "SELECT m.* FROM registry_tags t JOIN registry_manifests m"
+            " ON m.id = t.manifest_id WHERE t.repository_id = :r AND t.name = :n",
+            r=repository_id,
+            n=tag,
+        )
         return _manifest(row) if row else None
 
     def list_tags(self, repository_id: int) -> list[str]:
-        with self.db.read() as conn:
-            rows = conn.execute(
-                text("SELECT name FROM registry_tags WHERE repository_id = :r"),
-                {"r": repository_id},
-            ).all()
+        rows = self.db.rows("SELECT name FROM registry_tags WHERE repository_id = :r", r=repository_id)
         return sorted(r.name for r in rows)
 
     def tags_of(self, manifest_id: int) -> list[Tag]:
-        with self.db.read() as conn:
-            rows = conn.execute(
-                text("SELECT * FROM registry_tags WHERE manifest_id = :m ORDER BY name"),
-                {"m": manifest_id},
-            ).all()
+        rows = self.db.rows("SELECT * FROM registry_tags WHERE manifest_id = :m ORDER BY name", m=manifest_id)
         return [_tag(r) for r in rows]
 
     def add_tag(self, repository_id: int, manifest_id: int, name: str) -> bool:
@@ -375,44 +352,33 @@ class RegistryMetadata:
         return bool(result.rowcount)
 
     def list_manifests(self, repository_id: int) -> list[Manifest]:
-        with self.db.read() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT * FROM registry_manifests WHERE repository_id = :r"
-                    " ORDER BY pushed_at DESC, id DESC"
-                ),
-                {"r": repository_id},
-            ).all()
+        rows = self.db.rows(
+            "SELECT * FROM registry_manifests WHERE repository_id = :r ORDER BY pushed_at DESC, id DESC",
+            r=repository_id,
+        )
         return [_manifest(r) for r in rows]
 
     def child_manifest_digests(self, repository_id: int) -> set[str]:
         """Digests that an index in this repository lists: not top-level artifacts."""
-        with self.db.read() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT r.digest FROM registry_manifest_refs r JOIN registry_manifests m"
-                    " ON m.id = r.manifest_id WHERE m.repository_id = :r AND r.kind = 'manifest'"
-                ),
-                {"r": repository_id},
-            ).all()
+        rows = self.db.rows(
+            "SELECT r.digest FROM registry_manifest_refs r JOIN registry_manifests m"
+            " ON m.id = r.manifest_id WHERE m.repository_id = :r AND r.kind = 'manifest'",
+            r=repository_id,
+        )
         return {r.digest for r in rows}
 
     def references_of(self, manifest_id: int) -> list[tuple[str, str]]:
-        with self.db.read() as conn:
-            rows = conn.execute(
-                text("SELECT digest, kind FROM registry_manifest_refs WHERE manifest_id = :m"),
-                {"m": manifest_id},
-            ).all()
+        rows = self.db.rows(
+            "SELECT digest, kind FROM registry_manifest_refs WHERE manifest_id = :m", m=manifest_id
+        )
         return [(r.digest, r.kind) for r in rows]
 
     def referrers(self, repository_id: int, subject: str) -> list[Manifest]:
-        with self.db.read() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT * FROM registry_manifests WHERE repository_id = :r AND subject = :s ORDER BY id"
-                ),
-                {"r": repository_id, "s": subject},
-            ).all()
+        rows = self.db.rows(
+            "SELECT * FROM registry_manifests WHERE repository_id = :r AND subject = :s ORDER BY id",
+            r=repository_id,
+            s=subject,
+        )
         return [_manifest(r) for r in rows]
 
     def record_pull(self, repository_id: int, manifest_id: int, tag: str | None) -> None:
@@ -435,34 +401,27 @@ class RegistryMetadata:
     # garbage collection -----------------------------------------------------------------------
     def untagged_manifests(self) -> list[Manifest]:
         """Manifests with no tag, no parent index and no subject (what `gc --untagged` drops)."""
-        with self.db.read() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT m.* FROM registry_manifests m WHERE m.subject IS NULL"
-                    " AND NOT EXISTS (SELECT 1 FROM registry_tags t WHERE t.manifest_id = m.id)"
-                    " AND NOT EXISTS (SELECT 1 FROM registry_manifest_refs r JOIN"
-                    " registry_manifests p ON p.id = r.manifest_id"
-                    " WHERE r.digest = m.digest AND r.kind = 'manifest'"
-                    " AND p.repository_id = m.repository_id)"
-                )
-            ).all()
+        rows = self.db.rows(
+            "SELECT m.* FROM registry_manifests m WHERE m.subject IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM registry_tags t WHERE t.manifest_id = m.id)"
+            " AND NOT EXISTS (SELECT 1 FROM registry_manifest_refs r JOIN"
+            " registry_manifests p ON p.id = r.manifest_id"
+            " WHERE r.digest = m.digest AND r.kind = 'manifest'"
+            " AND p.repository_id = m.repository_id)"
+        )
         return [_manifest(r) for r in rows]
 
     def referenced_digests(self) -> set[str]:
         """Every digest a manifest needs: manifests themselves and what they reference."""
-        with self.db.read() as conn:
-            manifests = {r.digest for r in conn.execute(text("SELECT digest FROM registry_manifests"))}
-            refs = {r.digest for r in conn.execute(text("SELECT digest FROM registry_manifest_refs"))}
+        manifests = {r.digest for r in self.db.rows("SELECT digest FROM registry_manifests")}
+        refs = {r.digest for r in self.db.rows("SELECT digest FROM registry_manifest_refs")}
         return manifests | refs
 
     def recently_linked(self, since_epoch: float) -> set[str]:
         """Digests linked to some repository after `since_epoch` (pushes that may be in flight)."""
         since = dt.datetime.fromtimestamp(since_epoch, dt.UTC).isoformat()
-        with self.db.read() as conn:
-            rows = conn.execute(
-                text("SELECT digest FROM registry_repo_blobs WHERE created_at > :s"), {"s": since}
-            )
-            return {r.digest for r in rows}
+        rows = self.db.rows("SELECT digest FROM registry_repo_blobs WHERE created_at > :s", s=since)
+        return {r.digest for r in rows}
 
     def drop_links(self, digests: Iterable[str]) -> None:
         with self.db.transaction() as conn:

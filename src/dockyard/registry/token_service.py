@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -12,7 +14,8 @@ from dockyard.registry.access import Access
 def token_endpoint(access: Access):  # noqa: ANN201 - returns a Starlette endpoint
     async def endpoint(request: Request) -> Response:
         if request.method == "POST":
-            form = await request.form()
+            # OAuth2 password/refresh grants arrive urlencoded; parsed here without python-multipart.
+            form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
             grant = form.get("grant_type")
             scopes = [str(s) for s in str(form.get("scope") or "").split(" ") if s]
             if grant == "refresh_token":

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -18,6 +19,7 @@ from dockyard.auth import AuthService, TokenSigner
 from dockyard.config import Settings
 from dockyard.events import EventBus
 from dockyard.server.keys import load_or_create_key
+from dockyard.server.metrics import Metrics, MetricsMiddleware
 from dockyard.store import Database
 
 log = logging.getLogger(__name__)
@@ -46,37 +48,47 @@ def open_services(settings: Settings) -> Services:
 def all_migrations() -> list:
     """Every component's migrations, in dependency order (auth first: others reference users)."""
     from dockyard.ci import MIGRATIONS as CI_MIGRATIONS
+    from dockyard.git import MIGRATIONS as GIT_MIGRATIONS
     from dockyard.registry import MIGRATIONS as REGISTRY_MIGRATIONS
 
-    return [*AUTH_MIGRATIONS, *REGISTRY_MIGRATIONS, *CI_MIGRATIONS]
+    return [*AUTH_MIGRATIONS, *REGISTRY_MIGRATIONS, *GIT_MIGRATIONS, *CI_MIGRATIONS]
 
 
 def build_app(services: Services) -> Starlette:
     from dockyard.ci import open_ci
+    from dockyard.git import GitServer
     from dockyard.registry import Registry
 
+    metrics = Metrics()
     registry = Registry(services.settings, services.db, services.auth, services.signer)
+    git = GitServer(services.settings, services.db, services.auth, services.events)
     ci = open_ci(services)
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET", "HEAD"]),
+        Route("/metrics", metrics.endpoint, methods=["GET"]),
         Route("/version", _version, methods=["GET"]),
         *registry.routes(),
         *ci.routes(),
+        *git.routes(),  # last: its /{owner}/{repo}.git/... patterns must not shadow fixed paths
     ]
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await registry.start()
+        await git.start()
         await ci.start()
         log.info("dockyard %s ready on %s", __version__, services.settings.base_url)
         try:
             yield
         finally:
             await ci.stop()
+            await git.stop()
             await registry.stop()
             services.db.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes, lifespan=lifespan, middleware=[Middleware(MetricsMiddleware, metrics=metrics)]
+    )
     app.state.services = services
     return app
 

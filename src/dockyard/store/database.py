@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Row, create_engine, event, text
 
 
 def utcnow() -> dt.datetime:
@@ -54,6 +55,21 @@ class Database:
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
             yield conn
+
+    def rows(self, sql: str, **params: Any) -> list[Row[Any]]:
+        """All rows of one read-only query."""
+        with self.read() as conn:
+            return list(conn.execute(text(sql), params).all())
+
+    def row(self, sql: str, **params: Any) -> Row[Any] | None:
+        """The first row of one read-only query, or None."""
+        with self.read() as conn:
+            return conn.execute(text(sql), params).first()
+
+    def write(self, sql: str, **params: Any) -> int:
+        """Run one statement in its own transaction; returns the number of rows it touched."""
+        with self.transaction() as conn:
+            return int(conn.execute(text(sql), params).rowcount)
 
     def migrate(self, migrations: Sequence[Migration]) -> list[str]:
         """Apply the migrations not yet recorded, in the given order; returns the ids applied."""

@@ -1,0 +1,1 @@
+"""The image builder: Dockerfile -> layers -> image, without a daemon."""

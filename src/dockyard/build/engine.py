@@ -1,0 +1,247 @@
+"""The build engine: Dockerfile -> stages -> layers -> one image, without a daemon.
+
+`build(options)` parses the Dockerfile, builds only the stages the target needs (in
+order), and returns the assembled image (not yet pushed: see `outputs`). Each stage gets
+a rootfs in a scratch directory; every instruction is one `Step`; a step's filesystem
+change becomes one gzip layer (written once, streamed) and is then folded into the rootfs.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockyard.build.base import BaseImage, fetch_base, rootfs_for
+from dockyard.build.context import BuildContext
+from dockyard.build.dockerfile import (
+    Dockerfile,
+    DockerfileError,
+    Instruction,
+    OnbuildInstruction,
+    Stage,
+    expand,
+    expand_instruction,
+    parse,
+    platform_args,
+    stages_needed,
+)
+from dockyard.build.dockerfile.expansion import global_env
+from dockyard.build.instructions import Change, step_for
+from dockyard.build.layer_writer import write_layer
+from dockyard.build.options import BuildError, BuildOptions
+from dockyard.build.sandbox import overlay_supported
+from dockyard.build.snapshot import merge_upper, upper_entries
+from dockyard.build.state import DEFAULT_SHELL, BuildEnv, StageState, clone_tree
+from dockyard.oci import History, ImageConfig, Platform, mediatypes
+from dockyard.oci.blobcache import BlobCache
+from dockyard.oci.image import Image, Layer
+from dockyard.oci.models import Descriptor
+
+
+@dataclass
+class BuildResult:
+    """The built image plus numbers for the report."""
+
+    image: Image
+    blobs: BlobCache
+    stages_built: list[int]
+    layers_written: int = 0
+    seconds: float = 0.0
+    steps: list[tuple[str, float]] = field(default_factory=list)
+
+
+def _timestamp(epoch: int | None) -> str:
+    moment = (
+        datetime.datetime.fromtimestamp(epoch, datetime.UTC)
+        if epoch is not None
+        else datetime.datetime.now(datetime.UTC)
+    )
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if epoch is None else \
+        moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def target_platform(options: BuildOptions) -> Platform:
+    return Platform.parse(options.platform) if options.platform else Platform.current()
+
+
+class Builder:
+    """Builds one Dockerfile; holds the per-build scratch space and finished stages."""
+
+    def __init__(self, options: BuildOptions) -> None:
+        self.options = options
+        self.log = options.progress or (lambda message: None)
+        self.layers_written = 0
+        self.steps: list[tuple[str, float]] = []
+
+    def parse(self) -> Dockerfile:
+        try:
+            text = self.options.dockerfile.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise BuildError(f"cannot read the Dockerfile {self.options.dockerfile}: {exc}") \
+                from None
+        return parse(text, self.options.dockerfile.name)
+
+    def run(self) -> BuildResult:
+        started = time.monotonic()
+        dockerfile = self.parse()
+        platform = target_platform(self.options)
+        auto_args = platform_args(str(platform))
+        build_args = {k: v for k, v in self.options.build_args.items() if v is not None}
+        needed = stages_needed(dockerfile, self.options.target, build_args, auto_args)
+        cache_dir = self.options.cache_dir
+        (cache_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix="build-", dir=cache_dir / "tmp"))
+        try:
+            env = BuildEnv(
+                options=self.options,
+                context=BuildContext(self.options.context, self.options.dockerfile),
+                scratch=scratch,
+                blob_dir=cache_dir / "blobs",
+                overlay=overlay_supported(scratch) and self.options.snapshot_mode != "tree",
+                escape=dockerfile.escape,
+                log=self.log,
+                global_args=global_env(dockerfile, build_args, auto_args),
+                deadline=(started + self.options.timeout) if self.options.timeout else None,
+            )
+            blobs = BlobCache(env.blob_dir)
+            if not env.overlay:
+                self.log("overlay mounts are not available here: RUN changes are found by "
+                         "scanning the rootfs (slower)")
+            for position, index in enumerate(needed, 1):
+                stage = dockerfile.stages[index]
+                label = stage.name or str(index)
+                self.log(f"[stage {label} {position}/{len(needed)}] FROM {stage.base}")
+                state = self.build_stage(dockerfile, stage, env, blobs, platform)
+                env.stages[index] = state
+                if stage.name:
+                    env.stage_names[stage.name] = index
+            final = env.stages[needed[-1]]
+            image = self.assemble(final, blobs)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return BuildResult(image, blobs, needed, self.layers_written,
+                           time.monotonic() - started, self.steps)
+
+    # ------------------------------------------------------------------ stages
+
+    def build_stage(self, dockerfile: Dockerfile, stage: Stage, env: BuildEnv,
+                    blobs: BlobCache, platform: Platform) -> StageState:
+        base_name = expand(stage.base, env.global_args, dockerfile.escape)
+        state = self.start_stage(stage, base_name, env, blobs, platform)
+        triggers = list(state.config.config.on_build or [])
+        state.config.config.on_build = None
+        for trigger in triggers:
+            self.run_trigger(trigger, state, env, dockerfile)
+        for instruction in stage.instructions:
+            self.execute(instruction, state, env)
+        return state
+
+    def start_stage(self, stage: Stage, base_name: str, env: BuildEnv, blobs: BlobCache,
+                    platform: Platform) -> StageState:
+        rootfs = env.scratch / f"stage-{stage.index}"
+        parent_index = env.stage_names.get(base_name.lower())
+        if parent_index is not None and parent_index < stage.index:
+            parent = env.stages[parent_index]
+            clone_tree(parent.rootfs, rootfs, hardlink=env.overlay)
+            return StageState(
+                index=stage.index, name=stage.name, rootfs=rootfs,
+                config=copy.deepcopy(parent.config), layers=list(parent.layers),
+                history=list(parent.history), shell=list(parent.shell), base_ref=parent.base_ref,
+            )
+        base: BaseImage = fetch_base(base_name, self.options, blobs, platform, self.log)
+        rootfs_for(base, rootfs, self.options.cache_dir, hardlink=env.overlay)
+        config = copy.deepcopy(base.config)
+        config.history = None
+        return StageState(
+            index=stage.index, name=stage.name, rootfs=rootfs, config=config,
+            layers=list(base.layers), history=list(base.config.history or []),
+            shell=list(config.config.shell or DEFAULT_SHELL), base_ref=base.reference,
+        )
+
+    def run_trigger(self, trigger: str, state: StageState, env: BuildEnv,
+                    dockerfile: Dockerfile) -> None:
+        try:
+            parsed = parse(f"FROM scratch\n{trigger}\n", "ONBUILD")
+        except DockerfileError as exc:
+            raise BuildError(f"ONBUILD trigger {trigger!r} of the base image: {exc.message}") \
+                from None
+        for instruction in parsed.stages[0].instructions:
+            self.execute(instruction, state, env)
+
+    # ------------------------------------------------------------------ steps
+
+    def execute(self, instruction: Instruction, state: StageState, env: BuildEnv) -> None:
+        if isinstance(instruction, OnbuildInstruction):
+            expanded: Instruction = instruction
+        else:
+            try:
+                expanded = expand_instruction(instruction, state.expansion_env(), env.escape)
+            except DockerfileError as exc:
+                exc.filename = self.options.dockerfile.name
+                raise
+        step = step_for(expanded)
+        self.log(f"  {instruction.original}")
+        started = time.monotonic()
+        try:
+            change = step.execute(state, env)
+        except DockerfileError as exc:
+            exc.filename = self.options.dockerfile.name
+            raise
+        self.commit(state, change, step.created_by(), env)
+        self.steps.append((instruction.original, time.monotonic() - started))
+
+    def commit(self, state: StageState, change: Change | None, created_by: str,
+               env: BuildEnv) -> None:
+        history = History(created=_timestamp(env.epoch), created_by=created_by,
+                          comment="dockyard")
+        entries = None
+        if change is not None and change.upper is not None:
+            entries = list(upper_entries(change.upper))
+        elif change is not None and change.entries is not None:
+            entries = change.entries
+        if entries:
+            tmp = env.scratch / f"layer-{len(state.layers)}-{time.monotonic_ns()}.tar.gz"
+            blob = write_layer(entries, tmp, env.epoch)
+            blobs = BlobCache(env.blob_dir)
+            blobs.add_file(tmp, blob.digest, move=True)
+            state.layers.append(Layer(
+                Descriptor(media_type=blob.media_type, digest=blob.digest, size=blob.size),
+                blob.diff_id, blobs.path(blob.digest)))
+            self.layers_written += 1
+        else:
+            history.empty_layer = True
+        if change is not None and change.upper is not None:
+            merge_upper(change.upper, state.rootfs)
+            shutil.rmtree(change.upper, ignore_errors=True)
+        state.history.append(history)
+
+    # ------------------------------------------------------------------ image
+
+    def assemble(self, final: StageState, blobs: BlobCache) -> Image:
+        config: ImageConfig = copy.deepcopy(final.config)
+        if self.options.labels:
+            labels = dict(config.config.labels or {})
+            labels.update(self.options.labels)
+            config.config.labels = labels
+        config.created = _timestamp(self.options.source_date_epoch)
+        config.history = final.history
+        config.config.on_build = config.config.on_build or None
+        layers = []
+        for layer in final.layers:
+            media = layer.descriptor.media_type
+            oci_type = mediatypes.OCI_LAYER_GZIP if media == mediatypes.DOCKER_LAYER_GZIP else \
+                mediatypes.OCI_LAYER if media == mediatypes.DOCKER_LAYER else media
+            descriptor = Descriptor(media_type=oci_type, digest=layer.descriptor.digest,
+                                    size=layer.descriptor.size)
+            layers.append(Layer(descriptor, layer.diff_id, layer.path, layer.source))
+        return Image.assemble(config, layers)
+
+
+def build(options: BuildOptions) -> BuildResult:
+    """Builds the image `options` describe (pushing and saving is `outputs.deliver`)."""
+    return Builder(options).run()

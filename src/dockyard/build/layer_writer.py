@@ -1,0 +1,176 @@
+"""Writes one layer: tar entries -> gzip -> file, hashing both sides on the way.
+
+A layer streams once (never whole in memory): the tar writer feeds `LayerSink`, which
+hashes the uncompressed bytes (the config's diff_id), compresses them (isal when
+installed, else zlib; the gzip header carries no name and mtime 0 so equal input gives
+equal bytes) and hashes the compressed bytes (the manifest's digest) while writing them
+to a file in the blob directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tarfile
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+try:  # isal is several times faster than zlib at the same ratio
+    from isal import isal_zlib as _fast_zlib
+
+    _ZLIB: ModuleType = _fast_zlib
+    _LEVEL = 2
+except ImportError:  # pragma: no cover - depends on the platform
+    _ZLIB = zlib
+    _LEVEL = 5
+
+COPY_BUFSIZE = 1 << 20
+GZIP_WBITS = 31  # gzip container, header with mtime 0 and no file name
+
+
+@dataclass(frozen=True)
+class LayerBlob:
+    """A finished layer: compressed file + its two digests."""
+
+    path: Path
+    digest: str  # sha256 of the gzip bytes
+    diff_id: str  # sha256 of the tar bytes
+    size: int  # compressed size
+    media_type: str = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+
+class LayerSink:
+    """A write-only file object: tar bytes in, gzip bytes to `path`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = open(path, "wb")  # noqa: SIM115 - closed in finish()
+        self._compressor = _ZLIB.compressobj(_LEVEL, zlib.DEFLATED, GZIP_WBITS)
+        self._tar_hash = hashlib.sha256()
+        self._gz_hash = hashlib.sha256()
+        self._size = 0
+
+    def write(self, data: bytes) -> int:
+        self._tar_hash.update(data)
+        self._emit(self._compressor.compress(data))
+        return len(data)
+
+    def _emit(self, data: bytes) -> None:
+        if data:
+            self._gz_hash.update(data)
+            self._file.write(data)
+            self._size += len(data)
+
+    def finish(self) -> LayerBlob:
+        self._emit(self._compressor.flush())
+        self._file.close()
+        return LayerBlob(
+            self.path,
+            "sha256:" + self._gz_hash.hexdigest(),
+            "sha256:" + self._tar_hash.hexdigest(),
+            self._size,
+        )
+
+    def abort(self) -> None:
+        self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One tar entry to write: a host path stored under `name`, or a whiteout marker."""
+
+    name: str  # archive path, no leading slash
+    source: Path | None  # host file (lstat'ed), None for a whiteout/opaque marker
+    kind: str = "path"  # "path" | "whiteout" | "opaque"
+
+
+def whiteout_name(name: str) -> str:
+    head, _, base = name.rpartition("/")
+    return f"{head}/.wh.{base}" if head else f".wh.{base}"
+
+
+def opaque_name(directory: str) -> str:
+    return f"{directory}/.wh..wh..opq" if directory else ".wh..wh..opq"
+
+
+def _clamp(mtime: float, epoch: int | None) -> int:
+    value = int(mtime)
+    return min(value, epoch) if epoch is not None else value
+
+
+def write_layer(entries: Iterable[Entry], path: Path, epoch: int | None = None) -> LayerBlob:
+    """Writes the entries (already in the wanted order) as a gzip layer at `path`.
+
+    `epoch` (SOURCE_DATE_EPOCH / --reproducible) clamps every mtime. Owner names are
+    left empty: images carry numeric ids, names would leak the build host's passwd.
+    """
+    sink = LayerSink(path)
+    try:
+        with tarfile.open(
+            fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT, bufsize=COPY_BUFSIZE
+        ) as tar:
+            tar.copybufsize = COPY_BUFSIZE
+            links: dict[tuple[int, int], str] = {}
+            for entry in entries:
+                _add(tar, entry, links, epoch)
+    except BaseException:
+        sink.abort()
+        raise
+    return sink.finish()
+
+
+def _marker(name: str, epoch: int | None) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.mtime = epoch or 0
+    info.mode = 0o644
+    return info
+
+
+def _add(
+    tar: tarfile.TarFile, entry: Entry, links: dict[tuple[int, int], str], epoch: int | None
+) -> None:
+    if entry.kind == "whiteout":
+        tar.addfile(_marker(whiteout_name(entry.name), epoch))
+        return
+    if entry.kind == "opaque":
+        tar.addfile(_marker(opaque_name(entry.name), epoch))
+        return
+    assert entry.source is not None
+    st = os.lstat(entry.source)
+    info = tarfile.TarInfo(entry.name)
+    info.mode = stat.S_IMODE(st.st_mode)
+    info.uid, info.gid = st.st_uid, st.st_gid
+    info.uname = info.gname = ""
+    info.mtime = _clamp(st.st_mtime, epoch)
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        key = (st.st_dev, st.st_ino)
+        if st.st_nlink > 1 and key in links:
+            info.type = tarfile.LNKTYPE
+            info.linkname = links[key]
+            tar.addfile(info)
+            return
+        if st.st_nlink > 1:
+            links[key] = entry.name
+        info.size = st.st_size
+        with open(entry.source, "rb") as f:
+            tar.addfile(info, f)
+        return
+    if stat.S_ISDIR(mode):
+        info.type = tarfile.DIRTYPE
+    elif stat.S_ISLNK(mode):
+        info.type = tarfile.SYMTYPE
+        info.linkname = os.readlink(entry.source)
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        info.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
+        info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    elif stat.S_ISFIFO(mode):
+        info.type = tarfile.FIFOTYPE
+    else:
+        return  # sockets do not belong in a layer
+    tar.addfile(info)

@@ -1,0 +1,52 @@
+"""Runs a build for the command line: progress lines, command output, errors as one
+clear message and an exit code (a failing RUN exits with the RUN's code, as Kaniko)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from dockyard.build.options import BuildError, BuildOptions
+
+QUIET = ("panic", "fatal", "error", "warn")
+
+
+def run_build(options: BuildOptions, live: bool = False) -> int:
+    from dockyard.build.dockerfile import DockerfileError
+    from dockyard.build.engine import build
+    from dockyard.build.outputs import deliver
+    from dockyard.build.sandbox import RunFailed, SandboxUnavailable
+
+    started = time.monotonic()
+    quiet = options.verbosity in QUIET
+    err = sys.stderr
+
+    def progress(message: str) -> None:
+        if quiet:
+            return
+        stamp = f"[{time.monotonic() - started:6.1f}s] " if live else ""
+        print(f"{stamp}{message}", file=err, flush=True)
+
+    def output(chunk: bytes) -> None:
+        if not quiet:
+            err.buffer.write(chunk) if hasattr(err, "buffer") else err.write(chunk.decode())
+            err.flush()
+
+    options.progress = options.progress or progress
+    options.output = options.output or output
+    try:
+        result = build(options)
+        deliver(result.image, options, options.progress)
+    except RunFailed as exc:
+        print(f"error: {exc}", file=err)
+        return exc.exit_code if 0 < exc.exit_code < 256 and not exc.timed_out else 1
+    except (BuildError, DockerfileError, SandboxUnavailable) as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=err)
+        return 130
+    progress(f"built {result.image.digest} in {time.monotonic() - started:.1f}s "
+             f"({result.layers_written} new layers)")
+    print(result.image.digest)
+    return 0

@@ -1,0 +1,112 @@
+"""The mutable state of a build: one `StageState` per stage, one `BuildEnv` per build."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockyard.build.context import BuildContext
+from dockyard.build.options import BuildOptions
+from dockyard.oci import Descriptor, History, ImageConfig
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_SHELL = ["/bin/sh", "-c"]
+
+
+@dataclass
+class LayerRef:
+    """One layer of an image being built: its descriptor, diff_id and local blob file."""
+
+    descriptor: Descriptor
+    diff_id: str
+    path: Path | None  # None: the blob exists only in the base's registry (not pulled)
+
+
+@dataclass
+class StageState:
+    """A stage while it is built: rootfs on disk, config being mutated, layers so far."""
+
+    index: int
+    name: str | None
+    rootfs: Path
+    config: ImageConfig
+    layers: list[LayerRef] = field(default_factory=list)
+    history: list[History] = field(default_factory=list)
+    args: dict[str, str] = field(default_factory=dict)  # ARGs declared in this stage
+    shell: list[str] = field(default_factory=lambda: list(DEFAULT_SHELL))
+    cmd_set: bool = False
+    base_ref: str = ""
+
+    def env(self) -> dict[str, str]:
+        return self.config.config.env_dict()
+
+    def expansion_env(self) -> dict[str, str]:
+        """What `$VAR` means in this stage's instructions: ARGs, overridden by ENV."""
+        return {**self.args, **self.env()}
+
+    def run_env(self) -> dict[str, str]:
+        """A RUN's environment: ENV, plus ARGs that ENV does not set, plus a default PATH."""
+        env = {**self.args, **self.env()}
+        env.setdefault("PATH", DEFAULT_PATH)
+        return env
+
+    @property
+    def workdir(self) -> str:
+        return self.config.config.working_dir or "/"
+
+
+@dataclass
+class BuildEnv:
+    """What every step can reach: options, context, scratch space, finished stages."""
+
+    options: BuildOptions
+    context: BuildContext
+    scratch: Path
+    blob_dir: Path
+    overlay: bool
+    escape: str = "\\"
+    stages: dict[int, StageState] = field(default_factory=dict)
+    stage_names: dict[str, int] = field(default_factory=dict)
+    log: Callable[[str], None] = print
+    external_roots: dict[str, Path] = field(default_factory=dict)
+    global_args: dict[str, str] = field(default_factory=dict)
+    deadline: float | None = None  # time.monotonic() value after which the build fails
+    _counter: int = 0
+
+    def remaining_time(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return max(0.1, self.deadline - time.monotonic())
+
+    def new_dir(self, prefix: str) -> Path:
+        self._counter += 1
+        path = self.scratch / f"{prefix}-{self._counter}"
+        path.mkdir(parents=True)
+        return path
+
+    @property
+    def epoch(self) -> int | None:
+        return self.options.source_date_epoch
+
+    def stage_root(self, name: str) -> Path | None:
+        """The rootfs of a finished stage named (or numbered) `name`."""
+        key = name.lower()
+        if key in self.stage_names:
+            return self.stages[self.stage_names[key]].rootfs
+        if key.isdigit() and int(key) in self.stages:
+            return self.stages[int(key)].rootfs
+        return None
+
+
+def clone_tree(source: Path, target: Path, hardlink: bool) -> None:
+    """Copies a rootfs; with `hardlink` files are shared (safe when every later write
+    goes through an overlay or a rename, as Dockyard's steps do)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        shutil.rmtree(target)
+    flag = "-al" if hardlink else "-a"
+    subprocess.run(["cp", flag, "--", str(source), str(target)], check=True)

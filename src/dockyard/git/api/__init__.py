@@ -1,0 +1,1 @@
+"""Gitea-compatible `/api/v1` endpoints, one module per resource."""

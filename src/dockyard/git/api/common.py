@@ -1,0 +1,147 @@
+"""What every `/api/v1` endpoint shares: the caller, the repository it names, Gitea's errors."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from dockyard.auth import AuthService, Credentials, Principal, Role, parse_authorization
+from dockyard.events import EventBus
+from dockyard.git.names import strip_git_suffix
+from dockyard.git.pushes import PushNotifier
+from dockyard.git.repos import Repo, RepoError, RepoService
+from dockyard.git.webhooks import Deliverer, HookStore
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class ApiContext:
+    """The services the API handlers use, built once by GitServer."""
+
+    auth: AuthService
+    repos: RepoService
+    hooks: HookStore
+    deliverer: Deliverer
+    notifier: PushNotifier
+    bus: EventBus
+    base_url_value: str
+
+    @property
+    def base_url(self) -> str:
+        return self.base_url_value
+
+    async def principal(self, request: Request) -> Principal:
+        """The caller: basic, `token <t>`, `bearer <t>`, `?token=` or `?access_token=`."""
+        creds: Credentials | None = parse_authorization(request.headers.get("authorization"))
+        if creds is None:
+            query_token = request.query_params.get("token") or request.query_params.get(
+                "access_token")
+            if query_token:
+                creds = Credentials("token", query_token)
+        principal = await run_in_threadpool(self.auth.authenticate, creds)
+        if principal is None:
+            raise ApiError(401, "user does not exist or password/token is invalid")
+        return principal
+
+    async def user(self, request: Request) -> Principal:
+        principal = await self.principal(request)
+        if principal.is_anonymous:
+            raise ApiError(401, "token is required")
+        return principal
+
+    async def repo(self, request: Request, need: Role = Role.READ) -> tuple[Repo, Principal, Role]:
+        """The repository in the path; hidden (404) from whoever may not read it."""
+        principal = await self.principal(request)
+        owner = request.path_params["owner"]
+        name = strip_git_suffix(request.path_params["repo"])
+        repo = self.repos.get(owner, name)
+        role = self.repos.role(principal, repo) if repo else Role.NONE
+        if repo is None or role < Role.READ:
+            raise ApiError(404, "The target couldn't be found.")
+        if role < need:
+            if principal.is_anonymous:
+                raise ApiError(401, "token is required")
+            raise ApiError(403, f"user {principal.username} needs {need.name.lower()} "
+                                f"permission on {repo.full_name}")
+        return repo, principal, role
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def endpoint(handler: Handler) -> Handler:
+    """Turn ApiError/RepoError into Gitea's `{"message", "url"}` error bodies."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return error(exc.status, exc.message)
+        except RepoError as exc:
+            return error(exc.status, str(exc))
+
+    return wrapper
+
+
+def error(status: int, message: str) -> Response:
+    headers = {"WWW-Authenticate": 'Basic realm="Dockyard"'} if status == 401 else None
+    return JSONResponse({"message": message, "url": "https://docs.gitea.com/api/"},
+                        status_code=status, headers=headers)
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(422, f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ApiError(422, "request body must be a JSON object")
+    return body
+
+
+def page_params(request: Request, default_limit: int = 30) -> tuple[int, int]:
+    """Gitea's `page` (1-based) and `limit` query parameters, limit capped at 50 as in Gitea."""
+    try:
+        page = max(1, int(request.query_params.get("page", "1")))
+        limit = int(request.query_params.get("limit", str(default_limit)))
+    except ValueError as exc:
+        raise ApiError(422, "page and limit must be integers") from exc
+    return page, min(max(limit, 1), 50)
+
+
+def str_field(body: dict[str, Any], key: str, default: str = "") -> str:
+    value = body.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise ApiError(422, f"{key} must be a string")
+    return value
+
+
+def bool_field(body: dict[str, Any], key: str, default: bool = False) -> bool:
+    value = body.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ApiError(422, f"{key} must be true or false")
+    return value

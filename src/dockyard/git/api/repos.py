@@ -1,0 +1,153 @@
+"""Gitea's repository endpoints: create, read, edit, delete, list, search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from dockyard.auth import Principal, Role
+from dockyard.git.api.common import (
+    ApiContext,
+    ApiError,
+    bool_field,
+    endpoint,
+    json_body,
+    page_params,
+    str_field,
+)
+from dockyard.git.repos import Repo
+
+
+class RepoApi:
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/user/repos", endpoint(self.create_for_user), methods=["POST"]),
+            Route("/user/repos", endpoint(self.list_mine), methods=["GET"]),
+            Route("/orgs/{org}/repos", endpoint(self.create_for_org), methods=["POST"]),
+            Route("/orgs/{org}/repos", endpoint(self.list_of_owner), methods=["GET"]),
+            Route("/users/{org}/repos", endpoint(self.list_of_owner), methods=["GET"]),
+            Route("/admin/users/{org}/repos", endpoint(self.create_as_admin), methods=["POST"]),
+            Route("/repos/search", endpoint(self.search), methods=["GET"]),
+            Route("/repos/{owner}/{repo}", endpoint(self.get), methods=["GET"]),
+            Route("/repos/{owner}/{repo}", endpoint(self.edit), methods=["PATCH"]),
+            Route("/repos/{owner}/{repo}", endpoint(self.delete), methods=["DELETE"]),
+        ]
+
+    async def to_json(self, repo: Repo, principal: Principal | None) -> dict[str, Any]:
+        from dockyard.git.payloads import repo_json
+
+        base = self.ctx.base_url
+        role = self.ctx.repos.role(principal, repo) if principal is not None else None
+        empty = await self.ctx.repos.bare(repo).is_empty()
+        return repo_json(repo, base, self.ctx.notifier.owner_json(repo.owner, base), empty=empty,
+                         role=role)
+
+    # create ------------------------------------------------------------------------
+    async def create_for_user(self, request: Request) -> Response:
+        principal = await self.ctx.user(request)
+        return await self._create(request, principal, principal.username)
+
+    async def create_for_org(self, request: Request) -> Response:
+        principal = await self.ctx.user(request)
+        org = request.path_params["org"]
+        if self.ctx.repos.get_org(org) is None:
+            raise ApiError(404, f"organization {org!r} does not exist")
+        return await self._create(request, principal, org)
+
+    async def create_as_admin(self, request: Request) -> Response:
+        principal = await self.ctx.user(request)
+        if not principal.is_admin:
+            raise ApiError(403, "only administrators may create repositories for other users")
+        return await self._create(request, principal, request.path_params["org"])
+
+    async def _create(self, request: Request, principal: Principal, owner: str) -> Response:
+        """`CreateRepoOption`: name, description, private, auto_init, default_branch, readme."""
+        body = await json_body(request)
+        name = str_field(body, "name")
+        if not name:
+            raise ApiError(422, "name is required")
+        if body.get("template") or body.get("gitignores") or body.get("license"):
+            raise ApiError(422, "template, gitignores and license are not supported by Dockyard")
+        repo = await self.ctx.repos.create(
+            principal,
+            owner,
+            name,
+            description=str_field(body, "description"),
+            private=bool_field(body, "private"),
+            default_branch=str_field(body, "default_branch", "main") or "main",
+            auto_init=bool_field(body, "auto_init"),
+        )
+        return JSONResponse(await self.to_json(repo, principal), status_code=201)
+
+    # read --------------------------------------------------------------------------
+    async def get(self, request: Request) -> Response:
+        repo, principal, _role = await self.ctx.repo(request)
+        return JSONResponse(await self.to_json(repo, principal))
+
+    async def list_mine(self, request: Request) -> Response:
+        principal = await self.ctx.user(request)
+        auth = self.ctx.auth
+        me = principal.username.lower()
+        # Owned repositories, then those of organisations and collaborations the user is in
+        # (for an administrator: every repository).
+        repos = [r for r in self.ctx.repos.find()
+                 if r.owner.lower() == me
+                 or auth.role_in(principal, r.owner) >= Role.READ
+                 or auth.role_in(principal, r.full_name) >= Role.READ]
+        return await self._page(request, repos, principal)
+
+    async def list_of_owner(self, request: Request) -> Response:
+        principal = await self.ctx.principal(request)
+        owner = request.path_params["org"]
+        if self.ctx.repos.owner_kind(owner) is None:
+            raise ApiError(404, f"user or organization {owner!r} does not exist")
+        repos = [r for r in self.ctx.repos.find(owner=owner)
+                 if self.ctx.repos.role(principal, r) >= Role.READ]
+        return await self._page(request, repos, principal)
+
+    async def search(self, request: Request) -> Response:
+        principal = await self.ctx.principal(request)
+        query = request.query_params.get("q", "")
+        repos = [r for r in self.ctx.repos.find(query=query)
+                 if self.ctx.repos.role(principal, r) >= Role.READ]
+        page, limit = page_params(request)
+        chunk = repos[(page - 1) * limit: page * limit]
+        data = [await self.to_json(r, principal) for r in chunk]
+        return JSONResponse({"ok": True, "data": data},
+                            headers={"X-Total-Count": str(len(repos))})
+
+    async def _page(self, request: Request, repos: list[Repo], principal: Principal) -> Response:
+        page, limit = page_params(request)
+        chunk = repos[(page - 1) * limit: page * limit]
+        data = [await self.to_json(r, principal) for r in chunk]
+        return JSONResponse(data, headers={"X-Total-Count": str(len(repos))})
+
+    # edit and delete ------------------------------------------------------------------
+    async def edit(self, request: Request) -> Response:
+        """`EditRepoOption`: name, description, website, private, default_branch."""
+        repo, principal, _ = await self.ctx.repo(request, Role.ADMIN)
+        body = await json_body(request)
+        branch = body.get("default_branch")
+        if branch and not await self.ctx.repos.bare(repo).is_empty() and \
+                await self.ctx.repos.bare(repo).resolve(f"refs/heads/{branch}") is None:
+            raise ApiError(422, f"default_branch {branch!r} does not exist in {repo.full_name}")
+        updated = await self.ctx.repos.update(
+            repo,
+            name=body.get("name"),
+            description=body.get("description"),
+            website=body.get("website"),
+            private=body.get("private"),
+            default_branch=branch,
+        )
+        return JSONResponse(await self.to_json(updated, principal))
+
+    async def delete(self, request: Request) -> Response:
+        repo, _principal, _ = await self.ctx.repo(request, Role.ADMIN)
+        await self.ctx.repos.delete(repo)
+        return Response(status_code=204)

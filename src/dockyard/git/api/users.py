@@ -1,0 +1,179 @@
+"""Gitea's user, token and organisation endpoints over the shared `dockyard.auth` users."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from dockyard.auth import AuthError, Role
+from dockyard.git.api.common import ApiContext, ApiError, endpoint, json_body, str_field
+from dockyard.git.names import InvalidName, validate_owner
+from dockyard.git.payloads import org_json, user_json
+
+
+class UserApi:
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/user", endpoint(self.me), methods=["GET"]),
+            Route("/users/{username}", endpoint(self.get_user), methods=["GET"]),
+            Route("/admin/users", endpoint(self.create_user), methods=["POST"]),
+            Route("/users/{username}/tokens", endpoint(self.create_token), methods=["POST"]),
+            Route("/users/{username}/tokens", endpoint(self.list_tokens), methods=["GET"]),
+            Route("/users/{username}/tokens/{token}", endpoint(self.delete_token),
+                  methods=["DELETE"]),
+            Route("/orgs", endpoint(self.create_org), methods=["POST"]),
+            Route("/orgs/{org}", endpoint(self.get_org), methods=["GET"]),
+            Route("/orgs/{org}/members", endpoint(self.list_members), methods=["GET"]),
+            Route("/orgs/{org}/members/{username}", endpoint(self.set_member), methods=["PUT"]),
+            Route("/orgs/{org}/members/{username}", endpoint(self.remove_member),
+                  methods=["DELETE"]),
+        ]
+
+    # users -------------------------------------------------------------------------
+    async def me(self, request: Request) -> Response:
+        principal = await self.ctx.user(request)
+        user = self.ctx.auth.get_user(principal.username)
+        if user is None:
+            raise ApiError(404, "user does not exist")
+        return JSONResponse(user_json(user, self.ctx.base_url))
+
+    async def get_user(self, request: Request) -> Response:
+        user = self.ctx.auth.get_user(request.path_params["username"])
+        if user is None:
+            raise ApiError(404, "user does not exist")
+        return JSONResponse(user_json(user, self.ctx.base_url))
+
+    async def create_user(self, request: Request) -> Response:
+        """`CreateUserOption` (admin only): username, password, email, full_name."""
+        principal = await self.ctx.user(request)
+        if not principal.is_admin:
+            raise ApiError(403, "only administrators may create users")
+        body = await json_body(request)
+        username = str_field(body, "username")
+        password = str_field(body, "password")
+        if not username or not password:
+            raise ApiError(422, "username and password are required")
+        try:
+            validate_owner(username)
+        except InvalidName as exc:
+            raise ApiError(422, str(exc)) from exc
+        if self.ctx.repos.get_org(username) is not None:
+            raise ApiError(422, f"an organization named {username!r} already exists")
+        try:
+            user = self.ctx.auth.create_user(
+                username, password, email=str_field(body, "email"),
+                full_name=str_field(body, "full_name"), is_admin=bool(body.get("admin", False)),
+            )
+        except AuthError as exc:
+            raise ApiError(422, str(exc)) from exc
+        return JSONResponse(user_json(user, self.ctx.base_url), status_code=201)
+
+    # tokens ------------------------------------------------------------------------
+    async def _token_owner(self, request: Request, *, need_password: bool) -> str:
+        principal = await self.ctx.user(request)
+        username = request.path_params["username"]
+        if need_password and principal.via != "password":
+            raise ApiError(401, "creating a token needs basic authentication with a password")
+        if principal.username.lower() != username.lower() and not principal.is_admin:
+            raise ApiError(403, "you may only manage your own tokens")
+        user = self.ctx.auth.get_user(username)
+        if user is None:
+            raise ApiError(404, "user does not exist")
+        return user.username
+
+    async def create_token(self, request: Request) -> Response:
+        """Gitea's `CreateAccessTokenOption`; `sha1` (the token) is shown only this once."""
+        username = await self._token_owner(request, need_password=True)
+        body = await json_body(request)
+        name = str_field(body, "name")
+        scopes = body.get("scopes") or ["all"]
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            raise ApiError(422, "scopes must be a list of strings")
+        try:
+            token, secret = self.ctx.auth.create_token(username, name, ",".join(scopes))
+        except AuthError as exc:
+            raise ApiError(422, str(exc)) from exc
+        return JSONResponse({"id": token.id, "name": token.name, "sha1": secret,
+                             "token_last_eight": token.last_eight, "scopes": scopes},
+                            status_code=201)
+
+    async def list_tokens(self, request: Request) -> Response:
+        username = await self._token_owner(request, need_password=False)
+        return JSONResponse([
+            {"id": t.id, "name": t.name, "sha1": "", "token_last_eight": t.last_eight,
+             "scopes": t.scopes.split(",")}
+            for t in self.ctx.auth.list_tokens(username)
+        ])
+
+    async def delete_token(self, request: Request) -> Response:
+        username = await self._token_owner(request, need_password=False)
+        if not self.ctx.auth.delete_token(username, request.path_params["token"]):
+            raise ApiError(404, "access token does not exist")
+        return Response(status_code=204)
+
+    # organisations -----------------------------------------------------------------
+    async def create_org(self, request: Request) -> Response:
+        """`CreateOrgOption`: username (required), full_name, email, description, visibility."""
+        principal = await self.ctx.user(request)
+        body = await json_body(request)
+        name = str_field(body, "username")
+        if not name:
+            raise ApiError(422, "username (the organization's name) is required")
+        fields = {k: str_field(body, k) for k in
+                  ("full_name", "email", "description", "website", "location", "visibility")}
+        org = self.ctx.repos.create_org(principal, name, **fields)
+        return JSONResponse(org_json(org, self.ctx.base_url), status_code=201)
+
+    async def get_org(self, request: Request) -> Response:
+        principal = await self.ctx.principal(request)
+        org = self.ctx.repos.get_org(request.path_params["org"])
+        if org is None or (org.visibility == "private"
+                           and self.ctx.auth.role_in(principal, org.name) < Role.READ):
+            raise ApiError(404, "organization does not exist")
+        return JSONResponse(org_json(org, self.ctx.base_url))
+
+    async def list_members(self, request: Request) -> Response:
+        principal = await self.ctx.user(request)
+        org = self._org(request)
+        if self.ctx.auth.role_in(principal, org) < Role.READ:
+            raise ApiError(404, "organization does not exist")
+        users = []
+        for username, _role in self.ctx.auth.members(org):
+            user = self.ctx.auth.get_user(username)
+            if user is not None:
+                users.append(user_json(user, self.ctx.base_url))
+        return JSONResponse(users)
+
+    async def set_member(self, request: Request) -> Response:
+        """Dockyard's extension (Gitea uses teams): `{"role": "read"|"write"|"admin"}`."""
+        principal = await self.ctx.user(request)
+        org = self._org(request)
+        if self.ctx.auth.role_in(principal, org) < Role.ADMIN:
+            raise ApiError(403, f"only owners of {org} may change its members")
+        body = await json_body(request)
+        try:
+            role = Role.parse(str_field(body, "role", "write"))
+            self.ctx.auth.grant(org, request.path_params["username"], role)
+        except (ValueError, AuthError) as exc:
+            raise ApiError(422, str(exc)) from exc
+        return Response(status_code=204)
+
+    async def remove_member(self, request: Request) -> Response:
+        principal = await self.ctx.user(request)
+        org = self._org(request)
+        username = request.path_params["username"]
+        if self.ctx.auth.role_in(principal, org) < Role.ADMIN and \
+                principal.username.lower() != username.lower():
+            raise ApiError(403, f"only owners of {org} may remove its members")
+        self.ctx.auth.revoke(org, username)
+        return Response(status_code=204)
+
+    def _org(self, request: Request) -> str:
+        org = self.ctx.repos.get_org(request.path_params["org"])
+        if org is None:
+            raise ApiError(404, "organization does not exist")
+        return org.name

@@ -1,0 +1,83 @@
+"""Schema of the git server: organisations, repositories, webhooks, deliveries, commit statuses."""
+
+from dockyard.store import Migration
+
+MIGRATIONS = [
+    Migration(
+        "git.0001",
+        (
+            """CREATE TABLE git_orgs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name VARCHAR(64) NOT NULL,
+                lower_name VARCHAR(64) NOT NULL UNIQUE,
+                full_name VARCHAR(255) NOT NULL DEFAULT '',
+                email VARCHAR(255) NOT NULL DEFAULT '',
+                description TEXT NOT NULL DEFAULT '',
+                website VARCHAR(255) NOT NULL DEFAULT '',
+                location VARCHAR(255) NOT NULL DEFAULT '',
+                visibility VARCHAR(16) NOT NULL DEFAULT 'public',
+                created_at VARCHAR(40) NOT NULL
+            )""",
+            """CREATE TABLE git_repos (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                owner VARCHAR(64) NOT NULL,
+                lower_owner VARCHAR(64) NOT NULL,
+                name VARCHAR(100) NOT NULL,
+                lower_name VARCHAR(100) NOT NULL,
+                description TEXT NOT NULL DEFAULT '',
+                website VARCHAR(255) NOT NULL DEFAULT '',
+                private BOOLEAN NOT NULL DEFAULT 0,
+                default_branch VARCHAR(255) NOT NULL DEFAULT 'main',
+                created_at VARCHAR(40) NOT NULL,
+                updated_at VARCHAR(40) NOT NULL,
+                UNIQUE (lower_owner, lower_name)
+            )""",
+            """CREATE TABLE git_hooks (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                repo_id INTEGER NOT NULL REFERENCES git_repos(id) ON DELETE CASCADE,
+                type VARCHAR(32) NOT NULL,
+                url TEXT NOT NULL,
+                http_method VARCHAR(8) NOT NULL DEFAULT 'POST',
+                content_type VARCHAR(16) NOT NULL DEFAULT 'json',
+                secret TEXT NOT NULL DEFAULT '',
+                events TEXT NOT NULL DEFAULT '["push"]',
+                branch_filter TEXT NOT NULL DEFAULT '',
+                authorization_header TEXT NOT NULL DEFAULT '',
+                active BOOLEAN NOT NULL DEFAULT 0,
+                created_at VARCHAR(40) NOT NULL,
+                updated_at VARCHAR(40) NOT NULL
+            )""",
+            """CREATE TABLE git_hook_deliveries (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                hook_id INTEGER NOT NULL REFERENCES git_hooks(id) ON DELETE CASCADE,
+                uuid VARCHAR(36) NOT NULL,
+                event VARCHAR(32) NOT NULL,
+                attempt INTEGER NOT NULL,
+                url TEXT NOT NULL,
+                request_headers TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                status_code INTEGER,
+                success BOOLEAN NOT NULL DEFAULT 0,
+                duration_ms REAL NOT NULL DEFAULT 0,
+                response_headers TEXT NOT NULL DEFAULT '{}',
+                response_body TEXT NOT NULL DEFAULT '',
+                error TEXT NOT NULL DEFAULT '',
+                delivered_at VARCHAR(40) NOT NULL
+            )""",
+            "CREATE INDEX git_hook_deliveries_hook ON git_hook_deliveries (hook_id, id)",
+            """CREATE TABLE git_statuses (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                repo_id INTEGER NOT NULL REFERENCES git_repos(id) ON DELETE CASCADE,
+                sha VARCHAR(64) NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                target_url TEXT NOT NULL DEFAULT '',
+                description TEXT NOT NULL DEFAULT '',
+                context VARCHAR(255) NOT NULL DEFAULT 'default',
+                creator VARCHAR(64) NOT NULL DEFAULT '',
+                created_at VARCHAR(40) NOT NULL,
+                updated_at VARCHAR(40) NOT NULL
+            )""",
+            "CREATE INDEX git_statuses_sha ON git_statuses (repo_id, sha, id)",
+        ),
+    ),
+]

@@ -1,0 +1,58 @@
+"""GitServer: composes storage, smart HTTP, the Gitea API, push events and webhooks."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Mount
+
+from dockyard.auth import AuthService
+from dockyard.config import Settings
+from dockyard.events import EventBus
+from dockyard.git.api.common import ApiContext
+from dockyard.git.api.contents import ContentsApi
+from dockyard.git.api.hooks import HookApi
+from dockyard.git.api.repos import RepoApi
+from dockyard.git.api.statuses import StatusApi
+from dockyard.git.api.users import UserApi
+from dockyard.git.pushes import PushNotifier
+from dockyard.git.pushlog import install_hooks
+from dockyard.git.repos import RepoService
+from dockyard.git.smarthttp import SmartHTTP
+from dockyard.git.webhooks import Deliverer, HookStore
+from dockyard.store import Database
+
+
+class GitServer:
+    def __init__(self, settings: Settings, db: Database, auth: AuthService, bus: EventBus) -> None:
+        root = settings.git_dir
+        self.repos = RepoService(root, db, auth)
+        self.hooks = HookStore(db)
+        self.deliverer = Deliverer(self.hooks)
+        self.notifier = PushNotifier(self.repos, self.hooks, self.deliverer, bus,
+                                     lambda: settings.base_url)
+        hooks_dir = install_hooks(root / ".hooks")
+        self.smart_http = SmartHTTP(self.repos, auth, hooks_dir, root / ".tmp",
+                                    self.notifier.on_push)
+        self.api = ApiContext(auth, self.repos, self.hooks, self.deliverer, self.notifier, bus,
+                              settings.base_url)
+
+    def api_routes(self) -> list[BaseRoute]:
+        """The Gitea-compatible API under /api/v1."""
+        routes: list[BaseRoute] = []
+        for api in (UserApi(self.api), RepoApi(self.api), ContentsApi(self.api),
+                    StatusApi(self.api), HookApi(self.api)):
+            routes += api.routes()
+        return [Mount("/api/v1", routes=routes)]
+
+    def git_routes(self) -> list[BaseRoute]:
+        """Smart HTTP at /{owner}/{repo}(.git)/...; mount after every fixed prefix."""
+        return self.smart_http.routes()
+
+    def routes(self) -> list[BaseRoute]:
+        return [*self.api_routes(), *self.git_routes()]
+
+    async def start(self) -> None:
+        await self.deliverer.start()
+
+    async def stop(self) -> None:
+        await self.notifier.drain_quickly()
+        await self.deliverer.stop()

@@ -1,0 +1,381 @@
+"""Outgoing webhooks: Gitea's hook records, headers and signatures, delivered in the background.
+
+A delivery is signed over the exact bytes sent (HMAC-SHA256 hex in `X-Gitea-Signature`, and
+`sha256=<hex>` in `X-Hub-Signature-256`), retried with exponential backoff when the receiver
+fails or is down, and every attempt is logged with its status, duration and response so a user
+can see why a hook did not fire. Loopback and private addresses are allowed (Gitea's `external`
+default blocks them, its most common webhook complaint).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+from sqlalchemy import text
+
+from dockyard.store import Database, utcnow
+
+log = logging.getLogger(__name__)
+
+HOOK_TYPES = ("gitea", "gogs", "forgejo")
+EVENTS = ("push", "create", "delete")
+_ACCEPTED_EVENTS = frozenset(
+    {*EVENTS, "fork", "issues", "issue_assign", "issue_label", "issue_milestone", "issue_comment",
+     "pull_request", "pull_request_assign", "pull_request_label", "pull_request_milestone",
+     "pull_request_comment", "pull_request_review_approved", "pull_request_review_rejected",
+     "pull_request_review_comment", "pull_request_sync", "pull_request_review_request",
+     "wiki", "repository", "release", "package", "status", "workflow_run", "workflow_job"}
+)
+DEFAULT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+DELIVER_TIMEOUT = 5.0
+_MAX_LOGGED_RESPONSE = 4096
+
+
+class HookError(Exception):
+    """An invalid hook definition; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Hook:
+    id: int
+    repo_id: int
+    type: str
+    url: str
+    http_method: str
+    content_type: str
+    secret: str
+    events: list[str]
+    branch_filter: str
+    authorization_header: str
+    active: bool
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> Hook:
+        return cls(row.id, row.repo_id, row.type, row.url, row.http_method, row.content_type,
+                   row.secret, json.loads(row.events), row.branch_filter,
+                   row.authorization_header, bool(row.active), row.created_at, row.updated_at)
+
+    def wants(self, event: str, branch: str | None) -> bool:
+        if not self.active or event not in self.events:
+            return False
+        return branch is None or branch_matches(self.branch_filter, branch)
+
+    def to_json(self) -> dict[str, Any]:
+        """Gitea's `Hook`; the secret is never shown again, as in Gitea."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "branch_filter": self.branch_filter,
+            "config": {"url": self.url, "content_type": self.content_type,
+                       "http_method": self.http_method.lower()},
+            "events": self.events,
+            "authorization_header": "",
+            "active": self.active,
+            "updated_at": self.updated_at.replace("+00:00", "Z"),
+            "created_at": self.created_at.replace("+00:00", "Z"),
+        }
+
+
+def branch_matches(pattern: str, branch: str) -> bool:
+    """Gitea's branch filter: a glob, `{a,b}` alternatives; empty or `*` matches every branch."""
+    if pattern in ("", "*"):
+        return True
+    return any(fnmatch.fnmatchcase(branch, p) for p in _expand_braces(pattern))
+
+
+def _expand_braces(pattern: str) -> list[str]:
+    match = re.search(r"\{([^{}]*)\}", pattern)
+    if not match:
+        return [pattern]
+    head, tail = pattern[: match.start()], pattern[match.end():]
+    return [x for alt in match.group(1).split(",") for x in _expand_braces(head + alt + tail)]
+
+
+class HookStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def for_repo(self, repo_id: int) -> list[Hook]:
+        with self.db.read() as conn:
+            rows = conn.execute(text("SELECT * FROM git_hooks WHERE repo_id = :r ORDER BY id"),
+                                {"r": repo_id}).all()
+        return [Hook.from_row(r) for r in rows]
+
+    def get(self, repo_id: int, hook_id: int) -> Hook | None:
+        with self.db.read() as conn:
+            row = conn.execute(text("SELECT * FROM git_hooks WHERE repo_id = :r AND id = :i"),
+                               {"r": repo_id, "i": hook_id}).first()
+        return Hook.from_row(row) if row else None
+
+    def create(self, repo_id: int, option: dict[str, Any]) -> Hook:
+        """From Gitea's `CreateHookOption`; `active` defaults to false exactly as in Gitea."""
+        hook_type = option.get("type")
+        if hook_type not in HOOK_TYPES:
+            raise HookError(f"type must be one of {', '.join(HOOK_TYPES)} (got {hook_type!r})")
+        config = option.get("config")
+        if not isinstance(config, dict):
+            raise HookError("config is required: {\"url\": ..., \"content_type\": \"json\"}")
+        fields = _config_fields(config, require=True)
+        fields.update(_common_fields(option))
+        fields.setdefault("events", json.dumps(["push"]))
+        fields.setdefault("active", False)
+        now = utcnow().isoformat()
+        with self.db.transaction() as conn:
+            result = conn.execute(
+                text("INSERT INTO git_hooks (repo_id, type, url, http_method, content_type, secret,"
+                     " events, branch_filter, authorization_header, active, created_at,"
+                     " updated_at) VALUES (:repo_id, :type, :url, :http_method, :content_type,"
+                     " :secret, :events, :branch_filter, :authorization_header, :active, :now,"
+                     " :now)"),
+                {"repo_id": repo_id, "type": hook_type, "secret": "", "branch_filter": "",
+                 "authorization_header": "", "http_method": "POST", "now": now, **fields},
+            )
+            hook_id = result.lastrowid
+        hook = self.get(repo_id, int(hook_id or 0))
+        assert hook is not None
+        return hook
+
+    def update(self, hook: Hook, option: dict[str, Any]) -> Hook:
+        """From Gitea's `EditHookOption`: only the fields given change."""
+        fields: dict[str, Any] = {}
+        if isinstance(option.get("config"), dict):
+            fields.update(_config_fields(option["config"], require=False))
+        fields.update(_common_fields(option))
+        if fields:
+            fields["updated_at"] = utcnow().isoformat()
+            sets = ", ".join(f"{k} = :{k}" for k in fields)
+            with self.db.transaction() as conn:
+                conn.execute(text(f"UPDATE git_hooks SET {sets} WHERE id = :id"),
+                             {**fields, "id": hook.id})
+        updated = self.get(hook.repo_id, hook.id)
+        assert updated is not None
+        return updated
+
+    def delete(self, hook: Hook) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(text("DELETE FROM git_hooks WHERE id = :i"), {"i": hook.id})
+
+    # delivery log -----------------------------------------------------------------
+    def record(self, hook: Hook, attempt: Attempt) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                text("INSERT INTO git_hook_deliveries (hook_id, uuid, event, attempt, url,"
+                     " request_headers, payload, status_code, success, duration_ms,"
+                     " response_headers, response_body, error, delivered_at) VALUES (:h, :u, :e,"
+                     " :a, :url, :rh, :p, :s, :ok, :d, :resh, :resb, :err, :at)"),
+                {"h": hook.id, "u": attempt.delivery, "e": attempt.event, "a": attempt.number,
+                 "url": hook.url, "rh": json.dumps(attempt.request_headers),
+                 "p": attempt.body.decode(errors="replace"), "s": attempt.status_code,
+                 "ok": attempt.success, "d": attempt.duration_ms,
+                 "resh": json.dumps(attempt.response_headers), "resb": attempt.response_body,
+                 "err": attempt.error, "at": utcnow().isoformat()},
+            )
+
+    def deliveries(self, hook_id: int, limit: int = 50) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                text("SELECT * FROM git_hook_deliveries WHERE hook_id = :h ORDER BY id DESC"
+                     " LIMIT :l"), {"h": hook_id, "l": limit}).all()
+        return [
+            {
+                "id": r.id, "uuid": r.uuid, "event": r.event, "attempt": r.attempt, "url": r.url,
+                "is_succeed": bool(r.success), "status_code": r.status_code,
+                "duration_ms": round(r.duration_ms, 1), "error": r.error,
+                "delivered": r.delivered_at.replace("+00:00", "Z"),
+                "request": {"headers": json.loads(r.request_headers), "body": r.payload},
+                "response": {"status": r.status_code, "headers": json.loads(r.response_headers),
+                             "body": r.response_body},
+            }
+            for r in rows
+        ]
+
+
+def _config_fields(config: dict[str, Any], *, require: bool) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    url = config.get("url")
+    if url is not None or require:
+        parts = urlsplit(str(url or ""))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise HookError("config.url must be an http:// or https:// URL")
+        fields["url"] = str(url)
+    content_type = config.get("content_type")
+    if content_type is not None or require:
+        if content_type not in ("json", "form"):
+            raise HookError("config.content_type must be json or form")
+        fields["content_type"] = content_type
+    if config.get("secret") is not None:
+        fields["secret"] = str(config["secret"])
+    method = config.get("http_method")
+    if method:
+        if str(method).upper() != "POST":
+            raise HookError("config.http_method: only POST is supported")
+        fields["http_method"] = "POST"
+    return fields
+
+
+def _common_fields(option: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    events = option.get("events")
+    if events is not None:
+        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+            raise HookError("events must be a list of event names such as [\"push\"]")
+        unknown = sorted(set(events) - _ACCEPTED_EVENTS)
+        if unknown:
+            raise HookError(f"unknown events {unknown}; known: push, create, delete, ...")
+        fields["events"] = json.dumps(events or ["push"])
+    if option.get("branch_filter") is not None:
+        fields["branch_filter"] = str(option["branch_filter"])
+    if option.get("authorization_header") is not None:
+        fields["authorization_header"] = str(option["authorization_header"])
+    if option.get("active") is not None:
+        fields["active"] = bool(option["active"])
+    return fields
+
+
+@dataclass
+class Attempt:
+    delivery: str
+    event: str
+    number: int
+    body: bytes
+    request_headers: dict[str, str]
+    status_code: int | None = None
+    success: bool = False
+    duration_ms: float = 0.0
+    response_headers: dict[str, str] | None = None
+    response_body: str = ""
+    error: str = ""
+
+
+def signed_headers(hook: Hook, event: str, delivery: str, body: bytes) -> dict[str, str]:
+    """Gitea's delivery headers (with the Gogs and GitHub copies) for these exact bytes."""
+    sha256 = hmac.new(hook.secret.encode(), body, hashlib.sha256).hexdigest()
+    sha1 = hmac.new(hook.secret.encode(), body, hashlib.sha1).hexdigest()
+    headers = {
+        "Content-Type": "application/json" if hook.content_type == "json"
+        else "application/x-www-form-urlencoded",
+        "User-Agent": "Dockyard-Hookshot",
+        "X-Gitea-Delivery": delivery,
+        "X-Gitea-Event": event,
+        "X-Gitea-Event-Type": event,
+        "X-Gitea-Signature": sha256,
+        "X-Gogs-Delivery": delivery,
+        "X-Gogs-Event": event,
+        "X-Gogs-Event-Type": event,
+        "X-Gogs-Signature": sha256,
+        "X-Hub-Signature": f"sha1={sha1}",
+        "X-Hub-Signature-256": f"sha256={sha256}",
+        "X-GitHub-Delivery": delivery,
+        "X-GitHub-Event": event,
+        "X-GitHub-Event-Type": event,
+    }
+    if hook.authorization_header:
+        headers["Authorization"] = hook.authorization_header
+    return headers
+
+
+def encode_payload(hook: Hook, payload: dict[str, Any]) -> bytes:
+    """Gitea's encoding: 2-space indented JSON, or a form field `payload=<json>`."""
+    data = json.dumps(payload, indent=2, ensure_ascii=False)
+    if hook.content_type == "form":
+        return urlencode({"payload": data}).encode()
+    return data.encode()
+
+
+def _retry_delays_from_env() -> tuple[float, ...]:
+    raw = os.environ.get("DOCKYARD_WEBHOOK_RETRY_DELAYS", "")
+    try:
+        return tuple(float(x) for x in raw.split(",") if x.strip()) or DEFAULT_RETRY_DELAYS
+    except ValueError:
+        return DEFAULT_RETRY_DELAYS
+
+
+class Deliverer:
+    """Sends deliveries in background tasks; a slow or dead receiver never slows a push."""
+
+    def __init__(self, store: HookStore, retry_delays: tuple[float, ...] | None = None) -> None:
+        self.store = store
+        self.retry_delays = retry_delays if retry_delays is not None else _retry_delays_from_env()
+        self._client: httpx.AsyncClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient(timeout=DELIVER_TIMEOUT, follow_redirects=False,
+                                         trust_env=False)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def enqueue(self, hook: Hook, event: str, payload: dict[str, Any]) -> str:
+        """Schedule a delivery; returns its id (X-Gitea-Delivery)."""
+        delivery = str(uuid.uuid4())
+        body = encode_payload(hook, payload)
+        task = asyncio.create_task(self._deliver(hook, event, delivery, body))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return delivery
+
+    async def drain(self) -> None:
+        """Wait for the deliveries in flight (tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _deliver(self, hook: Hook, event: str, delivery: str, body: bytes) -> None:
+        headers = signed_headers(hook, event, delivery, body)
+        logged_headers = {k: ("***" if k == "Authorization" else v) for k, v in headers.items()}
+        for number in range(1, len(self.retry_delays) + 2):
+            attempt = Attempt(delivery, event, number, body, logged_headers)
+            await self._send(hook, headers, attempt)
+            try:
+                await asyncio.to_thread(self.store.record, hook, attempt)
+            except Exception:  # the hook was deleted meanwhile
+                log.info("webhook %s: delivery %s not logged (hook gone?)", hook.id, delivery)
+                return
+            if attempt.success or number > len(self.retry_delays):
+                if not attempt.success:
+                    log.warning("webhook %s to %s: giving up after %d attempts", hook.id,
+                                hook.url, number)
+                return
+            await asyncio.sleep(self.retry_delays[number - 1])
+            current = await asyncio.to_thread(self.store.get, hook.repo_id, hook.id)
+            if current is None or not current.active:
+                return
+
+    async def _send(self, hook: Hook, headers: dict[str, str], attempt: Attempt) -> None:
+        if self._client is None:
+            await self.start()
+        assert self._client is not None
+        started = time.perf_counter()
+        try:
+            response = await self._client.post(hook.url, content=attempt.body, headers=headers)
+            attempt.status_code = response.status_code
+            attempt.success = 200 <= response.status_code < 300
+            attempt.response_headers = dict(response.headers)
+            attempt.response_body = response.text[:_MAX_LOGGED_RESPONSE]
+            if not attempt.success:
+                attempt.error = f"receiver answered HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            attempt.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            attempt.response_headers = {}
+        attempt.duration_ms = (time.perf_counter() - started) * 1000

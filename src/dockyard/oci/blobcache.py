@@ -1,0 +1,108 @@
+"""A content-addressed blob directory (`ROOT/sha256/<hex>`), safe to share between builds.
+
+A blob becomes visible only complete and verified: bytes go to a temp file in the same
+directory, the digest is checked, then the file is renamed into place (atomic). Two builds
+fetching the same blob at once both succeed; the last rename wins with identical content.
+The layout is the `blobs/` directory of an OCI image layout, so a layout can use it directly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+from dockyard.oci.digest import (
+    DigestMismatch,
+    HashingWriter,
+    digest_file,
+    digest_hex,
+    sha256_digest,
+    validate_digest,
+)
+
+
+class BlobCache:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, digest: str) -> Path:
+        """Where `digest` lives (whether or not it is there yet)."""
+        return self.root / "sha256" / digest_hex(digest)
+
+    def has(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return open(self.path(digest), "rb")
+        except FileNotFoundError:
+            raise KeyError(f"blob {digest} is not in {self.root}") from None
+
+    def read_bytes(self, digest: str) -> bytes:
+        with self.open(digest) as f:
+            return f.read()
+
+    def ingest(self, chunks: Iterable[bytes], expected: str, size: int | None = None) -> Path:
+        """Store `chunks` as blob `expected`; on DigestMismatch nothing is stored."""
+        validate_digest(expected)
+        target = self.path(expected)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".ingest-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                hasher = HashingWriter(f)
+                for chunk in chunks:
+                    hasher.write(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+            if hasher.digest != expected:
+                raise DigestMismatch(expected, hasher.digest, "blob")
+            if size is not None and hasher.size != size:
+                raise DigestMismatch(
+                    expected, f"{hasher.digest} ({hasher.size} bytes, expected {size})"
+                )
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def put_bytes(self, data: bytes) -> str:
+        digest = sha256_digest(data)
+        if not self.has(digest):
+            self.ingest([data], digest)
+        return digest
+
+    def add_file(self, source: Path, digest: str | None = None, *, move: bool = False) -> str:
+        """Add an existing file. Without `digest` it is computed; with it, it is trusted as the
+        digest the caller computed while writing the file (LayerWriter does)."""
+        if digest is None:
+            digest, _ = digest_file(source)
+        target = self.path(validate_digest(digest))
+        if target.is_file():
+            if move:
+                Path(source).unlink()
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if move:
+            os.replace(source, target)
+            return digest
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".copy-")
+        os.close(fd)
+        try:
+            shutil.copyfile(source, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest
+
+    def verify(self, digest: str) -> bool:
+        """Re-hash a stored blob (for `fsck`-style checks)."""
+        return self.has(digest) and digest_file(self.path(digest))[0] == digest

@@ -1,0 +1,806 @@
+"""A registry client (OCI distribution v1.1 / Docker registry v2) over httpx.
+
+Auth as Docker does it: ping `/v2/`; on `401` with `WWW-Authenticate: Bearer realm=,service=,scope=`
+get a token from the realm (Basic credentials from config.json, an identity token, or anonymous)
+and retry with `Authorization: Bearer`; on a `Basic` challenge send Basic credentials. Tokens
+are cached per scope. Plain HTTP only for hosts marked insecure (Kaniko's `--insecure`,
+`--insecure-pull`, `--insecure-registry`) and for loopback hosts; `--skip-tls-verify` turns off
+certificate checks. Registry mirrors (`--registry-mirror`) are tried first for docker.io,
+`registry_map` (`--registry-map`) for any registry, then the registry itself unless
+`mirror_fallback` is off (`--skip-default-registry-fallback`).
+
+Pull resolves a tag to a manifest (an index or manifest list to the wanted platform), and fetches
+blobs verified by digest into a `BlobCache`, several at a time. Push checks which blobs the
+registry has (HEAD), mounts across repositories when it can, uploads the rest streaming from
+files (monolithic PUT, or PATCH chunks above `monolithic_limit`), then PUTs the manifest under
+every tag. Errors carry the HTTP status and the registry's error JSON, never credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import ipaddress
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+
+from dockyard.oci import mediatypes
+from dockyard.oci.blobcache import BlobCache
+from dockyard.oci.credentials import Credential, CredentialStore
+from dockyard.oci.digest import CHUNK, DigestMismatch, sha256_digest
+from dockyard.oci.image import Image, Layer
+from dockyard.oci.models import (
+    Descriptor,
+    ImageConfig,
+    Index,
+    InvalidObject,
+    Manifest,
+    Platform,
+    parse_manifest_or_index,
+)
+from dockyard.oci.reference import DOCKER_HUB, Reference, parse_reference
+
+log = logging.getLogger(__name__)
+
+MANIFEST_MAX = 4 * 1024 * 1024
+Progress = Callable[[str], None]
+
+
+class RegistryError(Exception):
+    """A registry request failed; `status` and the registry's `errors` list when it answered."""
+
+    def __init__(
+        self, message: str, status: int | None = None, errors: list[dict[str, Any]] | None = None
+    ):
+        super().__init__(message)
+        self.status = status
+        self.errors = errors or []
+
+    @property
+    def codes(self) -> list[str]:
+        return [str(e.get("code", "")) for e in self.errors]
+
+
+class RegistryAuthError(RegistryError):
+    """Missing or refused credentials."""
+
+
+class NotFoundError(RegistryError):
+    """The manifest, tag, blob or repository does not exist."""
+
+
+@dataclass
+class RegistryOptions:
+    """How to reach registries; mirrors Kaniko's flags."""
+
+    insecure: set[str] = field(default_factory=set)  # hosts that may use plain HTTP
+    insecure_all: bool = False  # --insecure / --insecure-pull: every host
+    skip_tls_verify: set[str] = field(default_factory=set)
+    skip_tls_verify_all: bool = False  # --skip-tls-verify
+    mirrors: list[str] = field(default_factory=list)  # --registry-mirror, for docker.io
+    registry_map: dict[str, list[str]] = field(default_factory=dict)  # --registry-map, any registry
+    mirror_fallback: bool = True  # False: --skip-default-registry-fallback
+    timeout: float = 120.0
+    parallel: int = 4
+    chunk_size: int = 32 * 1024 * 1024
+    monolithic_limit: int = 512 * 1024 * 1024
+    user_agent: str = "dockyard"
+
+    def allows_http(self, host: str) -> bool:
+        return self.insecure_all or host in self.insecure or _is_loopback(host)
+
+    def verifies_tls(self, host: str) -> bool:
+        return not (self.skip_tls_verify_all or host in self.skip_tls_verify)
+
+
+def _is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+_CHALLENGE_PARAM = re.compile(r'([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
+
+
+def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
+    """`Bearer realm="x",service="y"` -> ("bearer", {"realm": "x", "service": "y"})."""
+    scheme, _, rest = header.strip().partition(" ")
+    params = {
+        m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+        for m in _CHALLENGE_PARAM.finditer(rest)
+    }
+    return scheme.lower(), params
+
+
+def _scope(ref: Reference, actions: str) -> str:
+    return f"repository:{ref.repository}:{actions}"
+
+
+def _error_from(response: httpx.Response, what: str) -> RegistryError:
+    errors: list[dict[str, Any]] = []
+    try:
+        body = json.loads(response.read() or b"{}")
+        if isinstance(body, dict) and isinstance(body.get("errors"), list):
+            errors = [e for e in body["errors"] if isinstance(e, dict)]
+    except (ValueError, httpx.HTTPError):
+        pass
+    detail = "; ".join(
+        f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors
+    ) or (response.reason_phrase or "")
+    status = response.status_code
+    message = f"{what}: HTTP {status}" + (f" ({detail})" if detail else "")
+    if status == 401:
+        return RegistryAuthError(
+            message + "; check the credentials for this registry (config.json)", status, errors
+        )
+    if status == 403:
+        return RegistryAuthError(
+            message + "; the credentials lack permission for this repository", status, errors
+        )
+    if status == 404:
+        return NotFoundError(message, status, errors)
+    return RegistryError(message, status, errors)
+
+
+class _FileRange:
+    """Reads `length` bytes of an open file from `offset` (one PATCH chunk), 64 KiB at a time."""
+
+    def __init__(self, path: Path, offset: int, length: int) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 - closed when exhausted or by close()
+        self._file.seek(offset)
+        self._left = length
+
+    def read(self, n: int = -1) -> bytes:
+        if self._left <= 0:
+            self.close()
+            return b""
+        size = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._file.read(size)
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while chunk := self.read(CHUNK):
+                yield chunk
+        finally:
+            self.close()
+
+
+class _HostSession:
+    """One registry host: base URL (scheme found by ping), HTTP client, auth state."""
+
+    def __init__(self, host: str, options: RegistryOptions, credential: Credential | None) -> None:
+        self.host = host
+        self.options = options
+        self.credential = credential
+        self.client = httpx.Client(
+            verify=options.verifies_tls(host),
+            timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 30.0)),
+            headers={"User-Agent": options.user_agent},
+        )
+        self.base: str | None = None
+        self.mode: str | None = None  # "bearer", "basic" or None (anonymous)
+        self.challenge: dict[str, str] = {}
+        self.tokens: dict[str, tuple[str, float]] = {}
+        self.lock = threading.Lock()
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- connection --------------------------------------------------------------------------
+    def ensure_base(self) -> str:
+        with self.lock:
+            if self.base is not None:
+                return self.base
+            schemes = ["https"]
+            if self.options.allows_http(self.host):
+                schemes.append("http")
+            problems = []
+            for scheme in schemes:
+                url = f"{scheme}://{self.host}/v2/"
+                try:
+                    response = self.client.get(url)
+                except httpx.HTTPError as exc:
+                    problems.append(f"{scheme}: {exc.__class__.__name__}: {exc}")
+                    continue
+                if response.status_code == 404:
+                    problems.append(f"{scheme}: /v2/ answered 404, this is not a registry")
+                    continue
+                self.base = f"{scheme}://{self.host}"
+                if response.status_code == 401:
+                    self._note_challenge(response.headers.get("www-authenticate", ""))
+                return self.base
+            hint = "" if "http" in schemes else " (use --insecure if it serves plain HTTP)"
+            raise RegistryError(f"cannot reach registry {self.host}: {'; '.join(problems)}{hint}")
+
+    def url(self, path: str) -> str:
+        return self.ensure_base() + path
+
+    # -- auth ----------------------------------------------------------------------------------
+    def _note_challenge(self, header: str) -> None:
+        scheme, params = parse_challenge(header)
+        if scheme == "bearer" and params.get("realm"):
+            self.mode, self.challenge = "bearer", params
+        elif scheme == "basic":
+            self.mode = "basic"
+
+    def _auth_header(self, scope: str) -> str | None:
+        credential = self.credential
+        if credential is not None and credential.registry_token:
+            return f"Bearer {credential.registry_token}"
+        if self.mode == "basic":
+            if credential is None or not credential.has_basic:
+                return None
+            raw = f"{credential.username}:{credential.password}".encode()
+            return "Basic " + base64.b64encode(raw).decode()
+        if self.mode == "bearer":
+            token = self._token(scope)
+            return f"Bearer {token}" if token else None
+        return None
+
+    def _token(self, scope: str, refresh: bool = False) -> str | None:
+        with self.lock:
+            cached = self.tokens.get(scope)
+            if cached and not refresh and cached[1] > time.monotonic():
+                return cached[0]
+        token, lifetime = self._fetch_token(scope)
+        with self.lock:
+            self.tokens[scope] = (token, time.monotonic() + max(lifetime - 10, 10))
+        return token
+
+    def _fetch_token(self, scope: str) -> tuple[str, float]:
+        realm = self.challenge.get("realm", "")
+        if not realm.startswith(("https://", "http://")):
+            raise RegistryAuthError(f"registry {self.host} sent an invalid token realm {realm!r}")
+        service = self.challenge.get("service")
+        scopes = [s for s in scope.split(" ") if s]
+        credential = self.credential
+        try:
+            if credential is not None and credential.identity_token:
+                form = {
+                    "grant_type": "refresh_token",
+                    "refresh_token": credential.identity_token,
+                    "client_id": "dockyard",
+                    "scope": " ".join(scopes),
+                }
+                if service:
+                    form["service"] = service
+                response = self.client.post(realm, data=form)
+            else:
+                params: list[tuple[str, str | int | float | bool | None]] = (
+                    [("service", service)] if service else []
+                )
+                params += [("scope", s) for s in scopes]
+                auth = None
+                if credential is not None and credential.has_basic:
+                    params.append(("account", credential.username))
+                    auth = (credential.username, credential.password)
+                response = self.client.get(realm, params=params, auth=auth)
+        except httpx.HTTPError as exc:
+            raise RegistryAuthError(f"token service of {self.host} unreachable: {exc}") from None
+        if response.status_code in (401, 403):
+            who = (
+                f"user {credential.username!r}"
+                if credential and credential.username
+                else "anonymous access"
+            )
+            raise RegistryAuthError(
+                f"token service of {self.host} refused {who} (HTTP {response.status_code});"
+                " check the credentials in config.json",
+                response.status_code,
+            )
+        if response.status_code != 200:
+            raise _error_from(response, f"token request to {self.host}")
+        try:
+            body = response.json()
+            token = body.get("token") or body.get("access_token")
+        except ValueError:
+            token = None
+        if not token:
+            raise RegistryAuthError(f"token service of {self.host} answered without a token")
+        return str(token), float(body.get("expires_in") or 60)
+
+    def _on_unauthorized(self, response: httpx.Response, scope: str) -> bool:
+        """Adopt the challenge of a 401; True when retrying may now succeed."""
+        header = response.headers.get("www-authenticate", "")
+        previous_mode = self.mode
+        self._note_challenge(header)
+        scheme, params = parse_challenge(header)
+        if self.mode == "bearer":
+            wanted = scope
+            if params.get("scope") and params["scope"] not in scope.split(" "):
+                wanted = f"{scope} {params['scope']}".strip()
+            self._token(wanted, refresh=True)
+            with self.lock:
+                self.tokens[scope] = self.tokens[wanted]
+            return True
+        if self.mode == "basic":
+            if self.credential is None or not self.credential.has_basic:
+                raise RegistryAuthError(
+                    f"registry {self.host} requires a user name and password and none is configured"
+                    " (add it to $DOCKER_CONFIG/config.json, ~/.docker/config.json or"
+                    " /kaniko/.docker/config.json)",
+                    401,
+                )
+            return previous_mode != "basic"
+        return False
+
+    # -- requests ------------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        url: str,
+        scope: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: Callable[[], Any] | bytes | None = None,
+        stream: bool = False,
+        follow_redirects: bool = False,
+    ) -> httpx.Response:
+        """Send with auth; on 401 adopt the challenge and retry once (`body` is re-created)."""
+        if not url.startswith(("http://", "https://")):
+            url = self.url(url)
+        else:
+            self.ensure_base()
+        for attempt in range(2):
+            request_headers = dict(headers or {})
+            authorization = self._auth_header(scope)
+            if authorization:
+                request_headers["Authorization"] = authorization
+            content = body() if callable(body) else body
+            request = self.client.build_request(
+                method, url, headers=request_headers, content=content
+            )
+            log.debug("%s %s", method, request.url.copy_with(query=None))
+            try:
+                response = self.client.send(
+                    request, stream=stream, follow_redirects=follow_redirects
+                )
+            except httpx.HTTPError as exc:
+                raise RegistryError(
+                    f"{method} {self.host}: {exc.__class__.__name__}: {exc}"
+                ) from None
+            if (
+                response.status_code == 401
+                and attempt == 0
+                and self._on_unauthorized(response, scope)
+            ):
+                response.close()
+                continue
+            return response
+        return response
+
+
+class RegistryClient:
+    """Talks to any number of registries; thread-safe; use as a context manager or close()."""
+
+    def __init__(
+        self,
+        options: RegistryOptions | None = None,
+        credentials: CredentialStore | None = None,
+    ) -> None:
+        self.options = options or RegistryOptions()
+        self.credentials = credentials if credentials is not None else CredentialStore.load()
+        self._sessions: dict[str, _HostSession] = {}
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for session in self._sessions.values():
+                session.close()
+            self._sessions.clear()
+
+    def _session(self, ref: Reference) -> _HostSession:
+        host = ref.api_host
+        with self._lock:
+            if host not in self._sessions:
+                credential = self.credentials.lookup(ref.registry)
+                self._sessions[host] = _HostSession(host, self.options, credential)
+            return self._sessions[host]
+
+    @staticmethod
+    def _ref(ref: Reference | str) -> Reference:
+        return parse_reference(ref) if isinstance(ref, str) else ref
+
+    # -- reading ---------------------------------------------------------------------------------
+    def ping(self, registry: str) -> None:
+        """Check that `registry` speaks the v2 API (and note its auth scheme)."""
+        self._session(parse_reference(f"{registry}/ping-check")).ensure_base()
+
+    def get_manifest(
+        self, ref: Reference | str, accept: str = mediatypes.MANIFEST_ACCEPT
+    ) -> tuple[bytes, str]:
+        """Raw manifest bytes and media type; verified when `ref` has a digest."""
+        ref = self._ref(ref)
+        session = self._session(ref)
+        response = session.request(
+            "GET",
+            f"/v2/{ref.repository}/manifests/{ref.identifier}",
+            _scope(ref, "pull"),
+            headers={"Accept": accept},
+            stream=True,
+        )
+        try:
+            if response.status_code != 200:
+                raise _error_from(response, f"manifest {ref}")
+            raw = _read_limited(response, MANIFEST_MAX, f"manifest {ref}")
+        finally:
+            response.close()
+        if ref.digest and sha256_digest(raw) != ref.digest:
+            raise DigestMismatch(ref.digest, sha256_digest(raw), f"manifest {ref}")
+        media_type = response.headers.get("content-type", "").split(";")[0].strip()
+        return raw, media_type
+
+    def head_manifest(self, ref: Reference | str) -> Descriptor | None:
+        """The manifest's descriptor, or None when the tag or digest does not exist."""
+        ref = self._ref(ref)
+        response = self._session(ref).request(
+            "HEAD",
+            f"/v2/{ref.repository}/manifests/{ref.identifier}",
+            _scope(ref, "pull"),
+            headers={"Accept": mediatypes.MANIFEST_ACCEPT},
+        )
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise _error_from(response, f"manifest {ref}")
+        digest = response.headers.get("docker-content-digest")
+        if not digest:
+            raw, media_type = self.get_manifest(ref)
+            return Descriptor.of(media_type, raw)
+        return Descriptor(
+            media_type=response.headers.get("content-type", "").split(";")[0].strip(),
+            digest=digest,
+            size=int(response.headers.get("content-length", "0")),
+        )
+
+    def resolve(
+        self, ref: Reference | str, platform: Platform | None = None
+    ) -> tuple[Reference, Manifest, bytes]:
+        """Follow a tag (and an index, to `platform`) to an image manifest; returns the reference
+        pinned to the manifest digest, the manifest and its raw bytes."""
+        ref = self._ref(ref)
+        raw, media_type = self.get_manifest(ref)
+        parsed = parse_manifest_or_index(raw, media_type)
+        if isinstance(parsed, Index):
+            wanted = platform or Platform.current()
+            try:
+                chosen = parsed.select(wanted)
+            except LookupError as exc:
+                raise NotFoundError(f"{ref}: {exc}") from None
+            ref = ref.with_digest(chosen.digest)
+            raw, media_type = self.get_manifest(ref)
+            parsed = parse_manifest_or_index(raw, media_type)
+            if isinstance(parsed, Index):
+                raise InvalidObject(f"{ref}: an index entry points to another index")
+        if parsed.media_type is None and media_type in mediatypes.IMAGE_MANIFESTS:
+            parsed.media_type = media_type
+        return ref.with_digest(sha256_digest(raw)), parsed, raw
+
+    def blob_exists(self, ref: Reference | str, digest: str) -> bool:
+        ref = self._ref(ref)
+        response = self._session(ref).request(
+            "HEAD", f"/v2/{ref.repository}/blobs/{digest}", _scope(ref, "pull")
+        )
+        if response.status_code == 200:
+            return True
+        if response.status_code == 404:
+            return False
+        raise _error_from(response, f"blob {digest} in {ref.name}")
+
+    def open_blob(self, ref: Reference | str, digest: str) -> Iterator[bytes]:
+        """Stream a blob's bytes (not verified: use fetch_blob to store it verified)."""
+        ref = self._ref(ref)
+        response = self._session(ref).request(
+            "GET",
+            f"/v2/{ref.repository}/blobs/{digest}",
+            _scope(ref, "pull"),
+            stream=True,
+            follow_redirects=True,
+        )
+        try:
+            if response.status_code != 200:
+                raise _error_from(response, f"blob {digest} of {ref.name}")
+            yield from response.iter_bytes(CHUNK)
+        finally:
+            response.close()
+
+    def fetch_blob(self, ref: Reference | str, descriptor: Descriptor, cache: BlobCache) -> Path:
+        """The blob in `cache`, downloading and verifying it if it is not there yet."""
+        if cache.has(descriptor.digest):
+            return cache.path(descriptor.digest)
+        return cache.ingest(
+            self.open_blob(ref, descriptor.digest), descriptor.digest, descriptor.size
+        )
+
+    def pull(
+        self,
+        ref: Reference | str,
+        cache: BlobCache,
+        platform: Platform | None = None,
+        progress: Progress | None = None,
+    ) -> Image:
+        """Pull an image into `cache`: mirrors first for docker.io, then the registry itself."""
+        ref = self._ref(ref)
+        last: Exception | None = None
+        for candidate in self._pull_candidates(ref):
+            try:
+                return self._pull_from(candidate, cache, platform, progress)
+            except (RegistryError, DigestMismatch) as exc:
+                if candidate.registry != ref.registry:
+                    log.warning("mirror %s failed for %s: %s", candidate.registry, ref, exc)
+                    last = exc
+                    continue
+                raise
+        raise RegistryError(f"{ref}: every mirror failed ({last})")
+
+    def _pull_candidates(self, ref: Reference) -> list[Reference]:
+        mirrors = list(self.options.registry_map.get(ref.registry, []))
+        if ref.registry == DOCKER_HUB:
+            mirrors += self.options.mirrors
+        out = [_mirror_reference(mirror, ref, self.options) for mirror in mirrors]
+        if self.options.mirror_fallback or not out:
+            out.append(ref)
+        return out
+
+    def _pull_from(
+        self, ref: Reference, cache: BlobCache, platform: Platform | None, progress: Progress | None
+    ) -> Image:
+        pinned, manifest, raw = self.resolve(ref, platform)
+        if progress:
+            progress(f"resolved {ref} to {pinned.digest}")
+        config_path = self.fetch_blob(pinned, manifest.config, cache)
+        config_bytes = config_path.read_bytes()
+        config = ImageConfig.from_json(config_bytes)
+        diff_ids = config.rootfs.diff_ids
+        if len(diff_ids) != len(manifest.layers):
+            raise InvalidObject(
+                f"{pinned}: the config lists {len(diff_ids)} diff_ids"
+                f" for {len(manifest.layers)} layers"
+            )
+        source = Reference(pinned.registry, pinned.repository)
+
+        def fetch(descriptor: Descriptor) -> Path:
+            cached = cache.has(descriptor.digest)
+            path = self.fetch_blob(pinned, descriptor, cache)
+            if progress:
+                state = "cached" if cached else f"pulled {descriptor.size} bytes"
+                progress(f"layer {descriptor.digest[:19]} {state}")
+            return path
+
+        with ThreadPoolExecutor(max_workers=max(1, self.options.parallel)) as pool:
+            paths = list(pool.map(fetch, manifest.layers))
+        layers = [
+            Layer(descriptor, diff_id, path, source)
+            for descriptor, diff_id, path in zip(manifest.layers, diff_ids, paths, strict=True)
+        ]
+        return Image(manifest, raw, config, config_bytes, layers, source=pinned)
+
+    def list_tags(self, ref: Reference | str) -> list[str]:
+        ref = self._ref(ref)
+        session = self._session(ref)
+        tags: list[str] = []
+        url: str | None = f"/v2/{ref.repository}/tags/list"
+        while url:
+            response = session.request("GET", url, _scope(ref, "pull"))
+            if response.status_code != 200:
+                raise _error_from(response, f"tags of {ref.name}")
+            tags.extend(response.json().get("tags") or [])
+            link = response.headers.get("link", "")
+            match = re.match(r"\s*<([^>]+)>", link)
+            url = urljoin(session.ensure_base() + "/", match.group(1)) if match else None
+        return tags
+
+    # -- writing ---------------------------------------------------------------------------------
+    def upload_blob(
+        self,
+        ref: Reference | str,
+        digest: str,
+        size: int,
+        source: Path | bytes | None,
+        mount_from: Reference | None = None,
+    ) -> str:
+        """Make `digest` present in `ref`'s repository: 'exists', 'mounted' or 'uploaded'.
+
+        `source` None means "mount or fail" (a layer known only by its source repository).
+        """
+        ref = self._ref(ref)
+        session = self._session(ref)
+        scope = _scope(ref, "pull,push")
+        if self.blob_exists(ref, digest):
+            return "exists"
+        location = None
+        uploads = f"/v2/{ref.repository}/blobs/uploads/"
+        if (
+            mount_from is not None
+            and mount_from.registry == ref.registry
+            and mount_from.repository != ref.repository
+        ):
+            mount_scope = f"{scope} {_scope(mount_from, 'pull')}"
+            response = session.request(
+                "POST", f"{uploads}?mount={digest}&from={mount_from.repository}", mount_scope
+            )
+            if response.status_code == 201:
+                return "mounted"
+            if response.status_code == 202:
+                location = response.headers.get("location")
+            elif response.status_code not in (401, 403, 404):
+                raise _error_from(response, f"mount of {digest} into {ref.name}")
+        if location is None:
+            response = session.request("POST", uploads, scope)
+            if response.status_code != 202:
+                raise _error_from(response, f"starting an upload to {ref.name}")
+            location = response.headers.get("location")
+        if not location:
+            raise RegistryError(
+                f"registry {ref.registry} started an upload without a Location header"
+            )
+        if source is None:
+            raise RegistryError(
+                f"blob {digest} has no local copy and {ref.registry} did not mount it"
+                f" from {mount_from.repository if mount_from else 'another repository'}"
+            )
+        location = urljoin(session.ensure_base() + "/", location)
+        if isinstance(source, bytes) or size <= self.options.monolithic_limit:
+            headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+            body: Callable[[], Any] | bytes
+            if isinstance(source, bytes):
+                body = source
+            else:
+                body = functools.partial(_FileRange, source, 0, size)
+            response = session.request(
+                "PUT", _with_digest(location, digest), scope, headers=headers, body=body
+            )
+        else:
+            response = self._upload_chunks(session, location, scope, digest, size, source)
+        if response.status_code != 201:
+            raise _error_from(response, f"upload of {digest} to {ref.name}")
+        return "uploaded"
+
+    def _upload_chunks(
+        self, session: _HostSession, location: str, scope: str, digest: str, size: int, path: Path
+    ) -> httpx.Response:
+        offset = 0
+        chunk = self.options.chunk_size
+        while offset < size:
+            length = min(chunk, size - offset)
+            start = offset
+            response = session.request(
+                "PATCH",
+                location,
+                scope,
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Range": f"{start}-{start + length - 1}",
+                    "Content-Length": str(length),
+                },
+                body=functools.partial(_FileRange, path, start, length),
+            )
+            if response.status_code != 202:
+                raise _error_from(response, f"chunk {start}-{start + length - 1} of {digest}")
+            location = urljoin(location, response.headers.get("location") or location)
+            offset += length
+        return session.request("PUT", _with_digest(location, digest), scope, body=b"")
+
+    def put_manifest(self, ref: Reference | str, raw: bytes, media_type: str) -> str:
+        """PUT a manifest under `ref`'s tag (or digest); returns its digest."""
+        ref = self._ref(ref)
+        digest = sha256_digest(raw)
+        response = self._session(ref).request(
+            "PUT",
+            f"/v2/{ref.repository}/manifests/{ref.tag or digest}",
+            _scope(ref, "pull,push"),
+            headers={"Content-Type": media_type},
+            body=raw,
+        )
+        if response.status_code not in (200, 201):
+            raise _error_from(response, f"manifest {ref}")
+        answered = response.headers.get("docker-content-digest")
+        if answered and answered != digest:
+            raise DigestMismatch(digest, answered, f"manifest stored by {ref.registry}")
+        return digest
+
+    def push(
+        self,
+        image: Image,
+        destinations: Sequence[Reference | str],
+        progress: Progress | None = None,
+    ) -> str:
+        """Push `image` to every destination (blobs once per repository); returns its digest."""
+        refs = [self._ref(d) for d in destinations]
+        if not refs:
+            raise ValueError("push needs at least one destination")
+        done: set[tuple[str, str]] = set()
+        first_in_registry: dict[str, Reference] = {}
+        for ref in refs:
+            key = (ref.registry, ref.repository)
+            if key not in done:
+                self._push_blobs(image, ref, progress, first_in_registry.get(ref.registry))
+                done.add(key)
+                first_in_registry.setdefault(ref.registry, Reference(ref.registry, ref.repository))
+            self.put_manifest(ref, image.manifest_bytes, image.media_type)
+            if progress:
+                progress(f"pushed {ref} ({image.digest})")
+        return image.digest
+
+    def copy(
+        self,
+        source: Reference | str,
+        destinations: Sequence[Reference | str],
+        cache: BlobCache,
+        platform: Platform | None = None,
+    ) -> str:
+        """Pull `source` (one platform) and push it to `destinations`; returns the digest."""
+        return self.push(self.pull(source, cache, platform), destinations)
+
+    def _push_blobs(
+        self, image: Image, ref: Reference, progress: Progress | None, pushed: Reference | None
+    ) -> None:
+        """Upload what `ref`'s repository lacks; mount from the layer's source repository or
+        from `pushed` (a repository of the same registry this push already filled)."""
+
+        def push_layer(layer: Layer) -> None:
+            mount = (
+                layer.source if layer.source and layer.source.registry == ref.registry else pushed
+            )
+            state = self.upload_blob(ref, layer.digest, layer.size, layer.path, mount)
+            if progress:
+                progress(f"layer {layer.digest[:19]} {state}")
+
+        with ThreadPoolExecutor(max_workers=max(1, min(self.options.parallel, 3))) as pool:
+            list(pool.map(push_layer, image.layers))
+        config = image.manifest.config
+        self.upload_blob(ref, config.digest, config.size, image.config_bytes)
+
+
+def _with_digest(location: str, digest: str) -> str:
+    return str(httpx.URL(location).copy_merge_params({"digest": digest}))
+
+
+def _read_limited(response: httpx.Response, limit: int, what: str) -> bytes:
+    chunks = []
+    total = 0
+    for chunk in response.iter_bytes():
+        total += len(chunk)
+        if total > limit:
+            raise RegistryError(f"{what} is larger than {limit} bytes; refusing it")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _mirror_reference(mirror: str, ref: Reference, options: RegistryOptions) -> Reference:
+    """`mirror:5000[/prefix]` + docker.io/library/alpine -> mirror:5000/[prefix/]library/alpine."""
+    value = mirror.strip().rstrip("/")
+    if value.startswith("http://"):
+        value = value[len("http://") :]
+        options.insecure.add(value.split("/", 1)[0])
+    value = value.removeprefix("https://")
+    host, _, prefix = value.partition("/")
+    repository = f"{prefix}/{ref.repository}" if prefix else ref.repository
+    return Reference(host, repository, ref.tag, ref.digest)

@@ -1,0 +1,206 @@
+"""OCI image layout directories and single-file image archives.
+
+`ImageLayout` reads and writes an OCI image layout (`oci-layout`, `index.json`,
+`blobs/sha256/<hex>`), the format of `skopeo copy ... oci:DIR:TAG` and `umoci`.
+
+`write_archive` writes one tar that is BOTH an OCI layout archive and a docker-archive (the
+format `docker save` has written since Docker 25): `oci-layout`, `index.json` and `blobs/` for
+`skopeo copy oci-archive:FILE` / `podman load`, plus `manifest.json` (Config, RepoTags, Layers
+pointing into `blobs/`) for `skopeo copy docker-archive:FILE` / `docker load`. This is what
+`--tar-path` produces. Layers stay compressed as pushed, so the archive's image digest is the
+registry's.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+from dockyard.oci import mediatypes
+from dockyard.oci.blobcache import BlobCache
+from dockyard.oci.digest import DigestMismatch, digest_hex, sha256_digest
+from dockyard.oci.image import Image, Layer
+from dockyard.oci.models import Descriptor, ImageConfig, Index, InvalidObject, Manifest, Platform
+from dockyard.oci.models import parse_manifest_or_index as _parse
+from dockyard.oci.reference import Reference
+
+REF_NAME = "org.opencontainers.image.ref.name"
+IMAGE_NAME = "io.containerd.image.name"
+_LAYOUT_FILE = json.dumps({"imageLayoutVersion": mediatypes.OCI_LAYOUT_VERSION}).encode()
+
+
+class ImageLayout:
+    """An OCI image layout directory (created on first write)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.blobs = BlobCache(self.path / "blobs")
+
+    # -- reading ---------------------------------------------------------------------------------
+    def index(self) -> Index:
+        index_path = self.path / "index.json"
+        if not (self.path / "oci-layout").is_file() or not index_path.is_file():
+            raise FileNotFoundError(
+                f"{self.path} is not an OCI image layout (no oci-layout/index.json)"
+            )
+        return Index.from_json(index_path.read_bytes())
+
+    def read_image(self, ref_name: str | None = None, platform: Platform | None = None) -> Image:
+        """The image tagged `ref_name` (or the only one), resolved to `platform` if an index."""
+        entries = self.index().manifests
+        if ref_name is not None:
+            entries = [d for d in entries if (d.annotations or {}).get(REF_NAME) == ref_name]
+            if not entries:
+                raise LookupError(f"{self.path}: no image named {ref_name!r}")
+        if len(entries) != 1:
+            names = [(d.annotations or {}).get(REF_NAME, d.digest) for d in self.index().manifests]
+            raise LookupError(
+                f"{self.path} holds {len(names)} images ({', '.join(names)}): name one"
+            )
+        descriptor = entries[0]
+        raw = self._blob(descriptor.digest)
+        parsed = _parse(raw, descriptor.media_type)
+        if isinstance(parsed, Index):
+            descriptor = parsed.select(platform or Platform.current())
+            raw = self._blob(descriptor.digest)
+            parsed = _parse(raw, descriptor.media_type)
+            if isinstance(parsed, Index):
+                raise InvalidObject(f"{self.path}: nested index is not supported")
+        return self._image(parsed, raw)
+
+    def _blob(self, digest: str) -> bytes:
+        data = self.blobs.read_bytes(digest)
+        if sha256_digest(data) != digest:
+            raise DigestMismatch(digest, sha256_digest(data), f"blob in {self.path}")
+        return data
+
+    def _image(self, manifest: Manifest, raw: bytes) -> Image:
+        config_bytes = self._blob(manifest.config.digest)
+        config = ImageConfig.from_json(config_bytes)
+        if len(config.rootfs.diff_ids) != len(manifest.layers):
+            raise InvalidObject(
+                f"{self.path}: config and manifest disagree on the number of layers"
+            )
+        layers = [
+            Layer(d, diff_id, self.blobs.path(d.digest))
+            for d, diff_id in zip(manifest.layers, config.rootfs.diff_ids, strict=True)
+        ]
+        return Image(manifest, raw, config, config_bytes, layers)
+
+    # -- writing ---------------------------------------------------------------------------------
+    def write_image(self, image: Image, ref_name: str | None = None) -> Descriptor:
+        """Add the image's blobs and list it in index.json (replacing an entry of the same name)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        for layer in image.layers:
+            if layer.path is None:
+                raise FileNotFoundError(f"layer {layer.digest} has no local copy to write")
+            self._link_or_copy(layer.path, layer.digest)
+        self.blobs.put_bytes(image.config_bytes)
+        self.blobs.put_bytes(image.manifest_bytes)
+        annotations = {REF_NAME: ref_name} if ref_name else None
+        descriptor = image.descriptor(annotations)
+        try:
+            index = self.index()
+        except FileNotFoundError:
+            index = Index(schema_version=2, media_type=mediatypes.OCI_INDEX, manifests=[])
+        if ref_name:
+            index.manifests = [
+                d for d in index.manifests if (d.annotations or {}).get(REF_NAME) != ref_name
+            ]
+        index.manifests.append(descriptor)
+        _atomic_write(self.path / "oci-layout", _LAYOUT_FILE)
+        _atomic_write(self.path / "index.json", index.to_json())
+        return descriptor
+
+    def _link_or_copy(self, source: Path, digest: str) -> None:
+        target = self.blobs.path(digest)
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".link-{digest_hex(digest)}-{os.getpid()}")
+        try:
+            os.link(source, tmp)
+            os.replace(tmp, target)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            self.blobs.add_file(source, digest)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_archive(image: Image, path: Path, names: list[Reference] | None = None) -> None:
+    """Write `image` as one tar readable as oci-archive and docker-archive (see module doc).
+
+    `names` become the docker RepoTags and the OCI ref names; written to a temp file and renamed.
+    """
+    names = names or []
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tags = [str(n) for n in names if n.tag]
+    manifest_annotations = {}
+    if names:
+        manifest_annotations = {
+            IMAGE_NAME: str(names[0]),
+            REF_NAME: names[0].tag or names[0].identifier,
+        }
+    index = Index(
+        schema_version=2,
+        media_type=mediatypes.OCI_INDEX,
+        manifests=[image.descriptor(manifest_annotations or None)],
+    )
+    docker_manifest = [
+        {
+            "Config": f"blobs/sha256/{digest_hex(image.manifest.config.digest)}",
+            "RepoTags": tags,
+            "Layers": [f"blobs/sha256/{digest_hex(layer.digest)}" for layer in image.layers],
+        }
+    ]
+    try:
+        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+            _add_bytes(tar, "oci-layout", _LAYOUT_FILE)
+            _add_dir(tar, "blobs/")
+            _add_dir(tar, "blobs/sha256/")
+            written: set[str] = set()
+            for layer in image.layers:
+                if layer.path is None:
+                    raise FileNotFoundError(f"layer {layer.digest} has no local copy to write")
+                if layer.digest in written:
+                    continue
+                written.add(layer.digest)
+                info = tarfile.TarInfo(f"blobs/sha256/{digest_hex(layer.digest)}")
+                info.size, info.mode = layer.size, 0o644
+                with open(layer.path, "rb") as f:
+                    tar.addfile(info, f)
+            for data in (image.config_bytes, image.manifest_bytes):
+                digest = sha256_digest(data)
+                if digest not in written:
+                    written.add(digest)
+                    _add_bytes(tar, f"blobs/sha256/{digest_hex(digest)}", data)
+            _add_bytes(tar, "index.json", index.to_json())
+            _add_bytes(
+                tar, "manifest.json", json.dumps(docker_manifest, separators=(",", ":")).encode()
+            )
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _add_dir(tar: tarfile.TarFile, name: str) -> None:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode = tarfile.DIRTYPE, 0o755
+    tar.addfile(info)

@@ -1,0 +1,175 @@
+"""The build engine end to end through `dockyard executor`, from a busybox base layout:
+heredocs, ONBUILD, secrets, cache/bind mounts, failures, reproducibility, outputs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.build.images import (
+    BASE_TAG,
+    dockyard,
+    image_config,
+    make_base_layout,
+    unpack,
+)
+from tests.conftest import FIXTURES, require_tool
+
+pytestmark = pytest.mark.usefixtures("needs_namespaces")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    require_tool("busybox")
+    tmp = tmp_path_factory.mktemp("engine")
+    cache = tmp / "cache"
+    return {"cache": cache, "base": make_base_layout(tmp, cache)}
+
+
+def build(env: dict[str, Path], context: Path, dockerfile: str | None = None, *extra: str,
+          check: bool = True, out: Path | None = None) -> subprocess.CompletedProcess[str]:
+    if dockerfile is not None:
+        context.mkdir(parents=True, exist_ok=True)
+        (context / "Dockerfile").write_text(dockerfile)
+    out = out or context.parent / (context.name + "-out")
+    return dockyard("executor", f"--context={context}", "--no-push",
+                    f"--build-arg=BASE=oci-layout://{env['base']}:{BASE_TAG}",
+                    f"--oci-layout-path={out}", "--destination=local/t:out",
+                    f"--cache-dir={env['cache']}", *extra, check=check)
+
+
+def layer_bytes(layout: Path, tag: str = "out") -> list[bytes]:
+    index = json.loads((layout / "index.json").read_text())
+    entry = next(m for m in index["manifests"]
+                 if m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+    manifest = json.loads((layout / "blobs" / entry["digest"].replace(":", "/")).read_text())
+    return [gzip.decompress((layout / "blobs" / d["digest"].replace(":", "/")).read_bytes())
+            for d in manifest["layers"]]
+
+
+def test_heredocs(env: dict[str, Path], tmp_path: Path) -> None:
+    context = FIXTURES / "build-corpus" / "heredoc"
+    build(env, context, None, out=tmp_path / "out")
+    root = unpack(tmp_path / "out", "out", tmp_path / "bundle")
+    assert (root / "first.txt").read_text() == "first\nsecond\n"
+    assert (root / "raw.txt").read_text() == "$HOME is not expanded\n"
+    assert (root / "etc" / "app.conf").read_text() == "key=value\n"
+
+
+def test_onbuild_triggers_run_in_the_child(env: dict[str, Path], tmp_path: Path) -> None:
+    parent = tmp_path / "parent-out"
+    build(env, FIXTURES / "build-corpus" / "onbuild", None, out=parent)
+    child = tmp_path / "child"
+    build(env, child, f"FROM oci-layout://{parent}:out\nRUN test -f /triggered.txt\n")
+    config = image_config(tmp_path / "child-out", "out")["config"]
+    assert "FROM_TRIGGER=yes" in config["Env"]  # type: ignore[index]
+    assert not config.get("OnBuild")  # type: ignore[union-attr]
+
+
+def test_failing_run_exits_with_its_code_and_shows_the_tail(env: dict[str, Path],
+                                                           tmp_path: Path) -> None:
+    result = build(env, tmp_path / "ctx", "ARG BASE\nFROM $BASE\nRUN echo before-failing; exit 7\n",
+                   check=False)
+    assert result.returncode == 7
+    assert "echo before-failing; exit 7" in result.stderr and "exit code 7" in result.stderr
+    assert "before-failing" in result.stderr.split("last output")[-1]
+
+
+def test_dockerfile_error_names_file_and_line(env: dict[str, Path], tmp_path: Path) -> None:
+    result = build(env, tmp_path / "ctx", "ARG BASE\nFROM $BASE\nCOPY missing.txt /\n",
+                   check=False)
+    assert result.returncode == 1
+    assert "Dockerfile:3:" in result.stderr and "missing.txt" in result.stderr
+
+
+def test_secret_is_usable_but_in_no_layer(env: dict[str, Path], tmp_path: Path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("s3cr3t-value")
+    dockerfile = ("ARG BASE\nFROM $BASE\n"
+                  "RUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /length\n"
+                  "RUN --mount=type=secret,id=tok,env=TOKEN echo ${#TOKEN} > /ok2\n")
+    build(env, tmp_path / "ctx", dockerfile, f"--secret=id=tok,src={secret}")
+    out = tmp_path / "ctx-out"
+    layers = layer_bytes(out)
+    root = unpack(out, "out", tmp_path / "bundle")
+    assert (root / "length").read_text().strip() == "12"
+    assert (root / "ok2").read_text().strip() == "12"
+    for layer in layers:
+        assert b"s3cr3t-value" not in layer
+        assert b"run/secrets" not in layer
+    for blob in (out / "blobs" / "sha256").iterdir():
+        assert b"s3cr3t-value" not in blob.read_bytes()
+
+
+def test_missing_required_secret_is_an_error(env: dict[str, Path], tmp_path: Path) -> None:
+    result = build(env, tmp_path / "ctx", "ARG BASE\nFROM $BASE\n"
+                   "RUN --mount=type=secret,id=nope,required=true true\n", check=False)
+    assert result.returncode == 1 and "--secret id=nope" in result.stderr
+
+
+def test_cache_mount_persists_and_bind_mount_reads_context(env: dict[str, Path],
+                                                           tmp_path: Path) -> None:
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "input.txt").write_text("from-context\n")
+    dockerfile = ("ARG BASE\nFROM $BASE\n"
+                  "RUN --mount=type=cache,target=/var/cache/app "
+                  "echo x >> /var/cache/app/runs && wc -l < /var/cache/app/runs > /runs\n"
+                  "RUN --mount=type=bind,source=input.txt,target=/mnt/in cp /mnt/in /copied\n")
+    build(env, context, dockerfile)
+    build(env, context, dockerfile, out=tmp_path / "second")
+    root = unpack(tmp_path / "second", "out", tmp_path / "bundle")
+    assert (root / "runs").read_text().strip() == "2"
+    assert (root / "copied").read_text() == "from-context\n"
+    assert not (root / "var" / "cache" / "app").exists()
+    assert not (root / "mnt").exists()
+
+
+def test_network_none_and_rm_rf_root(env: dict[str, Path], tmp_path: Path) -> None:
+    marker = tmp_path / "host-file"
+    marker.write_text("keep")
+    dockerfile = ("ARG BASE\nFROM $BASE\n"
+                  "RUN --network=none cat /proc/net/dev > /netdev\n"
+                  "RUN rm -rf / 2>/dev/null; true\n")
+    build(env, tmp_path / "ctx", dockerfile)
+    assert marker.read_text() == "keep"
+    root = unpack(tmp_path / "ctx-out", "out", tmp_path / "bundle")
+    assert not (root / "bin" / "busybox").exists()  # the image lost its files, the host not
+
+
+def test_reproducible_builds_give_the_same_digest(env: dict[str, Path], tmp_path: Path) -> None:
+    context = tmp_path / "ctx"
+    dockerfile = "ARG BASE\nFROM $BASE\nCOPY f /f\nRUN echo hi > /g\n"
+    context.mkdir()
+    (context / "f").write_text("same")
+    first = build(env, context, dockerfile, "--reproducible").stdout.split()[-1]
+    os.utime(context / "f", (1_000_000, 1_000_000))
+    second = build(env, context, dockerfile, "--reproducible").stdout.split()[-1]
+    assert first == second and first.startswith("sha256:")
+
+
+def test_tar_path_and_digest_files(env: dict[str, Path], tmp_path: Path) -> None:
+    require_tool("skopeo")
+    tar = tmp_path / "image.tar"
+    digest_file = tmp_path / "digest"
+    names = tmp_path / "names"
+    result = build(env, tmp_path / "ctx", "ARG BASE\nFROM $BASE\nENV X=1\n", f"--tar-path={tar}",
+                   f"--digest-file={digest_file}", f"--image-name-with-digest-file={names}")
+    digest = result.stdout.split()[-1]
+    assert digest_file.read_text() == digest
+    assert names.read_text().strip() == f"docker.io/local/t@{digest}"
+    inspected = json.loads(subprocess.run(["skopeo", "inspect", "--config",
+                                           f"docker-archive:{tar}"], capture_output=True,
+                                          text=True, check=True).stdout)
+    assert "X=1" in inspected["config"]["Env"]
+
+
+def test_timeout_fails_the_build(env: dict[str, Path], tmp_path: Path) -> None:
+    result = build(env, tmp_path / "ctx", "ARG BASE\nFROM $BASE\nRUN sleep 60\n",
+                   "--timeout=2s", check=False)
+    assert result.returncode != 0 and "timed out" in result.stderr

@@ -1,0 +1,264 @@
+"""`dockyard image import` end to end: a busybox rootfs becomes an image in a real
+docker-registry, skopeo copies it back, umoci unpacks it and runc runs it."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from dockyard.oci import (
+    BlobCache,
+    CredentialStore,
+    ImageLayout,
+    RegistryClient,
+    RegistryOptions,
+    apply_layer,
+)
+from tests.oci.peers import Registry, registry, require_tool
+
+__all__ = ["registry"]
+
+BUSYBOX = Path("/bin/busybox")
+
+
+def dockyard(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dockyard", "image", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def busybox_rootfs(tmp_path: Path) -> Path:
+    if not BUSYBOX.exists():
+        pytest.skip("busybox-static is not installed (make install adds it)")
+    root = tmp_path / "rootfs"
+    (root / "bin").mkdir(parents=True)
+    (root / "etc").mkdir()
+    (root / "tmp").mkdir(mode=0o1777)
+    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
+    for applet in ("sh", "echo", "cat", "ls"):
+        os.symlink("busybox", root / "bin" / applet)
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    return root
+
+
+@pytest.mark.slow
+def test_import_push_then_run_with_umoci_and_runc(
+    tmp_path: Path, busybox_rootfs: Path, registry: Registry
+) -> None:
+    skopeo, umoci, runc = require_tool("skopeo"), require_tool("umoci"), require_tool("runc")
+    if os.geteuid() != 0:
+        pytest.skip("runc needs root here")
+    ref = f"{registry.host}/base/busybox:1"
+    result = dockyard(
+        "import",
+        "--rootfs",
+        str(busybox_rootfs),
+        "--destination",
+        ref,
+        "--destination",
+        f"{registry.host}/base/busybox:latest",
+        "--cmd",
+        '["/bin/sh", "-c", "echo hello from dockyard; cat /etc/passwd"]',
+        "--env",
+        "GREETING=hi",
+        "--label",
+        "org.opencontainers.image.title=busybox",
+        "--tar-path",
+        str(tmp_path / "image.tar"),
+        "--insecure",
+    )
+    assert result.returncode == 0, result.stderr
+    digest = result.stdout.strip()
+    assert digest.startswith("sha256:")
+
+    inspected = json.loads(
+        subprocess.run(
+            [skopeo, "inspect", "--tls-verify=false", f"docker://{ref}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    assert inspected["Digest"] == digest
+    assert inspected["Labels"] == {"org.opencontainers.image.title": "busybox"}
+
+    layout = tmp_path / "oci"
+    subprocess.run(
+        [skopeo, "copy", "--src-tls-verify=false", f"docker://{ref}", f"oci:{layout}:1"],
+        check=True,
+        capture_output=True,
+    )
+    bundle = tmp_path / "bundle"
+    subprocess.run([umoci, "unpack", "--image", f"{layout}:1", str(bundle)], check=True, capture_output=True)
+    config_path = bundle / "config.json"
+    spec = json.loads(config_path.read_text())
+    spec["process"]["terminal"] = False
+    assert "GREETING=hi" in spec["process"]["env"]
+    config_path.write_text(json.dumps(spec))
+    container = f"dockyard-oci-test-{os.getpid()}"
+    try:
+        run = subprocess.run(
+            [runc, "run", container],
+            cwd=bundle,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+    finally:
+        subprocess.run([runc, "delete", "--force", container], capture_output=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["hello from dockyard", "root:x:0:0:root:/root:/bin/sh"]
+
+    with RegistryClient(RegistryOptions(), CredentialStore()) as client:
+        pulled = client.pull(ref, BlobCache(tmp_path / "cache"))
+    assert pulled.digest == digest
+    root = tmp_path / "unpacked"
+    root.mkdir()
+    assert pulled.layers[0].path is not None
+    apply_layer(pulled.layers[0].path, root, expected_diff_id=pulled.layers[0].diff_id)
+    assert os.readlink(root / "bin" / "sh") == "busybox"
+    assert (root / "bin" / "busybox").read_bytes() == BUSYBOX.read_bytes()
+
+    archive = json.loads(
+        subprocess.run(
+            [skopeo, "inspect", f"oci-archive:{tmp_path / 'image.tar'}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    assert archive["Digest"] == digest
+
+
+def test_import_from_tar_is_reproducible(tmp_path: Path, busybox_rootfs: Path) -> None:
+    rootfs_tar = tmp_path / "rootfs.tar.gz"
+    with tarfile.open(rootfs_tar, "w:gz") as tar:
+        tar.add(busybox_rootfs, arcname=".")
+    digests = []
+    for n in (1, 2):
+        out = tmp_path / f"layout{n}"
+        result = dockyard(
+            "import",
+            "--rootfs",
+            str(rootfs_tar),
+            "--oci-layout",
+            str(out),
+            "--destination",
+            "example.local/busybox:1",
+            "--no-push",
+            "--reproducible",
+            "--owner",
+            "0:0",
+            "--cmd",
+            "sh",
+        )
+        assert result.returncode == 0, result.stderr
+        digests.append(result.stdout.strip())
+    assert digests[0] == digests[1]
+    index = json.loads((tmp_path / "layout1" / "index.json").read_text())
+    assert index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "1"
+    image = ImageLayout(tmp_path / "layout1").read_image("1")
+    assert image.config.config.cmd == ["sh"]
+    assert image.config.created == "1970-01-01T00:00:00Z"
+    assert image.layers[0].path is not None
+    with tarfile.open(image.layers[0].path) as tar:
+        members = {m.name: m for m in tar}
+    assert "bin/busybox" in members and members["bin/sh"].linkname == "busybox"
+    assert {(m.uid, m.gid, m.mtime) for m in members.values()} == {(0, 0, 0)}
+
+    arm = tmp_path / "arm"
+    result = dockyard(
+        "import",
+        "--rootfs",
+        str(busybox_rootfs),
+        "--oci-layout",
+        str(arm),
+        "--platform",
+        "linux/arm64",
+        "--compression",
+        "zstd",
+    )
+    assert result.returncode == 0, result.stderr
+    arm_image = ImageLayout(arm).read_image()
+    assert (arm_image.config.os, arm_image.config.architecture) == ("linux", "arm64")
+    assert arm_image.layers[0].media_type == "application/vnd.oci.image.layer.v1.tar+zstd"
+
+
+def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """Run `dockyard image ...` in this process (fast) and return (exit code, stderr)."""
+    from dockyard.cli import main
+
+    code = main(["image", *args])
+    return code, capsys.readouterr().err
+
+
+def test_import_refuses_a_hostile_rootfs_tar(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    evil = tmp_path / "evil.tar"
+    with tarfile.open(evil, "w") as tar:
+        info = tarfile.TarInfo("../../etc/cron.d/pwn")
+        info.size = 4
+        tar.addfile(info, io.BytesIO(b"evil"))
+    code, err = in_process(capsys, "import", "--rootfs", str(evil), "--tar-path", str(tmp_path / "out.tar"))
+    assert code == 1
+    assert "escapes the root filesystem" in err
+    assert not (tmp_path / "out.tar").exists()
+
+
+def test_import_reports_bad_arguments(
+    tmp_path: Path, busybox_rootfs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = in_process(capsys, "import", "--rootfs", str(busybox_rootfs))
+    assert code == 1 and "give --destination, --tar-path or --oci-layout" in err
+    code, err = in_process(capsys, "import", "--rootfs", str(tmp_path / "missing"), "-d", "x.local/a")
+    assert code == 1 and "does not exist" in err
+    code, err = in_process(capsys, "import", "--rootfs", str(busybox_rootfs), "-d", "Upper/Case")
+    assert code == 1 and "must be lowercase" in err
+    code, err = in_process(
+        capsys,
+        "import",
+        "--rootfs",
+        str(busybox_rootfs),
+        "-d",
+        "x.local/a",
+        "--env",
+        "NOEQUALS",
+        "--no-push",
+        "--tar-path",
+        str(tmp_path / "t.tar"),
+    )
+    assert code == 1 and "expected KEY=VALUE" in err
+    code, err = in_process(
+        capsys,
+        "import",
+        "--rootfs",
+        str(busybox_rootfs),
+        "--oci-layout",
+        str(tmp_path / "l"),
+        "--cmd",
+        '["sh", 1]',
+    )
+    assert code == 1 and "--cmd must be a JSON array of strings" in err
+    code, err = in_process(
+        capsys,
+        "import",
+        "--rootfs",
+        str(busybox_rootfs),
+        "--oci-layout",
+        str(tmp_path / "l"),
+        "--entrypoint",
+        "[sh",
+    )
+    assert code == 1 and "--entrypoint '[sh' is not a valid JSON array" in err
