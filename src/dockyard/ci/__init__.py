@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["MIGRATIONS", "PipelineError", "open_ci", "parse_jenkinsfile", "parse_yaml_pipeline"]
 
 
-def open_ci(services: Any) -> CIService:
-    """Build the CI component from the server's shared services."""
+def open_ci(services: Any, credentials: Any = None) -> CIService:
+    """Build the CI component from the server's shared services; `credentials` is the server's
+    `dockyard.credentials.CredentialStore` (opened here when not given and the package exists)."""
     from dockyard.ci.hooks import load_webhook_secret
     from dockyard.ci.service import CIService
 
@@ -40,7 +41,7 @@ def open_ci(services: Any) -> CIService:
         services.events,
         settings.ci_dir,
         lambda: settings.base_url,
-        credentials=_credential_store(services),
+        credentials=credentials if credentials is not None else _credential_store(services),
         webhook_secret=load_webhook_secret(settings.secrets_dir),
     )
 
@@ -48,7 +49,7 @@ def open_ci(services: Any) -> CIService:
 def _credential_store(services: Any) -> Any:
     """The credentials component's store when this build of Dockyard has it (dockyard.credentials)."""
     try:
-        from dockyard.credentials.store import CredentialStore  # type: ignore[import-not-found,unused-ignore]
+        from dockyard.credentials import CredentialStore  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return None
     return CredentialStore.open(services.db, services.settings.secrets_dir)
