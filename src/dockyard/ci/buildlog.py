@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,8 +140,9 @@ class Span:
 class Trace:
     """The build's timeline (queued, agent ready, checkout, stages, steps, pushes), saved as JSON."""
 
-    def __init__(self, path: Path, queued_at: float) -> None:
+    def __init__(self, path: Path, queued_at: float, mask: Callable[[str], str] | None = None) -> None:
         self.path = path
+        self.mask = mask or (lambda text: text)
         self.spans: list[Span] = []
         self._lock = threading.Lock()
         self.queued_at = queued_at
@@ -203,7 +204,8 @@ class Trace:
             return {"queued_at": self.queued_at, "spans": [s.to_json() for s in spans]}
 
     def save(self) -> None:
-        atomic_write_text(self.path, json.dumps(self.to_json(), indent=1))
+        """Written masked: a trace is a build record, and secrets never reach build records."""
+        atomic_write_text(self.path, self.mask(json.dumps(self.to_json(), indent=1)))
 
 
 def load_trace(path: Path) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from dockyard.ci.cli_client import add_connection, check, client
+from dockyard.ci.cli_client import add_connection, check, connect
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with client(args) as http:
+    with connect(args) as http:
         if args.action == "create":
             check(
                 http.post(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 
@@ -45,6 +47,15 @@ def client(args: argparse.Namespace) -> httpx.Client:
             crumb = r.json()
             http.headers[crumb["crumbRequestField"]] = crumb["crumb"]
     return http
+
+
+@contextmanager
+def connect(args: argparse.Namespace) -> Iterator[httpx.Client]:
+    http = client(args)
+    try:
+        yield http
+    finally:
+        http.close()
 
 
 def check(response: httpx.Response) -> httpx.Response:

@@ -7,7 +7,7 @@ import argparse
 import json
 
 from dockyard.ci.buildlog import format_trace
-from dockyard.ci.cli_client import add_connection, check, client
+from dockyard.ci.cli_client import add_connection, check, connect
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with client(args) as http:
+    with connect(args) as http:
         number = args.number
         if number == "last":
             builds = check(http.get(f"/api/ci/jobs/{args.job}/builds")).json()

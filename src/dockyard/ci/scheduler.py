@@ -131,7 +131,7 @@ class Scheduler:
         paths.root.mkdir(parents=True, exist_ok=True)
         masker = SecretMasker(_url_secrets(job.scm_url))
         console = ConsoleLog(paths.log, masker)
-        trace = Trace(paths.trace, build.queued_at)
+        trace = Trace(paths.trace, build.queued_at, masker.mask_text)
         runner = BuildRunner(
             job,
             build,

@@ -21,6 +21,7 @@ import asyncio
 import itertools
 import os
 import re
+import shlex
 import shutil
 import signal
 import sys
@@ -88,7 +89,7 @@ class LocalExecutor:
         if kaniko:
             (root / "kaniko").mkdir(parents=True, exist_ok=True)
             shim = root / "kaniko" / "executor"
-            shim.write_text(f'#!/bin/sh\nexec {sys.executable} -m dockyard executor "$@"\n')
+            shim.write_text(_shim_script())
             shim.chmod(0o755)
             _busybox_dir(root / "busybox")
             prefixes |= {"/kaniko", "/busybox"}
@@ -236,6 +237,17 @@ def map_paths(text: str, root: Path, prefixes: tuple[str, ...]) -> str:
         replacement = (str(root) + prefix).replace("\\", "\\\\")
         text = pattern.sub(replacement, text)
     return text
+
+
+def _shim_script() -> str:
+    """/kaniko/executor: this Dockyard's own builder, same interpreter and same package."""
+    import dockyard
+
+    package_root = Path(dockyard.__file__).resolve().parent.parent
+    return (
+        f"#!/bin/sh\nPYTHONPATH={shlex.quote(str(package_root))}${{PYTHONPATH:+:$PYTHONPATH}}"
+        f' exec {shlex.quote(sys.executable)} -m dockyard executor "$@"\n'
+    )
 
 
 def _busybox_dir(target: Path) -> None:
