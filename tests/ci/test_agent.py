@@ -129,7 +129,7 @@ echo "DOCKER_CONFIG=$DOCKER_CONFIG"
     build, log = run_build(tmp_path, inline_job_xml(probe))
     assert build.result == "SUCCESS", log
     assert "runs as Dockyard's built-in Kaniko stand-in" in log
-    assert "-m dockyard executor" in log
+    assert "-m dockyard executor" in log or "zygote_client.py" in log
     assert "busybox shell ok" in log
     assert "secret volume file /kaniko/.docker/config.json materialised" in log
     assert '{"auths": {"10.0.24.28:30002": {"auth": "****"}}}' in log  # the file is there, its secret masked
@@ -174,13 +174,18 @@ def test_missing_secret_volume_credential_names_it(tmp_path: Path) -> None:
     importlib.util.find_spec("dockyard.cli.executor_cmd") is None,
     reason="the builder's `dockyard executor` is on another branch until merged",
 )
-def test_kaniko_executor_shim_runs_dockyard_executor(tmp_path: Path) -> None:
+@pytest.mark.parametrize("prewarm", ["1", "0"], ids=["prewarmed", "cold"])
+def test_kaniko_executor_shim_runs_dockyard_executor(
+    tmp_path: Path, prewarm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKYARD_CI_PREWARM", prewarm)
     jenkinsfile = (TUTORIAL / "Jenkinsfile").read_text()
     head = jenkinsfile[: jenkinsfile.index("  stages {")]
-    script = (
-        head
-        + "  stages { stage('v') { steps { container('kaniko') { sh '/kaniko/executor --help' } } } }\n}\n"
+    script = head + (
+        "  stages { stage('v') { steps { container('kaniko') {\n"
+        "    sh 'cat /kaniko/executor; /kaniko/executor --help'\n  } } } }\n}\n"
     )
     build, log = run_build(tmp_path, inline_job_xml(script))
     assert build.result == "SUCCESS", log
     assert "--destination" in log
+    assert ("zygote_client.py" in log) == (prewarm == "1")

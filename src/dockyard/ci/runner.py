@@ -12,6 +12,7 @@ import base64
 import fnmatch
 import glob
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -190,8 +191,11 @@ class BuildRunner:
             if branch and not b.git_commit:
                 args += ["--branch", branch]
             await self.git(*config, *args, clean, str(ws), cwd=ws.parent)
-            target = b.git_commit or "HEAD"
-            commit = (await self.git("rev-parse", "--verify", f"{target}^{{commit}}", cwd=ws)).strip()
+            if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", b.git_commit):
+                commit = b.git_commit  # `checkout` below fails if the clone does not have it
+            else:
+                target = b.git_commit or "HEAD"
+                commit = (await self.git("rev-parse", "--verify", f"{target}^{{commit}}", cwd=ws)).strip()
             if not branch:
                 branch = (await self.git("rev-parse", "--abbrev-ref", "HEAD", cwd=ws)).strip()
             await self.git("checkout", "-q", "-B", branch, commit, cwd=ws)

@@ -12,6 +12,8 @@ from starlette.routing import BaseRoute
 
 from dockyard.auth import AuthService
 from dockyard.ci.csrf import CrumbIssuer
+from dockyard.ci.executor.local import LocalExecutor
+from dockyard.ci.executor.warm import WarmExecutor
 from dockyard.ci.model import Parameter
 from dockyard.ci.podtemplate import CredentialLookup
 from dockyard.ci.scheduler import Scheduler
@@ -44,6 +46,7 @@ class CIService:
         self.crumbs = CrumbIssuer(auth)
         self.scheduler = Scheduler(self.store, ci_dir, base_url, events, credentials, executors)
         self.webhook_secret = webhook_secret
+        self.warm = WarmExecutor()
         events.subscribe("git.push", self.on_git_push)
 
     def routes(self) -> list[BaseRoute]:
@@ -55,10 +58,13 @@ class CIService:
 
     async def start(self) -> None:
         self.ci_dir.mkdir(parents=True, exist_ok=True)
+        if await asyncio.to_thread(self.warm.start):
+            self.scheduler.executor_factory = lambda: LocalExecutor(self.warm.socket)
         await self.scheduler.start()
 
     async def stop(self) -> None:
         await self.scheduler.stop()
+        await asyncio.to_thread(self.warm.stop)
 
     # -- triggers ---------------------------------------------------------------
     def on_git_push(self, event: Event) -> None:

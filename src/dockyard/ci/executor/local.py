@@ -70,7 +70,8 @@ class _Container:
 class LocalExecutor:
     name = "local"
 
-    def __init__(self) -> None:
+    def __init__(self, warm_socket: Path | None = None) -> None:
+        self.warm_socket = warm_socket
         self.spec: AgentSpec | None = None
         self.containers: dict[str, _Container] = {}
         self._procs: dict[str, _Proc] = {}
@@ -89,7 +90,7 @@ class LocalExecutor:
         if kaniko:
             (root / "kaniko").mkdir(parents=True, exist_ok=True)
             shim = root / "kaniko" / "executor"
-            shim.write_text(_shim_script())
+            shim.write_text(_shim_script(self.warm_socket))
             shim.chmod(0o755)
             _busybox_dir(root / "busybox")
             prefixes |= {"/kaniko", "/busybox"}
@@ -239,14 +240,18 @@ def map_paths(text: str, root: Path, prefixes: tuple[str, ...]) -> str:
     return text
 
 
-def _shim_script() -> str:
-    """/kaniko/executor: this Dockyard's own builder, same interpreter and same package."""
-    import dockyard
+def _shim_script(warm_socket: Path | None) -> str:
+    """/kaniko/executor: this Dockyard's own builder (same interpreter and package), through the
+    pre-warmed executor when one runs."""
+    from dockyard.ci.executor.warm import package_root
 
-    package_root = Path(dockyard.__file__).resolve().parent.parent
+    root = shlex.quote(str(package_root()))
+    python = shlex.quote(sys.executable)
+    if warm_socket is not None:
+        client = shlex.quote(str(Path(__file__).with_name("zygote_client.py")))
+        return f'#!/bin/sh\nexec {python} -S -E {client} {shlex.quote(str(warm_socket))} {root} "$@"\n'
     return (
-        f"#!/bin/sh\nPYTHONPATH={shlex.quote(str(package_root))}${{PYTHONPATH:+:$PYTHONPATH}}"
-        f' exec {shlex.quote(sys.executable)} -m dockyard executor "$@"\n'
+        f'#!/bin/sh\nPYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}} exec {python} -m dockyard executor "$@"\n'
     )
 
 
