@@ -58,6 +58,9 @@ class FakeCredentials:
     def get(self, credential_id: str) -> FakeCredential:
         return self.items[credential_id]
 
+    def mask_values(self) -> list[str]:
+        return [m for c in self.items.values() for m in c.masks]
+
 
 def run_build(tmp_path: Path, xml: str) -> tuple[Build, str]:
     """Create a job, queue one build and run the real scheduler until it finishes."""
@@ -189,3 +192,10 @@ def test_kaniko_executor_shim_runs_dockyard_executor(
     assert build.result == "SUCCESS", log
     assert "--destination" in log
     assert ("zygote_client.py" in log) == (prewarm == "1")
+
+
+def test_stored_credentials_are_masked_even_when_not_bound(tmp_path: Path) -> None:
+    script = "pipeline { agent any\n stages { stage('s') { steps { sh 'echo leaked s3cret-pass' } } } }"
+    build, log = run_build(tmp_path, inline_job_xml(script))
+    assert build.result == "SUCCESS"
+    assert "leaked ****" in log and "s3cret-pass" not in log
