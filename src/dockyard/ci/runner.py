@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dockyard.ci.buildlog import ConsoleLog, Trace
 from dockyard.ci.errors import PipelineError
@@ -366,7 +367,10 @@ class BuildRunner:
                         f"{stage.pos}: stage-level kubernetes agents are not supported; put the"
                         " containers in the pipeline's agent"
                     )
-            await self.executor.setup(AgentSpec(self.paths.workspace, self.paths.root, containers), self.log)
+            own = urlsplit(self.base_url).netloc
+            await self.executor.setup(
+                AgentSpec(self.paths.workspace, self.paths.root, containers, [own] if own else []), self.log
+            )
             self.default_container = agent.default_container or None
 
     # -- stages -----------------------------------------------------------------

@@ -45,6 +45,7 @@ class AgentSpec:
     workspace: Path
     build_dir: Path
     containers: dict[str, ContainerSpec] = field(default_factory=dict)
+    insecure_registries: list[str] = field(default_factory=list)  # plain-HTTP pulls (Dockyard's own)
 
 
 @dataclass(frozen=True)

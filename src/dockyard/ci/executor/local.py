@@ -6,34 +6,40 @@ Containers of a pod template:
   `DOCKYARD_KANIKO_ALIAS` to a comma list of prefixes, or to `off`) becomes Dockyard's own
   stand-in, built offline: `/kaniko/executor` runs `dockyard executor` with the same arguments,
   `/busybox/*` are busybox applets, and the pod's secret volumes are materialised under it.
-- any other image: the step runs in the host workspace (the rootfs sandbox for arbitrary images
-  is not wired in yet); the log says so, so nobody mistakes it for isolation.
+- any other image is pulled on first use (`dockyard.oci`, cached) and the step runs in its root
+  filesystem inside the builder's RUN sandbox (executor/container.py), with the workspace and
+  the pod's secret volumes mounted; the image's env, the container's env apply.
 
-Paths under a stand-in's root (`/kaniko/...`, `/busybox/...`, each volume's mountPath) are
-mapped to the stand-in directory in the step's script and environment, since the step is not
-chrooted. Each step runs `/bin/sh -xe script`, as Jenkins' `sh` does, in its own process group
-so that stop and timeouts kill everything it started.
+Paths under the Kaniko stand-in's root (`/kaniko/...`, `/busybox/...`, each volume's mountPath)
+are mapped to the stand-in directory in the step's script and environment, since that step is
+not chrooted (it needs the host's Python for the builder). Each step runs `/bin/sh -xe script`,
+as Jenkins' `sh` does, in its own process group so that stop and timeouts kill everything it
+started.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
+import posixpath
 import re
 import shlex
 import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dockyard.ci.executor.base import AgentSpec, ContainerSpec, ExecutorError, StepHandle, StepSpec
+from dockyard.ci.executor.container import PreparedImage, prepare_image, step_spec
 
 DEFAULT_KANIKO_IMAGES = ("gcr.io/kaniko-project/executor", "cgr.dev/chainguard/kaniko")
 PGIDS_FILE = "pgids"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _HOST_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME")
 
 
@@ -62,9 +68,12 @@ class _Proc:
 @dataclass
 class _Container:
     spec: ContainerSpec
-    root: Path | None  # stand-in root; None = plain host
+    root: Path | None  # stand-in root or sandbox files root
     kaniko: bool
     prefixes: tuple[str, ...]
+    sandboxed: bool = False
+    prepared: PreparedImage | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class LocalExecutor:
@@ -72,6 +81,7 @@ class LocalExecutor:
 
     def __init__(self, warm_socket: Path | None = None) -> None:
         self.warm_socket = warm_socket
+        self.log: Any = None
         self.spec: AgentSpec | None = None
         self.containers: dict[str, _Container] = {}
         self._procs: dict[str, _Proc] = {}
@@ -79,6 +89,7 @@ class LocalExecutor:
 
     async def setup(self, spec: AgentSpec, log: Any) -> None:
         self.spec = spec
+        self.log = log
         spec.workspace.mkdir(parents=True, exist_ok=True)
         for name, c in spec.containers.items():
             self.containers[name] = await asyncio.to_thread(self._prepare, spec, c, log)
@@ -100,8 +111,8 @@ class LocalExecutor:
             )
         else:
             log.line(
-                f"[dockyard] container '{c.name}' ({c.image}): steps run in the host workspace; the"
-                " local agent does not sandbox arbitrary images yet"
+                f"[dockyard] container '{c.name}' ({c.image}): steps run in the image's root filesystem"
+                " in Dockyard's sandbox, the workspace mounted at the same path"
             )
         for f in c.files:
             target = root / f.path.lstrip("/")
@@ -113,7 +124,9 @@ class LocalExecutor:
             top = "/" + f.path.strip("/").split("/")[0]
             prefixes.add(top)
             log.line(f"[dockyard] container '{c.name}': secret volume file {f.path} materialised")
-        return _Container(c, root if (kaniko or c.files) else None, kaniko, tuple(sorted(prefixes)))
+        if not kaniko:
+            return _Container(c, root, False, (), sandboxed=True)
+        return _Container(c, root, kaniko, tuple(sorted(prefixes)))
 
     # -- steps ------------------------------------------------------------------
     async def start_step(self, step: StepSpec) -> StepHandle:
@@ -124,6 +137,8 @@ class LocalExecutor:
         container = self.containers.get(step.container) if step.container else None
         if step.container and container is None:
             raise ExecutorError(f"container('{step.container}'): the pod template has no such container")
+        if container is not None and container.sandboxed:
+            return await self._start_sandboxed(step, container)
         if container is not None:
             env.update(container.spec.env)
             if container.root is not None:
@@ -156,6 +171,62 @@ class LocalExecutor:
         handle = _Proc(step_id, proc)
         self._procs[step_id] = handle
         # remembered so that a restart after a crash can end what this build left running
+        with open(self.spec.build_dir / PGIDS_FILE, "a") as f:
+            f.write(f"{proc.pid}\n")
+        return handle
+
+    async def _start_sandboxed(self, step: StepSpec, container: _Container) -> StepHandle:
+        """The step as a child process that runs it in the image's rootfs (executor/container.py)."""
+        assert self.spec is not None and container.root is not None
+        async with container.lock:
+            if container.prepared is None:
+                self.log.line(
+                    f"[dockyard] pulling {container.spec.image} for container '{container.spec.name}'"
+                )
+                try:
+                    container.prepared = await asyncio.to_thread(
+                        prepare_image,
+                        container.spec.image,
+                        container.root / "image",
+                        list(self.spec.insecure_registries),
+                        self.log,
+                    )
+                except RuntimeError as e:
+                    raise ExecutorError(f"container '{container.spec.name}': {e}") from None
+        prepared = container.prepared
+        env = {"PATH": DEFAULT_PATH, "HOME": "/root", **prepared.env, **step.env, **container.spec.env}
+        step_id = f"step-{next(self._ids)}"
+        scripts = self.spec.build_dir / "scripts"
+        scripts.mkdir(parents=True, exist_ok=True)
+        script_path = scripts / f"{step_id}.sh"
+        script_path.write_text(step.script)
+        binds: list[tuple[Path, str]] = [
+            (self.spec.workspace, str(self.spec.workspace)),
+            (scripts, str(scripts)),
+        ]
+        for directory in sorted({posixpath.dirname(f.path) for f in container.spec.files}):
+            binds.append((container.root / directory.lstrip("/"), directory))
+        spec = step_spec(prepared, script_path, step.shell or "/bin/sh", env, step.cwd, binds)
+        spec_path = scripts / f"{step_id}.json"
+        spec_path.write_text(json.dumps(spec))
+        from dockyard.ci.executor.warm import package_root
+
+        child_env = {k: os.environ[k] for k in _HOST_ENV if k in os.environ}
+        child_env["PYTHONPATH"] = str(package_root())
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "dockyard.ci.executor.container_step",
+            str(spec_path),
+            cwd=str(self.spec.build_dir),
+            env=child_env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        handle = _Proc(step_id, proc)
+        self._procs[step_id] = handle
         with open(self.spec.build_dir / PGIDS_FILE, "a") as f:
             f.write(f"{proc.pid}\n")
         return handle
