@@ -107,3 +107,39 @@ def test_container_image_that_cannot_be_pulled_fails_naming_it(jenkins: Jenkins)
     info, log = jenkins.run(name, timeout=120)
     assert info["result"] == "FAILURE"
     assert "container 'tools': container image 127.0.0.1:9/none/such:1" in log
+
+
+def _processes_running(needle: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if needle in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+def test_stopping_a_container_step_kills_the_sandbox(jenkins: Jenkins, busybox_image: str) -> None:
+    import time
+
+    name = unique("stopsandbox")
+    script = pod(busybox_image).replace(
+        "sh 'cat /etc/image-marker;", "sh 'echo sleeping; sleep 317; cat /etc/image-marker;"
+    )
+    jenkins.create(name, inline_job_xml(script))
+    number = jenkins.number_of(jenkins.build(name))
+    deadline = time.monotonic() + 60
+    while "sleeping" not in jenkins.console(name, number) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_running("sleep 317")
+    assert jenkins.http.post(f"/job/{name}/{number}/stop").status_code == 302
+    info = jenkins.wait(name, number, timeout=30)
+    assert info["result"] == "ABORTED"
+    deadline = time.monotonic() + 10
+    while _processes_running("sleep 317") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _processes_running("sleep 317")
