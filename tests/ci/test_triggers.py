@@ -14,7 +14,7 @@ import httpx
 from dockyard.auth import MIGRATIONS as AUTH_MIGRATIONS
 from dockyard.auth import AuthService
 from dockyard.ci import MIGRATIONS as CI_MIGRATIONS
-from dockyard.ci.scm import branch_matches, repo_key
+from dockyard.ci.scm import branch_matches, equivalent_keys, repo_key
 from dockyard.ci.service import CIService
 from dockyard.events import Event, EventBus
 from dockyard.store import Database
@@ -32,6 +32,9 @@ def test_repo_key_normalises_scheme_credentials_port_and_dot_git() -> None:
     )
     assert repo_key("git@git.example:o/r.git") == "git.example/o/r"
     assert repo_key("http://h:1/o/r") != repo_key("http://h:2/o/r")
+    assert repo_key("http://localhost:8080/o/r") in equivalent_keys("http://127.0.0.1:8080/o/r.git")
+    assert repo_key("http://localhost:8081/o/r") not in equivalent_keys("http://127.0.0.1:8080/o/r.git")
+    assert equivalent_keys("http://git.example/o/r") == {"git.example/o/r"}
 
 
 def test_branch_specs() -> None:
@@ -54,6 +57,7 @@ def test_git_push_event_queues_matching_jobs_only(tmp_path: Path) -> None:
     ci.store.create_job("main-job", job_xml(url))
     ci.store.create_job("dev-job", job_xml(url, branch="*/dev"))
     ci.store.create_job("other-repo", job_xml("http://127.0.0.1:8080/bootcamp/notes-deploy.git"))
+    ci.store.create_job("via-localhost", job_xml("http://localhost:8080/bootcamp/notes-app"))
     data = {
         "clone_url": "http://127.0.0.1:8080/bootcamp/notes-app.git",
         "branch": "main",
@@ -66,12 +70,13 @@ def test_git_push_event_queues_matching_jobs_only(tmp_path: Path) -> None:
     bus.publish(Event("git.push", data))
     queued = ci.store.queued()
     assert [(b.job_name, b.number, b.git_commit, b.git_branch) for b in queued] == [
-        ("main-job", 1, "a" * 40, "main")
+        ("main-job", 1, "a" * 40, "main"),
+        ("via-localhost", 1, "a" * 40, "main"),
     ]
     assert queued[0].clone_from == data["git_dir"] and "push by bootcamp" in queued[0].cause
     bus.publish(Event("git.push", {**data, "branch": None, "ref": "refs/tags/v1"}))
     bus.publish(Event("git.push", {**data, "deleted": True}))
-    assert len(ci.store.queued()) == 1
+    assert len(ci.store.queued()) == 2
 
 
 def _sign(secret: str, body: bytes) -> str:

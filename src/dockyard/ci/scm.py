@@ -31,6 +31,22 @@ def repo_key(url: str) -> str:
     return f"{host}/{_clean_path(parts.path)}" if host else _clean_path(parts.path)
 
 
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+def equivalent_keys(url: str) -> set[str]:
+    """`repo_key(url)` plus the same repository under the other loopback names, so a job that
+    says `localhost:8080` hears pushes to a server that calls itself `127.0.0.1:8080`."""
+    key = repo_key(url)
+    host, _, path = key.partition("/")
+    name, sep, port = host.rpartition(":") if not host.startswith("[") else (host, "", "")
+    if not sep:
+        name, port = host, ""
+    if name not in _LOOPBACK:
+        return {key}
+    return {f"{alias}{':' + port if port else ''}/{path}" for alias in ("127.0.0.1", "localhost", "[::1]")}
+
+
 def _clean_path(path: str) -> str:
     path = path.strip("/")
     if path.endswith(".git"):

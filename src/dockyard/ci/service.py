@@ -17,7 +17,7 @@ from dockyard.ci.executor.warm import WarmExecutor
 from dockyard.ci.model import Parameter
 from dockyard.ci.podtemplate import CredentialLookup
 from dockyard.ci.scheduler import Scheduler
-from dockyard.ci.scm import branch_matches, repo_key
+from dockyard.ci.scm import branch_matches, equivalent_keys, repo_key
 from dockyard.ci.store import Build, CIStore, Job, JobError
 from dockyard.events import Event, EventBus
 from dockyard.store import Database
@@ -90,7 +90,7 @@ class CIService:
             return []
         key = repo_key(str(data.get("clone_url") or ""))
         builds = []
-        for job in self.store.jobs_for_repo(key):
+        for job in self.store.jobs_for_repo(equivalent_keys(str(data.get("clone_url") or ""))):
             if not branch_matches(job.branch_spec, branch):
                 continue
             cause = (
@@ -106,6 +106,8 @@ class CIService:
             )
             log.info("push to %s %s queued %s #%d", key, branch, job.name, build.number)
             builds.append(build)
+        if not builds:
+            log.info("push to %s %s: no job watches this repository and branch", key, branch)
         return builds
 
     def trigger(self, job: Job, params: dict[str, Any], cause: str) -> Build:

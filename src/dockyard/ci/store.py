@@ -197,10 +197,10 @@ class CIStore:
         with self.db.read() as conn:
             return [Job.from_row(r) for r in conn.execute(text("SELECT * FROM ci_jobs ORDER BY name"))]
 
-    def jobs_for_repo(self, key: str) -> list[Job]:
+    def jobs_for_repo(self, keys: set[str]) -> list[Job]:
         with self.db.read() as conn:
-            rows = conn.execute(text("SELECT * FROM ci_jobs WHERE scm_key = :k AND disabled = 0"), {"k": key})
-            return [Job.from_row(r) for r in rows]
+            rows = conn.execute(text("SELECT * FROM ci_jobs WHERE disabled = 0 ORDER BY name"))
+            return [Job.from_row(r) for r in rows if r.scm_key in keys]
 
     def delete_job(self, name: str) -> None:
         with self.db.transaction() as conn:
