@@ -200,4 +200,9 @@ def test_tutorial_push_to_image_through_ci(fresh_server: DockyardServer, tmp_pat
 
     table = _dockyard("trace", "hello-kaniko", "1", *conn)
     assert "| queued |" in table and "| checkout |" in table and "| Build and Push |" in table
+    assert (
+        f"| pull: {base} |" in table and '| instruction: RUN echo "Hello from Kaniko" > /hello.txt |' in table
+    )
+    assert f"| push: {hp}/****/hello-kaniko:{short} |" in table  # "bootcamp" is masked: a secret here
+    assert f"| push: {hp}/****/hello-kaniko:latest |" in table
     print(f"\npush -> both tags: {took:.2f}s\n{table}")

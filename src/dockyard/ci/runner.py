@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from dockyard.ci.buildertrace import BuilderOutputTracer
 from dockyard.ci.buildlog import ConsoleLog, Trace
 from dockyard.ci.errors import PipelineError
 from dockyard.ci.executor.base import AgentSpec, Executor, ExecutorError, StepSpec
@@ -491,12 +492,16 @@ class BuildRunner:
             env = {**ctx.env, "DOCKYARD_TRACE_EVENTS": str(events)}
             handle = await self.executor.start_step(StepSpec(script, env, ctx.cwd, ctx.container, ctx.shell))
             self._handles.append(handle)
+            tracer = BuilderOutputTracer()
             try:
                 async for chunk in self.executor.tail(handle):
                     self.log.write(chunk)
+                    tracer.feed(chunk, time.time())
                 code = await self.executor.wait(handle)
             finally:
                 self._handles.remove(handle)
+                for s in tracer.finish(time.time()):
+                    self.trace.mark(s.kind, s.name, s.start, s.end, **s.detail)
                 self.trace.merge_events(events)
             if self.abort_reason is not None:
                 span.status = "aborted"
