@@ -275,3 +275,25 @@ def test_trace_records_phases_stages_steps_and_tool_events(jenkins: Jenkins, tmp
         text=True,
     )
     assert out.returncode == 0 and "Finished: SUCCESS" in out.stdout, out.stderr
+
+
+def test_build_discarder_and_artifact_download(jenkins: Jenkins) -> None:
+    name = unique("discard")
+    script = (
+        "pipeline { agent any\n options { buildDiscarder(logRotator(numToKeepStr: '2')) }\n"
+        " stages { stage('s') { steps { sh 'mkdir -p out; echo n=$BUILD_NUMBER > out/n.txt'\n"
+        "   archiveArtifacts artifacts: 'out/*.txt' } } } }"
+    )
+    jenkins.create(name, inline_job_xml(script))
+    for _ in range(3):
+        info, log = jenkins.run(name)
+        assert info["result"] == "SUCCESS", log
+    assert jenkins.http.get(f"/job/{name}/1/api/json").status_code == 404
+    assert not (jenkins.server.data_dir / "ci" / name / "1").exists()
+    info = jenkins.http.get(f"/job/{name}/3/api/json").json()
+    assert info["artifacts"] == [
+        {"fileName": "n.txt", "relativePath": "out/n.txt", "displayPath": "out/n.txt"}
+    ]
+    assert jenkins.http.get(f"/job/{name}/3/artifact/out/n.txt").text == "n=3\n"
+    escape = jenkins.http.get(f"/job/{name}/3/artifact/%2E%2E/log")  # ../log, not normalised away
+    assert escape.status_code == 404 and "no artifact" in escape.text

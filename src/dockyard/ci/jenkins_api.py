@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dockyard import __version__
@@ -87,6 +87,7 @@ def jenkins_routes(ci: CIService) -> list[BaseRoute]:
         Route(build + "/logText/progressiveText", ep(api.progressive_text), methods=["GET", "POST"]),
         Route(build + "/stop", ep(api.stop, post=True), methods=["POST"]),
         Route(build + "/wfapi/describe", ep(api.wfapi_describe), methods=["GET"]),
+        Route(build + "/artifact/{path:path}", ep(api.artifact), methods=["GET"]),
     ]
 
 
@@ -459,7 +460,14 @@ class JenkinsAPI:
 
     async def build_json(self, request: Request, principal: Principal) -> Response:
         b = await self._build(request)
-        return JSONResponse(build_json(b, self.job_url(b.job_name)))
+        data = build_json(b, self.job_url(b.job_name))
+        archive = self.ci.scheduler.paths(b.job_name, b.number).archive
+        if archive.is_dir():
+            files = sorted(p.relative_to(archive).as_posix() for p in archive.rglob("*") if p.is_file())
+            data["artifacts"] = [
+                {"fileName": f.rsplit("/", 1)[-1], "relativePath": f, "displayPath": f} for f in files
+            ]
+        return JSONResponse(data)
 
     async def console_text(self, request: Request, principal: Principal) -> Response:
         b = await self._build(request)
@@ -486,6 +494,14 @@ class JenkinsAPI:
         if b.state != DONE:
             await self.ci.scheduler.cancel(b, f"Aborted by {principal.username}")
         return RedirectResponse(f"{self.job_url(b.job_name)}{b.number}/api/json", status_code=302)
+
+    async def artifact(self, request: Request, principal: Principal) -> Response:
+        b = await self._build(request)
+        root = self.ci.scheduler.paths(b.job_name, b.number).archive.resolve()
+        target = (root / request.path_params["path"]).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            raise HTTPError(404, f"no artifact {request.path_params['path']!r} in {b.job_name} #{b.number}")
+        return FileResponse(target, media_type="application/octet-stream")
 
     async def wfapi_describe(self, request: Request, principal: Principal) -> Response:
         from dockyard.ci.buildlog import load_trace
