@@ -236,3 +236,24 @@ def test_python_jenkins_create_trigger_wait_console(server: DockyardServer, tmp_
     assert name in [j["name"] for j in client.get_jobs()]
     client.delete_job(name)
     assert not client.job_exists(name)
+
+
+def test_only_administrators_define_jobs(server: DockyardServer, jenkins: Jenkins) -> None:
+    """Job steps run on the Dockyard host, so creating or changing a job needs an administrator;
+    any user may read jobs and start builds."""
+    user = unique("dev")
+    server.add_user(user, "devpass")
+    xml = (TUTORIAL / "job.xml").read_text()
+    name = unique("adminonly")
+    jenkins.create(
+        name, inline_job_xml("pipeline { agent any\n stages { stage('s') { steps { echo 'x' } } } }")
+    )
+    with httpx.Client(base_url=server.url, auth=(user, "devpass")) as dev:
+        crumb = dev.get("/crumbIssuer/api/json").json()
+        headers = {"Jenkins-Crumb": crumb["crumb"]}
+        r = dev.post("/createItem", params={"name": unique("bydev")}, content=xml, headers=headers)
+        assert r.status_code == 403 and "administrator" in r.text
+        assert dev.post(f"/job/{name}/config.xml", content=xml, headers=headers).status_code == 403
+        assert dev.post(f"/job/{name}/doDelete", headers=headers).status_code == 403
+        assert dev.get(f"/job/{name}/api/json").status_code == 200
+        assert dev.post(f"/job/{name}/build", headers=headers).status_code == 201
