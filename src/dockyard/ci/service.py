@@ -58,13 +58,12 @@ class CIService:
 
     async def start(self) -> None:
         self.ci_dir.mkdir(parents=True, exist_ok=True)
-        if await asyncio.to_thread(self.warm.start):
-            self.scheduler.executor_factory = lambda: LocalExecutor(self.warm.socket)
+        self.scheduler.executor_factory = lambda: LocalExecutor(self.warm)
         await self.scheduler.start()
 
     async def stop(self) -> None:
         await self.scheduler.stop()
-        await asyncio.to_thread(self.warm.stop)
+        await asyncio.to_thread(self.warm.close)
 
     # -- triggers ---------------------------------------------------------------
     def on_git_push(self, event: Event) -> None:

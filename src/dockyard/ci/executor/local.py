@@ -36,6 +36,7 @@ from typing import Any
 
 from dockyard.ci.executor.base import AgentSpec, ContainerSpec, ExecutorError, StepHandle, StepSpec
 from dockyard.ci.executor.container import PreparedImage, prepare_image, step_spec
+from dockyard.ci.executor.warm import WarmExecutor
 
 DEFAULT_KANIKO_IMAGES = ("gcr.io/kaniko-project/executor", "cgr.dev/chainguard/kaniko")
 PGIDS_FILE = "pgids"
@@ -79,8 +80,8 @@ class _Container:
 class LocalExecutor:
     name = "local"
 
-    def __init__(self, warm_socket: Path | None = None) -> None:
-        self.warm_socket = warm_socket
+    def __init__(self, warm: WarmExecutor | None = None) -> None:
+        self.warm = warm
         self.log: Any = None
         self.spec: AgentSpec | None = None
         self.containers: dict[str, _Container] = {}
@@ -101,7 +102,7 @@ class LocalExecutor:
         if kaniko:
             (root / "kaniko").mkdir(parents=True, exist_ok=True)
             shim = root / "kaniko" / "executor"
-            shim.write_text(_shim_script(self.warm_socket))
+            shim.write_text(_shim_script(self.warm.ensure() if self.warm is not None else None))
             shim.chmod(0o755)
             _busybox_dir(root / "busybox")
             prefixes |= {"/kaniko", "/busybox"}

@@ -1,7 +1,8 @@
 """Starts and stops the pre-warmed executor (zygote.py) for the local agent's Kaniko stand-in.
 
-Off when the builder is not installed or `DOCKYARD_CI_PREWARM=0`; the stand-in then runs the
-executor cold (same builder, ~0.5-1 s more per build).
+Started by the first Kaniko step of a server's life and kept until shutdown. Off when the
+builder is not installed or `DOCKYARD_CI_PREWARM=0`; the stand-in then runs the executor cold
+(same builder, ~0.5-1 s more per build).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -25,9 +27,22 @@ def package_root() -> Path:
 
 
 class WarmExecutor:
+    """Started on first use (the first Kaniko step), so servers that never build pay nothing."""
+
     def __init__(self) -> None:
         self.dir: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._failed = False
+
+    def ensure(self) -> Path | None:
+        """The socket of a running pre-warmed executor, starting it if needed (blocking; call from
+        a thread); None when it cannot run (the caller then runs the executor cold)."""
+        with self._lock:
+            if self.socket is None and not self._failed:
+                self.stop()
+                self._failed = not self.start()
+            return self.socket
 
     @property
     def socket(self) -> Path | None:
@@ -58,6 +73,11 @@ class WarmExecutor:
             return False
         log.info("pre-warmed executor ready (pid %d)", self.process.pid)
         return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._failed = True  # no restarts while shutting down
+            self.stop()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
