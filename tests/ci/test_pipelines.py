@@ -73,11 +73,17 @@ def test_failing_sh_fails_stage_skips_rest_and_runs_post_failure(jenkins: Jenkin
 
 WHEN_PARALLEL = """pipeline {
   agent any
-  environment { WHO = "build ${BUILD_NUMBER}" }
+  environment {
+    WHO = "build ${BUILD_NUMBER}"
+    PATH = "/opt/extra/bin:${env.PATH}"
+  }
   stages {
     stage('main only') {
       when { branch 'main' }
-      steps { echo "main ran for ${WHO}" }
+      steps {
+        echo "main ran for ${WHO}"
+        sh 'echo "path starts $PATH" | cut -c1-28; command -v git'
+      }
     }
     stage('release only') {
       when { branch 'release-*' }
@@ -107,6 +113,7 @@ def test_when_branch_parallel_dir_and_artifacts(jenkins: Jenkins, tmp_path: Path
     info, log = jenkins.run(name)
     assert info["result"] == "SUCCESS", log
     assert "main ran for build 1" in log
+    assert "path starts /opt/extra/bin:/" in log and "/git\n" in log
     assert 'Stage "release only" skipped due to when conditional' in log and "release ran" not in log
     assert "a done" in log and "b done" in log
     trace = jenkins.http.get(f"/api/ci/jobs/{name}/builds/1/trace").json()

@@ -37,6 +37,7 @@ YAML_PIPELINES = (".dockyard.yml", ".dockyard.yaml")
 # Tools run by a step (the builder behind /kaniko/executor) may append JSON lines here, one span
 # each: {"kind": "push", "name": "...", "start": epoch, "end": epoch, "status": "ok", ...}.
 TRACE_EVENTS = "trace-events.jsonl"
+AGENT_ENV = ("PATH", "HOME", "LANG", "USER", "LOGNAME", "TMPDIR", "TZ")
 
 
 class StepFailed(Exception):
@@ -346,11 +347,11 @@ class BuildRunner:
             raise StepFailed(
                 f"{part.pos}: ${{{part.expr}}} is not supported (use a name, env.NAME or params.NAME)"
             )
-        if expr not in env:
-            raise StepFailed(
-                f"{part.pos}: no such property: {part.expr} (not in the environment or parameters)"
-            )
-        return env[expr]
+        if expr in env:
+            return env[expr]
+        if expr in AGENT_ENV and expr in os.environ:
+            return os.environ[expr]  # the agent's own PATH, HOME... as Jenkins' env.PATH
+        raise StepFailed(f"{part.pos}: no such property: {part.expr} (not in the environment or parameters)")
 
     # -- agent ------------------------------------------------------------------
     async def setup_agent(self, pipeline: Pipeline) -> None:
