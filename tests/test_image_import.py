@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,9 @@ def test_import_push_then_run_with_umoci_and_runc(
         capture_output=True,
     )
     bundle = tmp_path / "bundle"
-    subprocess.run([umoci, "unpack", "--image", f"{layout}:1", str(bundle)], check=True, capture_output=True)
+    subprocess.run(
+        [umoci, "unpack", "--image", f"{layout}:1", str(bundle)], check=True, capture_output=True
+    )
     config_path = bundle / "config.json"
     spec = json.loads(config_path.read_text())
     spec["process"]["terminal"] = False
@@ -205,13 +208,17 @@ def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str
     return code, capsys.readouterr().err
 
 
-def test_import_refuses_a_hostile_rootfs_tar(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_refuses_a_hostile_rootfs_tar(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     evil = tmp_path / "evil.tar"
     with tarfile.open(evil, "w") as tar:
         info = tarfile.TarInfo("../../etc/cron.d/pwn")
         info.size = 4
         tar.addfile(info, io.BytesIO(b"evil"))
-    code, err = in_process(capsys, "import", "--rootfs", str(evil), "--tar-path", str(tmp_path / "out.tar"))
+    code, err = in_process(
+        capsys, "import", "--rootfs", str(evil), "--tar-path", str(tmp_path / "out.tar")
+    )
     assert code == 1
     assert "escapes the root filesystem" in err
     assert not (tmp_path / "out.tar").exists()
@@ -222,7 +229,9 @@ def test_import_reports_bad_arguments(
 ) -> None:
     code, err = in_process(capsys, "import", "--rootfs", str(busybox_rootfs))
     assert code == 1 and "give --destination, --tar-path or --oci-layout" in err
-    code, err = in_process(capsys, "import", "--rootfs", str(tmp_path / "missing"), "-d", "x.local/a")
+    code, err = in_process(
+        capsys, "import", "--rootfs", str(tmp_path / "missing"), "-d", "x.local/a"
+    )
     assert code == 1 and "does not exist" in err
     code, err = in_process(capsys, "import", "--rootfs", str(busybox_rootfs), "-d", "Upper/Case")
     assert code == 1 and "must be lowercase" in err
@@ -262,3 +271,102 @@ def test_import_reports_bad_arguments(
         "[sh",
     )
     assert code == 1 and "--entrypoint '[sh' is not a valid JSON array" in err
+
+
+@pytest.mark.slow
+def test_podman_pulls_and_runs_an_imported_image(
+    tmp_path: Path, busybox_rootfs: Path, registry: Registry
+) -> None:
+    podman = require_tool("podman")
+    if os.geteuid() != 0:
+        pytest.skip("podman with runc needs root here")
+    ref = f"{registry.host}/base/podman-busybox:1"
+    result = dockyard(
+        "import",
+        "--rootfs",
+        str(busybox_rootfs),
+        "--destination",
+        ref,
+        "--entrypoint",
+        "/bin/echo",
+        "--cmd",
+        "hello from podman",
+    )
+    assert result.returncode == 0, result.stderr
+    runroot = tempfile.mkdtemp(prefix="dy-pm-", dir="/tmp")  # podman wants a short runroot
+    storage = ["--root", str(tmp_path / "podman-root"), "--runroot", runroot]
+    storage += ["--storage-driver", "vfs"]
+    run = subprocess.run(
+        [
+            podman,
+            *storage,
+            "run",
+            "--rm",
+            "--tls-verify=false",
+            "--runtime",
+            "runc",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+            "--network",
+            "none",
+            ref,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    subprocess.run([podman, *storage, "rmi", "--all", "--force"], capture_output=True, timeout=60)
+    shutil.rmtree(runroot, ignore_errors=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "hello from podman"
+
+
+def test_copy_and_inspect_between_registry_layout_and_archive(
+    tmp_path: Path, busybox_rootfs: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    layout = tmp_path / "layout"
+    code, err = in_process(
+        capsys,
+        "import",
+        "--rootfs",
+        str(busybox_rootfs),
+        "--oci-layout",
+        str(layout),
+        "--destination",
+        "offline.local/busybox:1.36",
+        "--no-push",
+        "--cmd",
+        "sh",
+    )
+    assert code == 0, err
+    ref = f"{registry.host}/copied/busybox:1.36"
+    assert in_process(capsys, "copy", f"oci:{layout}:1.36", f"docker://{ref}")[0] == 0
+    summary = json.loads(main_out(capsys, "inspect", ref))
+    assert summary["Cmd"] == ["sh"] and summary["Platform"].startswith("linux/")
+    archive = tmp_path / "busybox.tar"
+    assert in_process(capsys, "copy", ref, f"oci-archive:{archive}")[0] == 0
+    # the archive names the image by its source reference (docker-archive RepoTags)
+    named = subprocess.run(
+        [require_tool("skopeo"), "inspect", f"docker-archive:{archive}:{ref}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert len(json.loads(named)["Layers"]) == 1
+    raw = main_out(capsys, "inspect", "--raw", f"oci:{layout}:1.36")
+    assert json.loads(raw)["layers"][0]["digest"] == summary["Layers"][0]
+    code, err = in_process(capsys, "inspect", f"oci:{layout}:nope")
+    assert code == 1 and "no image named 'nope'" in err
+    code, err = in_process(capsys, "copy", f"oci-archive:{archive}", f"oci:{tmp_path / 'x'}")
+    assert code == 1 and "archives can be written, not read" in err
+
+
+def main_out(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    from dockyard.cli import main
+
+    capsys.readouterr()
+    assert main(["image", *args]) == 0
+    return capsys.readouterr().out

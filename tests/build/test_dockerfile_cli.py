@@ -50,3 +50,20 @@ def test_bad_dockerfile_exits_1_with_file_and_line(tmp_path: Path) -> None:
 def test_missing_file_exits_1(tmp_path: Path) -> None:
     result = dockyard("dockerfile", "parse", str(tmp_path / "nope"))
     assert result.returncode == 1 and "cannot read" in result.stderr
+
+
+def test_context_lists_what_dockerignore_lets_through() -> None:
+    context = TUTORIAL.parent.parent / "corpus" / "compare" / "dockerignore" / "context"
+    result = dockyard("dockerfile", "context", str(context))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [".dockerignore", "docs/README.md", "keep.log",
+                                     "src/deep/keep.tmp", "src/main.c", "top.txt"]
+    excluded = dockyard("dockerfile", "context", "--excluded", str(context)).stdout.split()
+    assert "secret/" in excluded and "src/deep/x.tmp" in excluded
+
+
+def test_context_reports_bad_ignore_patterns(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_text("ok\nbad[\n")
+    result = dockyard("dockerfile", "context", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.startswith(".dockerignore:2: bad pattern 'bad['")

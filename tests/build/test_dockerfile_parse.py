@@ -96,6 +96,19 @@ def test_bom_and_crlf_are_accepted() -> None:
     assert run.command == ("echo a   b",) and (run.line, run.end_line) == (2, 3)
 
 
+def test_only_newline_ends_a_line() -> None:
+    df = parse("FROM busybox\nRUN echo a\x0cb\u2028c\nRUN true\n")
+    first, second = df.stages[0].instructions
+    assert first.original == "RUN echo a\x0cb\u2028c" and second.line == 3
+
+
+def test_quoted_flag_value_before_heredoc() -> None:
+    df = parse('FROM busybox\nRUN --mount="type=cache,target=/a b" <<EOF\nx\nEOF\n')
+    run = df.stages[0].instructions[0]
+    assert isinstance(run, RunInstruction)
+    assert run.mounts[0].target == "/a b" and run.heredocs[0].content == "x\n"
+
+
 def test_stages_needed_follows_from_copy_and_mounts() -> None:
     df = parse((CORPUS / "good" / "multistage.Dockerfile").read_text())
     assert stages_needed(df) == [0, 1, 3, 4, 5]
@@ -107,6 +120,12 @@ def test_stages_needed_follows_from_copy_and_mounts() -> None:
     assert resolve_stage(df, None).index == 5
     with pytest.raises(DockerfileError, match="target stage 'nope' could not be found"):
         resolve_stage(df, "nope")
+
+
+def test_from_sees_only_earlier_stages() -> None:
+    df = parse("FROM python AS base\nFROM base AS python\n")
+    assert stages_needed(df) == [0, 1]
+    assert stages_needed(df, "base") == [0]  # its FROM python is the image, not stage 1
 
 
 def test_stages_needed_expands_from_with_global_args() -> None:

@@ -173,3 +173,59 @@ def test_timeout_fails_the_build(env: dict[str, Path], tmp_path: Path) -> None:
     result = build(env, tmp_path / "ctx", "ARG BASE\nFROM $BASE\nRUN sleep 60\n",
                    "--timeout=2s", check=False)
     assert result.returncode != 0 and "timed out" in result.stderr
+
+
+@pytest.mark.parametrize("case", ["run-user", "copy"])
+def test_tree_diff_fallback_gives_the_same_tree(case: str, env: dict[str, Path],
+                                                tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.build.images import tree
+
+    context = FIXTURES / "build-corpus" / case
+    build(env, context, None, out=tmp_path / "overlay")
+    monkeypatch.setenv("DOCKYARD_SNAPSHOT", "tree")
+    build(env, context, None, out=tmp_path / "tree")
+    assert tree(unpack(tmp_path / "tree", "out", tmp_path / "b1")) == \
+        tree(unpack(tmp_path / "overlay", "out", tmp_path / "b2"))
+
+
+def test_add_downloads_urls_and_checks_the_checksum(env: dict[str, Path], tmp_path: Path) -> None:
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "tool.sh").write_text("#!/bin/sh\necho tool\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/tool.sh"
+    good = "sha256:" + hashlib.sha256((served / "tool.sh").read_bytes()).hexdigest()
+    try:
+        build(env, tmp_path / "ctx", f"ARG BASE\nFROM $BASE\nADD --checksum={good} {url} /opt/\n"
+              "LABEL ok=1\n", "--label=from-cli=yes")
+        root = unpack(tmp_path / "ctx-out", "out", tmp_path / "bundle")
+        assert (root / "opt" / "tool.sh").read_text() == "#!/bin/sh\necho tool\n"
+        assert oct((root / "opt" / "tool.sh").stat().st_mode & 0o777) == "0o600"
+        labels = image_config(tmp_path / "ctx-out", "out")["config"]["Labels"]  # type: ignore[index]
+        assert labels == {"ok": "1", "from-cli": "yes"}
+        wrong = "sha256:" + "0" * 64
+        bad = build(env, tmp_path / "ctx2",
+                    f"ARG BASE\nFROM $BASE\nADD --checksum={wrong} {url} /opt/\n", check=False)
+        assert bad.returncode == 1 and "checksum mismatch" in bad.stderr
+    finally:
+        server.shutdown()
+
+
+def test_copy_and_bind_mount_from_an_image(env: dict[str, Path], tmp_path: Path) -> None:
+    image = f"oci-layout://{env['base']}:{BASE_TAG}"
+    build(env, tmp_path / "ctx", f"FROM scratch\nCOPY --from={image} /etc/passwd /passwd\n")
+    root = unpack(tmp_path / "ctx-out", "out", tmp_path / "bundle")
+    assert (root / "passwd").read_text().startswith("root:x:0:0")
+    build(env, tmp_path / "ctx2", f"ARG BASE\nFROM $BASE\n"
+          f"RUN --mount=type=bind,from={image},source=/etc,target=/base-etc "
+          "cp /base-etc/motd /motd-copy\n")
+    root2 = unpack(tmp_path / "ctx2-out", "out", tmp_path / "bundle2")
+    assert (root2 / "motd-copy").read_text() == "welcome\n"

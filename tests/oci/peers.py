@@ -30,6 +30,7 @@ import pytest
 
 USER = "alice"
 PASSWORD = "wonderland-S3cret!"
+REFRESH_TOKEN = "refresh-token-of-alice"
 
 
 def free_port() -> int:
@@ -66,7 +67,38 @@ class Registry:
                 self.process.wait()
 
 
-def start_registry(base: Path, auth_yaml: str = "") -> Registry:
+def self_signed_certificate(directory: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:
+    """(certificate, key) for `name` as an IP SAN, made with openssl."""
+    openssl = require_tool("openssl")
+    cert, key = directory / "tls.crt", directory / "tls.key"
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={name}",
+            "-addext",
+            f"subjectAltName=IP:{name}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def start_registry(
+    base: Path, auth_yaml: str = "", tls: tuple[Path, Path] | None = None
+) -> Registry:
     binary = require_tool("docker-registry")
     base.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -76,18 +108,24 @@ def start_registry(base: Path, auth_yaml: str = "") -> Registry:
         "log:\n  level: warn\n"
         f"storage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n"
         "  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n  secret: oci-tests\n" + auth_yaml
+        f"http:\n  addr: 127.0.0.1:{port}\n  secret: oci-tests\n"
+        + (f"  tls:\n    certificate: {tls[0]}\n    key: {tls[1]}\n" if tls else "")
+        + auth_yaml
     )
     log = base / "registry.log"
     with open(log, "ab") as out:
-        process = subprocess.Popen([binary, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [binary, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT
+        )
     registry = Registry(f"127.0.0.1:{port}", base / "data", process, log)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"docker-registry exited:\n{log.read_text()}")
         try:
-            if httpx.get(f"http://{registry.host}/v2/", timeout=1).status_code in (200, 401):
+            scheme = "https" if tls else "http"
+            answer = httpx.get(f"{scheme}://{registry.host}/v2/", timeout=1, verify=False)
+            if answer.status_code in (200, 401):
                 return registry
         except httpx.HTTPError:
             pass
@@ -195,7 +233,9 @@ class TokenServer:
             "jti": os.urandom(8).hex(),
             "access": access,
         }
-        signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        signing_input = (
+            f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        )
         signature = subprocess.run(
             [self.openssl, "dgst", "-sha256", "-sign", str(self.key)],
             input=signing_input.encode(),
@@ -225,6 +265,18 @@ class TokenServer:
                 scopes = query.get("scope", [])
                 server.scopes_seen.extend(scopes)
                 self._reply(200, {"token": server.sign(user, scopes), "expires_in": 300})
+
+            def do_POST(self) -> None:  # noqa: N802 - OAuth2 refresh-token grant (identitytoken)
+                length = int(self.headers.get("Content-Length", "0"))
+                form = parse_qs(self.rfile.read(length).decode())
+                if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [
+                    REFRESH_TOKEN
+                ]:
+                    self._reply(401, {"details": "invalid refresh token"})
+                    return
+                scopes = " ".join(form.get("scope", [])).split()
+                server.scopes_seen.extend(scopes)
+                self._reply(200, {"access_token": server.sign(USER, scopes), "expires_in": 300})
 
             def _reply(self, status: int, body: dict[str, object]) -> None:
                 data = json.dumps(body).encode()
@@ -277,3 +329,13 @@ def token_registry(
     yield reg, tokens
     reg.stop()
     tokens.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Registry, Path]]:
+    """A registry serving HTTPS with a self-signed certificate; yields it and the certificate."""
+    base = tmp_path_factory.mktemp("tls-registry")
+    cert, key = self_signed_certificate(base)
+    reg = start_registry(base, tls=(cert, key))
+    yield reg, cert
+    reg.stop()

@@ -168,7 +168,9 @@ def test_platform_parsing() -> None:
     assert Platform.current().os == "linux"
     with pytest.raises(ValueError, match="os/arch"):
         Platform.parse("amd64")
-    assert not Platform(architecture="arm", os="linux", variant="v6").matches(Platform.parse("linux/arm/v7"))
+    assert not Platform(architecture="arm", os="linux", variant="v6").matches(
+        Platform.parse("linux/arm/v7")
+    )
 
 
 def test_descriptor_of_bytes() -> None:
@@ -188,3 +190,18 @@ def test_minimal_objects_round_trip_without_gaining_keys() -> None:
     config = ImageConfig.from_dict(minimal_config)
     config.config.cmd = ["sh"]  # filled later: written out
     assert config.to_dict()["config"] == {"Cmd": ["sh"]}
+
+
+def test_platform_variant_defaults_follow_containerd() -> None:
+    arm_v6 = Platform(architecture="arm", os="linux", variant="v6")
+    arm_plain = Platform(architecture="arm", os="linux")
+    assert not arm_v6.matches(Platform.parse("linux/arm"))  # linux/arm means v7
+    assert arm_plain.matches(Platform.parse("linux/arm/v7"))
+    assert arm_v6.matches(Platform.parse("linux/arm/v6"))
+    amd = Platform(architecture="amd64", os="linux")
+    assert amd.matches(Platform.parse("linux/amd64"))
+    assert not amd.matches(Platform.parse("linux/arm64"))
+    assert not Platform(architecture="amd64", os="windows").matches(Platform.parse("linux/amd64"))
+    assert Platform(architecture="arm64", os="linux", variant="v8").matches(
+        Platform.parse("linux/arm64")
+    )

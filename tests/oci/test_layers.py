@@ -32,7 +32,9 @@ def make_tar(path: Path, build: Callable[[tarfile.TarFile], None], mode: str = "
     return path
 
 
-def add_file(tar: tarfile.TarFile, name: str, data: bytes = b"", mode: int = 0o644, **kw: object) -> None:
+def add_file(
+    tar: tarfile.TarFile, name: str, data: bytes = b"", mode: int = 0o644, **kw: object
+) -> None:
     info = tarfile.TarInfo(name)
     info.size, info.mode = len(data), mode
     for key, value in kw.items():
@@ -40,7 +42,9 @@ def add_file(tar: tarfile.TarFile, name: str, data: bytes = b"", mode: int = 0o6
     tar.addfile(info, io.BytesIO(data))
 
 
-def add_entry(tar: tarfile.TarFile, name: str, kind: bytes, linkname: str = "", **kw: object) -> None:
+def add_entry(
+    tar: tarfile.TarFile, name: str, kind: bytes, linkname: str = "", **kw: object
+) -> None:
     info = tarfile.TarInfo(name)
     info.type, info.linkname = kind, linkname
     info.mode = 0o755 if kind == tarfile.DIRTYPE else 0o777
@@ -222,6 +226,8 @@ def _apply(tmp_path: Path, root: Path, build: Callable[[tarfile.TarFile], None])
         (lambda t, o: add_entry(t, "h", tarfile.LNKTYPE, "../outside/secret"), "escapes the root"),
         (lambda t, o: add_entry(t, "h", tarfile.LNKTYPE, f"{o}/secret"), "absolute path"),
         (lambda t, o: add_file(t, "../.wh.outside"), "escapes the root"),
+        (lambda t, o: add_file(t, ".wh..."), "invalid whiteout"),
+        (lambda t, o: add_entry(t, "h", tarfile.LNKTYPE, "."), "hardlink to the root"),
     ],
     ids=[
         "dotdot",
@@ -230,6 +236,8 @@ def _apply(tmp_path: Path, root: Path, build: Callable[[tarfile.TarFile], None])
         "hardlink-dotdot",
         "hardlink-absolute",
         "whiteout-escape",
+        "whiteout-dotdot",
+        "hardlink-root",
     ],
 )
 def test_escaping_names_are_refused(
@@ -432,7 +440,9 @@ def test_add_tar_copies_entries_and_refuses_escapes(tmp_path: Path) -> None:
         7,
     )
 
-    evil = make_tar(tmp_path / "evil.tar", lambda t: add_entry(t, "x", tarfile.LNKTYPE, "../../etc/shadow"))
+    evil = make_tar(
+        tmp_path / "evil.tar", lambda t: add_entry(t, "x", tarfile.LNKTYPE, "../../etc/shadow")
+    )
     with pytest.raises(UnsafeLayerError, match="hardlink target.*escapes"), open(evil, "rb") as f:  # noqa: SIM117
         with LayerWriter(tmp_path / "evil-layer", "gzip") as writer:
             writer.add_tar(f)
@@ -457,3 +467,16 @@ def test_xattrs_round_trip(tmp_path: Path) -> None:
     root.mkdir()
     apply_layer(info.path, root)
     assert os.getxattr(root / "f", "user.dockyard") == b"\x00\xffbinary"
+
+
+def test_sockets_are_skipped_when_writing(tmp_path: Path) -> None:
+    import socket
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "file").write_text("x")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(src / "app.sock"))
+        info = write_layer_from_dir(tmp_path / "layer", src, "none")
+    with tarfile.open(info.path) as tar:
+        assert tar.getnames() == ["file"]

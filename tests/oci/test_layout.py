@@ -14,7 +14,9 @@ from tests.oci.test_client import client, make_image
 
 
 def skopeo(*args: str) -> str:
-    return subprocess.run([require_tool("skopeo"), *args], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        [require_tool("skopeo"), *args], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def test_layout_round_trip_through_skopeo(tmp_path: Path) -> None:

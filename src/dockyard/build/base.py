@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -24,11 +23,9 @@ from dockyard.oci import (
     LayerError,
     Platform,
     apply_layer,
-    parse_manifest_or_index,
 )
 from dockyard.oci.blobcache import BlobCache
 from dockyard.oci.image import Layer
-from dockyard.oci.models import Index, Manifest
 
 LAYOUT_SCHEME = "oci-layout://"
 
@@ -79,33 +76,29 @@ def fetch_base(name: str, options: BuildOptions, blobs: BlobCache, platform: Pla
 
 
 def read_layout(spec: str, blobs: BlobCache, platform: Platform) -> BaseImage:
-    """An image from an OCI layout directory; blobs are copied into the blob cache."""
-    path_text, _, tag = spec.partition(":") if ":" in Path(spec).name else (spec, "", "")
-    root = Path(path_text)
+    """An image from an OCI layout directory (`DIR` or `DIR:TAG`); blobs are copied into
+    the blob cache so every later step finds them in one place."""
+    from dockyard.oci.layout import ImageLayout
+
+    path_text, tag = spec, None
+    if ":" in Path(spec).name:
+        path_text, _, tag = spec.rpartition(":")
     try:
-        index = json.loads((root / "index.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise BuildError(f"FROM oci-layout://{spec}: not an OCI layout ({exc})") from None
-    entries = index.get("manifests", [])
-    if tag:
-        entries = [e for e in entries
-                   if (e.get("annotations") or {}).get("org.opencontainers.image.ref.name") == tag]
-    if not entries:
-        raise BuildError(f"FROM oci-layout://{spec}: no image{' tagged ' + tag if tag else ''}")
-
-    def blob(digest: str) -> Path:
-        return root / "blobs" / digest.replace(":", "/", 1)
-
-    parsed = parse_manifest_or_index(blob(entries[0]["digest"]).read_bytes())
-    if isinstance(parsed, Index):
-        parsed = parse_manifest_or_index(blob(parsed.select(platform).digest).read_bytes())
-    assert isinstance(parsed, Manifest)
-    config = ImageConfig.from_json(blob(parsed.config.digest).read_bytes())
+        image = ImageLayout(Path(path_text)).read_image(tag, platform)
+    except (OSError, LookupError, ValueError) as exc:
+        raise BuildError(f"FROM oci-layout://{spec}: {exc}") from None
     layers = []
-    for descriptor, diff_id in zip(parsed.layers, config.rootfs.diff_ids, strict=True):
-        blobs.add_file(blob(descriptor.digest), descriptor.digest)
-        layers.append(Layer(descriptor, diff_id, blobs.path(descriptor.digest)))
-    return BaseImage(f"oci-layout://{spec}", config, layers)
+    for layer in image.layers:
+        if layer.path is None:
+            raise BuildError(f"FROM oci-layout://{spec}: layer {layer.digest} is missing")
+        if not blobs.has(layer.digest):
+            actual = blobs.add_file(layer.path)  # hashed: a layout is not trusted
+            if actual != layer.digest:
+                blobs.path(actual).unlink(missing_ok=True)
+                raise BuildError(f"FROM oci-layout://{spec}: blob {layer.digest} has digest "
+                                 f"{actual}: the layout is corrupt")
+        layers.append(Layer(layer.descriptor, layer.diff_id, blobs.path(layer.digest)))
+    return BaseImage(f"oci-layout://{spec}", image.config, layers)
 
 
 def rootfs_for(base: BaseImage, rootfs: Path, cache_dir: Path, hardlink: bool) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,7 +104,11 @@ class Pattern:
         regex = None
         if kind == _REGEX:
             out.append(r"\Z")
-            regex = re.compile("".join(out), re.DOTALL)
+            with warnings.catch_warnings():
+                # Python warns about "[[" and "--" inside classes, Go's regexp reads
+                # them literally as Python still does
+                warnings.simplefilter("ignore", FutureWarning)
+                regex = re.compile("".join(out), re.DOTALL)
         return cls(cleaned, exclusion, kind, regex)
 
     def match(self, path: str) -> bool:
@@ -204,10 +209,7 @@ class IgnoreMatcher:
         pattern may re-include something below it (else the walker can skip it)."""
         directory = _clean(reldir.lstrip("/"))
         parts = [] if directory == "." else directory.split("/")
-        for pattern in self.patterns:
-            if pattern.exclusion and _may_match_below(pattern.dirs, parts):
-                return True
-        return False
+        return any(pattern.exclusion and _may_match_below(pattern.dirs, parts) for pattern in self.patterns)
 
 
 def _may_match_below(pattern_dirs: list[str], dir_parts: list[str]) -> bool:
@@ -218,7 +220,11 @@ def _may_match_below(pattern_dirs: list[str], dir_parts: list[str]) -> bool:
         component = pattern_dirs[index]
         if "**" in component:
             return True
-        if not Pattern.compile(component, False).match(part):
+        try:
+            matched = Pattern.compile(component, False).match(part)
+        except re.error:
+            return True  # a class spanning "/": cannot judge per component, so walk
+        if not matched:
             return False
     return True
 
@@ -229,7 +235,8 @@ def read_patterns(text: str) -> tuple[list[str], list[int]]:
     lines: list[int] = []
     if text.startswith("\ufeff"):
         text = text[1:]
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(text.split("\n"), start=1):
+        raw = raw.removesuffix("\r")
         if raw.startswith("#"):
             continue
         pattern = raw.strip()

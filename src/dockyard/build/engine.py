@@ -12,17 +12,29 @@ import copy
 import datetime
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.build.base import BaseImage, fetch_base, rootfs_for
+from dockyard.build.cache import (
+    CacheEntry,
+    CacheInputs,
+    LayerCache,
+    cache_key,
+    chain_link,
+    files_digest,
+)
 from dockyard.build.context import BuildContext
 from dockyard.build.dockerfile import (
+    AddInstruction,
+    CopyInstruction,
     Dockerfile,
     DockerfileError,
     Instruction,
     OnbuildInstruction,
+    RunInstruction,
     Stage,
     expand,
     expand_instruction,
@@ -31,13 +43,13 @@ from dockyard.build.dockerfile import (
     stages_needed,
 )
 from dockyard.build.dockerfile.expansion import global_env
-from dockyard.build.instructions import Change, step_for
+from dockyard.build.instructions import Change, Step, step_for
 from dockyard.build.layer_writer import write_layer
 from dockyard.build.options import BuildError, BuildOptions
 from dockyard.build.sandbox import overlay_supported
 from dockyard.build.snapshot import merge_upper, upper_entries
 from dockyard.build.state import DEFAULT_SHELL, BuildEnv, StageState, clone_tree
-from dockyard.oci import History, ImageConfig, Platform, mediatypes
+from dockyard.oci import History, ImageConfig, Platform, apply_layer, mediatypes
 from dockyard.oci.blobcache import BlobCache
 from dockyard.oci.image import Image, Layer
 from dockyard.oci.models import Descriptor
@@ -77,6 +89,12 @@ class Builder:
         self.log = options.progress or (lambda message: None)
         self.layers_written = 0
         self.steps: list[tuple[str, float]] = []
+        self.platform = target_platform(options)
+        self.layer_cache = (LayerCache(options.cache_dir, options.cache_ttl_seconds)
+                            if options.cache else None)
+        if options.cache_repo:
+            self.log(f"note: --cache-repo={options.cache_repo} is not supported yet; layers "
+                     f"are cached locally in {options.cache_dir}")
 
     def parse(self) -> Dockerfile:
         try:
@@ -102,7 +120,7 @@ class Builder:
                 context=BuildContext(self.options.context, self.options.dockerfile),
                 scratch=scratch,
                 blob_dir=cache_dir / "blobs",
-                overlay=overlay_supported(scratch) and self.options.snapshot_mode != "tree",
+                overlay=self.options.snapshot_mode != "tree" and overlay_supported(scratch),
                 escape=dockerfile.escape,
                 log=self.log,
                 global_args=global_env(dockerfile, build_args, auto_args),
@@ -110,8 +128,8 @@ class Builder:
             )
             blobs = BlobCache(env.blob_dir)
             if not env.overlay:
-                self.log("overlay mounts are not available here: RUN changes are found by "
-                         "scanning the rootfs (slower)")
+                self.log("no overlay mounts (unavailable, or DOCKYARD_SNAPSHOT=tree): RUN "
+                         "changes are found by scanning the rootfs (slower)")
             for position, index in enumerate(needed, 1):
                 stage = dockerfile.stages[index]
                 label = stage.name or str(index)
@@ -123,7 +141,7 @@ class Builder:
             final = env.stages[needed[-1]]
             image = self.assemble(final, blobs)
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            remove_in_background(scratch)
         return BuildResult(image, blobs, needed, self.layers_written,
                            time.monotonic() - started, self.steps)
 
@@ -152,6 +170,7 @@ class Builder:
                 index=stage.index, name=stage.name, rootfs=rootfs,
                 config=copy.deepcopy(parent.config), layers=list(parent.layers),
                 history=list(parent.history), shell=list(parent.shell), base_ref=parent.base_ref,
+                cache_chain=parent.cache_chain, cache_missed=parent.cache_missed,
             )
         base: BaseImage = fetch_base(base_name, self.options, blobs, platform, self.log)
         rootfs_for(base, rootfs, self.options.cache_dir, hardlink=env.overlay)
@@ -161,6 +180,7 @@ class Builder:
             index=stage.index, name=stage.name, rootfs=rootfs, config=config,
             layers=list(base.layers), history=list(base.config.history or []),
             shell=list(config.config.shell or DEFAULT_SHELL), base_ref=base.reference,
+            cache_chain=chain_link("base", ",".join(str(layer.diff_id) for layer in base.layers)),
         )
 
     def run_trigger(self, trigger: str, state: StageState, env: BuildEnv,
@@ -185,21 +205,98 @@ class Builder:
                 exc.filename = self.options.dockerfile.name
                 raise
         step = step_for(expanded)
-        self.log(f"  {instruction.original}")
         started = time.monotonic()
+        key = self.cache_key_for(step, expanded, state, env)
+        state.cache_chain = chain_link(state.cache_chain, repr(expanded))
+        if key is not None and not state.cache_missed and self.reuse(key, step, state, env):
+            self.log(f"  {instruction.original} (cached)")
+            self.steps.append((instruction.original, time.monotonic() - started))
+            return
+        self.log(f"  {instruction.original}")
+        if key is not None:
+            state.cache_missed = True
         try:
             change = step.execute(state, env)
         except DockerfileError as exc:
             exc.filename = self.options.dockerfile.name
             raise
-        self.commit(state, change, step.created_by(), env)
+        layer = self.commit(state, change, step.created_by(), env)
+        if key is not None and self.layer_cache is not None:
+            self.layer_cache.store(key, CacheEntry(
+                layer.digest if layer else None, layer.diff_id if layer else None,
+                layer.size if layer else 0, layer.media_type if layer else "", time.time()))
         self.steps.append((instruction.original, time.monotonic() - started))
 
+    # ------------------------------------------------------------------ layer cache
+
+    def cache_key_for(self, step: Step, expanded: Instruction, state: StageState,
+                      env: BuildEnv) -> str | None:
+        """The step's cache key, or None when the step is not cacheable."""
+        if self.layer_cache is None or expanded.keyword not in ("RUN", "COPY", "ADD"):
+            return None
+        files = ""
+        if isinstance(expanded, (CopyInstruction, AddInstruction)):
+            if any(s.startswith(("http://", "https://")) for s in expanded.sources):
+                return None  # remote content: unknown until fetched
+            from_ = getattr(expanded, "from_", None)
+            if from_:
+                source = env.stage_by_name(from_)
+                if source is None:
+                    return None
+                files = "stage:" + ",".join(str(layer.diff_id) for layer in source.layers)
+            else:
+                files = files_digest(env.context.root, step.files_used(state, env),
+                                     env.context.excluded)
+        elif isinstance(expanded, RunInstruction):
+            parts = []
+            for mount in expanded.mounts:
+                if mount.type == "bind" and mount.from_:
+                    source = env.stage_by_name(mount.from_)
+                    if source is None:
+                        return None
+                    parts.append(",".join(str(layer.diff_id) for layer in source.layers))
+                elif mount.type == "bind":
+                    path = env.context.root / (mount.source or "").lstrip("/")
+                    if path.exists():
+                        parts.append(files_digest(env.context.root, [path]))
+            files = "|".join(parts)
+        return cache_key(CacheInputs(
+            parent=state.cache_chain,
+            instruction=repr(expanded),
+            env=sorted(state.run_env().items()),
+            user=state.config.config.user or "",
+            workdir=state.workdir,
+            shell=state.shell,
+            platform=str(self.platform),
+            files_digest=files,
+        ))
+
+    def reuse(self, key: str, step: Step, state: StageState, env: BuildEnv) -> bool:
+        assert self.layer_cache is not None
+        blobs = BlobCache(env.blob_dir)
+        entry = self.layer_cache.lookup(key, blobs.has)
+        if entry is None:
+            return False
+        history = History(created=_timestamp(env.epoch), created_by=step.created_by(),
+                          comment="dockyard")
+        if entry.digest is None or entry.diff_id is None:
+            history.empty_layer = True
+        else:
+            path = blobs.path(entry.digest)
+            apply_layer(path, state.rootfs, expected_diff_id=entry.diff_id)
+            state.layers.append(Layer(
+                Descriptor(media_type=entry.media_type, digest=entry.digest, size=entry.size),
+                entry.diff_id, path))
+        state.history.append(history)
+        return True
+
     def commit(self, state: StageState, change: Change | None, created_by: str,
-               env: BuildEnv) -> None:
+               env: BuildEnv) -> Layer | None:
+        """Turns the change into a layer (None when nothing changed) and folds it in."""
         history = History(created=_timestamp(env.epoch), created_by=created_by,
                           comment="dockyard")
         entries = None
+        layer: Layer | None = None
         if change is not None and change.upper is not None:
             entries = list(upper_entries(change.upper))
         elif change is not None and change.entries is not None:
@@ -209,9 +306,10 @@ class Builder:
             blob = write_layer(entries, tmp, env.epoch)
             blobs = BlobCache(env.blob_dir)
             blobs.add_file(tmp, blob.digest, move=True)
-            state.layers.append(Layer(
+            layer = Layer(
                 Descriptor(media_type=blob.media_type, digest=blob.digest, size=blob.size),
-                blob.diff_id, blobs.path(blob.digest)))
+                blob.diff_id, blobs.path(blob.digest))
+            state.layers.append(layer)
             self.layers_written += 1
         else:
             history.empty_layer = True
@@ -219,6 +317,7 @@ class Builder:
             merge_upper(change.upper, state.rootfs)
             shutil.rmtree(change.upper, ignore_errors=True)
         state.history.append(history)
+        return layer
 
     # ------------------------------------------------------------------ image
 
@@ -240,6 +339,18 @@ class Builder:
                                     size=layer.descriptor.size)
             layers.append(Layer(descriptor, layer.diff_id, layer.path, layer.source))
         return Image.assemble(config, layers)
+
+
+def remove_in_background(path: Path) -> None:
+    """Deletes the scratch tree while the caller pushes (a non-daemon thread: the process
+    waits for it before exiting, so nothing is left behind)."""
+    trash = path.with_name(path.name + ".trash")
+    try:
+        path.rename(trash)
+    except OSError:
+        trash = path
+    threading.Thread(target=shutil.rmtree, args=(trash,), kwargs={"ignore_errors": True},
+                     name="dockyard-scratch-cleanup").start()
 
 
 def build(options: BuildOptions) -> BuildResult:

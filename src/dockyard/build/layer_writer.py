@@ -53,8 +53,13 @@ class LayerSink:
         self._tar_hash = hashlib.sha256()
         self._gz_hash = hashlib.sha256()
         self._size = 0
+        self._written = 0
+
+    def tell(self) -> int:
+        return self._written
 
     def write(self, data: bytes) -> int:
+        self._written += len(data)
         self._tar_hash.update(data)
         self._emit(self._compressor.compress(data))
         return len(data)
@@ -111,10 +116,13 @@ def write_layer(entries: Iterable[Entry], path: Path, epoch: int | None = None) 
     """
     sink = LayerSink(path)
     try:
-        with tarfile.open(
-            fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT, bufsize=COPY_BUFSIZE
+        # mode "w" on a sink that only appends (tell() counts): no seek, no extra buffer
+        with tarfile.TarFile(
+            fileobj=sink,  # type: ignore[arg-type]
+            mode="w",
+            format=tarfile.PAX_FORMAT,
+            copybufsize=COPY_BUFSIZE,
         ) as tar:
-            tar.copybufsize = COPY_BUFSIZE
             links: dict[tuple[int, int], str] = {}
             for entry in entries:
                 _add(tar, entry, links, epoch)

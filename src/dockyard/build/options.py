@@ -58,7 +58,10 @@ class BuildOptions:
     # RUN
     secrets: dict[str, Path] = field(default_factory=dict)
     timeout: float | None = None
-    snapshot_mode: str = "full"
+    # "full"/"redo"/"time" (Kaniko's names) all use the overlay upper dir when overlay
+    # mounts work; "tree" forces the tree-diff fallback ($DOCKYARD_SNAPSHOT=tree)
+    snapshot_mode: str = field(default_factory=lambda: os.environ.get("DOCKYARD_SNAPSHOT",
+                                                                      "full"))
     # reporting
     verbosity: str = "info"
     progress: Callable[[str], None] | None = None

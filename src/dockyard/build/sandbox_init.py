@@ -17,6 +17,7 @@ them from the layer. Only the standard library is imported: this runs once per R
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import json
@@ -234,9 +235,18 @@ def exec_command(spec: dict[str, object]) -> None:
         uid, gid = int(spec["uid"]), int(spec["gid"])  # type: ignore[call-overload]
         groups = [int(g) for g in spec.get("groups", [])]  # type: ignore[attr-defined]
         drop_capabilities()
-        os.setgroups(groups)
-        os.setgid(gid)
-        os.setuid(uid)
+        # rootless with a single id mapping: setgroups is denied, keep no extra groups
+        with contextlib.suppress(PermissionError):
+            os.setgroups(groups)
+        try:
+            os.setgid(gid)
+            os.setuid(uid)
+        except OSError as exc:
+            sys.stderr.write(
+                f"dockyard: cannot switch to uid {uid} gid {gid} ({exc.strerror}); rootless "
+                "builds only have the ids of the user namespace (see /etc/subuid)\n"
+            )
+            os._exit(126)
         os.chdir(cwd)
         argv = [str(a) for a in spec["argv"]]  # type: ignore[attr-defined]
         program = find_program(argv[0], env)

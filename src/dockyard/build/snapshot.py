@@ -50,10 +50,8 @@ def remove_placeholders(upper: Path, created: list[str]) -> None:
         except FileNotFoundError:
             continue
         if stat.S_ISDIR(st.st_mode):
-            try:
+            with contextlib.suppress(OSError):  # the step put something there: keep it
                 os.rmdir(path)
-            except OSError:
-                pass  # the step put something there: keep it
         elif stat.S_ISREG(st.st_mode) and st.st_size == 0:
             path.unlink()
 

@@ -11,19 +11,11 @@ from pathlib import Path
 
 from dockyard.build.context import BuildContext
 from dockyard.build.options import BuildOptions
-from dockyard.oci import Descriptor, History, ImageConfig
+from dockyard.oci import History, ImageConfig
+from dockyard.oci.image import Layer
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHELL = ["/bin/sh", "-c"]
-
-
-@dataclass
-class LayerRef:
-    """One layer of an image being built: its descriptor, diff_id and local blob file."""
-
-    descriptor: Descriptor
-    diff_id: str
-    path: Path | None  # None: the blob exists only in the base's registry (not pulled)
 
 
 @dataclass
@@ -34,12 +26,14 @@ class StageState:
     name: str | None
     rootfs: Path
     config: ImageConfig
-    layers: list[LayerRef] = field(default_factory=list)
+    layers: list[Layer] = field(default_factory=list)  # bottom first, base layers included
     history: list[History] = field(default_factory=list)
     args: dict[str, str] = field(default_factory=dict)  # ARGs declared in this stage
     shell: list[str] = field(default_factory=lambda: list(DEFAULT_SHELL))
     cmd_set: bool = False
     base_ref: str = ""
+    cache_chain: str = ""  # cache.chain_link of the base and every instruction so far
+    cache_missed: bool = False  # after the first miss no lookups (a rebuilt parent)
 
     def env(self) -> dict[str, str]:
         return self.config.config.env_dict()
@@ -91,6 +85,31 @@ class BuildEnv:
     @property
     def epoch(self) -> int | None:
         return self.options.source_date_epoch
+
+    def stage_by_name(self, name: str) -> StageState | None:
+        key = name.lower()
+        if key in self.stage_names:
+            return self.stages[self.stage_names[key]]
+        if key.isdigit() and int(key) in self.stages:
+            return self.stages[int(key)]
+        return None
+
+    def image_root(self, name: str) -> Path:
+        """The rootfs of image `name` (for `COPY --from=<image>`, `--mount=from=<image>`):
+        pulled and unpacked once per build."""
+        if name not in self.external_roots:
+            from dockyard.build.base import fetch_base, rootfs_for
+            from dockyard.oci import Platform
+            from dockyard.oci.blobcache import BlobCache
+
+            platform = (Platform.parse(self.options.platform) if self.options.platform
+                        else Platform.current())
+            base = fetch_base(name, self.options, BlobCache(self.blob_dir), platform, self.log)
+            root = self.new_dir("image")
+            root.rmdir()
+            rootfs_for(base, root, self.options.cache_dir, hardlink=True)
+            self.external_roots[name] = root
+        return self.external_roots[name]
 
     def stage_root(self, name: str) -> Path | None:
         """The rootfs of a finished stage named (or numbered) `name`."""

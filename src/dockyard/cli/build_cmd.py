@@ -9,16 +9,17 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from dockyard.cli.executor_cmd import add_build_arguments, add_registry_arguments, add_bool
+    from dockyard.cli.executor_cmd import add_bool, add_build_arguments, add_registry_arguments
 
     parser.allow_abbrev = False
     parser.add_argument("context", nargs="?", default=".", help="build context directory")
     parser.add_argument("-t", "--tag", action="append", default=[], metavar="IMAGE",
                         help="name of the image (repeatable); pushed with --push")
-    parser.add_argument("-f", "--file", default=None, help="Dockerfile (default CONTEXT/Dockerfile)")
-    add_build_arguments(parser)
-    add_registry_arguments(parser)
-    add_bool(parser, "--push", help="push the image to every -t name")
+    parser.add_argument("-f", "--file", default=None,
+                        help="Dockerfile (default: CONTEXT/Dockerfile)")
+    add_build_arguments(parser, pflag=False)
+    add_registry_arguments(parser, pflag=False)
+    add_bool(parser, "--push", help="push the image to every -t name", pflag=False)
     parser.add_argument("-o", "--tar-path", type=Path, help="save a docker-archive tarball here")
     parser.add_argument("--oci-layout-path", type=Path, help="save an OCI layout here")
     parser.add_argument("--digest-file", type=Path, help="write the image digest here")

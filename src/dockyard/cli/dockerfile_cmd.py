@@ -16,6 +16,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parse.add_argument("--target", help="also list the stages this target needs")
     parse.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE",
                        help="global ARG value used to resolve FROM lines for --target")
+    context = sub.add_parser(
+        "context", help="list the files of a build context that .dockerignore lets through"
+    )
+    context.add_argument("directory", help="the build context directory")
+    context.add_argument("-f", "--file", help="the Dockerfile (its <name>.dockerignore wins)")
+    context.add_argument("--excluded", action="store_true",
+                         help="list the excluded paths instead")
 
 
 def to_json(value: Any) -> Any:
@@ -46,7 +53,56 @@ def _summary(instruction: Any) -> str:
     return f"  {lines:>7}  {text}{extra}"
 
 
+def walk_context(directory: str, dockerfile: str | None) -> tuple[list[str], list[str]]:
+    """(included, excluded) relative paths, walking only where the ignore rules require."""
+    import os
+
+    from dockyard.build.dockerignore import load_ignore
+
+    matcher = load_ignore(directory, dockerfile)
+    included: list[str] = []
+    excluded: list[str] = []
+    for root, dirs, files in os.walk(directory):
+        rel_root = os.path.relpath(root, directory)
+        prefix = "" if rel_root == "." else rel_root + "/"
+        for name in sorted(dirs):
+            rel = prefix + name
+            if matcher.matches(rel):
+                excluded.append(rel + "/")
+                if not matcher.must_walk(rel):
+                    dirs.remove(name)
+        for name in sorted(files):
+            rel = prefix + name
+            (excluded if matcher.matches(rel) else included).append(rel)
+        dirs.sort()
+    return sorted(included), sorted(excluded)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.action == "context":
+        return run_context(args)
+    return run_parse(args)
+
+
+def run_context(args: argparse.Namespace) -> int:
+    import os
+
+    from dockyard.build.dockerignore import DockerignoreError
+
+    if not os.path.isdir(args.directory):
+        print(f"dockyard: {args.directory} is not a directory", file=sys.stderr)
+        return 1
+    try:
+        included, excluded = walk_context(args.directory, args.file)
+    except DockerignoreError as err:
+        print(str(err), file=sys.stderr)
+        return 1
+    for path in excluded if args.excluded else included:
+        print(path)
+    return 0
+
+
+def run_parse(args: argparse.Namespace) -> int:
     from dockyard.build.dockerfile import DockerfileError, parse, stages_needed
 
     try:
@@ -83,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
         for instruction in stage.instructions:
             print(_summary(instruction))
     for warning in dockerfile.warnings:
-        print(f"warning: {dockerfile.filename}:{warning.line}: {warning.message}",
+        rule = f" [{warning.rule}]" if warning.rule else ""
+        print(f"warning: {dockerfile.filename}:{warning.line}: {warning.message}{rule}",
               file=sys.stderr)
     if needed is not None:
         print(f"stages needed for {args.target}: {', '.join(map(str, needed))}")

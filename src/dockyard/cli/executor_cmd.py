@@ -75,19 +75,26 @@ class Unsupported(argparse.Action):
                      + (f": {hint}" if hint else ""))
 
 
-def add_bool(parser: argparse.ArgumentParser, *names: str, help: str) -> None:
-    """A pflag-style boolean: `--flag`, `--flag=true`, `--flag=false`."""
+def add_bool(parser: argparse.ArgumentParser, *names: str, help: str, pflag: bool = True
+             ) -> None:
+    """A pflag-style boolean (`--flag`, `--flag=true`, `--flag=false`), or with
+    `pflag=False` a plain switch (for commands with a positional argument)."""
+    if not pflag:
+        parser.add_argument(*names, action="store_true", help=help)
+        return
     parser.add_argument(*names, nargs="?", const=True, default=False, type=parse_bool,
                         metavar="BOOL", help=help)
 
 
-def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
-    add_bool(parser, "--insecure", help="push to plain-HTTP registries")
-    add_bool(parser, "--insecure-pull", help="pull from plain-HTTP registries")
+def add_registry_arguments(parser: argparse.ArgumentParser, pflag: bool = True) -> None:
+    add_bool(parser, "--insecure", help="push to plain-HTTP registries", pflag=pflag)
+    add_bool(parser, "--insecure-pull", help="pull from plain-HTTP registries", pflag=pflag)
     parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
                         help="a registry to reach over plain HTTP (repeatable)")
-    add_bool(parser, "--skip-tls-verify", help="do not verify TLS certificates when pushing")
-    add_bool(parser, "--skip-tls-verify-pull", help="do not verify TLS certificates when pulling")
+    add_bool(parser, "--skip-tls-verify", help="do not verify TLS certificates when pushing",
+             pflag=pflag)
+    add_bool(parser, "--skip-tls-verify-pull", help="do not verify TLS certificates when pulling",
+             pflag=pflag)
     parser.add_argument("--skip-tls-verify-registry", action="append", default=[],
                         metavar="HOST", help="a registry whose certificate is not verified")
     parser.add_argument("--registry-mirror", action="append", default=[], metavar="HOST",
@@ -95,7 +102,7 @@ def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--push-retry", type=int, default=0, help="retries of a failed push")
 
 
-def add_build_arguments(parser: argparse.ArgumentParser) -> None:
+def add_build_arguments(parser: argparse.ArgumentParser, pflag: bool = True) -> None:
     parser.add_argument("--build-arg", action="append", default=[], metavar="KEY[=VALUE]",
                         help="a build argument (repeatable); KEY alone takes it from the env")
     parser.add_argument("--target", help="the stage to build (default: the last one)")
@@ -103,12 +110,13 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a label added to the image (repeatable)")
     parser.add_argument("--custom-platform", metavar="OS/ARCH[/VARIANT]",
                         help="the platform of the base images to pull")
-    add_bool(parser, "--reproducible", help="zero timestamps so equal input gives equal digests")
+    add_bool(parser, "--reproducible", help="zero timestamps so equal input gives equal digests",
+             pflag=pflag)
     parser.add_argument("--secret", action="append", default=[], metavar="id=ID,src=PATH",
                         help="a secret for RUN --mount=type=secret (never stored in a layer)")
     parser.add_argument("--timeout", type=parse_duration, default=None, metavar="DURATION",
                         help="fail the build after this long (e.g. 30m)")
-    add_bool(parser, "--cache", help="reuse layers from the layer cache")
+    add_bool(parser, "--cache", help="reuse layers from the layer cache", pflag=pflag)
     parser.add_argument("--cache-repo", help="remote repository of cached layers")
     parser.add_argument("--cache-dir", type=Path, help="local directory of cached layers")
     parser.add_argument("--cache-ttl", type=parse_duration, default=parse_duration("336h"),
@@ -239,7 +247,7 @@ def options_from(args: argparse.Namespace) -> Any:
         cache_ttl_seconds=args.cache_ttl,
         secrets=parse_secrets(args.secret),
         timeout=args.timeout,
-        snapshot_mode=getattr(args, "snapshot_mode", "full"),
+        snapshot_mode=os.environ.get("DOCKYARD_SNAPSHOT") or args.snapshot_mode,
         verbosity=getattr(args, "verbosity", "info"),
     )
 

@@ -1,6 +1,10 @@
-"""Image utilities. `dockyard image import` turns a root filesystem (a directory or a tar, e.g.
-from busybox-static or mmdebstrap) into a one-layer base image and pushes it, so base images can
-be made offline."""
+"""Image utilities without a daemon.
+
+`dockyard image import` turns a root filesystem (a directory or a tar, e.g. from busybox-static
+or mmdebstrap) into a one-layer base image and pushes it, so base images can be made offline.
+`dockyard image copy SRC DST` moves an image between a registry (`docker://REF` or a bare
+reference), an OCI layout (`oci:DIR[:TAG]`) and an archive (`oci-archive:FILE`, which is also a
+docker-archive); `dockyard image inspect` prints what a registry or layout holds."""
 
 from __future__ import annotations
 
@@ -12,10 +16,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the CLI imports dockyard.oci lazily so that --help stays fast
+    from dockyard.oci import Image, RegistryOptions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
+    _add_copy_inspect(sub)
     imp = sub.add_parser("import", help="make a one-layer image from a root filesystem and push it")
     imp.add_argument(
         "--rootfs",
@@ -75,27 +84,146 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--reproducible", action="store_true", help="zero timestamps (same input, same digest)"
     )
     imp.add_argument("--digest-file", type=Path, help="write the image digest to this file")
-    imp.add_argument("--insecure", action="store_true", help="allow plain HTTP to every registry")
-    imp.add_argument(
+    _add_registry_flags(imp)
+
+
+def _add_registry_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--insecure", action="store_true", help="allow plain HTTP to every registry"
+    )
+    parser.add_argument(
         "--insecure-registry",
         action="append",
         default=[],
         metavar="HOST",
         help="allow plain HTTP to this registry (repeatable)",
     )
-    imp.add_argument(
+    parser.add_argument(
         "--skip-tls-verify", action="store_true", help="do not verify registry TLS certificates"
     )
+
+
+def _add_copy_inspect(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    copy = sub.add_parser("copy", help="copy an image between registries, OCI layouts and archives")
+    copy.add_argument("source", help="docker://REF, REF or oci:DIR[:TAG]")
+    copy.add_argument("destination", help="docker://REF, REF, oci:DIR[:TAG] or oci-archive:FILE")
+    copy.add_argument("--platform", help="platform to pick from a multi-platform source")
+    _add_registry_flags(copy)
+    inspect = sub.add_parser("inspect", help="print an image's digest, platform, layers and config")
+    inspect.add_argument("image", help="docker://REF, REF or oci:DIR[:TAG]")
+    inspect.add_argument("--raw", action="store_true", help="print the manifest as stored")
+    inspect.add_argument("--platform", help="platform to pick from a multi-platform image")
+    _add_registry_flags(inspect)
 
 
 def run(args: argparse.Namespace) -> int:
     from dockyard import oci
 
+    action = {"import": _import, "copy": _copy, "inspect": _inspect}[args.action]
     try:
-        return _import(args)
+        return action(args)
     except (oci.InvalidReference, oci.LayerError, oci.RegistryError, ValueError, OSError) as exc:
-        print(f"dockyard image import: {exc}", file=sys.stderr)
+        print(f"dockyard image {args.action}: {exc}", file=sys.stderr)
         return 1
+    except LookupError as exc:
+        print(f"dockyard image {args.action}: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 1
+
+
+def _registry_options(args: argparse.Namespace) -> RegistryOptions:
+    from dockyard import oci
+
+    return oci.RegistryOptions(
+        insecure=set(args.insecure_registry),
+        insecure_all=args.insecure,
+        skip_tls_verify_all=args.skip_tls_verify,
+    )
+
+
+def _split_location(value: str) -> tuple[str, str]:
+    """('registry', REF) | ('oci', DIR[:TAG]) | ('archive', FILE)."""
+    if value.startswith("docker://"):
+        return "registry", value[len("docker://") :]
+    for prefix, kind in (
+        ("oci:", "oci"),
+        ("oci-archive:", "archive"),
+        ("docker-archive:", "archive"),
+    ):
+        if value.startswith(prefix):
+            return kind, value[len(prefix) :]
+    return "registry", value
+
+
+def _layout_and_tag(spec: str) -> tuple[Path, str | None]:
+    directory, sep, tag = spec.rpartition(":")
+    if sep and "/" not in tag and directory:
+        return Path(directory), tag
+    return Path(spec), None
+
+
+def _read(location: str, args: argparse.Namespace, cache_dir: Path) -> tuple[Image, str]:
+    """The image at `location` and a reference naming it (for archives)."""
+    from dockyard import oci
+
+    kind, spec = _split_location(location)
+    platform = oci.Platform.parse(args.platform) if args.platform else None
+    if kind == "oci":
+        directory, tag = _layout_and_tag(spec)
+        return oci.ImageLayout(directory).read_image(tag, platform), tag or "latest"
+    if kind == "archive":
+        raise ValueError(f"{location}: archives can be written, not read (use oci:DIR)")
+    with oci.RegistryClient(_registry_options(args)) as client:
+        ref = oci.parse_reference(spec)
+        return client.pull(ref, oci.BlobCache(cache_dir), platform), str(ref)
+
+
+def _copy(args: argparse.Namespace) -> int:
+    from dockyard import oci
+
+    with tempfile.TemporaryDirectory(prefix="dockyard-copy-") as tmp:
+        image, source_name = _read(args.source, args, Path(tmp))
+        kind, spec = _split_location(args.destination)
+        if kind == "oci":
+            directory, tag = _layout_and_tag(spec)
+            oci.ImageLayout(directory).write_image(image, tag)
+        elif kind == "archive":
+            names = []
+            if _split_location(args.source)[0] == "registry":
+                names = [oci.parse_reference(source_name)]
+            oci.write_archive(image, Path(spec), names)
+        else:
+            with oci.RegistryClient(_registry_options(args)) as client:
+                client.push(image, [spec], progress=lambda m: print(m, file=sys.stderr))
+    print(image.digest)
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+
+    with tempfile.TemporaryDirectory(prefix="dockyard-inspect-") as tmp:
+        image, name = _read(args.image, args, Path(tmp))
+        if args.raw:
+            sys.stdout.write(image.manifest_bytes.decode())
+            return 0
+        container = image.config.config
+        summary = {
+            "Name": name,
+            "Digest": image.digest,
+            "MediaType": image.media_type,
+            "Created": image.config.created,
+            "Platform": str(image.config.platform),
+            "Layers": [layer.digest for layer in image.layers],
+            "DiffIDs": image.config.rootfs.diff_ids,
+            "Env": container.env,
+            "Entrypoint": container.entrypoint,
+            "Cmd": container.cmd,
+            "WorkingDir": container.working_dir,
+            "User": container.user,
+            "Labels": container.labels,
+            "ExposedPorts": sorted(container.exposed_ports or {}),
+        }
+        print(json.dumps(summary, indent=2))
+    return 0
 
 
 def _command(value: str | None, flag: str) -> list[str] | None:
@@ -191,12 +319,7 @@ def _import(args: argparse.Namespace) -> int:
             oci.ImageLayout(args.oci_layout).write_image(image, tag)
             print(f"wrote {args.oci_layout}", file=sys.stderr)
         if destinations and not args.no_push:
-            options_ = oci.RegistryOptions(
-                insecure=set(args.insecure_registry),
-                insecure_all=args.insecure,
-                skip_tls_verify_all=args.skip_tls_verify,
-            )
-            with oci.RegistryClient(options_) as client:
+            with oci.RegistryClient(_registry_options(args)) as client:
                 client.push(image, destinations, progress=lambda m: print(m, file=sys.stderr))
     if args.digest_file:
         args.digest_file.write_text(image.digest)

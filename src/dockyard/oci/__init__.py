@@ -7,8 +7,11 @@ One image model, several readers and writers (in the style of go-containerregist
 * `reference`   `parse_reference("alpine")` -> docker.io/library/alpine:latest (Docker's rules).
 * `models`      `Descriptor`, `Manifest`, `Index`, `ImageConfig` (+ `ContainerConfig`, `RootFS`,
                 `History`, `HealthConfig`), `Platform`; exact JSON round trip.
-* `layers`      `apply_layer` (safe untar with whiteouts) and `LayerWriter` / `write_layer*`
-                (deterministic streaming tar -> compress -> hash in one pass).
+* `layers`      `apply_layer` (safe untar with whiteouts: `..`/absolute names refused, parents
+                resolved inside the root, device nodes skipped unless `allow_devices` as root)
+                and `LayerWriter` / `write_layer*` (deterministic streaming tar -> compress ->
+                hash, diff_id and digest in one pass; `add_tar` re-packs a rootfs tar safely).
+* `compression` `decompressing_reader` / `compressing_writer`: gzip (isal, else zlib), zstd.
 * `image`       `Image` (manifest bytes + config bytes + `Layer`s) and `Image.assemble`.
 * `blobcache`   `BlobCache`: content-addressed dir, verified atomic ingest, shared by builds.
 * `credentials` `CredentialStore.load()`: docker config.json (`auths`, credHelpers).
@@ -44,7 +47,7 @@ from dockyard.oci.client import (
     RegistryOptions,
     parse_challenge,
 )
-from dockyard.oci.compression import decompressing_reader, sniff_compression
+from dockyard.oci.compression import compressing_writer, decompressing_reader, sniff_compression
 from dockyard.oci.credentials import Credential, CredentialStore
 from dockyard.oci.digest import (
     DigestMismatch,
@@ -124,6 +127,7 @@ __all__ = [
     "UnsafeLayerError",
     "apply_layer",
     "clean_entry_name",
+    "compressing_writer",
     "decompressing_reader",
     "digest_file",
     "digest_hex",

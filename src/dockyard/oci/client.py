@@ -24,6 +24,7 @@ import ipaddress
 import json
 import logging
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -54,6 +55,8 @@ from dockyard.oci.reference import DOCKER_HUB, Reference, parse_reference
 log = logging.getLogger(__name__)
 
 MANIFEST_MAX = 4 * 1024 * 1024
+_IDEMPOTENT = frozenset({"GET", "HEAD"})
+_TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 Progress = Callable[[str], None]
 
 
@@ -88,6 +91,7 @@ class RegistryOptions:
     insecure_all: bool = False  # --insecure / --insecure-pull: every host
     skip_tls_verify: set[str] = field(default_factory=set)
     skip_tls_verify_all: bool = False  # --skip-tls-verify
+    ca_certificates: dict[str, Path] = field(default_factory=dict)  # --registry-certificate
     mirrors: list[str] = field(default_factory=list)  # --registry-mirror, for docker.io
     registry_map: dict[str, list[str]] = field(default_factory=dict)  # --registry-map, any registry
     mirror_fallback: bool = True  # False: --skip-default-registry-fallback
@@ -96,12 +100,29 @@ class RegistryOptions:
     chunk_size: int = 32 * 1024 * 1024
     monolithic_limit: int = 512 * 1024 * 1024
     user_agent: str = "dockyard"
+    retries: int = 2  # GET/HEAD retried on network errors, 429 and 5xx
+    retry_backoff: float = 0.5  # seconds, times the attempt number
 
     def allows_http(self, host: str) -> bool:
         return self.insecure_all or host in self.insecure or _is_loopback(host)
 
     def verifies_tls(self, host: str) -> bool:
         return not (self.skip_tls_verify_all or host in self.skip_tls_verify)
+
+    def tls_verify(self, host: str) -> bool | ssl.SSLContext:
+        """httpx's `verify` for `host`: off, the system CAs, or the system CAs plus the
+        certificate given for it (Kaniko's `--registry-certificate host=PATH`)."""
+        if not self.verifies_tls(host):
+            return False
+        extra = self.ca_certificates.get(host)
+        if extra is None:
+            return True
+        context = ssl.create_default_context()
+        try:
+            context.load_verify_locations(cafile=str(extra))
+        except (OSError, ssl.SSLError) as exc:
+            raise RegistryError(f"cannot load the certificate {extra} for {host}: {exc}") from None
+        return context
 
 
 def _is_loopback(host: str) -> bool:
@@ -194,7 +215,7 @@ class _HostSession:
         self.options = options
         self.credential = credential
         self.client = httpx.Client(
-            verify=options.verifies_tls(host),
+            verify=options.tls_verify(host),
             timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 30.0)),
             headers={"User-Agent": options.user_agent},
         )
@@ -219,19 +240,36 @@ class _HostSession:
             for scheme in schemes:
                 url = f"{scheme}://{self.host}/v2/"
                 try:
-                    response = self.client.get(url)
+                    response = self._ping(url)
                 except httpx.HTTPError as exc:
                     problems.append(f"{scheme}: {exc.__class__.__name__}: {exc}")
                     continue
-                if response.status_code == 404:
-                    problems.append(f"{scheme}: /v2/ answered 404, this is not a registry")
+                if response.status_code not in (200, 401):
+                    what = "this is not a registry" if response.status_code == 404 else ""
+                    problems.append(
+                        f"{scheme}: /v2/ answered HTTP {response.status_code} {what}".rstrip()
+                    )
                     continue
                 self.base = f"{scheme}://{self.host}"
                 if response.status_code == 401:
                     self._note_challenge(response.headers.get("www-authenticate", ""))
                 return self.base
             hint = "" if "http" in schemes else " (use --insecure if it serves plain HTTP)"
+            if any("CERTIFICATE_VERIFY_FAILED" in problem for problem in problems):
+                hint += (
+                    "; its TLS certificate is not trusted: give its CA with"
+                    " --registry-certificate HOST=PATH or use --skip-tls-verify"
+                )
             raise RegistryError(f"cannot reach registry {self.host}: {'; '.join(problems)}{hint}")
+
+    def _ping(self, url: str) -> httpx.Response:
+        """GET /v2/, retrying 429/5xx (not connection errors: the next scheme is tried then)."""
+        for attempt in range(self.options.retries):
+            response = self.client.get(url)
+            if response.status_code not in _TRANSIENT_STATUS:
+                return response
+            time.sleep(self.options.retry_backoff * (attempt + 1))
+        return self.client.get(url)
 
     def url(self, path: str) -> str:
         return self.ensure_base() + path
@@ -362,7 +400,9 @@ class _HostSession:
             url = self.url(url)
         else:
             self.ensure_base()
-        for attempt in range(2):
+        authenticated = False
+        transient = 0
+        while True:
             request_headers = dict(headers or {})
             authorization = self._auth_header(scope)
             if authorization:
@@ -372,20 +412,28 @@ class _HostSession:
                 method, url, headers=request_headers, content=content
             )
             log.debug("%s %s", method, request.url.copy_with(query=None))
+            retry = method in _IDEMPOTENT and transient < self.options.retries
             try:
                 response = self.client.send(
                     request, stream=stream, follow_redirects=follow_redirects
                 )
             except httpx.HTTPError as exc:
+                if retry and isinstance(exc, httpx.TransportError):
+                    transient += 1
+                    time.sleep(self.options.retry_backoff * transient)
+                    continue
                 raise RegistryError(
                     f"{method} {self.host}: {exc.__class__.__name__}: {exc}"
                 ) from None
-            if (
-                response.status_code == 401
-                and attempt == 0
-                and self._on_unauthorized(response, scope)
-            ):
+            if response.status_code == 401 and not authenticated:
+                authenticated = True
+                if self._on_unauthorized(response, scope):
+                    response.close()
+                    continue
+            if retry and response.status_code in _TRANSIENT_STATUS:
                 response.close()
+                transient += 1
+                time.sleep(self.options.retry_backoff * transient)
                 continue
             return response
         return response
@@ -503,10 +551,12 @@ class RegistryClient:
             parsed.media_type = media_type
         return ref.with_digest(sha256_digest(raw)), parsed, raw
 
-    def blob_exists(self, ref: Reference | str, digest: str) -> bool:
+    def blob_exists(self, ref: Reference | str, digest: str, actions: str = "pull") -> bool:
+        """HEAD the blob; `actions` is the token scope to ask for ("pull,push" while pushing,
+        so that one token serves the whole push, as Docker does)."""
         ref = self._ref(ref)
         response = self._session(ref).request(
-            "HEAD", f"/v2/{ref.repository}/blobs/{digest}", _scope(ref, "pull")
+            "HEAD", f"/v2/{ref.repository}/blobs/{digest}", _scope(ref, actions)
         )
         if response.status_code == 200:
             return True
@@ -633,7 +683,7 @@ class RegistryClient:
         ref = self._ref(ref)
         session = self._session(ref)
         scope = _scope(ref, "pull,push")
-        if self.blob_exists(ref, digest):
+        if self.blob_exists(ref, digest, "pull,push"):
             return "exists"
         location = None
         uploads = f"/v2/{ref.repository}/blobs/uploads/"
@@ -669,11 +719,9 @@ class RegistryClient:
         location = urljoin(session.ensure_base() + "/", location)
         if isinstance(source, bytes) or size <= self.options.monolithic_limit:
             headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
-            body: Callable[[], Any] | bytes
-            if isinstance(source, bytes):
-                body = source
-            else:
-                body = functools.partial(_FileRange, source, 0, size)
+            body: Callable[[], Any] | bytes = (
+                source if isinstance(source, bytes) else functools.partial(_FileRange, source, 0, size)
+            )
             response = session.request(
                 "PUT", _with_digest(location, digest), scope, headers=headers, body=body
             )
@@ -748,6 +796,48 @@ class RegistryClient:
             if progress:
                 progress(f"pushed {ref} ({image.digest})")
         return image.digest
+
+    def push_index(
+        self,
+        images: Sequence[Image],
+        destinations: Sequence[Reference | str],
+        annotations: dict[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> str:
+        """Push several single-platform images as one multi-platform OCI index.
+
+        Each image goes up by digest (no per-platform tags), then the index, whose entries carry
+        the platform of each image's config, is PUT under every destination tag.
+        """
+        refs = [self._ref(d) for d in destinations]
+        if not images or not refs:
+            raise ValueError("push_index needs images and at least one destination")
+        entries = []
+        seen: set[str] = set()
+        for image in images:
+            platform = image.config.platform
+            if str(platform) in seen:
+                raise ValueError(f"two images for platform {platform} in one index")
+            seen.add(str(platform))
+            by_digest = {Reference(r.registry, r.repository, None, image.digest) for r in refs}
+            self.push(image, sorted(by_digest, key=str), progress)
+            entry = image.descriptor()
+            entry.platform = Platform(
+                architecture=platform.architecture, os=platform.os, variant=platform.variant
+            )
+            entries.append(entry)
+        index = Index(
+            schema_version=2,
+            media_type=mediatypes.OCI_INDEX,
+            manifests=entries,
+            annotations=annotations,
+        )
+        raw = index.to_json()
+        for ref in refs:
+            self.put_manifest(ref, raw, mediatypes.OCI_INDEX)
+            if progress:
+                progress(f"pushed index {ref} ({sha256_digest(raw)})")
+        return sha256_digest(raw)
 
     def copy(
         self,

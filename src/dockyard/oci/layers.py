@@ -266,7 +266,7 @@ class _Applier:
             source = tar.extractfile(member)
             if source is not None:
                 while chunk := source.read(CHUNK):
-                    os.write(fd, chunk) if len(chunk) < 65536 else _write_all(fd, chunk)
+                    _write_all(fd, chunk)
             if self.same_owner:
                 os.fchown(fd, member.uid, member.gid)
             os.fchmod(fd, stat.S_IMODE(member.mode))
@@ -413,7 +413,7 @@ def _apply_stream(
 ) -> ApplyResult:
     try:
         reader = HashingReader(decompressing_reader(raw, compression))
-        with tarfile.open(fileobj=cast(Any, reader), mode="r|") as tar:
+        with tarfile.open(fileobj=cast(Any, reader), mode="r|", bufsize=1 << 20) as tar:
             count = applier.apply(tar)
         reader.drain()
     except (tarfile.TarError, EOFError) as exc:
@@ -511,7 +511,7 @@ class LayerWriter:
         """Add `source` (file, dir, symlink, fifo or device; not followed) as `arcname`.
 
         A directory adds only its own entry (use add_tree for contents). A second path to an
-        inode already written becomes a hardlink entry.
+        inode already written becomes a hardlink entry. Sockets are skipped, as Docker does.
         """
         name = clean_entry_name(arcname, "path")
         if not name:
@@ -547,8 +547,11 @@ class LayerWriter:
         elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
             info.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
             info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+        elif stat.S_ISSOCK(st.st_mode):
+            log.debug("skipping socket %s: sockets do not go into layers (as in Docker)", source)
+            return
         else:
-            raise LayerError(f"{source}: sockets and other special files cannot go into a layer")
+            raise LayerError(f"{source}: special file of unknown type cannot go into a layer")
         try:
             self._tar.addfile(info, fileobj)
         finally:

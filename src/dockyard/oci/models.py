@@ -145,23 +145,25 @@ class Platform(JsonModel):
     @classmethod
     def current(cls) -> Platform:
         """The platform of this machine (linux/amd64 on x86_64)."""
-        arch = _normalise_arch(_platform.machine().lower())
+        machine = _platform.machine().lower()
+        if machine.startswith("armv") and machine[4:5].isdigit():  # armv7l, armv6l
+            return cls(architecture="arm", os="linux", variant="v" + machine[4])
+        arch = _normalise_arch(machine)
         return cls(architecture=arch, os="linux", variant=_normalise_variant(arch, None))
 
     def matches(self, wanted: Platform) -> bool:
         """True when this (an index entry's platform) satisfies `wanted`.
 
-        OS and architecture must be equal; a wanted variant must match, with arm64's default
-        variant v8 equal to none.
+        OS and architecture must be equal. Variants compare after containerd's defaults (arm64
+        is v8, arm is v7); for other architectures a variant matters only when one is wanted.
         """
-        if self.os != wanted.os or _normalise_arch(self.architecture) != wanted.architecture:
+        arch = wanted.architecture
+        if self.os != wanted.os or _normalise_arch(self.architecture) != arch:
             return False
-        if wanted.variant is None:
+        want = _normalise_variant(arch, wanted.variant) or _default_variant(arch)
+        if want is None:
             return True
-        mine = _normalise_variant(wanted.architecture, self.variant)
-        return mine == wanted.variant or (
-            mine is None and wanted.variant == _default_variant(wanted.architecture)
-        )
+        return (_normalise_variant(arch, self.variant) or _default_variant(arch)) == want
 
     def __str__(self) -> str:
         return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
@@ -183,7 +185,7 @@ def _normalise_arch(arch: str) -> str:
 
 
 def _default_variant(arch: str) -> str | None:
-    return "v8" if arch == "arm64" else None
+    return {"arm64": "v8", "arm": "v7"}.get(arch)
 
 
 def _normalise_variant(arch: str, variant: str | None) -> str | None:

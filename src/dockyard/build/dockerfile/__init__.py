@@ -8,6 +8,12 @@ Public API (everything else in this package is private):
         .filename .line .message).
 
     Dockerfile(filename, directives, escape, global_args, stages, warnings)
+        .warnings: tuple[Warning(line, message, rule)]: BuildKit's build checks
+            (ConsistentInstructionCasing, FromAsCasing, JSONArgsRecommended,
+            LegacyKeyValueFormat, MaintainerDeprecated, MultipleInstructionsDisallowed,
+            NoEmptyContinuation, ReservedStageName, SecretsUsedInArgOrEnv,
+            StageNameCasing, UndefinedArgInFrom, WorkdirRelativePath); `# check=skip=...`
+            drops rules, `# check=error=true` makes parse() raise on the first one.
         .directive("syntax") -> str | None
         .global_args: ARG instructions before the first FROM (they apply to FROM lines
                       only, unless an ARG in the stage re-declares them)
@@ -39,7 +45,11 @@ Public API (everything else in this package is private):
         expand_instruction(instruction, env, escape="\\") -> Instruction
             a copy with every value BuildKit expands (ADD, COPY, ENV, EXPOSE, FROM, LABEL,
             STOPSIGNAL, USER, VOLUME, WORKDIR, ONBUILD-wrapped, flag values and --mount
-            options) expanded and quotes removed; RUN/CMD/ENTRYPOINT left to the shell.
+            options) expanded and quotes removed; RUN/CMD/ENTRYPOINT left to the shell;
+            ONBUILD returned unchanged (triggers expand in the image that runs them).
+            COPY/ADD heredoc bodies with an unquoted delimiter expand `$` only.
+            `env` is the stage's ARG + ENV values at that instruction: for
+            `ENV a=x b=$a` pass the values *before* the instruction (b gets the old a).
         expand_with_matches(word, env, escape) -> ExpansionResult(word, words, matched,
             unmatched)                                    (for unused-ARG warnings)
         Lexer(escape, raw_quotes=, raw_escapes=, skip_process_quotes=, skip_unset_env=)
@@ -50,7 +60,7 @@ Public API (everything else in this package is private):
 
     Stage selection:
         resolve_stage(dockerfile, name_or_index) -> Stage
-        stages_needed(dockerfile, target=None, build_args=None) -> list[int]
+        stages_needed(dockerfile, target=None, build_args=None, platform=None) -> list[int]
             indexes (ascending) of the stages the target needs, through FROM <stage>,
             COPY --from=<stage> and RUN --mount=from=<stage>.
         stage_dependencies(dockerfile, stage, env) -> list[int]  (direct ones)
@@ -61,6 +71,22 @@ Public API (everything else in this package is private):
     only; every heredoc is one more source (a file named after it), as BuildKit's
     SourceContents. `heredoc_source(word)` -> Heredoc (empty content) or None tells
     whether a word is a heredoc marker.
+    BuildKit's RUN rules (dockerfile2llb dispatchRun): if the command is exactly one
+    heredoc marker (`heredoc_source(command[0])` is not None) and its body starts with
+    `#!`, write the body to a 0755 file and execute it without a shell; if it is exactly
+    one marker without `#!`, run the body with the SHELL (`sh -c BODY`); otherwise run
+    `command[0] + "\n" + body + name` for each heredoc through the SHELL, which then
+    handles the here-documents itself (quoted delimiters stay unexpanded).
+
+    Checks done at parse time, each a DockerfileError with the line: unknown
+    instruction (with a suggestion), unknown/duplicate/missing-value flags, argument
+    counts, JSON where mandatory (SHELL), non-string JSON arrays, unterminated heredoc,
+    heredoc as destination, instruction before FROM, no FROM, duplicate or invalid stage
+    names, COPY --from / mount from= / FROM naming this or a later stage, bad --mount
+    options (type, keys, sharing, mode/uid/gid, tmpfs size, secret without id,
+    variables in from=), --network/--security values, HEALTHCHECK type, durations,
+    retries, ONBUILD ONBUILD/FROM/MAINTAINER, COPY from a URL, ADD --checksum misuse,
+    STOPSIGNAL names, duplicate or invalid parser directives.
 """
 
 from dockyard.build.dockerfile.expansion import (

@@ -60,7 +60,11 @@ def global_env(
             if decl.key in build_args:
                 env[decl.key] = build_args[decl.key]
             elif decl.value is not None:
-                env[decl.key] = _word(decl.value, env, dockerfile.escape, instruction)
+                try:
+                    env[decl.key] = _word(decl.value, env, dockerfile.escape, instruction)
+                except m.DockerfileError as err:
+                    err.filename = dockerfile.filename
+                    raise
     return env
 
 
@@ -94,7 +98,7 @@ def _heredocs(
     lexer = Lexer("\\", skip_process_quotes=True)
     out = []
     for heredoc in heredocs:
-        if heredoc.expand:
+        if heredoc.expand and ("$" in heredoc.content or "\\" in heredoc.content):
             try:
                 content = lexer.process(heredoc.content, env).word
             except ExpansionError as err:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
-from dockyard.build.dockerfile.syntax import SyntaxProblem
+from dockyard.build.dockerfile.syntax import SyntaxProblem, suggest
 
 BOOL, STRING, STRINGS = "bool", "string", "strings"
 
@@ -65,9 +64,9 @@ def parse_flags(keyword: str, words: list[str], spec: dict[str, str]) -> ParsedF
 
 def _unknown_flag(keyword: str, name: str, spec: dict[str, str]) -> str:
     message = f"Unknown flag: {name}"
-    close = difflib.get_close_matches(name, list(spec), n=1, cutoff=0.6)
+    close = suggest(name, spec)
     if close:
-        return f"{message} (did you mean --{close[0]}?)"
+        return f"{message} (did you mean --{close}?)"
     if spec:
         known = ", ".join(f"--{flag}" for flag in sorted(spec))
         return f"{message} ({keyword} accepts {known})"

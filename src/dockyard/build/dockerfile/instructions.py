@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 
 from dockyard.build.dockerfile import model as m
@@ -17,6 +16,7 @@ from dockyard.build.dockerfile.syntax import (
     parse_words,
     split_command,
     split_whitespace,
+    suggest,
 )
 
 KEYWORDS = (
@@ -42,8 +42,7 @@ MINIMUM_DURATION_NS = 1_000_000  # 1ms, Docker's container.MinimumDuration
 
 
 def suggest_keyword(word: str) -> str | None:
-    close = difflib.get_close_matches(word.upper(), KEYWORDS, n=1, cutoff=0.6)
-    return close[0] if close else None
+    return suggest(word.upper(), KEYWORDS)
 
 
 def parse_instruction(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from dockyard.build.dockerfile.lexer import ExpansionError, Lexer
 from dockyard.build.dockerfile.model import Directive, DockerfileError, Heredoc, Warning
+from dockyard.build.dockerfile.syntax import SyntaxProblem, parse_json_array, split_command
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _HEREDOC = re.compile(r"^(\d*)<<(-?)\s*([^<]*)$")
@@ -137,40 +138,32 @@ def chomp(content: str) -> str:
 
 def _may_have_heredocs(text: str) -> bool:
     """Only RUN/COPY/ADD (also under ONBUILD) in shell form open heredocs."""
-    parts = text.split(None, 2)
-    if not parts:
-        return False
-    keyword = parts[0].upper()
-    rest = text.strip()[len(parts[0]):].strip()
-    if keyword == "ONBUILD" and len(parts) > 1:
-        keyword = parts[1].upper()
-        rest = rest[len(parts[1]):].strip()
+    keyword, _, rest = split_command(text)
+    if keyword == "ONBUILD":
+        keyword, _, rest = split_command(rest)
     if keyword not in HEREDOC_KEYWORDS:
         return False
-    # strip leading --flags to see whether the arguments are a JSON array
-    while rest.startswith("--"):
-        split = rest.split(None, 1)
-        rest = split[1] if len(split) > 1 else ""
-    return not _looks_like_json_array(rest)
-
-
-def _looks_like_json_array(rest: str) -> bool:
-    import json
-
-    if not rest.lstrip().startswith("["):
-        return False
     try:
-        value = json.loads(rest)
-    except ValueError:
-        return False
-    return isinstance(value, list)
+        return parse_json_array(rest) is None
+    except SyntaxProblem:
+        return False  # a JSON array of non-strings: the instruction parser reports it
+
+
+def split_physical_lines(text: str) -> list[str]:
+    """Lines ending at "\n" only, endings kept (str.splitlines also splits at \f, \v,
+    U+2028 and more, which Docker keeps inside a line)."""
+    parts = text.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
 
 
 def scan(text: str, filename: str) -> ScanResult:
     """Split a Dockerfile into logical lines, with directives, heredocs and warnings."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    physical = text.splitlines(keepends=True)
+    physical = split_physical_lines(text)
     directives = _Directives(filename)
     result: list[RawLine] = []
     warnings: list[Warning] = []
@@ -198,8 +191,10 @@ def scan(text: str, filename: str) -> ScanResult:
             line += part
         start = lineno
         if empty_continuation:
-            warnings.append(Warning(start, "empty continuation line (will become an error "
-                                           "in a future BuildKit release)"))
+            warnings.append(Warning(start, "Empty continuation line found in a "
+                                           "continued instruction (will become an error in "
+                                           "a future BuildKit release)",
+                                    "NoEmptyContinuation"))
         heredocs: list[Heredoc] = []
         if "<<" in line and _may_have_heredocs(line):
             for heredoc in heredocs_in_line(line):

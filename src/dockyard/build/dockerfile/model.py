@@ -276,10 +276,12 @@ class Stage:
 
 @dataclass(frozen=True)
 class Warning:
-    """A lint-style warning (BuildKit emits these without failing the build)."""
+    """A build-check warning (BuildKit reports these without failing the build, unless
+    `# check=error=true`). `rule` is BuildKit's check name, e.g. "JSONArgsRecommended"."""
 
     line: int
     message: str
+    rule: str = ""
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,12 @@ so a typo fails with its line number before any work starts.
 
 from __future__ import annotations
 
-import csv
-import difflib
 import posixpath
 import re
 from collections.abc import Callable
 
 from dockyard.build.dockerfile.model import Mount
-from dockyard.build.dockerfile.syntax import SyntaxProblem
+from dockyard.build.dockerfile.syntax import SyntaxProblem, suggest
 
 MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
 SHARING = ("shared", "private", "locked")
@@ -47,6 +45,8 @@ def parse_size(value: str) -> int:
 def parse_mount(
     spec: str, expand: Callable[[str], str] | None = None, *, ssh_index: int = 0
 ) -> Mount:
+    import csv
+
     try:
         fields = next(csv.reader([spec]), [])
     except csv.Error as err:
@@ -75,8 +75,8 @@ def parse_mount(
                 f"invalid field '{item}' must be a key=value pair (in --mount={spec})"
             )
         if key not in _KEYS:
-            close = difflib.get_close_matches(key, _KEYS, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
+            close = suggest(key, _KEYS)
+            hint = f" (did you mean {close}?)" if close else ""
             raise SyntaxProblem(f"unexpected key '{key}' in '{item}'{hint}")
         if expand is not None:
             value = expand(value)
@@ -89,8 +89,8 @@ def parse_mount(
             continue
         if key == "type":
             if value.lower() not in MOUNT_TYPES:
-                close = difflib.get_close_matches(value.lower(), MOUNT_TYPES, n=1)
-                hint = f" (did you mean {close[0]}?)" if close else \
+                close = suggest(value.lower(), MOUNT_TYPES)
+                hint = f" (did you mean {close}?)" if close else \
                     f" (use one of {', '.join(MOUNT_TYPES)})"
                 raise SyntaxProblem(f"unsupported mount type {value!r}{hint}")
             kind = value.lower()

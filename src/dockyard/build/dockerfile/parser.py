@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from dockyard.build.dockerfile import lint
 from dockyard.build.dockerfile import model as m
 from dockyard.build.dockerfile.instructions import parse_instruction
 from dockyard.build.dockerfile.lines import scan
@@ -51,14 +54,16 @@ def parse(text: str, filename: str = "Dockerfile") -> m.Dockerfile:
     built = tuple(stage.build() for stage in stages)
     _check_stage_names(built, filename)
     _check_references(built, filename)
-    return m.Dockerfile(
+    dockerfile = m.Dockerfile(
         filename=filename,
         directives=tuple(scanned.directives),
         escape=scanned.escape,
         global_args=tuple(global_args),
         stages=built,
-        warnings=tuple(scanned.warnings),
     )
+    warnings = sorted([*scanned.warnings, *lint.check(dockerfile)], key=lambda w: w.line)
+    warnings = lint.apply_check_directive(dockerfile.directive("check"), warnings, filename)
+    return replace(dockerfile, warnings=tuple(warnings))
 
 
 class _StageBuilder:
@@ -110,15 +115,7 @@ def stage_references(instruction: m.Instruction) -> list[tuple[str, str]]:
 def _check_references(stages: tuple[m.Stage, ...], filename: str) -> None:
     by_name = {stage.name: stage for stage in stages if stage.name}
     for stage in stages:
-        later = by_name.get(stage.base.lower())
-        if later is not None and later.index > stage.index:
-            raise m.DockerfileError(
-                f"FROM {stage.base} refers to stage {later.name!r} defined on line "
-                f"{later.line}, which is not before this one; a stage can only build on "
-                "earlier stages (move it up)",
-                filename=filename,
-                line=stage.line,
-            )
+        # FROM only sees earlier stages (BuildKit): a later stage's name there is an image.
         for instruction in stage.instructions:
             for what, ref in stage_references(instruction):
                 if "$" in ref:

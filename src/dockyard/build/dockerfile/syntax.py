@@ -4,8 +4,8 @@ expansion time, as in BuildKit."""
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Iterable
 
 _WHITESPACE = re.compile(r"[\t\v\f\r ]+")
 
@@ -162,6 +162,14 @@ def split_whitespace(rest: str) -> list[str]:
     return [w for w in _WHITESPACE.split(rest)]
 
 
+def suggest(word: str, choices: Iterable[str]) -> str | None:
+    """The closest known spelling, for "did you mean" hints (difflib loads only on errors)."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def parse_json_array(rest: str) -> list[str] | None:
     """The exec form: a JSON array of strings -> list, not an array -> None.
 
@@ -170,6 +178,8 @@ def parse_json_array(rest: str) -> list[str] | None:
     rest = rest.lstrip()
     if not rest.startswith("["):
         return None
+    import json
+
     try:
         value = json.loads(rest)
     except ValueError:
@@ -185,6 +195,8 @@ def parse_json_array(rest: str) -> list[str] | None:
 
 def json_error(rest: str) -> str:
     """Why `rest` is not valid JSON, for messages where JSON is mandatory (SHELL)."""
+    import json
+
     try:
         json.loads(rest)
     except ValueError as err:

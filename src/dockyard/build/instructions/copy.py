@@ -53,10 +53,7 @@ class CopyStep(Step):
         from_ = getattr(i, "from_", None)
         if not from_:
             return build.context.root, True
-        root = build.stage_root(from_) or build.external_roots.get(from_)
-        if root is None:
-            raise DockerfileError(f"COPY --from={from_}: no such stage or image was prepared",
-                                  line=i.line)
+        root = build.stage_root(from_) or build.image_root(from_)
         return root, False
 
     def owner(self, stage: StageState, from_context: bool) -> Ownership:

@@ -119,10 +119,7 @@ class RunStep(Step):
     def _bind(self, build: BuildEnv, mount: Mount) -> SandboxMount:
         i = self.instruction
         if mount.from_:
-            root = build.stage_root(mount.from_) or build.external_roots.get(mount.from_)
-            if root is None:
-                raise DockerfileError(f"RUN --mount=from={mount.from_}: no such stage",
-                                      line=i.line)
+            root = build.stage_root(mount.from_) or build.image_root(mount.from_)
         else:
             root = build.context.root
         source = Path(inside(str(root), "/" + (mount.source or "")))

@@ -1,0 +1,248 @@
+"""Builder benchmark: Dockyard's `executor` vs `buildah bud` in the same run.
+
+Apps:
+- hello: the tutorial's Dockerfile (FROM a busybox base made with `dockyard image import`);
+  the "one-line change" edits the RUN's text.
+- capp: a multi-stage C program: a gcc stage (base: Debian bookworm + gcc made with
+  mmdebstrap from Debian's mirror, cached under /var/tmp/dockyard-bench) compiles
+  util.c then main.c, the final stage is busybox + the static binary; the one-line change
+  edits main.c's message.
+Both builders pull their base from the same local CNCF docker-registry and push the result
+back to it. "cold" = empty Dockyard cache dir / empty buildah storage; "change" = the same
+cache/storage after a one-line change (buildah with --layers; Dockyard with its local
+layer cache). Then peak RSS of `dockyard executor` building (and pushing) a 1 GB layer.
+
+Run: .venv/bin/python bench/builder.py [--skip-capp] [--big-mb 1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+BENCH_CACHE = Path(os.environ.get("DOCKYARD_BENCH_CACHE", "/var/tmp/dockyard-bench"))
+TUTORIAL_DOCKERFILE = (
+    'FROM {base}\nRUN echo "Hello from Kaniko" > /hello.txt\nCMD ["cat", "/hello.txt"]\n'
+)
+CAPP_DOCKERFILE = """FROM {gcc} AS build
+WORKDIR /src
+COPY util.h util.c ./
+RUN gcc -O2 -c util.c -o util.o
+COPY main.c ./
+RUN gcc -O2 -static main.c util.o -o app && strip app
+
+FROM {base}
+COPY --from=build /src/app /usr/local/bin/app
+CMD ["/usr/local/bin/app"]
+"""
+UTIL_H = "int answer(void);\n"
+UTIL_C = '#include "util.h"\nint answer(void) { return 42; }\n'
+MAIN_C = (
+    '#include <stdio.h>\n#include "util.h"\n'
+    'int main(void) {{ printf("{msg} %d\\n", answer()); return 0; }}\n'
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(argv, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    if result.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(argv)}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def timed(argv: list[str], **kw: object) -> float:
+    started = time.monotonic()
+    run(argv, **kw)
+    return time.monotonic() - started
+
+
+class Registry:
+    def __init__(self, root: Path) -> None:
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        config = root / "registry.yml"
+        config.write_text(
+            f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+            f"    rootdirectory: {root}/registry\nhttp:\n  addr: {self.host}\n")
+        self.process = subprocess.Popen(["docker-registry", "serve", str(config)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit("docker-registry did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def dockyard(*args: str, env: dict[str, str] | None = None) -> list[str]:
+    return [sys.executable, "-m", "dockyard", *args]
+
+
+def busybox_rootfs(root: Path) -> Path:
+    rootfs = root / "busybox-rootfs"
+    for name in ("bin", "etc", "tmp", "root", "usr/local/bin"):
+        (rootfs / name).mkdir(parents=True, exist_ok=True)
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    shutil.copy2(busybox, rootfs / "bin" / "busybox")
+    for applet in run([busybox, "--list"]).stdout.split():
+        if applet != "busybox":
+            (rootfs / "bin" / applet).symlink_to("busybox")
+    (rootfs / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    (rootfs / "etc" / "group").write_text("root:x:0:\n")
+    return rootfs
+
+
+def gcc_rootfs_tar() -> Path:
+    """Debian bookworm + gcc + libc6-dev, made once with mmdebstrap from Debian's mirror."""
+    tar = BENCH_CACHE / "gcc-rootfs.tar"
+    if tar.exists():
+        return tar
+    if shutil.which("mmdebstrap") is None:
+        raise SystemExit("the C app needs mmdebstrap (apt-get install mmdebstrap) or --skip-capp")
+    BENCH_CACHE.mkdir(parents=True, exist_ok=True)
+    print("making the gcc base with mmdebstrap (once, ~1-2 min)...", flush=True)
+    run(["mmdebstrap", "--variant=apt", "--include=gcc,libc6-dev", "--mode=root", "bookworm",
+         str(tar) + ".tmp", "http://deb.debian.org/debian"])
+    os.replace(str(tar) + ".tmp", tar)
+    return tar
+
+
+class Buildah:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.args = ["buildah", "--root", str(root / "storage"), "--runroot", str(root / "run")]
+
+    def build_and_push(self, context: Path, destination: str) -> float:
+        started = time.monotonic()
+        run([*self.args, "bud", "--layers", "--tls-verify=false", "--isolation", "chroot",
+             "-t", destination, str(context)])
+        run([*self.args, "push", "--tls-verify=false", destination, f"docker://{destination}"])
+        return time.monotonic() - started
+
+    def cleanup(self) -> None:
+        subprocess.run([*self.args, "rmi", "--all", "--force"], capture_output=True)
+        subprocess.run(["umount", "-R", str(self.root / "storage" / "overlay")],
+                       capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def dockyard_build(context: Path, destination: str, cache: Path) -> float:
+    return timed(dockyard("executor", f"--context={context}", f"--destination={destination}",
+                          f"--cache-dir={cache}", "--cache", "--insecure", "--insecure-pull",
+                          "-v", "warn"))
+
+
+def compare(name: str, context: Path, change: callable, registry: Registry,  # type: ignore[valid-type]
+            work: Path) -> list[tuple[str, float, float]]:
+    rows = []
+    cache = work / f"dy-cache-{name}"
+    buildah = Buildah(work / f"buildah-{name}")
+    try:
+        change(0)
+        dy_cold = dockyard_build(context, f"{registry.host}/bench/{name}-dy:cold", cache)
+        bh_cold = buildah.build_and_push(context, f"{registry.host}/bench/{name}-bh:cold")
+        rows.append((f"{name} cold", dy_cold, bh_cold))
+        change(1)
+        dy_warm = dockyard_build(context, f"{registry.host}/bench/{name}-dy:change", cache)
+        bh_warm = buildah.build_and_push(context, f"{registry.host}/bench/{name}-bh:change")
+        rows.append((f"{name} one-line change", dy_warm, bh_warm))
+    finally:
+        buildah.cleanup()
+        shutil.rmtree(cache, ignore_errors=True)
+    return rows
+
+
+def peak_rss_big_layer(registry: Registry, base: str, work: Path, megabytes: int) -> int:
+    context = work / "big"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        f"FROM {base}\nRUN dd if=/dev/urandom of=/big.bin bs=1M count={megabytes} 2>/dev/null\n")
+    cache = work / "dy-cache-big"
+    code = (
+        "import resource, subprocess, sys\n"
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    argv = dockyard("executor", f"--context={context}",
+                    f"--destination={registry.host}/bench/big:1", f"--cache-dir={cache}",
+                    "--insecure", "-v", "warn")
+    out = run([sys.executable, "-c", code, *argv]).stdout.split()[-1]
+    shutil.rmtree(cache, ignore_errors=True)
+    return int(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-capp", action="store_true", help="skip the gcc multi-stage app")
+    parser.add_argument("--big-mb", type=int, default=1024, help="size of the big layer (MB)")
+    args = parser.parse_args()
+    for tool in ("buildah", "docker-registry", "busybox"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is not installed (make install)")
+    work = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir="/var/tmp"))
+    registry = Registry(work)
+    try:
+        base = f"{registry.host}/bench/busybox:1"
+        run(dockyard("image", "import", "--rootfs", str(busybox_rootfs(work)), "-d", base))
+        rows = []
+        hello = work / "hello"
+        hello.mkdir()
+
+        def hello_change(step: int) -> None:
+            text = TUTORIAL_DOCKERFILE.format(base=base)
+            if step:
+                text = text.replace("Hello from Kaniko", "Hello from Dockyard")
+            (hello / "Dockerfile").write_text(text)
+
+        rows += compare("hello", hello, hello_change, registry, work)
+        if not args.skip_capp:
+            gcc = f"{registry.host}/bench/gcc:12"
+            run(dockyard("image", "import", "--rootfs", str(gcc_rootfs_tar()), "-d", gcc,
+                         "--env", f"PATH={DEFAULT_PATH}"))
+            capp = work / "capp"
+            capp.mkdir()
+            (capp / "Dockerfile").write_text(CAPP_DOCKERFILE.format(gcc=gcc, base=base))
+            (capp / "util.h").write_text(UTIL_H)
+            (capp / "util.c").write_text(UTIL_C)
+
+            def capp_change(step: int) -> None:
+                (capp / "main.c").write_text(MAIN_C.format(msg="answer v2:" if step else "answer:"))
+
+            rows += compare("capp", capp, capp_change, registry, work)
+        rss_kb = peak_rss_big_layer(registry, base, work, args.big_mb)
+    finally:
+        registry.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\n{'build':28} {'dockyard s':>11} {'buildah s':>10} {'ratio dy/bh':>12}")
+    for name, ours, theirs in rows:
+        print(f"{name:28} {ours:11.2f} {theirs:10.2f} {ours / theirs:12.2f}")
+    print(f"\npeak RSS of dockyard executor building + pushing a {args.big_mb} MB layer: "
+          f"{rss_kb / 1024:.0f} MB (goal < 200 MB)")
+    print(json.dumps({"rows": rows, "peak_rss_kb": rss_kb}))
+    return 0
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""The local layer cache: RUN/COPY/ADD results reused across builds (--cache).
+
+One pure function, `cache_key`, computes the key from everything that decides a step's
+result; lookup and store both use it, so they cannot disagree (Kaniko's #410/#899). The
+`parent` input is a chain: the base image's diff_ids, then every earlier instruction of
+the stage as expanded. As Kaniko does, the first miss in a stage stops the lookups after
+it (the engine's job), so a cached layer is never stacked on a parent that was rebuilt
+differently. Secrets and cache-mount contents are not part of the key (as BuildKit);
+context files and `COPY --from` sources are, by content.
+
+Entries live in `CACHE_DIR/layers/<key>.json` (written atomically) and point at blobs in
+the shared blob cache; `--cache-ttl` bounds their age.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+KEY_VERSION = "dockyard-layer-cache-v1"
+
+
+@dataclass(frozen=True)
+class CacheInputs:
+    """Everything a RUN/COPY/ADD result depends on."""
+
+    parent: str  # chain_link(...) of the base and the instructions before this one
+    instruction: str  # the expanded instruction, flags included
+    env: Sequence[tuple[str, str]]  # the step's environment (ENV + ARG), sorted
+    user: str
+    workdir: str
+    shell: Sequence[str]
+    platform: str
+    files_digest: str = ""  # context files the step reads, by content
+
+
+def cache_key(inputs: CacheInputs) -> str:
+    """The cache key: sha256 over a canonical JSON of the inputs."""
+    canonical = json.dumps(
+        {
+            "v": KEY_VERSION,
+            "parent": inputs.parent,
+            "instruction": inputs.instruction,
+            "env": sorted([list(pair) for pair in inputs.env]),
+            "user": inputs.user,
+            "workdir": inputs.workdir,
+            "shell": list(inputs.shell),
+            "platform": inputs.platform,
+            "files": inputs.files_digest,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def chain_link(previous: str, item: str) -> str:
+    """The next link of a stage's cache chain (pure)."""
+    return hashlib.sha256(f"{previous}\n{item}".encode()).hexdigest()
+
+
+def files_digest(root: Path, paths: Iterable[Path], skip: object = None) -> str:
+    """sha256 over relative path, type, mode, owner-independent content of `paths`
+    (directories recursively, entries `skip(rel)` drops left out), sorted."""
+    is_skipped = skip if callable(skip) else (lambda _rel: False)
+    digest = hashlib.sha256()
+    seen: list[tuple[str, Path]] = []
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames.sort()
+                for name in sorted(dirnames + filenames):
+                    full = Path(dirpath) / name
+                    rel = str(full.relative_to(root))
+                    if not is_skipped(rel):
+                        seen.append((rel, full))
+        seen.append((str(path.relative_to(root)) if path != root else ".", path))
+    for rel, full in sorted(seen):
+        st = os.lstat(full)
+        digest.update(f"{rel}\0{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode)}\0".encode())
+        if stat.S_ISREG(st.st_mode):
+            with open(full, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+        elif stat.S_ISLNK(st.st_mode):
+            digest.update(os.readlink(full).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A cached step result: a layer blob, or None for a step that changed nothing."""
+
+    digest: str | None
+    diff_id: str | None
+    size: int
+    media_type: str
+    created: float
+
+
+class LayerCache:
+    def __init__(self, root: Path, ttl_seconds: float) -> None:
+        self.root = root / "layers"
+        self.ttl = ttl_seconds
+
+    def _path(self, key: str) -> Path:
+        return self.root / f"{key}.json"
+
+    def lookup(self, key: str, blob_exists: object) -> CacheEntry | None:
+        """The entry for `key` if present, younger than the TTL and its blob still there."""
+        try:
+            data = json.loads(self._path(key).read_text())
+            entry = CacheEntry(**data)
+        except (OSError, ValueError, TypeError):
+            return None
+        if time.time() - entry.created > self.ttl:
+            return None
+        if entry.digest is not None and callable(blob_exists) and not blob_exists(entry.digest):
+            return None
+        return entry
+
+    def store(self, key: str, entry: CacheEntry) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".entry-")
+        with os.fdopen(fd, "w") as f:
+            json.dump(entry.__dict__, f)
+        os.replace(tmp, self._path(key))

@@ -1,0 +1,74 @@
+"""Credentials: a store of secrets encrypted at rest, projected into builds and masked in every log.
+
+Public API (import from `dockyard.credentials` only):
+
+Typed credentials (frozen dataclasses; `repr` never shows the secret; `data()` gives the
+Kubernetes Secret data keys, `mask_values()` what a log must never show):
+    UsernamePassword(id, username=..., password=..., description="")   data: username, password
+    SecretText(id, text=..., description="")                            data: text
+    DockerConfig(id, config_json=..., description="")                   data: .dockerconfigjson
+    DockerConfig.for_registry(id, server, username, password, email="") the kubectl docker-registry shape
+        .auths() -> {server: {...}}, .login_for(server) -> (user, password) | None
+    SecretFile(id, filename=..., content=b"...", description="")       data: {filename: content}
+    Credential (base class), CredentialError (bad input, message names the fix), KINDS
+
+Store (shared DB, AES-256-GCM, key DATA/secrets/credentials.key 0600):
+    store = CredentialStore.open(db, settings.secrets_dir)
+    store.put(credential, created_by="admin", replace=False) -> CredentialInfo
+    store.get(id) -> Credential                   raises CredentialNotFound (message names the id)
+    store.info(id) -> CredentialInfo | None;  store.list() -> [CredentialInfo];  store.delete(id) -> bool
+    store.mask_values() -> [str]                  every stored secret, for a global log masker
+    MIGRATIONS                                    (listed in server.app.all_migrations)
+
+Builds:
+    bind_environment(credential, "VAR", files_dir) -> {"VAR": ..., "VAR_USR": ..., "VAR_PSW": ...}
+        Jenkins credentials('id') semantics; files (secret_file, docker_config) written 0600 under files_dir
+    materialize_secret_volume(credential, items, target_dir) -> [Path]
+        items = [{"key": ".dockerconfigjson", "path": "config.json"}] or None (all keys); files 0600
+    masker = SecretMasker(secrets)                mask(bytes), mask_text(str), with_secrets([...])
+    writer = MaskingWriter(sink, masker)          write(bytes|str), flush(), close()/drain(), add_secrets()
+        sink: anything with .write(bytes) or a callable; a secret split across writes is still masked.
+
+HTTP (admin only, JSON): GET/POST /api/ci/credentials, GET/PUT/DELETE /api/ci/credentials/{id};
+listing never returns secrets. See `dockyard.credentials.api`.
+"""
+
+from dockyard.credentials.bindings import bind_environment
+from dockyard.credentials.crypto import KeyMismatch
+from dockyard.credentials.masking import MASK, MaskingWriter, SecretMasker, secret_forms
+from dockyard.credentials.migrations import MIGRATIONS
+from dockyard.credentials.models import (
+    DOCKERCONFIGJSON,
+    KINDS,
+    Credential,
+    CredentialError,
+    DockerConfig,
+    SecretFile,
+    SecretText,
+    UsernamePassword,
+)
+from dockyard.credentials.store import CredentialExists, CredentialInfo, CredentialNotFound, CredentialStore
+from dockyard.credentials.volume import materialize_secret_volume
+
+__all__ = [
+    "DOCKERCONFIGJSON",
+    "KINDS",
+    "MASK",
+    "MIGRATIONS",
+    "Credential",
+    "CredentialError",
+    "CredentialExists",
+    "CredentialInfo",
+    "CredentialNotFound",
+    "CredentialStore",
+    "DockerConfig",
+    "KeyMismatch",
+    "MaskingWriter",
+    "SecretFile",
+    "SecretMasker",
+    "SecretText",
+    "UsernamePassword",
+    "bind_environment",
+    "materialize_secret_volume",
+    "secret_forms",
+]

@@ -1,0 +1,109 @@
+"""Image references as deploy manifests spell them, and the `NAME=REF` arguments of set-image.
+
+Names compare the way Docker normalises them (`nginx` == `docker.io/library/nginx`), so a
+manifest that says `nginx:1.25` is found by `--image docker.io/library/nginx=...` and vice versa;
+the manifest keeps its own spelling of anything the new reference does not change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
+_DOMAIN = (
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+    r"|\[[0-9A-Fa-f:]+\])(?::[0-9]+)?"
+)
+_NAME = re.compile(rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
+
+
+class ImageReferenceError(ValueError):
+    """An image reference or NAME=REF argument that does not parse; the message shows the form."""
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """`name[:tag][@digest]`; `name` may be empty for a tag-only or digest-only REF (`:v2`)."""
+
+    name: str
+    tag: str = ""
+    digest: str = ""
+
+    def __str__(self) -> str:
+        out = self.name
+        if self.tag:
+            out += f":{self.tag}"
+        if self.digest:
+            out += f"@{self.digest}"
+        return out
+
+
+def parse_reference(value: str, *, allow_bare: bool = False) -> ImageRef:
+    """Parse `name[:tag][@digest]`; with `allow_bare`, also `:tag`, `@digest` and `:tag@digest`."""
+    text = value.strip()
+    rest, _, digest = text.partition("@")
+    slash = rest.rfind("/")
+    colon = rest.rfind(":")
+    tag = ""
+    if colon > slash:
+        rest, tag = rest[:colon], rest[colon + 1 :]
+    if tag and not _TAG.match(tag):
+        raise ImageReferenceError(f"invalid tag {tag!r} in image reference {value!r}")
+    if digest and not _DIGEST.match(digest):
+        raise ImageReferenceError(
+            f"invalid digest {digest!r} in image reference {value!r} (use sha256:<64 hex>)"
+        )
+    if not rest:
+        if allow_bare and (tag or digest):
+            return ImageRef("", tag, digest)
+        raise ImageReferenceError(f"image reference {value!r} has no repository name")
+    if not _NAME.match(rest):
+        raise ImageReferenceError(
+            f"invalid image name {rest!r} in {value!r}: use [HOST[:PORT]/]path/name in lower case, "
+            "e.g. 127.0.0.1:8080/bootcamp/notes-api"
+        )
+    return ImageRef(rest, tag, digest)
+
+
+def parse_image_arg(arg: str) -> tuple[str, ImageRef]:
+    """`NAME=REF` (kustomize's `edit set image` form) or just `REF` (then NAME is REF's name)."""
+    name, sep, ref_text = arg.partition("=")
+    if not sep:
+        ref = parse_reference(arg)
+        if not (ref.tag or ref.digest):
+            raise ImageReferenceError(f"--image {arg!r} needs a tag or digest: NAME=REF or NAME:TAG")
+        return ref.name, ref
+    name_ref = parse_reference(name)
+    if name_ref.tag or name_ref.digest:
+        raise ImageReferenceError(f"in --image {arg!r} NAME must be a bare image name (no tag or digest)")
+    ref = parse_reference(ref_text, allow_bare=True)
+    if not (ref.tag or ref.digest):
+        raise ImageReferenceError(f"--image {arg!r}: REF needs a tag or a digest, e.g. {name}=NAME:TAG")
+    return name_ref.name, ref
+
+
+def normalize_name(name: str) -> str:
+    """Docker's normal form: `nginx` -> `docker.io/library/nginx`."""
+    first, sep, remainder = name.partition("/")
+    if not sep or ("." not in first and ":" not in first and first != "localhost"):
+        domain, path = "docker.io", name
+    else:
+        domain, path = first, remainder
+    if domain == "index.docker.io":
+        domain = "docker.io"
+    if domain == "docker.io" and "/" not in path:
+        path = f"library/{path}"
+    return f"{domain}/{path}"
+
+
+def same_name(a: str, b: str) -> bool:
+    return normalize_name(a) == normalize_name(b)
+
+
+def apply_ref(current: ImageRef, new: ImageRef) -> ImageRef:
+    """The image after set-image: REF's name (or the current one) with REF's tag and digest."""
+    name = current.name if not new.name or same_name(new.name, current.name) else new.name
+    return ImageRef(name, new.tag, new.digest)

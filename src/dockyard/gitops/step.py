@@ -1,0 +1,130 @@
+"""The pipeline step: `gitopsSetImage(repo: ..., path: ..., image: 'NAME=REF', credentialsId: ...)`.
+
+CI parses the step (Jenkinsfile named arguments or a YAML mapping) into a plain mapping and
+calls `run_gitops_step`; this module turns it into a `set_image` call, so the rules live in
+one place: the credential is looked up by id (username/password -> basic auth, secret text ->
+token), the source commit defaults to `GIT_COMMIT` of the build, and only http(s) repositories
+are allowed (a pipeline must not write to the server's local repositories by path).
+
+Parameters: `repo` (required), `path` (default "."), `image` (one `NAME=REF` or a list of them)
+and/or `images` (a mapping NAME -> REF), `branch`, `message`, `credentialsId`, `sourceCommit`,
+`maxAttempts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from dockyard.gitops.errors import GitOpsError
+from dockyard.gitops.git import GitAuth
+from dockyard.gitops.references import ImageRef, ImageReferenceError, parse_image_arg
+from dockyard.gitops.setimage import DEFAULT_ATTEMPTS, SetImageResult, set_image
+
+STEP_NAME = "gitopsSetImage"
+_KNOWN = {
+    "repo",
+    "path",
+    "image",
+    "images",
+    "branch",
+    "message",
+    "credentialsId",
+    "sourceCommit",
+    "maxAttempts",
+}
+
+
+class CredentialLookup(Protocol):
+    def get(self, credential_id: str) -> Any: ...
+
+
+def run_gitops_step(
+    params: Mapping[str, Any],
+    *,
+    env: Mapping[str, str],
+    log: Callable[[str], None],
+    credentials: CredentialLookup | None = None,
+    workdir: Path | None = None,
+    allowed_protocols: Collection[str] | None = ("http", "https"),
+) -> SetImageResult:
+    """Validate the step's parameters, resolve its credential and run `set_image`."""
+    unknown = sorted(set(params) - _KNOWN)
+    if unknown:
+        raise GitOpsError(
+            f"{STEP_NAME}: unknown parameter(s) {', '.join(unknown)}; use {', '.join(sorted(_KNOWN))}"
+        )
+    repo = params.get("repo")
+    if not isinstance(repo, str) or not repo:
+        raise GitOpsError(f"{STEP_NAME}: 'repo' (the deploy repository URL) is required")
+    images = _images(params)
+    auth = _auth(params.get("credentialsId"), credentials)
+    attempts = params.get("maxAttempts", DEFAULT_ATTEMPTS)
+    if not isinstance(attempts, int):
+        raise GitOpsError(f"{STEP_NAME}: maxAttempts must be a number")
+    return set_image(
+        repo,
+        str(params.get("path") or "."),
+        images,
+        branch=_optional_str(params, "branch"),
+        message=_optional_str(params, "message"),
+        source_commit=_optional_str(params, "sourceCommit") or env.get("GIT_COMMIT") or None,
+        auth=auth,
+        log=log,
+        max_attempts=attempts,
+        workdir=workdir,
+        allowed_protocols=allowed_protocols,
+    )
+
+
+def _images(params: Mapping[str, Any]) -> dict[str, ImageRef | str]:
+    out: dict[str, ImageRef | str] = {}
+    single = params.get("image")
+    args = [single] if isinstance(single, str) else list(single or [])
+    try:
+        for arg in args:
+            if not isinstance(arg, str):
+                raise GitOpsError(f"{STEP_NAME}: image must be 'NAME=REF' strings")
+            name, ref = parse_image_arg(arg)
+            out[name] = ref
+    except ImageReferenceError as exc:
+        raise GitOpsError(f"{STEP_NAME}: {exc}") from None
+    mapping = params.get("images") or {}
+    if not isinstance(mapping, Mapping):
+        raise GitOpsError(f"{STEP_NAME}: images must be a mapping NAME -> REF")
+    for name, ref in mapping.items():
+        out[str(name)] = str(ref)
+    if not out:
+        raise GitOpsError(f"{STEP_NAME}: give image: 'NAME=REF' (or images: [NAME: REF])")
+    return out
+
+
+def _auth(credential_id: Any, credentials: CredentialLookup | None) -> GitAuth | None:
+    if credential_id in (None, ""):
+        return None
+    if credentials is None:
+        raise GitOpsError(
+            f"{STEP_NAME}: credentialsId {credential_id!r} given but no credential store is configured"
+        )
+    try:
+        credential = credentials.get(str(credential_id))
+    except KeyError:
+        raise GitOpsError(f"{STEP_NAME}: no credential with id {credential_id!r}") from None
+    data = credential.data()
+    if "username" in data and "password" in data:
+        return GitAuth.basic(data["username"].decode(), data["password"].decode())
+    if "text" in data:
+        return GitAuth.token(data["text"].decode())
+    raise GitOpsError(
+        f"{STEP_NAME}: credential {credential_id!r} must be a username/password or a secret text (token)"
+    )
+
+
+def _optional_str(params: Mapping[str, Any], key: str) -> str | None:
+    value = params.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise GitOpsError(f"{STEP_NAME}: {key} must be a string")
+    return value
