@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create = sub.add_parser("create", help="create a job from Jenkins job XML (like createItem)")
     create.add_argument("job")
     create.add_argument("--xml", type=Path, required=True, help="the job's config.xml")
-    sub.add_parser("jobs", help="list jobs")
+    jobs_parser = sub.add_parser("jobs", help="list jobs")
     builds = sub.add_parser("builds", help="list a job's builds")
     builds.add_argument("job")
     build = sub.add_parser("build", help="start a build and, with --wait, follow its log")
@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     stop = sub.add_parser("stop", help="abort a running build")
     stop.add_argument("job")
     stop.add_argument("number", type=int)
+    for action in (create, jobs_parser, builds, build, log, stop):
+        add_connection(action, nested=True)
 
 
 def run(args: argparse.Namespace) -> int:

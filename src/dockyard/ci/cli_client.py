@@ -1,59 +1,43 @@
-"""Connection options every CI command shares: --url/--user/--password/--token, or DOCKYARD_URL,
-DOCKYARD_USER, DOCKYARD_PASSWORD/DOCKYARD_TOKEN (default http://127.0.0.1:8080)."""
+"""The CI commands' connection: the shared `dockyard.cli.remote` options (--url/--user/--password/
+--token, DOCKYARD_URL/DOCKYARD_USER/DOCKYARD_PASSWORD/DOCKYARD_TOKEN), plus Jenkins' crumb for
+password sessions (an API token needs none)."""
 
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
 
-
-def add_connection(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--url",
-        default=os.environ.get("DOCKYARD_URL", "http://127.0.0.1:8080"),
-        help="Dockyard server (default: $DOCKYARD_URL or http://127.0.0.1:8080)",
-    )
-    parser.add_argument(
-        "--user",
-        default=os.environ.get("DOCKYARD_USER", "admin"),
-        help="user name (default: $DOCKYARD_USER or admin)",
-    )
-    parser.add_argument(
-        "--password",
-        default=os.environ.get("DOCKYARD_PASSWORD"),
-        help="password (default: $DOCKYARD_PASSWORD)",
-    )
-    parser.add_argument(
-        "--token",
-        default=os.environ.get("DOCKYARD_TOKEN"),
-        help="API token instead of a password (default: $DOCKYARD_TOKEN)",
-    )
+from dockyard.cli.remote import RemoteError, add_remote_arguments, remote_from
 
 
-def client(args: argparse.Namespace) -> httpx.Client:
-    """API tokens go in a header (no crumb needed); passwords use Basic auth plus a crumb session."""
-    base = args.url.rstrip("/")
-    if args.token:
-        return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {args.token}"}, timeout=30)
-    auth = (args.user, args.password) if args.password else None
-    http = httpx.Client(base_url=base, auth=auth, timeout=30)
-    if auth:
-        r = http.get("/crumbIssuer/api/json")
-        if r.status_code == 200:
-            crumb = r.json()
-            http.headers[crumb["crumbRequestField"]] = crumb["crumb"]
-    return http
+def add_connection(parser: argparse.ArgumentParser, nested: bool = False) -> None:
+    add_remote_arguments(parser, nested=nested)
 
 
 @contextmanager
 def connect(args: argparse.Namespace) -> Iterator[httpx.Client]:
-    http = client(args)
     try:
+        remote = remote_from(args)
+    except RemoteError as e:
+        raise SystemExit(f"dockyard: {e}") from None
+    http = remote.client()
+    try:
+        if remote.auth() is not None:
+            r = http.get("/crumbIssuer/api/json")
+            if r.status_code == 200:
+                crumb = r.json()
+                http.headers[crumb["crumbRequestField"]] = crumb["crumb"]
         yield http
+    except httpx.ConnectError as e:
+        raise SystemExit(
+            f"dockyard: cannot reach Dockyard at {remote.url} ({e}); start it with"
+            " `dockyard up` or pass --url / set DOCKYARD_URL"
+        ) from None
+    except httpx.HTTPError as e:
+        raise SystemExit(f"dockyard: request to {remote.url} failed: {e}") from None
     finally:
         http.close()
 

@@ -619,6 +619,37 @@ class BuildRunner:
             raise StepFailed(f"Timeout has been exceeded ({seconds:g} s)")
         task.result()
 
+    async def step_gitopsSetImage(self, step: Step, ctx: Ctx) -> None:  # noqa: N802 - Jenkins-style name
+        from dockyard.gitops import GitOpsError, run_gitops_step
+
+        params: dict[str, Any] = {}
+        for key, value in step.args.items():
+            if isinstance(value, list):
+                params[key] = [self.interpolate(v, ctx.env) for v in value]
+            elif isinstance(value, dict):
+                params[key] = {k: self.interpolate(v, ctx.env) for k, v in value.items()}
+            elif isinstance(value, str | GString):
+                params[key] = self.interpolate(value, ctx.env)
+            else:
+                params[key] = value
+        self.log.line(f"[Pipeline] gitopsSetImage ({params['repo']})")
+        with self.trace.span("gitops", strip_credentials(params["repo"])[0]) as span:
+            workdir = self.paths.root / "gitops"
+            workdir.mkdir(exist_ok=True)
+            try:
+                result = await asyncio.to_thread(
+                    run_gitops_step,
+                    params,
+                    env=ctx.env,
+                    log=self.log.line,
+                    credentials=self.credentials,
+                    workdir=workdir,
+                )
+            except GitOpsError as e:
+                span.status = "failed"
+                raise StepFailed(str(e)) from None
+            span.detail["commit"] = (result.commit or "unchanged")[:12]
+
 
 def _branch_from_spec(spec: str) -> str:
     for prefix in ("refs/heads/", "*/", "origin/"):

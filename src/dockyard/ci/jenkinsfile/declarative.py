@@ -72,6 +72,20 @@ STEPS: dict[str, StepSpec] = {
     "sleep": _spec("time", "unit", required=("time",)),
     "retry": _spec("count", required=("count",), block=True),
     "timeout": _spec("time", "unit", required=("time",), block=True),
+    # dockyard.gitops: patch image references in a deploy repository, commit, push with retries
+    "gitopsSetImage": _spec(
+        None,
+        "repo",
+        "path",
+        "image",
+        "images",
+        "credentialsId",
+        "branch",
+        "message",
+        "sourceCommit",
+        "maxAttempts",
+        required=("repo",),
+    ),
 }
 _BINDINGS = {
     "usernamePassword": (
@@ -534,6 +548,29 @@ def _check_with_env(_b: _Builder, n: Node, args: dict[str, Any]) -> None:
         raise JenkinsfileError("withEnv needs a list of 'NAME=value' strings", n.pos)
 
 
+def _check_gitops(b: _Builder, n: Node, args: dict[str, Any]) -> None:
+    for key in ("repo", "path", "credentialsId", "branch", "message", "sourceCommit"):
+        if key in args:
+            args[key] = b._string(args[key], n.pos, f"gitopsSetImage {key}", interpolate=True)
+    image = args.get("image")
+    if image is not None and not (
+        isinstance(image, str | GString)
+        or (isinstance(image, list) and all(isinstance(i, str | GString) for i in image))
+    ):
+        raise JenkinsfileError("gitopsSetImage image: 'NAME=REF' or a list of them", n.pos)
+    images = args.get("images")
+    if images is not None and not (
+        isinstance(images, dict) and all(isinstance(v, str | GString) for v in images.values())
+    ):
+        raise JenkinsfileError("gitopsSetImage images: a map [NAME: 'REF', ...]", n.pos)
+    if image is None and images is None:
+        raise JenkinsfileError("gitopsSetImage needs image: 'NAME=REF' (or images: [NAME: 'REF'])", n.pos)
+    if "maxAttempts" in args and (
+        not isinstance(args["maxAttempts"], int) or isinstance(args["maxAttempts"], bool)
+    ):
+        raise JenkinsfileError("gitopsSetImage maxAttempts: a number", n.pos)
+
+
 def _check_number(name: str) -> Callable[[_Builder, Node, dict[str, Any]], None]:
     def check(b: _Builder, n: Node, args: dict[str, Any]) -> None:
         value = args[name]
@@ -565,4 +602,5 @@ _CHECKS: dict[str, Callable[[_Builder, Node, dict[str, Any]], None]] = {
     "sleep": _check_number("time"),
     "retry": _check_number("count"),
     "timeout": _check_timeout,
+    "gitopsSetImage": _check_gitops,
 }
