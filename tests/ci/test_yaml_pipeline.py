@@ -37,6 +37,7 @@ def test_documented_example_parses() -> None:
         "dir",
         "withCredentials",
         "archiveArtifacts",
+        "gitopsSetImage",
     ]
     assert [s.name for s in checks.parallel] == ["unit", "lint"]
     assert set(p.post.blocks) == {"always", "failure"}
