@@ -163,3 +163,54 @@ def test_webhooks_check_signature_and_start_builds(
         headers={"X-GitHub-Event": "ping", "X-Hub-Signature-256": "sha256=" + _sign(secret, b"{}")},
     )
     assert ping.json() == {"message": "pong"}
+
+
+def test_push_build_publishes_commit_status_events(tmp_path: Path) -> None:
+    """A build started by a push reports pending, then success, for the pushed commit (Gitea's
+    CreateStatusOption fields) on the bus, and ci.build.started/finished around it."""
+    import asyncio
+
+    from tests.ci.conftest import make_repo
+
+    bare, _work, commit = make_repo(
+        tmp_path, {"Jenkinsfile": "pipeline { agent any\n stages { stage('s') { steps { echo 'hi' } } } }"}
+    )
+
+    async def main() -> list[Event]:
+        ci, bus = _ci(tmp_path)
+        seen: list[Event] = []
+        for kind in ("ci.status", "ci.build.started", "ci.build.finished"):
+            bus.subscribe(kind, seen.append)
+        url = "http://127.0.0.1:8080/bootcamp/notes-app.git"
+        ci.store.create_job("status-job", job_xml(url))
+        await ci.start()
+        try:
+            bus.publish(
+                Event(
+                    "git.push",
+                    {
+                        "clone_url": url,
+                        "branch": "main",
+                        "after": commit,
+                        "git_dir": str(bare),
+                        "pusher": "bootcamp",
+                        "full_name": "bootcamp/notes-app",
+                    },
+                )
+            )
+            deadline = time.monotonic() + 30
+            while not any(e.kind == "ci.build.finished" for e in seen):
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+        finally:
+            await ci.stop()
+        return seen
+
+    seen = asyncio.run(main())
+    statuses = [e.data for e in seen if e.kind == "ci.status"]
+    assert [s["state"] for s in statuses] == ["pending", "success"]
+    for s in statuses:
+        assert s["sha"] == commit and s["full_name"] == "bootcamp/notes-app"
+        assert s["context"] == "dockyard/status-job" and s["target_url"].endswith("/job/status-job/1/")
+    finished = next(e.data for e in seen if e.kind == "ci.build.finished")
+    assert finished["result"] == "SUCCESS" and finished["commit"] == commit
