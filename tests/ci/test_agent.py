@@ -136,9 +136,10 @@ echo "DOCKER_CONFIG=$DOCKER_CONFIG"
     assert "busybox shell ok" in log
     assert "secret volume file /kaniko/.docker/config.json materialised" in log
     assert '{"auths": {"10.0.24.28:30002": {"auth": "****"}}}' in log  # the file is there, its secret masked
-    assert "-rw-r--r--" in log
+    assert "-rw-------" in log
     assert HARBOR_PASSWORD not in log
     assert "DOCKER_CONFIG=" in log and "/agent/kaniko/kaniko/.docker" in log
+    assert not (tmp_path / "ci" / "job" / "1" / "agent").exists()  # secret files gone with the agent
 
 
 def test_credentials_env_and_with_credentials_are_masked(tmp_path: Path) -> None:

@@ -114,7 +114,8 @@ def _secret_files(
                 )
     else:
         pairs = [(k, k) for k in data]
-    mode = int(secret.get("defaultMode", 0o644))
+    # Kubernetes' default is 0644; here the files sit on the Dockyard host, so only its user reads them
+    mode = int(secret.get("defaultMode", 0o600))
     files = []
     for key, rel in pairs:
         norm = posixpath.normpath(rel)

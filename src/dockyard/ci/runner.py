@@ -154,6 +154,7 @@ class BuildRunner:
         finally:
             with self.trace.span("phase", "agent teardown"):
                 await self.executor.destroy()
+                shutil.rmtree(self.paths.root / "secrets", ignore_errors=True)  # credentials('id') files
         result = self.result()
         self.log.line(f"Finished: {result}")
         return RunResult(result, self.abort_reason or "", self.pipeline, self.stage_results)
