@@ -47,14 +47,16 @@ def open_services(settings: Settings) -> Services:
 
 def all_migrations() -> list:
     """Every component's migrations, in dependency order (auth first: others reference users)."""
+    from dockyard.ci import MIGRATIONS as CI_MIGRATIONS
     from dockyard.credentials import MIGRATIONS as CREDENTIALS_MIGRATIONS
     from dockyard.git import MIGRATIONS as GIT_MIGRATIONS
     from dockyard.registry import MIGRATIONS as REGISTRY_MIGRATIONS
 
-    return [*AUTH_MIGRATIONS, *REGISTRY_MIGRATIONS, *GIT_MIGRATIONS, *CREDENTIALS_MIGRATIONS]
+    return [*AUTH_MIGRATIONS, *REGISTRY_MIGRATIONS, *GIT_MIGRATIONS, *CREDENTIALS_MIGRATIONS, *CI_MIGRATIONS]
 
 
 def build_app(services: Services) -> Starlette:
+    from dockyard.ci import open_ci
     from dockyard.credentials import CredentialStore
     from dockyard.credentials.api import CredentialsAPI
     from dockyard.git import GitServer
@@ -64,12 +66,14 @@ def build_app(services: Services) -> Starlette:
     registry = Registry(services.settings, services.db, services.auth, services.signer)
     git = GitServer(services.settings, services.db, services.auth, services.events)
     credentials = CredentialStore.open(services.db, services.settings.secrets_dir)
+    ci = open_ci(services, credentials)
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET", "HEAD"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         Route("/version", _version, methods=["GET"]),
         *registry.routes(),
         *CredentialsAPI(credentials, services.auth).routes(),
+        *ci.routes(),
         *git.routes(),  # last: its /{owner}/{repo}.git/... patterns must not shadow fixed paths
     ]
 
@@ -77,10 +81,12 @@ def build_app(services: Services) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await registry.start()
         await git.start()
+        await ci.start()
         log.info("dockyard %s ready on %s", __version__, services.settings.base_url)
         try:
             yield
         finally:
+            await ci.stop()
             await git.stop()
             await registry.stop()
             services.db.close()

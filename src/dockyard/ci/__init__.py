@@ -1,0 +1,55 @@
+"""CI: jobs, triggers, the durable queue, pipelines (Jenkinsfile subset, `.dockyard.yml`), executors,
+build logs and traces, and Jenkins' remote API.
+
+Public surface for other packages:
+
+- `MIGRATIONS`: the schema (`ci.0001`...).
+- `open_ci(services) -> CIService`: `.routes()`, `await .start()` / `await .stop()`,
+  `.push(data)` (queue builds for a pushed ref), `.store` (`CIStore`: jobs and builds).
+- Listens to `git.push` on the event bus (data as published by `dockyard.git`: `clone_url`,
+  `branch`, `after`, `git_dir`, `pusher`, `deleted`); publishes `ci.build.started` and
+  `ci.build.finished` (`job`, `number`, `result`, `commit`, `url`).
+- `parse_jenkinsfile(text)`, `parse_yaml_pipeline(text)` -> `Pipeline`; errors are `PipelineError`
+  with `file:line:col`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dockyard.ci.errors import PipelineError
+from dockyard.ci.jenkinsfile import parse_jenkinsfile
+from dockyard.ci.migrations import MIGRATIONS
+from dockyard.ci.yamlpipeline import parse_yaml_pipeline
+
+if TYPE_CHECKING:
+    from dockyard.ci.service import CIService
+
+__all__ = ["MIGRATIONS", "PipelineError", "open_ci", "parse_jenkinsfile", "parse_yaml_pipeline"]
+
+
+def open_ci(services: Any, credentials: Any = None) -> CIService:
+    """Build the CI component from the server's shared services; `credentials` is the server's
+    `dockyard.credentials.CredentialStore` (opened here when not given and the package exists)."""
+    from dockyard.ci.hooks import load_webhook_secret
+    from dockyard.ci.service import CIService
+
+    settings = services.settings
+    return CIService(
+        services.db,
+        services.auth,
+        services.events,
+        settings.ci_dir,
+        lambda: settings.base_url,
+        credentials=credentials if credentials is not None else _credential_store(services),
+        webhook_secret=load_webhook_secret(settings.secrets_dir),
+    )
+
+
+def _credential_store(services: Any) -> Any:
+    """The credentials component's store when this build of Dockyard has it (dockyard.credentials)."""
+    try:
+        from dockyard.credentials import CredentialStore  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    return CredentialStore.open(services.db, services.settings.secrets_dir)

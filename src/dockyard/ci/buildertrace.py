@@ -1,0 +1,82 @@
+"""Trace spans from the progress lines of Dockyard's builder (`dockyard executor`, which is what
+`/kaniko/executor` runs): base pull, each Dockerfile instruction, each push, so `dockyard trace`
+shows the tutorial's C.5 phases.
+
+Lines are timestamped as they arrive from the step. A recognised line ends the open span; `FROM`
+and instruction lines open the next; the first layer upload opens the push phase; each
+`pushed REF (digest)` line closes one push span. Output of anything else is ignored, so a step
+that prints nothing like this produces no spans.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_FROM = re.compile(r"^\[stage [^\]]*\] FROM (\S+)")
+_INSTRUCTION = re.compile(
+    r"^  (RUN|COPY|ADD|CMD|ENTRYPOINT|ENV|ARG|LABEL|WORKDIR|USER|EXPOSE|VOLUME|SHELL|HEALTHCHECK|"
+    r"ONBUILD|STOPSIGNAL|MAINTAINER)\b(.*)$"
+)
+_LAYER = re.compile(r"^  layer sha256:[0-9a-f]+ (uploaded|mounted|exists)")
+_PUSHED = re.compile(r"^  pushed (\S+) \((sha256:[0-9a-f]+)\)")
+_BUILT = re.compile(r"^built (sha256:[0-9a-f]+) in ")
+
+
+@dataclass
+class TracedSpan:
+    kind: str
+    name: str
+    start: float
+    end: float
+    detail: dict[str, str]
+
+
+class BuilderOutputTracer:
+    def __init__(self) -> None:
+        self.spans: list[TracedSpan] = []
+        self._partial = b""
+        self._open: tuple[str, str, float, dict[str, str]] | None = None
+        self._push_start: float | None = None
+
+    def feed(self, chunk: bytes, now: float) -> None:
+        data = self._partial + chunk
+        *lines, self._partial = data.split(b"\n")
+        for raw in lines:
+            self._line(raw.decode(errors="replace").rstrip("\r"), now)
+
+    def finish(self, now: float) -> list[TracedSpan]:
+        if self._partial:
+            self._line(self._partial.decode(errors="replace"), now)
+            self._partial = b""
+        self._close(now)
+        return self.spans
+
+    def _close(self, now: float) -> None:
+        if self._open is not None:
+            kind, name, start, detail = self._open
+            self.spans.append(TracedSpan(kind, name, start, now, detail))
+            self._open = None
+
+    def _line(self, line: str, now: float) -> None:
+        if m := _FROM.match(line):
+            self._close(now)
+            self._push_start = None
+            self._open = ("pull", m.group(1), now, {})
+        elif m := _INSTRUCTION.match(line):
+            self._close(now)
+            text = (m.group(1) + m.group(2)).strip()
+            cached = text.endswith("(cached)")
+            name = text.removesuffix("(cached)").strip()
+            self._open = ("instruction", name[:60], now, {"cached": "yes"} if cached else {})
+        elif _LAYER.match(line):
+            if self._push_start is None:
+                self._close(now)
+                self._push_start = now
+        elif m := _PUSHED.match(line):
+            self._close(now)
+            start = self._push_start if self._push_start is not None else now
+            self.spans.append(TracedSpan("push", m.group(1), start, now, {"digest": m.group(2)[:19]}))
+            self._push_start = now
+        elif _BUILT.match(line):
+            self._close(now)

@@ -1,0 +1,232 @@
+"""Per-build files: the console log (masked, appended live, read while it grows) and the trace.
+
+Layout: DATA/ci/<job>/<n>/{log, trace.json, workspace/}.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dockyard.store import atomic_write_text
+
+MASK = b"****"
+MIN_SECRET = 4
+
+
+class SecretMasker:
+    """Replaces secrets in a byte stream, also when one is split across writes: the tail that
+    could still start a secret is held back until the next write (or `close`)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets: list[bytes] = []
+        self.carry = b""
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        for s in secrets:
+            raw = s.encode()
+            forms = {raw, raw.strip()} | {line.strip() for line in raw.splitlines() if len(line.strip()) >= 8}
+            for form in forms:
+                if len(form) >= MIN_SECRET and form not in self.secrets:
+                    self.secrets.append(form)
+        self.secrets.sort(key=len, reverse=True)
+
+    def feed(self, data: bytes) -> bytes:
+        buf = self.carry + data
+        for s in self.secrets:
+            buf = buf.replace(s, MASK)
+        hold = 0
+        for s in self.secrets:
+            for k in range(min(len(s) - 1, len(buf)), hold, -1):
+                if buf.endswith(s[:k]):
+                    hold = k
+                    break
+        self.carry = buf[len(buf) - hold :] if hold else b""
+        return buf[: len(buf) - hold] if hold else buf
+
+    def flush(self) -> bytes:
+        out, self.carry = self.carry, b""
+        return out
+
+    def mask_text(self, value: str) -> str:
+        raw = value.encode()
+        for s in self.secrets:
+            raw = raw.replace(s, MASK)
+        return raw.decode(errors="replace")
+
+
+class ConsoleLog:
+    """Append-only console log. Readers use `read_from(offset)` while it grows (progressiveText)."""
+
+    def __init__(self, path: Path, masker: SecretMasker) -> None:
+        self.path = path
+        self.masker = masker
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(path, "ab")  # noqa: SIM115 - closed by close()
+        self.closed = False
+
+    def write(self, data: bytes | str) -> None:
+        raw = data.encode() if isinstance(data, str) else data
+        with self._lock:
+            if self.closed:
+                return
+            self._file.write(self.masker.feed(raw))
+            self._file.flush()
+
+    def line(self, text: str) -> None:
+        """A line of Dockyard's own narration; flushes held-back bytes first so order is kept."""
+        with self._lock:
+            if self.closed:
+                return
+            self._file.write(self.masker.flush())
+            if self._file.tell() > 0 and not self._ends_with_newline():
+                self._file.write(b"\n")
+            self._file.write(self.masker.feed(text.encode() + b"\n") + self.masker.flush())
+            self._file.flush()
+
+    def _ends_with_newline(self) -> bool:
+        with open(self.path, "rb") as f:
+            f.seek(-1, 2)
+            return f.read(1) == b"\n"
+
+    def close(self) -> None:
+        with self._lock:
+            if not self.closed:
+                self._file.write(self.masker.flush())
+                self._file.close()
+                self.closed = True
+
+
+def read_from(path: Path, start: int, limit: int = 4 << 20) -> tuple[bytes, int]:
+    """(bytes from `start`, new offset); empty when nothing new or no log yet."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(start, 0))
+            data = f.read(limit)
+    except FileNotFoundError:
+        return b"", start
+    return data, max(start, 0) + len(data)
+
+
+@dataclass
+class Span:
+    kind: str
+    name: str
+    start: float
+    end: float | None = None
+    status: str = "running"
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "start": self.start,
+            "end": self.end,
+            "duration_ms": int((self.end - self.start) * 1000) if self.end is not None else None,
+            "status": self.status,
+            **({"detail": self.detail} if self.detail else {}),
+        }
+
+
+class Trace:
+    """The build's timeline (queued, agent ready, checkout, stages, steps, pushes), saved as JSON."""
+
+    def __init__(self, path: Path, queued_at: float, mask: Callable[[str], str] | None = None) -> None:
+        self.path = path
+        self.mask = mask or (lambda text: text)
+        self.spans: list[Span] = []
+        self._lock = threading.Lock()
+        self.queued_at = queued_at
+        self._events_offset = 0
+
+    def mark(self, kind: str, name: str, start: float, end: float, status: str = "ok", **detail: Any) -> Span:
+        span = Span(kind, name, start, end, status, detail)
+        with self._lock:
+            self.spans.append(span)
+        self.save()
+        return span
+
+    @contextmanager
+    def span(self, kind: str, name: str, **detail: Any) -> Iterator[Span]:
+        s = Span(kind, name, time.time(), detail=detail)
+        with self._lock:
+            self.spans.append(s)
+        try:
+            yield s
+        except BaseException:
+            s.status = "failed" if s.status == "running" else s.status
+            raise
+        finally:
+            s.end = time.time()
+            if s.status == "running":
+                s.status = "ok"
+            self.save()
+
+    def merge_events(self, path: Path) -> int:
+        """Add the spans a step's tools appended to `path` (JSON lines) since the last merge."""
+        try:
+            with open(path, "rb") as f:
+                f.seek(self._events_offset)
+                data = f.read()
+        except FileNotFoundError:
+            return 0
+        complete = data[: data.rfind(b"\n") + 1]
+        self._events_offset += len(complete)
+        added = 0
+        for raw in complete.splitlines():
+            try:
+                ev = json.loads(raw)
+                start = float(ev.pop("start"))
+                end = float(ev.pop("end", start))
+                kind, name = str(ev.pop("kind")), str(ev.pop("name"))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # a tool's malformed line must not break the build
+            status = str(ev.pop("status", "ok"))
+            with self._lock:
+                self.spans.append(Span(kind, name, start, end, status, ev))
+            added += 1
+        if added:
+            self.save()
+        return added
+
+    def to_json(self) -> dict[str, Any]:
+        with self._lock:
+            spans = sorted(self.spans, key=lambda s: s.start)
+            return {"queued_at": self.queued_at, "spans": [s.to_json() for s in spans]}
+
+    def save(self) -> None:
+        """Written masked: a trace is a build record, and secrets never reach build records."""
+        atomic_write_text(self.path, self.mask(json.dumps(self.to_json(), indent=1)))
+
+
+def load_trace(path: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return {"queued_at": None, "spans": []}
+
+
+def format_trace(trace: dict[str, Any]) -> str:
+    """The tutorial's C.5 table: | phase | time | note |, times relative to queueing."""
+    base = trace.get("queued_at") or (trace["spans"][0]["start"] if trace.get("spans") else 0)
+    rows = ["| phase | time | note |", "|---|---|---|"]
+    for s in trace.get("spans", []):
+        start = s["start"] - base
+        end = (s["end"] - base) if s.get("end") is not None else None
+        when = f"{start:.2f}-{end:.2f}s" if end is not None else f"{start:.2f}s-"
+        note = s.get("status", "")
+        detail = s.get("detail") or {}
+        if detail:
+            note += " " + " ".join(f"{k}={v}" for k, v in detail.items())
+        label = s["name"] if s["kind"] in ("stage", "phase") else f"{s['kind']}: {s['name']}"
+        rows.append(f"| {label} | {when} | {note.strip()} |")
+    return "\n".join(rows)

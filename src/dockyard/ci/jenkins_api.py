@@ -1,0 +1,605 @@
+"""Jenkins' remote API (the subset the tutorial, curl scripts and python-jenkins use).
+
+Shapes follow Jenkins: `_class` names, `url`s ending in `/`, timestamps in epoch milliseconds,
+queue items at `/queue/item/<id>/` (a queue id is the build's row id), 201 + `Location` for
+builds, 302 for stop/delete, `X-Error` headers on 400s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from dockyard import __version__
+from dockyard.auth import Principal
+from dockyard.ci.buildlog import read_from
+from dockyard.ci.csrf import CRUMB_FIELD, SESSION_COOKIE, HTTPError
+from dockyard.ci.jobxml import JobConfigError
+from dockyard.ci.service import CIService
+from dockyard.ci.store import DONE, QUEUED, RUNNING, Build, Job, JobError, JobNotFound
+
+JENKINS_VERSION = "2.462.3"  # the Jenkins LTS whose API shapes these follow
+_CRUMB_XPATH = re.compile(r'^concat\(//crumbRequestField,\s*["\']:["\'],\s*//crumb\)$')
+_COLORS = {"SUCCESS": "blue", "FAILURE": "red", "UNSTABLE": "yellow", "ABORTED": "aborted", None: "notbuilt"}
+_REF_NAMES = (
+    "lastBuild",
+    "lastCompletedBuild",
+    "lastSuccessfulBuild",
+    "lastFailedBuild",
+    "lastUnsuccessfulBuild",
+    "lastStableBuild",
+)
+
+Handler = Callable[[Request, Principal], Awaitable[Response]]
+
+
+def jenkins_routes(ci: CIService) -> list[BaseRoute]:
+    api = JenkinsAPI(ci)
+
+    def ep(
+        handler: Handler, post: bool = False, admin: bool = False
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                principal = await asyncio.to_thread(ci.crumbs.principal, request)
+                if admin and not principal.is_admin:
+                    # a job's steps run on the Dockyard host: defining them is an administrator's call
+                    raise HTTPError(
+                        403,
+                        f"{principal.username} may not create, change or delete jobs:"
+                        " that needs a Dockyard administrator",
+                    )
+                if post:
+                    ci.crumbs.check_post(request, principal)
+                response = await handler(request, principal)
+            except HTTPError as e:
+                response = e.response()
+            except JobNotFound as e:
+                response = HTTPError(404, str(e)).response()
+            except (JobError, JobConfigError) as e:
+                response = HTTPError(400, str(e)).response()
+            response.headers["X-Jenkins"] = JENKINS_VERSION
+            response.headers["X-Dockyard"] = __version__
+            return response
+
+        return endpoint
+
+    job = "/job/{name}"
+    build = job + "/{ref}"
+    return [
+        Route("/crumbIssuer/api/json", ep(api.crumb_json), methods=["GET"]),
+        Route("/crumbIssuer/api/xml", ep(api.crumb_xml), methods=["GET"]),
+        Route("/api/json", ep(api.root_json), methods=["GET"]),
+        Route("/me/api/json", ep(api.whoami), methods=["GET"]),
+        Route("/createItem", ep(api.create_item, post=True, admin=True), methods=["POST"]),
+        Route("/queue/api/json", ep(api.queue_json), methods=["GET"]),
+        Route("/queue/item/{id:int}/api/json", ep(api.queue_item), methods=["GET"]),
+        Route("/queue/cancelItem", ep(api.cancel_item, post=True), methods=["POST"]),
+        Route(job + "/api/json", ep(api.job_json), methods=["GET"]),
+        Route(job + "/config.xml", ep(api.get_config), methods=["GET"]),
+        Route(job + "/config.xml", ep(api.post_config, post=True, admin=True), methods=["POST"]),
+        Route(job + "/build", ep(api.build, post=True), methods=["POST"]),
+        Route(job + "/buildWithParameters", ep(api.build_with_parameters, post=True), methods=["POST"]),
+        Route(job + "/doDelete", ep(api.delete_job, post=True, admin=True), methods=["POST"]),
+        Route(job + "/enable", ep(api.enable, post=True, admin=True), methods=["POST"]),
+        Route(job + "/disable", ep(api.disable, post=True, admin=True), methods=["POST"]),
+        Route(build + "/api/json", ep(api.build_json), methods=["GET"]),
+        Route(build + "/consoleText", ep(api.console_text), methods=["GET"]),
+        Route(build + "/logText/progressiveText", ep(api.progressive_text), methods=["GET", "POST"]),
+        Route(build + "/stop", ep(api.stop, post=True), methods=["POST"]),
+        Route(build + "/wfapi/describe", ep(api.wfapi_describe), methods=["GET"]),
+        Route(build + "/artifact/{path:path}", ep(api.artifact), methods=["GET"]),
+    ]
+
+
+class JenkinsAPI:
+    def __init__(self, ci: CIService) -> None:
+        self.ci = ci
+        self.store = ci.store
+
+    @property
+    def base(self) -> str:
+        return self.ci.base_url()
+
+    def job_url(self, name: str) -> str:
+        return f"{self.base}/job/{name}/"
+
+    # -- crumbs -----------------------------------------------------------------
+    def _crumb_response(
+        self, request: Request, principal: Principal, render: Callable[[str], Response]
+    ) -> Response:
+        crumb, new_session = self.ci.crumbs.issue(request, principal)
+        response = render(crumb)
+        if new_session:
+            response.set_cookie(SESSION_COOKIE, new_session, httponly=True, samesite="lax", path="/")
+        return response
+
+    async def crumb_json(self, request: Request, principal: Principal) -> Response:
+        return self._crumb_response(
+            request,
+            principal,
+            lambda c: JSONResponse(
+                {
+                    "_class": "hudson.security.csrf.DefaultCrumbIssuer",
+                    "crumb": c,
+                    "crumbRequestField": CRUMB_FIELD,
+                }
+            ),
+        )
+
+    async def crumb_xml(self, request: Request, principal: Principal) -> Response:
+        xpath = request.query_params.get("xpath")
+
+        def render(crumb: str) -> Response:
+            if xpath is None:
+                return Response(
+                    '<defaultCrumbIssuer _class="hudson.security.csrf.DefaultCrumbIssuer">'
+                    f"<crumb>{crumb}</crumb><crumbRequestField>{CRUMB_FIELD}</crumbRequestField>"
+                    "</defaultCrumbIssuer>",
+                    media_type="application/xml",
+                )
+            if _CRUMB_XPATH.match(xpath.strip()):
+                return PlainTextResponse(f"{CRUMB_FIELD}:{crumb}")
+            if xpath.strip() in ("//crumb", "/*/crumb"):
+                return Response(f"<crumb>{crumb}</crumb>", media_type="application/xml")
+            if xpath.strip() in ("//crumbRequestField", "/*/crumbRequestField"):
+                return Response(
+                    f"<crumbRequestField>{CRUMB_FIELD}</crumbRequestField>", media_type="application/xml"
+                )
+            raise HTTPError(400, f'unsupported xpath {xpath!r}: use concat(//crumbRequestField,":",//crumb)')
+
+        return self._crumb_response(request, principal, render)
+
+    # -- root, jobs -------------------------------------------------------------
+    async def root_json(self, request: Request, principal: Principal) -> Response:
+        jobs = await asyncio.to_thread(self.store.jobs)
+        out = []
+        for j in jobs:
+            last = await asyncio.to_thread(self.store.builds, j.name, 1)
+            out.append(
+                {
+                    "_class": "org.jenkinsci.plugins.workflow.job.WorkflowJob",
+                    "name": j.name,
+                    "url": self.job_url(j.name),
+                    "color": self._color(j, last[0] if last else None),
+                }
+            )
+        return JSONResponse(
+            {
+                "_class": "hudson.model.Hudson",
+                "mode": "NORMAL",
+                "nodeDescription": "Dockyard built-in agent",
+                "nodeName": "",
+                "numExecutors": self.ci.scheduler.limit,
+                "description": None,
+                "jobs": out,
+                "quietingDown": False,
+                "useCrumbs": True,
+                "useSecurity": True,
+                "url": self.base + "/",
+                "views": [{"_class": "hudson.model.AllView", "name": "all", "url": self.base + "/"}],
+            }
+        )
+
+    async def whoami(self, request: Request, principal: Principal) -> Response:
+        return JSONResponse(
+            {
+                "_class": "hudson.model.User",
+                "id": principal.username,
+                "fullName": principal.username,
+                "absoluteUrl": f"{self.base}/user/{principal.username}",
+            }
+        )
+
+    def _color(self, job: Job, last: Build | None) -> str:
+        if job.disabled:
+            return "disabled"
+        if last is None:
+            return "notbuilt"
+        color = _COLORS.get(last.result, "notbuilt")
+        return color + "_anime" if last.state == RUNNING else color
+
+    async def create_item(self, request: Request, principal: Principal) -> Response:
+        name = request.query_params.get("name", "")
+        if request.query_params.get("mode") == "copy":
+            source = await asyncio.to_thread(self.store.job, request.query_params.get("from", ""))
+            body = source.config_xml
+        else:
+            body = (await request.body()).decode("utf-8", errors="replace")
+            if not body.strip():
+                raise HTTPError(
+                    400,
+                    "createItem needs the job's config.xml as the request body"
+                    " (Content-Type: application/xml)",
+                )
+        await asyncio.to_thread(self.store.create_job, name, body, principal.username)
+        return Response(status_code=200)
+
+    async def job_json(self, request: Request, principal: Principal) -> Response:
+        job = await asyncio.to_thread(self.store.job, request.path_params["name"])
+        builds = await asyncio.to_thread(self.store.builds, job.name, 100)
+        started = [b for b in builds if b.state != QUEUED]
+        queued = [b for b in builds if b.state == QUEUED]
+        done = [b for b in started if b.state == DONE]
+
+        def ref(bs: list[Build]) -> dict[str, Any] | None:
+            return self._build_ref(bs[0]) if bs else None
+
+        cfg = job.config
+        params = [
+            {
+                "_class": f"hudson.model.{_PARAM_CLASSES.get(p.kind, 'StringParameterDefinition')}",
+                "name": p.name,
+                "type": _PARAM_CLASSES.get(p.kind, "StringParameterDefinition"),
+                "description": p.description,
+                "defaultParameterValue": {"name": p.name, "value": p.default},
+                **({"choices": list(p.choices)} if p.choices else {}),
+            }
+            for p in cfg.parameters
+        ]
+        return JSONResponse(
+            {
+                "_class": "org.jenkinsci.plugins.workflow.job.WorkflowJob",
+                "name": job.name,
+                "fullName": job.name,
+                "displayName": job.name,
+                "fullDisplayName": job.name,
+                "description": cfg.description or None,
+                "url": self.job_url(job.name),
+                "buildable": not job.disabled,
+                "color": self._color(job, started[0] if started else None),
+                "builds": [self._build_ref(b) for b in started],
+                "firstBuild": self._build_ref(started[-1]) if started else None,
+                "lastBuild": ref(started),
+                "lastCompletedBuild": ref(done),
+                "lastSuccessfulBuild": ref([b for b in done if b.result == "SUCCESS"]),
+                "lastFailedBuild": ref([b for b in done if b.result == "FAILURE"]),
+                "lastUnsuccessfulBuild": ref([b for b in done if b.result != "SUCCESS"]),
+                "inQueue": bool(queued),
+                "queueItem": self._queue_json(queued[-1], job) if queued else None,
+                "nextBuildNumber": job.next_number,
+                "concurrentBuild": job.concurrent,
+                "keepDependencies": False,
+                "property": [
+                    {"_class": "hudson.model.ParametersDefinitionProperty", "parameterDefinitions": params}
+                ]
+                if params
+                else [],
+                "scm": {"_class": "hudson.plugins.git.GitSCM"} if job.scm_url else {},
+            }
+        )
+
+    async def get_config(self, request: Request, principal: Principal) -> Response:
+        job = await asyncio.to_thread(self.store.job, request.path_params["name"])
+        return Response(job.config_xml, media_type="application/xml")
+
+    async def post_config(self, request: Request, principal: Principal) -> Response:
+        body = (await request.body()).decode("utf-8", errors="replace")
+        await asyncio.to_thread(self.store.update_job, request.path_params["name"], body)
+        return Response(status_code=200)
+
+    async def delete_job(self, request: Request, principal: Principal) -> Response:
+        name = request.path_params["name"]
+        job = await asyncio.to_thread(self.store.job, name)
+        for b in await asyncio.to_thread(self.store.builds, name, 10_000):
+            if b.state != DONE:
+                await self.ci.scheduler.cancel(b, f"aborted: job deleted by {principal.username}")
+        await asyncio.to_thread(self.store.delete_job, job.name)
+        return RedirectResponse(self.base + "/api/json", status_code=302)
+
+    async def enable(self, request: Request, principal: Principal) -> Response:
+        return await self._set_disabled(request, False)
+
+    async def disable(self, request: Request, principal: Principal) -> Response:
+        return await self._set_disabled(request, True)
+
+    async def _set_disabled(self, request: Request, disabled: bool) -> Response:
+        job = await asyncio.to_thread(self.store.job, request.path_params["name"])
+        xml = job.config_xml
+        if re.search(r"<disabled>\s*(true|false)\s*</disabled>", xml):
+            xml = re.sub(
+                r"<disabled>\s*(true|false)\s*</disabled>",
+                f"<disabled>{str(disabled).lower()}</disabled>",
+                xml,
+                count=1,
+            )
+        else:
+            xml = re.sub(
+                r"(<flow-definition[^>]*>)", rf"\1<disabled>{str(disabled).lower()}</disabled>", xml, count=1
+            )
+        await asyncio.to_thread(self.store.update_job, job.name, xml)
+        return RedirectResponse(self.job_url(job.name) + "api/json", status_code=302)
+
+    # -- triggering -------------------------------------------------------------
+    async def build(self, request: Request, principal: Principal) -> Response:
+        params: dict[str, Any] = {}
+        form = await self._form(request)
+        if "json" in form:  # the HTML form's json={"parameter": [{"name":..,"value":..}]}
+            import json
+
+            try:
+                raw = json.loads(form["json"]).get("parameter", [])
+                params = {p["name"]: p.get("value") for p in (raw if isinstance(raw, list) else [raw])}
+            except (ValueError, AttributeError, KeyError, TypeError):
+                raise HTTPError(
+                    400, 'json parameter is not valid: expected {"parameter": [{name, value}]}'
+                ) from None
+        return await self._trigger(request, principal, params)
+
+    async def build_with_parameters(self, request: Request, principal: Principal) -> Response:
+        params = dict(request.query_params)
+        params.update(await self._form(request))
+        for ignored in ("token", "delay", "cause", CRUMB_FIELD):
+            params.pop(ignored, None)
+        return await self._trigger(request, principal, params)
+
+    async def _form(self, request: Request) -> dict[str, str]:
+        ctype = request.headers.get("content-type", "")
+        if "application/x-www-form-urlencoded" in ctype:
+            return dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+        if "multipart/form-data" in ctype:
+            form = await request.form()
+            return {k: str(v) for k, v in form.items() if isinstance(v, str)}
+        return {}
+
+    async def _trigger(self, request: Request, principal: Principal, params: dict[str, Any]) -> Response:
+        job = await asyncio.to_thread(self.store.job, request.path_params["name"])
+        build = await asyncio.to_thread(self.ci.trigger, job, params, f"user {principal.username}")
+        return Response(status_code=201, headers={"Location": f"{self.base}/queue/item/{build.id}/"})
+
+    # -- queue ------------------------------------------------------------------
+    def _queue_json(self, b: Build, job: Job | None = None) -> dict[str, Any]:
+        name = b.job_name
+        item: dict[str, Any] = {
+            "id": b.id,
+            "url": f"queue/item/{b.id}/",
+            "inQueueSince": int(b.queued_at * 1000),
+            "task": {
+                "_class": "org.jenkinsci.plugins.workflow.job.WorkflowJob",
+                "name": name,
+                "url": self.job_url(name),
+                "color": "notbuilt",
+            },
+            "params": "".join(f"\n{k}={v}" for k, v in b.params.items()),
+            "actions": [{"_class": "hudson.model.CauseAction", "causes": [{"shortDescription": b.cause}]}],
+            "stuck": False,
+            "blocked": False,
+            "buildable": b.state == QUEUED,
+        }
+        if b.state == QUEUED:
+            item.update(
+                {
+                    "_class": "hudson.model.Queue$BuildableItem",
+                    "why": self._why(b),
+                    "executable": None,
+                    "cancelled": False,
+                }
+            )
+        else:
+            item.update(
+                {
+                    "_class": "hudson.model.Queue$LeftItem",
+                    "why": None,
+                    "cancelled": b.state == DONE and b.started_at is None,
+                    "executable": None
+                    if b.started_at is None and b.state == DONE
+                    else {
+                        "_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun",
+                        "number": b.number,
+                        "url": f"{self.job_url(name)}{b.number}/",
+                    },
+                }
+            )
+        return item
+
+    def _why(self, b: Build) -> str:
+        running = self.ci.scheduler.running
+        if any(r.build.job_id == b.job_id for r in running.values()):
+            return f"Build #{b.number} is waiting: another build of {b.job_name} is in progress"
+        if len(running) >= self.ci.scheduler.limit:
+            return "Waiting for next available executor"
+        return "Waiting for the scheduler"
+
+    async def queue_json(self, request: Request, principal: Principal) -> Response:
+        queued = await asyncio.to_thread(self.store.queued)
+        return JSONResponse(
+            {
+                "_class": "hudson.model.Queue",
+                "discoverableItems": [],
+                "items": [self._queue_json(b) for b in queued],
+            }
+        )
+
+    async def queue_item(self, request: Request, principal: Principal) -> Response:
+        b = await asyncio.to_thread(self.store.build_by_id, request.path_params["id"])
+        if b is None:
+            raise HTTPError(404, f"no queue item {request.path_params['id']}")
+        return JSONResponse(self._queue_json(b))
+
+    async def cancel_item(self, request: Request, principal: Principal) -> Response:
+        try:
+            item_id = int(request.query_params.get("id", ""))
+        except ValueError:
+            raise HTTPError(400, "cancelItem needs ?id=<queue id>") from None
+        b = await asyncio.to_thread(self.store.build_by_id, item_id)
+        if b is None:
+            raise HTTPError(404, f"no queue item {item_id}")
+        if b.state == QUEUED:
+            await self.ci.scheduler.cancel(b, f"cancelled by {principal.username}")
+        return Response(status_code=204)
+
+    # -- builds -----------------------------------------------------------------
+    def _build_ref(self, b: Build) -> dict[str, Any]:
+        return {
+            "_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun",
+            "number": b.number,
+            "url": f"{self.job_url(b.job_name)}{b.number}/",
+        }
+
+    async def _build(self, request: Request) -> Build:
+        name, ref = request.path_params["name"], request.path_params["ref"]
+        if ref.isdigit():
+            b = await asyncio.to_thread(self.store.build, name, int(ref))
+            if b.state == QUEUED:
+                raise HTTPError(404, f"build {name} #{ref} is still queued (see /queue/item/{b.id}/)")
+            return b
+        if ref not in _REF_NAMES:
+            raise HTTPError(404, f"no build {ref!r} (use a number or one of {', '.join(_REF_NAMES)})")
+        builds = [b for b in await asyncio.to_thread(self.store.builds, name, 1000) if b.state != QUEUED]
+        want: Callable[[Build], bool] = {
+            "lastBuild": lambda b: True,
+            "lastCompletedBuild": lambda b: b.state == DONE,
+            "lastSuccessfulBuild": lambda b: b.result == "SUCCESS",
+            "lastStableBuild": lambda b: b.result == "SUCCESS",
+            "lastFailedBuild": lambda b: b.result == "FAILURE",
+            "lastUnsuccessfulBuild": lambda b: b.state == DONE and b.result != "SUCCESS",
+        }[ref]
+        for b in builds:
+            if want(b):
+                return b
+        raise HTTPError(404, f"job {name} has no {ref}")
+
+    async def build_json(self, request: Request, principal: Principal) -> Response:
+        b = await self._build(request)
+        data = build_json(b, self.job_url(b.job_name))
+        archive = self.ci.scheduler.paths(b.job_name, b.number).archive
+        if archive.is_dir():
+            files = sorted(p.relative_to(archive).as_posix() for p in archive.rglob("*") if p.is_file())
+            data["artifacts"] = [
+                {"fileName": f.rsplit("/", 1)[-1], "relativePath": f, "displayPath": f} for f in files
+            ]
+        return JSONResponse(data)
+
+    async def console_text(self, request: Request, principal: Principal) -> Response:
+        b = await self._build(request)
+        data, _ = read_from(self.ci.scheduler.paths(b.job_name, b.number).log, 0, 1 << 30)
+        return Response(data, media_type="text/plain; charset=utf-8")
+
+    async def progressive_text(self, request: Request, principal: Principal) -> Response:
+        b = await self._build(request)
+        try:
+            start = int(request.query_params.get("start", "0"))
+        except ValueError:
+            raise HTTPError(400, "start must be a byte offset") from None
+        building = b.state != DONE
+        data, end = await asyncio.to_thread(
+            read_from, self.ci.scheduler.paths(b.job_name, b.number).log, start
+        )
+        headers = {"X-Text-Size": str(end)}
+        if building:
+            headers["X-More-Data"] = "true"
+        return Response(data, media_type="text/plain; charset=utf-8", headers=headers)
+
+    async def stop(self, request: Request, principal: Principal) -> Response:
+        b = await self._build(request)
+        if b.state != DONE:
+            await self.ci.scheduler.cancel(b, f"Aborted by {principal.username}")
+        return RedirectResponse(f"{self.job_url(b.job_name)}{b.number}/api/json", status_code=302)
+
+    async def artifact(self, request: Request, principal: Principal) -> Response:
+        b = await self._build(request)
+        root = self.ci.scheduler.paths(b.job_name, b.number).archive.resolve()
+        target = (root / request.path_params["path"]).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            raise HTTPError(404, f"no artifact {request.path_params['path']!r} in {b.job_name} #{b.number}")
+        return FileResponse(target, media_type="application/octet-stream")
+
+    async def wfapi_describe(self, request: Request, principal: Principal) -> Response:
+        from dockyard.ci.buildlog import load_trace
+
+        b = await self._build(request)
+        trace = load_trace(self.ci.scheduler.paths(b.job_name, b.number).trace)
+        stages = [
+            {
+                "id": str(i),
+                "name": s["name"],
+                "status": s["status"].upper(),
+                "startTimeMillis": int(s["start"] * 1000),
+                "durationMillis": s.get("duration_ms") or 0,
+            }
+            for i, s in enumerate(trace["spans"])
+            if s["kind"] == "stage"
+        ]
+        return JSONResponse(
+            {
+                "id": str(b.number),
+                "name": f"#{b.number}",
+                "status": b.result or "IN_PROGRESS",
+                "startTimeMillis": int((b.started_at or b.queued_at) * 1000),
+                "durationMillis": b.duration_ms,
+                "stages": stages,
+            }
+        )
+
+
+_PARAM_CLASSES = {
+    "string": "StringParameterDefinition",
+    "text": "TextParameterDefinition",
+    "booleanParam": "BooleanParameterDefinition",
+    "choice": "ChoiceParameterDefinition",
+    "password": "PasswordParameterDefinition",
+}
+
+
+def build_json(b: Build, job_url: str) -> dict[str, Any]:
+    """A WorkflowRun as Jenkins renders it (python-jenkins get_build_info)."""
+    actions: list[dict[str, Any]] = [
+        {
+            "_class": "hudson.model.CauseAction",
+            "causes": [{"_class": "hudson.model.Cause", "shortDescription": f"Started by {b.cause}"}],
+        }
+    ]
+    if b.params:
+        actions.append(
+            {
+                "_class": "hudson.model.ParametersAction",
+                "parameters": [{"name": k, "value": v} for k, v in b.params.items()],
+            }
+        )
+    if b.git_commit:
+        actions.append(
+            {
+                "_class": "hudson.plugins.git.util.BuildData",
+                "lastBuiltRevision": {
+                    "SHA1": b.git_commit,
+                    "branch": [{"SHA1": b.git_commit, "name": f"origin/{b.git_branch}"}],
+                },
+            }
+        )
+    return {
+        "_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun",
+        "number": b.number,
+        "id": str(b.number),
+        "url": f"{job_url}{b.number}/",
+        "displayName": f"#{b.number}",
+        "fullDisplayName": f"{b.job_name} #{b.number}",
+        "building": b.state == RUNNING,
+        "inProgress": b.state == RUNNING,
+        "result": b.result,
+        "duration": b.duration_ms if b.state == DONE else 0,
+        "estimatedDuration": -1,
+        "timestamp": int((b.started_at or b.queued_at) * 1000),
+        "queueId": b.id,
+        "keepLog": False,
+        "description": b.reason or None,
+        "actions": actions,
+        "artifacts": [],
+        "changeSets": [],
+        "_dockyard": {
+            "queued_at": b.queued_at,
+            "started_at": b.started_at,
+            "finished_at": b.finished_at,
+            "reason": b.reason,
+            "commit": b.git_commit,
+            "branch": b.git_branch,
+            "queue_wait_ms": int(((b.started_at or time.time()) - b.queued_at) * 1000),
+        },
+    }

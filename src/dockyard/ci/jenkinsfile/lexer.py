@@ -1,0 +1,216 @@
+"""Tokenizer for the declarative-Jenkinsfile subset of Groovy.
+
+Strings follow Groovy: '...' and '''...''' never interpolate; "..." and \"\"\"...\"\"\" interpolate
+`${name}` / `$name`. Escapes (\\\\, \\', \\", \\$, \\n, \\t, a backslash before a newline in triple-quoted
+strings) are decoded here, so `sh '''a \\\\\\n b'''` reaches the shell as `a \\` + newline + ` b`, as in
+Jenkins. Unknown escapes and a bare `$(` in an interpolating string are errors, as in Groovy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from dockyard.ci.errors import JenkinsfileError, Pos
+from dockyard.ci.model import GString, Interp
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # ident, string, number, op, eof
+    value: object
+    pos: Pos
+    newline_before: bool = False
+    text: str = field(default="", compare=False)
+
+
+_ESCAPES = {
+    "b": "\b",
+    "t": "\t",
+    "n": "\n",
+    "f": "\f",
+    "r": "\r",
+    "s": " ",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "$": "$",
+    "/": "/",
+}
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_OPS = "{}()[],:=;."
+
+
+class Lexer:
+    def __init__(self, source: str, filename: str = "Jenkinsfile") -> None:
+        self.src = source
+        self.filename = filename
+        self.i = 0
+        self.line = 1
+        self.col = 1
+
+    # -- positions --------------------------------------------------------------
+    def _pos(self) -> Pos:
+        return Pos(self.filename, self.line, self.col)
+
+    def _advance(self, n: int = 1) -> str:
+        text = self.src[self.i : self.i + n]
+        for ch in text:
+            if ch == "\n":
+                self.line += 1
+                self.col = 1
+            else:
+                self.col += 1
+        self.i += n
+        return text
+
+    def _peek(self, n: int = 1) -> str:
+        return self.src[self.i : self.i + n]
+
+    def error(self, message: str, pos: Pos | None = None) -> JenkinsfileError:
+        return JenkinsfileError(message, pos or self._pos())
+
+    # -- tokens -----------------------------------------------------------------
+    def tokens(self) -> list[Token]:
+        out: list[Token] = []
+        newline = False
+        while True:
+            newline = self._skip_space_and_comments() or newline
+            if self.i >= len(self.src):
+                out.append(Token("eof", None, self._pos(), True))
+                return out
+            tok = self._next(newline)
+            out.append(tok)
+            newline = False
+
+    def _skip_space_and_comments(self) -> bool:
+        saw_newline = False
+        while self.i < len(self.src):
+            ch = self._peek()
+            if ch == "\n":
+                saw_newline = True
+                self._advance()
+            elif ch in " \t\r\f":
+                self._advance()
+            elif ch == "\\" and self._peek(2) in ("\\\n",):
+                self._advance(2)  # explicit line continuation outside strings
+            elif self._peek(2) == "//":
+                while self.i < len(self.src) and self._peek() != "\n":
+                    self._advance()
+            elif self._peek(2) == "/*":
+                start = self._pos()
+                end = self.src.find("*/", self.i + 2)
+                if end < 0:
+                    raise self.error("unterminated /* comment", start)
+                self._advance(end + 2 - self.i)
+            else:
+                break
+        return saw_newline
+
+    def _next(self, newline: bool) -> Token:
+        pos = self._pos()
+        ch = self._peek()
+        if ch in "'\"":
+            start = self.i
+            value = self._string()
+            return Token("string", value, pos, newline, self.src[start : self.i])
+        m = _IDENT.match(self.src, self.i)
+        if m:
+            self._advance(len(m.group()))
+            return Token("ident", m.group(), pos, newline, m.group())
+        m = _NUMBER.match(self.src, self.i)
+        if m:
+            self._advance(len(m.group()))
+            text = m.group()
+            return Token("number", float(text) if "." in text else int(text), pos, newline, text)
+        if ch in _OPS:
+            self._advance()
+            return Token("op", ch, pos, newline, ch)
+        if ch == "/":
+            raise self.error("slashy strings and division are not supported: use '...' quotes")
+        raise self.error(f"unexpected character {ch!r}")
+
+    # -- strings ----------------------------------------------------------------
+    def _string(self) -> str | GString:
+        start = self._pos()
+        quote = self._peek()
+        triple = self._peek(3) == quote * 3
+        delim = quote * 3 if triple else quote
+        self._advance(len(delim))
+        interpolate = quote == '"'
+        parts: list[str | Interp] = []
+        buf: list[str] = []
+        while True:
+            if self.i >= len(self.src):
+                raise self.error(f"unterminated string (opened with {delim})", start)
+            if self._peek(len(delim)) == delim:
+                self._advance(len(delim))
+                break
+            ch = self._peek()
+            if ch == "\n" and not triple:
+                raise self.error(
+                    f"newline in a {delim}-quoted string: use {delim * 3 if len(delim) == 1 else delim}"
+                    " for text over several lines",
+                    start,
+                )
+            if ch == "\\":
+                esc_pos = self._pos()
+                nxt = self.src[self.i + 1 : self.i + 2]
+                if nxt == "\n" and triple:
+                    self._advance(2)  # backslash-newline joins lines
+                    continue
+                if nxt == "u":
+                    hexdigits = self.src[self.i + 2 : self.i + 6]
+                    if not re.fullmatch(r"[0-9A-Fa-f]{4}", hexdigits):
+                        raise self.error("\\u needs four hex digits", esc_pos)
+                    self._advance(6)
+                    buf.append(chr(int(hexdigits, 16)))
+                    continue
+                if nxt not in _ESCAPES:
+                    raise self.error(
+                        f"unknown escape \\{nxt} in a Groovy string: write \\\\ for a backslash", esc_pos
+                    )
+                self._advance(2)
+                buf.append(_ESCAPES[nxt])
+                continue
+            if ch == "$" and interpolate:
+                if buf:
+                    parts.append("".join(buf))
+                    buf = []
+                parts.append(self._interpolation())
+                continue
+            buf.append(self._advance())
+        if buf:
+            parts.append("".join(buf))
+        if not interpolate or all(isinstance(p, str) for p in parts):
+            return "".join(p for p in parts if isinstance(p, str))
+        return GString(tuple(parts))
+
+    def _interpolation(self) -> Interp:
+        pos = self._pos()
+        self._advance()  # $
+        if self._peek() == "{":
+            self._advance()
+            close = self.src.find("}", self.i)
+            if close < 0:
+                raise self.error("unterminated ${ in string", pos)
+            expr = self.src[self.i : close].strip()
+            if not _DOTTED.fullmatch(expr):
+                raise self.error(
+                    f"unsupported expression ${{{expr}}}: only names such as ${{VAR}}, ${{env.VAR}} or"
+                    " ${params.NAME} are interpolated (write \\$ for a literal dollar)",
+                    pos,
+                )
+            self._advance(close + 1 - self.i)
+            return Interp(expr, pos)
+        m = _DOTTED.match(self.src, self.i)
+        if not m:
+            raise self.error(
+                'illegal character after $ in a "..." string: write \\$ for a literal dollar'
+                " (for example \\$(pwd)), or use '...' quotes",
+                pos,
+            )
+        self._advance(len(m.group()))
+        return Interp(m.group(), pos)

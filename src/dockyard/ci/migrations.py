@@ -1,0 +1,47 @@
+"""Schema of CI jobs and builds; the builds table *is* the durable queue."""
+
+from dockyard.store import Migration
+
+MIGRATIONS = [
+    Migration(
+        "ci.0001",
+        (
+            """CREATE TABLE ci_jobs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name VARCHAR(200) NOT NULL UNIQUE,
+                config_xml TEXT NOT NULL,
+                scm_url VARCHAR(1000) NOT NULL DEFAULT '',
+                scm_key VARCHAR(1000) NOT NULL DEFAULT '',
+                branch_spec VARCHAR(255) NOT NULL DEFAULT '*/main',
+                script_path VARCHAR(500) NOT NULL DEFAULT 'Jenkinsfile',
+                credentials_id VARCHAR(200) NOT NULL DEFAULT '',
+                concurrent BOOLEAN NOT NULL DEFAULT 0,
+                disabled BOOLEAN NOT NULL DEFAULT 0,
+                next_number INTEGER NOT NULL DEFAULT 1,
+                created_by VARCHAR(64) NOT NULL DEFAULT '',
+                created_at VARCHAR(40) NOT NULL
+            )""",
+            "CREATE INDEX ci_jobs_scm ON ci_jobs (scm_key)",
+            """CREATE TABLE ci_builds (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                job_id INTEGER NOT NULL REFERENCES ci_jobs(id) ON DELETE CASCADE,
+                number INTEGER NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                result VARCHAR(16),
+                reason TEXT NOT NULL DEFAULT '',
+                cause VARCHAR(500) NOT NULL DEFAULT '',
+                params_json TEXT NOT NULL DEFAULT '{}',
+                git_commit VARCHAR(64) NOT NULL DEFAULT '',
+                git_branch VARCHAR(255) NOT NULL DEFAULT '',
+                clone_from VARCHAR(1000) NOT NULL DEFAULT '',
+                source_repo VARCHAR(300) NOT NULL DEFAULT '',
+                queued_at REAL NOT NULL,
+                started_at REAL,
+                finished_at REAL,
+                cancel_requested BOOLEAN NOT NULL DEFAULT 0,
+                UNIQUE (job_id, number)
+            )""",
+            "CREATE INDEX ci_builds_state ON ci_builds (state, id)",
+        ),
+    ),
+]

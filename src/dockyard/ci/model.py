@@ -1,0 +1,151 @@
+"""The pipeline model both front ends (Jenkinsfile, `.dockyard.yml`) compile to; the runner reads
+only this. Values are plain Python data plus `GString` (interpolated at run time) and `Call`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockyard.ci.errors import Pos
+
+__all__ = [
+    "Agent",
+    "Call",
+    "Condition",
+    "EnvVar",
+    "GString",
+    "Interp",
+    "Options",
+    "Parameter",
+    "Pipeline",
+    "Post",
+    "Stage",
+    "Step",
+    "POST_CONDITIONS",
+]
+
+# Run order of post blocks, as Jenkins runs them.
+POST_CONDITIONS = (
+    "always",
+    "changed",
+    "fixed",
+    "regression",
+    "aborted",
+    "failure",
+    "success",
+    "unstable",
+    "unsuccessful",
+    "cleanup",
+)
+
+
+@dataclass(frozen=True)
+class Interp:
+    """`${expr}` inside a GString: a dotted name, resolved against the build's environment."""
+
+    expr: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class GString:
+    """An interpolating string: literal text and `Interp` parts in order."""
+
+    parts: tuple[str | Interp, ...]
+
+
+@dataclass(frozen=True)
+class Call:
+    """A function-call value such as `credentials('id')` or `logRotator(numToKeepStr: '5')`."""
+
+    name: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Agent:
+    kind: str  # any | none | label | kubernetes
+    label: str = ""
+    pod_yaml: str = ""
+    default_container: str = ""
+    pos: Pos | None = None
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """`NAME = value`; `credential_id` set for `NAME = credentials('id')`."""
+
+    name: str
+    value: str | GString = ""
+    credential_id: str = ""
+    pos: Pos | None = None
+
+
+@dataclass(frozen=True)
+class Parameter:
+    kind: str  # string | text | booleanParam | choice | password
+    name: str
+    default: Any = ""
+    description: str = ""
+    choices: tuple[str, ...] = ()
+
+
+@dataclass
+class Options:
+    timeout_seconds: float | None = None
+    disable_concurrent: bool = False
+    keep_builds: int | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`when` conditions: branch (glob), environment (name/value), not/allOf/anyOf (children)."""
+
+    kind: str
+    pattern: str = ""
+    name: str = ""
+    value: str = ""
+    children: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step call; `args` are validated per step by the front end; `body` for block steps."""
+
+    name: str
+    args: dict[str, Any]
+    body: tuple[Step, ...] | None = None
+    pos: Pos | None = None
+
+
+@dataclass
+class Post:
+    blocks: dict[str, tuple[Step, ...]] = field(default_factory=dict)
+
+
+@dataclass
+class Stage:
+    name: str
+    steps: tuple[Step, ...] = ()
+    parallel: tuple[Stage, ...] = ()
+    stages: tuple[Stage, ...] = ()
+    agent: Agent | None = None
+    environment: tuple[EnvVar, ...] = ()
+    when: tuple[Condition, ...] = ()
+    options: Options = field(default_factory=Options)
+    post: Post = field(default_factory=Post)
+    pos: Pos | None = None
+
+
+@dataclass
+class Pipeline:
+    agent: Agent
+    stages: tuple[Stage, ...]
+    environment: tuple[EnvVar, ...] = ()
+    options: Options = field(default_factory=Options)
+    parameters: tuple[Parameter, ...] = ()
+    triggers: tuple[Call, ...] = ()
+    post: Post = field(default_factory=Post)
+    source: str = "Jenkinsfile"

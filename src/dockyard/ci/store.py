@@ -1,0 +1,352 @@
+"""Jobs and builds in the database. A build row in state QUEUED is a queue entry: the queue
+survives restarts because it *is* the table."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+
+from dockyard.ci.jobxml import JobConfig, parse_job_xml
+from dockyard.ci.scm import repo_key
+from dockyard.store import Database, utcnow
+
+JOB_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+QUEUED, RUNNING, DONE = "QUEUED", "RUNNING", "DONE"
+SUCCESS, FAILURE, ABORTED, UNSTABLE = "SUCCESS", "FAILURE", "ABORTED", "UNSTABLE"
+
+
+class JobError(ValueError):
+    """A job request that cannot be done (bad name, exists, missing); the message says why."""
+
+
+class JobNotFound(JobError):
+    pass
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    name: str
+    config_xml: str
+    scm_url: str
+    branch_spec: str
+    script_path: str
+    credentials_id: str
+    concurrent: bool
+    disabled: bool
+    next_number: int
+    created_at: str
+
+    @property
+    def config(self) -> JobConfig:
+        return parse_job_xml(self.config_xml)
+
+    @classmethod
+    def from_row(cls, r: Any) -> Job:
+        return cls(
+            r.id,
+            r.name,
+            r.config_xml,
+            r.scm_url,
+            r.branch_spec,
+            r.script_path,
+            r.credentials_id,
+            bool(r.concurrent),
+            bool(r.disabled),
+            r.next_number,
+            r.created_at,
+        )
+
+
+@dataclass(frozen=True)
+class Build:
+    id: int
+    job_id: int
+    job_name: str
+    number: int
+    state: str
+    result: str | None
+    reason: str
+    cause: str
+    params: dict[str, Any]
+    git_commit: str
+    git_branch: str
+    clone_from: str
+    queued_at: float
+    started_at: float | None
+    finished_at: float | None
+    cancel_requested: bool
+    source_repo: str = ""
+
+    @property
+    def building(self) -> bool:
+        return self.state == RUNNING
+
+    @property
+    def duration_ms(self) -> int:
+        if self.started_at is None:
+            return 0
+        end = self.finished_at if self.finished_at is not None else time.time()
+        return int((end - self.started_at) * 1000)
+
+    @classmethod
+    def from_row(cls, r: Any) -> Build:
+        return cls(
+            r.id,
+            r.job_id,
+            r.job_name,
+            r.number,
+            r.state,
+            r.result,
+            r.reason,
+            r.cause,
+            json.loads(r.params_json or "{}"),
+            r.git_commit,
+            r.git_branch,
+            r.clone_from,
+            r.queued_at,
+            r.started_at,
+            r.finished_at,
+            bool(r.cancel_requested),
+            r.source_repo,
+        )
+
+
+_BUILD_SELECT = "SELECT b.*, j.name AS job_name FROM ci_builds b JOIN ci_jobs j ON j.id = b.job_id"
+
+
+class CIStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # jobs ---------------------------------------------------------------------
+    def create_job(self, name: str, config_xml: str, created_by: str = "") -> Job:
+        if not JOB_NAME_RE.match(name or ""):
+            raise JobError(f"invalid job name {name!r}: use letters, digits, '.', '_' or '-' (max 100)")
+        cfg = parse_job_xml(config_xml)
+        with self.db.transaction() as conn:
+            if conn.execute(text("SELECT 1 FROM ci_jobs WHERE name = :n"), {"n": name}).first():
+                raise JobError(f"A job already exists with the name '{name}'")
+            conn.execute(
+                text(
+                    "INSERT INTO ci_jobs (name, config_xml, scm_url, scm_key, branch_spec, script_path,"
+                    " credentials_id, concurrent, disabled, created_by, created_at) VALUES (:n, :x, :u, :k,"
+                    " :b, :s, :c, :cc, :d, :by, :at)"
+                ),
+                {
+                    "n": name,
+                    "x": config_xml,
+                    "u": cfg.scm_url,
+                    "k": repo_key(cfg.scm_url) if cfg.scm_url else "",
+                    "b": cfg.branch_spec,
+                    "s": cfg.script_path,
+                    "c": cfg.credentials_id,
+                    "cc": cfg.concurrent,
+                    "d": cfg.disabled,
+                    "by": created_by,
+                    "at": utcnow().isoformat(),
+                },
+            )
+        return self.job(name)
+
+    def update_job(self, name: str, config_xml: str) -> Job:
+        cfg = parse_job_xml(config_xml)
+        with self.db.transaction() as conn:
+            result = conn.execute(
+                text(
+                    "UPDATE ci_jobs SET config_xml = :x, scm_url = :u, scm_key = :k, branch_spec = :b,"
+                    " script_path = :s, credentials_id = :c, concurrent = :cc, disabled = :d WHERE name = :n"
+                ),
+                {
+                    "n": name,
+                    "x": config_xml,
+                    "u": cfg.scm_url,
+                    "k": repo_key(cfg.scm_url) if cfg.scm_url else "",
+                    "b": cfg.branch_spec,
+                    "s": cfg.script_path,
+                    "c": cfg.credentials_id,
+                    "cc": cfg.concurrent,
+                    "d": cfg.disabled,
+                },
+            )
+            if result.rowcount == 0:
+                raise JobNotFound(f"no job named {name!r}")
+        return self.job(name)
+
+    def job(self, name: str) -> Job:
+        with self.db.read() as conn:
+            row = conn.execute(text("SELECT * FROM ci_jobs WHERE name = :n"), {"n": name}).first()
+        if row is None:
+            raise JobNotFound(f"no job named {name!r}")
+        return Job.from_row(row)
+
+    def job_by_id(self, job_id: int) -> Job:
+        with self.db.read() as conn:
+            row = conn.execute(text("SELECT * FROM ci_jobs WHERE id = :i"), {"i": job_id}).first()
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return Job.from_row(row)
+
+    def jobs(self) -> list[Job]:
+        with self.db.read() as conn:
+            return [Job.from_row(r) for r in conn.execute(text("SELECT * FROM ci_jobs ORDER BY name"))]
+
+    def jobs_for_repo(self, keys: set[str]) -> list[Job]:
+        with self.db.read() as conn:
+            rows = conn.execute(text("SELECT * FROM ci_jobs WHERE disabled = 0 ORDER BY name"))
+            return [Job.from_row(r) for r in rows if r.scm_key in keys]
+
+    def delete_job(self, name: str) -> None:
+        with self.db.transaction() as conn:
+            if conn.execute(text("DELETE FROM ci_jobs WHERE name = :n"), {"n": name}).rowcount == 0:
+                raise JobNotFound(f"no job named {name!r}")
+
+    # builds -------------------------------------------------------------------
+    def enqueue(
+        self,
+        job: Job,
+        *,
+        cause: str,
+        params: dict[str, Any] | None = None,
+        commit: str = "",
+        branch: str = "",
+        clone_from: str = "",
+        source_repo: str = "",
+    ) -> Build:
+        """Allocate the next build number and queue it, in one transaction."""
+        with self.db.transaction() as conn:
+            number = conn.execute(
+                text("SELECT next_number FROM ci_jobs WHERE id = :i"), {"i": job.id}
+            ).scalar()
+            if number is None:
+                raise JobNotFound(f"no job named {job.name!r}")
+            conn.execute(
+                text("UPDATE ci_jobs SET next_number = :n WHERE id = :i"), {"n": number + 1, "i": job.id}
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO ci_builds (job_id, number, state, cause, params_json, git_commit,"
+                    " git_branch, clone_from, source_repo, queued_at)"
+                    " VALUES (:j, :n, :s, :c, :p, :g, :b, :f, :sr, :q)"
+                ),
+                {
+                    "j": job.id,
+                    "n": number,
+                    "s": QUEUED,
+                    "c": cause,
+                    "p": json.dumps(params or {}),
+                    "g": commit,
+                    "b": branch,
+                    "f": clone_from,
+                    "sr": source_repo,
+                    "q": time.time(),
+                },
+            )
+        return self.build(job.name, int(number))
+
+    def build(self, job_name: str, number: int) -> Build:
+        with self.db.read() as conn:
+            row = conn.execute(
+                text(_BUILD_SELECT + " WHERE j.name = :n AND b.number = :b"), {"n": job_name, "b": number}
+            ).first()
+        if row is None:
+            raise JobNotFound(f"no build {job_name} #{number}")
+        return Build.from_row(row)
+
+    def build_by_id(self, build_id: int) -> Build | None:
+        with self.db.read() as conn:
+            row = conn.execute(text(_BUILD_SELECT + " WHERE b.id = :i"), {"i": build_id}).first()
+        return Build.from_row(row) if row else None
+
+    def builds(self, job_name: str, limit: int = 100) -> list[Build]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                text(_BUILD_SELECT + " WHERE j.name = :n ORDER BY b.number DESC LIMIT :l"),
+                {"n": job_name, "l": limit},
+            )
+            return [Build.from_row(r) for r in rows]
+
+    def queued(self) -> list[Build]:
+        with self.db.read() as conn:
+            return [
+                Build.from_row(r)
+                for r in conn.execute(
+                    text(_BUILD_SELECT + " WHERE b.state = :s ORDER BY b.id"), {"s": QUEUED}
+                )
+            ]
+
+    def running(self) -> list[Build]:
+        with self.db.read() as conn:
+            return [
+                Build.from_row(r)
+                for r in conn.execute(
+                    text(_BUILD_SELECT + " WHERE b.state = :s ORDER BY b.id"), {"s": RUNNING}
+                )
+            ]
+
+    def start(self, build_id: int) -> bool:
+        """QUEUED -> RUNNING; False if someone cancelled it in the meantime."""
+        with self.db.transaction() as conn:
+            return (
+                conn.execute(
+                    text("UPDATE ci_builds SET state = :r, started_at = :t WHERE id = :i AND state = :q"),
+                    {"r": RUNNING, "t": time.time(), "i": build_id, "q": QUEUED},
+                ).rowcount
+                == 1
+            )
+
+    def set_commit(self, build_id: int, commit: str, branch: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                text("UPDATE ci_builds SET git_commit = :c, git_branch = :b WHERE id = :i"),
+                {"c": commit, "b": branch, "i": build_id},
+            )
+
+    def finish(self, build_id: int, result: str, reason: str = "") -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                text(
+                    "UPDATE ci_builds SET state = :d, result = :r, reason = :why, finished_at = :t,"
+                    " started_at = COALESCE(started_at, :t) WHERE id = :i AND state != :d"
+                ),
+                {"d": DONE, "r": result, "why": reason, "t": time.time(), "i": build_id},
+            )
+
+    def request_cancel(self, build_id: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(text("UPDATE ci_builds SET cancel_requested = 1 WHERE id = :i"), {"i": build_id})
+
+    def abort_interrupted(self) -> list[Build]:
+        """At startup: builds left RUNNING by a process that died are ABORTED, with that reason."""
+        stale = self.running()
+        for b in stale:
+            self.finish(
+                b.id,
+                ABORTED,
+                "aborted: the Dockyard process stopped while this build was running"
+                " (it was not resumed after the restart)",
+            )
+        return stale
+
+    def prune(self, job: Job, keep: int) -> list[int]:
+        """Delete finished builds beyond the newest `keep` (buildDiscarder); returns their numbers."""
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT number FROM ci_builds WHERE job_id = :j AND state = :d ORDER BY number DESC"
+                    " LIMIT -1 OFFSET :k"
+                ),
+                {"j": job.id, "d": DONE, "k": keep},
+            ).all()
+            numbers = [r.number for r in rows]
+            for n in numbers:
+                conn.execute(
+                    text("DELETE FROM ci_builds WHERE job_id = :j AND number = :n"), {"j": job.id, "n": n}
+                )
+        return numbers
