@@ -187,3 +187,25 @@ def test_commits_branches_and_statuses(server: DockyardServer, git: Git, work: P
         assert c.post(f"/api/v1/repos/{name}/statuses/{shas[2]}",
                       json={"state": "failure"}).status_code == 403
         assert len(c.get(f"/api/v1/repos/{name}/statuses/{shas[2]}").json()) == 2
+
+
+def test_delete_file_raw_and_branch_deletion(server: DockyardServer, alice: Account) -> None:
+    name = create_repo(server, alice)["full_name"]
+    api = f"/api/v1/repos/{name}"
+    with client(server, alice) as c:
+        made = c.post(f"{api}/contents/tmp.txt", json={"content": _b64("t\n"),
+                                                       "new_branch": "scratch"}).json()
+        raw = c.get(f"{api}/raw/tmp.txt", params={"ref": "scratch"})
+        assert raw.status_code == 200 and raw.content == b"t\n"
+        wrong = c.request("DELETE", f"{api}/contents/tmp.txt",
+                          json={"sha": "0" * 40, "branch": "scratch"})
+        assert wrong.status_code == 409
+        gone = c.request("DELETE", f"{api}/contents/tmp.txt",
+                         json={"sha": made["content"]["sha"], "branch": "scratch",
+                               "message": "remove tmp"})
+        assert gone.status_code == 200 and gone.json()["content"] is None
+        assert c.get(f"{api}/contents/tmp.txt", params={"ref": "scratch"}).status_code == 404
+        assert c.delete(f"{api}/branches/main").status_code == 403  # the default branch
+        assert c.delete(f"{api}/branches/scratch").status_code == 204
+        assert c.get(f"{api}/branches/scratch").status_code == 404
+        assert c.get(f"{api}/commits", params={"sha": "nope"}).status_code == 404
