@@ -428,3 +428,15 @@ def test_push_index_of_two_platforms(tmp_path: Path, registry: Registry) -> None
         (arm.digest, "arm64"),
     ]
     assert digest.startswith("sha256:")
+
+
+def test_upload_stream_of_unknown_length(tmp_path: Path, registry: Registry) -> None:
+    from dockyard.oci import sha256_digest
+
+    parts = [os.urandom(100_000) for _ in range(30)]
+    ref = f"{registry.host}/streamed/blob"
+    with client() as c:
+        digest, size = c.upload_stream(ref, iter(parts))
+        assert (digest, size) == (sha256_digest(b"".join(parts)), 3_000_000)
+        assert c.blob_exists(ref, digest)
+        assert b"".join(c.open_blob(ref, digest)) == b"".join(parts)

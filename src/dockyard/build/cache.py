@@ -9,7 +9,8 @@ differently. Secrets and cache-mount contents are not part of the key (as BuildK
 context files and `COPY --from` sources are, by content.
 
 Entries live in `CACHE_DIR/layers/<key>.json` (written atomically) and point at blobs in
-the shared blob cache; `--cache-ttl` bounds their age.
+the shared blob cache; with --cache-repo they are also one-layer images `<repo>:<key>` in a
+registry (as Kaniko's). `--cache-ttl` bounds their age.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import os
 import stat
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 KEY_VERSION = "dockyard-layer-cache-v1"
 
@@ -133,3 +135,75 @@ class LayerCache:
         with os.fdopen(fd, "w") as f:
             json.dump(entry.__dict__, f)
         os.replace(tmp, self._path(key))
+
+
+CACHE_LABEL = "dev.dockyard.layer-cache"
+
+
+class RemoteLayerCache:
+    """--cache-repo: the same entries as one-layer images `<repo>:<key>` in a registry
+    (Kaniko's layout), so ephemeral build pods share a cache. Failures only cost a miss."""
+
+    def __init__(self, repository: str, ttl_seconds: float, registry_options: object,
+                 log: Callable[[str], None]) -> None:
+        self.repository = repository
+        self.ttl = ttl_seconds
+        self.registry_options = registry_options
+        self.log = log
+
+    def _client(self) -> Any:
+        from dockyard.oci.client import RegistryClient
+
+        return RegistryClient(self.registry_options)  # type: ignore[arg-type]
+
+    def lookup(self, key: str, blobs: Any) -> CacheEntry | None:
+        from dockyard.oci.client import RegistryError
+
+        ref = f"{self.repository}:{key}"
+        try:
+            with self._client() as client:
+                if client.head_manifest(ref) is None:
+                    return None
+                image = client.pull(ref, blobs)
+        except (RegistryError, OSError, ValueError) as exc:
+            self.log(f"    remote cache {ref}: {exc}")
+            return None
+        created = _parse_time(image.config.created)
+        if created is None or time.time() - created > self.ttl:
+            return None
+        if not image.layers:
+            return CacheEntry(None, None, 0, "", created)
+        layer = image.layers[0]
+        return CacheEntry(layer.digest, layer.diff_id, layer.size, layer.media_type, created)
+
+    def store(self, key: str, entry: CacheEntry, layer_path: Path | None) -> None:
+        from dockyard.oci import ImageConfig
+        from dockyard.oci.client import RegistryError
+        from dockyard.oci.image import Image, Layer
+        from dockyard.oci.models import Descriptor
+
+        config = ImageConfig(created=time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                   time.gmtime(entry.created)))
+        config.config.labels = {CACHE_LABEL: key}
+        layers = []
+        if entry.digest is not None and layer_path is not None:
+            layers.append(Layer(Descriptor(media_type=entry.media_type, digest=entry.digest,
+                                           size=entry.size), entry.diff_id, layer_path))
+        ref = f"{self.repository}:{key}"
+        try:
+            with self._client() as client:
+                client.push(Image.assemble(config, layers), [ref])
+        except (RegistryError, OSError, ValueError) as exc:
+            self.log(f"    could not store {ref} in the remote cache: {exc}")
+
+
+def _parse_time(value: str | None) -> float | None:
+    if not value:
+        return None
+    import datetime
+
+    try:
+        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.timestamp()

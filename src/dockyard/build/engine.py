@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from dockyard.build.cache import (
     CacheEntry,
     CacheInputs,
     LayerCache,
+    RemoteLayerCache,
     cache_key,
     chain_link,
     files_digest,
@@ -49,7 +51,7 @@ from dockyard.build.options import BuildError, BuildOptions
 from dockyard.build.sandbox import overlay_supported
 from dockyard.build.snapshot import merge_upper, upper_entries
 from dockyard.build.state import DEFAULT_SHELL, BuildEnv, StageState, clone_tree
-from dockyard.oci import History, ImageConfig, Platform, apply_layer, mediatypes
+from dockyard.oci import History, ImageConfig, Platform, mediatypes
 from dockyard.oci.blobcache import BlobCache
 from dockyard.oci.image import Image, Layer
 from dockyard.oci.models import Descriptor
@@ -90,11 +92,15 @@ class Builder:
         self.layers_written = 0
         self.steps: list[tuple[str, float]] = []
         self.platform = target_platform(options)
+        self.step_label = ""
         self.layer_cache = (LayerCache(options.cache_dir, options.cache_ttl_seconds)
                             if options.cache else None)
-        if options.cache_repo:
-            self.log(f"note: --cache-repo={options.cache_repo} is not supported yet; layers "
-                     f"are cached locally in {options.cache_dir}")
+        self.remote_cache = None
+        if options.cache and options.cache_repo:
+            from dockyard.build.outputs import push_registry_options
+
+            self.remote_cache = RemoteLayerCache(options.cache_repo, options.cache_ttl_seconds,
+                                                 push_registry_options(options), self.log)
 
     def parse(self) -> Dockerfile:
         try:
@@ -113,6 +119,7 @@ class Builder:
         needed = stages_needed(dockerfile, self.options.target, build_args, auto_args)
         cache_dir = self.options.cache_dir
         (cache_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        remove_stale_scratch(cache_dir / "tmp")
         scratch = Path(tempfile.mkdtemp(prefix="build-", dir=cache_dir / "tmp"))
         try:
             env = BuildEnv(
@@ -120,7 +127,8 @@ class Builder:
                 context=BuildContext(self.options.context, self.options.dockerfile),
                 scratch=scratch,
                 blob_dir=cache_dir / "blobs",
-                overlay=self.options.snapshot_mode != "tree" and overlay_supported(scratch),
+                overlay=self.options.snapshot_mode != "tree"
+                and overlay_supported(scratch, cache_dir / "overlay-probe.json"),
                 escape=dockerfile.escape,
                 log=self.log,
                 global_args=global_env(dockerfile, build_args, auto_args),
@@ -155,32 +163,54 @@ class Builder:
         state.config.config.on_build = None
         for trigger in triggers:
             self.run_trigger(trigger, state, env, dockerfile)
-        for instruction in stage.instructions:
+        total = len(stage.instructions)
+        for number, instruction in enumerate(stage.instructions, 1):
+            self.step_label = f"[{number}/{total}] "
             self.execute(instruction, state, env)
+        self.step_label = ""
         return state
 
     def start_stage(self, stage: Stage, base_name: str, env: BuildEnv, blobs: BlobCache,
                     platform: Platform) -> StageState:
+        """The stage's starting state; its rootfs is only cloned when a step reads it."""
         rootfs = env.scratch / f"stage-{stage.index}"
         parent_index = env.stage_names.get(base_name.lower())
         if parent_index is not None and parent_index < stage.index:
             parent = env.stages[parent_index]
-            clone_tree(parent.rootfs, rootfs, hardlink=env.overlay)
+            hardlink = env.overlay
+            source: Callable[[Path], None]
+            pending: list[Layer] = []
+            if parent.source is not None:  # parent never materialised: share its recipe
+                source = parent.source
+                pending = list(parent.pending)
+            else:
+
+                def source(target: Path) -> None:
+                    self.log(f"    preparing the rootfs of stage {stage.name or stage.index}")
+                    clone_tree(parent.rootfs, target, hardlink=hardlink)
+
             return StageState(
-                index=stage.index, name=stage.name, rootfs=rootfs,
+                index=stage.index, name=stage.name, rootfs_path=rootfs,
                 config=copy.deepcopy(parent.config), layers=list(parent.layers),
                 history=list(parent.history), shell=list(parent.shell), base_ref=parent.base_ref,
                 cache_chain=parent.cache_chain, cache_missed=parent.cache_missed,
+                source=source, pending=pending,
             )
         base: BaseImage = fetch_base(base_name, self.options, blobs, platform, self.log)
-        rootfs_for(base, rootfs, self.options.cache_dir, hardlink=env.overlay)
         config = copy.deepcopy(base.config)
         config.history = None
+        cache_dir = self.options.cache_dir
+
+        def from_base(target: Path) -> None:
+            self.log(f"    preparing the rootfs of stage {stage.name or stage.index}")
+            rootfs_for(base, target, cache_dir, hardlink=env.overlay)
+
         return StageState(
-            index=stage.index, name=stage.name, rootfs=rootfs, config=config,
+            index=stage.index, name=stage.name, rootfs_path=rootfs, config=config,
             layers=list(base.layers), history=list(base.config.history or []),
             shell=list(config.config.shell or DEFAULT_SHELL), base_ref=base.reference,
             cache_chain=chain_link("base", ",".join(str(layer.diff_id) for layer in base.layers)),
+            source=from_base,
         )
 
     def run_trigger(self, trigger: str, state: StageState, env: BuildEnv,
@@ -209,10 +239,10 @@ class Builder:
         key = self.cache_key_for(step, expanded, state, env)
         state.cache_chain = chain_link(state.cache_chain, repr(expanded))
         if key is not None and not state.cache_missed and self.reuse(key, step, state, env):
-            self.log(f"  {instruction.original} (cached)")
+            self.log(f"  {self.step_label}{instruction.original} (cached)")
             self.steps.append((instruction.original, time.monotonic() - started))
             return
-        self.log(f"  {instruction.original}")
+        self.log(f"  {self.step_label}{instruction.original}")
         if key is not None:
             state.cache_missed = True
         try:
@@ -222,9 +252,12 @@ class Builder:
             raise
         layer = self.commit(state, change, step.created_by(), env)
         if key is not None and self.layer_cache is not None:
-            self.layer_cache.store(key, CacheEntry(
+            entry = CacheEntry(
                 layer.digest if layer else None, layer.diff_id if layer else None,
-                layer.size if layer else 0, layer.media_type if layer else "", time.time()))
+                layer.size if layer else 0, layer.media_type if layer else "", time.time())
+            self.layer_cache.store(key, entry)
+            if self.remote_cache is not None:
+                self.remote_cache.store(key, entry, layer.path if layer else None)
         self.steps.append((instruction.original, time.monotonic() - started))
 
     # ------------------------------------------------------------------ layer cache
@@ -232,7 +265,7 @@ class Builder:
     def cache_key_for(self, step: Step, expanded: Instruction, state: StageState,
                       env: BuildEnv) -> str | None:
         """The step's cache key, or None when the step is not cacheable."""
-        if self.layer_cache is None or expanded.keyword not in ("RUN", "COPY", "ADD"):
+        if self.layer_cache is None or expanded.keyword not in ("RUN", "COPY", "ADD", "WORKDIR"):
             return None
         files = ""
         if isinstance(expanded, (CopyInstruction, AddInstruction)):
@@ -275,6 +308,10 @@ class Builder:
         assert self.layer_cache is not None
         blobs = BlobCache(env.blob_dir)
         entry = self.layer_cache.lookup(key, blobs.has)
+        if entry is None and self.remote_cache is not None:
+            entry = self.remote_cache.lookup(key, blobs)
+            if entry is not None:
+                self.layer_cache.store(key, entry)
         if entry is None:
             return False
         history = History(created=_timestamp(env.epoch), created_by=step.created_by(),
@@ -282,11 +319,12 @@ class Builder:
         if entry.digest is None or entry.diff_id is None:
             history.empty_layer = True
         else:
-            path = blobs.path(entry.digest)
-            apply_layer(path, state.rootfs, expected_diff_id=entry.diff_id)
-            state.layers.append(Layer(
+            layer = Layer(
                 Descriptor(media_type=entry.media_type, digest=entry.digest, size=entry.size),
-                entry.diff_id, path))
+                entry.diff_id, blobs.path(entry.digest))
+            state.layers.append(layer)
+            state.pending.append(layer)  # applied when a later step reads the rootfs
+        step.apply_config(state)
         state.history.append(history)
         return True
 
@@ -339,6 +377,20 @@ class Builder:
                                     size=layer.descriptor.size)
             layers.append(Layer(descriptor, layer.diff_id, layer.path, layer.source))
         return Image.assemble(config, layers)
+
+
+STALE_SCRATCH_SECONDS = 24 * 3600
+
+
+def remove_stale_scratch(parent: Path) -> None:
+    """Scratch dirs of builds that were killed (older than a day) are removed."""
+    now = time.time()
+    for entry in parent.iterdir():
+        try:
+            if now - entry.stat().st_mtime > STALE_SCRATCH_SECONDS:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def remove_in_background(path: Path) -> None:

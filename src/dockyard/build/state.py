@@ -20,11 +20,16 @@ DEFAULT_SHELL = ["/bin/sh", "-c"]
 
 @dataclass
 class StageState:
-    """A stage while it is built: rootfs on disk, config being mutated, layers so far."""
+    """A stage while it is built: rootfs on disk, config being mutated, layers so far.
+
+    The rootfs is materialised lazily: a stage whose steps all come from the layer cache
+    never clones its base or unpacks a layer. Reading `rootfs` makes it real: the base is
+    cloned by `source`, then `pending` (cached) layers are applied in order.
+    """
 
     index: int
     name: str | None
-    rootfs: Path
+    rootfs_path: Path
     config: ImageConfig
     layers: list[Layer] = field(default_factory=list)  # bottom first, base layers included
     history: list[History] = field(default_factory=list)
@@ -34,6 +39,26 @@ class StageState:
     base_ref: str = ""
     cache_chain: str = ""  # cache.chain_link of the base and every instruction so far
     cache_missed: bool = False  # after the first miss no lookups (a rebuilt parent)
+    source: Callable[[Path], None] | None = None  # puts the base's files at the given path
+    pending: list[Layer] = field(default_factory=list)  # cached layers not yet applied
+
+    @property
+    def rootfs(self) -> Path:
+        if self.source is not None:
+            source, self.source = self.source, None
+            source(self.rootfs_path)
+        if self.pending:
+            from dockyard.oci import apply_layer
+
+            pending, self.pending = self.pending, []
+            for layer in pending:
+                assert layer.path is not None
+                apply_layer(layer.path, self.rootfs_path, expected_diff_id=layer.diff_id)
+        return self.rootfs_path
+
+    @property
+    def materialized(self) -> bool:
+        return self.source is None and not self.pending
 
     def env(self) -> dict[str, str]:
         return self.config.config.env_dict()
