@@ -187,3 +187,63 @@ def test_commits_branches_and_statuses(server: DockyardServer, git: Git, work: P
         assert c.post(f"/api/v1/repos/{name}/statuses/{shas[2]}",
                       json={"state": "failure"}).status_code == 403
         assert len(c.get(f"/api/v1/repos/{name}/statuses/{shas[2]}").json()) == 2
+
+
+def test_delete_file_raw_and_branch_deletion(server: DockyardServer, alice: Account) -> None:
+    name = create_repo(server, alice)["full_name"]
+    api = f"/api/v1/repos/{name}"
+    with client(server, alice) as c:
+        made = c.post(f"{api}/contents/tmp.txt", json={"content": _b64("t\n"),
+                                                       "new_branch": "scratch"}).json()
+        raw = c.get(f"{api}/raw/tmp.txt", params={"ref": "scratch"})
+        assert raw.status_code == 200 and raw.content == b"t\n"
+        wrong = c.request("DELETE", f"{api}/contents/tmp.txt",
+                          json={"sha": "0" * 40, "branch": "scratch"})
+        assert wrong.status_code == 409
+        gone = c.request("DELETE", f"{api}/contents/tmp.txt",
+                         json={"sha": made["content"]["sha"], "branch": "scratch",
+                               "message": "remove tmp"})
+        assert gone.status_code == 200 and gone.json()["content"] is None
+        assert c.get(f"{api}/contents/tmp.txt", params={"ref": "scratch"}).status_code == 404
+        assert c.delete(f"{api}/branches/main").status_code == 403  # the default branch
+        assert c.delete(f"{api}/branches/scratch").status_code == 204
+        assert c.get(f"{api}/branches/scratch").status_code == 404
+        assert c.get(f"{api}/commits", params={"sha": "nope"}).status_code == 404
+
+
+def test_remaining_read_endpoints(server: DockyardServer, git: Git, work: Path, alice: Account,
+                                  bob: Account) -> None:
+    org = unique("org")
+    with client(server, alice) as c:
+        assert c.post("/api/v1/orgs", json={"username": org}).status_code == 201
+        c.put(f"/api/v1/orgs/{org}/members/{bob.username}", json={"role": "read"})
+        members = {u["login"] for u in c.get(f"/api/v1/orgs/{org}/members").json()}
+        assert members == {alice.username, bob.username}
+        repo = c.post(f"/api/v1/orgs/{org}/repos", json={"name": "r", "auto_init": True}).json()
+        full = repo["full_name"]
+        assert [r["full_name"] for r in c.get(f"/api/v1/orgs/{org}/repos").json()] == [full]
+        assert c.get(f"/api/v1/users/{alice.username}/repos").json() == []
+        head = c.get(f"/api/v1/repos/{full}/branches/main").json()["commit"]["id"]
+        commit = c.get(f"/api/v1/repos/{full}/git/commits/{head}").json()
+        assert commit["sha"] == head and commit["commit"]["message"] == "Initial commit\n"
+        c.post(f"/api/v1/repos/{full}/statuses/{head}", json={"state": "failure",
+                                                              "context": "ci"})
+        assert c.get(f"/api/v1/repos/{full}/commits/main/statuses").json()[0]["status"] == \
+            "failure"
+        c.put(f"/api/v1/repos/{full}/collaborators/{bob.username}", json={"permission": "write"})
+        assert [u["login"] for u in c.get(f"/api/v1/repos/{full}/collaborators").json()] == \
+            [bob.username]
+        c.post(f"/api/v1/repos/{full}/contents/x", json={"content": _b64("x"),
+                                                         "new_branch": "dev"})
+        switched = c.patch(f"/api/v1/repos/{full}", json={"default_branch": "dev"})
+        assert switched.json()["default_branch"] == "dev"
+        assert c.patch(f"/api/v1/repos/{full}", json={"default_branch": "nope"}).status_code == 422
+        assert c.delete(f"/api/v1/orgs/{org}/members/{bob.username}").status_code == 204
+    dest = work / "r"
+    git.run("clone", "-q", repo_url(server, full), str(dest))
+    assert git.out("symbolic-ref", "--short", "HEAD", cwd=dest) == "dev"
+    with server.client() as admin:
+        made = admin.post(f"/api/v1/admin/users/{bob.username}/repos", json={"name": "given"})
+        assert made.status_code == 201 and made.json()["owner"]["login"] == bob.username
+        page = admin.get("/api/v1/repos/search", params={"q": "given", "limit": 1})
+        assert page.json()["ok"] and int(page.headers["X-Total-Count"]) >= 1

@@ -204,15 +204,17 @@ class BareRepo:
         try:
             if parent:
                 await run_git(self.path, "read-tree", parent, env=env)
+            # --index-info works without a work tree; mode 0 removes an entry.
+            lines = []
             for change in changes:
                 if change.content is None:
-                    await run_git(self.path, "update-index", "--force-remove", "--", change.path,
-                                  env=env)
+                    lines.append(f"0 {ZERO_SHA}\t{change.path}\n")
                     continue
                 blob = (await run_git(self.path, "hash-object", "-w", "--stdin",
                                       input=change.content)).decode().strip()
-                await run_git(self.path, "update-index", "--add", "--cacheinfo",
-                              f"100644,{blob},{change.path}", env=env)
+                lines.append(f"100644 {blob}\t{change.path}\n")
+            await run_git(self.path, "update-index", "--add", "--index-info",
+                          input="".join(lines).encode(), env=env)
             tree = (await run_git(self.path, "write-tree", env=env)).decode().strip()
         finally:
             if os.path.exists(index):

@@ -108,7 +108,8 @@ class PushNotifier:
             base = self.base_url()
             bare = self.repos.bare(repo)
             sender = self._sender(pusher, base)
-            repository = self._repository(repo, base, empty=await bare.is_empty())
+            empty = all(u.deleted for u in updates) and await bare.is_empty()
+            repository = self._repository(repo, base, empty=empty)
             for update in updates:
                 branch = update.branch
                 short = branch or update.tag or update.ref
@@ -146,8 +147,9 @@ class PushNotifier:
         else:
             revs = [update.after, f"^{update.before}"]
             compare_url = f"{html_url}/compare/{update.before}...{update.after}"
-        total = await bare.count(revs)
         commits = await bare.log(revs, max_count=MAX_PAYLOAD_COMMITS, with_files=True)
+        # counting walks the whole range: only needed when the list was cut
+        total = len(commits) if len(commits) < MAX_PAYLOAD_COMMITS else await bare.count(revs)
         head: CommitInfo | None = next((c for c in commits if c.sha == update.after), None)
         if head is None:
             found = await bare.log([update.after], max_count=1, with_files=True, no_walk=True)

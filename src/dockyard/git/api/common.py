@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from dockyard.auth import AuthService, Credentials, Principal, Role, parse_authorization
 from dockyard.events import EventBus
+from dockyard.git.gitcmd import GitError
 from dockyard.git.names import strip_git_suffix
 from dockyard.git.protection import ProtectionStore
 from dockyard.git.pushes import PushNotifier
@@ -98,6 +99,9 @@ def endpoint(handler: Handler) -> Handler:
             return error(exc.status, exc.message)
         except RepoError as exc:
             return error(exc.status, str(exc))
+        except GitError as exc:
+            log.exception("git failed in %s %s", request.method, request.url.path)
+            return error(500, f"git failed: {exc.stderr.strip() or exc}")
 
     return wrapper
 
