@@ -8,8 +8,8 @@ OUTPUT = b"""+ /kaniko/executor --dockerfile=Dockerfile
 [stage 0 1/1] FROM 127.0.0.1:5000/library/busybox:1
     resolved 127.0.0.1:5000/library/busybox:1 to sha256:2227
     layer sha256:2ca90f811630 pulled 1140311 bytes
-  RUN echo "Hello from Kaniko" > /hello.txt
-  CMD ["cat", "/hello.txt"] (cached)
+  [1/2] RUN echo "Hello from Kaniko" > /hello.txt
+  [2/2] CMD ["cat", "/hello.txt"] (cached)
   layer sha256:2ca90f811630 mounted
   layer sha256:362d73e898ac uploaded
   pushed 127.0.0.1:5000/bootcamp/hello-kaniko:abc1234 (sha256:0268dffe9a9813afd97bddd7567b608988889ad6)

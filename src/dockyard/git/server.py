@@ -22,6 +22,7 @@ from dockyard.git.pushes import PushNotifier
 from dockyard.git.pushlog import install_hooks
 from dockyard.git.repos import RepoService
 from dockyard.git.smarthttp import SmartHTTP
+from dockyard.git.statuses import StatusStore, record_ci_statuses
 from dockyard.git.webhooks import Deliverer, HookStore
 from dockyard.store import Database
 
@@ -36,6 +37,7 @@ class GitServer:
         self.notifier = PushNotifier(self.repos, self.hooks, self.deliverer, bus,
                                      lambda: settings.base_url)
         self.protections = ProtectionStore(db)
+        record_ci_statuses(bus, self.repos, StatusStore(db))
         hooks_dir = install_hooks(root / ".hooks")
         install_pre_receive(hooks_dir)
         self.smart_http = SmartHTTP(self.repos, auth, self.protections, hooks_dir, root / ".tmp",

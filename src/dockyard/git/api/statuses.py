@@ -19,9 +19,8 @@ from dockyard.git.api.common import (
     str_field,
 )
 from dockyard.git.repos import Repo
-from dockyard.store import utcnow
+from dockyard.git.statuses import STATES, StatusStore
 
-STATES = ("pending", "success", "error", "failure", "warning")
 # Gitea's combined state: the worst state wins.
 _SEVERITY = {"success": 0, "warning": 1, "pending": 2, "failure": 3, "error": 4}
 
@@ -57,18 +56,11 @@ class StatusApi:
         state = str_field(body, "state")
         if state not in STATES:
             raise ApiError(422, f"state must be one of {', '.join(STATES)}")
-        now = utcnow().isoformat()
-        with self.ctx.repos.db.transaction() as conn:
-            result = conn.execute(
-                text("INSERT INTO git_statuses (repo_id, sha, state, target_url, description,"
-                     " context, creator, created_at, updated_at) VALUES (:r, :s, :st, :t, :d,"
-                     " :c, :u, :now, :now)"),
-                {"r": repo.id, "s": sha, "st": state, "t": str_field(body, "target_url"),
-                 "d": str_field(body, "description"),
-                 "c": str_field(body, "context") or "default", "u": principal.username,
-                 "now": now},
-            )
-            status_id = result.lastrowid
+        status_id = StatusStore(self.ctx.repos.db).record(
+            repo.id, sha, state, target_url=str_field(body, "target_url"),
+            description=str_field(body, "description"), context=str_field(body, "context"),
+            creator=principal.username,
+        )
         return JSONResponse(self._json(repo, self._row(int(status_id or 0))), status_code=201)
 
     async def list_statuses(self, request: Request) -> Response:

@@ -1,0 +1,78 @@
+"""Commit statuses storage, shared by the Gitea API and by CI's `ci.status` bus events.
+
+CI publishes `Event("ci.status", {full_name, sha, state, target_url, description, context})`
+for each build it starts and finishes; recording it here makes it visible through
+`GET /api/v1/repos/{o}/{r}/statuses/{sha}` exactly as if CI had called Gitea's API.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import text
+
+from dockyard.events import Event, EventBus
+from dockyard.git.repos import RepoService
+from dockyard.store import Database, utcnow
+
+log = logging.getLogger(__name__)
+STATES = ("pending", "success", "error", "failure", "warning")
+
+
+class StatusStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def record(
+        self,
+        repo_id: int,
+        sha: str,
+        state: str,
+        *,
+        target_url: str = "",
+        description: str = "",
+        context: str = "",
+        creator: str = "",
+    ) -> int:
+        """Insert one status; returns its id."""
+        if state not in STATES:
+            raise ValueError(f"state must be one of {', '.join(STATES)}")
+        now = utcnow().isoformat()
+        with self.db.transaction() as conn:
+            result = conn.execute(
+                text(
+                    "INSERT INTO git_statuses (repo_id, sha, state, target_url, description,"
+                    " context, creator, created_at, updated_at) VALUES (:r, :s, :st, :t, :d,"
+                    " :c, :u, :now, :now)"
+                ),
+                {
+                    "r": repo_id, "s": sha, "st": state, "t": target_url, "d": description,
+                    "c": context or "default", "u": creator, "now": now,
+                },
+            )
+        return int(result.lastrowid or 0)
+
+
+def record_ci_statuses(bus: EventBus, repos: RepoService, store: StatusStore) -> None:
+    """Subscribe to CI's `ci.status` events and store each for the repository it names."""
+
+    def on_status(event: Event) -> None:
+        data = event.data
+        owner, _, name = str(data.get("full_name", "")).partition("/")
+        repo = repos.get(owner, name) if owner and name else None
+        if repo is None:
+            return  # a build of a repository hosted elsewhere
+        try:
+            store.record(
+                repo.id,
+                str(data.get("sha", "")),
+                str(data.get("state", "")),
+                target_url=str(data.get("target_url", "")),
+                description=str(data.get("description", "")),
+                context=str(data.get("context", "")),
+                creator="dockyard-ci",
+            )
+        except ValueError as exc:
+            log.warning("ignored a CI status for %s: %s", repo.full_name, exc)
+
+    bus.subscribe("ci.status", on_status)
