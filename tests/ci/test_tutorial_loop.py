@@ -194,7 +194,8 @@ def test_tutorial_push_to_image_through_ci(fresh_server: DockyardServer, tmp_pat
 
     # CI reported pending, then success, on the pushed commit through the git server's statuses
     statuses = http.get(f"/api/v1/repos/bootcamp/notes-app/statuses/{sha}").json()
-    assert sorted(st["status"] if "status" in st else st["state"] for st in statuses) == ["pending", "success"]
+    states = sorted(st["status"] if "status" in st else st["state"] for st in statuses)
+    assert states == ["pending", "success"]
     assert all(st["context"] == "dockyard/hello-kaniko" for st in statuses)
 
     # C.5: the Harbor check, unchanged except host and port
