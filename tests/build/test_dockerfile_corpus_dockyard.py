@@ -20,11 +20,7 @@ from tests.build.test_dockerfile_parse import assert_subset
 from tests.conftest import require_tool
 
 # Cases the engine does not handle yet (remove the entry when it does).
-KNOWN_GAPS = {
-    "compare/forms": "WORKDIR is created as root, not as the current USER (BuildKit and "
-                     "buildah create it for the user)",
-    "dockyard-only/copy-flags": "COPY --parents is not implemented",
-}
+KNOWN_GAPS: dict[str, str] = {}  # case id -> why Dockyard does not meet it yet (none today)
 GROUP = "root:x:0:\nnogroup:x:65534:\napp:x:1000:\nstaff:x:50:app\n"
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("needs_namespaces")]
