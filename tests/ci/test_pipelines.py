@@ -3,6 +3,8 @@ blocks, when/parallel, timeouts, syntax errors in the repository, YAML pipelines
 
 from __future__ import annotations
 
+import time
+
 from pathlib import Path
 
 from tests.ci.conftest import Jenkins, commit_files, git, inline_job_xml, job_xml, make_repo, unique
@@ -296,6 +298,10 @@ def test_build_discarder_and_artifact_download(jenkins: Jenkins) -> None:
         info, log = jenkins.run(name)
         assert info["result"] == "SUCCESS", log
     assert jenkins.http.get(f"/job/{name}/1/api/json").status_code == 404
+    # the record goes first, its directory right after (removed once the build is finished)
+    deadline = time.monotonic() + 10
+    while (jenkins.server.data_dir / "ci" / name / "1").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not (jenkins.server.data_dir / "ci" / name / "1").exists()
     info = jenkins.http.get(f"/job/{name}/3/api/json").json()
     assert info["artifacts"] == [
