@@ -4,7 +4,6 @@ blocks, when/parallel, timeouts, syntax errors in the repository, YAML pipelines
 from __future__ import annotations
 
 import time
-
 from pathlib import Path
 
 from tests.ci.conftest import Jenkins, commit_files, git, inline_job_xml, job_xml, make_repo, unique
