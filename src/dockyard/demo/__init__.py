@@ -1,0 +1,36 @@
+"""`dockyard demo`: the tutorial's whole loop (git push -> CI -> image -> GitOps) on a fresh
+Dockyard, printed step by step. Public surface: `DemoOptions`, `run_demo`, `DemoError`."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from dockyard.demo.errors import DemoError
+from dockyard.demo.flow import STEPS, Demo, DemoOptions
+from dockyard.demo.report import Reporter
+
+__all__ = ["DemoError", "DemoOptions", "run_demo"]
+
+
+def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
+    """Run the demo; 0 on success, 1 with a message naming the failed step otherwise."""
+    reporter = Reporter(STEPS, out)
+    reporter.say("dockyard demo: the tutorial's git push -> image -> deploy loop on one Dockyard")
+    demo: Demo | None = None
+    failed = True
+    try:
+        demo = Demo(options, reporter)
+        demo.run()
+        failed = False
+    except DemoError as exc:
+        where = f" at step {reporter.number} ({reporter.current})" if reporter.number else ""
+        print(f"dockyard demo: FAILED{where}: {exc}", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        print("dockyard demo: interrupted", file=sys.stderr, flush=True)
+    finally:
+        if demo is not None:
+            demo.finish(options.keep, failed=failed)
+    if not failed:
+        reporter.say("dockyard demo: OK")
+    return 1 if failed else 0
