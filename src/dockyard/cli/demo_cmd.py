@@ -10,7 +10,9 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="fresh (empty) data directory (default: a new temp dir)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="fresh (empty) data directory (default: a new temp dir)"
+    )
     parser.add_argument("--port", type=int, help="loopback port for the server (default: a free one)")
     parser.add_argument("--keep", action="store_true",
                         help="leave the server running and keep the data dir afterwards")

@@ -3,7 +3,9 @@ Dockyard, printed step by step. Public surface: `DemoOptions`, `run_demo`, `Demo
 
 from __future__ import annotations
 
+import signal
 import sys
+import traceback
 from typing import TextIO
 
 from dockyard.demo.errors import DemoError
@@ -19,6 +21,8 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
     reporter.say("dockyard demo: the tutorial's git push -> image -> deploy loop on one Dockyard")
     demo: Demo | None = None
     failed = True
+    # a SIGTERM to the demo still stops the server it started (the `finally` below runs)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         demo = Demo(options, reporter)
         demo.run()
@@ -26,11 +30,20 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
     except DemoError as exc:
         where = f" at step {reporter.number} ({reporter.current})" if reporter.number else ""
         print(f"dockyard demo: FAILED{where}: {exc}", file=sys.stderr, flush=True)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         print("dockyard demo: interrupted", file=sys.stderr, flush=True)
+    except Exception as exc:  # a bug or an unforeseen environment problem: say where, then stop
+        traceback.print_exc()
+        print(f"dockyard demo: FAILED at step {reporter.number} ({reporter.current}): "
+              f"unexpected {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
     finally:
         if demo is not None:
             demo.finish(options.keep, failed=failed)
+        signal.signal(signal.SIGTERM, previous)
     if not failed:
         reporter.say("dockyard demo: OK")
     return 1 if failed else 0
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise SystemExit(143)

@@ -12,6 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -255,11 +256,11 @@ class Demo:
         if resp.status_code == 200 and resp.json().get("result") not in (None, "SUCCESS"):
             raise DemoError(f"build #1 ended {resp.json()['result']}:\n{self._console(http)}")
 
-    def _wait_build(self, http: httpx.Client, deadline: float) -> dict[str, object]:
+    def _wait_build(self, http: httpx.Client, deadline: float) -> dict[str, Any]:
         while time.monotonic() < deadline:
             resp = http.get(f"/job/{JOB}/1/api/json")
             if resp.status_code == 200 and resp.json().get("result"):
-                info: dict[str, object] = resp.json()
+                info: dict[str, Any] = resp.json()
                 if info["result"] != "SUCCESS":
                     raise DemoError(f"build #1 ended {info['result']}:\n{self._console(http)}")
                 return info
