@@ -8,6 +8,8 @@ import sys
 import traceback
 from typing import TextIO
 
+import httpx
+
 from dockyard.demo.errors import DemoError
 from dockyard.demo.flow import STEPS, Demo, DemoOptions
 from dockyard.demo.report import Reporter
@@ -30,6 +32,11 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
     except DemoError as exc:
         where = f" at step {reporter.number} ({reporter.current})" if reporter.number else ""
         print(f"dockyard demo: FAILED{where}: {exc}", file=sys.stderr, flush=True)
+    except httpx.HTTPError as exc:
+        tail = demo.server.log_tail() if demo is not None and demo.server is not None else ""
+        print(f"dockyard demo: FAILED at step {reporter.number} ({reporter.current}): the server did "
+              f"not answer: {type(exc).__name__}: {exc}\nlast lines of its log:\n{tail}",
+              file=sys.stderr, flush=True)
     except (KeyboardInterrupt, SystemExit):
         print("dockyard demo: interrupted", file=sys.stderr, flush=True)
     except Exception as exc:  # a bug or an unforeseen environment problem: say where, then stop

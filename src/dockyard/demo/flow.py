@@ -323,7 +323,7 @@ class Demo:
                 return
             status = self.srv.stop()
             r.say(f"stopped dockyard up (pid {self.srv.pid}, exit status {status})")
-        if failed:
+        if failed and self.server is not None:
             r.say(f"kept for inspection: data dir {self.data_dir}, clones and server log in "
                   f"{self.own_root or self.work}")
             return
