@@ -18,6 +18,9 @@ GIT_IDENTITY = {
     "GIT_COMMITTER_NAME": "Bootcamp",
     "GIT_COMMITTER_EMAIL": "bootcamp@example.com",
     "GIT_TERMINAL_PROMPT": "0",
+    # the user's own git settings (signing, credential helpers, hooks paths) stay out of the demo
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_NOSYSTEM": "1",
 }
 
 # Debian packages that provide each program the demo runs
