@@ -127,3 +127,22 @@ def test_demo_keep_leaves_the_server_running(tmp_path: Path) -> None:
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not Path(f"/proc/{pid}").exists()
+
+
+@pytest.mark.slow
+def test_a_failed_step_exits_1_names_it_and_stops_the_server(tmp_path: Path) -> None:
+    needs_namespaces()
+    result = demo("--data-dir", str(tmp_path / "data"), "--timeout", "0.001")
+    kept = re.search(r"clones and server log in (\S+)", result.stdout)
+    if kept:
+        shutil.rmtree(kept[1], ignore_errors=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAILED at step 10 (wait for bootcamp/hello-kaniko:<commit> and :latest in the registry)" in (
+        result.stderr
+    )
+    assert "the image did not appear within 0.001 s" in result.stderr
+    assert "console of build #1" in result.stderr or "no build #1" in result.stderr
+    stopped = re.search(r"stopped dockyard up \(pid (\d+), exit status 0\)", result.stdout)
+    assert stopped, result.stdout
+    assert not Path(f"/proc/{stopped[1]}").exists()
+    assert "dockyard demo: OK" not in result.stdout

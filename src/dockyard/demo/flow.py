@@ -243,7 +243,7 @@ class Demo:
                                            f"{resp.headers.get('docker-content-digest', '')} "
                                            f"after {time.monotonic() - pushed:.2f}s")
                 if time.monotonic() > deadline:
-                    raise DemoError(f"the image did not appear within {self.options.timeout:.0f} s"
+                    raise DemoError(f"the image did not appear within {self.options.timeout:g} s"
                                     f"\n{self._console(http)}")
                 time.sleep(0.05)
             self.timings.push_to_image = time.monotonic() - pushed
