@@ -86,7 +86,8 @@ class Demo:
     # -- the tutorial -------------------------------------------------------------------------
     def run(self) -> None:
         r = self.report
-        with r.step("start `dockyard up` (git server, registry, CI on one port)"):
+        with r.step("check the tools, start `dockyard up` (git server, registry, CI on one port)"):
+            self.check_prerequisites()
             log_path = (self.own_root or self.work) / "dockyard.log"
             self.server = start_server(self.data_dir, self.options.port, log_path)
             r.detail(f"{self.srv.url}  pid {self.srv.pid}  data dir {self.data_dir}")
@@ -121,6 +122,17 @@ class Demo:
             r.detail(f"git push -> both tags in the registry: {self.timings.push_to_image:.2f}s"
                      " (the tutorial: 120 s)")
             r.detail(f"git push -> notes-deploy patched:      {self.timings.push_to_deploy:.2f}s")
+
+    def check_prerequisites(self) -> None:
+        """Fail before anything starts when the machine lacks what the loop needs."""
+        for program in ("git", "curl"):
+            tools.require(program)
+        baseimage.static_busybox()
+        reason = tools.namespaces_available()
+        if reason:
+            raise DemoError(f"the builder runs RUN instructions in namespaces, unavailable here: {reason}"
+                            " (run as root, or enable unprivileged user namespaces)")
+        self.report.detail("git, curl, busybox-static, namespaces: ok")
 
     def create_user(self) -> None:
         with self.http() as http:
