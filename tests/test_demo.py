@@ -91,6 +91,7 @@ def test_demo_runs_the_tutorial_end_to_end(tmp_path: Path) -> None:
     assert result.returncode == 0, out + result.stderr
     assert "HTTP 201 bootcamp/notes-app" in out and "HTTP 201 bootcamp/notes-deploy" in out
     assert "createItem HTTP 200" in out
+    assert "(Gitea API): pending (Build #1 is running), success (Build #1: SUCCESS)" in out
     sha = re.search(r"pushed ([0-9a-f]{40}) to main", out)
     assert sha, out
     host = re.search(r"http://(127\.0\.0\.1:\d+)  pid (\d+)", out)

@@ -261,7 +261,12 @@ class Demo:
             self.timings.push_to_image = time.monotonic() - pushed
             info = self._wait_build(http, deadline)
             self.timings.push_to_deploy = time.monotonic() - pushed
+            statuses = http.get(f"/api/v1/repos/{USER}/notes-app/statuses/{sha}")
         self.report.detail(f"build #1 {info['result']} in {info.get('duration', 0) / 1000:.2f}s")
+        if statuses.status_code == 200:
+            states = [f"{st.get('status') or st.get('state')} ({st.get('description', '')})"
+                      for st in reversed(statuses.json())]
+            self.report.detail(f"commit status on {sha[:12]} (Gitea API): {', '.join(states)}")
 
     def _check_build_alive(self, http: httpx.Client) -> None:
         resp = http.get(f"/job/{JOB}/1/api/json")
