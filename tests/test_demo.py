@@ -147,3 +147,24 @@ def test_a_failed_step_exits_1_names_it_and_stops_the_server(tmp_path: Path) -> 
     assert stopped, result.stdout
     assert not Path(f"/proc/{stopped[1]}").exists()
     assert "dockyard demo: OK" not in result.stdout
+
+
+def test_a_taken_port_is_refused_with_the_fix() -> None:
+    import socket
+
+    needs_namespaces()  # checked (with busybox-static) before the port
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = demo("--port", str(port), timeout=60)
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is taken" in result.stderr and "--port" in result.stderr
+
+
+def test_running_the_image_is_skipped_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dockyard.demo import container
+
+    monkeypatch.setattr(container.shutil, "which", lambda name: None if name == "runc" else "/bin/" + name)
+    assert container.unavailable_reason() == "runc is not installed (apt-get install runc)"
