@@ -169,7 +169,7 @@ class Demo:
         base = f"{self.srv.host_port}/library/busybox:1"
         digest = tools.dockyard(
             "image", "import", "--rootfs", str(rootfs), "--destination", base, "--insecure",
-            "--cmd", '["sh"]', env={"DOCKER_CONFIG": str(docker)},
+            "--cmd", '["sh"]', "--owner", "0:0", env={"DOCKER_CONFIG": str(docker)},
         ).strip().splitlines()
         self.report.detail(f"{base} {digest[-1] if digest else ''}")
         return base
