@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gitops": ("dockyard.cli.gitops_cmd", "set image tags in a deploy repo and push"),
     "ci": ("dockyard.ci.cli_ci", "CI jobs and builds on a running server"),
     "trace": ("dockyard.ci.cli_trace", "print a build's trace as a table (dockyard trace JOB N)"),
+    "demo": ("dockyard.cli.demo_cmd", "run the tutorial's push -> image -> deploy loop end to end"),
 }
 
 
