@@ -3,7 +3,8 @@
 One pure function, `cache_key`, computes the key from everything that decides a step's
 result; lookup and store both use it, so they cannot disagree (Kaniko's #410/#899). The
 `parent` input is a chain: the base image's diff_ids, then every earlier instruction of
-the stage as expanded. As Kaniko does, the first miss in a stage stops the lookups after
+the stage (its cache key where it has one, which covers the files it copied, else its
+expanded text). As Kaniko does, the first miss in a stage stops the lookups after
 it (the engine's job), so a cached layer is never stacked on a parent that was rebuilt
 differently. Secrets and cache-mount contents are not part of the key (as BuildKit);
 context files and `COPY --from` sources are, by content.
@@ -39,6 +40,7 @@ class CacheInputs:
     shell: Sequence[str]
     platform: str
     files_digest: str = ""  # context files the step reads, by content
+    layer_format: str = ""  # what shapes the layer bytes: SOURCE_DATE_EPOCH, compression
 
 
 def cache_key(inputs: CacheInputs) -> str:
@@ -54,6 +56,7 @@ def cache_key(inputs: CacheInputs) -> str:
             "shell": list(inputs.shell),
             "platform": inputs.platform,
             "files": inputs.files_digest,
+            "format": inputs.layer_format,
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -67,23 +70,32 @@ def chain_link(previous: str, item: str) -> str:
 
 
 def files_digest(root: Path, paths: Iterable[Path], skip: object = None) -> str:
-    """sha256 over relative path, type, mode, owner-independent content of `paths`
-    (directories recursively, entries `skip(rel)` drops left out), sorted."""
+    """sha256 over what a COPY of `paths` puts in its layer: relative path, type, mode and
+    bytes (symlink targets) of each path and, for directories, of everything under it
+    that `skip(rel)` lets through, sorted. A named path that is a symlink counts by what it
+    points at, as COPY follows it. Owners are left out on purpose: a context file lands as
+    0:0 or as `--chown` says (which is in the instruction text), and Docker's client resets
+    context owners for the same reason, so two checkouts by different users share hits."""
     is_skipped = skip if callable(skip) else (lambda _rel: False)
     digest = hashlib.sha256()
-    seen: list[tuple[str, Path]] = []
+    seen: dict[str, tuple[Path, bool]] = {}  # rel -> (path, follow the symlink)
     for path in paths:
-        if path.is_dir() and not path.is_symlink():
-            for dirpath, dirnames, filenames in os.walk(path):
-                dirnames.sort()
-                for name in sorted(dirnames + filenames):
-                    full = Path(dirpath) / name
-                    rel = str(full.relative_to(root))
-                    if not is_skipped(rel):
-                        seen.append((rel, full))
-        seen.append((str(path.relative_to(root)) if path != root else ".", path))
-    for rel, full in sorted(seen):
-        st = os.lstat(full)
+        top = str(path.relative_to(root)) if path != root else "."
+        seen[top] = (path, True)
+        if not path.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(path):
+            for name in dirnames + filenames:
+                full = Path(dirpath) / name
+                rel = str(full.relative_to(root))
+                if not is_skipped(rel):
+                    seen.setdefault(rel, (full, False))
+    for rel in sorted(seen):
+        full, follow = seen[rel]
+        try:
+            st = os.stat(full) if follow else os.lstat(full)
+        except OSError:  # a dangling symlink named by the COPY
+            st = os.lstat(full)
         digest.update(f"{rel}\0{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode)}\0".encode())
         if stat.S_ISREG(st.st_mode):
             with open(full, "rb") as f:

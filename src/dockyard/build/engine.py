@@ -17,24 +17,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard.build.base import BaseImage, fetch_base, rootfs_for
-from dockyard.build.cache import (
-    CacheEntry,
-    CacheInputs,
-    LayerCache,
-    cache_key,
-    chain_link,
-    files_digest,
-)
+from dockyard.build import lazy
+from dockyard.build.base import BaseImage
+from dockyard.build.cache import chain_link
 from dockyard.build.context import BuildContext
 from dockyard.build.dockerfile import (
-    AddInstruction,
-    CopyInstruction,
     Dockerfile,
     DockerfileError,
     Instruction,
     OnbuildInstruction,
-    RunInstruction,
     Stage,
     expand,
     expand_instruction,
@@ -43,13 +34,14 @@ from dockyard.build.dockerfile import (
     stages_needed,
 )
 from dockyard.build.dockerfile.expansion import global_env
-from dockyard.build.instructions import Change, Step, step_for
+from dockyard.build.instructions import Change, step_for
 from dockyard.build.layer_writer import write_layer
 from dockyard.build.options import BuildError, BuildOptions
 from dockyard.build.sandbox import overlay_supported
 from dockyard.build.snapshot import merge_upper, upper_entries
-from dockyard.build.state import DEFAULT_SHELL, BuildEnv, StageState, clone_tree
-from dockyard.oci import History, ImageConfig, Platform, apply_layer, mediatypes
+from dockyard.build.state import DEFAULT_SHELL, BuildEnv, StageState
+from dockyard.build.step_cache import CacheEvent, StepCache
+from dockyard.oci import History, ImageConfig, Platform, mediatypes
 from dockyard.oci.blobcache import BlobCache
 from dockyard.oci.image import Image, Layer
 from dockyard.oci.models import Descriptor
@@ -65,6 +57,7 @@ class BuildResult:
     layers_written: int = 0
     seconds: float = 0.0
     steps: list[tuple[str, float]] = field(default_factory=list)
+    cache_events: list[CacheEvent] = field(default_factory=list)  # HIT/MISS per step
 
 
 def _timestamp(epoch: int | None) -> str:
@@ -90,11 +83,7 @@ class Builder:
         self.layers_written = 0
         self.steps: list[tuple[str, float]] = []
         self.platform = target_platform(options)
-        self.layer_cache = (LayerCache(options.cache_dir, options.cache_ttl_seconds)
-                            if options.cache else None)
-        if options.cache_repo:
-            self.log(f"note: --cache-repo={options.cache_repo} is not supported yet; layers "
-                     f"are cached locally in {options.cache_dir}")
+        self.cache = StepCache(options, str(self.platform), self.log)
 
     def parse(self) -> Dockerfile:
         try:
@@ -139,11 +128,14 @@ class Builder:
                 if stage.name:
                     env.stage_names[stage.name] = index
             final = env.stages[needed[-1]]
+            self.cache.finish()  # remote cache stores done: their blobs can be mounted
             image = self.assemble(final, blobs)
         finally:
             remove_in_background(scratch)
+        if self.cache.enabled:
+            self.log(self.cache.summary())
         return BuildResult(image, blobs, needed, self.layers_written,
-                           time.monotonic() - started, self.steps)
+                           time.monotonic() - started, self.steps, self.cache.events)
 
     # ------------------------------------------------------------------ stages
 
@@ -165,15 +157,14 @@ class Builder:
         parent_index = env.stage_names.get(base_name.lower())
         if parent_index is not None and parent_index < stage.index:
             parent = env.stages[parent_index]
-            clone_tree(parent.rootfs, rootfs, hardlink=env.overlay)
             return StageState(
                 index=stage.index, name=stage.name, rootfs=rootfs,
                 config=copy.deepcopy(parent.config), layers=list(parent.layers),
                 history=list(parent.history), shell=list(parent.shell), base_ref=parent.base_ref,
                 cache_chain=parent.cache_chain, cache_missed=parent.cache_missed,
+                pending_rootfs=lazy.cloner(parent.ready_rootfs, rootfs, env.overlay),
             )
-        base: BaseImage = fetch_base(base_name, self.options, blobs, platform, self.log)
-        rootfs_for(base, rootfs, self.options.cache_dir, hardlink=env.overlay)
+        base: BaseImage = lazy.resolve_base(base_name, self.options, blobs, platform, self.log)
         config = copy.deepcopy(base.config)
         config.history = None
         return StageState(
@@ -181,6 +172,8 @@ class Builder:
             layers=list(base.layers), history=list(base.config.history or []),
             shell=list(config.config.shell or DEFAULT_SHELL), base_ref=base.reference,
             cache_chain=chain_link("base", ",".join(str(layer.diff_id) for layer in base.layers)),
+            pending_rootfs=lazy.materializer(base, rootfs, self.options, blobs, env.overlay,
+                                             self.log),
         )
 
     def run_trigger(self, trigger: str, state: StageState, env: BuildEnv,
@@ -206,89 +199,23 @@ class Builder:
                 raise
         step = step_for(expanded)
         started = time.monotonic()
-        key = self.cache_key_for(step, expanded, state, env)
-        state.cache_chain = chain_link(state.cache_chain, repr(expanded))
-        if key is not None and not state.cache_missed and self.reuse(key, step, state, env):
-            self.log(f"  {instruction.original} (cached)")
+        key = self.cache.begin(step, expanded, state, env)
+        history = History(created=_timestamp(env.epoch), created_by=step.created_by(),
+                          comment="dockyard")
+        if self.cache.reuse(key, instruction, state, history):
             self.steps.append((instruction.original, time.monotonic() - started))
             return
-        self.log(f"  {instruction.original}")
-        if key is not None:
-            state.cache_missed = True
+        self.cache.miss(key, step, instruction, state)
+        if step.makes_layer:
+            state.ready_rootfs()  # cache hits so far deferred it
         try:
             change = step.execute(state, env)
         except DockerfileError as exc:
             exc.filename = self.options.dockerfile.name
             raise
         layer = self.commit(state, change, step.created_by(), env)
-        if key is not None and self.layer_cache is not None:
-            self.layer_cache.store(key, CacheEntry(
-                layer.digest if layer else None, layer.diff_id if layer else None,
-                layer.size if layer else 0, layer.media_type if layer else "", time.time()))
+        self.cache.store(key, layer, step)
         self.steps.append((instruction.original, time.monotonic() - started))
-
-    # ------------------------------------------------------------------ layer cache
-
-    def cache_key_for(self, step: Step, expanded: Instruction, state: StageState,
-                      env: BuildEnv) -> str | None:
-        """The step's cache key, or None when the step is not cacheable."""
-        if self.layer_cache is None or expanded.keyword not in ("RUN", "COPY", "ADD"):
-            return None
-        files = ""
-        if isinstance(expanded, (CopyInstruction, AddInstruction)):
-            if any(s.startswith(("http://", "https://")) for s in expanded.sources):
-                return None  # remote content: unknown until fetched
-            from_ = getattr(expanded, "from_", None)
-            if from_:
-                source = env.stage_by_name(from_)
-                if source is None:
-                    return None
-                files = "stage:" + ",".join(str(layer.diff_id) for layer in source.layers)
-            else:
-                files = files_digest(env.context.root, step.files_used(state, env),
-                                     env.context.excluded)
-        elif isinstance(expanded, RunInstruction):
-            parts = []
-            for mount in expanded.mounts:
-                if mount.type == "bind" and mount.from_:
-                    source = env.stage_by_name(mount.from_)
-                    if source is None:
-                        return None
-                    parts.append(",".join(str(layer.diff_id) for layer in source.layers))
-                elif mount.type == "bind":
-                    path = env.context.root / (mount.source or "").lstrip("/")
-                    if path.exists():
-                        parts.append(files_digest(env.context.root, [path]))
-            files = "|".join(parts)
-        return cache_key(CacheInputs(
-            parent=state.cache_chain,
-            instruction=repr(expanded),
-            env=sorted(state.run_env().items()),
-            user=state.config.config.user or "",
-            workdir=state.workdir,
-            shell=state.shell,
-            platform=str(self.platform),
-            files_digest=files,
-        ))
-
-    def reuse(self, key: str, step: Step, state: StageState, env: BuildEnv) -> bool:
-        assert self.layer_cache is not None
-        blobs = BlobCache(env.blob_dir)
-        entry = self.layer_cache.lookup(key, blobs.has)
-        if entry is None:
-            return False
-        history = History(created=_timestamp(env.epoch), created_by=step.created_by(),
-                          comment="dockyard")
-        if entry.digest is None or entry.diff_id is None:
-            history.empty_layer = True
-        else:
-            path = blobs.path(entry.digest)
-            apply_layer(path, state.rootfs, expected_diff_id=entry.diff_id)
-            state.layers.append(Layer(
-                Descriptor(media_type=entry.media_type, digest=entry.digest, size=entry.size),
-                entry.diff_id, path))
-        state.history.append(history)
-        return True
 
     def commit(self, state: StageState, change: Change | None, created_by: str,
                env: BuildEnv) -> Layer | None:

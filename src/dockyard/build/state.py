@@ -34,6 +34,15 @@ class StageState:
     base_ref: str = ""
     cache_chain: str = ""  # cache.chain_link of the base and every instruction so far
     cache_missed: bool = False  # after the first miss no lookups (a rebuilt parent)
+    # cache hits leave the rootfs unbuilt: this makes it (pull, unpack, apply) on first need
+    pending_rootfs: Callable[[], None] | None = None
+
+    def ready_rootfs(self) -> Path:
+        """The rootfs on disk, made now if cache hits have so far deferred it."""
+        pending, self.pending_rootfs = self.pending_rootfs, None
+        if pending is not None:
+            pending()
+        return self.rootfs
 
     def env(self) -> dict[str, str]:
         return self.config.config.env_dict()
@@ -113,12 +122,8 @@ class BuildEnv:
 
     def stage_root(self, name: str) -> Path | None:
         """The rootfs of a finished stage named (or numbered) `name`."""
-        key = name.lower()
-        if key in self.stage_names:
-            return self.stages[self.stage_names[key]].rootfs
-        if key.isdigit() and int(key) in self.stages:
-            return self.stages[int(key)].rootfs
-        return None
+        stage = self.stage_by_name(name)
+        return stage.ready_rootfs() if stage is not None else None
 
 
 def clone_tree(source: Path, target: Path, hardlink: bool) -> None:
