@@ -125,6 +125,17 @@ class RegistryOptions:
         return context
 
 
+@functools.lru_cache(maxsize=2)
+def _default_tls(verify: bool) -> ssl.SSLContext:
+    """One verifying (or one non-verifying) TLS context per process: loading the CA bundle
+    costs tens of milliseconds, and a build opens several clients."""
+    return httpx.create_ssl_context(verify=verify)
+
+
+def _shared_tls(verify: bool | ssl.SSLContext) -> bool | ssl.SSLContext:
+    return _default_tls(verify) if isinstance(verify, bool) else verify
+
+
 def _is_loopback(host: str) -> bool:
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     name = name.strip("[]")
@@ -215,7 +226,7 @@ class _HostSession:
         self.options = options
         self.credential = credential
         self.client = httpx.Client(
-            verify=options.tls_verify(host),
+            verify=_shared_tls(options.tls_verify(host)),
             timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 30.0)),
             headers={"User-Agent": options.user_agent},
         )
