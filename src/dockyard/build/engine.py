@@ -202,7 +202,7 @@ class Builder:
         key = self.cache.begin(step, expanded, state, env)
         history = History(created=_timestamp(env.epoch), created_by=step.created_by(),
                           comment="dockyard")
-        if self.cache.reuse(key, instruction, state, history):
+        if self.cache.reuse(key, instruction, expanded, state, history):
             self.steps.append((instruction.original, time.monotonic() - started))
             return
         self.cache.miss(key, step, instruction, state)

@@ -197,6 +197,8 @@ class RemoteCache:
             raise ValueError(f"layer media type {descriptor.media_type!r}")
         path = self.blobs.path(descriptor.digest) if self.blobs.has(descriptor.digest) \
             else None
+        if path is None and not client.blob_exists(ref, descriptor.digest):
+            raise ValueError(f"its layer {descriptor.digest} is missing from the registry")
         assert self._ref is not None
         layer = Layer(descriptor, diff_ids[0], path, self._ref)
         return RemoteEntry(layer, config.created or "")

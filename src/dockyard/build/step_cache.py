@@ -13,6 +13,7 @@ first 12 characters; `events` is the same record for reports and traces.
 
 from __future__ import annotations
 
+import posixpath
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -25,7 +26,13 @@ from dockyard.build.cache import (
     chain_link,
     files_digest,
 )
-from dockyard.build.dockerfile import AddInstruction, CopyInstruction, Instruction, RunInstruction
+from dockyard.build.dockerfile import (
+    AddInstruction,
+    CopyInstruction,
+    Instruction,
+    RunInstruction,
+    WorkdirInstruction,
+)
 from dockyard.build.options import BuildOptions
 from dockyard.oci.blobcache import BlobCache
 from dockyard.oci.image import Layer
@@ -141,14 +148,18 @@ class StepCache:
 
     # ------------------------------------------------------------------ hit / miss
 
-    def reuse(self, key: str | None, instruction: Instruction, state: StageState,
-              history: History) -> bool:
-        """On a hit: the layer and history are recorded, the rootfs left for later."""
+    def reuse(self, key: str | None, instruction: Instruction, expanded: Instruction,
+              state: StageState, history: History) -> bool:
+        """On a hit: the layer and history are recorded, the rootfs left for later; the
+        config effect of the step (WORKDIR's working dir) is applied as if it had run."""
         if key is None or state.cache_missed or self.lookups_allowed(instruction.keyword):
             return False
         layer, where = self._lookup(key)
         if where == "":
             return False
+        if isinstance(expanded, WorkdirInstruction):
+            path = posixpath.join(state.workdir, expanded.path)
+            state.config.config.working_dir = posixpath.normpath(path)
         if layer is None:
             history.empty_layer = True
         else:
