@@ -173,6 +173,13 @@ def test_import_from_tar_is_reproducible(tmp_path: Path, busybox_rootfs: Path) -
     assert digests[0] == digests[1]
     index = json.loads((tmp_path / "layout1" / "index.json").read_text())
     assert index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "1"
+    # our layout is one umoci reads directly
+    bundle = tmp_path / "bundle"
+    unpack = [require_tool("umoci"), "unpack", "--image", f"{tmp_path / 'layout1'}:1", str(bundle)]
+    if os.geteuid() != 0:
+        unpack.insert(2, "--rootless")
+    subprocess.run(unpack, check=True, capture_output=True)
+    assert (bundle / "rootfs" / "bin" / "busybox").read_bytes() == BUSYBOX.read_bytes()
     image = ImageLayout(tmp_path / "layout1").read_image("1")
     assert image.config.config.cmd == ["sh"]
     assert image.config.created == "1970-01-01T00:00:00Z"
@@ -274,13 +281,15 @@ def test_import_reports_bad_arguments(
 
 
 @pytest.mark.slow
-def test_podman_pulls_and_runs_an_imported_image(
+def test_podman_pulls_loads_and_runs_an_imported_image(
     tmp_path: Path, busybox_rootfs: Path, registry: Registry
 ) -> None:
+    """podman pulls the pushed image, and `podman load` reads the --tar-path archive."""
     podman = require_tool("podman")
     if os.geteuid() != 0:
         pytest.skip("podman with runc needs root here")
     ref = f"{registry.host}/base/podman-busybox:1"
+    archive = tmp_path / "image.tar"
     result = dockyard(
         "import",
         "--rootfs",
@@ -291,37 +300,39 @@ def test_podman_pulls_and_runs_an_imported_image(
         "/bin/echo",
         "--cmd",
         "hello from podman",
+        "--tar-path",
+        str(archive),
     )
     assert result.returncode == 0, result.stderr
     runroot = tempfile.mkdtemp(prefix="dy-pm-", dir="/tmp")  # podman wants a short runroot
     storage = ["--root", str(tmp_path / "podman-root"), "--runroot", runroot]
     storage += ["--storage-driver", "vfs"]
-    run = subprocess.run(
-        [
-            podman,
-            *storage,
-            "run",
-            "--rm",
-            "--tls-verify=false",
-            "--runtime",
-            "runc",
-            "--ulimit",
-            "nofile=1024:1024",
-            "--ulimit",
-            "nproc=1024:1024",
-            "--network",
-            "none",
-            ref,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
-    subprocess.run([podman, *storage, "rmi", "--all", "--force"], capture_output=True, timeout=60)
-    shutil.rmtree(runroot, ignore_errors=True)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "hello from podman"
+    run_flags = ["--rm", "--runtime", "runc", "--network", "none"]
+    run_flags += ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+
+    def podman_run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [podman, *storage, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+
+    try:
+        pulled = podman_run("run", "--tls-verify=false", *run_flags, ref)
+        assert pulled.returncode == 0, pulled.stderr
+        assert pulled.stdout.strip() == "hello from podman"
+        podman_run("rmi", "--all", "--force")
+        loaded = podman_run("load", "-i", str(archive))
+        assert loaded.returncode == 0, loaded.stderr
+        assert ref in loaded.stdout
+        from_archive = podman_run("run", "--pull=never", *run_flags, ref, "from the archive")
+        assert from_archive.returncode == 0, from_archive.stderr
+        assert from_archive.stdout.strip() == "from the archive"
+    finally:
+        podman_run("rmi", "--all", "--force")
+        shutil.rmtree(runroot, ignore_errors=True)
 
 
 def test_copy_and_inspect_between_registry_layout_and_archive(

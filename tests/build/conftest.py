@@ -96,9 +96,10 @@ def busybox_rootfs(tmp_path: Path) -> Path:
     return make_busybox_rootfs(tmp_path / "rootfs")
 
 
-@pytest.fixture(scope="session")
-def docker_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """CNCF distribution (Debian's docker-registry) on a free loopback port; yields host:port."""
+def start_docker_registry(root: Path, htpasswd: str | None = None
+                          ) -> tuple[str, subprocess.Popen[bytes]]:
+    """CNCF distribution (Debian's docker-registry) on a free loopback port, optionally
+    with htpasswd basic auth; returns host:port and the process."""
     import time
 
     import httpx
@@ -106,13 +107,16 @@ def docker_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from tests.conftest import free_port, require_tool
 
     binary = require_tool("docker-registry")
-    root = tmp_path_factory.mktemp("docker-registry")
     port = free_port()
+    auth = ""
+    if htpasswd is not None:
+        (root / "htpasswd").write_text(htpasswd)
+        auth = f"auth:\n  htpasswd:\n    realm: dockyard-test\n    path: {root}/htpasswd\n"
     config = root / "config.yml"
     config.write_text(
         "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
-        f"    rootdirectory: {root}/data\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
+        f"    rootdirectory: {root}/data\n  delete:\n    enabled: true\n{auth}"
+        f"http:\n  addr: 127.0.0.1:{port}\n  secret: dockyard-test\n"
     )
     log = open(root / "log", "wb")  # noqa: SIM115 - closed after the process
     process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
@@ -120,14 +124,18 @@ def docker_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://{host}/v2/", timeout=1).status_code == 200:
-                break
+            if httpx.get(f"http://{host}/v2/", timeout=1).status_code in (200, 401):
+                return host, process
         except httpx.HTTPError:
             time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail(f"docker-registry did not start:\n{(root / 'log').read_text()}")
+    process.kill()
+    pytest.fail(f"docker-registry did not start:\n{(root / 'log').read_text()}")
+
+
+@pytest.fixture(scope="session")
+def docker_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An open docker-registry on loopback; yields host:port."""
+    host, process = start_docker_registry(tmp_path_factory.mktemp("docker-registry"))
     yield host
     process.terminate()
     process.wait(timeout=10)
-    log.close()

@@ -48,7 +48,7 @@ def base_layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def outcomes(log: str) -> list[str]:
-    return re.findall(r"^  (HIT|MISS) [0-9a-f]{12} ", log, re.M)
+    return re.findall(r"^  (?:\[\d+/\d+\] )?(HIT|MISS) [0-9a-f]{12} ", log, re.M)
 
 
 @pytest.mark.usefixtures("needs_namespaces")
@@ -102,3 +102,25 @@ def test_cache_switches_and_ttl(tmp_path: Path, base_layout: Path) -> None:
     assert outcomes(log) == ["MISS", "HIT"] and "(--cache-copy-layers=false)" in log
     time.sleep(1.2)
     assert outcomes(build("--cache-ttl=1s")) == ["MISS", "MISS"]
+
+
+@pytest.mark.usefixtures("needs_namespaces")
+def test_files_a_copy_excludes_invalidate_nothing(tmp_path: Path, base_layout: Path) -> None:
+    context = tmp_path / "ctx"
+    (context / "app").mkdir(parents=True)
+    (context / "app" / "main.c").write_text("int main(void) { return 0; }\n")
+    (context / "app" / "README.md").write_text("docs\n")
+    (context / "Dockerfile").write_text(
+        "ARG BASE\nFROM $BASE\nCOPY --exclude=*.md app/ /app/\nRUN ls /app > /list\n")
+    cache = tmp_path / "cache"
+
+    def build() -> str:
+        return dockyard("executor", f"--context={context}", "--no-push", "--cache",
+                        f"--cache-dir={cache}", "--destination=local/keys:3",
+                        f"--build-arg=BASE=oci-layout://{base_layout}:{BASE_TAG}").stderr
+
+    assert outcomes(build()) == ["MISS", "MISS"]
+    (context / "app" / "README.md").write_text("more docs\n")
+    assert outcomes(build()) == ["HIT", "HIT"]
+    (context / "app" / "main.c").write_text("int main(void) { return 1; }\n")
+    assert outcomes(build()) == ["MISS", "MISS"]

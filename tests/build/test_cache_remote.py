@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,7 +69,8 @@ def build(context: Path, destination: str, cache_dir: Path, cache_repo: str | No
 def outcomes(log: str) -> list[tuple[str, str]]:
     """(HIT|MISS, instruction) per cached step, in build order."""
     return [(m.group(1), m.group(3)) for m in
-            re.finditer(r"^  (HIT|MISS) ([0-9a-f]{12}) (.*?)(?: \((?:cached|after a miss).*\))?$",
+            re.finditer(r"^  (?:\[\d+/\d+\] )?(HIT|MISS) ([0-9a-f]{12}) (.*?)"
+                                    r"(?: \((?:cached|after a miss).*)?$",
                         log, re.M)]
 
 
@@ -237,3 +239,15 @@ def test_cache_repo_refusing_auth_is_a_warning(app: Path, docker_registry: str,
     assert "warning: remote cache off" in log and "credentials" in log
     assert runs_executed(log) == 2
     assert pulled_content(dest, tmp_path, "/src/all.out") == "v1\nlib\n"
+
+
+def test_cache_ttl_is_checked_against_the_entry_created_time(app: Path, docker_registry: str,
+                                                             tmp_path: Path) -> None:
+    repo = f"{docker_registry}/cachetest/ttl/cache"
+    dest = f"{docker_registry}/cachetest/ttl:1"
+    build(app, dest, tmp_path / "c1", repo)
+    time.sleep(1.2)
+    _, log = build(app, dest, tmp_path / "c2", repo, "--cache-ttl=1s")
+    assert [o for o, _ in outcomes(log)] == ["MISS"] * 4
+    _, log = build(app, dest, tmp_path / "c3", repo, "--cache-ttl=1h")
+    assert [o for o, _ in outcomes(log)] == ["HIT"] * 4

@@ -151,6 +151,16 @@ def test_reproducible_builds_give_the_same_digest(env: dict[str, Path], tmp_path
     os.utime(context / "f", (1_000_000, 1_000_000))
     second = build(env, context, dockerfile, "--reproducible").stdout.split()[-1]
     assert first == second and first.startswith("sha256:")
+    epoch = {"SOURCE_DATE_EPOCH": "1700000000"}
+    third = dockyard("executor", f"--context={context}", "--no-push",
+                     f"--build-arg=BASE=oci-layout://{env['base']}:{BASE_TAG}",
+                     f"--cache-dir={env['cache']}", f"--oci-layout-path={tmp_path / 'e1'}",
+                     "--destination=local/t:out", env=epoch).stdout.split()[-1]
+    fourth = dockyard("executor", f"--context={context}", "--no-push",
+                      f"--build-arg=BASE=oci-layout://{env['base']}:{BASE_TAG}",
+                      f"--cache-dir={env['cache']}", env=epoch).stdout.split()[-1]
+    assert third == fourth != first
+    assert image_config(tmp_path / "e1", "out")["created"] == "2023-11-14T22:13:20Z"
 
 
 def test_tar_path_and_digest_files(env: dict[str, Path], tmp_path: Path) -> None:
@@ -229,3 +239,50 @@ def test_copy_and_bind_mount_from_an_image(env: dict[str, Path], tmp_path: Path)
           "cp /base-etc/motd /motd-copy\n")
     root2 = unpack(tmp_path / "ctx2-out", "out", tmp_path / "bundle2")
     assert (root2 / "motd-copy").read_text() == "welcome\n"
+
+
+def test_target_and_unsupported_mount(env: dict[str, Path], tmp_path: Path) -> None:
+    dockerfile = ("ARG BASE\nFROM $BASE AS first\nRUN echo first > /stage\n"
+                  "FROM $BASE AS second\nRUN --mount=type=ssh false\n")
+    build(env, tmp_path / "ctx", dockerfile, "--target=first")
+    root = unpack(tmp_path / "ctx-out", "out", tmp_path / "bundle")
+    assert (root / "stage").read_text() == "first\n"
+    result = build(env, tmp_path / "ctx", None, check=False)
+    assert result.returncode == 1 and "type=ssh is not supported" in result.stderr
+    assert "Dockerfile:5:" in result.stderr
+
+
+def test_steps_that_change_nothing_emit_no_layer(env: dict[str, Path], tmp_path: Path) -> None:
+    build(env, tmp_path / "ctx", "ARG BASE\nFROM $BASE\nRUN true\nRUN ls /etc > /dev/null\n"
+          "WORKDIR /tmp\nENV A=1\nRUN echo x > /x\n")
+    out = tmp_path / "ctx-out"
+    base_layers = len(layer_bytes(env["base"], BASE_TAG))
+    assert len(layer_bytes(out)) == base_layers + 1
+    history = image_config(out, "out")["history"]
+    ours = history[-5:]  # type: ignore[index]
+    assert [bool(h.get("empty_layer")) for h in ours] == [True, True, True, True, False]
+
+
+def test_sigterm_stops_the_running_step(env: dict[str, Path], tmp_path: Path) -> None:
+    import sys
+    import time
+
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("ARG BASE\nFROM $BASE\nRUN echo started; sleep 123.456\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dockyard", "executor", f"--context={context}", "--no-push",
+         f"--build-arg=BASE=oci-layout://{env['base']}:{BASE_TAG}",
+         f"--cache-dir={env['cache']}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if subprocess.run(["pgrep", "-f", "sleep 123.456"], capture_output=True).returncode == 0:
+            break
+        time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail("the RUN never started")
+    process.terminate()
+    assert process.wait(timeout=15) == 130
+    time.sleep(0.2)
+    assert subprocess.run(["pgrep", "-f", "sleep 123.456"], capture_output=True).returncode == 1

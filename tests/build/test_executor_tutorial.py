@@ -76,3 +76,75 @@ def test_tutorial_build_push_and_run(docker_registry: str, tmp_path: Path) -> No
     run = subprocess.run(["runc", "run", f"dockyard-test-{os.getpid()}"], cwd=bundle,
                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     assert run.stdout.strip() == "Hello from Kaniko", run.stderr
+
+
+def test_cache_repo_shares_layers_between_ephemeral_pods(docker_registry: str,
+                                                         tmp_path: Path) -> None:
+    """Section C.4: `--cache=true --cache-repo=... --cache-ttl=168h`; each run gets an empty
+    local cache dir (a fresh pod) and still reuses the layers through the registry."""
+    base = f"{docker_registry}/library/busybox:cache"
+    dockyard("image", "import", "--rootfs", str(busybox_context(tmp_path / "base") / "rootfs"),
+             "--destination", base)
+    context = tmp_path / "app"
+    context.mkdir()
+    (context / "lib.txt").write_text("lib\n")
+    (context / "Dockerfile").write_text(
+        f"FROM {base}\nCOPY lib.txt /lib.txt\nRUN cat /lib.txt > /built.txt\n")
+
+    def pod(n: int) -> str:
+        return dockyard("executor", "--cache=true",
+                        f"--cache-repo={docker_registry}/bootcamp/kaniko-cache",
+                        "--cache-ttl=168h", "--dockerfile=Dockerfile", f"--context={context}",
+                        f"--destination={docker_registry}/bootcamp/cached:{n}",
+                        f"--cache-dir={tmp_path / f'pod-{n}'}", "--insecure").stderr
+
+    assert "(cached)" not in pod(1)
+    second = pod(2)
+    assert "COPY lib.txt /lib.txt (cached)" in second
+    assert "RUN cat /lib.txt > /built.txt (cached)" in second
+
+
+def test_push_with_the_tutorials_docker_config_secret(tmp_path: Path) -> None:
+    """The Jenkinsfile mounts the `harbor-auth` secret (a .dockerconfigjson) as
+    /kaniko/.docker/config.json; here DOCKER_CONFIG points at the same file. Without it
+    the push is refused with a clear error; the password never appears in the output."""
+    import base64
+    import warnings
+
+    from tests.build.conftest import start_docker_registry
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        crypt = pytest.importorskip("crypt", reason="bcrypt for htpasswd needs the crypt module")
+
+    password = "bootcamp-s3cret"
+    entry = "admin:" + crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH)) + "\n"
+    registry_root = tmp_path / "registry"
+    registry_root.mkdir()
+    host, process = start_docker_registry(registry_root, htpasswd=entry)
+    try:
+        context = tmp_path / "app"
+        context.mkdir()
+        (context / "Dockerfile").write_text("FROM scratch\nCOPY Dockerfile /\n")
+        args = ("executor", "--dockerfile=Dockerfile", f"--context={context}",
+                f"--destination={host}/bootcamp/hello-kaniko:latest", "--insecure",
+                "--skip-tls-verify", f"--cache-dir={tmp_path / 'cache'}")
+        empty = tmp_path / "no-creds"
+        empty.mkdir()
+        refused = dockyard(*args, check=False, env={"DOCKER_CONFIG": str(empty)})
+        assert refused.returncode == 1
+        assert "requires a user name" in refused.stderr and "config.json" in refused.stderr
+        docker_config = tmp_path / "kaniko-docker"
+        docker_config.mkdir()
+        auth = base64.b64encode(f"admin:{password}".encode()).decode()
+        (docker_config / "config.json").write_text(json.dumps(
+            {"auths": {host: {"username": "admin", "password": password, "auth": auth}}}))
+        pushed = dockyard(*args, env={"DOCKER_CONFIG": str(docker_config)})
+        assert password not in pushed.stdout + pushed.stderr and auth not in pushed.stderr
+        listed = subprocess.run(["skopeo", "list-tags", "--tls-verify=false", "--creds",
+                                 f"admin:{password}", f"docker://{host}/bootcamp/hello-kaniko"],
+                                capture_output=True, text=True, check=True)
+        assert json.loads(listed.stdout)["Tags"] == ["latest"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

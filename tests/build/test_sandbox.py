@@ -148,3 +148,24 @@ def test_tree_diff_fallback(busybox_rootfs: Path, tmp_path: Path) -> None:
     assert ("gone", "whiteout") in kinds and ("new", "path") in kinds
     assert ("same-size", "path") in kinds
     assert ("gone/a", "whiteout") not in kinds
+
+
+def test_device_nodes_and_mounts_are_denied(busybox_rootfs: Path, tmp_path: Path) -> None:
+    text = run(
+        busybox_rootfs,
+        tmp_path / "upper",
+        "mknod /sda b 8 0 2>&1 || echo mknod-denied;"
+        " mount -t tmpfs x /tmp 2>&1 || echo mount-denied",
+    )
+    assert "mknod-denied" in text and "mount-denied" in text
+
+
+def test_kernel_knobs_are_read_only(busybox_rootfs: Path, tmp_path: Path) -> None:
+    text = run(
+        busybox_rootfs,
+        tmp_path / "upper",
+        "echo 1 > /proc/sys/vm/drop_caches 2>/dev/null || echo sys-denied;"
+        " wc -c < /proc/timer_list",  # masked (kcore/sysrq-trigger may not exist here)
+    )
+    assert "sys-denied" in text
+    assert text.split()[-1] == "0"

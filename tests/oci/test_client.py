@@ -267,6 +267,11 @@ def test_token_auth_flow(
         pulled = c.pull(f"{host}/tok/app:1", BlobCache(tmp_path / "cache"))
     assert pulled.digest == image.digest
     assert tokens.scopes_seen[1:] == ["repository:tok/app:pull"]
+    messages: list[str] = []
+    with RegistryClient(RegistryOptions(), store) as c:
+        c.push(pulled, [f"{host}/tok/other:1"], progress=messages.append)
+    assert any("mounted" in m for m in messages), messages
+    assert {"repository:tok/other:pull,push", "repository:tok/app:pull"} <= set(tokens.scopes_seen)
     assert (
         skopeo_inspect(f"{host}/tok/app:1", "--creds", f"{USER}:{PASSWORD}")["Digest"]
         == image.digest
@@ -423,3 +428,15 @@ def test_push_index_of_two_platforms(tmp_path: Path, registry: Registry) -> None
         (arm.digest, "arm64"),
     ]
     assert digest.startswith("sha256:")
+
+
+def test_upload_stream_of_unknown_length(tmp_path: Path, registry: Registry) -> None:
+    from dockyard.oci import sha256_digest
+
+    parts = [os.urandom(100_000) for _ in range(30)]
+    ref = f"{registry.host}/streamed/blob"
+    with client() as c:
+        digest, size = c.upload_stream(ref, iter(parts))
+        assert (digest, size) == (sha256_digest(b"".join(parts)), 3_000_000)
+        assert c.blob_exists(ref, digest)
+        assert b"".join(c.open_blob(ref, digest)) == b"".join(parts)

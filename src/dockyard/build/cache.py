@@ -10,7 +10,8 @@ differently. Secrets and cache-mount contents are not part of the key (as BuildK
 context files and `COPY --from` sources are, by content.
 
 Entries live in `CACHE_DIR/layers/<key>.json` (written atomically) and point at blobs in
-the shared blob cache; `--cache-ttl` bounds their age.
+the shared blob cache; with --cache-repo they are also one-layer images `<repo>:<key>` in a
+registry (as Kaniko's: `remote_cache`). `--cache-ttl` bounds their age.
 """
 
 from __future__ import annotations
@@ -145,3 +146,4 @@ class LayerCache:
         with os.fdopen(fd, "w") as f:
             json.dump(entry.__dict__, f)
         os.replace(tmp, self._path(key))
+

@@ -83,6 +83,7 @@ class Builder:
         self.layers_written = 0
         self.steps: list[tuple[str, float]] = []
         self.platform = target_platform(options)
+        self.step_label = ""
         self.cache = StepCache(options, str(self.platform), self.log)
 
     def parse(self) -> Dockerfile:
@@ -102,6 +103,7 @@ class Builder:
         needed = stages_needed(dockerfile, self.options.target, build_args, auto_args)
         cache_dir = self.options.cache_dir
         (cache_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        remove_stale_scratch(cache_dir / "tmp")
         scratch = Path(tempfile.mkdtemp(prefix="build-", dir=cache_dir / "tmp"))
         try:
             env = BuildEnv(
@@ -109,7 +111,8 @@ class Builder:
                 context=BuildContext(self.options.context, self.options.dockerfile),
                 scratch=scratch,
                 blob_dir=cache_dir / "blobs",
-                overlay=self.options.snapshot_mode != "tree" and overlay_supported(scratch),
+                overlay=self.options.snapshot_mode != "tree"
+                and overlay_supported(scratch, cache_dir / "overlay-probe.json"),
                 escape=dockerfile.escape,
                 log=self.log,
                 global_args=global_env(dockerfile, build_args, auto_args),
@@ -147,8 +150,11 @@ class Builder:
         state.config.config.on_build = None
         for trigger in triggers:
             self.run_trigger(trigger, state, env, dockerfile)
-        for instruction in stage.instructions:
+        total = len(stage.instructions)
+        for number, instruction in enumerate(stage.instructions, 1):
+            self.step_label = f"[{number}/{total}] "
             self.execute(instruction, state, env)
+        self.step_label = ""
         return state
 
     def start_stage(self, stage: Stage, base_name: str, env: BuildEnv, blobs: BlobCache,
@@ -202,6 +208,7 @@ class Builder:
         key = self.cache.begin(step, expanded, state, env)
         history = History(created=_timestamp(env.epoch), created_by=step.created_by(),
                           comment="dockyard")
+        self.cache.label = self.step_label
         if self.cache.reuse(key, instruction, expanded, state, history):
             self.steps.append((instruction.original, time.monotonic() - started))
             return
@@ -266,6 +273,20 @@ class Builder:
                                     size=layer.descriptor.size)
             layers.append(Layer(descriptor, layer.diff_id, layer.path, layer.source))
         return Image.assemble(config, layers)
+
+
+STALE_SCRATCH_SECONDS = 24 * 3600
+
+
+def remove_stale_scratch(parent: Path) -> None:
+    """Scratch dirs of builds that were killed (older than a day) are removed."""
+    now = time.time()
+    for entry in parent.iterdir():
+        try:
+            if now - entry.stat().st_mtime > STALE_SCRATCH_SECONDS:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def remove_in_background(path: Path) -> None:

@@ -32,19 +32,19 @@ def resolve_base(name: str, options: BuildOptions, blobs: BlobCache, platform: P
         return fetch_base(name, options, blobs, platform, log)
     from dockyard.oci import InvalidReference, parse_reference
     from dockyard.oci.client import RegistryClient, RegistryError
-    from dockyard.oci.reference import Reference
+    from dockyard.oci.reference import DOCKER_HUB, Reference
 
     try:
         ref = parse_reference(name)
     except InvalidReference as exc:
         raise BuildError(f"FROM {name}: {exc}") from None
+    if options.registry_mirrors and ref.registry == DOCKER_HUB:
+        return fetch_base(name, options, blobs, platform, log)  # the pull knows mirrors
     try:
         with RegistryClient(pull_registry_options(options)) as client:  # type: ignore[arg-type]
             pinned, manifest, _raw = client.resolve(ref, platform)
             config_path = client.fetch_blob(pinned, manifest.config, blobs)
     except (RegistryError, DigestMismatch, OSError, ValueError) as exc:
-        if options.registry_mirrors:  # mirrors and their fallbacks: the full pull knows them
-            return fetch_base(name, options, blobs, platform, log)
         hint = ""
         if "http" in str(exc).lower() and not options.insecure_pull:
             hint = " (a plain-HTTP registry needs --insecure-pull)"
@@ -137,9 +137,10 @@ def complete_layers(image: Image, options: BuildOptions, log: Log) -> None:
     if not remote:
         return
     blobs = BlobCache(options.cache_dir / "blobs")
-    if options.tar_path or options.oci_layout_path or options.no_push \
-            or not options.destinations:
+    if options.tar_path or options.oci_layout_path:
         fetch_layers(remote, options, blobs, log)
+    remote = [layer for layer in remote if layer.path is None]
+    if options.no_push or not options.destinations or not remote:
         return
     from dockyard.build.outputs import push_registry_options
     from dockyard.oci import parse_reference

@@ -3,6 +3,7 @@ clear message and an exit code (a failing RUN exits with the RUN's code, as Kani
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
@@ -32,6 +33,10 @@ def run_build(options: BuildOptions, live: bool = False) -> int:
             err.buffer.write(chunk) if hasattr(err, "buffer") else err.write(chunk.decode())
             err.flush()
 
+    def terminated(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # a deleted pod: stop the RUN, remove scratch, exit
+
+    signal.signal(signal.SIGTERM, terminated)
     options.progress = options.progress or progress
     options.output = options.output or output
     try:

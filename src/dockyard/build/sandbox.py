@@ -10,6 +10,7 @@ rootfs directly and the caller diffs the tree.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -108,11 +109,31 @@ def _init_argv() -> list[str]:
 _overlay_cache: dict[str, bool] = {}
 
 
-def overlay_supported(scratch: Path) -> bool:
-    """Whether an overlay mount works here (probed once per scratch filesystem)."""
-    key = str(os.stat(scratch).st_dev)
+def overlay_supported(scratch: Path, remember: Path | None = None) -> bool:
+    """Whether an overlay mount works here: probed once per filesystem, kernel and user;
+    with `remember` (a file in the cache dir) the answer is kept across builds."""
+    key = f"{os.stat(scratch).st_dev}:{os.uname().release}:{os.geteuid()}"
     if key in _overlay_cache:
         return _overlay_cache[key]
+    if remember is not None:
+        try:
+            known = json.loads(remember.read_text())
+            if isinstance(known.get(key), bool):
+                _overlay_cache[key] = known[key]
+                return bool(known[key])
+        except (OSError, ValueError, AttributeError):
+            pass
+    ok = _probe_overlay(scratch)
+    _overlay_cache[key] = ok
+    if remember is not None:
+        with contextlib.suppress(OSError):
+            tmp = remember.with_name(remember.name + f".{os.getpid()}")
+            tmp.write_text(json.dumps({key: ok}))
+            os.replace(tmp, remember)
+    return ok
+
+
+def _probe_overlay(scratch: Path) -> bool:
     probe = Path(tempfile.mkdtemp(prefix="ovl-probe-", dir=scratch))
     try:
         for name in ("lower", "upper", "work", "merged"):
@@ -134,7 +155,6 @@ def overlay_supported(scratch: Path) -> bool:
         ok = False
     finally:
         shutil.rmtree(probe, ignore_errors=True)
-    _overlay_cache[key] = ok
     return ok
 
 
@@ -225,8 +245,22 @@ def _supervise(
     assert process.stdout is not None
     deadline = time.monotonic() + timeout if timeout else None
     tail = bytearray()
-    timed_out = False
     fd = process.stdout.fileno()
+    try:
+        timed_out = _pump(process, fd, deadline, output, tail)
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM): never leave the step running
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
+    process.stdout.close()
+    code = process.wait()
+    return code, tail.decode(errors="replace"), timed_out
+
+
+def _pump(process: subprocess.Popen[bytes], fd: int, deadline: float | None,
+          output: Callable[[bytes], None] | None, tail: bytearray) -> bool:
+    """Copies the step's output until it ends; True when the deadline killed it."""
+    timed_out = False
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         while True:
@@ -244,6 +278,4 @@ def _supervise(
                 output(chunk)
             tail += chunk
             del tail[:-TAIL_BYTES]
-    process.stdout.close()
-    code = process.wait()
-    return code, tail.decode(errors="replace"), timed_out
+    return timed_out

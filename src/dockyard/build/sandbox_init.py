@@ -45,6 +45,10 @@ KEEP_CAPS = {0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 29, 31}  # CHOWN DAC_OVERRIDE F
 # KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT AUDIT_WRITE SETFCAP
 
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+# As runc's defaults: kernel knobs under /proc read-only, sensitive files masked. Without
+# this a root RUN (with CAP_DAC_OVERRIDE) could write /proc/sys or /proc/sysrq-trigger.
+PROC_READONLY = ("bus", "fs", "irq", "sys", "sysrq-trigger")
+PROC_MASKED = ("kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -172,6 +176,14 @@ def setup(spec: dict[str, object]) -> Placeholders:
     places = Placeholders(merged)
     proc = places.ensure("/proc", True)
     mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+    for name in PROC_READONLY:
+        path = os.path.join(proc, name)
+        if os.path.exists(path):
+            bind(path, path, readonly=True)
+    for name in PROC_MASKED:
+        path = os.path.join(proc, name)
+        if os.path.isfile(path):
+            bind("/dev/null", path, readonly=True)
     setup_dev(merged, places)
     for name in ("resolv_conf", "hosts"):
         source = spec.get(name)

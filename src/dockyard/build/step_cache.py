@@ -72,6 +72,7 @@ class StepCache:
             if self.enabled else None
         self.remote: RemoteCache | None = None
         self.events: list[CacheEvent] = []
+        self.label = ""  # the engine's "[n/total] " step number
         if self.enabled:
             from dockyard.build.remote_cache import RemoteCache, default_cache_repo
 
@@ -104,8 +105,7 @@ class StepCache:
                     return None  # an image: its tag may move; not cached
                 files = "stage:" + ",".join(str(layer.diff_id) for layer in source.layers)
             else:
-                files = files_digest(env.context.root, step.files_used(state, env),
-                                     env.context.excluded)
+                files = self.copied_files_digest(expanded, step, state, env)
         elif isinstance(expanded, RunInstruction):
             parts = []
             for mount in expanded.mounts:
@@ -135,6 +135,32 @@ class StepCache:
             files_digest=files,
             layer_format=f"epoch={epoch}" if epoch is not None else "",
         ))
+
+    @staticmethod
+    def copied_files_digest(expanded: CopyInstruction | AddInstruction, step: Step,
+                            state: StageState, env: BuildEnv) -> str:
+        """Content of exactly what the COPY/ADD takes from the context: its sources after
+        .dockerignore and after its own --exclude patterns (which are relative to each
+        copied directory, as BuildKit's)."""
+        from dockyard.build.dockerignore import IgnoreMatcher
+
+        exclude = IgnoreMatcher(list(expanded.exclude or ()))
+        root = env.context.root
+        parts = []
+        for path in step.files_used(state, env):
+            prefix = str(path.relative_to(root)) if path != root else ""
+            if exclude.patterns and not path.is_dir() and exclude.matches(path.name):
+                continue
+
+            def skip(rel: str, prefix: str = prefix) -> bool:
+                if env.context.excluded(rel):
+                    return True
+                inner = rel[len(prefix) + 1:] if prefix and rel.startswith(prefix + "/") \
+                    else rel
+                return bool(exclude.patterns) and exclude.matches(inner)
+
+            parts.append(files_digest(root, [path], skip))
+        return ",".join(parts)
 
     def lookups_allowed(self, keyword: str) -> str:
         """'' when the step may be looked up, else why not."""
@@ -169,8 +195,8 @@ class StepCache:
             state.pending_rootfs = then_apply(state.pending_rootfs, layer, state.rootfs,
                                               self.options, self.blobs, self.log)
         state.history.append(history)
-        suffix = "" if where == "local" else f", from {self.remote.name if self.remote else ''}"
-        self.log(f"  HIT {key[:SHORT]} {instruction.original} (cached{suffix})")
+        suffix = "" if where == "local" else f" from {self.remote.name if self.remote else ''}"
+        self.log(f"  {self.label}HIT {key[:SHORT]} {instruction.original} (cached){suffix}")
         self.events.append(CacheEvent(instruction.original, instruction.keyword, "hit",
                                       key, where))
         return True
@@ -197,10 +223,10 @@ class StepCache:
         (COPY/ADD skipped only by --cache-copy-layers=false keep them: their key is their
         content)."""
         if not step.makes_layer:
-            self.log(f"  {instruction.original}")
+            self.log(f"  {self.label}{instruction.original}")
             return
         if key is None:
-            self.log(f"  {instruction.original}")
+            self.log(f"  {self.label}{instruction.original}")
             if self.enabled:
                 state.cache_missed = True
                 self.events.append(CacheEvent(instruction.original, instruction.keyword,
@@ -210,7 +236,7 @@ class StepCache:
         if state.cache_missed:
             reason = reason or "after a miss"
         note = f" ({reason})" if reason else ""
-        self.log(f"  MISS {key[:SHORT]} {instruction.original}{note}")
+        self.log(f"  {self.label}MISS {key[:SHORT]} {instruction.original}{note}")
         self.events.append(CacheEvent(instruction.original, instruction.keyword,
                                       "miss" if not reason else "uncached", key, reason))
         if not (reason.startswith("--cache-copy-layers") and not state.cache_missed):

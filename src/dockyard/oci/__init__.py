@@ -16,7 +16,9 @@ One image model, several readers and writers (in the style of go-containerregist
 * `blobcache`   `BlobCache`: content-addressed dir, verified atomic ingest, shared by builds.
 * `credentials` `CredentialStore.load()`: docker config.json (`auths`, credHelpers).
 * `client`      `RegistryClient`: token/basic auth, pull (platform, parallel, verified), push
-                (HEAD, mount, monolithic or chunked upload, manifest under many tags).
+                (HEAD, mount, monolithic or chunked upload, manifest under many tags),
+                `push_index`, `upload_stream`, `copy`; `RegistryOptions` mirrors Kaniko's
+                flags (insecure, skip-tls-verify, registry-certificate, mirrors, registry-map).
 * `layout`      `ImageLayout` (OCI layout dir) and `write_archive` (one tar that is both a
                 docker-archive and an oci-archive, for `--tar-path`).
 

@@ -13,13 +13,17 @@ Pull resolves a tag to a manifest (an index or manifest list to the wanted platf
 blobs verified by digest into a `BlobCache`, several at a time. Push checks which blobs the
 registry has (HEAD), mounts across repositories when it can, uploads the rest streaming from
 files (monolithic PUT, or PATCH chunks above `monolithic_limit`), then PUTs the manifest under
-every tag. Errors carry the HTTP status and the registry's error JSON, never credentials.
+every tag; `push_index` pushes several platforms as one OCI index; `upload_stream` sends a
+blob whose digest is computed on the way (a layer while it is written) in one streamed PATCH.
+GET/HEAD are retried on network errors, 429 and 5xx. Errors carry the HTTP status and the
+registry's error JSON, never credentials.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import ipaddress
 import json
 import logging
@@ -29,7 +33,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -821,6 +825,54 @@ class RegistryClient:
         if response.status_code != 201:
             raise _error_from(response, f"upload of {digest} to {ref.name}")
         return "uploaded"
+
+    def upload_stream(self, ref: Reference | str, chunks: Iterable[bytes]) -> tuple[str, int]:
+        """Upload bytes whose digest is not known in advance (a layer while it is written):
+        POST, one streamed PATCH, then PUT with the digest computed on the way.
+
+        Returns (digest, size). The registry verifies the digest on PUT; nothing is buffered.
+        """
+        ref = self._ref(ref)
+        session = self._session(ref)
+        scope = _scope(ref, "pull,push")
+        response = session.request("POST", f"/v2/{ref.repository}/blobs/uploads/", scope)
+        if response.status_code != 202 or not response.headers.get("location"):
+            raise _error_from(response, f"starting an upload to {ref.name}")
+        location = urljoin(session.ensure_base() + "/", response.headers["location"])
+        hasher = hashlib.sha256()
+        size = 0
+
+        def hashed() -> Iterator[bytes]:
+            nonlocal size
+            for chunk in chunks:
+                hasher.update(chunk)
+                size += len(chunk)
+                yield chunk
+
+        started = False
+
+        def once() -> Iterator[bytes]:
+            nonlocal started
+            if started:  # a stream cannot be replayed after an auth retry
+                raise RegistryError(f"the registry refused the streamed upload to {ref.name}")
+            started = True
+            return hashed()
+
+        response = session.request(
+            "PATCH",
+            location,
+            scope,
+            headers={"Content-Type": "application/octet-stream"},
+            body=once,
+        )
+        if response.status_code != 202:
+            raise _error_from(response, f"streamed upload to {ref.name}")
+        location = urljoin(location, response.headers.get("location") or location)
+        digest = "sha256:" + hasher.hexdigest()
+        response = session.request("PUT", _with_digest(location, digest), scope, body=b"")
+        if response.status_code != 201:
+            raise _error_from(response, f"upload of {digest} to {ref.name}")
+        return digest, size
 
     def _upload_chunks(
         self, session: _HostSession, location: str, scope: str, digest: str, size: int, path: Path

@@ -13,6 +13,7 @@ registry's.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
@@ -102,17 +103,19 @@ class ImageLayout:
         self.blobs.put_bytes(image.manifest_bytes)
         annotations = {REF_NAME: ref_name} if ref_name else None
         descriptor = image.descriptor(annotations)
-        try:
-            index = self.index()
-        except FileNotFoundError:
-            index = Index(schema_version=2, media_type=mediatypes.OCI_INDEX, manifests=[])
-        if ref_name:
-            index.manifests = [
-                d for d in index.manifests if (d.annotations or {}).get(REF_NAME) != ref_name
-            ]
-        index.manifests.append(descriptor)
-        _atomic_write(self.path / "oci-layout", _LAYOUT_FILE)
-        _atomic_write(self.path / "index.json", index.to_json())
+        with open(self.path / ".index.lock", "a") as lock:  # two writers must not lose an entry
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                index = self.index()
+            except FileNotFoundError:
+                index = Index(schema_version=2, media_type=mediatypes.OCI_INDEX, manifests=[])
+            if ref_name:
+                index.manifests = [
+                    d for d in index.manifests if (d.annotations or {}).get(REF_NAME) != ref_name
+                ]
+            index.manifests.append(descriptor)
+            _atomic_write(self.path / "oci-layout", _LAYOUT_FILE)
+            _atomic_write(self.path / "index.json", index.to_json())
         return descriptor
 
     def _link_or_copy(self, source: Path, digest: str) -> None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Callable
 from pathlib import Path
 
 from dockyard.build.context import expand_in_root
 from dockyard.build.dockerfile import AddInstruction, CopyInstruction, DockerfileError
+from dockyard.build.dockerignore import IgnoreMatcher
 from dockyard.build.fsops import Ownership, copy_entry, copy_tree, is_dir_in_root, resolve, scaffold
 from dockyard.build.instructions.base import Change, Step
 from dockyard.build.sandbox_init import inside
@@ -33,6 +35,22 @@ def parse_chmod(value: str | None, line: int) -> int | None:
     if mode > 0o7777:
         raise DockerfileError(f"invalid --chmod={value}: mode out of range", line=line)
     return mode
+
+
+def _skipper(ignore: object, exclude: IgnoreMatcher, prefix: str) -> Callable[[str], bool] | None:
+    """What copy_tree leaves out: .dockerignore'd paths (relative to the context) and
+    --exclude patterns (relative to the copied directory, as BuildKit)."""
+    if not exclude.patterns and not callable(ignore):
+        return None
+    if not exclude.patterns:
+        return ignore  # type: ignore[return-value]
+
+    def skip(full_rel: str) -> bool:
+        inner = full_rel[len(prefix) + 1:] if prefix and full_rel.startswith(prefix + "/") \
+            else full_rel
+        return bool(callable(ignore) and ignore(full_rel)) or exclude.matches(inner)
+
+    return skip
 
 
 def destination(stage: StageState, dest: str) -> tuple[str, bool]:
@@ -105,12 +123,22 @@ class CopyStep(Step):
             where = "the build context" if root == build.context.root else "the source stage"
             raise DockerfileError(f"{i.keyword} failed: {source!r} not found in {where}"
                                   " (or excluded by .dockerignore)", line=i.line)
+        exclude = IgnoreMatcher(list(getattr(i, "exclude", ()) or ()))
+        parents = bool(getattr(i, "parents", False))
         for match in matches:
             host = Path(inside(str(root), "/" + match)) if match else root
             if host.is_dir():
-                target = scaffold(stage.rootfs, staging, dest_rel, owner)
-                copy_tree(host, target, owner, skip=skip if callable(skip) else None,
+                target_rel = posixpath.join(dest_rel, match) if parents and match else dest_rel
+                target = scaffold(stage.rootfs, staging, target_rel, owner)
+                copy_tree(host, target, owner, skip=_skipper(skip, exclude, match),
                           rel_prefix=match)
+                continue
+            if exclude.matches(posixpath.basename(match)):
+                continue
+            if parents and posixpath.dirname(match):
+                self.place_file(stage, host, posixpath.basename(match),
+                                posixpath.join(dest_rel, posixpath.dirname(match)), True,
+                                staging, owner)
                 continue
             self.place_file(stage, host, posixpath.basename(match), dest_rel, into_dir,
                             staging, owner)

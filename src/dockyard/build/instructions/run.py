@@ -140,6 +140,10 @@ class RunStep(Step):
         i = self.instruction
         assert isinstance(i, RunInstruction)
         env = stage.run_env()
+        for name, value in build.options.build_args.items():
+            # proxy build args reach RUN without an ARG line, and never the image (BuildKit)
+            if name.lower().endswith("_proxy") and value is not None and name not in env:
+                env[name] = value
         ident = resolve_user(stage.rootfs, stage.config.config.user or "0", "USER")
         env.setdefault("HOME", ident.home if ident.home else "/")
         mounts = self.mounts(stage, build, env)

@@ -1,5 +1,6 @@
 """WORKDIR: sets the working directory (relative paths join the previous one) and
-creates it when missing, so the image has it even if no RUN ever uses it."""
+creates it when missing (owned by the current USER), so the image has it even if no RUN
+ever uses it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dockyard.build.dockerfile import WorkdirInstruction
 from dockyard.build.fsops import Ownership, is_dir_in_root, resolve, scaffold
 from dockyard.build.instructions.base import Change, Step
 from dockyard.build.state import BuildEnv, StageState
+from dockyard.build.users import resolve_user
 
 
 class WorkdirStep(Step):
@@ -26,5 +28,9 @@ class WorkdirStep(Step):
         if is_dir_in_root(stage.rootfs, rel):
             return None
         staging = build.new_dir("workdir")
-        scaffold(stage.rootfs, staging, rel, Ownership(0, 0))
+        owner = Ownership(0, 0)
+        if stage.config.config.user:  # created for the current USER, as BuildKit and buildah
+            ident = resolve_user(stage.rootfs, stage.config.config.user, "WORKDIR")
+            owner = Ownership(ident.uid, ident.gid)
+        scaffold(stage.rootfs, staging, rel, owner)
         return Change(upper=staging)
