@@ -268,9 +268,9 @@ def main() -> int:
     for tool in ("buildah", "docker-registry", "busybox"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not installed (make install)")
-    import dockyard
+    import dockyard as dockyard_package
 
-    run([sys.executable, "-m", "compileall", "-q", str(Path(dockyard.__file__).parent)])
+    run([sys.executable, "-m", "compileall", "-q", str(Path(dockyard_package.__file__).parent)])
     work = Path(tempfile.mkdtemp(prefix="dockyard-bench-", dir="/var/tmp"))
     registry = Registry(work)
     try:

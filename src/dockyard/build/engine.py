@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -111,7 +112,7 @@ class Builder:
                 context=BuildContext(self.options.context, self.options.dockerfile),
                 scratch=scratch,
                 blob_dir=cache_dir / "blobs",
-                overlay=self.options.snapshot_mode != "tree"
+                overlay_probe=lambda: self.options.snapshot_mode != "tree"
                 and overlay_supported(scratch, cache_dir / "overlay-probe.json"),
                 escape=dockerfile.escape,
                 log=self.log,
@@ -119,9 +120,6 @@ class Builder:
                 deadline=(started + self.options.timeout) if self.options.timeout else None,
             )
             blobs = BlobCache(env.blob_dir)
-            if not env.overlay:
-                self.log("no overlay mounts (unavailable, or DOCKYARD_SNAPSHOT=tree): RUN "
-                         "changes are found by scanning the rootfs (slower)")
             for position, index in enumerate(needed, 1):
                 stage = dockerfile.stages[index]
                 label = stage.name or str(index)
@@ -168,7 +166,7 @@ class Builder:
                 config=copy.deepcopy(parent.config), layers=list(parent.layers),
                 history=list(parent.history), shell=list(parent.shell), base_ref=parent.base_ref,
                 cache_chain=parent.cache_chain, cache_missed=parent.cache_missed,
-                pending_rootfs=lazy.cloner(parent.ready_rootfs, rootfs, env.overlay),
+                pending_rootfs=lazy.cloner(parent.ready_rootfs, rootfs, env),
             )
         base: BaseImage = lazy.resolve_base(base_name, self.options, blobs, platform, self.log)
         config = copy.deepcopy(base.config)
@@ -178,7 +176,7 @@ class Builder:
             layers=list(base.layers), history=list(base.config.history or []),
             shell=list(config.config.shell or DEFAULT_SHELL), base_ref=base.reference,
             cache_chain=chain_link("base", ",".join(str(layer.diff_id) for layer in base.layers)),
-            pending_rootfs=lazy.materializer(base, rootfs, self.options, blobs, env.overlay,
+            pending_rootfs=lazy.materializer(base, rootfs, self.options, blobs, env,
                                              self.log),
         )
 
@@ -289,16 +287,25 @@ def remove_stale_scratch(parent: Path) -> None:
             continue
 
 
+_CLEANERS: list[subprocess.Popen[bytes]] = []
+
+
 def remove_in_background(path: Path) -> None:
-    """Deletes the scratch tree while the caller pushes (a non-daemon thread: the process
-    waits for it before exiting, so nothing is left behind)."""
+    """Deletes the scratch tree while the caller pushes, in a detached `rm -rf`: a stage
+    rootfs can hold tens of thousands of hard links, and the command need not wait for
+    them before it exits (what a killed cleaner leaves, remove_stale_scratch takes)."""
     trash = path.with_name(path.name + ".trash")
     try:
         path.rename(trash)
     except OSError:
         trash = path
-    threading.Thread(target=shutil.rmtree, args=(trash,), kwargs={"ignore_errors": True},
-                     name="dockyard-scratch-cleanup").start()
+    try:
+        _CLEANERS.append(subprocess.Popen(
+            ["rm", "-rf", "--", str(trash)], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+    except OSError:
+        threading.Thread(target=shutil.rmtree, args=(trash,), kwargs={"ignore_errors": True},
+                         name="dockyard-scratch-cleanup").start()
 
 
 def build(options: BuildOptions) -> BuildResult:

@@ -14,12 +14,16 @@ import copy
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dockyard.build.base import LAYOUT_SCHEME, BaseImage, fetch_base, pull_registry_options
 from dockyard.build.options import BuildError, BuildOptions
 from dockyard.oci import DigestMismatch, ImageConfig, LayerError, Platform, apply_layer
 from dockyard.oci.blobcache import BlobCache
 from dockyard.oci.image import Image, Layer
+
+if TYPE_CHECKING:
+    from dockyard.build.state import BuildEnv
 
 Log = Callable[[str], None]
 
@@ -88,26 +92,26 @@ def fetch_layers(layers: Sequence[Layer], options: BuildOptions, blobs: BlobCach
 
 
 def materializer(base: BaseImage, rootfs: Path, options: BuildOptions, blobs: BlobCache,
-                 overlay: bool, log: Log) -> Callable[[], None]:
+                 env: BuildEnv, log: Log) -> Callable[[], None]:
     """Makes a stage's rootfs from a registry/layout base."""
 
     def make() -> None:
         from dockyard.build.base import rootfs_for
 
         fetch_layers(base.layers, options, blobs, log)
-        rootfs_for(base, rootfs, options.cache_dir, hardlink=overlay)
+        rootfs_for(base, rootfs, options.cache_dir, hardlink=env.overlay)
 
     return make
 
 
-def cloner(parent_ready: Callable[[], Path], rootfs: Path, overlay: bool
+def cloner(parent_ready: Callable[[], Path], rootfs: Path, env: BuildEnv
            ) -> Callable[[], None]:
     """Makes a stage's rootfs as a copy of its parent stage's (`FROM <stage>`)."""
 
     def make() -> None:
         from dockyard.build.state import clone_tree
 
-        clone_tree(parent_ready(), rootfs, hardlink=overlay)
+        clone_tree(parent_ready(), rootfs, hardlink=env.overlay)
 
     return make
 

@@ -70,7 +70,9 @@ class BuildEnv:
     context: BuildContext
     scratch: Path
     blob_dir: Path
-    overlay: bool
+    # whether RUN can use overlay mounts: probed only when a step first asks (a build
+    # whose steps all hit never spawns the probe)
+    overlay_probe: Callable[[], bool] = field(default=lambda: False, repr=False)
     escape: str = "\\"
     stages: dict[int, StageState] = field(default_factory=dict)
     stage_names: dict[str, int] = field(default_factory=dict)
@@ -79,6 +81,17 @@ class BuildEnv:
     global_args: dict[str, str] = field(default_factory=dict)
     deadline: float | None = None  # time.monotonic() value after which the build fails
     _counter: int = 0
+
+    _overlay: bool | None = None
+
+    @property
+    def overlay(self) -> bool:
+        if self._overlay is None:
+            self._overlay = bool(self.overlay_probe())
+            if not self._overlay:
+                self.log("no overlay mounts (unavailable, or DOCKYARD_SNAPSHOT=tree): RUN "
+                         "changes are found by scanning the rootfs (slower)")
+        return self._overlay
 
     def remaining_time(self) -> float | None:
         if self.deadline is None:
