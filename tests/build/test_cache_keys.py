@@ -96,6 +96,11 @@ def test_cache_switches_and_ttl(tmp_path: Path, base_layout: Path) -> None:
                         *extra).stderr
 
     assert outcomes(build()) == ["MISS", "MISS"]
+    # line numbers are not part of the key: comments and blank lines added above the steps
+    (context / "Dockerfile").write_text(
+        "ARG BASE\n# a comment\n\nFROM $BASE\n# copy it\nCOPY a.txt /a.txt\n"
+        "RUN cat /a.txt /a.txt > /b.txt\n")
+    assert outcomes(build()) == ["HIT", "HIT"]
     assert outcomes(build("--cache-run-layers=false")) == ["HIT", "MISS"]
     # COPY not looked up, but its key is its content: the RUN after it still hits
     log = build("--cache-copy-layers=false")

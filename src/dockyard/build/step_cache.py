@@ -13,6 +13,7 @@ first 12 characters; `events` is the same record for reports and traces.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import time
 from dataclasses import dataclass
@@ -47,6 +48,12 @@ if TYPE_CHECKING:
     from dockyard.oci import History
 
 SHORT = 12
+
+
+def instruction_text(expanded: Instruction) -> str:
+    """The expanded instruction as the key sees it: every field (flags, heredocs, sources)
+    but its line numbers, so a comment added above a step invalidates nothing."""
+    return repr(dataclasses.replace(expanded, line=0, end_line=0))
 
 
 @dataclass
@@ -86,7 +93,7 @@ class StepCache:
               env: BuildEnv) -> str | None:
         """The step's key (None: not cached), and the stage's chain moved past the step."""
         key = self.key_for(step, expanded, state, env) if self.enabled else None
-        state.cache_chain = chain_link(state.cache_chain, key or repr(expanded))
+        state.cache_chain = chain_link(state.cache_chain, key or instruction_text(expanded))
         return key
 
     def key_for(self, step: Step, expanded: Instruction, state: StageState,
@@ -126,7 +133,7 @@ class StepCache:
         epoch = self.options.source_date_epoch
         return cache_key(CacheInputs(
             parent=state.cache_chain,
-            instruction=repr(expanded),
+            instruction=instruction_text(expanded),
             env=sorted(state.run_env().items()),
             user=state.config.config.user or "",
             workdir=state.workdir,
