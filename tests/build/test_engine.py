@@ -142,6 +142,7 @@ def test_network_none_and_rm_rf_root(env: dict[str, Path], tmp_path: Path) -> No
     assert not (root / "bin" / "busybox").exists()  # the image lost its files, the host not
 
 
+@pytest.mark.slow
 def test_reproducible_builds_give_the_same_digest(env: dict[str, Path], tmp_path: Path) -> None:
     context = tmp_path / "ctx"
     dockerfile = "ARG BASE\nFROM $BASE\nCOPY f /f\nRUN echo hi > /g\n"
@@ -185,6 +186,7 @@ def test_timeout_fails_the_build(env: dict[str, Path], tmp_path: Path) -> None:
     assert result.returncode != 0 and "timed out" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["run-user", "copy"])
 def test_tree_diff_fallback_gives_the_same_tree(case: str, env: dict[str, Path],
                                                 tmp_path: Path,

@@ -45,7 +45,8 @@ def test_context_dir_scheme_and_dockerfile_relative_to_context(tmp_path: Path,
     assert options.dockerfile == (tmp_path / "sub" / "Build.df").resolve()
 
 
-@pytest.mark.parametrize("flag", ["--git=branch=main", "--registry-map=a=b", "--single-snapshot"])
+@pytest.mark.parametrize("flag", ["--git=branch=main", "--context-sub-path=sub",
+                                  "--single-snapshot"])
 def test_unsupported_kaniko_flag_says_so(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         parse(flag)
@@ -88,3 +89,18 @@ def test_help_starts_without_the_engine() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_registry_map_and_certificates(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    options = executor_cmd.options_from(parse(
+        f"--context={tmp_path}", "--no-push", "--registry-map=index.docker.io=m1;quay.io=m2",
+        "--registry-map", "index.docker.io=m3", f"--registry-certificate=reg:5000={ca}",
+        "--skip-default-registry-fallback"))
+    assert options.registry_map == {"index.docker.io": ["m1", "m3"], "quay.io": ["m2"]}
+    assert options.registry_certificates == {"reg:5000": ca}
+    assert options.skip_default_registry_fallback
+    with pytest.raises(SystemExit):
+        executor_cmd.options_from(parse(f"--context={tmp_path}", "--registry-map=nomirror"))

@@ -148,3 +148,21 @@ def test_push_with_the_tutorials_docker_config_secret(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_unchanged_tutorial_dockerfile_through_a_registry_mirror(docker_registry: str,
+                                                                 tmp_path: Path) -> None:
+    """Offline, a mirror stands in for Docker Hub: the tutorial's Dockerfile, `FROM
+    alpine:3.20` untouched, builds with `--registry-mirror` pointing at a registry that
+    holds a busybox image under library/alpine:3.20."""
+    dockyard("image", "import", "--rootfs", str(busybox_context(tmp_path / "base") / "rootfs"),
+             "--destination", f"{docker_registry}/library/alpine:3.20")
+    workspace = tmp_path / "notes-app"
+    workspace.mkdir()
+    (workspace / "Dockerfile").write_text(tutorial_file("Dockerfile"))
+    assert "FROM alpine:3.20" in (workspace / "Dockerfile").read_text()
+    result = dockyard("executor", "--dockerfile=Dockerfile", f"--context={workspace}",
+                      f"--registry-mirror={docker_registry}", "--insecure-pull",
+                      f"--destination={docker_registry}/bootcamp/hello-kaniko:mirror",
+                      "--insecure", "--skip-tls-verify", f"--cache-dir={tmp_path / 'cache'}")
+    assert f"{docker_registry}/library/alpine" in result.stderr

@@ -70,3 +70,25 @@ def test_rebuild_reuses_layers_until_the_change(tmp_path: Path) -> None:
     assert "RUN cat /src/main.txt /src/lib.out > /src/all.out (cached)" not in third
     root = unpack(tmp_path / "o3", "out", tmp_path / "bundle")
     assert (root / "src" / "all.out").read_text() == "v2\nlib\n"
+
+
+@pytest.mark.usefixtures("needs_namespaces")
+def test_fully_cached_build_never_prepares_a_rootfs(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    base = make_base_layout(tmp_path, cache)
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "main.txt").write_text("v1\n")
+    (context / "Dockerfile").write_text(
+        "ARG BASE\nFROM $BASE AS build\nWORKDIR /src\nCOPY main.txt ./\n"
+        "RUN cat main.txt main.txt > twice.txt\n"
+        "FROM $BASE\nCOPY --from=build /src/twice.txt /twice.txt\nCMD [\"cat\", \"/twice.txt\"]\n")
+    args = ("executor", f"--context={context}", "--no-push", "--cache", f"--cache-dir={cache}",
+            f"--build-arg=BASE=oci-layout://{base}:{BASE_TAG}", "--destination=local/c:out")
+    first = dockyard(*args, f"--oci-layout-path={tmp_path / 'o1'}")
+    assert "preparing the rootfs of stage build" in first.stderr
+    second = dockyard(*args, f"--oci-layout-path={tmp_path / 'o2'}")
+    assert "preparing the rootfs" not in second.stderr
+    assert second.stderr.count("(cached)") == 4
+    root = unpack(tmp_path / "o2", "out", tmp_path / "bundle")
+    assert (root / "twice.txt").read_text() == "v1\nv1\n"

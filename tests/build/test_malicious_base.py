@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 
@@ -111,3 +112,31 @@ def test_symlink_to_host_path_stays_inside_and_devices_are_skipped(tmp_path: Pat
     assert (inside / "second").read_text() == "more\n"
     # the device node was never created in the build's rootfs (the RUN checked); the base
     # layer itself is passed through unchanged, as every builder does
+
+
+def test_context_symlinks_cannot_reach_host_files(tmp_path: Path) -> None:
+    import gzip
+
+    secret = tmp_path / "host-secret"
+    secret.write_text("host-only")
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "evil").symlink_to(secret)
+    (context / "up").symlink_to("../host-secret")
+    for line in ("COPY evil /evil-copy", "COPY up /up-copy", "COPY ../host-secret /x"):
+        (context / "Dockerfile").write_text(f"FROM scratch\n{line}\n")
+        result = dockyard("executor", f"--context={context}", "--no-push",
+                          f"--cache-dir={tmp_path / 'cache'}", check=False)
+        assert result.returncode == 1, line
+        assert "Dockerfile:2:" in result.stderr and "Traceback" not in result.stderr, line
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY . /all/\n")
+    out = tmp_path / "out"
+    dockyard("executor", f"--context={context}", "--no-push", f"--oci-layout-path={out}",
+             "--destination=local/ctx:out", f"--cache-dir={tmp_path / 'cache'}")
+    root = unpack(out, "out", tmp_path / "bundle")
+    assert os.readlink(root / "all" / "evil") == str(secret)  # kept as a link, not followed
+    for blob in (out / "blobs" / "sha256").iterdir():
+        data = blob.read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        assert b"host-only" not in data

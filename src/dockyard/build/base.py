@@ -45,7 +45,10 @@ def pull_registry_options(options: BuildOptions) -> object:
         insecure_all=options.insecure_pull,
         skip_tls_verify=set(options.skip_tls_verify_registries),
         skip_tls_verify_all=options.skip_tls_verify_pull,
+        ca_certificates=dict(options.registry_certificates),
         mirrors=list(options.registry_mirrors),
+        registry_map={k: list(v) for k, v in options.registry_map.items()},
+        mirror_fallback=not options.skip_default_registry_fallback,
     )
 
 

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from dockyard.build.layer_writer import write_layer
 from dockyard.build.options import BuildError, BuildOptions
 from dockyard.build.sandbox import overlay_supported
 from dockyard.build.snapshot import merge_upper, upper_entries
-from dockyard.build.state import DEFAULT_SHELL, BuildEnv, StageState
+from dockyard.build.state import DEFAULT_SHELL, BuildEnv, StageState, clone_tree
 from dockyard.build.step_cache import CacheEvent, StepCache
 from dockyard.oci import History, ImageConfig, Platform, mediatypes
 from dockyard.oci.blobcache import BlobCache
@@ -157,27 +158,42 @@ class Builder:
 
     def start_stage(self, stage: Stage, base_name: str, env: BuildEnv, blobs: BlobCache,
                     platform: Platform) -> StageState:
+        """The stage's starting state; its rootfs is only cloned when a step reads it."""
         rootfs = env.scratch / f"stage-{stage.index}"
         parent_index = env.stage_names.get(base_name.lower())
         if parent_index is not None and parent_index < stage.index:
             parent = env.stages[parent_index]
+            source: Callable[[Path], None]
+            pending: list[Layer] = []
+            if parent.source is not None:  # parent never materialised: share its recipe
+                source = parent.source
+                pending = list(parent.pending)
+            else:
+
+                def source(target: Path) -> None:
+                    self.log(f"    preparing the rootfs of stage {stage.name or stage.index}")
+                    clone_tree(parent.rootfs, target, hardlink=env.overlay)
+
             return StageState(
-                index=stage.index, name=stage.name, rootfs=rootfs,
+                index=stage.index, name=stage.name, rootfs_path=rootfs,
                 config=copy.deepcopy(parent.config), layers=list(parent.layers),
                 history=list(parent.history), shell=list(parent.shell), base_ref=parent.base_ref,
                 cache_chain=parent.cache_chain, cache_missed=parent.cache_missed,
-                pending_rootfs=lazy.cloner(parent.ready_rootfs, rootfs, env),
+                source=source, pending=pending, fetch_missing=parent.fetch_missing,
             )
         base: BaseImage = lazy.resolve_base(base_name, self.options, blobs, platform, self.log)
         config = copy.deepcopy(base.config)
         config.history = None
+        from_base = lazy.materializer(base, self.options, blobs, env,
+                                      str(stage.name or stage.index), self.log)
         return StageState(
-            index=stage.index, name=stage.name, rootfs=rootfs, config=config,
+            index=stage.index, name=stage.name, rootfs_path=rootfs, config=config,
             layers=list(base.layers), history=list(base.config.history or []),
             shell=list(config.config.shell or DEFAULT_SHELL), base_ref=base.reference,
             cache_chain=chain_link("base", ",".join(str(layer.diff_id) for layer in base.layers)),
-            pending_rootfs=lazy.materializer(base, rootfs, self.options, blobs, env,
-                                             self.log),
+            source=from_base,
+            fetch_missing=lambda layers: lazy.fetch_layers(layers, self.options, blobs,
+                                                           self.log),
         )
 
     def run_trigger(self, trigger: str, state: StageState, env: BuildEnv,
@@ -207,12 +223,10 @@ class Builder:
         history = History(created=_timestamp(env.epoch), created_by=step.created_by(),
                           comment="dockyard")
         self.cache.label = self.step_label
-        if self.cache.reuse(key, instruction, expanded, state, history):
+        if self.cache.reuse(key, step, instruction, state, history):
             self.steps.append((instruction.original, time.monotonic() - started))
             return
         self.cache.miss(key, step, instruction, state)
-        if step.makes_layer:
-            state.ready_rootfs()  # cache hits so far deferred it
         try:
             change = step.execute(state, env)
         except DockerfileError as exc:

@@ -2,9 +2,10 @@
 
 A build whose steps all hit needs no base layer and no unpacking: `resolve_base` reads
 only the base's manifest and config (layers known by descriptor, fetched later if ever),
-the engine records hits as layers without applying them, and `materializer` returns the
-function that makes the rootfs (fetch missing blobs in parallel, unpack the base once per
-layer chain, apply the cached layers) the first time a step or a `COPY --from` needs it.
+the engine records hits as pending layers (`StageState.pending`), and `materializer` is the
+stage's `source`: it fetches the base's blobs in parallel and unpacks them once per layer
+chain, the first time a step or a `COPY --from` reads the rootfs; `fetch_layers` gets the
+blobs of remote cache hits then.
 `complete_layers` fetches, before delivery, the blobs an output needs and cannot mount.
 """
 
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from dockyard.build.base import LAYOUT_SCHEME, BaseImage, fetch_base, pull_registry_options
 from dockyard.build.options import BuildError, BuildOptions
-from dockyard.oci import DigestMismatch, ImageConfig, LayerError, Platform, apply_layer
+from dockyard.oci import DigestMismatch, ImageConfig, Platform
 from dockyard.oci.blobcache import BlobCache
 from dockyard.oci.image import Image, Layer
 
@@ -91,44 +92,17 @@ def fetch_layers(layers: Sequence[Layer], options: BuildOptions, blobs: BlobCach
         raise BuildError(f"cannot fetch a layer: {exc}") from None
 
 
-def materializer(base: BaseImage, rootfs: Path, options: BuildOptions, blobs: BlobCache,
-                 env: BuildEnv, log: Log) -> Callable[[], None]:
-    """Makes a stage's rootfs from a registry/layout base."""
+def materializer(base: BaseImage, options: BuildOptions, blobs: BlobCache, env: BuildEnv,
+                 label: str, log: Log) -> Callable[[Path], None]:
+    """The `source` of a stage's rootfs from a registry/layout base: its blobs fetched (in
+    parallel, only now), unpacked once per layer chain into the cache, cloned to `target`."""
 
-    def make() -> None:
+    def make(target: Path) -> None:
         from dockyard.build.base import rootfs_for
 
+        log(f"    preparing the rootfs of stage {label}")
         fetch_layers(base.layers, options, blobs, log)
-        rootfs_for(base, rootfs, options.cache_dir, hardlink=env.overlay)
-
-    return make
-
-
-def cloner(parent_ready: Callable[[], Path], rootfs: Path, env: BuildEnv
-           ) -> Callable[[], None]:
-    """Makes a stage's rootfs as a copy of its parent stage's (`FROM <stage>`)."""
-
-    def make() -> None:
-        from dockyard.build.state import clone_tree
-
-        clone_tree(parent_ready(), rootfs, hardlink=env.overlay)
-
-    return make
-
-
-def then_apply(first: Callable[[], None] | None, layer: Layer, rootfs: Path,
-               options: BuildOptions, blobs: BlobCache, log: Log) -> Callable[[], None]:
-    """`first`, then a cached layer applied on top (fetched if only the registry has it)."""
-
-    def make() -> None:
-        if first is not None:
-            first()
-        fetch_layers([layer], options, blobs, log)
-        assert layer.path is not None
-        try:
-            apply_layer(layer.path, rootfs, expected_diff_id=layer.diff_id)
-        except (LayerError, DigestMismatch) as exc:
-            raise BuildError(f"cached layer {layer.digest} refused: {exc}") from None
+        rootfs_for(base, target, options.cache_dir, hardlink=env.overlay)
 
     return make
 

@@ -41,6 +41,9 @@ class BuildOptions:
     skip_tls_verify_pull: bool = False
     skip_tls_verify_registries: list[str] = field(default_factory=list)
     registry_mirrors: list[str] = field(default_factory=list)
+    registry_map: dict[str, list[str]] = field(default_factory=dict)  # any registry -> mirrors
+    skip_default_registry_fallback: bool = False
+    registry_certificates: dict[str, Path] = field(default_factory=dict)  # host -> CA file
     push_retry: int = 0
     # outputs
     no_push: bool = False

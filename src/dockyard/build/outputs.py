@@ -23,6 +23,7 @@ def push_registry_options(options: BuildOptions) -> object:
         insecure_all=options.insecure,
         skip_tls_verify=set(options.skip_tls_verify_registries),
         skip_tls_verify_all=options.skip_tls_verify,
+        ca_certificates=dict(options.registry_certificates),
     )
 
 

@@ -48,6 +48,9 @@ def run_build(options: BuildOptions, live: bool = False) -> int:
     except (BuildError, DockerfileError, SandboxUnavailable) as exc:
         print(f"error: {exc}", file=err)
         return 1
+    except OSError as exc:  # a file the build needs and cannot read or write
+        print(f"error: {exc}", file=err)
+        return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=err)
         return 130

@@ -20,11 +20,16 @@ DEFAULT_SHELL = ["/bin/sh", "-c"]
 
 @dataclass
 class StageState:
-    """A stage while it is built: rootfs on disk, config being mutated, layers so far."""
+    """A stage while it is built: rootfs on disk, config being mutated, layers so far.
+
+    The rootfs is materialised lazily: a stage whose steps all come from the layer cache
+    never clones its base or unpacks a layer. Reading `rootfs` makes it real: the base is
+    cloned by `source`, then `pending` (cached) layers are applied in order.
+    """
 
     index: int
     name: str | None
-    rootfs: Path
+    rootfs_path: Path
     config: ImageConfig
     layers: list[Layer] = field(default_factory=list)  # bottom first, base layers included
     history: list[History] = field(default_factory=list)
@@ -34,15 +39,30 @@ class StageState:
     base_ref: str = ""
     cache_chain: str = ""  # cache.chain_link of the base and every instruction so far
     cache_missed: bool = False  # after the first miss no lookups (a rebuilt parent)
-    # cache hits leave the rootfs unbuilt: this makes it (pull, unpack, apply) on first need
-    pending_rootfs: Callable[[], None] | None = None
+    source: Callable[[Path], None] | None = None  # puts the base's files at the given path
+    pending: list[Layer] = field(default_factory=list)  # cached layers not yet applied
+    # downloads the blobs of pending layers that only a registry has (remote cache hits)
+    fetch_missing: Callable[[list[Layer]], None] | None = None
 
-    def ready_rootfs(self) -> Path:
-        """The rootfs on disk, made now if cache hits have so far deferred it."""
-        pending, self.pending_rootfs = self.pending_rootfs, None
-        if pending is not None:
-            pending()
-        return self.rootfs
+    @property
+    def rootfs(self) -> Path:
+        if self.source is not None:
+            source, self.source = self.source, None
+            source(self.rootfs_path)
+        if self.pending:
+            from dockyard.oci import apply_layer
+
+            pending, self.pending = self.pending, []
+            if self.fetch_missing is not None and any(layer.path is None for layer in pending):
+                self.fetch_missing(pending)
+            for layer in pending:
+                assert layer.path is not None
+                apply_layer(layer.path, self.rootfs_path, expected_diff_id=layer.diff_id)
+        return self.rootfs_path
+
+    @property
+    def materialized(self) -> bool:
+        return self.source is None and not self.pending
 
     def env(self) -> dict[str, str]:
         return self.config.config.env_dict()
@@ -136,7 +156,7 @@ class BuildEnv:
     def stage_root(self, name: str) -> Path | None:
         """The rootfs of a finished stage named (or numbered) `name`."""
         stage = self.stage_by_name(name)
-        return stage.ready_rootfs() if stage is not None else None
+        return stage.rootfs if stage is not None else None
 
 
 def clone_tree(source: Path, target: Path, hardlink: bool) -> None:

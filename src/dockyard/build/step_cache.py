@@ -14,7 +14,6 @@ first 12 characters; `events` is the same record for reports and traces.
 from __future__ import annotations
 
 import dataclasses
-import posixpath
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,7 +31,6 @@ from dockyard.build.dockerfile import (
     CopyInstruction,
     Instruction,
     RunInstruction,
-    WorkdirInstruction,
 )
 from dockyard.build.options import BuildOptions
 from dockyard.oci.blobcache import BlobCache
@@ -181,26 +179,22 @@ class StepCache:
 
     # ------------------------------------------------------------------ hit / miss
 
-    def reuse(self, key: str | None, instruction: Instruction, expanded: Instruction,
+    def reuse(self, key: str | None, step: Step, instruction: Instruction,
               state: StageState, history: History) -> bool:
-        """On a hit: the layer and history are recorded, the rootfs left for later; the
-        config effect of the step (WORKDIR's working dir) is applied as if it had run."""
+        """On a hit: the layer and history are recorded and the step's config effect
+        applied (WORKDIR's working dir); the layer itself waits in `state.pending` until a
+        later step reads the rootfs (a remote hit's blob is not even downloaded till then)."""
         if key is None or state.cache_missed or self.lookups_allowed(instruction.keyword):
             return False
         layer, where = self._lookup(key)
         if where == "":
             return False
-        if isinstance(expanded, WorkdirInstruction):
-            path = posixpath.join(state.workdir, expanded.path)
-            state.config.config.working_dir = posixpath.normpath(path)
         if layer is None:
             history.empty_layer = True
         else:
-            from dockyard.build.lazy import then_apply
-
             state.layers.append(layer)
-            state.pending_rootfs = then_apply(state.pending_rootfs, layer, state.rootfs,
-                                              self.options, self.blobs, self.log)
+            state.pending.append(layer)
+        step.apply_config(state)
         state.history.append(history)
         suffix = "" if where == "local" else f" from {self.remote.name if self.remote else ''}"
         self.log(f"  {self.label}HIT {key[:SHORT]} {instruction.original} (cached){suffix}")

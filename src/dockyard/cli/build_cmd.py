@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from dockyard.cli.executor_cmd import (
         parse_key_values,
         parse_secrets,
+        registry_extras,
         resolve_context,
         resolve_dockerfile,
     )
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         skip_tls_verify_pull=args.skip_tls_verify_pull,
         skip_tls_verify_registries=list(args.skip_tls_verify_registry),
         registry_mirrors=list(args.registry_mirror),
+        **registry_extras(args),
         push_retry=args.push_retry,
         no_push=not args.push,
         tar_path=args.tar_path,

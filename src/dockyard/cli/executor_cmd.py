@@ -19,7 +19,6 @@ ACCEPTED_NO_OP = {
     "--ignore-var-run": "the host's /var/run never reaches the image",
     "--skip-push-permission-check": "",
     "--force-build-metadata": "",
-    "--skip-default-registry-fallback": "",
     "--push-ignore-immutable-tag-errors": "",
     "--compressed-caching": "",
     "--no-push-cache": "",
@@ -36,8 +35,6 @@ VALUE_NO_OP = {
 UNSUPPORTED = {
     "--git": "clone the repository and pass --context=<dir> instead",
     "--context-sub-path": "pass --context=<dir>/<sub-path> instead",
-    "--registry-map": "use --registry-mirror for pulls, or name the registry in the reference",
-    "--registry-certificate": "add the CA to the system trust store, or use --skip-tls-verify",
     "--registry-client-cert": "mutual TLS is not supported yet",
     "--single-snapshot": "every instruction gets its own layer",
 }
@@ -97,6 +94,13 @@ def add_registry_arguments(parser: argparse.ArgumentParser, pflag: bool = True) 
                         metavar="HOST", help="a registry whose certificate is not verified")
     parser.add_argument("--registry-mirror", action="append", default=[], metavar="HOST",
                         help="pull docker.io images through this mirror (repeatable)")
+    parser.add_argument("--registry-map", action="append", default=[],
+                        metavar="REGISTRY=MIRROR[;...]",
+                        help="pull REGISTRY's images through MIRROR (repeatable)")
+    add_bool(parser, "--skip-default-registry-fallback", pflag=pflag,
+             help="with mirrors configured, never fall back to the original registry")
+    parser.add_argument("--registry-certificate", action="append", default=[],
+                        metavar="HOST=CA.pem", help="trust this CA for HOST (repeatable)")
     parser.add_argument("--push-retry", type=int, default=0, help="retries of a failed push")
 
 
@@ -196,6 +200,38 @@ def parse_secrets(items: list[str]) -> dict[str, Path]:
     return secrets
 
 
+def parse_registry_map(items: list[str]) -> dict[str, list[str]]:
+    """Kaniko's `--registry-map=index.docker.io=mirror.example;other=...` (repeatable)."""
+    out: dict[str, list[str]] = {}
+    for item in items:
+        for part in filter(None, item.split(";")):
+            registry, sep, mirror = part.partition("=")
+            if not sep or not registry or not mirror:
+                raise SystemExit(f"error: invalid --registry-map {part!r} (REGISTRY=MIRROR)")
+            out.setdefault(registry, []).append(mirror)
+    return out
+
+
+def parse_certificates(items: list[str]) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for item in items:
+        host, sep, path = item.partition("=")
+        if not sep or not Path(path).is_file():
+            raise SystemExit(f"error: invalid --registry-certificate {item!r} "
+                             "(HOST=path of a PEM file that exists)")
+        out[host] = Path(path)
+    return out
+
+
+def registry_extras(args: argparse.Namespace) -> dict[str, Any]:
+    """The registry options both `executor` and `build` take, for BuildOptions."""
+    return {
+        "registry_map": parse_registry_map(args.registry_map),
+        "skip_default_registry_fallback": args.skip_default_registry_fallback,
+        "registry_certificates": parse_certificates(args.registry_certificate),
+    }
+
+
 def resolve_context(value: str) -> Path:
     if value.startswith("dir://"):
         value = value[len("dir://"):]
@@ -241,6 +277,7 @@ def options_from(args: argparse.Namespace) -> Any:
         skip_tls_verify_pull=args.skip_tls_verify_pull,
         skip_tls_verify_registries=list(args.skip_tls_verify_registry),
         registry_mirrors=list(args.registry_mirror),
+        **registry_extras(args),
         push_retry=args.push_retry,
         no_push=args.no_push,
         tar_path=args.tar_path,

@@ -34,6 +34,10 @@ class Step:
         """Applies the instruction; returns the filesystem change or None (config only)."""
         raise NotImplementedError
 
+    def apply_config(self, stage: StageState) -> None:
+        """The step's effect on the image config alone (also run when its layer comes
+        from the cache); most layer steps have none."""
+
     def files_used(self, stage: StageState, build: BuildEnv) -> list[Path]:
         """Context files the result depends on (part of the layer cache key)."""
         return []

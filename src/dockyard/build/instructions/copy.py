@@ -127,6 +127,11 @@ class CopyStep(Step):
         parents = bool(getattr(i, "parents", False))
         for match in matches:
             host = Path(inside(str(root), "/" + match)) if match else root
+            if not os.path.lexists(host):
+                where = "the build context" if root == build.context.root else "its source"
+                raise DockerfileError(
+                    f"{i.keyword} failed: {match!r} is a symlink to a path outside {where} "
+                    "or to a missing file (symlinks are resolved inside it)", line=i.line)
             if host.is_dir():
                 target_rel = posixpath.join(dest_rel, match) if parents and match else dest_rel
                 target = scaffold(stage.rootfs, staging, target_rel, owner)

@@ -17,13 +17,16 @@ class WorkdirStep(Step):
     keyword = "WORKDIR"
     makes_layer = True
 
-    def execute(self, stage: StageState, build: BuildEnv) -> Change | None:
+    def apply_config(self, stage: StageState) -> None:
         assert isinstance(self.instruction, WorkdirInstruction)
         path = self.instruction.path
         if not path.startswith("/"):
             path = posixpath.join(stage.workdir, path)
-        path = posixpath.normpath(path)
-        stage.config.config.working_dir = path
+        stage.config.config.working_dir = posixpath.normpath(path)
+
+    def execute(self, stage: StageState, build: BuildEnv) -> Change | None:
+        self.apply_config(stage)
+        path = stage.workdir
         rel = resolve(stage.rootfs, path)
         if is_dir_in_root(stage.rootfs, rel):
             return None
