@@ -43,7 +43,8 @@ def resolve_base(name: str, options: BuildOptions, blobs: BlobCache, platform: P
         ref = parse_reference(name)
     except InvalidReference as exc:
         raise BuildError(f"FROM {name}: {exc}") from None
-    if options.registry_mirrors and ref.registry == DOCKER_HUB:
+    if (options.registry_mirrors and ref.registry == DOCKER_HUB) \
+            or ref.registry in options.registry_map:
         return fetch_base(name, options, blobs, platform, log)  # the pull knows mirrors
     try:
         with RegistryClient(pull_registry_options(options)) as client:  # type: ignore[arg-type]
