@@ -80,6 +80,7 @@ def test_bind_mount_content_is_keyed_secrets_are_not(tmp_path: Path, base_layout
     assert outcomes(build("--no-cache")) == ["MISS", "MISS"]
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("needs_namespaces")
 def test_cache_switches_and_ttl(tmp_path: Path, base_layout: Path) -> None:
     context = tmp_path / "ctx"

@@ -241,6 +241,7 @@ def test_cache_repo_refusing_auth_is_a_warning(app: Path, docker_registry: str,
     assert pulled_content(dest, tmp_path, "/src/all.out") == "v1\nlib\n"
 
 
+@pytest.mark.slow
 def test_cache_ttl_is_checked_against_the_entry_created_time(app: Path, docker_registry: str,
                                                              tmp_path: Path) -> None:
     repo = f"{docker_registry}/cachetest/ttl/cache"
