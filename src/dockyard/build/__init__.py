@@ -10,6 +10,8 @@ Public API (imported lazily, so `dockyard executor --help` stays fast):
     run_build(options, live=False) -> int  both, with progress on stderr and an exit code
     BuildError, RunFailed, SandboxUnavailable   what a failed build raises
     cache_key(CacheInputs) -> str          the one layer-cache key function
+    CacheEvent                             result.cache_events: HIT/MISS per layer step
+                                           (instruction, keyword, outcome, key, where)
 
 The Dockerfile parser is `dockyard.build.dockerfile`, .dockerignore is
 `dockyard.build.dockerignore`.
@@ -31,6 +33,7 @@ _EXPORTS = {
     "SandboxUnavailable": "dockyard.build.sandbox",
     "cache_key": "dockyard.build.cache",
     "CacheInputs": "dockyard.build.cache",
+    "CacheEvent": "dockyard.build.step_cache",
 }
 
 __all__ = sorted(_EXPORTS)

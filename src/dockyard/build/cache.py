@@ -3,14 +3,15 @@
 One pure function, `cache_key`, computes the key from everything that decides a step's
 result; lookup and store both use it, so they cannot disagree (Kaniko's #410/#899). The
 `parent` input is a chain: the base image's diff_ids, then every earlier instruction of
-the stage as expanded. As Kaniko does, the first miss in a stage stops the lookups after
+the stage (its cache key where it has one, which covers the files it copied, else its
+expanded text). As Kaniko does, the first miss in a stage stops the lookups after
 it (the engine's job), so a cached layer is never stacked on a parent that was rebuilt
 differently. Secrets and cache-mount contents are not part of the key (as BuildKit);
 context files and `COPY --from` sources are, by content.
 
 Entries live in `CACHE_DIR/layers/<key>.json` (written atomically) and point at blobs in
 the shared blob cache; with --cache-repo they are also one-layer images `<repo>:<key>` in a
-registry (as Kaniko's). `--cache-ttl` bounds their age.
+registry (as Kaniko's: `remote_cache`). `--cache-ttl` bounds their age.
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ import os
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 KEY_VERSION = "dockyard-layer-cache-v1"
 
@@ -41,6 +41,7 @@ class CacheInputs:
     shell: Sequence[str]
     platform: str
     files_digest: str = ""  # context files the step reads, by content
+    layer_format: str = ""  # what shapes the layer bytes: SOURCE_DATE_EPOCH, compression
 
 
 def cache_key(inputs: CacheInputs) -> str:
@@ -56,6 +57,7 @@ def cache_key(inputs: CacheInputs) -> str:
             "shell": list(inputs.shell),
             "platform": inputs.platform,
             "files": inputs.files_digest,
+            "format": inputs.layer_format,
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -69,23 +71,32 @@ def chain_link(previous: str, item: str) -> str:
 
 
 def files_digest(root: Path, paths: Iterable[Path], skip: object = None) -> str:
-    """sha256 over relative path, type, mode, owner-independent content of `paths`
-    (directories recursively, entries `skip(rel)` drops left out), sorted."""
+    """sha256 over what a COPY of `paths` puts in its layer: relative path, type, mode and
+    bytes (symlink targets) of each path and, for directories, of everything under it
+    that `skip(rel)` lets through, sorted. A named path that is a symlink counts by what it
+    points at, as COPY follows it. Owners are left out on purpose: a context file lands as
+    0:0 or as `--chown` says (which is in the instruction text), and Docker's client resets
+    context owners for the same reason, so two checkouts by different users share hits."""
     is_skipped = skip if callable(skip) else (lambda _rel: False)
     digest = hashlib.sha256()
-    seen: list[tuple[str, Path]] = []
+    seen: dict[str, tuple[Path, bool]] = {}  # rel -> (path, follow the symlink)
     for path in paths:
-        if path.is_dir() and not path.is_symlink():
-            for dirpath, dirnames, filenames in os.walk(path):
-                dirnames.sort()
-                for name in sorted(dirnames + filenames):
-                    full = Path(dirpath) / name
-                    rel = str(full.relative_to(root))
-                    if not is_skipped(rel):
-                        seen.append((rel, full))
-        seen.append((str(path.relative_to(root)) if path != root else ".", path))
-    for rel, full in sorted(seen):
-        st = os.lstat(full)
+        top = str(path.relative_to(root)) if path != root else "."
+        seen[top] = (path, True)
+        if not path.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(path):
+            for name in dirnames + filenames:
+                full = Path(dirpath) / name
+                rel = str(full.relative_to(root))
+                if not is_skipped(rel):
+                    seen.setdefault(rel, (full, False))
+    for rel in sorted(seen):
+        full, follow = seen[rel]
+        try:
+            st = os.stat(full) if follow else os.lstat(full)
+        except OSError:  # a dangling symlink named by the COPY
+            st = os.lstat(full)
         digest.update(f"{rel}\0{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode)}\0".encode())
         if stat.S_ISREG(st.st_mode):
             with open(full, "rb") as f:
@@ -136,74 +147,3 @@ class LayerCache:
             json.dump(entry.__dict__, f)
         os.replace(tmp, self._path(key))
 
-
-CACHE_LABEL = "dev.dockyard.layer-cache"
-
-
-class RemoteLayerCache:
-    """--cache-repo: the same entries as one-layer images `<repo>:<key>` in a registry
-    (Kaniko's layout), so ephemeral build pods share a cache. Failures only cost a miss."""
-
-    def __init__(self, repository: str, ttl_seconds: float, registry_options: object,
-                 log: Callable[[str], None]) -> None:
-        self.repository = repository
-        self.ttl = ttl_seconds
-        self.registry_options = registry_options
-        self.log = log
-
-    def _client(self) -> Any:
-        from dockyard.oci.client import RegistryClient
-
-        return RegistryClient(self.registry_options)  # type: ignore[arg-type]
-
-    def lookup(self, key: str, blobs: Any) -> CacheEntry | None:
-        from dockyard.oci.client import RegistryError
-
-        ref = f"{self.repository}:{key}"
-        try:
-            with self._client() as client:
-                if client.head_manifest(ref) is None:
-                    return None
-                image = client.pull(ref, blobs)
-        except (RegistryError, OSError, ValueError) as exc:
-            self.log(f"    remote cache {ref}: {exc}")
-            return None
-        created = _parse_time(image.config.created)
-        if created is None or time.time() - created > self.ttl:
-            return None
-        if not image.layers:
-            return CacheEntry(None, None, 0, "", created)
-        layer = image.layers[0]
-        return CacheEntry(layer.digest, layer.diff_id, layer.size, layer.media_type, created)
-
-    def store(self, key: str, entry: CacheEntry, layer_path: Path | None) -> None:
-        from dockyard.oci import ImageConfig
-        from dockyard.oci.client import RegistryError
-        from dockyard.oci.image import Image, Layer
-        from dockyard.oci.models import Descriptor
-
-        config = ImageConfig(created=time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                   time.gmtime(entry.created)))
-        config.config.labels = {CACHE_LABEL: key}
-        layers = []
-        if entry.digest is not None and layer_path is not None:
-            layers.append(Layer(Descriptor(media_type=entry.media_type, digest=entry.digest,
-                                           size=entry.size), entry.diff_id, layer_path))
-        ref = f"{self.repository}:{key}"
-        try:
-            with self._client() as client:
-                client.push(Image.assemble(config, layers), [ref])
-        except (RegistryError, OSError, ValueError) as exc:
-            self.log(f"    could not store {ref} in the remote cache: {exc}")
-
-
-def _parse_time(value: str | None) -> float | None:
-    if not value:
-        return None
-    import datetime
-
-    try:
-        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.timestamp()

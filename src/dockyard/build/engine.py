@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -18,25 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard.build.base import BaseImage, fetch_base, rootfs_for
-from dockyard.build.cache import (
-    CacheEntry,
-    CacheInputs,
-    LayerCache,
-    RemoteLayerCache,
-    cache_key,
-    chain_link,
-    files_digest,
-)
+from dockyard.build import lazy
+from dockyard.build.base import BaseImage
+from dockyard.build.cache import chain_link
 from dockyard.build.context import BuildContext
 from dockyard.build.dockerfile import (
-    AddInstruction,
-    CopyInstruction,
     Dockerfile,
     DockerfileError,
     Instruction,
     OnbuildInstruction,
-    RunInstruction,
     Stage,
     expand,
     expand_instruction,
@@ -45,12 +36,13 @@ from dockyard.build.dockerfile import (
     stages_needed,
 )
 from dockyard.build.dockerfile.expansion import global_env
-from dockyard.build.instructions import Change, Step, step_for
+from dockyard.build.instructions import Change, step_for
 from dockyard.build.layer_writer import write_layer
 from dockyard.build.options import BuildError, BuildOptions
 from dockyard.build.sandbox import overlay_supported
 from dockyard.build.snapshot import merge_upper, upper_entries
 from dockyard.build.state import DEFAULT_SHELL, BuildEnv, StageState, clone_tree
+from dockyard.build.step_cache import CacheEvent, StepCache
 from dockyard.oci import History, ImageConfig, Platform, mediatypes
 from dockyard.oci.blobcache import BlobCache
 from dockyard.oci.image import Image, Layer
@@ -67,6 +59,7 @@ class BuildResult:
     layers_written: int = 0
     seconds: float = 0.0
     steps: list[tuple[str, float]] = field(default_factory=list)
+    cache_events: list[CacheEvent] = field(default_factory=list)  # HIT/MISS per step
 
 
 def _timestamp(epoch: int | None) -> str:
@@ -93,14 +86,7 @@ class Builder:
         self.steps: list[tuple[str, float]] = []
         self.platform = target_platform(options)
         self.step_label = ""
-        self.layer_cache = (LayerCache(options.cache_dir, options.cache_ttl_seconds)
-                            if options.cache else None)
-        self.remote_cache = None
-        if options.cache and options.cache_repo:
-            from dockyard.build.outputs import push_registry_options
-
-            self.remote_cache = RemoteLayerCache(options.cache_repo, options.cache_ttl_seconds,
-                                                 push_registry_options(options), self.log)
+        self.cache = StepCache(options, str(self.platform), self.log)
 
     def parse(self) -> Dockerfile:
         try:
@@ -127,7 +113,7 @@ class Builder:
                 context=BuildContext(self.options.context, self.options.dockerfile),
                 scratch=scratch,
                 blob_dir=cache_dir / "blobs",
-                overlay=self.options.snapshot_mode != "tree"
+                overlay_probe=lambda: self.options.snapshot_mode != "tree"
                 and overlay_supported(scratch, cache_dir / "overlay-probe.json"),
                 escape=dockerfile.escape,
                 log=self.log,
@@ -135,9 +121,6 @@ class Builder:
                 deadline=(started + self.options.timeout) if self.options.timeout else None,
             )
             blobs = BlobCache(env.blob_dir)
-            if not env.overlay:
-                self.log("no overlay mounts (unavailable, or DOCKYARD_SNAPSHOT=tree): RUN "
-                         "changes are found by scanning the rootfs (slower)")
             for position, index in enumerate(needed, 1):
                 stage = dockerfile.stages[index]
                 label = stage.name or str(index)
@@ -147,11 +130,14 @@ class Builder:
                 if stage.name:
                     env.stage_names[stage.name] = index
             final = env.stages[needed[-1]]
+            self.cache.finish()  # remote cache stores done: their blobs can be mounted
             image = self.assemble(final, blobs)
         finally:
             remove_in_background(scratch)
+        if self.cache.enabled:
+            self.log(self.cache.summary())
         return BuildResult(image, blobs, needed, self.layers_written,
-                           time.monotonic() - started, self.steps)
+                           time.monotonic() - started, self.steps, self.cache.events)
 
     # ------------------------------------------------------------------ stages
 
@@ -177,7 +163,6 @@ class Builder:
         parent_index = env.stage_names.get(base_name.lower())
         if parent_index is not None and parent_index < stage.index:
             parent = env.stages[parent_index]
-            hardlink = env.overlay
             source: Callable[[Path], None]
             pending: list[Layer] = []
             if parent.source is not None:  # parent never materialised: share its recipe
@@ -187,30 +172,28 @@ class Builder:
 
                 def source(target: Path) -> None:
                     self.log(f"    preparing the rootfs of stage {stage.name or stage.index}")
-                    clone_tree(parent.rootfs, target, hardlink=hardlink)
+                    clone_tree(parent.rootfs, target, hardlink=env.overlay)
 
             return StageState(
                 index=stage.index, name=stage.name, rootfs_path=rootfs,
                 config=copy.deepcopy(parent.config), layers=list(parent.layers),
                 history=list(parent.history), shell=list(parent.shell), base_ref=parent.base_ref,
                 cache_chain=parent.cache_chain, cache_missed=parent.cache_missed,
-                source=source, pending=pending,
+                source=source, pending=pending, fetch_missing=parent.fetch_missing,
             )
-        base: BaseImage = fetch_base(base_name, self.options, blobs, platform, self.log)
+        base: BaseImage = lazy.resolve_base(base_name, self.options, blobs, platform, self.log)
         config = copy.deepcopy(base.config)
         config.history = None
-        cache_dir = self.options.cache_dir
-
-        def from_base(target: Path) -> None:
-            self.log(f"    preparing the rootfs of stage {stage.name or stage.index}")
-            rootfs_for(base, target, cache_dir, hardlink=env.overlay)
-
+        from_base = lazy.materializer(base, self.options, blobs, env,
+                                      str(stage.name or stage.index), self.log)
         return StageState(
             index=stage.index, name=stage.name, rootfs_path=rootfs, config=config,
             layers=list(base.layers), history=list(base.config.history or []),
             shell=list(config.config.shell or DEFAULT_SHELL), base_ref=base.reference,
             cache_chain=chain_link("base", ",".join(str(layer.diff_id) for layer in base.layers)),
             source=from_base,
+            fetch_missing=lambda layers: lazy.fetch_layers(layers, self.options, blobs,
+                                                           self.log),
         )
 
     def run_trigger(self, trigger: str, state: StageState, env: BuildEnv,
@@ -236,97 +219,22 @@ class Builder:
                 raise
         step = step_for(expanded)
         started = time.monotonic()
-        key = self.cache_key_for(step, expanded, state, env)
-        state.cache_chain = chain_link(state.cache_chain, repr(expanded))
-        if key is not None and not state.cache_missed and self.reuse(key, step, state, env):
-            self.log(f"  {self.step_label}{instruction.original} (cached)")
+        key = self.cache.begin(step, expanded, state, env)
+        history = History(created=_timestamp(env.epoch), created_by=step.created_by(),
+                          comment="dockyard")
+        self.cache.label = self.step_label
+        if self.cache.reuse(key, step, instruction, state, history):
             self.steps.append((instruction.original, time.monotonic() - started))
             return
-        self.log(f"  {self.step_label}{instruction.original}")
-        if key is not None:
-            state.cache_missed = True
+        self.cache.miss(key, step, instruction, state)
         try:
             change = step.execute(state, env)
         except DockerfileError as exc:
             exc.filename = self.options.dockerfile.name
             raise
         layer = self.commit(state, change, step.created_by(), env)
-        if key is not None and self.layer_cache is not None:
-            entry = CacheEntry(
-                layer.digest if layer else None, layer.diff_id if layer else None,
-                layer.size if layer else 0, layer.media_type if layer else "", time.time())
-            self.layer_cache.store(key, entry)
-            if self.remote_cache is not None:
-                self.remote_cache.store(key, entry, layer.path if layer else None)
+        self.cache.store(key, layer, step)
         self.steps.append((instruction.original, time.monotonic() - started))
-
-    # ------------------------------------------------------------------ layer cache
-
-    def cache_key_for(self, step: Step, expanded: Instruction, state: StageState,
-                      env: BuildEnv) -> str | None:
-        """The step's cache key, or None when the step is not cacheable."""
-        if self.layer_cache is None or expanded.keyword not in ("RUN", "COPY", "ADD", "WORKDIR"):
-            return None
-        files = ""
-        if isinstance(expanded, (CopyInstruction, AddInstruction)):
-            if any(s.startswith(("http://", "https://")) for s in expanded.sources):
-                return None  # remote content: unknown until fetched
-            from_ = getattr(expanded, "from_", None)
-            if from_:
-                source = env.stage_by_name(from_)
-                if source is None:
-                    return None
-                files = "stage:" + ",".join(str(layer.diff_id) for layer in source.layers)
-            else:
-                files = files_digest(env.context.root, step.files_used(state, env),
-                                     env.context.excluded)
-        elif isinstance(expanded, RunInstruction):
-            parts = []
-            for mount in expanded.mounts:
-                if mount.type == "bind" and mount.from_:
-                    source = env.stage_by_name(mount.from_)
-                    if source is None:
-                        return None
-                    parts.append(",".join(str(layer.diff_id) for layer in source.layers))
-                elif mount.type == "bind":
-                    path = env.context.root / (mount.source or "").lstrip("/")
-                    if path.exists():
-                        parts.append(files_digest(env.context.root, [path]))
-            files = "|".join(parts)
-        return cache_key(CacheInputs(
-            parent=state.cache_chain,
-            instruction=repr(expanded),
-            env=sorted(state.run_env().items()),
-            user=state.config.config.user or "",
-            workdir=state.workdir,
-            shell=state.shell,
-            platform=str(self.platform),
-            files_digest=files,
-        ))
-
-    def reuse(self, key: str, step: Step, state: StageState, env: BuildEnv) -> bool:
-        assert self.layer_cache is not None
-        blobs = BlobCache(env.blob_dir)
-        entry = self.layer_cache.lookup(key, blobs.has)
-        if entry is None and self.remote_cache is not None:
-            entry = self.remote_cache.lookup(key, blobs)
-            if entry is not None:
-                self.layer_cache.store(key, entry)
-        if entry is None:
-            return False
-        history = History(created=_timestamp(env.epoch), created_by=step.created_by(),
-                          comment="dockyard")
-        if entry.digest is None or entry.diff_id is None:
-            history.empty_layer = True
-        else:
-            layer = Layer(
-                Descriptor(media_type=entry.media_type, digest=entry.digest, size=entry.size),
-                entry.diff_id, blobs.path(entry.digest))
-            state.layers.append(layer)
-            state.pending.append(layer)  # applied when a later step reads the rootfs
-        step.apply_config(state)
-        state.history.append(history)
-        return True
 
     def commit(self, state: StageState, change: Change | None, created_by: str,
                env: BuildEnv) -> Layer | None:
@@ -393,16 +301,25 @@ def remove_stale_scratch(parent: Path) -> None:
             continue
 
 
+_CLEANERS: list[subprocess.Popen[bytes]] = []
+
+
 def remove_in_background(path: Path) -> None:
-    """Deletes the scratch tree while the caller pushes (a non-daemon thread: the process
-    waits for it before exiting, so nothing is left behind)."""
+    """Deletes the scratch tree while the caller pushes, in a detached `rm -rf`: a stage
+    rootfs can hold tens of thousands of hard links, and the command need not wait for
+    them before it exits (what a killed cleaner leaves, remove_stale_scratch takes)."""
     trash = path.with_name(path.name + ".trash")
     try:
         path.rename(trash)
     except OSError:
         trash = path
-    threading.Thread(target=shutil.rmtree, args=(trash,), kwargs={"ignore_errors": True},
-                     name="dockyard-scratch-cleanup").start()
+    try:
+        _CLEANERS.append(subprocess.Popen(
+            ["rm", "-rf", "--", str(trash)], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+    except OSError:
+        threading.Thread(target=shutil.rmtree, args=(trash,), kwargs={"ignore_errors": True},
+                         name="dockyard-scratch-cleanup").start()
 
 
 def build(options: BuildOptions) -> BuildResult:

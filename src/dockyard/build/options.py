@@ -58,6 +58,9 @@ class BuildOptions:
     cache_repo: str | None = None
     cache_dir: Path = field(default_factory=default_cache_dir)
     cache_ttl_seconds: float = 336 * 3600.0
+    cache_copy_layers: bool = True  # Kaniko's default is false; our COPY keys are by content
+    cache_run_layers: bool = True
+    no_cache: bool = False  # look nothing up (results are still stored)
     # RUN
     secrets: dict[str, Path] = field(default_factory=dict)
     timeout: float | None = None

@@ -78,10 +78,12 @@ def write_digest_files(image: Image, options: BuildOptions) -> None:
 
 def deliver(image: Image, options: BuildOptions, log: Callable[[str], None]) -> None:
     """Writes the local outputs, then pushes (unless --no-push)."""
+    from dockyard.build.lazy import complete_layers
     from dockyard.oci import parse_reference
     from dockyard.oci.layout import ImageLayout, write_archive
 
     names = [parse_reference(d) for d in options.destinations]
+    complete_layers(image, options, log)  # cache hits known by descriptor only
     if options.tar_path:
         write_archive(image, options.tar_path, names)
         log(f"saved {options.tar_path} (docker-archive and oci-archive)")

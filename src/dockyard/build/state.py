@@ -41,6 +41,8 @@ class StageState:
     cache_missed: bool = False  # after the first miss no lookups (a rebuilt parent)
     source: Callable[[Path], None] | None = None  # puts the base's files at the given path
     pending: list[Layer] = field(default_factory=list)  # cached layers not yet applied
+    # downloads the blobs of pending layers that only a registry has (remote cache hits)
+    fetch_missing: Callable[[list[Layer]], None] | None = None
 
     @property
     def rootfs(self) -> Path:
@@ -51,6 +53,8 @@ class StageState:
             from dockyard.oci import apply_layer
 
             pending, self.pending = self.pending, []
+            if self.fetch_missing is not None and any(layer.path is None for layer in pending):
+                self.fetch_missing(pending)
             for layer in pending:
                 assert layer.path is not None
                 apply_layer(layer.path, self.rootfs_path, expected_diff_id=layer.diff_id)
@@ -86,7 +90,9 @@ class BuildEnv:
     context: BuildContext
     scratch: Path
     blob_dir: Path
-    overlay: bool
+    # whether RUN can use overlay mounts: probed only when a step first asks (a build
+    # whose steps all hit never spawns the probe)
+    overlay_probe: Callable[[], bool] = field(default=lambda: False, repr=False)
     escape: str = "\\"
     stages: dict[int, StageState] = field(default_factory=dict)
     stage_names: dict[str, int] = field(default_factory=dict)
@@ -95,6 +101,17 @@ class BuildEnv:
     global_args: dict[str, str] = field(default_factory=dict)
     deadline: float | None = None  # time.monotonic() value after which the build fails
     _counter: int = 0
+
+    _overlay: bool | None = None
+
+    @property
+    def overlay(self) -> bool:
+        if self._overlay is None:
+            self._overlay = bool(self.overlay_probe())
+            if not self._overlay:
+                self.log("no overlay mounts (unavailable, or DOCKYARD_SNAPSHOT=tree): RUN "
+                         "changes are found by scanning the rootfs (slower)")
+        return self._overlay
 
     def remaining_time(self) -> float | None:
         if self.deadline is None:
@@ -138,12 +155,8 @@ class BuildEnv:
 
     def stage_root(self, name: str) -> Path | None:
         """The rootfs of a finished stage named (or numbered) `name`."""
-        key = name.lower()
-        if key in self.stage_names:
-            return self.stages[self.stage_names[key]].rootfs
-        if key.isdigit() and int(key) in self.stages:
-            return self.stages[int(key)].rootfs
-        return None
+        stage = self.stage_by_name(name)
+        return stage.rootfs if stage is not None else None
 
 
 def clone_tree(source: Path, target: Path, hardlink: bool) -> None:

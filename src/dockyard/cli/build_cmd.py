@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         cache_repo=args.cache_repo,
         cache_dir=args.cache_dir or default_cache_dir(),
         cache_ttl_seconds=args.cache_ttl,
+        no_cache=args.no_cache,
         secrets=parse_secrets(args.secret),
         timeout=args.timeout,
         verbosity="warn" if args.quiet else "info",

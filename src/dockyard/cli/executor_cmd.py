@@ -20,8 +20,6 @@ ACCEPTED_NO_OP = {
     "--skip-push-permission-check": "",
     "--force-build-metadata": "",
     "--push-ignore-immutable-tag-errors": "",
-    "--cache-copy-layers": "",
-    "--cache-run-layers": "",
     "--compressed-caching": "",
     "--no-push-cache": "",
     "--log-timestamp": "",
@@ -125,6 +123,16 @@ def add_build_arguments(parser: argparse.ArgumentParser, pflag: bool = True) -> 
     parser.add_argument("--cache-dir", type=Path, help="local directory of cached layers")
     parser.add_argument("--cache-ttl", type=parse_duration, default=parse_duration("336h"),
                         metavar="DURATION", help="how long a cached layer stays valid")
+    if pflag:
+        parser.add_argument("--cache-copy-layers", nargs="?", const=True, default=True,
+                            type=parse_bool, metavar="BOOL",
+                            help="look COPY/ADD layers up in the cache (default true: keys "
+                                 "cover the copied files' content)")
+        parser.add_argument("--cache-run-layers", nargs="?", const=True, default=True,
+                            type=parse_bool, metavar="BOOL",
+                            help="look RUN layers up in the cache (default true)")
+    add_bool(parser, "--no-cache", help="look nothing up in the cache (still store results)",
+             pflag=pflag)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -282,6 +290,9 @@ def options_from(args: argparse.Namespace) -> Any:
         cache_repo=args.cache_repo,
         cache_dir=args.cache_dir or default_cache_dir(),
         cache_ttl_seconds=args.cache_ttl,
+        cache_copy_layers=getattr(args, "cache_copy_layers", True),
+        cache_run_layers=getattr(args, "cache_run_layers", True),
+        no_cache=args.no_cache,
         secrets=parse_secrets(args.secret),
         timeout=args.timeout,
         snapshot_mode=os.environ.get("DOCKYARD_SNAPSHOT") or args.snapshot_mode,

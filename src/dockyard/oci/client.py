@@ -27,7 +27,9 @@ import hashlib
 import ipaddress
 import json
 import logging
+import os
 import re
+import socket
 import ssl
 import threading
 import time
@@ -36,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -129,6 +131,70 @@ class RegistryOptions:
         return context
 
 
+class _LazyTrust:
+    """The verifying TLS context every client shares; its CA bundle (tens of milliseconds to
+    parse) is loaded by a request hook before the first https request, so builds that only
+    talk to plain-HTTP registries (loopback, --insecure) never pay for it."""
+
+    def __init__(self) -> None:
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, hostnames
+        self.loaded = False
+        self.lock = threading.Lock()
+
+    def ensure_loaded(self) -> None:
+        if self.loaded:
+            return
+        with self.lock:
+            if self.loaded:
+                return
+            if os.environ.get("SSL_CERT_FILE"):  # as httpx does (trust_env)
+                self.context.load_verify_locations(cafile=os.environ["SSL_CERT_FILE"])
+            elif os.environ.get("SSL_CERT_DIR"):
+                self.context.load_verify_locations(capath=os.environ["SSL_CERT_DIR"])
+            else:
+                import certifi
+
+                self.context.load_verify_locations(cafile=certifi.where())
+            self.loaded = True
+
+    def hook(self, request: httpx.Request) -> None:
+        if request.url.scheme == "https":
+            self.ensure_loaded()
+
+
+@functools.lru_cache(maxsize=1)
+def _trust() -> _LazyTrust:
+    return _LazyTrust()
+
+
+@functools.lru_cache(maxsize=1)
+def _no_verify() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _speaks_tls(host: str, timeout: float) -> tuple[bool, str]:
+    """Whether `host` answers a TLS handshake (certificate not checked: this only picks the
+    scheme; the real https requests verify). Lets a plain-HTTP registry skip the https
+    attempt without loading the CA bundle."""
+    parts = urlsplit(f"https://{host}")
+    try:
+        with socket.create_connection((parts.hostname or host, parts.port or 443),
+                                      timeout=min(timeout, 10.0)) as sock, \
+                _no_verify().wrap_socket(sock, server_hostname=parts.hostname):
+            return True, ""
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        return False, f"{exc.__class__.__name__}: {exc}"
+
+
+# scheme and auth challenge per (host, plain HTTP allowed), shared by every client of the
+# process for a few minutes: a build opens several clients and each would ping twice
+_KNOWN_BASES: dict[tuple[str, bool], tuple[float, str, str]] = {}
+_KNOWN_BASE_SECONDS = 300.0
+
+
 def _is_loopback(host: str) -> bool:
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     name = name.strip("[]")
@@ -218,8 +284,16 @@ class _HostSession:
         self.host = host
         self.options = options
         self.credential = credential
+        verify = options.tls_verify(host)
+        hooks: dict[str, list[Callable[..., Any]]] = {}
+        if verify is True:
+            verify = _trust().context
+            hooks["request"] = [_trust().hook]
+        elif verify is False:
+            verify = _no_verify()
         self.client = httpx.Client(
-            verify=options.tls_verify(host),
+            verify=verify,
+            event_hooks=hooks,
             timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 30.0)),
             headers={"User-Agent": options.user_agent},
         )
@@ -240,8 +314,20 @@ class _HostSession:
             schemes = ["https"]
             if self.options.allows_http(self.host):
                 schemes.append("http")
+            known_key = (self.host, "http" in schemes)
+            known = _KNOWN_BASES.get(known_key)
+            if known and time.monotonic() - known[0] < _KNOWN_BASE_SECONDS:
+                self.base = known[1]
+                if known[2]:
+                    self._note_challenge(known[2])
+                return self.base
             problems = []
             for scheme in schemes:
+                if scheme == "https" and "http" in schemes:
+                    tls, problem = _speaks_tls(self.host, self.options.timeout)
+                    if not tls:
+                        problems.append(f"https: {problem}")
+                        continue
                 url = f"{scheme}://{self.host}/v2/"
                 try:
                     response = self._ping(url)
@@ -255,8 +341,11 @@ class _HostSession:
                     )
                     continue
                 self.base = f"{scheme}://{self.host}"
+                challenge = ""
                 if response.status_code == 401:
-                    self._note_challenge(response.headers.get("www-authenticate", ""))
+                    challenge = response.headers.get("www-authenticate", "")
+                    self._note_challenge(challenge)
+                _KNOWN_BASES[known_key] = (time.monotonic(), self.base, challenge)
                 return self.base
             hint = "" if "http" in schemes else " (use --insecure if it serves plain HTTP)"
             if any("CERTIFICATE_VERIFY_FAILED" in problem for problem in problems):
