@@ -249,7 +249,7 @@ class Builder:
             entries = change.entries
         if entries:
             tmp = env.scratch / f"layer-{len(state.layers)}-{time.monotonic_ns()}.tar.gz"
-            blob = write_layer(entries, tmp, env.epoch)
+            blob = write_layer(entries, tmp, env.epoch, self.options.compression)
             blobs = BlobCache(env.blob_dir)
             blobs.add_file(tmp, blob.digest, move=True)
             layer = Layer(

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 try:  # isal is several times faster than zlib at the same ratio
     from isal import isal_zlib as _fast_zlib
@@ -37,19 +38,38 @@ class LayerBlob:
     """A finished layer: compressed file + its two digests."""
 
     path: Path
-    digest: str  # sha256 of the gzip bytes
+    digest: str  # sha256 of the compressed bytes
     diff_id: str  # sha256 of the tar bytes
     size: int  # compressed size
     media_type: str = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 
-class LayerSink:
-    """A write-only file object: tar bytes in, gzip bytes to `path`."""
+MEDIA_TYPES = {
+    "gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
+    "zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
+}
+ZSTD_LEVEL = 3
 
-    def __init__(self, path: Path) -> None:
+
+def _compressor(compression: str) -> Any:
+    """A compressobj-style object (compress/flush) for the layer's compression."""
+    if compression == "gzip":
+        return _ZLIB.compressobj(_LEVEL, zlib.DEFLATED, GZIP_WBITS)
+    if compression == "zstd":
+        import zstandard  # only builds that ask for zstd pay for the import
+
+        return zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=False).compressobj()
+    raise ValueError(f"unsupported layer compression {compression!r}: use gzip or zstd")
+
+
+class LayerSink:
+    """A write-only file object: tar bytes in, compressed bytes to `path`."""
+
+    def __init__(self, path: Path, compression: str = "gzip") -> None:
         self.path = path
+        self.media_type = MEDIA_TYPES.get(compression, "")
+        self._compressor = _compressor(compression)
         self._file = open(path, "wb")  # noqa: SIM115 - closed in finish()
-        self._compressor = _ZLIB.compressobj(_LEVEL, zlib.DEFLATED, GZIP_WBITS)
         self._tar_hash = hashlib.sha256()
         self._gz_hash = hashlib.sha256()
         self._size = 0
@@ -78,6 +98,7 @@ class LayerSink:
             "sha256:" + self._gz_hash.hexdigest(),
             "sha256:" + self._tar_hash.hexdigest(),
             self._size,
+            self.media_type,
         )
 
     def abort(self) -> None:
@@ -108,13 +129,15 @@ def _clamp(mtime: float, epoch: int | None) -> int:
     return min(value, epoch) if epoch is not None else value
 
 
-def write_layer(entries: Iterable[Entry], path: Path, epoch: int | None = None) -> LayerBlob:
-    """Writes the entries (already in the wanted order) as a gzip layer at `path`.
+def write_layer(
+    entries: Iterable[Entry], path: Path, epoch: int | None = None, compression: str = "gzip"
+) -> LayerBlob:
+    """Writes the entries (already in the wanted order) as a gzip (or zstd) layer at `path`.
 
     `epoch` (SOURCE_DATE_EPOCH / --reproducible) clamps every mtime. Owner names are
     left empty: images carry numeric ids, names would leak the build host's passwd.
     """
-    sink = LayerSink(path)
+    sink = LayerSink(path, compression)
     try:
         # mode "w" on a sink that only appends (tell() counts): no seek, no extra buffer
         with tarfile.TarFile(

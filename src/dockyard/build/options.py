@@ -53,6 +53,7 @@ class BuildOptions:
     image_name_with_digest_file: Path | None = None
     image_name_tag_with_digest_file: Path | None = None
     reproducible: bool = False
+    compression: str = "gzip"  # layer compression: gzip (isal when installed) or zstd
     # caching (the layer cache is keyed by dockyard.build.cache.cache_key)
     cache: bool = False
     cache_repo: str | None = None

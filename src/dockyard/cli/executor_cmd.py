@@ -157,7 +157,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="accepted for Kaniko compatibility: RUN changes come from overlay")
     parser.add_argument("-v", "--verbosity", choices=VERBOSITY, default="info")
     parser.add_argument("--compression", choices=("gzip", "zstd"), default="gzip",
-                        help="layer compression (gzip only for now)")
+                        help="layer compression: gzip (default) or zstd")
     for flag, reason in ACCEPTED_NO_OP.items():
         add_bool(parser, flag, help=f"accepted for Kaniko compatibility; {reason}".rstrip("; "))
     for flag in VALUE_NO_OP:
@@ -258,14 +258,13 @@ def resolve_dockerfile(value: str, context: Path) -> Path:
 def options_from(args: argparse.Namespace) -> Any:
     from dockyard.build.options import BuildOptions, default_cache_dir
 
-    if getattr(args, "compression", "gzip") == "zstd":
-        raise SystemExit("error: --compression=zstd is not supported yet; use gzip")
     context = resolve_context(args.context)
     labels = parse_key_values(args.label, "--label", need_value=True)
     return BuildOptions(
         context=context,
         dockerfile=resolve_dockerfile(args.dockerfile, context),
         destinations=list(args.destination),
+        compression=getattr(args, "compression", "gzip"),
         build_args=parse_key_values(args.build_arg, "--build-arg", need_value=False),
         target=args.target,
         labels={k: v or "" for k, v in labels.items()},
