@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.build.images import busybox_context, dockyard
-from tests.conftest import FIXTURES, REPO_ROOT, require_tool
+from tests.conftest import REPO_ROOT, require_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("needs_namespaces")]
 
@@ -21,10 +21,7 @@ TUTORIAL = REPO_ROOT / "tests" / "fixtures" / "tutorial"
 
 
 def tutorial_file(name: str) -> str:
-    for directory in (TUTORIAL, FIXTURES / "build-tutorial"):
-        if (directory / name).exists():
-            return (directory / name).read_text()
-    pytest.skip(f"the tutorial's {name} is not in tests/fixtures/tutorial")
+    return (TUTORIAL / name).read_text()
 
 
 def executor_script(jenkinsfile: str) -> str:

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer
 
 HERE = Path(__file__).parent
-TUTORIAL = HERE / "tutorial"
+TUTORIAL = HERE.parent / "fixtures" / "tutorial"
 _names = itertools.count(1)
 GIT_ENV = {
     **os.environ,

@@ -15,7 +15,7 @@ CORPUS = sorted((HERE / "jenkinsfiles").glob("*.groovy"))
 
 
 def test_tutorial_jenkinsfile_parses_unchanged() -> None:
-    p = parse_jenkinsfile((HERE / "tutorial" / "Jenkinsfile").read_text())
+    p = parse_jenkinsfile((HERE.parent / "fixtures" / "tutorial" / "Jenkinsfile").read_text())
     assert p.agent.kind == "kubernetes"
     assert "image: gcr.io/kaniko-project/executor:debug" in p.agent.pod_yaml
     assert "items: [{key: .dockerconfigjson, path: config.json}]" in p.agent.pod_yaml
