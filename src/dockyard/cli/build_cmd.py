@@ -27,52 +27,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dockyard.build.options import BuildOptions, default_cache_dir
-    from dockyard.build.report import run_build
-    from dockyard.cli.executor_cmd import (
-        parse_key_values,
-        parse_secrets,
-        registry_extras,
-        resolve_context,
-        resolve_dockerfile,
-    )
+    """Map docker-build style arguments onto the executor's and build with a live display."""
+    import dataclasses
 
-    context = resolve_context(args.context)
-    dockerfile = resolve_dockerfile(args.file, context) if args.file else \
-        resolve_dockerfile("Dockerfile", context)
+    from dockyard.build.report import run_build
+    from dockyard.cli.executor_cmd import options_from
+
     if args.push and not args.tag:
         print("error: --push needs at least one -t IMAGE", file=sys.stderr)
         return 2
-    labels = parse_key_values(args.label, "--label", need_value=True)
-    options = BuildOptions(
-        context=context,
-        dockerfile=dockerfile,
-        destinations=list(args.tag),
-        build_args=parse_key_values(args.build_arg, "--build-arg", need_value=False),
-        target=args.target,
-        labels={k: v or "" for k, v in labels.items()},
-        platform=args.custom_platform,
-        insecure=args.insecure,
-        insecure_pull=args.insecure_pull,
-        insecure_registries=list(args.insecure_registry),
-        skip_tls_verify=args.skip_tls_verify,
-        skip_tls_verify_pull=args.skip_tls_verify_pull,
-        skip_tls_verify_registries=list(args.skip_tls_verify_registry),
-        registry_mirrors=list(args.registry_mirror),
-        **registry_extras(args),
-        push_retry=args.push_retry,
-        no_push=not args.push,
-        tar_path=args.tar_path,
-        oci_layout_path=args.oci_layout_path,
-        digest_file=args.digest_file,
-        reproducible=args.reproducible,
-        cache=args.cache,
-        cache_repo=args.cache_repo,
-        cache_dir=args.cache_dir or default_cache_dir(),
-        cache_ttl_seconds=args.cache_ttl,
-        no_cache=args.no_cache,
-        secrets=parse_secrets(args.secret),
-        timeout=args.timeout,
-        verbosity="warn" if args.quiet else "info",
-    )
+    args.destination = list(args.tag)
+    args.dockerfile = args.file or "Dockerfile"
+    args.no_push = not args.push
+    args.image_name_with_digest_file = None
+    args.snapshot_mode = "full"
+    options = dataclasses.replace(options_from(args), verbosity="warn" if args.quiet else "info")
     return run_build(options, live=True)
