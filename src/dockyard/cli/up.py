@@ -34,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every request URL at INFO; webhook and registry URLs may carry credentials.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     settings = settings_from(args)
     services = open_services(settings)
     generated = services.auth.ensure_admin(settings.admin_user, args.admin_password)
