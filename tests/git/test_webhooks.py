@@ -182,7 +182,8 @@ def test_receiver_down_is_retried_and_logged(tmp_path: Path, git: Git,
         owner = create_user(server, "carol")
         name = create_repo(server, owner)["full_name"]
         port = free_port()
-        hook = _add_hook(server, owner, name, f"http://127.0.0.1:{port}/hook")
+        # credentials in the hook URL must never reach the server's log
+        hook = _add_hook(server, owner, name, f"http://hookuser:hookpass-7f3a@127.0.0.1:{port}/hook")
         checkout = tmp_path / "c"
         url = repo_url(server, name, owner.username, owner.password)
         git.run("clone", "-q", url, str(checkout))
@@ -211,6 +212,7 @@ def test_receiver_down_is_retried_and_logged(tmp_path: Path, git: Git,
         assert len({d["uuid"] for d in log}) == 1  # one delivery, several attempts
     finally:
         server.stop()
+    assert "hookpass-7f3a" not in server.log()
 
 
 def test_branch_filter_and_form_encoding(server: DockyardServer, git: Git, work: Path,
