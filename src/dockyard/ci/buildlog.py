@@ -14,52 +14,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dockyard.credentials.masking import SecretMasker as CredentialsMasker
 from dockyard.store import atomic_write_text
-
-MASK = b"****"
-MIN_SECRET = 4
 
 
 class SecretMasker:
-    """Replaces secrets in a byte stream, also when one is split across writes: the tail that
-    could still start a secret is held back until the next write (or `close`)."""
+    """The build's masker: `dockyard.credentials`' masker (which also hides base64, URL- and
+    JSON-encoded forms), grown as steps bind more secrets. A secret split across writes is caught:
+    the tail that could still start one is held back until the next write (or `flush`)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self.secrets: list[bytes] = []
+        self._masker = CredentialsMasker([s for s in secrets if s])
         self.carry = b""
-        self.add(secrets)
 
-    def add(self, secrets: Iterable[str]) -> None:
-        for s in secrets:
-            raw = s.encode()
-            forms = {raw, raw.strip()} | {line.strip() for line in raw.splitlines() if len(line.strip()) >= 8}
-            for form in forms:
-                if len(form) >= MIN_SECRET and form not in self.secrets:
-                    self.secrets.append(form)
-        self.secrets.sort(key=len, reverse=True)
+    def add(self, secrets: Iterable[str | None]) -> None:
+        new = [s for s in secrets if s and s not in self._masker.secrets]
+        if new:
+            self._masker = self._masker.with_secrets(new)
 
     def feed(self, data: bytes) -> bytes:
-        buf = self.carry + data
-        for s in self.secrets:
-            buf = buf.replace(s, MASK)
-        hold = 0
-        for s in self.secrets:
-            for k in range(min(len(s) - 1, len(buf)), hold, -1):
-                if buf.endswith(s[:k]):
-                    hold = k
-                    break
-        self.carry = buf[len(buf) - hold :] if hold else b""
-        return buf[: len(buf) - hold] if hold else buf
+        out, self.carry = self._masker.process(self.carry + data, final=False)
+        return out
 
     def flush(self) -> bytes:
-        out, self.carry = self.carry, b""
+        out, self.carry = self._masker.process(self.carry, final=True)
         return out
 
     def mask_text(self, value: str) -> str:
-        raw = value.encode()
-        for s in self.secrets:
-            raw = raw.replace(s, MASK)
-        return raw.decode(errors="replace")
+        return self._masker.mask_text(value)
 
 
 class ConsoleLog:
