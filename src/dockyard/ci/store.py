@@ -139,19 +139,7 @@ class CIStore:
                     " credentials_id, concurrent, disabled, created_by, created_at) VALUES (:n, :x, :u, :k,"
                     " :b, :s, :c, :cc, :d, :by, :at)"
                 ),
-                {
-                    "n": name,
-                    "x": config_xml,
-                    "u": cfg.scm_url,
-                    "k": repo_key(cfg.scm_url) if cfg.scm_url else "",
-                    "b": cfg.branch_spec,
-                    "s": cfg.script_path,
-                    "c": cfg.credentials_id,
-                    "cc": cfg.concurrent,
-                    "d": cfg.disabled,
-                    "by": created_by,
-                    "at": utcnow().isoformat(),
-                },
+                {**_job_columns(name, config_xml, cfg), "by": created_by, "at": utcnow().isoformat()},
             )
         return self.job(name)
 
@@ -163,17 +151,7 @@ class CIStore:
                     "UPDATE ci_jobs SET config_xml = :x, scm_url = :u, scm_key = :k, branch_spec = :b,"
                     " script_path = :s, credentials_id = :c, concurrent = :cc, disabled = :d WHERE name = :n"
                 ),
-                {
-                    "n": name,
-                    "x": config_xml,
-                    "u": cfg.scm_url,
-                    "k": repo_key(cfg.scm_url) if cfg.scm_url else "",
-                    "b": cfg.branch_spec,
-                    "s": cfg.script_path,
-                    "c": cfg.credentials_id,
-                    "cc": cfg.concurrent,
-                    "d": cfg.disabled,
-                },
+                _job_columns(name, config_xml, cfg),
             )
             if result.rowcount == 0:
                 raise JobNotFound(f"no job named {name!r}")
@@ -350,3 +328,18 @@ class CIStore:
                     text("DELETE FROM ci_builds WHERE job_id = :j AND number = :n"), {"j": job.id, "n": n}
                 )
         return numbers
+
+
+def _job_columns(name: str, config_xml: str, cfg: JobConfig) -> dict[str, Any]:
+    """The ci_jobs columns derived from a job's config XML (insert and update share them)."""
+    return {
+        "n": name,
+        "x": config_xml,
+        "u": cfg.scm_url,
+        "k": repo_key(cfg.scm_url) if cfg.scm_url else "",
+        "b": cfg.branch_spec,
+        "s": cfg.script_path,
+        "c": cfg.credentials_id,
+        "cc": cfg.concurrent,
+        "d": cfg.disabled,
+    }
