@@ -36,6 +36,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.peers import free_port  # noqa: E402  (run as a script: the repo root is not on sys.path)
+
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BENCH_CACHE = Path(os.environ.get("DOCKYARD_BENCH_CACHE", "/var/tmp/dockyard-bench"))
 TUTORIAL_DOCKERFILE = (
@@ -60,10 +63,6 @@ MAIN_C = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # An installed package runs from bytecode; measure that, not recompiling every module on

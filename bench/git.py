@@ -30,14 +30,13 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.peers import free_port  # noqa: E402  (run as a script: the repo root is not on sys.path)
+
 SOURCES = [Path("/usr/lib/python3.11"), Path("/usr/share/doc"), Path("/usr/lib/x86_64-linux-gnu")]
 ADMIN = ("admin", "bootcamp")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def git_env(home: Path) -> dict[str, str]:

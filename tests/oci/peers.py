@@ -13,8 +13,6 @@ import base64
 import hashlib
 import json
 import os
-import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -28,22 +26,13 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from tests.conftest import free_port, require_tool
+
 USER = "alice"
 PASSWORD = "wonderland-S3cret!"
 REFRESH_TOKEN = "refresh-token-of-alice"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def require_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed (make install adds it on Debian)")
-    return path
 
 
 @dataclass
