@@ -17,12 +17,16 @@ DOCKER_HUB_API = "registry-1.docker.io"
 DEFAULT_TAG = "latest"
 NAME_MAX = 255
 
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
+# The distribution spec's grammar, shared by the registry's name checks and gitops' parser.
+PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
+REPOSITORY_PATTERN = rf"{PATH_COMPONENT}(?:/{PATH_COMPONENT})*"
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _HOST = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])"
-_DOMAIN_RE = re.compile(rf"^{_HOST}(?::[0-9]+)?$")
-_REPOSITORY_RE = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
-_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+DOMAIN_PATTERN = rf"{_HOST}(?::[0-9]+)?"
+TAG_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DOMAIN_RE = re.compile(rf"^{DOMAIN_PATTERN}$")
+_REPOSITORY_RE = re.compile(rf"^{REPOSITORY_PATTERN}$")
+_TAG_RE = re.compile(rf"^{TAG_PATTERN}$")
 
 
 class InvalidReference(ValueError):

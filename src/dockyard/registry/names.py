@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-# distribution-spec: <name> is path components of [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* joined by '/'
-_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+from dockyard.oci.reference import REPOSITORY_PATTERN, TAG_PATTERN
+
+NAME_RE = re.compile(rf"^{REPOSITORY_PATTERN}$")
+TAG_RE = re.compile(rf"^{TAG_PATTERN}$")
 DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 ANY_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 MAX_NAME_LENGTH = 255
