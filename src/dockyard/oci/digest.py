@@ -85,16 +85,38 @@ def digest_chunks(chunks: Iterable[bytes]) -> tuple[str, int]:
     return "sha256:" + h.hexdigest(), size
 
 
-class HashingWriter:
+class _HashingStream:
+    """What both hashing file objects share: the running sha256, the size, no seeking, and a
+    close() that leaves the wrapped stream to its owner."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self._hash.hexdigest()
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        """Closing the hasher never closes the wrapped stream: its owner does that."""
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+
+class HashingWriter(_HashingStream):
     """A write-only file object that hashes and counts bytes, then passes them to `target`.
 
     `target` may be None to only hash (e.g. to compute a diff_id without storing the tar).
     """
 
     def __init__(self, target: BinaryIO | HashingWriter | None = None) -> None:
+        super().__init__()
         self._target = target
-        self._hash = hashlib.sha256()
-        self.size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         self._hash.update(data)
@@ -111,34 +133,19 @@ class HashingWriter:
         """Stop passing bytes on (an aborted writer must not touch a closed target)."""
         self._target = None
 
-    @property
-    def digest(self) -> str:
-        return "sha256:" + self._hash.hexdigest()
-
     def writable(self) -> bool:
         return True
 
     def readable(self) -> bool:
         return False
 
-    def seekable(self) -> bool:
-        return False
 
-    def close(self) -> None:
-        """Closing the hasher never closes the target: its owner does that."""
-
-    @property
-    def closed(self) -> bool:
-        return False
-
-
-class HashingReader:
+class HashingReader(_HashingStream):
     """A read-only file object that hashes and counts what is read from `source`."""
 
     def __init__(self, source: BinaryIO) -> None:
+        super().__init__()
         self._source = source
-        self._hash = hashlib.sha256()
-        self.size = 0
 
     def read(self, n: int = -1) -> bytes:
         data = self._source.read(n)
@@ -156,22 +163,8 @@ class HashingReader:
         while self.read(CHUNK):
             pass
 
-    @property
-    def digest(self) -> str:
-        return "sha256:" + self._hash.hexdigest()
-
     def readable(self) -> bool:
         return True
 
     def writable(self) -> bool:
-        return False
-
-    def seekable(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        """Closing the hasher never closes the source: its owner does that."""
-
-    @property
-    def closed(self) -> bool:
         return False
