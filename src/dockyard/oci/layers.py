@@ -42,8 +42,9 @@ from typing import Any, BinaryIO, cast
 
 from dockyard.oci import mediatypes
 from dockyard.oci.compression import compressing_writer, decompressing_reader
-from dockyard.oci.digest import CHUNK, DigestMismatch, HashingReader, HashingWriter
+from dockyard.oci.digest import DigestMismatch, HashingReader, HashingWriter
 from dockyard.oci.models import Descriptor
+from dockyard.oci.tarstream import ReadAhead, TarStream, TarStreamError
 
 log = logging.getLogger(__name__)
 
@@ -186,9 +187,9 @@ class _Applier:
             os.unlink(path)
 
     # -- entries ---------------------------------------------------------------------------
-    def apply(self, tar: tarfile.TarFile) -> int:
+    def apply(self, tar: TarStream) -> int:
         count = 0
-        for member in tar:
+        for member in tar.members():
             count += 1
             try:
                 self.apply_member(tar, member)
@@ -199,7 +200,7 @@ class _Applier:
         self.finish()
         return count
 
-    def apply_member(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+    def apply_member(self, tar: TarStream, member: tarfile.TarInfo) -> None:
         name = clean_entry_name(member.name)
         if name == "":
             return  # the root directory itself: its metadata belongs to the rootfs owner
@@ -259,14 +260,11 @@ class _Applier:
             )
         self.set_meta(path, member)
 
-    def write_file(self, tar: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> None:
+    def write_file(self, tar: TarStream, member: tarfile.TarInfo, path: str) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(path, flags, 0o600)
         try:
-            source = tar.extractfile(member)
-            if source is not None:
-                while chunk := source.read(CHUNK):
-                    _write_all(fd, chunk)
+            tar.write_data(fd)
             if self.same_owner:
                 os.fchown(fd, member.uid, member.gid)
             os.fchmod(fd, stat.S_IMODE(member.mode))
@@ -369,13 +367,6 @@ class _Applier:
             self.remove(entry.path)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
 def _ns(mtime: float) -> int:
     return int(mtime * 1_000_000_000)
 
@@ -411,17 +402,19 @@ def apply_layer(
 def _apply_stream(
     raw: BinaryIO, applier: _Applier, compression: str | None, expected_diff_id: str | None
 ) -> ApplyResult:
+    reader = HashingReader(decompressing_reader(raw, compression))
+    source = ReadAhead(reader.read)
     try:
-        reader = HashingReader(decompressing_reader(raw, compression))
-        with tarfile.open(fileobj=cast(Any, reader), mode="r|", bufsize=1 << 20) as tar:
-            count = applier.apply(tar)
-        reader.drain()
-    except (tarfile.TarError, EOFError) as exc:
+        count = applier.apply(TarStream(source))
+        source.drain()
+    except (TarStreamError, EOFError) as exc:
         raise LayerError(f"layer is not a valid tar archive: {exc}") from exc
     except (OSError, ValueError) as exc:
         if isinstance(exc, LayerError):
             raise
         raise LayerError(f"layer could not be decompressed: {exc}") from exc
+    finally:
+        source.close()
     if expected_diff_id is not None and reader.digest != expected_diff_id:
         raise DigestMismatch(expected_diff_id, reader.digest, "uncompressed layer")
     return ApplyResult(diff_id=reader.digest, entries=count, skipped=applier.skipped)
