@@ -32,6 +32,8 @@ LAYOUT_SCHEME = "oci-layout://"
 
 @dataclass
 class BaseImage:
+    """A stage's base: its reference, config and layers."""
+
     reference: str
     config: ImageConfig
     layers: list[Layer]

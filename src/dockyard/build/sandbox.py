@@ -76,6 +76,8 @@ class RunRequest:
 
 @dataclass
 class RunResult:
+    """How a RUN ended: exit code, output tail, mount points it created, duration."""
+
     exit_code: int
     tail: str
     created: list[str]  # mount points the sandbox had to create (container paths)

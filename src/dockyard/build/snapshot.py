@@ -158,6 +158,8 @@ def _copy_metadata(st: os.stat_result, dst: Path) -> None:
 
 @dataclass(frozen=True)
 class FileState:
+    """The lstat fields that show a path changed between two snapshots."""
+
     mode: int
     uid: int
     gid: int

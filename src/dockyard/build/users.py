@@ -12,6 +12,8 @@ from dockyard.build.sandbox_init import inside
 
 @dataclass(frozen=True)
 class Identity:
+    """A numeric uid/gid (and supplementary groups) resolved from a user spec."""
+
     uid: int
     gid: int
     groups: list[int] = field(default_factory=list)

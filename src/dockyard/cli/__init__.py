@@ -32,8 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     wanted = args_list[0] if args_list and args_list[0] in COMMANDS else None
     for name, (module_name, help_text) in COMMANDS.items():
         if wanted is not None and name != wanted:
-            sub.add_parser(name, help=help_text)
-            continue
+            continue  # only the command being run needs a parser (start-up time)
         module = importlib.import_module(module_name)
         sub_parser = sub.add_parser(name, help=help_text, description=module.__doc__)
         module.add_arguments(sub_parser)

@@ -32,7 +32,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+from dockyard.cli.lean_httpx import httpx
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 

@@ -39,7 +39,6 @@ Import from here, not from the submodules: this list is the supported surface.
 
 from __future__ import annotations
 
-from dockyard.oci import _lean_httpx as _lean_httpx  # first: httpx without its CLI
 from dockyard.oci import mediatypes
 from dockyard.oci.blobcache import BlobCache
 from dockyard.oci.client import (

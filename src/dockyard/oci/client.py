@@ -1,4 +1,4 @@
-"""A registry client (OCI distribution v1.1 / Docker registry v2) over httpx.
+"""A registry client (OCI distribution v1.1 / Docker registry v2) over `oci.http`.
 
 Auth as Docker does it: ping `/v2/`; on `401` with `WWW-Authenticate: Bearer realm=,service=,scope=`
 get a token from the realm (Basic credentials from config.json, an identity token, or anonymous)
@@ -38,11 +38,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-import httpx
-
-from dockyard.oci import mediatypes
+from dockyard.oci import http, mediatypes
 from dockyard.oci.blobcache import BlobCache
 from dockyard.oci.credentials import Credential, CredentialStore
 from dockyard.oci.digest import CHUNK, DigestMismatch, sha256_digest
@@ -116,7 +114,7 @@ class RegistryOptions:
         return not (self.skip_tls_verify_all or host in self.skip_tls_verify)
 
     def tls_verify(self, host: str) -> bool | ssl.SSLContext:
-        """httpx's `verify` for `host`: off, the system CAs, or the system CAs plus the
+        """TLS verification for `host`: off, the system CAs, or the system CAs plus the
         certificate given for it (Kaniko's `--registry-certificate host=PATH`)."""
         if not self.verifies_tls(host):
             return False
@@ -157,9 +155,9 @@ class _LazyTrust:
                 self.context.load_verify_locations(cafile=certifi.where())
             self.loaded = True
 
-    def hook(self, request: httpx.Request) -> None:
-        if request.url.scheme == "https":
-            self.ensure_loaded()
+    def loaded_context(self) -> ssl.SSLContext:
+        self.ensure_loaded()
+        return self.context
 
 
 @functools.lru_cache(maxsize=1)
@@ -223,13 +221,13 @@ def _scope(ref: Reference, actions: str) -> str:
     return f"repository:{ref.repository}:{actions}"
 
 
-def _error_from(response: httpx.Response, what: str) -> RegistryError:
+def _error_from(response: http.Response, what: str) -> RegistryError:
     errors: list[dict[str, Any]] = []
     try:
         body = json.loads(response.read() or b"{}")
         if isinstance(body, dict) and isinstance(body.get("errors"), list):
             errors = [e for e in body["errors"] if isinstance(e, dict)]
-    except (ValueError, httpx.HTTPError):
+    except (ValueError, http.HTTPError):
         pass
     detail = "; ".join(
         f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors
@@ -285,16 +283,17 @@ class _HostSession:
         self.options = options
         self.credential = credential
         verify = options.tls_verify(host)
-        hooks: dict[str, list[Callable[..., Any]]] = {}
+        tls: ssl.SSLContext | Callable[[], ssl.SSLContext]
         if verify is True:
-            verify = _trust().context
-            hooks["request"] = [_trust().hook]
+            tls = _trust().loaded_context  # the CA bundle is read at the first https request
         elif verify is False:
-            verify = _no_verify()
-        self.client = httpx.Client(
-            verify=verify,
-            event_hooks=hooks,
-            timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 30.0)),
+            tls = _no_verify()
+        else:
+            tls = verify
+        self.client = http.Client(
+            tls=tls,
+            timeout=options.timeout,
+            connect_timeout=min(options.timeout, 30.0),
             headers={"User-Agent": options.user_agent},
         )
         self.base: str | None = None
@@ -331,7 +330,7 @@ class _HostSession:
                 url = f"{scheme}://{self.host}/v2/"
                 try:
                     response = self._ping(url)
-                except httpx.HTTPError as exc:
+                except http.HTTPError as exc:
                     problems.append(f"{scheme}: {exc.__class__.__name__}: {exc}")
                     continue
                 if response.status_code not in (200, 401):
@@ -355,7 +354,7 @@ class _HostSession:
                 )
             raise RegistryError(f"cannot reach registry {self.host}: {'; '.join(problems)}{hint}")
 
-    def _ping(self, url: str) -> httpx.Response:
+    def _ping(self, url: str) -> http.Response:
         """GET /v2/, retrying 429/5xx (not connection errors: the next scheme is tried then)."""
         for attempt in range(self.options.retries):
             response = self.client.get(url)
@@ -427,7 +426,7 @@ class _HostSession:
                     params.append(("account", credential.username))
                     auth = (credential.username, credential.password)
                 response = self.client.get(realm, params=params, auth=auth)
-        except httpx.HTTPError as exc:
+        except http.HTTPError as exc:
             raise RegistryAuthError(f"token service of {self.host} unreachable: {exc}") from None
         if response.status_code in (401, 403):
             who = (
@@ -451,7 +450,7 @@ class _HostSession:
             raise RegistryAuthError(f"token service of {self.host} answered without a token")
         return str(token), float(body.get("expires_in") or 60)
 
-    def _on_unauthorized(self, response: httpx.Response, scope: str) -> bool:
+    def _on_unauthorized(self, response: http.Response, scope: str) -> bool:
         """Adopt the challenge of a 401; True when retrying may now succeed."""
         header = response.headers.get("www-authenticate", "")
         previous_mode = self.mode
@@ -487,7 +486,7 @@ class _HostSession:
         body: Callable[[], Any] | bytes | None = None,
         stream: bool = False,
         follow_redirects: bool = False,
-    ) -> httpx.Response:
+    ) -> http.Response:
         """Send with auth; on 401 adopt the challenge and retry once (`body` is re-created)."""
         if not url.startswith(("http://", "https://")):
             url = self.url(url)
@@ -501,17 +500,15 @@ class _HostSession:
             if authorization:
                 request_headers["Authorization"] = authorization
             content = body() if callable(body) else body
-            request = self.client.build_request(
-                method, url, headers=request_headers, content=content
-            )
-            log.debug("%s %s", method, request.url.copy_with(query=None))
+            log.debug("%s %s", method, url.split("?", 1)[0])
             retry = method in _IDEMPOTENT and transient < self.options.retries
             try:
-                response = self.client.send(
-                    request, stream=stream, follow_redirects=follow_redirects
+                response = self.client.request(
+                    method, url, headers=request_headers, content=content, stream=stream,
+                    follow_redirects=follow_redirects,
                 )
-            except httpx.HTTPError as exc:
-                if retry and isinstance(exc, httpx.TransportError):
+            except http.HTTPError as exc:
+                if retry and isinstance(exc, http.TransportError):
                     transient += 1
                     time.sleep(self.options.retry_backoff * transient)
                     continue
@@ -874,7 +871,7 @@ class RegistryClient:
 
     def _upload_chunks(
         self, session: _HostSession, location: str, scope: str, digest: str, size: int, path: Path
-    ) -> httpx.Response:
+    ) -> http.Response:
         offset = 0
         chunk = self.options.chunk_size
         while offset < size:
@@ -1011,10 +1008,13 @@ class RegistryClient:
 
 
 def _with_digest(location: str, digest: str) -> str:
-    return str(httpx.URL(location).copy_merge_params({"digest": digest}))
+    """The upload URL with `digest=` set (other query parameters, e.g. a state, kept)."""
+    parts = urlsplit(location)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "digest"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("digest", digest)])))
 
 
-def _read_limited(response: httpx.Response, limit: int, what: str) -> bytes:
+def _read_limited(response: http.Response, limit: int, what: str) -> bytes:
     chunks = []
     total = 0
     for chunk in response.iter_bytes():

@@ -29,6 +29,8 @@ _HUB_ALIASES = {"index.docker.io", "registry-1.docker.io", "registry.hub.docker.
 
 @dataclass(frozen=True)
 class Credential:
+    """What config.json holds for one registry (user/password or tokens)."""
+
     username: str = ""
     password: str = field(default="", repr=False)
     identity_token: str = field(default="", repr=False)  # OAuth2 refresh token for the token realm

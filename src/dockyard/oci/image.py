@@ -56,6 +56,8 @@ class Layer:
 
 @dataclass
 class Image:
+    """A manifest and its config, with the layers' files where they are local."""
+
     manifest: Manifest
     manifest_bytes: bytes
     config: ImageConfig

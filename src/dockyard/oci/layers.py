@@ -64,6 +64,8 @@ class UnsafeLayerError(LayerError):
 
 @dataclass
 class ApplyResult:
+    """What applying a layer did: the tar's digest, entry count, skipped entries."""
+
     diff_id: str
     entries: int
     skipped: list[str] = field(default_factory=list)

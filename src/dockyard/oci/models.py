@@ -328,6 +328,8 @@ class ContainerConfig(JsonModel):
 
 @dataclass
 class RootFS(JsonModel):
+    """The config's rootfs: the diff_ids of the layers, bottom first."""
+
     type: str = _f("type", default="layers")
     diff_ids: list[str] = _f("diff_ids", default=None)
     extra: dict[str, Any] = _extra()
@@ -339,6 +341,8 @@ class RootFS(JsonModel):
 
 @dataclass
 class History(JsonModel):
+    """One entry of the config's history (a step, empty or with a layer)."""
+
     created: str | None = _f("created")
     created_by: str | None = _f("created_by")
     author: str | None = _f("author")

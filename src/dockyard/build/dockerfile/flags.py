@@ -11,6 +11,8 @@ BOOL, STRING, STRINGS = "bool", "string", "strings"
 
 @dataclass
 class ParsedFlags:
+    """An instruction's --flags: last value of each, and every value in order."""
+
     values: dict[str, str] = field(default_factory=dict)  # last value, raw
     lists: dict[str, list[str]] = field(default_factory=dict)  # repeated flags, in order
 

@@ -21,6 +21,8 @@ class ExpansionError(ValueError):
 
 @dataclass
 class ExpansionResult:
+    """A word after variable expansion."""
+
     word: str
     words: list[str]
     matched: set[str] = field(default_factory=set)  # variable names that were set

@@ -24,6 +24,8 @@ HEREDOC_KEYWORDS = frozenset({"RUN", "COPY", "ADD"})
 
 @dataclass
 class RawLine:
+    """One logical line of a Dockerfile and where it started."""
+
     text: str  # the logical line: continuations joined, comments removed
     line: int  # first physical line (1-based)
     end_line: int  # last physical line, including heredoc bodies
@@ -32,6 +34,8 @@ class RawLine:
 
 @dataclass
 class ScanResult:
+    """The logical lines of a Dockerfile and its parser directives."""
+
     lines: list[RawLine]
     directives: list[Directive]
     escape: str

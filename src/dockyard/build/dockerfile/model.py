@@ -9,7 +9,9 @@ while the stage is being built.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from dockyard.lazydataclass import lazy_dataclass
 
 # ---------------------------------------------------------------- errors
 
@@ -32,7 +34,7 @@ class DockerfileError(ValueError):
 # ---------------------------------------------------------------- building blocks
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Directive:
     """A parser directive from the top of the file (`# syntax=...`, `# escape=...`)."""
 
@@ -41,7 +43,7 @@ class Directive:
     line: int
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Heredoc:
     """One here-document attached to an instruction (`<<EOF` ... `EOF`).
 
@@ -56,7 +58,7 @@ class Heredoc:
     chomp: bool = False
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class KeyValue:
     """One `key=value` of ENV, LABEL (raw: quotes kept, variables unexpanded)."""
 
@@ -64,7 +66,7 @@ class KeyValue:
     value: str
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class ArgDecl:
     """One name of an ARG instruction; `value` is None for `ARG name` without default."""
 
@@ -72,7 +74,7 @@ class ArgDecl:
     value: str | None = None
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Mount:
     """A parsed `RUN --mount=...` option (BuildKit's instructions.Mount).
 
@@ -103,7 +105,7 @@ class Mount:
 # ---------------------------------------------------------------- instructions
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class Instruction:
     """Common part of every instruction.
 
@@ -122,7 +124,7 @@ class Instruction:
     heredocs: tuple[Heredoc, ...] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class CommandInstruction(Instruction):
     """RUN, CMD, ENTRYPOINT. `shell_form` True: `command` is one string to run through
     the stage's SHELL; False: `command` is the JSON exec form, passed as is."""
@@ -131,51 +133,67 @@ class CommandInstruction(Instruction):
     shell_form: bool
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class FromInstruction(Instruction):
+    """FROM image [AS name], with --platform."""
+
     base: str  # raw image reference or stage name, e.g. "$BASE" or "alpine:3.20"
     stage_name: str | None = None  # lower-cased `AS name`
     platform: str | None = None  # raw --platform value
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class RunInstruction(CommandInstruction):
+    """RUN, with its --mount, --network and --security flags."""
+
     mounts: tuple[Mount, ...] = ()
     network: str | None = None  # default | none | host
     security: str | None = None  # sandbox | insecure
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class CmdInstruction(CommandInstruction):
+    """CMD: the default command (exec or shell form)."""
+
     pass
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class EntrypointInstruction(CommandInstruction):
+    """ENTRYPOINT (exec or shell form)."""
+
     pass
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class LabelInstruction(Instruction):
+    """LABEL key=value pairs."""
+
     pairs: tuple[KeyValue, ...]
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class MaintainerInstruction(Instruction):
+    """MAINTAINER (deprecated; becomes the author field)."""
+
     maintainer: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class ExposeInstruction(Instruction):
+    """EXPOSE port[/protocol] list."""
+
     ports: tuple[str, ...]  # raw words: "80", "53/udp", "$PORT"
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class EnvInstruction(Instruction):
+    """ENV key=value pairs (or the legacy `ENV key value`)."""
+
     pairs: tuple[KeyValue, ...]
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class CopyInstruction(Instruction):
     """COPY. `sources` are the paths; every entry of `heredocs` is one more source: a
     file named after the heredoc with its content (`COPY <<EOF /dest/` has no paths)."""
@@ -190,7 +208,7 @@ class CopyInstruction(Instruction):
     exclude: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class AddInstruction(Instruction):
     """ADD; sources may be URLs or git repositories; heredocs as for COPY."""
 
@@ -205,38 +223,50 @@ class AddInstruction(Instruction):
     exclude: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class VolumeInstruction(Instruction):
+    """VOLUME paths."""
+
     paths: tuple[str, ...]  # JSON form decoded, word form raw
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class UserInstruction(Instruction):
+    """USER user[:group]."""
+
     user: str  # raw "user[:group]"
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class WorkdirInstruction(Instruction):
+    """WORKDIR path."""
+
     path: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class ArgInstruction(Instruction):
+    """ARG name[=default] declarations."""
+
     args: tuple[ArgDecl, ...]
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class OnbuildInstruction(Instruction):
+    """ONBUILD: a trigger kept as text for images built FROM this one."""
+
     expression: str  # the wrapped instruction's source text, stored in the image config
     instruction: Instruction  # the wrapped instruction, parsed
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class StopsignalInstruction(Instruction):
+    """STOPSIGNAL signal."""
+
     signal: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class HealthcheckInstruction(Instruction):
     """HEALTHCHECK. `test` is the OCI/Docker config form: ("NONE",), ("CMD", argv...)
     or ("CMD-SHELL", "command"). Durations are nanoseconds (Docker's config unit);
@@ -250,15 +280,17 @@ class HealthcheckInstruction(Instruction):
     retries: int | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class ShellInstruction(Instruction):
+    """SHELL: the shell for later shell-form instructions."""
+
     shell: tuple[str, ...]
 
 
 # ---------------------------------------------------------------- file level
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Stage:
     """One build stage: its FROM and the instructions after it."""
 
@@ -274,7 +306,7 @@ class Stage:
         return self.from_instruction.line
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Warning:
     """A build-check warning (BuildKit reports these without failing the build, unless
     `# check=error=true`). `rule` is BuildKit's check name, e.g. "JSONArgsRecommended"."""
@@ -284,8 +316,10 @@ class Warning:
     rule: str = ""
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Dockerfile:
+    """A parsed Dockerfile: directives, global ARGs, stages and lint warnings."""
+
     filename: str
     directives: tuple[Directive, ...]
     escape: str  # "\\" or "`"

@@ -1,9 +1,9 @@
-"""Imported first by `dockyard.oci`: httpx without its command-line tool.
+"""Imported before httpx by the remote-control commands: httpx without its command-line tool.
 
 httpx's package __init__ imports its CLI (click, and rich/pygments when installed), about a
 third of httpx's import time, whenever click happens to be installed (uvicorn brings it).
-`dockyard executor` starts in a fresh process for every build and never uses that CLI. A
-placeholder module makes httpx's optional import fall back; it is removed right after, so
+`dockyard ci ...` and the other remote commands start a fresh process each time and never
+use that CLI. A placeholder module makes httpx's optional import fall back; it is removed right after, so
 an explicit `import httpx._main` still works.
 """
 
@@ -26,3 +26,5 @@ def import_httpx_without_cli() -> None:
 
 
 import_httpx_without_cli()
+
+import httpx as httpx  # noqa: E402  (re-exported: `from dockyard.cli.lean_httpx import httpx`)
