@@ -215,6 +215,33 @@ def test_garbage_in_the_cache_repo_is_a_miss(app: Path, docker_registry: str,
                           "/src/all.out") == "v1\nlib\n"
 
 
+def test_corrupt_layer_bytes_in_the_cache_registry_are_a_miss(
+        app: Path, docker_registry: str, tmp_path: Path) -> None:
+    """Manifests fine, layer bytes rotten in the cache registry's storage: found only when a
+    later step needs the rootfs; the entries are forgotten and the build starts again."""
+    cache_registry = start_registry(tmp_path / "cache-registry")
+    try:
+        repo_path = "cachetest/rotten/cache"
+        repo = f"{cache_registry.host}/{repo_path}"
+        good, _ = build(app, f"{docker_registry}/cachetest/rotten:1", tmp_path / "c1", repo)
+        with httpx.Client(base_url=f"http://{cache_registry.host}", timeout=30) as client:
+            accept = {"Accept": "application/vnd.oci.image.manifest.v1+json"}
+            for tag in client.get(f"/v2/{repo_path}/tags/list").json()["tags"]:
+                manifest = client.get(f"/v2/{repo_path}/manifests/{tag}", headers=accept).json()
+                for layer in manifest["layers"]:
+                    blob = cache_registry.blob_file(layer["digest"])
+                    blob.write_bytes(bytes(len(blob.read_bytes())))  # same size, all zeros
+        (app / "main.txt").write_text("v2\n")  # COPY lib + RUN hit, then the rootfs is needed
+        digest, log = build(app, f"{docker_registry}/cachetest/rotten:2", tmp_path / "c2",
+                            repo)
+        assert "is unusable" in log and "building again without that cache entry" in log
+        assert pulled_content(f"{docker_registry}/cachetest/rotten:2", tmp_path,
+                              "/src/all.out") == "v2\nlib\n"
+        assert digest != good
+    finally:
+        cache_registry.stop()
+
+
 @pytest.fixture(scope="module")
 def locked_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """docker-registry with htpasswd auth: our build has no credentials for it."""

@@ -38,7 +38,7 @@ from dockyard.build.dockerfile import (
 from dockyard.build.dockerfile.expansion import global_env
 from dockyard.build.instructions import Change, step_for
 from dockyard.build.layer_writer import write_layer
-from dockyard.build.options import BuildError, BuildOptions
+from dockyard.build.options import BuildError, BuildOptions, CachedLayerUnusable
 from dockyard.build.sandbox import overlay_supported
 from dockyard.build.snapshot import merge_upper, upper_entries
 from dockyard.build.state import DEFAULT_SHELL, BuildEnv, StageState, clone_tree
@@ -76,6 +76,9 @@ def target_platform(options: BuildOptions) -> Platform:
     return Platform.parse(options.platform) if options.platform else Platform.current()
 
 
+MAX_CACHE_RETRIES = 3
+
+
 class Builder:
     """Builds one Dockerfile; holds the per-build scratch space and finished stages."""
 
@@ -97,6 +100,18 @@ class Builder:
         return parse(text, self.options.dockerfile.name)
 
     def run(self) -> BuildResult:
+        """Builds; a cached layer found unusable on the way (deleted or corrupt in the cache
+        registry) is forgotten and the build starts again, at most `MAX_CACHE_RETRIES` times."""
+        for _ in range(MAX_CACHE_RETRIES):
+            try:
+                return self.run_once()
+            except CachedLayerUnusable as exc:
+                self.log(f"warning: {exc}; building again without that cache entry")
+                self.cache.forget(exc.digests)
+                self.layers_written, self.steps = 0, []
+        return self.run_once()
+
+    def run_once(self) -> BuildResult:
         started = time.monotonic()
         dockerfile = self.parse()
         platform = target_platform(self.options)
@@ -192,9 +207,17 @@ class Builder:
             shell=list(config.config.shell or DEFAULT_SHELL), base_ref=base.reference,
             cache_chain=chain_link("base", ",".join(str(layer.diff_id) for layer in base.layers)),
             source=from_base,
-            fetch_missing=lambda layers: lazy.fetch_layers(layers, self.options, blobs,
-                                                           self.log),
+            fetch_missing=lambda layers: self.fetch_cached(layers, blobs),
         )
+
+    def fetch_cached(self, layers: list[Layer], blobs: BlobCache) -> None:
+        """Downloads the blobs of cache hits a step now needs; failing that, the hit was bad."""
+        try:
+            lazy.fetch_layers(layers, self.options, blobs, self.log)
+        except BuildError as exc:
+            missing = [layer.digest for layer in layers
+                       if layer.path is None or not layer.path.is_file()]
+            raise CachedLayerUnusable(missing or [layers[0].digest], str(exc)) from None
 
     def run_trigger(self, trigger: str, state: StageState, env: BuildEnv,
                     dockerfile: Dockerfile) -> None:

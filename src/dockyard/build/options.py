@@ -12,6 +12,16 @@ class BuildError(RuntimeError):
     """A build that cannot go on; the message names the problem and, where known, the fix."""
 
 
+class CachedLayerUnusable(BuildError):
+    """A cache hit whose layer turned out missing or corrupt when it was finally needed: the
+    engine forgets that entry and builds again (a bad cache entry is a miss, not a failure)."""
+
+    def __init__(self, digests: list[str], reason: str) -> None:
+        names = ", ".join(digest[:19] for digest in digests)
+        super().__init__(f"cached layer {names} is unusable: {reason}")
+        self.digests = digests
+
+
 def default_cache_dir() -> Path:
     """$DOCKYARD_CACHE_DIR, else $DOCKYARD_DATA_DIR/cache, else ~/.cache/dockyard."""
     if os.environ.get("DOCKYARD_CACHE_DIR"):

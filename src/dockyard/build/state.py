@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.build.context import BuildContext
-from dockyard.build.options import BuildOptions
+from dockyard.build.options import BuildOptions, CachedLayerUnusable
 from dockyard.oci import History, ImageConfig
 from dockyard.oci.image import Layer
 
@@ -50,14 +50,17 @@ class StageState:
             source, self.source = self.source, None
             source(self.rootfs_path)
         if self.pending:
-            from dockyard.oci import apply_layer
+            from dockyard.oci import DigestMismatch, LayerError, apply_layer
 
             pending, self.pending = self.pending, []
             if self.fetch_missing is not None and any(layer.path is None for layer in pending):
                 self.fetch_missing(pending)
             for layer in pending:
                 assert layer.path is not None
-                apply_layer(layer.path, self.rootfs_path, expected_diff_id=layer.diff_id)
+                try:
+                    apply_layer(layer.path, self.rootfs_path, expected_diff_id=layer.diff_id)
+                except (LayerError, DigestMismatch, OSError) as exc:
+                    raise CachedLayerUnusable([layer.digest], str(exc)) from None
         return self.rootfs_path
 
     @property

@@ -77,6 +77,7 @@ class StepCache:
             if self.enabled else None
         self.remote: RemoteCache | None = None
         self.events: list[CacheEvent] = []
+        self.unusable: set[str] = set()  # layer digests found missing or corrupt: misses
         self.label = ""  # the engine's "[n/total] " step number
         if self.enabled:
             from dockyard.build.remote_cache import RemoteCache, default_cache_repo
@@ -187,7 +188,7 @@ class StepCache:
         if key is None or state.cache_missed or self.lookups_allowed(instruction.keyword):
             return False
         layer, where = self._lookup(key)
-        if where == "":
+        if where == "" or (layer is not None and layer.digest in self.unusable):
             return False
         if layer is None:
             history.empty_layer = True
@@ -217,6 +218,15 @@ class StepCache:
             if remote is not None:
                 return remote.layer, "remote"
         return None, ""
+
+    def forget(self, digests: list[str]) -> None:
+        """Entries with these layers are misses from now on (the build starts again); bad
+        local copies are removed so that the next build downloads good ones."""
+        self.unusable.update(digests)
+        self.events = []
+        for digest in digests:
+            if self.blobs.has(digest):
+                self.blobs.path(digest).unlink(missing_ok=True)
 
     def miss(self, key: str | None, step: Step, instruction: Instruction,
              state: StageState) -> None:
