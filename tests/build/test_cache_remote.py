@@ -151,6 +151,66 @@ def test_stage_used_by_copy_from_is_not_rebuilt(tmp_path: Path, base: str,
     assert pulled_content(f"{docker_registry}/cachetest/ms:2", tmp_path, "/out") == "x\nx\n"
 
 
+def test_copy_from_an_image_is_keyed_by_what_its_tag_resolves_to(
+        tmp_path: Path, base: str, docker_registry: str) -> None:
+    tools = f"{docker_registry}/cachetest/tools:1"
+    rootfs = make_busybox_rootfs(tmp_path / "tools-v1")
+    (rootfs / "tool.txt").write_text("tool v1\n")
+    dockyard("image", "import", "--rootfs", str(rootfs), "-d", tools)
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        f"FROM {base}\nCOPY --from={tools} /tool.txt /tool.txt\nCMD [\"cat\", \"/tool.txt\"]\n")
+    repo = f"{docker_registry}/cachetest/fromimage/cache"
+    dest = f"{docker_registry}/cachetest/fromimage:1"
+    build(context, dest, tmp_path / "c1", repo)
+    _, log = build(context, dest, tmp_path / "c2", repo)
+    assert outcomes(log) == [("HIT", f"COPY --from={tools} /tool.txt /tool.txt")]
+    (rootfs / "tool.txt").write_text("tool v2\n")  # the tag moves to new content
+    dockyard("image", "import", "--rootfs", str(rootfs), "-d", tools)
+    _, log = build(context, dest, tmp_path / "c3", repo)
+    assert [o for o, _ in outcomes(log)] == ["MISS"]
+    assert pulled_content(dest, tmp_path, "/tool.txt") == "tool v2\n"
+
+
+def test_add_url_is_cached_only_with_a_checksum(tmp_path: Path, base: str,
+                                                docker_registry: str) -> None:
+    served = tmp_path / "www"
+    served.mkdir()
+    (served / "data.txt").write_text("downloaded\n")
+    digest = "sha256:" + hashlib.sha256(b"downloaded\n").hexdigest()
+    port = free_port()
+    server = subprocess.Popen(["python3", "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                               "--directory", str(served)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/data.txt", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}/data.txt"
+        context = tmp_path / "ctx"
+        context.mkdir()
+        repo = f"{docker_registry}/cachetest/addurl/cache"
+        dest = f"{docker_registry}/cachetest/addurl:1"
+        (context / "Dockerfile").write_text(f"FROM {base}\nADD --checksum={digest} {url} /d\n")
+        build(context, dest, tmp_path / "c1", repo)
+        _, log = build(context, dest, tmp_path / "c2", repo)
+        assert [o for o, _ in outcomes(log)] == ["HIT"]
+        assert pulled_content(dest, tmp_path, "/d") == "downloaded\n"
+        (context / "Dockerfile").write_text(f"FROM {base}\nADD {url} /d\n")
+        build(context, dest, tmp_path / "c3", repo)
+        _, log = build(context, dest, tmp_path / "c3", repo)
+        assert outcomes(log) == [] and runs_executed(log) == 0
+        assert "HIT" not in log  # unknown until fetched: never looked up
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def test_unreachable_cache_repo_is_a_warning(app: Path, docker_registry: str,
                                              tmp_path: Path) -> None:
     dead = f"127.0.0.1:{free_port()}/nothing/cache"

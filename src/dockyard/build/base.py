@@ -12,8 +12,10 @@ import hashlib
 import shutil
 import tempfile
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from dockyard.build.options import BuildError, BuildOptions
 from dockyard.build.state import clone_tree
@@ -106,9 +108,15 @@ def read_layout(spec: str, blobs: BlobCache, platform: Platform) -> BaseImage:
     return BaseImage(f"oci-layout://{spec}", image.config, layers)
 
 
-def rootfs_for(base: BaseImage, rootfs: Path, cache_dir: Path, hardlink: bool) -> None:
+def rootfs_for(base: BaseImage, rootfs: Path, cache_dir: Path, hardlink: bool,
+               stream: Callable[[Layer], AbstractContextManager[BinaryIO]] | None = None,
+               wait: Callable[[], None] | None = None) -> None:
     """Makes `rootfs` the base's filesystem: unpacked once per layer chain into the cache,
-    then cloned (hard links when every later write goes through overlay/renames)."""
+    then cloned (hard links when every later write goes through overlay/renames).
+
+    A layer without a local blob is read through `stream` (download and unpack at once);
+    `wait` is called before the first layer that is neither local nor the first missing one
+    (other downloads still running)."""
     if not base.layers:
         rootfs.mkdir(parents=True)
         return
@@ -118,11 +126,19 @@ def rootfs_for(base: BaseImage, rootfs: Path, cache_dir: Path, hardlink: bool) -
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cached.parent))
         try:
+            streamed = False
             for layer in base.layers:
-                if layer.path is None:
-                    raise BuildError(f"base layer {layer.digest} was not pulled")
+                if layer.path is None and streamed and wait is not None:
+                    wait()
                 try:
-                    apply_layer(layer.path, tmp, expected_diff_id=layer.diff_id)
+                    if layer.path is not None and layer.path.is_file():
+                        apply_layer(layer.path, tmp, expected_diff_id=layer.diff_id)
+                    elif stream is not None and not streamed:
+                        streamed = True
+                        with stream(layer) as blob:
+                            apply_layer(blob, tmp, expected_diff_id=layer.diff_id)
+                    else:
+                        raise BuildError(f"base layer {layer.digest} was not pulled")
                 except (LayerError, DigestMismatch) as exc:
                     raise BuildError(f"FROM {base.reference}: layer {layer.digest} refused: "
                                      f"{exc}") from None

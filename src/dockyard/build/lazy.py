@@ -11,11 +11,14 @@ blobs of remote cache hits then.
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Callable, Sequence
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from dockyard.build.base import LAYOUT_SCHEME, BaseImage, fetch_base, pull_registry_options
 from dockyard.build.options import BuildError, BuildOptions
@@ -25,6 +28,7 @@ from dockyard.oci.image import Image, Layer
 
 if TYPE_CHECKING:
     from dockyard.build.state import BuildEnv
+    from dockyard.oci.client import RegistryClient
 
 Log = Callable[[str], None]
 
@@ -67,17 +71,26 @@ def resolve_base(name: str, options: BuildOptions, blobs: BlobCache, platform: P
     return BaseImage(str(ref), copy.deepcopy(config), layers)
 
 
-def fetch_layers(layers: Sequence[Layer], options: BuildOptions, blobs: BlobCache,
-                 log: Log) -> None:
-    """Downloads (in parallel, verified) the blobs of `layers` that have no local copy."""
-    missing = [layer for layer in layers if layer.path is None or not layer.path.is_file()]
-    if not missing:
-        return
-    from dockyard.oci.client import RegistryClient, RegistryError, RegistryOptions
+def _pull_client(options: BuildOptions) -> RegistryClient:
+    from dockyard.oci.client import RegistryClient, RegistryOptions
 
     registry_options = pull_registry_options(options)
     assert isinstance(registry_options, RegistryOptions)
     registry_options.insecure_all = options.insecure_pull or options.insecure
+    return RegistryClient(registry_options)
+
+
+def is_local(layer: Layer) -> bool:
+    return layer.path is not None and layer.path.is_file()
+
+
+def fetch_layers(layers: Sequence[Layer], options: BuildOptions, blobs: BlobCache,
+                 log: Log) -> None:
+    """Downloads (in parallel, verified) the blobs of `layers` that have no local copy."""
+    missing = [layer for layer in layers if not is_local(layer)]
+    if not missing:
+        return
+    from dockyard.oci.client import RegistryError
 
     def fetch(layer: Layer) -> None:
         if layer.source is None:
@@ -86,11 +99,53 @@ def fetch_layers(layers: Sequence[Layer], options: BuildOptions, blobs: BlobCach
         log(f"    layer {layer.digest[:19]} pulled ({layer.size} bytes)")
 
     try:
-        with RegistryClient(registry_options) as client, \
-                ThreadPoolExecutor(max_workers=4) as pool:
+        with _pull_client(options) as client, ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(fetch, missing))
     except (RegistryError, DigestMismatch, OSError) as exc:
         raise BuildError(f"cannot fetch a layer: {exc}") from None
+
+
+@contextlib.contextmanager
+def streamed_layer(layer: Layer, options: BuildOptions, blobs: BlobCache, log: Log
+                   ) -> Iterator[BinaryIO]:
+    """The layer's blob as a stream while it downloads into `blobs`: unpacking starts with
+    the first bytes instead of after the last. The blob is verified as it is stored; a
+    mismatch raises when the stream is done (the caller's unpacked tree is then discarded).
+    """
+    if layer.source is None:
+        raise BuildError(f"layer {layer.digest} has no local copy and no source")
+    source = layer.source
+    read_fd, write_fd = os.pipe()
+    failures: list[BaseException] = []
+
+    def download() -> None:
+        def tee(chunks: Iterator[bytes]) -> Iterator[bytes]:
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(write_fd, view):]
+                yield chunk
+
+        try:
+            with _pull_client(options) as client:
+                layer.path = blobs.ingest(tee(client.open_blob(source, layer.digest)),
+                                          layer.digest, layer.size)
+            log(f"    layer {layer.digest[:19]} pulled ({layer.size} bytes)")
+        except BaseException as exc:  # reported to the consumer below
+            failures.append(exc)
+        finally:
+            os.close(write_fd)
+
+    thread = threading.Thread(target=download, name="layer-stream", daemon=True)
+    thread.start()
+    reader = os.fdopen(read_fd, "rb", buffering=1 << 20)
+    try:
+        yield cast(BinaryIO, reader)
+    finally:
+        reader.close()  # a consumer that stopped early makes the download end (EPIPE)
+        thread.join()
+    if failures:
+        raise BuildError(f"cannot fetch layer {layer.digest}: {failures[0]}")
 
 
 def materializer(base: BaseImage, options: BuildOptions, blobs: BlobCache, env: BuildEnv,
@@ -102,8 +157,13 @@ def materializer(base: BaseImage, options: BuildOptions, blobs: BlobCache, env: 
         from dockyard.build.base import rootfs_for
 
         log(f"    preparing the rootfs of stage {label}")
-        fetch_layers(base.layers, options, blobs, log)
-        rootfs_for(base, target, options.cache_dir, hardlink=env.overlay)
+        rest = [layer for layer in base.layers if not is_local(layer)][1:]
+        with ThreadPoolExecutor(max_workers=1) as prefetch:
+            # the first missing layer streams; the others download meanwhile
+            others = prefetch.submit(fetch_layers, rest, options, blobs, log)
+            rootfs_for(base, target, options.cache_dir, hardlink=env.overlay,
+                       stream=lambda layer: streamed_layer(layer, options, blobs, log),
+                       wait=others.result)
 
     return make
 

@@ -101,6 +101,7 @@ class BuildEnv:
     stage_names: dict[str, int] = field(default_factory=dict)
     log: Callable[[str], None] = print
     external_roots: dict[str, Path] = field(default_factory=dict)
+    resolved_images: dict[str, list[Layer]] = field(default_factory=dict)
     global_args: dict[str, str] = field(default_factory=dict)
     deadline: float | None = None  # time.monotonic() value after which the build fails
     _counter: int = 0
@@ -155,6 +156,20 @@ class BuildEnv:
             rootfs_for(base, root, self.options.cache_dir, hardlink=True)
             self.external_roots[name] = root
         return self.external_roots[name]
+
+    def image_diff_ids(self, name: str) -> str:
+        """The diff_ids of image `name` (`COPY --from=<image>`, `--mount=from=<image>`) for
+        a cache key: its manifest and config only, resolved once per build."""
+        if name not in self.resolved_images:
+            from dockyard.build.lazy import resolve_base
+            from dockyard.oci import Platform
+            from dockyard.oci.blobcache import BlobCache
+
+            platform = (Platform.parse(self.options.platform) if self.options.platform
+                        else Platform.current())
+            base = resolve_base(name, self.options, BlobCache(self.blob_dir), platform, self.log)
+            self.resolved_images[name] = base.layers
+        return ",".join(str(layer.diff_id) for layer in self.resolved_images[name])
 
     def stage_root(self, name: str) -> Path | None:
         """The rootfs of a finished stage named (or numbered) `name`."""

@@ -101,16 +101,15 @@ class StepCache:
             return None
         files = ""
         if isinstance(expanded, (CopyInstruction, AddInstruction)):
-            if any(s.startswith(("http://", "https://", "git@")) or s.endswith(".git")
-                   for s in expanded.sources):
-                return None  # remote content: unknown until fetched
+            if any(s.startswith("git@") or s.endswith(".git") for s in expanded.sources):
+                return None  # a git repository: unknown until cloned
+            if any(s.startswith(("http://", "https://")) for s in expanded.sources) and not (
+                    isinstance(expanded, AddInstruction) and expanded.checksum):
+                return None  # a URL without --checksum: unknown until fetched
             from_ = getattr(expanded, "from_", None)
             if from_:
-                source = env.stage_by_name(from_)
-                if source is None:
-                    return None  # an image: its tag may move; not cached
-                files = "stage:" + ",".join(str(layer.diff_id) for layer in source.layers)
-            else:
+                files = self.source_digest(from_, "stage:", env)
+            else:  # an ADD URL's --checksum is in the instruction text
                 files = self.copied_files_digest(expanded, step, state, env)
         elif isinstance(expanded, RunInstruction):
             parts = []
@@ -118,11 +117,7 @@ class StepCache:
                 if mount.type != "bind":
                     continue  # secrets and cache mounts are never part of the key
                 if mount.from_:
-                    source = env.stage_by_name(mount.from_)
-                    if source is None:
-                        return None
-                    parts.append(f"{mount.source}@" + ",".join(
-                        str(layer.diff_id) for layer in source.layers))
+                    parts.append(self.source_digest(mount.from_, f"{mount.source}@", env))
                 else:
                     path = env.context.root / env.context.clean(mount.source or "")
                     if path.exists():
@@ -141,6 +136,15 @@ class StepCache:
             files_digest=files,
             layer_format=f"epoch={epoch}" if epoch is not None else "",
         ))
+
+    @staticmethod
+    def source_digest(name: str, prefix: str, env: BuildEnv) -> str:
+        """What a `--from=` names, for a key: a stage by its layers, an image by the
+        diff_ids its tag resolves to now (a moved tag is a new key)."""
+        source = env.stage_by_name(name)
+        if source is not None:
+            return prefix + ",".join(str(layer.diff_id) for layer in source.layers)
+        return f"{prefix}image:{name}@{env.image_diff_ids(name)}"
 
     @staticmethod
     def copied_files_digest(expanded: CopyInstruction | AddInstruction, step: Step,

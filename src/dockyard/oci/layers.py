@@ -35,7 +35,7 @@ import shutil
 import stat
 import tarfile
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -106,6 +106,8 @@ class _Applier:
         self.skipped: list[str] = []
         self.restore_modes: dict[str, int] = {}
         self.is_root = os.geteuid() == 0
+        self.ids = (os.geteuid(), os.getegid())  # what a new entry is owned by already
+        self.umask = _process_umask()  # what os.open takes off a new file's mode
         # resolved parent directories; cleared whenever a directory or symlink is removed or
         # replaced (new entries only add paths, so they cannot make a cached resolution stale)
         self.resolved: dict[str, str] = {}
@@ -223,12 +225,11 @@ class _Applier:
         path = os.path.join(parent, base)
         if member.isdir():
             try:
-                st = os.lstat(path)
-                if not stat.S_ISDIR(st.st_mode):
+                os.mkdir(path, 0o755)
+            except FileExistsError:
+                if not stat.S_ISDIR(os.lstat(path).st_mode):
                     self.remove(path)
                     os.mkdir(path, 0o755)
-            except FileNotFoundError:
-                os.mkdir(path, 0o755)
             self.created.add(path)
             self.dir_meta[path] = member
             return
@@ -244,36 +245,51 @@ class _Applier:
         if linkname is not None:
             self.hardlink(member, linkname, path)
             return
-        self.remove(path)
         self.created.add(path)
         if member.isreg():
             self.write_file(tar, member, path)
             return
         if member.issym():
-            os.symlink(member.linkname, path)
+            self.create(path, lambda: os.symlink(member.linkname, path))
         elif member.isfifo():
-            os.mkfifo(path, 0o600)
+            self.create(path, lambda: os.mkfifo(path, 0o600))
         elif member.ischr() or member.isblk():
             node_type = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
-            os.mknod(path, node_type | 0o600, os.makedev(member.devmajor, member.devminor))
+            device = os.makedev(member.devmajor, member.devminor)
+            self.create(path, lambda: os.mknod(path, node_type | 0o600, device))
         else:
             raise LayerError(
                 f"layer entry {member.name!r}: unsupported tar entry type {member.type!r}"
             )
         self.set_meta(path, member)
 
+    def create(self, path: str, make: Callable[[], None]) -> None:
+        """`make` never follows or overwrites: whatever lower layers had there is removed
+        first (tried only when the name is taken: most entries are new)."""
+        try:
+            make()
+        except FileExistsError:
+            self.remove(path)
+            make()
+
     def write_file(self, tar: TarStream, member: tarfile.TarInfo, path: str) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(path, flags, 0o600)
+        mode = stat.S_IMODE(member.mode)
+        created_mode = mode & 0o777 & ~self.umask
+        fds: list[int] = []
+        self.create(path, lambda: fds.append(os.open(path, flags, created_mode)))
+        fd = fds[0]
         try:
             tar.write_data(fd)
-            if self.same_owner:
+            if self.same_owner and (member.uid, member.gid) != self.ids:
                 os.fchown(fd, member.uid, member.gid)
-            os.fchmod(fd, stat.S_IMODE(member.mode))
+                created_mode = -1  # chown may clear setuid/setgid: set the mode after it
+            if mode != created_mode:
+                os.fchmod(fd, mode)
+            os.utime(fd, ns=(_ns(member.mtime), _ns(member.mtime)))
         finally:
             os.close(fd)
         self.set_xattrs(path, member)
-        os.utime(path, ns=(_ns(member.mtime), _ns(member.mtime)), follow_symlinks=False)
 
     def hardlink(self, member: tarfile.TarInfo, linkname: str, path: str) -> None:
         located = self.locate(linkname, create_parents=False)
@@ -324,7 +340,7 @@ class _Applier:
         self.remove(target)
 
     def set_meta(self, path: str, member: tarfile.TarInfo) -> None:
-        if self.same_owner:
+        if self.same_owner and (member.uid, member.gid) != self.ids:
             os.lchown(path, member.uid, member.gid)
         if not member.issym():
             os.chmod(path, stat.S_IMODE(member.mode))
@@ -367,6 +383,19 @@ class _Applier:
                     self._empty_lower(entry.path)
                 continue
             self.remove(entry.path)
+
+
+def _process_umask() -> int:
+    """The umask, read without changing it (os.umask would race with other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o777  # unknown: every file gets an explicit chmod
+
 
 
 def _ns(mtime: float) -> int:

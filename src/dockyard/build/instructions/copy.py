@@ -164,6 +164,8 @@ class CopyStep(Step):
             return []
         out: list[Path] = []
         for source in i.sources:
+            if source.startswith(("http://", "https://")):
+                continue  # ADD's download: keyed by its --checksum, not the context
             for match in build.context.expand(source):
                 out.append(build.context.root / match)
         return out
