@@ -37,10 +37,7 @@ from dockyard.build.dockerfile import (
 )
 from dockyard.build.dockerfile.expansion import global_env
 from dockyard.build.instructions import Change, step_for
-from dockyard.build.layer_writer import write_layer
 from dockyard.build.options import BuildError, BuildOptions, CachedLayerUnusable
-from dockyard.build.sandbox import overlay_supported
-from dockyard.build.snapshot import merge_upper, upper_entries
 from dockyard.build.state import DEFAULT_SHELL, BuildEnv, StageState, clone_tree
 from dockyard.build.step_cache import CacheEvent, StepCache
 from dockyard.oci import History, ImageConfig, Platform, mediatypes
@@ -129,7 +126,7 @@ class Builder:
                 scratch=scratch,
                 blob_dir=cache_dir / "blobs",
                 overlay_probe=lambda: self.options.snapshot_mode != "tree"
-                and overlay_supported(scratch, cache_dir / "overlay-probe.json"),
+                and _overlay_supported(scratch, cache_dir / "overlay-probe.json"),
                 escape=dockerfile.escape,
                 log=self.log,
                 global_args=global_env(dockerfile, build_args, auto_args),
@@ -262,6 +259,8 @@ class Builder:
     def commit(self, state: StageState, change: Change | None, created_by: str,
                env: BuildEnv) -> Layer | None:
         """Turns the change into a layer (None when nothing changed) and folds it in."""
+        from dockyard.build.snapshot import merge_upper, upper_entries  # RUN/COPY only
+
         history = History(created=_timestamp(env.epoch), created_by=created_by,
                           comment="dockyard")
         entries = None
@@ -271,6 +270,8 @@ class Builder:
         elif change is not None and change.entries is not None:
             entries = change.entries
         if entries:
+            from dockyard.build.layer_writer import write_layer
+
             tmp = env.scratch / f"layer-{len(state.layers)}-{time.monotonic_ns()}.tar.gz"
             blob = write_layer(entries, tmp, env.epoch, self.options.compression)
             blobs = BlobCache(env.blob_dir)
@@ -308,6 +309,13 @@ class Builder:
                                     size=layer.descriptor.size)
             layers.append(Layer(descriptor, layer.diff_id, layer.path, layer.source))
         return Image.assemble(config, layers)
+
+
+def _overlay_supported(scratch: Path, record: Path) -> bool:
+    """The sandbox's probe, imported only when a step first needs a RUN or a diff."""
+    from dockyard.build.sandbox import overlay_supported
+
+    return overlay_supported(scratch, record)
 
 
 STALE_SCRATCH_SECONDS = 24 * 3600

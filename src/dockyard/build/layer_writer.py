@@ -9,6 +9,7 @@ to a file in the blob directory.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import stat
@@ -20,14 +21,17 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-try:  # isal is several times faster than zlib at the same ratio
-    from isal import isal_zlib as _fast_zlib
 
-    _ZLIB: ModuleType = _fast_zlib
-    _LEVEL = 2
-except ImportError:  # pragma: no cover - depends on the platform
-    _ZLIB = zlib
-    _LEVEL = 5
+@functools.cache
+def _deflate() -> tuple[ModuleType, int]:
+    """isal (several times faster than zlib at the same ratio) and its level, else zlib;
+    imported on first use: a build whose steps all hit writes no layer."""
+    try:
+        from isal import isal_zlib
+    except ImportError:  # pragma: no cover - depends on the platform
+        return zlib, 5
+    return isal_zlib, 2
+
 
 COPY_BUFSIZE = 1 << 20
 GZIP_WBITS = 31  # gzip container, header with mtime 0 and no file name
@@ -54,7 +58,8 @@ ZSTD_LEVEL = 3
 def _compressor(compression: str) -> Any:
     """A compressobj-style object (compress/flush) for the layer's compression."""
     if compression == "gzip":
-        return _ZLIB.compressobj(_LEVEL, zlib.DEFLATED, GZIP_WBITS)
+        module, level = _deflate()
+        return module.compressobj(level, zlib.DEFLATED, GZIP_WBITS)
     if compression == "zstd":
         import zstandard  # only builds that ask for zstd pay for the import
 

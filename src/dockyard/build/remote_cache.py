@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from dockyard.oci.reference import Reference
 
 KEY_ANNOTATION = "org.dockyard.cache.key"
+# copies of the config's `created` and diff_id on the manifest: a lookup reads one object
+CREATED_ANNOTATION = "org.opencontainers.image.created"
+DIFF_ID_ANNOTATION = "org.dockyard.cache.diff-id"
 CONFIG_LIMIT = 64 * 1024  # a cache image's config is tiny; anything bigger is not ours
 TAG_LENGTH = 64  # sha256 hex: a valid tag (at most 128 characters)
 
@@ -178,20 +181,26 @@ class RemoteCache:
             raise ValueError(f"{len(manifest.layers)} layers (a cache image has 0 or 1)")
         if manifest.config.size > CONFIG_LIMIT:
             raise ValueError(f"config of {manifest.config.size} bytes")
-        config_bytes = b"".join(client.open_blob(ref, manifest.config.digest))
-        if sha256_digest(config_bytes) != manifest.config.digest:
-            raise ValueError("config blob does not match its digest")
-        config = ImageConfig.from_json(config_bytes)
-        created = parse_created(config.created)
+        created_text = annotations.get(CREATED_ANNOTATION)
+        diff_ids = [annotations[DIFF_ID_ANNOTATION]] if DIFF_ID_ANNOTATION in annotations \
+            else []
+        if created_text is None or len(diff_ids) != len(manifest.layers):
+            # an entry without the copies on its manifest (older Dockyard): read the config
+            config_bytes = b"".join(client.open_blob(ref, manifest.config.digest))
+            if sha256_digest(config_bytes) != manifest.config.digest:
+                raise ValueError("config blob does not match its digest")
+            config = ImageConfig.from_json(config_bytes)
+            created_text = config.created
+            diff_ids = list(config.rootfs.diff_ids or [])
+        created = parse_created(created_text)
         if created is None:
             raise ValueError("config has no valid 'created' time")
         if time.time() - created > self.options.cache_ttl_seconds:
             return None  # expired: a miss (retention removes it from the registry)
-        diff_ids = list(config.rootfs.diff_ids or [])
         if len(diff_ids) != len(manifest.layers):
             raise ValueError(f"{len(diff_ids)} diff_ids for {len(manifest.layers)} layers")
         if not manifest.layers:
-            return RemoteEntry(None, config.created or "")
+            return RemoteEntry(None, created_text or "")
         descriptor = manifest.layers[0]
         if descriptor.media_type not in mediatypes.LAYERS:
             raise ValueError(f"layer media type {descriptor.media_type!r}")
@@ -201,7 +210,7 @@ class RemoteCache:
             raise ValueError(f"its layer {descriptor.digest} is missing from the registry")
         assert self._ref is not None
         layer = Layer(descriptor, diff_ids[0], path, self._ref)
-        return RemoteEntry(layer, config.created or "")
+        return RemoteEntry(layer, created_text or "")
 
     # ------------------------------------------------------------------ store
 
@@ -228,8 +237,10 @@ class RemoteCache:
                              history=[History(created=now, created_by=created_by,
                                               comment="dockyard cache",
                                               empty_layer=None if layer else True)])
-        image = Image.assemble(config, [layer] if layer else [],
-                               annotations={KEY_ANNOTATION: key})
+        annotations = {KEY_ANNOTATION: key, CREATED_ANNOTATION: now}
+        if layer is not None:
+            annotations[DIFF_ID_ANNOTATION] = str(layer.diff_id)
+        image = Image.assemble(config, [layer] if layer else [], annotations=annotations)
         self.client().push(image, [self._entry_ref(key)])
         if layer is not None and layer.source is None:
             layer.source = self._ref

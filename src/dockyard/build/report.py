@@ -16,7 +16,6 @@ def run_build(options: BuildOptions, live: bool = False) -> int:
     from dockyard.build.dockerfile import DockerfileError
     from dockyard.build.engine import build
     from dockyard.build.outputs import deliver
-    from dockyard.build.sandbox import RunFailed, SandboxUnavailable
 
     started = time.monotonic()
     quiet = options.verbosity in QUIET
@@ -42,10 +41,7 @@ def run_build(options: BuildOptions, live: bool = False) -> int:
     try:
         result = build(options)
         deliver(result.image, options, options.progress)
-    except RunFailed as exc:
-        print(f"error: {exc}", file=err)
-        return exc.exit_code if 0 < exc.exit_code < 256 and not exc.timed_out else 1
-    except (BuildError, DockerfileError, SandboxUnavailable) as exc:
+    except (BuildError, DockerfileError) as exc:
         print(f"error: {exc}", file=err)
         return 1
     except OSError as exc:  # a file the build needs and cannot read or write
@@ -54,6 +50,15 @@ def run_build(options: BuildOptions, live: bool = False) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=err)
         return 130
+    except RuntimeError as exc:  # the sandbox's (imported only when a RUN ran)
+        from dockyard.build.sandbox import RunFailed, SandboxUnavailable
+
+        if not isinstance(exc, (RunFailed, SandboxUnavailable)):
+            raise
+        print(f"error: {exc}", file=err)
+        if isinstance(exc, RunFailed) and 0 < exc.exit_code < 256 and not exc.timed_out:
+            return exc.exit_code
+        return 1
     progress(f"built {result.image.digest} in {time.monotonic() - started:.1f}s "
              f"({result.layers_written} new layers)")
     print(result.image.digest)

@@ -18,13 +18,12 @@ them from the layer. Only the standard library is imported: this runs once per R
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import json
 import os
-import platform
 import stat
 import sys
+from typing import Any
 
 MS_RDONLY = 1
 MS_NOSUID = 2
@@ -37,7 +36,7 @@ MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 PR_CAPBSET_DROP = 24
 PR_SET_PDEATHSIG = 1
-SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine(), 155)
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(os.uname().machine, 155)
 
 # Docker's default capability set; everything else is dropped from the bounding set.
 # CAP_MKNOD is dropped too: without a device cgroup a node would reach the host's disks.
@@ -50,18 +49,37 @@ DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 PROC_READONLY = ("bus", "fs", "irq", "sys", "sysrq-trigger")
 PROC_MASKED = ("kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug")
 
-_libc = ctypes.CDLL(None, use_errno=True)
+_LIBC: Any = None
+
+
+def _libc() -> Any:
+    """libc through ctypes, loaded on first use: the builder imports this module for
+    `inside` alone, on every build, and ctypes costs start-up time."""
+    global _LIBC
+    if _LIBC is None:
+        import ctypes
+
+        _LIBC = ctypes.CDLL(None, use_errno=True)
+    return _LIBC
+
+
+def _errno() -> int:
+    import ctypes
+
+    return ctypes.get_errno()
 
 
 def _check(result: int, what: str) -> None:
     if result != 0:
-        err = ctypes.get_errno()
+        err = _errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
 def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    import ctypes
+
     _check(
-        _libc.mount(
+        _libc().mount(
             source.encode(),
             target.encode(),
             fstype.encode() if fstype else None,
@@ -213,8 +231,8 @@ def setup(spec: dict[str, object]) -> Placeholders:
 
 def pivot_into(root: str) -> None:
     os.chdir(root)
-    _check(_libc.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")
-    _check(_libc.umount2(b".", MNT_DETACH), "detach the host tree")
+    _check(_libc().syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")
+    _check(_libc().umount2(b".", MNT_DETACH), "detach the host tree")
     os.chdir("/")
 
 
@@ -222,7 +240,7 @@ def drop_capabilities() -> None:
     for cap in range(64):
         if cap in KEEP_CAPS:
             continue
-        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() == errno.EINVAL:
+        if _libc().prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and _errno() == errno.EINVAL:
             break  # past the last capability this kernel knows
 
 
@@ -292,7 +310,7 @@ def main() -> int:
     try:
         if spec.get("hostname"):
             name = spec["hostname"].encode()
-            _check(_libc.sethostname(name, len(name)), "sethostname")
+            _check(_libc().sethostname(name, len(name)), "sethostname")
         places = setup(spec)
         with open(spec["created_file"], "w") as f:
             json.dump(places.created, f)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +23,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "trace": ("dockyard.ci.cli_trace", "print a build's trace as a table (dockyard trace JOB N)"),
     "demo": ("dockyard.cli.demo_cmd", "run the tutorial's push -> image -> deploy loop end to end"),
 }
+
+
+# commands that, run from the command line, end the process as soon as their output is
+# flushed: everything they opened is closed and every thread they started has finished
+FAST_EXIT = {"executor"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,4 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return 2
-    return int(args._module.run(args) or 0)
+    code = int(args._module.run(args) or 0)
+    if argv is None and args.command in FAST_EXIT:
+        # a whole process per build (a pod): skip the interpreter's teardown of ~300 modules
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

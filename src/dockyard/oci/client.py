@@ -187,6 +187,28 @@ def _speaks_tls(host: str, timeout: float) -> tuple[bool, str]:
         return False, f"{exc.__class__.__name__}: {exc}"
 
 
+SMALL_BLOB = 64 * 1024  # configs: uploaded without asking first whether they are there
+
+
+class _PresentBlobs:
+    """(registry, repository, digest) of blobs seen by HEAD, uploaded or mounted by this
+    process in the last few minutes: a build checks the same layers before and while it
+    pushes. Forgotten after `seconds` (a long-running server: a registry may gc them)."""
+
+    def __init__(self, seconds: float = 300.0) -> None:
+        self.seconds = seconds
+        self._seen: dict[tuple[str, str, str], float] = {}
+
+    def add(self, key: tuple[str, str, str]) -> None:
+        self._seen[key] = time.monotonic()
+
+    def __contains__(self, key: object) -> bool:
+        seen = self._seen.get(key)  # type: ignore[call-overload]
+        return seen is not None and time.monotonic() - seen < self.seconds
+
+
+_PRESENT_BLOBS = _PresentBlobs()
+
 # scheme and auth challenge per (host, plain HTTP allowed), shared by every client of the
 # process for a few minutes: a build opens several clients and each would ping twice
 _KNOWN_BASES: dict[tuple[str, bool], tuple[float, str, str]] = {}
@@ -643,12 +665,16 @@ class RegistryClient:
 
     def blob_exists(self, ref: Reference | str, digest: str, actions: str = "pull") -> bool:
         """HEAD the blob; `actions` is the token scope to ask for ("pull,push" while pushing,
-        so that one token serves the whole push, as Docker does)."""
+        so that one token serves the whole push, as Docker does). A blob this process has
+        seen in, uploaded or mounted into the repository is not asked about again."""
         ref = self._ref(ref)
+        if (ref.registry, ref.repository, digest) in _PRESENT_BLOBS:
+            return True
         response = self._session(ref).request(
             "HEAD", f"/v2/{ref.repository}/blobs/{digest}", _scope(ref, actions)
         )
         if response.status_code == 200:
+            _PRESENT_BLOBS.add((ref.registry, ref.repository, digest))
             return True
         if response.status_code == 404:
             return False
@@ -771,9 +797,17 @@ class RegistryClient:
         `source` None means "mount or fail" (a layer known only by its source repository).
         """
         ref = self._ref(ref)
+        state = self._upload_blob(ref, digest, size, source, mount_from)
+        _PRESENT_BLOBS.add((ref.registry, ref.repository, digest))
+        return state
+
+    def _upload_blob(self, ref: Reference, digest: str, size: int, source: Path | bytes | None,
+                     mount_from: Reference | None) -> str:
         session = self._session(ref)
         scope = _scope(ref, "pull,push")
-        if self.blob_exists(ref, digest, "pull,push"):
+        small = isinstance(source, bytes) and len(source) <= SMALL_BLOB
+        if (ref.registry, ref.repository, digest) in _PRESENT_BLOBS or (
+                not small and self.blob_exists(ref, digest, "pull,push")):
             return "exists"
         location = None
         uploads = f"/v2/{ref.repository}/blobs/uploads/"
@@ -792,7 +826,19 @@ class RegistryClient:
                 location = response.headers.get("location")
             elif response.status_code not in (401, 403, 404):
                 raise _error_from(response, f"mount of {digest} into {ref.name}")
-        if location is None:
+        if location is None and small:
+            # a config: offered whole in the POST (one request where the registry supports
+            # it, the spec's single-POST upload); otherwise the upload session it opens is used
+            assert isinstance(source, bytes)
+            response = session.request(
+                "POST", f"{uploads}?digest={digest}", scope, body=source,
+                headers={"Content-Type": "application/octet-stream"})
+            if response.status_code == 201:
+                return "uploaded"
+            if response.status_code != 202:
+                raise _error_from(response, f"upload of {digest} to {ref.name}")
+            location = response.headers.get("location")
+        elif location is None:
             response = session.request("POST", uploads, scope)
             if response.status_code != 202:
                 raise _error_from(response, f"starting an upload to {ref.name}")

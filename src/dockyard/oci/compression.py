@@ -5,15 +5,29 @@ Nothing here holds a whole layer in memory: every function wraps a file object.
 
 from __future__ import annotations
 
+import functools
 import gzip
+from types import ModuleType
 from typing import Any, BinaryIO, cast
 
-import zstandard
+# isal and zstandard are imported on first use: together ~45 ms of start-up that a build
+# whose steps all hit the cache never needs
 
-try:  # isal is several times faster than zlib; missing on some architectures
-    from isal import igzip as _igzip
-except ImportError:  # pragma: no cover - depends on the platform
-    _igzip = None  # type: ignore[assignment]
+
+@functools.cache
+def _igzip() -> ModuleType | None:
+    """isal's gzip: several times faster than zlib; missing on some architectures."""
+    try:
+        from isal import igzip
+    except ImportError:  # pragma: no cover - depends on the platform
+        return None
+    return igzip
+
+
+def _zstandard() -> ModuleType:
+    import zstandard
+
+    return zstandard
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -71,11 +85,12 @@ def decompressing_reader(stream: BinaryIO, compression: str | None = None) -> Bi
     if compression is None:
         compression, stream = sniff_compression(stream)
     if compression == "gzip":
-        if _igzip is not None:
-            return cast(BinaryIO, _igzip.IGzipFile(fileobj=stream, mode="rb"))
+        igzip = _igzip()
+        if igzip is not None:
+            return cast(BinaryIO, igzip.IGzipFile(fileobj=stream, mode="rb"))
         return cast(BinaryIO, gzip.GzipFile(fileobj=stream, mode="rb"))
     if compression == "zstd":
-        reader = zstandard.ZstdDecompressor().stream_reader(
+        reader = _zstandard().ZstdDecompressor().stream_reader(
             stream, read_across_frames=True, closefd=False
         )
         return cast(BinaryIO, reader)
@@ -90,15 +105,16 @@ def compressing_writer(target: Any, compression: str, level: int | None = None) 
     gzip output is deterministic: no file name and mtime 0 in the header.
     """
     if compression == "gzip":
-        if _igzip is not None:
-            return _igzip.IGzipFile(
+        igzip = _igzip()
+        if igzip is not None:
+            return igzip.IGzipFile(
                 fileobj=target, mode="wb", compresslevel=1 if level is None else level, mtime=0
             )
         return gzip.GzipFile(
             fileobj=target, mode="wb", compresslevel=6 if level is None else level, mtime=0
         )
     if compression == "zstd":
-        compressor = zstandard.ZstdCompressor(level=3 if level is None else level)
+        compressor = _zstandard().ZstdCompressor(level=3 if level is None else level)
         return compressor.stream_writer(target, closefd=False)
     if compression == "none":
         return _NoClose(target)

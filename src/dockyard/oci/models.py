@@ -10,7 +10,7 @@ over a re-serialisation.
 from __future__ import annotations
 
 import json
-import platform as _platform
+import os
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
@@ -145,7 +145,7 @@ class Platform(JsonModel):
     @classmethod
     def current(cls) -> Platform:
         """The platform of this machine (linux/amd64 on x86_64)."""
-        machine = _platform.machine().lower()
+        machine = os.uname().machine.lower()
         if machine.startswith("armv") and machine[4:5].isdigit():  # armv7l, armv6l
             return cls(architecture="arm", os="linux", variant="v" + machine[4])
         arch = _normalise_arch(machine)

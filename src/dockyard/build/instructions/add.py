@@ -4,9 +4,7 @@ leaves the destination); a URL is downloaded (mode 0600, --checksum verified).""
 
 from __future__ import annotations
 
-import bz2
 import hashlib
-import lzma
 import os
 import posixpath
 import tempfile
@@ -45,6 +43,9 @@ def extract(archive: Path, kind: str, target: Path) -> None:
     from dockyard.oci import apply_layer
 
     if kind in ("bzip2", "xz"):
+        import bz2  # noqa: I001  (on use: every build imports this module)
+        import lzma
+
         opener = bz2.open if kind == "bzip2" else lzma.open
         with opener(archive, "rb") as stream:
             apply_layer(stream, target, compression="none")  # type: ignore[arg-type]

@@ -15,19 +15,16 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dockyard.build.dockerfile import DockerfileError, Mount, RunInstruction
 from dockyard.build.instructions.base import Change, Step
-from dockyard.build.sandbox import RunRequest, SandboxMount, run_in_sandbox
 from dockyard.build.sandbox_init import inside
-from dockyard.build.snapshot import (
-    TreeState,
-    prune_copied_up_dirs,
-    remove_placeholders,
-    tree_diff_entries,
-)
 from dockyard.build.state import BuildEnv, StageState
-from dockyard.build.users import resolve_user
+
+if TYPE_CHECKING:  # the sandbox and snapshot code load when a RUN executes, not on a hit
+    from dockyard.build.sandbox import SandboxMount
+    from dockyard.build.snapshot import TreeState
 
 _HEREDOC_ONLY = re.compile(r"^<<-?(['\"]?)([A-Za-z0-9_.-]+)\1$")
 
@@ -65,6 +62,8 @@ class RunStep(Step):
     makes_layer = True
 
     def mounts(self, stage: StageState, build: BuildEnv, env: dict[str, str]) -> list[SandboxMount]:
+        from dockyard.build.sandbox import SandboxMount
+
         i = self.instruction
         assert isinstance(i, RunInstruction)
         out: list[SandboxMount] = []
@@ -117,6 +116,8 @@ class RunStep(Step):
         return copy
 
     def _bind(self, build: BuildEnv, mount: Mount) -> SandboxMount:
+        from dockyard.build.sandbox import SandboxMount
+
         i = self.instruction
         if mount.from_:
             root = build.stage_root(mount.from_) or build.image_root(mount.from_)
@@ -137,6 +138,15 @@ class RunStep(Step):
         return SandboxMount("bind", mount.target, source, readonly=True)
 
     def execute(self, stage: StageState, build: BuildEnv) -> Change | None:
+        from dockyard.build.sandbox import RunRequest, run_in_sandbox
+        from dockyard.build.snapshot import (
+            TreeState,
+            prune_copied_up_dirs,
+            remove_placeholders,
+            tree_diff_entries,
+        )
+        from dockyard.build.users import resolve_user
+
         i = self.instruction
         assert isinstance(i, RunInstruction)
         env = stage.run_env()
