@@ -339,3 +339,34 @@ def test_cache_ttl_is_checked_against_the_entry_created_time(app: Path, docker_r
     assert [o for o, _ in outcomes(log)] == ["MISS"] * 4
     _, log = build(app, dest, tmp_path / "c3", repo, "--cache-ttl=1h")
     assert [o for o, _ in outcomes(log)] == ["HIT"] * 4
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_base_layer_that_cannot_be_fetched_fails_clearly(tmp_path: Path, damage: str) -> None:
+    """The base layer streams into the unpacker while it downloads: a blob the registry lost
+    or serves corrupt fails the build with the reason, and leaves no unpacked base behind."""
+    registry = start_registry(tmp_path / "base-registry")
+    try:
+        ref = f"{registry.host}/broken/busybox:1"
+        dockyard("image", "import", "--rootfs", str(make_busybox_rootfs(tmp_path / "rootfs")),
+                 "-d", ref)
+        with httpx.Client(base_url=f"http://{registry.host}", timeout=30) as client:
+            manifest = client.get("/v2/broken/busybox/manifests/1", headers={
+                "Accept": "application/vnd.oci.image.manifest.v1+json"}).json()
+        blob = registry.blob_file(manifest["layers"][0]["digest"])
+        if damage == "missing":
+            blob.unlink()
+        else:
+            blob.write_bytes(blob.read_bytes()[:-100] + bytes(100))
+        context = tmp_path / "ctx"
+        context.mkdir()
+        (context / "Dockerfile").write_text(f"FROM {ref}\nRUN echo hi > /hi\n")
+        result = dockyard("executor", f"--context={context}", "--no-push",
+                          f"--cache-dir={tmp_path / 'cache'}", check=False)
+        assert result.returncode == 1
+        assert "cannot fetch layer" in result.stderr, result.stderr
+        if damage == "corrupt":
+            assert "blob has digest" in result.stderr, result.stderr
+        assert not list((tmp_path / "cache" / "rootfs").glob("[0-9a-f]*"))
+    finally:
+        registry.stop()

@@ -151,3 +151,13 @@ def test_close_stops_a_producer_that_is_ahead() -> None:
     source = ReadAhead(io.BytesIO(b"\x01" * (40 << 20)).read)
     source.next_block()
     source.close()  # returns although 30+ MiB were never consumed
+
+
+def test_an_empty_stream_ends_and_drains() -> None:
+    source = ReadAhead(io.BytesIO(b"").read)
+    try:
+        assert list(TarStream(source).members()) == []
+        source.drain()  # returns: the end was already seen
+        assert source.next_block() == b""
+    finally:
+        source.close()

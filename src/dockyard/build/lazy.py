@@ -141,11 +141,19 @@ def streamed_layer(layer: Layer, options: BuildOptions, blobs: BlobCache, log: L
     reader = os.fdopen(read_fd, "rb", buffering=1 << 20)
     try:
         yield cast(BinaryIO, reader)
-    finally:
-        reader.close()  # a consumer that stopped early makes the download end (EPIPE)
-        thread.join()
+    except BaseException:
+        _end_stream(reader, thread)
+        if failures:  # the unpacker saw a cut stream: the download's error is the cause
+            raise BuildError(f"cannot fetch layer {layer.digest}: {failures[0]}") from None
+        raise
+    _end_stream(reader, thread)
     if failures:
         raise BuildError(f"cannot fetch layer {layer.digest}: {failures[0]}")
+
+
+def _end_stream(reader: BinaryIO, thread: threading.Thread) -> None:
+    reader.close()  # a consumer that stopped early makes the download end (EPIPE)
+    thread.join()
 
 
 def materializer(base: BaseImage, options: BuildOptions, blobs: BlobCache, env: BuildEnv,

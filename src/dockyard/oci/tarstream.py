@@ -44,6 +44,7 @@ class ReadAhead:
         self._read = read
         self._queue: queue.Queue[bytes | BaseException] = queue.Queue(QUEUE_BLOCKS)
         self._stop = threading.Event()
+        self._ended = False
         self._thread = threading.Thread(target=self._produce, name="tar-read-ahead", daemon=True)
         self._thread.start()
 
@@ -66,9 +67,13 @@ class ReadAhead:
                 continue
 
     def next_block(self) -> bytes:
+        """The next block; b"" at the end (and on every call after it)."""
+        if self._ended:
+            return b""
         item = self._queue.get()
         if isinstance(item, BaseException):
             raise item
+        self._ended = not item
         return item
 
     def drain(self) -> None:
