@@ -52,6 +52,15 @@ def dockyard(*args: str, check: bool = True, env: dict[str, str] | None = None,
     return result
 
 
+def try_build_from(tmp: Path, base: str, run: str = "true") -> subprocess.CompletedProcess[str]:
+    """`FROM base` + one RUN, built without pushing; the result, failed or not."""
+    context = tmp / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {base}\nRUN {run}\n")
+    return dockyard("executor", f"--context={context}", "--no-push",
+                    f"--cache-dir={tmp / 'cache'}", check=False)
+
+
 def make_base_layout(tmp: Path, cache_dir: Path) -> Path:
     """An OCI layout with the busybox base tagged `base`, built by Dockyard from scratch."""
     context = busybox_context(tmp / "base-context")

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.build.conftest import make_busybox_rootfs
-from tests.build.images import dockyard, unpack
+from tests.build.images import dockyard, try_build_from, unpack
 from tests.conftest import free_port, require_tool
 from tests.oci.peers import Registry, bcrypt_hash, start_registry
 
@@ -358,11 +358,7 @@ def test_base_layer_that_cannot_be_fetched_fails_clearly(tmp_path: Path, damage:
             blob.unlink()
         else:
             blob.write_bytes(blob.read_bytes()[:-100] + bytes(100))
-        context = tmp_path / "ctx"
-        context.mkdir()
-        (context / "Dockerfile").write_text(f"FROM {ref}\nRUN echo hi > /hi\n")
-        result = dockyard("executor", f"--context={context}", "--no-push",
-                          f"--cache-dir={tmp_path / 'cache'}", check=False)
+        result = try_build_from(tmp_path, ref)
         assert result.returncode == 1
         assert "cannot fetch layer" in result.stderr, result.stderr
         if damage == "corrupt":

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.build.images import busybox_context, dockyard, unpack
+from tests.build.images import busybox_context, dockyard, try_build_from, unpack
 
 pytestmark = pytest.mark.usefixtures("needs_namespaces")
 
@@ -76,11 +76,7 @@ def test_dotdot_entry_is_refused(tmp_path: Path) -> None:
     layout = hostile_layout(tmp_path / "layout", [
         file_entry("../../../../../../../../" + str(target).lstrip("/"), b"pwned")],
         busybox_context(tmp_path / "bb") / "rootfs")
-    context = tmp_path / "ctx"
-    context.mkdir()
-    (context / "Dockerfile").write_text(f"FROM oci-layout://{layout}:evil\nRUN true\n")
-    result = dockyard("executor", f"--context={context}", "--no-push",
-                      f"--cache-dir={tmp_path / 'cache'}", check=False)
+    result = try_build_from(tmp_path, f"oci-layout://{layout}:evil")
     assert result.returncode == 1
     assert "refused" in result.stderr and "layer sha256:" in result.stderr
     assert not target.exists()
