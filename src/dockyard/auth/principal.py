@@ -30,10 +30,23 @@ class Principal:
     username: str
     is_admin: bool = False
     via: str = "anonymous"
+    scopes: frozenset[str] | None = None  # an API token's scopes; None: unrestricted
 
     @property
     def is_anonymous(self) -> bool:
         return self.user_id is None
+
+    def allows(self, category: str, write: bool) -> bool:
+        """Whether the credential used may act on `category` (see dockyard.auth.scopes)."""
+        from dockyard.auth.scopes import allows
+
+        return allows(self.scopes, category, write)
+
+    @property
+    def public_only(self) -> bool:
+        from dockyard.auth.scopes import public_only
+
+        return public_only(self.scopes)
 
 
 ANONYMOUS = Principal(user_id=None, username="", is_admin=False, via="anonymous")

@@ -18,6 +18,9 @@ from sqlalchemy import text
 from dockyard.auth.credentials import Credentials
 from dockyard.auth.passwords import generate_secret, hash_password, verify_password
 from dockyard.auth.principal import ANONYMOUS, Principal, Role
+from dockyard.auth.scopes import ScopeError
+from dockyard.auth.scopes import normalize as normalize_scopes
+from dockyard.auth.scopes import parse as parse_scopes
 from dockyard.store import Database, utcnow
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,38}$")
@@ -146,6 +149,10 @@ class AuthService:
             raise AuthError(f"no such user {username!r}")
         if not name.strip():
             raise AuthError("token name must not be empty")
+        try:
+            scopes = normalize_scopes(scopes.split(","))
+        except ScopeError as exc:
+            raise AuthError(str(exc)) from None
         secret = generate_secret(20)
         with self.db.transaction() as conn:
             if conn.execute(
@@ -232,12 +239,12 @@ class AuthService:
                 return Principal(user.id, user.username, bool(user.is_admin), "password")
             token_user = self._token_user(creds.secret)
             if token_user is not None and token_user.id == user.id:
-                return Principal(user.id, user.username, bool(user.is_admin), "token")
+                return _token_principal(token_user)
             return None
         token_user = self._token_user(creds.secret)
         if token_user is None:
             return None
-        return Principal(token_user.id, token_user.username, bool(token_user.is_admin), "token")
+        return _token_principal(token_user)
 
     def _user_row(self, username: str) -> Any:
         with self.db.read() as conn:
@@ -248,7 +255,8 @@ class AuthService:
     def _token_user(self, secret: str) -> Any:
         with self.db.read() as conn:
             return conn.execute(
-                text("SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = :h"),
+                text("SELECT u.*, t.scopes AS token_scopes FROM api_tokens t"
+                     " JOIN users u ON u.id = t.user_id WHERE t.token_hash = :h"),
                 {"h": _sha256(secret)},
             ).first()
 
@@ -304,3 +312,9 @@ class AuthService:
 
 def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _token_principal(row: Any) -> Principal:
+    """The user behind an API token, limited to the token's scopes."""
+    return Principal(row.id, row.username, bool(row.is_admin), "token",
+                     parse_scopes(row.token_scopes))

@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     token = sub.add_parser("token", help="create an API token and print it once")
     token.add_argument("username")
     token.add_argument("--name", required=True)
+    token.add_argument("--scope", action="append", default=[], metavar="SCOPE",
+                       help="Gitea's token scopes, repeatable: read:repository, write:package, "
+                            "public-only, ... (default: all)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
             auth.set_password(args.username, args.password or getpass.getpass("new password: "))
             print(f"password of {args.username} changed")
         elif args.action == "token":
-            _token, secret = auth.create_token(args.username, args.name)
+            _token, secret = auth.create_token(args.username, args.name,
+                                               ",".join(args.scope) or "all")
             print(secret)
     except AuthError as exc:
         print(f"dockyard user: {exc}", file=sys.stderr)

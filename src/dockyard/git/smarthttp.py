@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from dockyard.auth import AuthService, Principal, Role, parse_authorization
+from dockyard.auth.scopes import missing as missing_scope
 from dockyard.git.gitcmd import git_env
 from dockyard.git.names import InvalidName, strip_git_suffix, validate_owner, validate_repo
 from dockyard.git.protection import RULES_ENV, ProtectionStore
@@ -245,6 +246,11 @@ class SmartHTTP:
                 f"User {principal.username} has no write permission on {repo.full_name}.\n",
                 status_code=403,
             )
+        pushing = service == "git-receive-pack"
+        if not principal.allows("repository", pushing) or (principal.public_only
+                                                           and repo.private):
+            return PlainTextResponse(f"{missing_scope('repository', pushing)}\n",
+                                     status_code=403)
         return repo, principal
 
     @staticmethod

@@ -72,7 +72,22 @@ class Access:
 
     # what they may do -----------------------------------------------------------------------
     def permitted(self, principal: Principal, repository: str) -> set[str]:
-        """The actions `principal` may take on `repository`, from projects and memberships."""
+        """The actions `principal` may take on `repository`, from projects and memberships,
+        within the scopes of the API token it used (`read:package`, `write:package`)."""
+        actions = self._by_role(principal, repository)
+        if principal.scopes is None:
+            return actions
+        if not principal.allows("package", write=True):
+            actions -= {"push", "delete"}
+        if not principal.allows("package", write=False):
+            actions.discard("pull")
+        if principal.public_only:
+            project = self.metadata.get_project(project_of(repository))
+            if project is None or not project.public:
+                actions = set()
+        return actions
+
+    def _by_role(self, principal: Principal, repository: str) -> set[str]:
         project = self.metadata.get_project(project_of(repository))
         if project is None:
             # Pushing to a new project creates it, which only administrators may do.
@@ -159,10 +174,11 @@ class Access:
             "expires_in": TOKEN_TTL_SECONDS,
         }
         if offline and not principal.is_anonymous:
-            body["refresh_token"] = self.signer.sign(
-                {"typ": "refresh", "sub": principal.username, "uid": principal.user_id},
-                REFRESH_TTL_SECONDS,
-            )
+            refresh: dict[str, object] = {"typ": "refresh", "sub": principal.username,
+                                          "uid": principal.user_id}
+            if principal.scopes is not None:  # a refresh never widens the token it came from
+                refresh["scp"] = sorted(principal.scopes)
+            body["refresh_token"] = self.signer.sign(refresh, REFRESH_TTL_SECONDS)
         return body
 
     def principal_from_refresh(self, refresh_token: str) -> Principal | None:
@@ -175,7 +191,9 @@ class Access:
         user = self.auth.get_user(claims.get("sub", ""))
         if user is None or user.id != claims.get("uid"):
             return None
-        return Principal(user.id, user.username, user.is_admin, "refresh")
+        scopes = claims.get("scp")
+        return Principal(user.id, user.username, user.is_admin, "refresh",
+                         frozenset(scopes) if isinstance(scopes, list) else None)
 
 
 def parse_scope(scope: str) -> tuple[str, str, set[str]] | None:

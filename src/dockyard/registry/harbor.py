@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dockyard.auth import AuthService, Principal, Role, parse_authorization
+from dockyard.auth.scopes import missing as missing_scope
 from dockyard.registry.access import Access
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.manifests import INDEX_TYPES
@@ -75,6 +76,9 @@ class HarborAPI:
             principal = self.auth.authenticate(parse_authorization(request.headers.get("authorization")))
             if principal is None:
                 raise HarborError(401, "UNAUTHORIZED", "invalid username, password or token")
+            writing = request.method not in ("GET", "HEAD")
+            if not principal.allows("package", writing):
+                raise HarborError(403, "FORBIDDEN", missing_scope("package", writing))
             return await handler(request, principal)
         except HarborError as exc:
             return exc.response()

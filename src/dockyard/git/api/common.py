@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from dockyard.auth import AuthService, Credentials, Principal, Role, parse_authorization
+from dockyard.auth.scopes import missing as missing_scope
 from dockyard.events import EventBus
 from dockyard.git.gitcmd import GitError
 from dockyard.git.names import strip_git_suffix
@@ -60,6 +61,10 @@ class ApiContext:
         principal = await run_in_threadpool(self.auth.authenticate, creds)
         if principal is None:
             raise ApiError(401, "user does not exist or password/token is invalid")
+        category = api_scope_category(request.url.path)
+        writing = request.method not in ("GET", "HEAD", "OPTIONS")
+        if category is not None and not principal.allows(category, writing):
+            raise ApiError(403, missing_scope(category, writing))
         return principal
 
     async def user(self, request: Request) -> Principal:
@@ -75,7 +80,7 @@ class ApiContext:
         name = strip_git_suffix(request.path_params["repo"])
         repo = self.repos.get(owner, name)
         role = self.repos.role(principal, repo) if repo else Role.NONE
-        if repo is None or role < Role.READ:
+        if repo is None or role < Role.READ or (principal.public_only and repo.private):
             raise ApiError(404, "The target couldn't be found.")
         if role < need:
             if principal.is_anonymous:
@@ -83,6 +88,26 @@ class ApiContext:
             raise ApiError(403, f"user {principal.username} needs {need.name.lower()} "
                                 f"permission on {repo.full_name}")
         return repo, principal, role
+
+
+_TOP_CATEGORIES = {"users": "user", "orgs": "organization", "admin": "admin",
+                   "notifications": "notification", "packages": "package"}
+_ISSUE_PARTS = ("issues", "pulls", "labels", "milestones")
+
+
+def api_scope_category(path: str) -> str | None:
+    """The token scope category of an `/api/v1` path, as Gitea groups its endpoints."""
+    _, found, rest = path.partition("/api/v1/")
+    if not found:
+        return None
+    parts = rest.split("/")
+    if parts[0] == "repos":
+        return "issue" if len(parts) > 3 and parts[3] in _ISSUE_PARTS else "repository"
+    if parts[0] == "user":
+        return "repository" if parts[1:2] == ["repos"] else "user"
+    if parts[0] == "users" and parts[2:3] == ["tokens"]:
+        return None  # token management has its own rule: creating one needs the password
+    return _TOP_CATEGORIES.get(parts[0])
 
 
 Handler = Callable[[Request], Awaitable[Response]]

@@ -108,7 +108,8 @@ class UserApi:
         except AuthError as exc:
             raise ApiError(422, str(exc)) from exc
         return JSONResponse({"id": token.id, "name": token.name, "sha1": secret,
-                             "token_last_eight": token.last_eight, "scopes": scopes},
+                             "token_last_eight": token.last_eight,
+                             "scopes": token.scopes.split(",")},
                             status_code=201)
 
     async def list_tokens(self, request: Request) -> Response:
