@@ -15,7 +15,13 @@ import httpx
 
 from tests.conftest import ADMIN_PASSWORD, DockyardServer, start_server
 from tests.registry.conftest import stored_blobs
-from tests.registry.test_protocol import digest_of, push_image, upload_monolithic
+from tests.registry.test_protocol import (
+    OCI_MANIFEST,
+    digest_of,
+    image_manifest,
+    push_image,
+    upload_monolithic,
+)
 
 
 def _raw_upload_start(server: DockyardServer, name: str, digest: str, total: int) -> socket.socket:
@@ -91,6 +97,48 @@ def test_gc_keeps_referenced_and_young_blobs_and_removes_old_garbage(tmp_path: P
             for layer in json.loads(got.content)["layers"]:
                 assert client.get(f"/v2/gc/app/blobs/{layer['digest']}").status_code == 200
             assert client.head(f"/v2/gc/app/blobs/{digest_of(orphan)}").status_code == 404
+    finally:
+        server.stop()
+
+
+def test_gc_expires_old_layer_cache_entries(tmp_path: Path) -> None:
+    """`gc --cache-ttl`: cache images (manifests with the cache-key annotation) created before
+    the TTL go with their blobs; young ones, and ordinary images however old, stay."""
+    server = start_server(tmp_path / "data")
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+
+    def put(client: httpx.Client, tag: str, layer: bytes, annotations: dict[str, str]) -> None:
+        for blob in (config, layer):
+            assert upload_monolithic(client, "team/app/cache", blob).status_code == 201
+        manifest = image_manifest(config, [layer], annotations=annotations)
+        assert client.put(f"/v2/team/app/cache/manifests/{tag}", content=manifest,
+                          headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+
+    try:
+        with server.client() as client:
+            put(client, "old", b"old cached layer", {"org.dockyard.cache.key": "k1",
+                "org.opencontainers.image.created": "2020-01-01T00:00:00Z"})
+            put(client, "new", b"new cached layer", {"org.dockyard.cache.key": "k2",
+                "org.opencontainers.image.created": "2099-01-01T00:00:00Z"})
+            put(client, "release", b"an old image, not a cache entry",
+                {"org.opencontainers.image.created": "2020-01-01T00:00:00Z"})
+        gc = [sys.executable, "-m", "dockyard", "registry", "--data-dir", str(server.data_dir),
+              "gc", "--grace", "0", "--cache-ttl", "336h"]
+        dry = subprocess.run([*gc, "--dry-run"], capture_output=True, text=True, check=True)
+        assert "expired cache entry team/app/cache@" in dry.stdout
+        assert f"blob {digest_of(b'old cached layer')}" in dry.stdout
+        with server.client() as client:
+            assert client.get("/v2/team/app/cache/manifests/old").status_code == 200
+        real = subprocess.run(gc, capture_output=True, text=True, check=True).stdout
+        assert "deleted 1 expired cache entries" in real, real
+        assert digest_of(b"old cached layer").split(":")[1] not in stored_blobs(server.data_dir)
+        with server.client() as client:
+            assert client.get("/v2/team/app/cache/manifests/old").status_code == 404
+            assert client.get("/v2/team/app/cache/manifests/new").status_code == 200
+            assert client.get("/v2/team/app/cache/manifests/release").status_code == 200
+        bad = subprocess.run([*gc, "--cache-ttl", "two weeks"], capture_output=True, text=True)
+        assert bad.returncode == 2 and "invalid duration" in bad.stderr
     finally:
         server.stop()
 

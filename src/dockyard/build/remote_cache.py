@@ -25,14 +25,15 @@ from typing import TYPE_CHECKING
 from dockyard.build.options import BuildOptions
 from dockyard.oci.blobcache import BlobCache
 from dockyard.oci.image import Layer
+from dockyard.oci.timestamps import ANNOTATION_CACHE_KEY, ANNOTATION_CREATED, parse_rfc3339
 
 if TYPE_CHECKING:
     from dockyard.oci.client import RegistryClient
     from dockyard.oci.reference import Reference
 
-KEY_ANNOTATION = "org.dockyard.cache.key"
+KEY_ANNOTATION = ANNOTATION_CACHE_KEY
 # copies of the config's `created` and diff_id on the manifest: a lookup reads one object
-CREATED_ANNOTATION = "org.opencontainers.image.created"
+CREATED_ANNOTATION = ANNOTATION_CREATED
 DIFF_ID_ANNOTATION = "org.dockyard.cache.diff-id"
 CONFIG_LIMIT = 64 * 1024  # a cache image's config is tiny; anything bigger is not ours
 TAG_LENGTH = 64  # sha256 hex: a valid tag (at most 128 characters)
@@ -57,24 +58,6 @@ def default_cache_repo(destinations: list[str]) -> str | None:
             continue
         return f"{ref.registry}/{ref.repository}/cache"
     return None
-
-
-def parse_created(value: str | None) -> float | None:
-    """RFC 3339 `created` -> epoch seconds (None when absent or unreadable)."""
-    if not value:
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    if "." in text:  # Python wants at most 6 fraction digits
-        head, _, rest = text.partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
-        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
-    try:
-        moment = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment.timestamp()
 
 
 class RemoteCache:
@@ -192,7 +175,7 @@ class RemoteCache:
             config = ImageConfig.from_json(config_bytes)
             created_text = config.created
             diff_ids = list(config.rootfs.diff_ids or [])
-        created = parse_created(created_text)
+        created = parse_rfc3339(created_text)
         if created is None:
             raise ValueError("config has no valid 'created' time")
         if time.time() - created > self.options.cache_ttl_seconds:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from dockyard.cli.common import add_data_dir, settings_from
 
@@ -19,14 +20,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds: never delete a blob written or linked more recently (default 3600)",
     )
     gc.add_argument("--delete-untagged", action="store_true", help="also delete manifests that no tag names")
+    gc.add_argument("--cache-ttl", metavar="DURATION",
+                    help="also delete layer-cache entries (--cache-repo images) older than this,"
+                         " a Go duration like 336h (the executor's default --cache-ttl)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from dockyard.cli.executor_cmd import parse_duration
     from dockyard.registry import collect_garbage
     from dockyard.registry.metadata import RegistryMetadata
     from dockyard.registry.storage import FilesystemBlobStore
     from dockyard.server.app import open_services
 
+    try:
+        cache_ttl = parse_duration(args.cache_ttl) if args.cache_ttl else None
+    except argparse.ArgumentTypeError as exc:
+        print(f"dockyard registry gc: --cache-ttl: {exc}", file=sys.stderr)
+        return 2
     services = open_services(settings_from(args))
     report = collect_garbage(
         FilesystemBlobStore(services.settings.registry_dir),
@@ -34,7 +44,10 @@ def run(args: argparse.Namespace) -> int:
         grace_seconds=args.grace,
         dry_run=args.dry_run,
         delete_untagged=args.delete_untagged,
+        cache_ttl_seconds=cache_ttl,
     )
+    for entry in report.expired:
+        print(f"expired cache entry {entry}")
     for digest in report.manifests:
         print(f"manifest {digest}")
     for digest in report.blobs:

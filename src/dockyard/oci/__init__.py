@@ -90,8 +90,12 @@ from dockyard.oci.models import (
     parse_manifest_or_index,
 )
 from dockyard.oci.reference import DOCKER_HUB, InvalidReference, Reference, parse_reference
+from dockyard.oci.timestamps import ANNOTATION_CACHE_KEY, ANNOTATION_CREATED, parse_rfc3339
 
 __all__ = [
+    "ANNOTATION_CACHE_KEY",
+    "ANNOTATION_CREATED",
+    "parse_rfc3339",
     "BlobCache",
     "Credential",
     "CredentialStore",

@@ -411,10 +411,14 @@ class RegistryMetadata:
         )
         return [_manifest(r) for r in rows]
 
-    def referenced_digests(self) -> set[str]:
-        """Every digest a manifest needs: manifests themselves and what they reference."""
-        manifests = {r.digest for r in self.db.rows("SELECT digest FROM registry_manifests")}
-        refs = {r.digest for r in self.db.rows("SELECT digest FROM registry_manifest_refs")}
+    def referenced_digests(self, excluding: Iterable[int] = ()) -> set[str]:
+        """Every digest a manifest needs: manifests themselves and what they reference
+        (as if the manifests with the ids in `excluding` were gone: a dry run)."""
+        skip = set(excluding)
+        manifests = {r.digest for r in self.db.rows("SELECT id, digest FROM registry_manifests")
+                     if r.id not in skip}
+        refs = {r.digest for r in self.db.rows(
+            "SELECT manifest_id, digest FROM registry_manifest_refs") if r.manifest_id not in skip}
         return manifests | refs
 
     def recently_linked(self, since_epoch: float) -> set[str]:
