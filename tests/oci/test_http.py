@@ -155,3 +155,15 @@ def test_unreachable_host_is_a_transport_error() -> None:
     with pytest.raises(http.TransportError, match="127.0.0.1:9"):
         client.get("http://127.0.0.1:9/v2/")
     client.close()
+
+
+def test_bodies_read_whole_are_bounded(servers: tuple[str, str, list[dict[str, str]]],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    url_a, _, _ = servers
+    monkeypatch.setattr(http, "MAX_BODY", 10)
+    client = _client()
+    with pytest.raises(http.TransportError, match="larger than 10 bytes"):
+        client.get(f"{url_a}/a-path-long-enough")
+    assert b"".join(client.get(f"{url_a}/streamed", stream=True).iter_bytes()) \
+        == b'{"path": "/streamed"}'  # streamed bodies are the caller's to bound
+    client.close()

@@ -161,3 +161,10 @@ def test_an_empty_stream_ends_and_drains() -> None:
         assert source.next_block() == b""
     finally:
         source.close()
+
+
+def test_oversized_extended_headers_are_refused(tmp_path: Path) -> None:
+    info, data = _file("f", b"x")
+    info.pax_headers = {"comment": "y" * (2 << 20)}
+    with pytest.raises(TarStreamError, match="extended header"):
+        _members(_tar([(info, data)], tarfile.PAX_FORMAT), tmp_path)

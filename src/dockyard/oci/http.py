@@ -25,6 +25,7 @@ from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 CHUNK = 1 << 20
 MAX_REDIRECTS = 5
+MAX_BODY = 16 << 20  # a body read whole (not streamed): tokens, errors, small JSON
 _IDLE_PER_ORIGIN = 8
 _REDIRECT_STATUS = (301, 302, 303, 307, 308)
 
@@ -71,12 +72,18 @@ class Response:
         self._done = False
 
     def read(self) -> bytes:
+        """The whole body, at most `MAX_BODY` bytes (JSON answers and errors; blobs stream)."""
         if self._content is None:
             try:
-                self._content = self._raw.read()
+                content = self._raw.read(MAX_BODY + 1)
             except (OSError, http.client.HTTPException) as exc:
                 self._finish(reusable=False)
                 raise TransportError(f"reading the response from {self.url}: {exc}") from None
+            if len(content) > MAX_BODY:
+                self._finish(reusable=False)
+                raise TransportError(f"the response from {self.url} is larger than {MAX_BODY}"
+                                     " bytes; refusing it")
+            self._content = content
             self._finish(reusable=True)
         return self._content
 

@@ -21,6 +21,7 @@ from typing import BinaryIO
 BLOCK = 512
 READ_AHEAD = 1 << 20
 QUEUE_BLOCKS = 8
+MAX_HEADER_PAYLOAD = 1 << 20  # a pax or GNU long-name record; real ones are a few hundred bytes
 _DATA_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)
 _PAX_TYPES = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
 _GNU_LONG = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
@@ -178,6 +179,9 @@ class TarStream:
             except tarfile.HeaderError as exc:
                 raise TarStreamError(f"bad tar header: {exc}") from exc
             if info.type in _GNU_LONG or info.type in _PAX_TYPES:
+                if info.size > MAX_HEADER_PAYLOAD:  # held in memory: a hostile layer's bomb
+                    raise TarStreamError(f"tar extended header of {info.size} bytes (at most "
+                                         f"{MAX_HEADER_PAYLOAD}): not an image layer")
                 payload = self._read_exact(info.size)
                 self._skip(-info.size % BLOCK)
                 if info.type == tarfile.GNUTYPE_LONGNAME:
