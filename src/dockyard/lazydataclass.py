@@ -9,29 +9,36 @@ bases, first) into the ordinary dataclass it declares, then constructs the insta
 that the class is exactly what `@dataclass(...)` would have made.
 
 Rules: every class in a hierarchy uses the same decorator (a plain `@dataclass` subclass of a
-lazy class would not see the base's fields at import), and code that inspects the *class*
-before any instance exists calls `materialize(cls)` first (`dataclasses.fields(cls)`).
+lazy class would not see the base's fields at import); code that inspects the *class*
+before any instance exists calls `materialize(cls)` first (`dataclasses.fields(cls)`); and
+the first instance of a class is made on one thread (materialize holds a lock, but a second
+thread constructing the same class at that very moment could meet it half-made; the
+builder parses Dockerfiles, which makes these instances, before it starts any thread).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, dataclass_transform, overload
 
 _T = TypeVar("_T", bound=type)
 _OPTIONS = "__lazy_dataclass_options__"
+_LOCK = threading.RLock()
 
 
 def materialize(cls: type) -> type:
-    """Generate the dataclass methods of `cls` and of its lazy bases now (idempotent)."""
-    for klass in reversed(cls.__mro__):
-        options = klass.__dict__.get(_OPTIONS)
-        if options is None:
-            continue
-        delattr(klass, _OPTIONS)
-        delattr(klass, "__init__")  # the placeholder; dataclass adds the real one
-        dataclass(klass, **options)
+    """Generate the dataclass methods of `cls` and of its lazy bases now (idempotent; two
+    threads materializing at once are serialized)."""
+    with _LOCK:
+        for klass in reversed(cls.__mro__):
+            options = klass.__dict__.get(_OPTIONS)
+            if options is None:
+                continue
+            delattr(klass, "__init__")  # the placeholder; dataclass adds the real one
+            dataclass(klass, **options)
+            delattr(klass, _OPTIONS)
     return cls
 
 

@@ -48,7 +48,7 @@ def test_users_and_tokens(server: DockyardServer, alice: Account, bob: Account) 
         me = c.get("/api/v1/user").json()
         assert me["login"] == alice.username and me["is_admin"] is False
         created = c.post(f"/api/v1/users/{alice.username}/tokens",
-                         json={"name": "deploy", "scopes": ["write:repository", "read:user"]})
+                         json={"name": "deploy", "scopes": ["write:repository", "write:user"]})
         assert created.status_code == 201
         token = created.json()
         assert len(token["sha1"]) == 40 and token["token_last_eight"] == token["sha1"][-8:]

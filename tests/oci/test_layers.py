@@ -384,6 +384,28 @@ def test_ownership_and_xattrs_as_root(tmp_path: Path, arena: tuple[Path, Path]) 
         pytest.skip("this filesystem has no user xattrs")
 
 
+@pytest.mark.skipif(not IS_ROOT, reason="chown needs root")
+def test_upper_layer_sets_owner_of_a_lower_directory_and_files_in_setgid_dirs(
+        tmp_path: Path, arena: tuple[Path, Path]) -> None:
+    """Root-owned entries are chowned too: the directory may exist from a lower layer with
+    another owner, and a new file in a setgid directory would inherit that group."""
+    root, _ = arena
+
+    def lower(tar: tarfile.TarFile) -> None:
+        add_entry(tar, "app", tarfile.DIRTYPE, uid=1000, gid=1000, mode=0o2775)
+
+    def upper(tar: tarfile.TarFile) -> None:
+        add_entry(tar, "app", tarfile.DIRTYPE, uid=0, gid=0, mode=0o755)
+        info = tarfile.TarInfo("app/file")
+        info.uid = info.gid = 0
+        tar.addfile(info, io.BytesIO(b""))
+
+    apply_layer(make_tar(tmp_path / "lower.tar", lower), root)
+    apply_layer(make_tar(tmp_path / "upper.tar", upper), root)
+    assert ((root / "app").stat().st_uid, (root / "app").stat().st_gid) == (0, 0)
+    assert (root / "app" / "file").stat().st_gid == 0
+
+
 def test_clean_entry_name() -> None:
     from dockyard.oci import clean_entry_name
 

@@ -168,3 +168,10 @@ def test_oversized_extended_headers_are_refused(tmp_path: Path) -> None:
     info.pax_headers = {"comment": "y" * (2 << 20)}
     with pytest.raises(TarStreamError, match="extended header"):
         _members(_tar([(info, data)], tarfile.PAX_FORMAT), tmp_path)
+
+
+def test_negative_sizes_are_refused(tmp_path: Path) -> None:
+    info, data = _file("f", b"")
+    info.pax_headers = {"size": "-5"}
+    with pytest.raises(TarStreamError, match="negative size"):
+        _members(_tar([(info, data)], tarfile.PAX_FORMAT), tmp_path)

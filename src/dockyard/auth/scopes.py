@@ -48,6 +48,11 @@ def public_only(scopes: frozenset[str] | None) -> bool:
     return scopes is not None and PUBLIC_ONLY in scopes
 
 
+def is_write(method: str) -> bool:
+    """GET, HEAD and OPTIONS read; every other method writes (as Gitea decides)."""
+    return method.upper() not in ("GET", "HEAD", "OPTIONS")
+
+
 def missing(category: str, write: bool) -> str:
     """Gitea's message for a token without the scope an endpoint needs."""
     return f"token does not have at least one of required scope(s): " \

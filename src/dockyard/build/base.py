@@ -128,7 +128,8 @@ def rootfs_for(base: BaseImage, rootfs: Path, cache_dir: Path, hardlink: bool,
         try:
             streamed = False
             for layer in base.layers:
-                if layer.path is None and streamed and wait is not None:
+                local = layer.path is not None and layer.path.is_file()
+                if not local and streamed and wait is not None:
                     wait()
                 try:
                     if layer.path is not None and layer.path.is_file():

@@ -99,14 +99,20 @@ class Builder:
     def run(self) -> BuildResult:
         """Builds; a cached layer found unusable on the way (deleted or corrupt in the cache
         registry) is forgotten and the build starts again, at most `MAX_CACHE_RETRIES` times."""
-        for _ in range(MAX_CACHE_RETRIES):
-            try:
-                return self.run_once()
-            except CachedLayerUnusable as exc:
-                self.log(f"warning: {exc}; building again without that cache entry")
-                self.cache.forget(exc.digests)
-                self.layers_written, self.steps = 0, []
-        return self.run_once()
+        try:
+            for _ in range(MAX_CACHE_RETRIES):
+                try:
+                    return self.run_once()
+                except CachedLayerUnusable as exc:
+                    self.log(f"warning: {exc}; building again without that cache entry")
+                    self.cache.forget(exc.digests)
+                    self.layers_written, self.steps = 0, []
+            return self.run_once()
+        except Exception:
+            # a failed build still finishes storing the cache entries of the steps that
+            # worked (as Kaniko does), before the process ends
+            self.cache.finish()
+            raise
 
     def run_once(self) -> BuildResult:
         started = time.monotonic()

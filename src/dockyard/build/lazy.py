@@ -117,6 +117,7 @@ def streamed_layer(layer: Layer, options: BuildOptions, blobs: BlobCache, log: L
     source = layer.source
     read_fd, write_fd = os.pipe()
     failures: list[BaseException] = []
+    closing = threading.Event()  # set when the unpacker stops reading: EPIPE is then ours
 
     def download() -> None:
         def tee(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -132,7 +133,8 @@ def streamed_layer(layer: Layer, options: BuildOptions, blobs: BlobCache, log: L
                                           layer.digest, layer.size)
             log(f"    layer {layer.digest[:19]} pulled ({layer.size} bytes)")
         except BaseException as exc:  # reported to the consumer below
-            failures.append(exc)
+            if not closing.is_set():
+                failures.append(exc)
         finally:
             os.close(write_fd)
 
@@ -142,6 +144,7 @@ def streamed_layer(layer: Layer, options: BuildOptions, blobs: BlobCache, log: L
     try:
         yield cast(BinaryIO, reader)
     except BaseException:
+        closing.set()
         _end_stream(reader, thread)
         if failures:  # the unpacker saw a cut stream: the download's error is the cause
             raise BuildError(f"cannot fetch layer {layer.digest}: {failures[0]}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 import subprocess
 import time
@@ -60,6 +61,8 @@ class StageState:
                 try:
                     apply_layer(layer.path, self.rootfs_path, expected_diff_id=layer.diff_id)
                 except (LayerError, DigestMismatch, OSError) as exc:
+                    if _machine_fault(exc):
+                        raise
                     raise CachedLayerUnusable([layer.digest], str(exc)) from None
         return self.rootfs_path
 
@@ -175,6 +178,15 @@ class BuildEnv:
         """The rootfs of a finished stage named (or numbered) `name`."""
         stage = self.stage_by_name(name)
         return stage.rootfs if stage is not None else None
+
+
+def _machine_fault(exc: BaseException) -> bool:
+    """A full disk or an I/O error while applying a layer says nothing about the cache entry
+    (and forgetting it would throw good blobs away)."""
+    cause = exc if isinstance(exc, OSError) and not isinstance(exc, ValueError) \
+        else exc.__cause__
+    return isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO,
+                                                          errno.EROFS)
 
 
 def clone_tree(source: Path, target: Path, hardlink: bool) -> None:

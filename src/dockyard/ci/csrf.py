@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from dockyard.auth import AuthService, Principal, parse_authorization
+from dockyard.auth.scopes import is_write
+from dockyard.auth.scopes import missing as missing_scope
 
 CRUMB_FIELD = "Jenkins-Crumb"
 SESSION_COOKIE = "JSESSIONID.dockyard"
@@ -47,6 +49,9 @@ class CrumbIssuer:
                 "Authentication required: use a Dockyard user and password or API token",
                 {"WWW-Authenticate": 'Basic realm="Dockyard"'},
             )
+        writing = is_write(request.method)  # CI builds repositories: read:/write:repository
+        if not principal.allows("repository", writing):
+            raise HTTPError(403, missing_scope("repository", writing))
         return principal
 
     def session_of(self, request: Request) -> str | None:

@@ -21,6 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dockyard.auth import AuthService, Principal, parse_authorization
+from dockyard.auth.scopes import is_write
+from dockyard.auth.scopes import missing as missing_scope
 from dockyard.credentials.models import CredentialError, from_request
 from dockyard.credentials.store import CredentialExists, CredentialStore
 
@@ -94,6 +96,9 @@ class CredentialsAPI:
         if not principal.is_admin:
             who = principal.username
             raise _Fail(403, f"user {who!r} is not an administrator (credentials are admin-only)")
+        writing = is_write(request.method)
+        if not principal.allows("admin", writing):  # an API token needs read:/write:admin
+            raise _Fail(403, missing_scope("admin", writing))
         return principal
 
 

@@ -806,9 +806,8 @@ class RegistryClient:
         session = self._session(ref)
         scope = _scope(ref, "pull,push")
         small = isinstance(source, bytes) and len(source) <= SMALL_BLOB
-        if (ref.registry, ref.repository, digest) in _PRESENT_BLOBS or (
-                not small and self.blob_exists(ref, digest, "pull,push")):
-            return "exists"
+        if not small and self.blob_exists(ref, digest, "pull,push"):
+            return "exists"  # (blob_exists answers from _PRESENT_BLOBS when it can)
         location = None
         uploads = f"/v2/{ref.repository}/blobs/uploads/"
         if (
@@ -835,10 +834,9 @@ class RegistryClient:
                 headers={"Content-Type": "application/octet-stream"})
             if response.status_code == 201:
                 return "uploaded"
-            if response.status_code != 202:
-                raise _error_from(response, f"upload of {digest} to {ref.name}")
-            location = response.headers.get("location")
-        elif location is None:
+            if response.status_code == 202:
+                location = response.headers.get("location")
+        if location is None:  # (also a registry that refused the single POST: start plainly)
             response = session.request("POST", uploads, scope)
             if response.status_code != 202:
                 raise _error_from(response, f"starting an upload to {ref.name}")

@@ -28,6 +28,8 @@ MAX_REDIRECTS = 5
 MAX_BODY = 16 << 20  # a body read whole (not streamed): tokens, errors, small JSON
 _IDLE_PER_ORIGIN = 8
 _REDIRECT_STATUS = (301, 302, 303, 307, 308)
+# a kept-alive connection the server closed meanwhile: the request never reached it
+_DROPPED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 class HTTPError(Exception):
@@ -42,10 +44,13 @@ Body = bytes | Iterable[bytes] | None
 
 
 class Headers:
-    """Case-insensitive, read-only view of response headers (the last value of each name)."""
+    """Case-insensitive, read-only view of response headers (repeated ones joined)."""
 
     def __init__(self, items: Iterable[tuple[str, str]]) -> None:
-        self._values = {name.lower(): value for name, value in items}
+        self._values: dict[str, str] = {}
+        for name, value in items:  # repeated headers joined, as httpx does
+            key = name.lower()
+            self._values[key] = f"{self._values[key]}, {value}" if key in self._values else value
 
     def get(self, name: str, default: Any = None) -> Any:
         return self._values.get(name.lower(), default)
@@ -133,6 +138,8 @@ class _Connection(http.client.HTTPConnection):
 
 
 class _TLSConnection(_Connection):
+    default_port = 443  # so that the Host header of https://host/ has no ":443"
+
     def __init__(self, host: str, port: int | None, connect_timeout: float, timeout: float,
                  context: ssl.SSLContext) -> None:
         super().__init__(host, port or 443, connect_timeout, timeout)
@@ -293,7 +300,8 @@ class Client:
             raw = connection.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             connection.close()
-            if reused and isinstance(content, (bytes, bytearray, type(None))):
+            if reused and isinstance(exc, _DROPPED) \
+                    and isinstance(content, (bytes, bytearray, type(None))):
                 return self._send(method, url, headers, content)  # the server closed it idle
             raise TransportError(_describe(exc, parts.netloc)) from None
         if method == "HEAD":

@@ -106,7 +106,6 @@ class _Applier:
         self.skipped: list[str] = []
         self.restore_modes: dict[str, int] = {}
         self.is_root = os.geteuid() == 0
-        self.ids = (os.geteuid(), os.getegid())  # what a new entry is owned by already
         self.umask = _process_umask()  # what os.open takes off a new file's mode
         # resolved parent directories; cleared whenever a directory or symlink is removed or
         # replaced (new entries only add paths, so they cannot make a cached resolution stale)
@@ -281,10 +280,9 @@ class _Applier:
         fd = fds[0]
         try:
             tar.write_data(fd)
-            if self.same_owner and (member.uid, member.gid) != self.ids:
+            if self.same_owner:  # always: a setgid parent gives new files its group
                 os.fchown(fd, member.uid, member.gid)
-                created_mode = -1  # chown may clear setuid/setgid: set the mode after it
-            if mode != created_mode:
+            if mode != created_mode:  # setuid/setgid (cleared by chown) are set here, after it
                 os.fchmod(fd, mode)
             os.utime(fd, ns=(_ns(member.mtime), _ns(member.mtime)))
         finally:
@@ -340,7 +338,7 @@ class _Applier:
         self.remove(target)
 
     def set_meta(self, path: str, member: tarfile.TarInfo) -> None:
-        if self.same_owner and (member.uid, member.gid) != self.ids:
+        if self.same_owner:  # also directories that lower layers made with another owner
             os.lchown(path, member.uid, member.gid)
         if not member.issym():
             os.chmod(path, stat.S_IMODE(member.mode))

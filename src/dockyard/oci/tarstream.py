@@ -16,7 +16,6 @@ import queue
 import tarfile
 import threading
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
 
 BLOCK = 512
 READ_AHEAD = 1 << 20
@@ -178,6 +177,8 @@ class TarStream:
                 info = tarfile.TarInfo.frombuf(raw, _ENCODING, _ERRORS)
             except tarfile.HeaderError as exc:
                 raise TarStreamError(f"bad tar header: {exc}") from exc
+            if info.size < 0:
+                raise TarStreamError(f"tar member {info.name!r} has a negative size")
             if info.type in _GNU_LONG or info.type in _PAX_TYPES:
                 if info.size > MAX_HEADER_PAYLOAD:  # held in memory: a hostile layer's bomb
                     raise TarStreamError(f"tar extended header of {info.size} bytes (at most "
@@ -205,6 +206,8 @@ class TarStream:
             headers = {**self._global_pax, **pax}
             if headers:
                 _apply_pax(info, headers)
+                if info.size < 0:
+                    raise TarStreamError(f"tar member {info.name!r} has a negative size")
             return info
 
 
@@ -251,7 +254,3 @@ def _apply_pax(info: tarfile.TarInfo, headers: dict[str, str]) -> None:
         raise TarStreamError(f"bad pax header value for {info.name!r}: {exc}") from exc
     info.pax_headers = headers
 
-
-def read_ahead(stream: BinaryIO) -> ReadAhead:
-    """A `ReadAhead` over a file object's `read`."""
-    return ReadAhead(stream.read)

@@ -61,8 +61,10 @@ class Access:
             for entry in claims.get("access", []):
                 if entry.get("type") == "repository":
                     grants.setdefault(entry.get("name", ""), set()).update(entry.get("actions", []))
+            scopes = claims.get("scp")
             principal = (
-                Principal(claims.get("uid"), claims.get("sub", ""), bool(claims.get("adm")), "bearer")
+                Principal(claims.get("uid"), claims.get("sub", ""), bool(claims.get("adm")),
+                          "bearer", frozenset(scopes) if isinstance(scopes, list) else None)
                 if claims.get("uid")
                 else ANONYMOUS
             )
@@ -157,9 +159,10 @@ class Access:
                 granted = sorted(wanted & permitted)
                 access.append({"type": "repository", "name": name, "actions": granted})
             elif kind == "registry" and name == "catalog":
-                granted = ["*"] if not principal.is_anonymous else []
+                granted = ["*"] if not principal.is_anonymous \
+                    and principal.allows("package", write=False) else []
                 access.append({"type": "registry", "name": "catalog", "actions": granted})
-        claims = {
+        claims: dict[str, object] = {
             "typ": "access",
             "sub": principal.username,
             "uid": principal.user_id,
@@ -167,6 +170,8 @@ class Access:
             "aud": SERVICE,
             "access": access,
         }
+        if principal.scopes is not None:  # checks made later against the user (a mount's
+            claims["scp"] = sorted(principal.scopes)  # source) keep the API token's limits
         token = self.signer.sign(claims, TOKEN_TTL_SECONDS)
         body = {
             "token": token,

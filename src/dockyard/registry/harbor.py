@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dockyard.auth import AuthService, Principal, Role, parse_authorization
+from dockyard.auth.scopes import is_write
 from dockyard.auth.scopes import missing as missing_scope
 from dockyard.registry.access import Access
 from dockyard.registry.errors import RegistryError
@@ -76,7 +77,7 @@ class HarborAPI:
             principal = self.auth.authenticate(parse_authorization(request.headers.get("authorization")))
             if principal is None:
                 raise HarborError(401, "UNAUTHORIZED", "invalid username, password or token")
-            writing = request.method not in ("GET", "HEAD")
+            writing = is_write(request.method)
             if not principal.allows("package", writing):
                 raise HarborError(403, "FORBIDDEN", missing_scope("package", writing))
             return await handler(request, principal)
@@ -94,6 +95,8 @@ class HarborAPI:
         return project
 
     def _role(self, principal: Principal, project: Project) -> Role:
+        if principal.public_only and not project.public:
+            return Role.NONE
         if principal.user_id is not None and project.owner_id == principal.user_id:
             return Role.ADMIN
         return self.auth.role_in(principal, project.name)

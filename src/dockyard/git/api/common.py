@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from dockyard.auth import AuthService, Credentials, Principal, Role, parse_authorization
+from dockyard.auth.scopes import is_write
 from dockyard.auth.scopes import missing as missing_scope
 from dockyard.events import EventBus
 from dockyard.git.gitcmd import GitError
@@ -61,8 +62,8 @@ class ApiContext:
         principal = await run_in_threadpool(self.auth.authenticate, creds)
         if principal is None:
             raise ApiError(401, "user does not exist or password/token is invalid")
-        category = api_scope_category(request.url.path)
-        writing = request.method not in ("GET", "HEAD", "OPTIONS")
+        category = api_scope_category(request.url.path, request.method)
+        writing = is_write(request.method)
         if category is not None and not principal.allows(category, writing):
             raise ApiError(403, missing_scope(category, writing))
         return principal
@@ -95,8 +96,8 @@ _TOP_CATEGORIES = {"users": "user", "orgs": "organization", "admin": "admin",
 _ISSUE_PARTS = ("issues", "pulls", "labels", "milestones")
 
 
-def api_scope_category(path: str) -> str | None:
-    """The token scope category of an `/api/v1` path, as Gitea groups its endpoints."""
+def api_scope_category(path: str, method: str = "GET") -> str | None:
+    """The token scope category of an `/api/v1` request, as Gitea groups its endpoints."""
     _, found, rest = path.partition("/api/v1/")
     if not found:
         return None
@@ -105,8 +106,10 @@ def api_scope_category(path: str) -> str | None:
         return "issue" if len(parts) > 3 and parts[3] in _ISSUE_PARTS else "repository"
     if parts[0] == "user":
         return "repository" if parts[1:2] == ["repos"] else "user"
-    if parts[0] == "users" and parts[2:3] == ["tokens"]:
-        return None  # token management has its own rule: creating one needs the password
+    if parts[0] == "users" and parts[2:3] == ["tokens"] and method.upper() == "POST":
+        return None  # creating a token has its own rule: it needs the password
+    if parts[0] in ("users", "orgs") and parts[2:3] == ["repos"]:
+        return "repository"
     return _TOP_CATEGORIES.get(parts[0])
 
 
