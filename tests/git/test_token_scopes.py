@@ -86,6 +86,12 @@ def test_public_only_hides_private_repositories(server: DockyardServer, git: Git
         header = {"Authorization": f"token {token}"}
         assert c.get(f"/api/v1/repos/{public}", headers=header).status_code == 200
         assert c.get(f"/api/v1/repos/{private}", headers=header).status_code == 404
+        listed = {r["full_name"] for r in c.get("/api/v1/user/repos", headers=header).json()}
+        assert public in listed and private not in listed
+        for name, expected in ((public, [public]), (private, [])):
+            found = c.get("/api/v1/repos/search", headers=header,
+                          params={"q": name.split("/")[1]}).json()["data"]
+            assert [r["full_name"] for r in found] == expected
     assert git.run("ls-remote", repo_url(server, private, owner.username, token),
                    check=False).returncode != 0
 

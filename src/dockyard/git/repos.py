@@ -283,7 +283,10 @@ class RepoService:
 
     # permissions -----------------------------------------------------------------
     def role(self, principal: Principal, repo: Repo) -> Role:
-        """Owner user, org members (by role), per-repo collaborators, admins; READ when public."""
+        """Owner user, org members (by role), per-repo collaborators, admins; READ when public;
+        nothing on a private repository for a `public-only` API token."""
+        if repo.private and principal.public_only:
+            return Role.NONE
         role = max(self.auth.role_in(principal, repo.owner),
                    self.auth.role_in(principal, collaborator_namespace(repo)))
         if role == Role.NONE and not repo.private:

@@ -247,8 +247,7 @@ class SmartHTTP:
                 status_code=403,
             )
         pushing = service == "git-receive-pack"
-        if not principal.allows("repository", pushing) or (principal.public_only
-                                                           and repo.private):
+        if not principal.allows("repository", pushing):  # (public-only: role() is NONE)
             return PlainTextResponse(f"{missing_scope('repository', pushing)}\n",
                                      status_code=403)
         return repo, principal

@@ -81,7 +81,7 @@ class ApiContext:
         name = strip_git_suffix(request.path_params["repo"])
         repo = self.repos.get(owner, name)
         role = self.repos.role(principal, repo) if repo else Role.NONE
-        if repo is None or role < Role.READ or (principal.public_only and repo.private):
+        if repo is None or role < Role.READ:
             raise ApiError(404, "The target couldn't be found.")
         if role < need:
             if principal.is_anonymous:

@@ -103,9 +103,10 @@ class RepoApi:
         # Owned repositories, then those of organisations and collaborations the user is in
         # (for an administrator: every repository).
         repos = [r for r in self.ctx.repos.find()
-                 if r.owner.lower() == me
-                 or auth.role_in(principal, r.owner) >= Role.READ
-                 or auth.role_in(principal, collaborator_namespace(r)) >= Role.READ]
+                 if not (r.private and principal.public_only)
+                 and (r.owner.lower() == me
+                      or auth.role_in(principal, r.owner) >= Role.READ
+                      or auth.role_in(principal, collaborator_namespace(r)) >= Role.READ)]
         return await self._page(request, repos, principal)
 
     async def list_of_owner(self, request: Request) -> Response:
