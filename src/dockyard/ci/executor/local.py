@@ -158,11 +158,15 @@ class LocalExecutor:
         shell = "/bin/sh"
         if step.shell and container is not None and container.root is not None:
             shell = map_paths(step.shell, container.root, container.prefixes)
+        return await self._spawn(step_id, [shell, "-xe", str(script_path)], step.cwd, env)
+
+    async def _spawn(self, step_id: str, argv: list[str], cwd: Path,
+                     env: dict[str, str]) -> StepHandle:
+        """A step's process in its own session (output merged), registered and remembered."""
+        assert self.spec is not None  # started steps belong to a prepared build
         proc = await asyncio.create_subprocess_exec(
-            shell,
-            "-xe",
-            str(script_path),
-            cwd=str(step.cwd),
+            *argv,
+            cwd=str(cwd),
             env=env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
@@ -214,23 +218,8 @@ class LocalExecutor:
 
         child_env = {k: os.environ[k] for k in _HOST_ENV if k in os.environ}
         child_env["PYTHONPATH"] = str(package_root())
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "dockyard.ci.executor.container_step",
-            str(spec_path),
-            cwd=str(self.spec.build_dir),
-            env=child_env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
-        handle = _Proc(step_id, proc)
-        self._procs[step_id] = handle
-        with open(self.spec.build_dir / PGIDS_FILE, "a") as f:
-            f.write(f"{proc.pid}\n")
-        return handle
+        argv = [sys.executable, "-m", "dockyard.ci.executor.container_step", str(spec_path)]
+        return await self._spawn(step_id, argv, self.spec.build_dir, child_env)
 
     async def tail(self, handle: StepHandle) -> AsyncIterator[bytes]:
         proc = self._procs[handle.id].process
