@@ -30,7 +30,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.build.images import busybox_context  # noqa: E402
+from tests.builder.images import busybox_context  # noqa: E402
 
 from bench.peers import start_dockyard  # noqa: E402
 

@@ -28,7 +28,7 @@ def demo(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
 
 
 def needs_namespaces() -> None:
-    from tests.build.conftest import namespaces_available
+    from tests.builder.conftest import namespaces_available
 
     reason = namespaces_available()
     if reason:

@@ -20,8 +20,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def busybox_image(server: DockyardServer, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A public busybox image in the session server's registry."""
-    from tests.build.conftest import namespaces_available
-    from tests.build.images import busybox_context, dockyard
+    from tests.builder.conftest import namespaces_available
+    from tests.builder.images import busybox_context, dockyard
 
     reason = namespaces_available()
     if reason:

@@ -48,8 +48,8 @@ def _dockyard(*args: str, env: dict[str, str] | None = None) -> str:
 
 
 def test_tutorial_push_to_image_through_ci(fresh_server: DockyardServer, tmp_path: Path) -> None:
-    from tests.build.conftest import namespaces_available
-    from tests.build.images import busybox_context
+    from tests.builder.conftest import namespaces_available
+    from tests.builder.images import busybox_context
 
     reason = namespaces_available()
     if reason:

@@ -1,5 +1,5 @@
 """Integration tests reuse the builder's fixtures (namespaces check, busybox bases)."""
 
-from tests.build.conftest import needs_namespaces
+from tests.builder.conftest import needs_namespaces
 
 __all__ = ["needs_namespaces"]

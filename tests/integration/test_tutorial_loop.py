@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.build.images import busybox_context, dockyard
-from tests.build.test_executor_tutorial import executor_script, tutorial_file
+from tests.builder.images import busybox_context, dockyard
+from tests.builder.test_executor_tutorial import executor_script, tutorial_file
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer, require_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("needs_namespaces")]

@@ -57,7 +57,7 @@ def walk_context(directory: str, dockerfile: str | None) -> tuple[list[str], lis
     """(included, excluded) relative paths, walking only where the ignore rules require."""
     import os
 
-    from dockyard.build.dockerignore import load_ignore
+    from dockyard.builder.dockerignore import load_ignore
 
     matcher = load_ignore(directory, dockerfile)
     included: list[str] = []
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 def run_context(args: argparse.Namespace) -> int:
     import os
 
-    from dockyard.build.dockerignore import DockerignoreError
+    from dockyard.builder.dockerignore import DockerignoreError
 
     if not os.path.isdir(args.directory):
         print(f"dockyard: {args.directory} is not a directory", file=sys.stderr)
@@ -103,7 +103,7 @@ def run_context(args: argparse.Namespace) -> int:
 
 
 def run_parse(args: argparse.Namespace) -> int:
-    from dockyard.build.dockerfile import DockerfileError, parse, stages_needed
+    from dockyard.builder.dockerfile import DockerfileError, parse, stages_needed
 
     try:
         if args.file == "-":

@@ -256,7 +256,7 @@ def resolve_dockerfile(value: str, context: Path) -> Path:
 
 
 def options_from(args: argparse.Namespace) -> Any:
-    from dockyard.build.options import BuildOptions, default_cache_dir
+    from dockyard.builder.options import BuildOptions, default_cache_dir
 
     context = resolve_context(args.context)
     labels = parse_key_values(args.label, "--label", need_value=True)
@@ -304,6 +304,6 @@ def run(args: argparse.Namespace) -> int:
     if not options.destinations and not options.no_push:
         print("error: no --destination given; pass one or more, or --no-push", file=sys.stderr)
         return 2
-    from dockyard.build.report import run_build
+    from dockyard.builder.report import run_build
 
     return run_build(options, live=False)

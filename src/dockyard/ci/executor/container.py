@@ -36,9 +36,9 @@ class PreparedImage:
 
 def prepare_image(image: str, target: Path, insecure_registries: list[str], log: Any) -> PreparedImage:
     """Pull and unpack `image` for one build's container (blocking: run in a thread)."""
-    from dockyard.build.base import fetch_base, rootfs_for
-    from dockyard.build.options import BuildError, BuildOptions, default_cache_dir
-    from dockyard.build.sandbox import overlay_supported
+    from dockyard.builder.base import fetch_base, rootfs_for
+    from dockyard.builder.options import BuildError, BuildOptions, default_cache_dir
+    from dockyard.builder.sandbox import overlay_supported
     from dockyard.oci import Platform
     from dockyard.oci.blobcache import BlobCache
 
@@ -97,7 +97,13 @@ def step_spec(
 
 def run_step(spec_path: str) -> int:
     """The child process: one sandboxed RUN-like execution, output to stdout."""
-    from dockyard.build.sandbox import RunFailed, RunRequest, SandboxMount, SandboxUnavailable, run_in_sandbox
+    from dockyard.builder.sandbox import (
+        RunFailed,
+        RunRequest,
+        SandboxMount,
+        SandboxUnavailable,
+        run_in_sandbox,
+    )
 
     spec = json.loads(Path(spec_path).read_text())
     signal.signal(signal.SIGTERM, _kill_children_and_exit)

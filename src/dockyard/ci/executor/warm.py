@@ -53,7 +53,7 @@ class WarmExecutor:
     def start(self, timeout: float = 60) -> bool:
         if os.environ.get("DOCKYARD_CI_PREWARM", "1").lower() in ("0", "false", "off", "no"):
             return False
-        if importlib.util.find_spec("dockyard.build") is None:
+        if importlib.util.find_spec("dockyard.builder") is None:
             return False
         self.dir = Path(tempfile.mkdtemp(prefix="dockyard-exec-"))  # 0700: only this user connects
         env = dict(os.environ)

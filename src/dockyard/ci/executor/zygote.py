@@ -26,9 +26,9 @@ import sys
 
 PRELOAD = (
     "dockyard.cli.executor_cmd",
-    "dockyard.build.report",
-    "dockyard.build.engine",
-    "dockyard.build.outputs",
+    "dockyard.builder.report",
+    "dockyard.builder.engine",
+    "dockyard.builder.outputs",
     "dockyard.oci.client",
 )
 

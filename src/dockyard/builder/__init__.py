@@ -1,0 +1,46 @@
+"""The image builder: Dockerfile -> layers -> image, without a daemon.
+
+Public API (imported lazily, so `dockyard executor --help` stays fast):
+
+    BuildOptions(context, dockerfile, destinations=[], build_args={}, target=None, ...)
+        Kaniko's flags with Kaniko's meaning (see dockyard.builder.options).
+    build(options) -> BuildResult          build only (result.image is a dockyard.oci Image
+                                           whose layers are files in the blob cache)
+    deliver(image, options, log)           --tar-path / --oci-layout-path / push / digest files
+    run_build(options, live=False) -> int  both, with progress on stderr and an exit code
+    BuildError, RunFailed, SandboxUnavailable   what a failed build raises
+    cache_key(CacheInputs) -> str          the one layer-cache key function
+    CacheEvent                             result.cache_events: HIT/MISS per layer step
+                                           (instruction, keyword, outcome, key, where)
+
+The Dockerfile parser is `dockyard.builder.dockerfile`, .dockerignore is
+`dockyard.builder.dockerignore`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "BuildOptions": "dockyard.builder.options",
+    "BuildError": "dockyard.builder.options",
+    "build": "dockyard.builder.engine",
+    "BuildResult": "dockyard.builder.engine",
+    "deliver": "dockyard.builder.outputs",
+    "run_build": "dockyard.builder.report",
+    "RunFailed": "dockyard.builder.sandbox",
+    "SandboxUnavailable": "dockyard.builder.sandbox",
+    "cache_key": "dockyard.builder.cache",
+    "CacheInputs": "dockyard.builder.cache",
+    "CacheEvent": "dockyard.builder.step_cache",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dockyard.builder' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

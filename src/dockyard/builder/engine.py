@@ -1,0 +1,364 @@
+"""The build engine: Dockerfile -> stages -> layers -> one image, without a daemon.
+
+`build(options)` parses the Dockerfile, builds only the stages the target needs (in
+order), and returns the assembled image (not yet pushed: see `outputs`). Each stage gets
+a rootfs in a scratch directory; every instruction is one `Step`; a step's filesystem
+change becomes one gzip layer (written once, streamed) and is then folded into the rootfs.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockyard.builder import lazy
+from dockyard.builder.base import BaseImage
+from dockyard.builder.cache import chain_link
+from dockyard.builder.context import BuildContext
+from dockyard.builder.dockerfile import (
+    Dockerfile,
+    DockerfileError,
+    Instruction,
+    OnbuildInstruction,
+    Stage,
+    expand,
+    expand_instruction,
+    parse,
+    platform_args,
+    stages_needed,
+)
+from dockyard.builder.dockerfile.expansion import global_env
+from dockyard.builder.instructions import Change, step_for
+from dockyard.builder.options import BuildError, BuildOptions, CachedLayerUnusable
+from dockyard.builder.state import DEFAULT_SHELL, BuildEnv, StageState, clone_tree
+from dockyard.builder.step_cache import CacheEvent, StepCache
+from dockyard.oci import History, ImageConfig, Platform, mediatypes
+from dockyard.oci.blobcache import BlobCache
+from dockyard.oci.image import Image, Layer
+from dockyard.oci.models import Descriptor
+
+
+@dataclass
+class BuildResult:
+    """The built image plus numbers for the report."""
+
+    image: Image
+    blobs: BlobCache
+    stages_built: list[int]
+    layers_written: int = 0
+    seconds: float = 0.0
+    steps: list[tuple[str, float]] = field(default_factory=list)
+    cache_events: list[CacheEvent] = field(default_factory=list)  # HIT/MISS per step
+
+
+def _timestamp(epoch: int | None) -> str:
+    moment = (
+        datetime.datetime.fromtimestamp(epoch, datetime.UTC)
+        if epoch is not None
+        else datetime.datetime.now(datetime.UTC)
+    )
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if epoch is None else \
+        moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def target_platform(options: BuildOptions) -> Platform:
+    return Platform.parse(options.platform) if options.platform else Platform.current()
+
+
+MAX_CACHE_RETRIES = 3
+
+
+class Builder:
+    """Builds one Dockerfile; holds the per-build scratch space and finished stages."""
+
+    def __init__(self, options: BuildOptions) -> None:
+        self.options = options
+        self.log = options.progress or (lambda message: None)
+        self.layers_written = 0
+        self.steps: list[tuple[str, float]] = []
+        self.platform = target_platform(options)
+        self.step_label = ""
+        self.cache = StepCache(options, str(self.platform), self.log)
+
+    def parse(self) -> Dockerfile:
+        try:
+            text = self.options.dockerfile.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise BuildError(f"cannot read the Dockerfile {self.options.dockerfile}: {exc}") \
+                from None
+        return parse(text, self.options.dockerfile.name)
+
+    def run(self) -> BuildResult:
+        """Builds; a cached layer found unusable on the way (deleted or corrupt in the cache
+        registry) is forgotten and the build starts again, at most `MAX_CACHE_RETRIES` times."""
+        try:
+            for _ in range(MAX_CACHE_RETRIES):
+                try:
+                    return self.run_once()
+                except CachedLayerUnusable as exc:
+                    self.log(f"warning: {exc}; building again without that cache entry")
+                    self.cache.forget(exc.digests)
+                    self.layers_written, self.steps = 0, []
+            return self.run_once()
+        except Exception:
+            # a failed build still finishes storing the cache entries of the steps that
+            # worked (as Kaniko does), before the process ends
+            self.cache.finish()
+            raise
+
+    def run_once(self) -> BuildResult:
+        started = time.monotonic()
+        dockerfile = self.parse()
+        platform = target_platform(self.options)
+        auto_args = platform_args(str(platform))
+        build_args = {k: v for k, v in self.options.build_args.items() if v is not None}
+        needed = stages_needed(dockerfile, self.options.target, build_args, auto_args)
+        cache_dir = self.options.cache_dir
+        (cache_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        remove_stale_scratch(cache_dir / "tmp")
+        scratch = Path(tempfile.mkdtemp(prefix="build-", dir=cache_dir / "tmp"))
+        try:
+            env = BuildEnv(
+                options=self.options,
+                context=BuildContext(self.options.context, self.options.dockerfile),
+                scratch=scratch,
+                blob_dir=cache_dir / "blobs",
+                overlay_probe=lambda: self.options.snapshot_mode != "tree"
+                and _overlay_supported(scratch, cache_dir / "overlay-probe.json"),
+                escape=dockerfile.escape,
+                log=self.log,
+                global_args=global_env(dockerfile, build_args, auto_args),
+                deadline=(started + self.options.timeout) if self.options.timeout else None,
+            )
+            blobs = BlobCache(env.blob_dir)
+            for position, index in enumerate(needed, 1):
+                stage = dockerfile.stages[index]
+                label = stage.name or str(index)
+                self.log(f"[stage {label} {position}/{len(needed)}] FROM {stage.base}")
+                state = self.build_stage(dockerfile, stage, env, blobs, platform)
+                env.stages[index] = state
+                if stage.name:
+                    env.stage_names[stage.name] = index
+            final = env.stages[needed[-1]]
+            self.cache.finish()  # remote cache stores done: their blobs can be mounted
+            image = self.assemble(final, blobs)
+        finally:
+            remove_in_background(scratch)
+        if self.cache.enabled:
+            self.log(self.cache.summary())
+        return BuildResult(image, blobs, needed, self.layers_written,
+                           time.monotonic() - started, self.steps, self.cache.events)
+
+    # ------------------------------------------------------------------ stages
+
+    def build_stage(self, dockerfile: Dockerfile, stage: Stage, env: BuildEnv,
+                    blobs: BlobCache, platform: Platform) -> StageState:
+        base_name = expand(stage.base, env.global_args, dockerfile.escape)
+        state = self.start_stage(stage, base_name, env, blobs, platform)
+        triggers = list(state.config.config.on_build or [])
+        state.config.config.on_build = None
+        for trigger in triggers:
+            self.run_trigger(trigger, state, env, dockerfile)
+        total = len(stage.instructions)
+        for number, instruction in enumerate(stage.instructions, 1):
+            self.step_label = f"[{number}/{total}] "
+            self.execute(instruction, state, env)
+        self.step_label = ""
+        return state
+
+    def start_stage(self, stage: Stage, base_name: str, env: BuildEnv, blobs: BlobCache,
+                    platform: Platform) -> StageState:
+        """The stage's starting state; its rootfs is only cloned when a step reads it."""
+        rootfs = env.scratch / f"stage-{stage.index}"
+        parent_index = env.stage_names.get(base_name.lower())
+        if parent_index is not None and parent_index < stage.index:
+            parent = env.stages[parent_index]
+            source: Callable[[Path], None]
+            pending: list[Layer] = []
+            if parent.source is not None:  # parent never materialised: share its recipe
+                source = parent.source
+                pending = list(parent.pending)
+            else:
+
+                def source(target: Path) -> None:
+                    self.log(f"    preparing the rootfs of stage {stage.name or stage.index}")
+                    clone_tree(parent.rootfs, target, hardlink=env.overlay)
+
+            return StageState(
+                index=stage.index, name=stage.name, rootfs_path=rootfs,
+                config=copy.deepcopy(parent.config), layers=list(parent.layers),
+                history=list(parent.history), shell=list(parent.shell), base_ref=parent.base_ref,
+                cache_chain=parent.cache_chain, cache_missed=parent.cache_missed,
+                source=source, pending=pending, fetch_missing=parent.fetch_missing,
+            )
+        base: BaseImage = lazy.resolve_base(base_name, self.options, blobs, platform, self.log)
+        config = copy.deepcopy(base.config)
+        config.history = None
+        from_base = lazy.materializer(base, self.options, blobs, env,
+                                      str(stage.name or stage.index), self.log)
+        return StageState(
+            index=stage.index, name=stage.name, rootfs_path=rootfs, config=config,
+            layers=list(base.layers), history=list(base.config.history or []),
+            shell=list(config.config.shell or DEFAULT_SHELL), base_ref=base.reference,
+            cache_chain=chain_link("base", ",".join(str(layer.diff_id) for layer in base.layers)),
+            source=from_base,
+            fetch_missing=lambda layers: self.fetch_cached(layers, blobs),
+        )
+
+    def fetch_cached(self, layers: list[Layer], blobs: BlobCache) -> None:
+        """Downloads the blobs of cache hits a step now needs; failing that, the hit was bad."""
+        try:
+            lazy.fetch_layers(layers, self.options, blobs, self.log)
+        except BuildError as exc:
+            missing = [layer.digest for layer in layers
+                       if layer.path is None or not layer.path.is_file()]
+            raise CachedLayerUnusable(missing or [layers[0].digest], str(exc)) from None
+
+    def run_trigger(self, trigger: str, state: StageState, env: BuildEnv,
+                    dockerfile: Dockerfile) -> None:
+        try:
+            parsed = parse(f"FROM scratch\n{trigger}\n", "ONBUILD")
+        except DockerfileError as exc:
+            raise BuildError(f"ONBUILD trigger {trigger!r} of the base image: {exc.message}") \
+                from None
+        for instruction in parsed.stages[0].instructions:
+            self.execute(instruction, state, env)
+
+    # ------------------------------------------------------------------ steps
+
+    def execute(self, instruction: Instruction, state: StageState, env: BuildEnv) -> None:
+        if isinstance(instruction, OnbuildInstruction):
+            expanded: Instruction = instruction
+        else:
+            try:
+                expanded = expand_instruction(instruction, state.expansion_env(), env.escape)
+            except DockerfileError as exc:
+                exc.filename = self.options.dockerfile.name
+                raise
+        step = step_for(expanded)
+        started = time.monotonic()
+        key = self.cache.begin(step, expanded, state, env)
+        history = History(created=_timestamp(env.epoch), created_by=step.created_by(),
+                          comment="dockyard")
+        self.cache.label = self.step_label
+        if self.cache.reuse(key, step, instruction, state, history):
+            self.steps.append((instruction.original, time.monotonic() - started))
+            return
+        self.cache.miss(key, step, instruction, state)
+        try:
+            change = step.execute(state, env)
+        except DockerfileError as exc:
+            exc.filename = self.options.dockerfile.name
+            raise
+        layer = self.commit(state, change, step.created_by(), env)
+        self.cache.store(key, layer, step)
+        self.steps.append((instruction.original, time.monotonic() - started))
+
+    def commit(self, state: StageState, change: Change | None, created_by: str,
+               env: BuildEnv) -> Layer | None:
+        """Turns the change into a layer (None when nothing changed) and folds it in."""
+        from dockyard.builder.snapshot import merge_upper, upper_entries  # RUN/COPY only
+
+        history = History(created=_timestamp(env.epoch), created_by=created_by,
+                          comment="dockyard")
+        entries = None
+        layer: Layer | None = None
+        if change is not None and change.upper is not None:
+            entries = list(upper_entries(change.upper))
+        elif change is not None and change.entries is not None:
+            entries = change.entries
+        if entries:
+            from dockyard.builder.layer_writer import write_layer
+
+            tmp = env.scratch / f"layer-{len(state.layers)}-{time.monotonic_ns()}.tar.gz"
+            blob = write_layer(entries, tmp, env.epoch, self.options.compression)
+            blobs = BlobCache(env.blob_dir)
+            blobs.add_file(tmp, blob.digest, move=True)
+            layer = Layer(
+                Descriptor(media_type=blob.media_type, digest=blob.digest, size=blob.size),
+                blob.diff_id, blobs.path(blob.digest))
+            state.layers.append(layer)
+            self.layers_written += 1
+        else:
+            history.empty_layer = True
+        if change is not None and change.upper is not None:
+            merge_upper(change.upper, state.rootfs)
+            shutil.rmtree(change.upper, ignore_errors=True)
+        state.history.append(history)
+        return layer
+
+    # ------------------------------------------------------------------ image
+
+    def assemble(self, final: StageState, blobs: BlobCache) -> Image:
+        config: ImageConfig = copy.deepcopy(final.config)
+        if self.options.labels:
+            labels = dict(config.config.labels or {})
+            labels.update(self.options.labels)
+            config.config.labels = labels
+        config.created = _timestamp(self.options.source_date_epoch)
+        config.history = final.history
+        config.config.on_build = config.config.on_build or None
+        layers = []
+        for layer in final.layers:
+            media = layer.descriptor.media_type
+            oci_type = mediatypes.OCI_LAYER_GZIP if media == mediatypes.DOCKER_LAYER_GZIP else \
+                mediatypes.OCI_LAYER if media == mediatypes.DOCKER_LAYER else media
+            descriptor = Descriptor(media_type=oci_type, digest=layer.descriptor.digest,
+                                    size=layer.descriptor.size)
+            layers.append(Layer(descriptor, layer.diff_id, layer.path, layer.source))
+        return Image.assemble(config, layers)
+
+
+def _overlay_supported(scratch: Path, record: Path) -> bool:
+    """The sandbox's probe, imported only when a step first needs a RUN or a diff."""
+    from dockyard.builder.sandbox import overlay_supported
+
+    return overlay_supported(scratch, record)
+
+
+STALE_SCRATCH_SECONDS = 24 * 3600
+
+
+def remove_stale_scratch(parent: Path) -> None:
+    """Scratch dirs of builds that were killed (older than a day) are removed."""
+    now = time.time()
+    for entry in parent.iterdir():
+        try:
+            if now - entry.stat().st_mtime > STALE_SCRATCH_SECONDS:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue
+
+
+_CLEANERS: list[subprocess.Popen[bytes]] = []
+
+
+def remove_in_background(path: Path) -> None:
+    """Deletes the scratch tree while the caller pushes, in a detached `rm -rf`: a stage
+    rootfs can hold tens of thousands of hard links, and the command need not wait for
+    them before it exits (what a killed cleaner leaves, remove_stale_scratch takes)."""
+    trash = path.with_name(path.name + ".trash")
+    try:
+        path.rename(trash)
+    except OSError:
+        trash = path
+    try:
+        _CLEANERS.append(subprocess.Popen(
+            ["rm", "-rf", "--", str(trash)], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+    except OSError:
+        threading.Thread(target=shutil.rmtree, args=(trash,), kwargs={"ignore_errors": True},
+                         name="dockyard-scratch-cleanup").start()
+
+
+def build(options: BuildOptions) -> BuildResult:
+    """Builds the image `options` describe (pushing and saving is `outputs.deliver`)."""
+    return Builder(options).run()

@@ -1,0 +1,95 @@
+"""Where a built image goes: pushed to every --destination (blobs the registry has are
+skipped, blobs of another repository on the same registry are mounted), a tarball
+(--tar-path: docker-archive and oci-archive in one, `docker load`/`podman load` read it),
+an OCI layout, and the digest files Kaniko writes for the next pipeline step. The writers
+are dockyard.oci's."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from dockyard.builder.options import BuildError, BuildOptions
+from dockyard.oci.image import Image
+
+
+def push_registry_options(options: BuildOptions) -> object:
+    from dockyard.oci.client import RegistryOptions
+
+    return RegistryOptions(
+        insecure=set(options.insecure_registries),
+        insecure_all=options.insecure,
+        skip_tls_verify=set(options.skip_tls_verify_registries),
+        skip_tls_verify_all=options.skip_tls_verify,
+        ca_certificates=dict(options.registry_certificates),
+    )
+
+
+def push(image: Image, options: BuildOptions, log: Callable[[str], None]) -> None:
+    from dockyard.oci import InvalidReference, parse_reference
+    from dockyard.oci.client import RegistryClient, RegistryError
+
+    try:
+        refs = [parse_reference(d) for d in options.destinations]
+    except InvalidReference as exc:
+        raise BuildError(f"--destination: {exc}") from None
+    attempts = options.push_retry + 1
+    with RegistryClient(push_registry_options(options)) as client:  # type: ignore[arg-type]
+        for attempt in range(1, attempts + 1):
+            try:
+                client.push(image, refs, progress=lambda m: log(f"  {m}"))
+                return
+            except (RegistryError, OSError) as exc:
+                if attempt == attempts:
+                    hint = ""
+                    if "http" in str(exc).lower() and not options.insecure:
+                        hint = " (a plain-HTTP registry needs --insecure)"
+                    raise BuildError(f"push failed: {exc}{hint}") from None
+                log(f"  push failed ({exc}); retry {attempt}/{options.push_retry}")
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def write_digest_files(image: Image, options: BuildOptions) -> None:
+    digest = image.digest
+    if options.digest_file:
+        _atomic_write(options.digest_file, digest.encode())
+    names = []
+    tagged = []
+    for destination in options.destinations:
+        from dockyard.oci import parse_reference
+
+        ref = parse_reference(destination)
+        names.append(f"{ref.name}@{digest}")
+        tagged.append(f"{ref}@{digest}")
+    if options.image_name_with_digest_file:
+        _atomic_write(options.image_name_with_digest_file, ("\n".join(names) + "\n").encode())
+    if options.image_name_tag_with_digest_file:
+        _atomic_write(options.image_name_tag_with_digest_file, ("\n".join(tagged) + "\n").encode())
+
+
+def deliver(image: Image, options: BuildOptions, log: Callable[[str], None]) -> None:
+    """Writes the local outputs, then pushes (unless --no-push)."""
+    from dockyard.builder.lazy import complete_layers
+    from dockyard.oci import parse_reference
+    from dockyard.oci.layout import ImageLayout, write_archive
+
+    names = [parse_reference(d) for d in options.destinations]
+    complete_layers(image, options, log)  # cache hits known by descriptor only
+    if options.tar_path:
+        write_archive(image, options.tar_path, names)
+        log(f"saved {options.tar_path} (docker-archive and oci-archive)")
+    if options.oci_layout_path:
+        ImageLayout(options.oci_layout_path).write_image(image, names[0].tag if names else None)
+        log(f"saved OCI layout {options.oci_layout_path}")
+    if options.destinations and not options.no_push:
+        push(image, options, log)
+    write_digest_files(image, options)

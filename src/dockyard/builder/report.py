@@ -1,0 +1,65 @@
+"""Runs a build for the command line: progress lines, command output, errors as one
+clear message and an exit code (a failing RUN exits with the RUN's code, as Kaniko)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+
+from dockyard.builder.options import BuildError, BuildOptions
+
+QUIET = ("panic", "fatal", "error", "warn")
+
+
+def run_build(options: BuildOptions, live: bool = False) -> int:
+    from dockyard.builder.dockerfile import DockerfileError
+    from dockyard.builder.engine import build
+    from dockyard.builder.outputs import deliver
+
+    started = time.monotonic()
+    quiet = options.verbosity in QUIET
+    err = sys.stderr
+
+    def progress(message: str) -> None:
+        if quiet:
+            return
+        stamp = f"[{time.monotonic() - started:6.1f}s] " if live else ""
+        print(f"{stamp}{message}", file=err, flush=True)
+
+    def output(chunk: bytes) -> None:
+        if not quiet:
+            err.buffer.write(chunk) if hasattr(err, "buffer") else err.write(chunk.decode())
+            err.flush()
+
+    def terminated(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # a deleted pod: stop the RUN, remove scratch, exit
+
+    signal.signal(signal.SIGTERM, terminated)
+    options.progress = options.progress or progress
+    options.output = options.output or output
+    try:
+        result = build(options)
+        deliver(result.image, options, options.progress)
+    except (BuildError, DockerfileError) as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    except OSError as exc:  # a file the build needs and cannot read or write
+        print(f"error: {exc}", file=err)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=err)
+        return 130
+    except RuntimeError as exc:  # the sandbox's (imported only when a RUN ran)
+        from dockyard.builder.sandbox import RunFailed, SandboxUnavailable
+
+        if not isinstance(exc, (RunFailed, SandboxUnavailable)):
+            raise
+        print(f"error: {exc}", file=err)
+        if isinstance(exc, RunFailed) and 0 < exc.exit_code < 256 and not exc.timed_out:
+            return exc.exit_code
+        return 1
+    progress(f"built {result.image.digest} in {time.monotonic() - started:.1f}s "
+             f"({result.layers_written} new layers)")
+    print(result.image.digest)
+    return 0

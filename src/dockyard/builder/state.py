@@ -1,0 +1,199 @@
+"""The mutable state of a build: one `StageState` per stage, one `BuildEnv` per build."""
+
+from __future__ import annotations
+
+import errno
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockyard.builder.context import BuildContext
+from dockyard.builder.options import BuildOptions, CachedLayerUnusable
+from dockyard.oci import History, ImageConfig
+from dockyard.oci.image import Layer
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_SHELL = ["/bin/sh", "-c"]
+
+
+@dataclass
+class StageState:
+    """A stage while it is built: rootfs on disk, config being mutated, layers so far.
+
+    The rootfs is materialised lazily: a stage whose steps all come from the layer cache
+    never clones its base or unpacks a layer. Reading `rootfs` makes it real: the base is
+    cloned by `source`, then `pending` (cached) layers are applied in order.
+    """
+
+    index: int
+    name: str | None
+    rootfs_path: Path
+    config: ImageConfig
+    layers: list[Layer] = field(default_factory=list)  # bottom first, base layers included
+    history: list[History] = field(default_factory=list)
+    args: dict[str, str] = field(default_factory=dict)  # ARGs declared in this stage
+    shell: list[str] = field(default_factory=lambda: list(DEFAULT_SHELL))
+    cmd_set: bool = False
+    base_ref: str = ""
+    cache_chain: str = ""  # cache.chain_link of the base and every instruction so far
+    cache_missed: bool = False  # after the first miss no lookups (a rebuilt parent)
+    source: Callable[[Path], None] | None = None  # puts the base's files at the given path
+    pending: list[Layer] = field(default_factory=list)  # cached layers not yet applied
+    # downloads the blobs of pending layers that only a registry has (remote cache hits)
+    fetch_missing: Callable[[list[Layer]], None] | None = None
+
+    @property
+    def rootfs(self) -> Path:
+        if self.source is not None:
+            source, self.source = self.source, None
+            source(self.rootfs_path)
+        if self.pending:
+            from dockyard.oci import DigestMismatch, LayerError, apply_layer
+
+            pending, self.pending = self.pending, []
+            if self.fetch_missing is not None and any(layer.path is None for layer in pending):
+                self.fetch_missing(pending)
+            for layer in pending:
+                assert layer.path is not None
+                try:
+                    apply_layer(layer.path, self.rootfs_path, expected_diff_id=layer.diff_id)
+                except (LayerError, DigestMismatch, OSError) as exc:
+                    if _machine_fault(exc):
+                        raise
+                    raise CachedLayerUnusable([layer.digest], str(exc)) from None
+        return self.rootfs_path
+
+    @property
+    def materialized(self) -> bool:
+        return self.source is None and not self.pending
+
+    def env(self) -> dict[str, str]:
+        return self.config.config.env_dict()
+
+    def expansion_env(self) -> dict[str, str]:
+        """What `$VAR` means in this stage's instructions: ARGs, overridden by ENV."""
+        return {**self.args, **self.env()}
+
+    def run_env(self) -> dict[str, str]:
+        """A RUN's environment: ENV, plus ARGs that ENV does not set, plus a default PATH."""
+        env = {**self.args, **self.env()}
+        env.setdefault("PATH", DEFAULT_PATH)
+        return env
+
+    @property
+    def workdir(self) -> str:
+        return self.config.config.working_dir or "/"
+
+
+@dataclass
+class BuildEnv:
+    """What every step can reach: options, context, scratch space, finished stages."""
+
+    options: BuildOptions
+    context: BuildContext
+    scratch: Path
+    blob_dir: Path
+    # whether RUN can use overlay mounts: probed only when a step first asks (a build
+    # whose steps all hit never spawns the probe)
+    overlay_probe: Callable[[], bool] = field(default=lambda: False, repr=False)
+    escape: str = "\\"
+    stages: dict[int, StageState] = field(default_factory=dict)
+    stage_names: dict[str, int] = field(default_factory=dict)
+    log: Callable[[str], None] = print
+    external_roots: dict[str, Path] = field(default_factory=dict)
+    resolved_images: dict[str, list[Layer]] = field(default_factory=dict)
+    global_args: dict[str, str] = field(default_factory=dict)
+    deadline: float | None = None  # time.monotonic() value after which the build fails
+    _counter: int = 0
+
+    _overlay: bool | None = None
+
+    @property
+    def overlay(self) -> bool:
+        if self._overlay is None:
+            self._overlay = bool(self.overlay_probe())
+            if not self._overlay:
+                self.log("no overlay mounts (unavailable, or DOCKYARD_SNAPSHOT=tree): RUN "
+                         "changes are found by scanning the rootfs (slower)")
+        return self._overlay
+
+    def remaining_time(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return max(0.1, self.deadline - time.monotonic())
+
+    def new_dir(self, prefix: str) -> Path:
+        self._counter += 1
+        path = self.scratch / f"{prefix}-{self._counter}"
+        path.mkdir(parents=True)
+        return path
+
+    @property
+    def epoch(self) -> int | None:
+        return self.options.source_date_epoch
+
+    def stage_by_name(self, name: str) -> StageState | None:
+        key = name.lower()
+        if key in self.stage_names:
+            return self.stages[self.stage_names[key]]
+        if key.isdigit() and int(key) in self.stages:
+            return self.stages[int(key)]
+        return None
+
+    def image_root(self, name: str) -> Path:
+        """The rootfs of image `name` (for `COPY --from=<image>`, `--mount=from=<image>`):
+        pulled and unpacked once per build."""
+        if name not in self.external_roots:
+            from dockyard.builder.base import fetch_base, rootfs_for
+            from dockyard.oci import Platform
+            from dockyard.oci.blobcache import BlobCache
+
+            platform = (Platform.parse(self.options.platform) if self.options.platform
+                        else Platform.current())
+            base = fetch_base(name, self.options, BlobCache(self.blob_dir), platform, self.log)
+            root = self.new_dir("image")
+            root.rmdir()
+            rootfs_for(base, root, self.options.cache_dir, hardlink=True)
+            self.external_roots[name] = root
+        return self.external_roots[name]
+
+    def image_diff_ids(self, name: str) -> str:
+        """The diff_ids of image `name` (`COPY --from=<image>`, `--mount=from=<image>`) for
+        a cache key: its manifest and config only, resolved once per build."""
+        if name not in self.resolved_images:
+            from dockyard.builder.lazy import resolve_base
+            from dockyard.oci import Platform
+            from dockyard.oci.blobcache import BlobCache
+
+            platform = (Platform.parse(self.options.platform) if self.options.platform
+                        else Platform.current())
+            base = resolve_base(name, self.options, BlobCache(self.blob_dir), platform, self.log)
+            self.resolved_images[name] = base.layers
+        return ",".join(str(layer.diff_id) for layer in self.resolved_images[name])
+
+    def stage_root(self, name: str) -> Path | None:
+        """The rootfs of a finished stage named (or numbered) `name`."""
+        stage = self.stage_by_name(name)
+        return stage.rootfs if stage is not None else None
+
+
+def _machine_fault(exc: BaseException) -> bool:
+    """A full disk or an I/O error while applying a layer says nothing about the cache entry
+    (and forgetting it would throw good blobs away)."""
+    cause = exc if isinstance(exc, OSError) and not isinstance(exc, ValueError) \
+        else exc.__cause__
+    return isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO,
+                                                          errno.EROFS)
+
+
+def clone_tree(source: Path, target: Path, hardlink: bool) -> None:
+    """Copies a rootfs; with `hardlink` files are shared (safe when every later write
+    goes through an overlay or a rename, as Dockyard's steps do)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        shutil.rmtree(target)
+    flag = "-al" if hardlink else "-a"
+    subprocess.run(["cp", flag, "--", str(source), str(target)], check=True)

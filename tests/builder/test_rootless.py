@@ -1,0 +1,60 @@
+"""Rootless RUN: as an unprivileged user the sandbox adds a user namespace (mapped to
+root inside) and still produces the overlay diff, whiteouts included."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.builder.conftest import make_busybox_rootfs
+from tests.conftest import REPO_ROOT
+
+SCRIPT = """
+import json, sys
+from pathlib import Path
+from dockyard.builder.sandbox import RunRequest, run_in_sandbox
+from dockyard.builder.snapshot import prune_copied_up_dirs, remove_placeholders, upper_entries
+root, upper = Path(sys.argv[1]), Path(sys.argv[2])
+upper.mkdir()
+out = bytearray()
+r = run_in_sandbox(RunRequest(argv=["/bin/sh", "-c", "id -u; echo x > /f; rm /bin/ls"],
+                              rootfs=root, upper=upper, env={"PATH": "/bin"}), out.extend)
+remove_placeholders(upper, r.created)
+prune_copied_up_dirs(upper, root)
+entries = [[e.name, e.kind] for e in upper_entries(upper)]
+print(json.dumps({"out": out.decode(), "entries": entries}))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="drops to `nobody` with setpriv: needs root "
+                    "(as a normal user every sandbox test already runs rootless)")
+def test_rootless_run_as_nobody() -> None:
+    if shutil.which("setpriv") is None or not Path("/usr/bin/python3").exists():
+        pytest.skip("needs setpriv (util-linux) and a system python3 that `nobody` can run")
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
+        work = Path(tmp)
+        os.chmod(work, 0o777)
+        shutil.copytree(REPO_ROOT / "src", work / "src")
+        rootfs = make_busybox_rootfs(work / "rootfs")
+        subprocess.run(["chmod", "-R", "a+rX", str(work / "src")], check=True)
+        subprocess.run(["chown", "-R", "65534:65534", str(rootfs)], check=True)
+        probe = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                "unshare", "--user", "--map-root-user", "--mount", "true"],
+                               capture_output=True)
+        if probe.returncode != 0:
+            pytest.skip(f"unprivileged user namespaces are disabled: {probe.stderr.decode()}")
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env",
+             f"PYTHONPATH={work / 'src'}", f"HOME={work}", "/usr/bin/python3", "-c", SCRIPT,
+             str(rootfs), str(work / "upper")],
+            capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout.strip().splitlines()[-1])
+        assert data["out"].split()[0] == "0"  # root inside the user namespace
+        assert data["entries"] == [["bin", "path"], ["bin/ls", "whiteout"], ["f", "path"]]
