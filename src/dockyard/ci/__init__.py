@@ -11,12 +11,14 @@ Public surface for other packages:
   `ci.build.finished` (`job`, `number`, `result`, `commit`, `url`).
 - `parse_jenkinsfile(text)`, `parse_yaml_pipeline(text)` -> `Pipeline`; errors are `PipelineError`
   with `file:line:col`.
+- `format_trace(trace)`: a build's trace (as `/api/ci/.../trace` returns it) as a text table.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from dockyard.ci.buildlog import format_trace
 from dockyard.ci.errors import PipelineError
 from dockyard.ci.jenkinsfile import parse_jenkinsfile
 from dockyard.ci.migrations import MIGRATIONS
@@ -25,7 +27,14 @@ from dockyard.ci.yamlpipeline import parse_yaml_pipeline
 if TYPE_CHECKING:
     from dockyard.ci.service import CIService
 
-__all__ = ["MIGRATIONS", "PipelineError", "open_ci", "parse_jenkinsfile", "parse_yaml_pipeline"]
+__all__ = [
+    "MIGRATIONS",
+    "PipelineError",
+    "format_trace",
+    "open_ci",
+    "parse_jenkinsfile",
+    "parse_yaml_pipeline",
+]
 
 
 def open_ci(services: Any, credentials: Any = None) -> CIService:

@@ -19,8 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dockerfile": ("dockyard.cli.dockerfile_cmd", "inspect Dockerfiles"),
     "credentials": ("dockyard.cli.credentials_cmd", "manage CI credentials on a running server"),
     "gitops": ("dockyard.cli.gitops_cmd", "set image tags in a deploy repo and push"),
-    "ci": ("dockyard.ci.cli_ci", "CI jobs and builds on a running server"),
-    "trace": ("dockyard.ci.cli_trace", "print a build's trace as a table (dockyard trace JOB N)"),
+    "ci": ("dockyard.cli.ci_cmd", "CI jobs and builds on a running server"),
+    "trace": ("dockyard.cli.trace_cmd", "print a build's trace as a table (dockyard trace JOB N)"),
     "demo": ("dockyard.cli.demo_cmd", "run the tutorial's push -> image -> deploy loop end to end"),
 }
 

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from dockyard.ci.cli_client import add_connection, check, connect
+from dockyard.cli.ci_client import add_connection, check, connect
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

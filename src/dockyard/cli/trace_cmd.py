@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from dockyard.ci.buildlog import format_trace
-from dockyard.ci.cli_client import add_connection, check, connect
+from dockyard.ci import format_trace
+from dockyard.cli.ci_client import add_connection, check, connect
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
