@@ -1,13 +1,24 @@
-"""Users, API tokens, memberships and signed bearer tokens, shared by registry, git and CI."""
+"""Users, API tokens, memberships, token scopes and signed bearer tokens, shared by registry, git and CI.
+
+Other packages import only from here (never `dockyard.auth.<module>`):
+    AuthService, AuthError, User, ApiToken     users, tokens, memberships, the one namespace
+    Principal, Role, ANONYMOUS                 who is asking and what they hold in a namespace
+    Credentials, parse_authorization           an Authorization header, parsed, not judged
+    is_write, missing_scope, ScopeError        Gitea's token scopes (see dockyard.auth.scopes)
+    TokenSigner, JWTError, MIGRATIONS
+"""
 
 from dockyard.auth.credentials import Credentials, parse_authorization
 from dockyard.auth.jwt import JWTError, TokenSigner
 from dockyard.auth.migrations import MIGRATIONS
 from dockyard.auth.principal import ANONYMOUS, Principal, Role
-from dockyard.auth.service import AuthError, AuthService
+from dockyard.auth.scopes import ScopeError, is_write
+from dockyard.auth.scopes import missing as missing_scope
+from dockyard.auth.service import ApiToken, AuthError, AuthService, User
 
 __all__ = [
     "ANONYMOUS",
+    "ApiToken",
     "AuthError",
     "AuthService",
     "Credentials",
@@ -15,6 +26,10 @@ __all__ = [
     "MIGRATIONS",
     "Principal",
     "Role",
+    "ScopeError",
     "TokenSigner",
+    "User",
+    "is_write",
+    "missing_scope",
     "parse_authorization",
 ]

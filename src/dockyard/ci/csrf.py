@@ -15,9 +15,7 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from dockyard.auth import AuthService, Principal, parse_authorization
-from dockyard.auth.scopes import is_write
-from dockyard.auth.scopes import missing as missing_scope
+from dockyard.auth import AuthService, Principal, is_write, missing_scope, parse_authorization
 
 CRUMB_FIELD = "Jenkins-Crumb"
 SESSION_COOKIE = "JSESSIONID.dockyard"

@@ -20,9 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from dockyard.auth import AuthService, Principal, parse_authorization
-from dockyard.auth.scopes import is_write
-from dockyard.auth.scopes import missing as missing_scope
+from dockyard.auth import AuthService, Principal, is_write, missing_scope, parse_authorization
 from dockyard.credentials.models import CredentialError, from_request
 from dockyard.credentials.store import CredentialExists, CredentialStore
 

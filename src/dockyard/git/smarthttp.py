@@ -24,8 +24,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from dockyard.auth import AuthService, Principal, Role, parse_authorization
-from dockyard.auth.scopes import missing as missing_scope
+from dockyard.auth import AuthService, Principal, Role, missing_scope, parse_authorization
 from dockyard.git.gitcmd import git_env
 from dockyard.git.names import InvalidName, strip_git_suffix, validate_owner, validate_repo
 from dockyard.git.protection import RULES_ENV, ProtectionStore

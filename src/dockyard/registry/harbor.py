@@ -15,9 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from dockyard.auth import AuthService, Principal, Role, parse_authorization
-from dockyard.auth.scopes import is_write
-from dockyard.auth.scopes import missing as missing_scope
+from dockyard.auth import AuthService, Principal, Role, is_write, missing_scope, parse_authorization
 from dockyard.registry.access import Access
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.manifests import INDEX_TYPES

@@ -13,9 +13,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from dockyard.auth import AuthService, Credentials, Principal, Role, parse_authorization
-from dockyard.auth.scopes import is_write
-from dockyard.auth.scopes import missing as missing_scope
+from dockyard.auth import (
+    AuthService,
+    Credentials,
+    Principal,
+    Role,
+    is_write,
+    missing_scope,
+    parse_authorization,
+)
 from dockyard.events import EventBus
 from dockyard.git.gitcmd import GitError
 from dockyard.git.names import strip_git_suffix
