@@ -20,11 +20,12 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from dockyard.atomicfile import atomic_write_text
 
 KEY_VERSION = "dockyard-layer-cache-v1"
 
@@ -141,9 +142,5 @@ class LayerCache:
         return entry
 
     def store(self, key: str, entry: CacheEntry) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".entry-")
-        with os.fdopen(fd, "w") as f:
-            json.dump(entry.__dict__, f)
-        os.replace(tmp, self._path(key))
+        atomic_write_text(self._path(key), json.dumps(entry.__dict__))
 

@@ -6,11 +6,10 @@ are dockyard.oci's."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from dockyard.atomicfile import atomic_write_bytes
 from dockyard.builder.options import BuildError, BuildOptions
 from dockyard.oci.image import Image
 
@@ -51,11 +50,7 @@ def push(image: Image, options: BuildOptions, log: Callable[[str], None]) -> Non
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, data, 0o644)  # read by the next step, as Kaniko's are
 
 
 def write_digest_files(image: Image, options: BuildOptions) -> None:

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dockyard.atomicfile import atomic_write_text
+
 TAIL_BYTES = 4096
 
 
@@ -129,9 +131,7 @@ def overlay_supported(scratch: Path, remember: Path | None = None) -> bool:
     _overlay_cache[key] = ok
     if remember is not None:
         with contextlib.suppress(OSError):
-            tmp = remember.with_name(remember.name + f".{os.getpid()}")
-            tmp.write_text(json.dumps({key: ok}))
-            os.replace(tmp, remember)
+            atomic_write_text(remember, json.dumps({key: ok}))
     return ok
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import text
 
 from dockyard.auth import Principal
-from dockyard.store import Database, utcnow
+from dockyard.store import Database, atomic_write_text, utcnow
 
 RULES_ENV = "DOCKYARD_PUSH_RULES"
 
@@ -220,7 +220,4 @@ def install_pre_receive(hooks_dir: Path) -> None:
               f'exec "{sys.executable}" -I -S "{checker}"\n')
     for path, content in ((checker, _CHECKER), (hook, script)):
         if not path.exists() or path.read_text() != content:
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(content)
-            tmp.chmod(0o755)
-            tmp.replace(path)
+            atomic_write_text(path, content, mode=0o700)

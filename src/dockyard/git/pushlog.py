@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.git.gitcmd import ZERO_SHA
+from dockyard.store import atomic_write_text
 
 PUSH_LOG_ENV = "DOCKYARD_PUSH_LOG"
 
@@ -53,10 +54,7 @@ def install_hooks(hooks_dir: Path) -> Path:
     hooks_dir.mkdir(parents=True, exist_ok=True)
     hook = hooks_dir / "post-receive"
     if not hook.exists() or hook.read_text() != _POST_RECEIVE:
-        tmp = hooks_dir / ".post-receive.tmp"
-        tmp.write_text(_POST_RECEIVE)
-        tmp.chmod(0o755)
-        tmp.replace(hook)
+        atomic_write_text(hook, _POST_RECEIVE, mode=0o700)
     return hooks_dir
 
 

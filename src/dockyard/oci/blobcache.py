@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
+from dockyard.atomicfile import atomic_writer
 from dockyard.oci.digest import (
     DigestMismatch,
     HashingWriter,
@@ -26,8 +26,12 @@ from dockyard.oci.digest import (
 
 
 class BlobCache:
-    def __init__(self, root: Path) -> None:
+    """`mode` is each blob file's: private (0o600) in caches, 0o644 in an OCI layout that
+    other tools and users read."""
+
+    def __init__(self, root: Path, mode: int = 0o600) -> None:
         self.root = Path(root)
+        self.mode = mode
 
     def path(self, digest: str) -> Path:
         """Where `digest` lives (whether or not it is there yet)."""
@@ -50,26 +54,16 @@ class BlobCache:
         """Store `chunks` as blob `expected`; on DigestMismatch nothing is stored."""
         validate_digest(expected)
         target = self.path(expected)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".ingest-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                hasher = HashingWriter(f)
-                for chunk in chunks:
-                    hasher.write(chunk)
-                f.flush()
-                os.fsync(f.fileno())
+        with atomic_writer(target, self.mode, ".ingest-") as f:
+            hasher = HashingWriter(f)
+            for chunk in chunks:
+                hasher.write(chunk)
             if hasher.digest != expected:
                 raise DigestMismatch(expected, hasher.digest, "blob")
             if size is not None and hasher.size != size:
                 raise DigestMismatch(
                     expected, f"{hasher.digest} ({hasher.size} bytes, expected {size})"
                 )
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return target
 
     def put_bytes(self, data: bytes) -> str:
@@ -92,15 +86,8 @@ class BlobCache:
         if move:
             os.replace(source, target)
             return digest
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".copy-")
-        os.close(fd)
-        try:
-            shutil.copyfile(source, tmp)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with open(source, "rb") as src, atomic_writer(target, self.mode, ".copy-") as f:
+            shutil.copyfileobj(src, f, 1 << 20)
         return digest
 
     def verify(self, digest: str) -> bool:

@@ -34,12 +34,12 @@ import os
 import shutil
 import stat
 import tarfile
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from dockyard.atomicfile import AtomicFile
 from dockyard.oci import mediatypes
 from dockyard.oci.compression import compressing_writer, decompressing_reader
 from dockyard.oci.digest import DigestMismatch, HashingReader, HashingWriter
@@ -496,10 +496,8 @@ class LayerWriter:
         self.mtime = mtime
         self.clamp_mtime = clamp_mtime
         self.xattrs = xattrs
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".layer-")
-        self._tmp = Path(tmp)
-        self._file = os.fdopen(fd, "wb")
+        self._atomic = AtomicFile(self.path, prefix=".layer-")
+        self._file = self._atomic.file
         self._compressed = HashingWriter(self._file)
         self._compressor = compressing_writer(self._compressed, compression, level)
         self._tar_hash = HashingWriter(self._compressor)
@@ -694,11 +692,7 @@ class LayerWriter:
             return self.result
         self._tar.close()
         self._compressor.close()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.chmod(self._tmp, 0o644)
-        os.replace(self._tmp, self.path)
+        self._atomic.commit()
         self.result = LayerInfo(
             path=self.path,
             digest=self._compressed.digest,
@@ -713,10 +707,7 @@ class LayerWriter:
     def abort(self) -> None:
         if self.result is None:
             self._tar_hash.detach()
-            try:
-                self._file.close()
-            finally:
-                self._tmp.unlink(missing_ok=True)
+            self._atomic.cancel()
 
 
 def _read_xattrs(path: Path | str) -> dict[str, str]:

@@ -20,6 +20,7 @@ import os
 import tarfile
 from pathlib import Path
 
+from dockyard.atomicfile import atomic_write_bytes, atomic_writer
 from dockyard.oci import mediatypes
 from dockyard.oci.blobcache import BlobCache
 from dockyard.oci.digest import DigestMismatch, digest_hex, sha256_digest
@@ -30,6 +31,7 @@ from dockyard.oci.reference import Reference
 
 REF_NAME = "org.opencontainers.image.ref.name"
 IMAGE_NAME = "io.containerd.image.name"
+LAYOUT_MODE = 0o644  # a layout or archive is output for other tools (skopeo, podman, docker)
 _LAYOUT_FILE = json.dumps({"imageLayoutVersion": mediatypes.OCI_LAYOUT_VERSION}).encode()
 
 
@@ -38,7 +40,7 @@ class ImageLayout:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.blobs = BlobCache(self.path / "blobs")
+        self.blobs = BlobCache(self.path / "blobs", mode=0o644)
 
     # -- reading ---------------------------------------------------------------------------------
     def index(self) -> Index:
@@ -114,8 +116,8 @@ class ImageLayout:
                     d for d in index.manifests if (d.annotations or {}).get(REF_NAME) != ref_name
                 ]
             index.manifests.append(descriptor)
-            _atomic_write(self.path / "oci-layout", _LAYOUT_FILE)
-            _atomic_write(self.path / "index.json", index.to_json())
+            atomic_write_bytes(self.path / "oci-layout", _LAYOUT_FILE, LAYOUT_MODE)
+            atomic_write_bytes(self.path / "index.json", index.to_json(), LAYOUT_MODE)
         return descriptor
 
     def _link_or_copy(self, source: Path, digest: str) -> None:
@@ -132,12 +134,6 @@ class ImageLayout:
             self.blobs.add_file(source, digest)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def write_archive(image: Image, path: Path, names: list[Reference] | None = None) -> None:
     """Write `image` as one tar readable as oci-archive and docker-archive (see module doc).
 
@@ -146,7 +142,6 @@ def write_archive(image: Image, path: Path, names: list[Reference] | None = None
     names = names or []
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tags = [str(n) for n in names if n.tag]
     manifest_annotations = {}
     if names:
@@ -166,35 +161,32 @@ def write_archive(image: Image, path: Path, names: list[Reference] | None = None
             "Layers": [f"blobs/sha256/{digest_hex(layer.digest)}" for layer in image.layers],
         }
     ]
-    try:
-        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-            _add_bytes(tar, "oci-layout", _LAYOUT_FILE)
-            _add_dir(tar, "blobs/")
-            _add_dir(tar, "blobs/sha256/")
-            written: set[str] = set()
-            for layer in image.layers:
-                if layer.path is None:
-                    raise FileNotFoundError(f"layer {layer.digest} has no local copy to write")
-                if layer.digest in written:
-                    continue
-                written.add(layer.digest)
-                info = tarfile.TarInfo(f"blobs/sha256/{digest_hex(layer.digest)}")
-                info.size, info.mode = layer.size, 0o644
-                with open(layer.path, "rb") as f:
-                    tar.addfile(info, f)
-            for data in (image.config_bytes, image.manifest_bytes):
-                digest = sha256_digest(data)
-                if digest not in written:
-                    written.add(digest)
-                    _add_bytes(tar, f"blobs/sha256/{digest_hex(digest)}", data)
-            _add_bytes(tar, "index.json", index.to_json())
-            _add_bytes(
-                tar, "manifest.json", json.dumps(docker_manifest, separators=(",", ":")).encode()
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_writer(path, LAYOUT_MODE) as out, tarfile.open(
+        fileobj=out, mode="w", format=tarfile.PAX_FORMAT
+    ) as tar:
+        _add_bytes(tar, "oci-layout", _LAYOUT_FILE)
+        _add_dir(tar, "blobs/")
+        _add_dir(tar, "blobs/sha256/")
+        written: set[str] = set()
+        for layer in image.layers:
+            if layer.path is None:
+                raise FileNotFoundError(f"layer {layer.digest} has no local copy to write")
+            if layer.digest in written:
+                continue
+            written.add(layer.digest)
+            info = tarfile.TarInfo(f"blobs/sha256/{digest_hex(layer.digest)}")
+            info.size, info.mode = layer.size, 0o644
+            with open(layer.path, "rb") as f:
+                tar.addfile(info, f)
+        for data in (image.config_bytes, image.manifest_bytes):
+            digest = sha256_digest(data)
+            if digest not in written:
+                written.add(digest)
+                _add_bytes(tar, f"blobs/sha256/{digest_hex(digest)}", data)
+        _add_bytes(tar, "index.json", index.to_json())
+        _add_bytes(
+            tar, "manifest.json", json.dumps(docker_manifest, separators=(",", ":")).encode()
+        )
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from dockyard.registry.names import valid_digest
+from dockyard.store import atomic_write_bytes, publish_file
 
 WRITE_BUFFER = 1 << 20
 
@@ -103,13 +104,7 @@ class FilesystemBlobStore:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         path = self.blob_path(digest)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            atomic_write_bytes(path, data)
         return digest
 
     def delete_blob(self, digest: str) -> bool:
@@ -206,9 +201,7 @@ class FilesystemBlobStore:
             raise DigestMismatch(expected_digest, actual)
         target = self.blob_path(expected_digest)
         target.parent.mkdir(parents=True, exist_ok=True)
-        with open(data, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(data, target)
+        publish_file(data, target)
         self.cancel_upload(upload_id)
         return size
 

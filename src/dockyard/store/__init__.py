@@ -1,6 +1,14 @@
-"""The metadata database: one SQLAlchemy engine, and ordered schema migrations per component."""
+"""The metadata database: one SQLAlchemy engine, and ordered schema migrations per component;
+atomic files (re-exported from `dockyard.atomicfile`)."""
 
 from dockyard.store.database import Database, Migration, utcnow
-from dockyard.store.files import atomic_write_bytes, atomic_write_text
+from dockyard.store.files import (
+    AtomicFile,
+    atomic_write_bytes,
+    atomic_write_text,
+    atomic_writer,
+    publish_file,
+)
 
-__all__ = ["Database", "Migration", "utcnow", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["Database", "Migration", "utcnow", "AtomicFile", "atomic_write_bytes",
+           "atomic_write_text", "atomic_writer", "publish_file"]
