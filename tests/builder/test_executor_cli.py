@@ -84,7 +84,7 @@ def test_secret_flag(tmp_path: Path) -> None:
 def test_help_starts_without_the_engine() -> None:
     code = ("import sys; from dockyard.cli import main\n"
             "try:\n    main(['executor', '--help'])\nexcept SystemExit: pass\n"
-            "heavy = [m for m in ('httpx', 'dockyard.builder.engine', 'dockyard.oci.client')"
+            "heavy = [m for m in ('httpx', 'dockyard.builder.engine', 'dockyard.oci.remote')"
             " if m in sys.modules]\nprint(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout

@@ -20,14 +20,14 @@ from typing import BinaryIO
 from dockyard.builder.options import BuildError, BuildOptions
 from dockyard.builder.state import clone_tree
 from dockyard.oci import (
+    BlobCache,
     DigestMismatch,
     ImageConfig,
+    Layer,
     LayerError,
     Platform,
     apply_layer,
 )
-from dockyard.oci.blobcache import BlobCache
-from dockyard.oci.image import Layer
 
 LAYOUT_SCHEME = "oci-layout://"
 
@@ -42,7 +42,7 @@ class BaseImage:
 
 
 def pull_registry_options(options: BuildOptions) -> object:
-    from dockyard.oci.client import RegistryOptions
+    from dockyard.oci import RegistryOptions
 
     return RegistryOptions(
         insecure=set(options.insecure_registries),
@@ -64,8 +64,7 @@ def fetch_base(name: str, options: BuildOptions, blobs: BlobCache, platform: Pla
         return BaseImage("scratch", config, [])
     if name.startswith(LAYOUT_SCHEME):
         return read_layout(name[len(LAYOUT_SCHEME):], blobs, platform)
-    from dockyard.oci import InvalidReference, parse_reference
-    from dockyard.oci.client import RegistryClient, RegistryError
+    from dockyard.oci import InvalidReference, RegistryClient, RegistryError, parse_reference
 
     try:
         ref = parse_reference(name)
@@ -85,7 +84,7 @@ def fetch_base(name: str, options: BuildOptions, blobs: BlobCache, platform: Pla
 def read_layout(spec: str, blobs: BlobCache, platform: Platform) -> BaseImage:
     """An image from an OCI layout directory (`DIR` or `DIR:TAG`); blobs are copied into
     the blob cache so every later step finds them in one place."""
-    from dockyard.oci.layout import ImageLayout
+    from dockyard.oci import ImageLayout
 
     path_text, tag = spec, None
     if ":" in Path(spec).name:

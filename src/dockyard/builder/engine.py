@@ -40,10 +40,7 @@ from dockyard.builder.instructions import Change, step_for
 from dockyard.builder.options import BuildError, BuildOptions, CachedLayerUnusable
 from dockyard.builder.state import DEFAULT_SHELL, BuildEnv, StageState, clone_tree
 from dockyard.builder.step_cache import CacheEvent, StepCache
-from dockyard.oci import History, ImageConfig, Platform, mediatypes
-from dockyard.oci.blobcache import BlobCache
-from dockyard.oci.image import Image, Layer
-from dockyard.oci.models import Descriptor
+from dockyard.oci import BlobCache, Descriptor, History, Image, ImageConfig, Layer, Platform, mediatypes
 
 
 @dataclass

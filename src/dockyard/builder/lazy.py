@@ -22,13 +22,11 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 
 from dockyard.builder.base import LAYOUT_SCHEME, BaseImage, fetch_base, pull_registry_options
 from dockyard.builder.options import BuildError, BuildOptions
-from dockyard.oci import DigestMismatch, ImageConfig, Platform
-from dockyard.oci.blobcache import BlobCache
-from dockyard.oci.image import Image, Layer
+from dockyard.oci import BlobCache, DigestMismatch, Image, ImageConfig, Layer, Platform
 
 if TYPE_CHECKING:
     from dockyard.builder.state import BuildEnv
-    from dockyard.oci.client import RegistryClient
+    from dockyard.oci import RegistryClient
 
 Log = Callable[[str], None]
 
@@ -39,9 +37,14 @@ def resolve_base(name: str, options: BuildOptions, blobs: BlobCache, platform: P
     descriptor and source repository and get a path once their blob is local."""
     if name.lower() == "scratch" or name.startswith(LAYOUT_SCHEME):
         return fetch_base(name, options, blobs, platform, log)
-    from dockyard.oci import InvalidReference, parse_reference
-    from dockyard.oci.client import RegistryClient, RegistryError
-    from dockyard.oci.reference import DOCKER_HUB, Reference
+    from dockyard.oci import (
+        DOCKER_HUB,
+        InvalidReference,
+        Reference,
+        RegistryClient,
+        RegistryError,
+        parse_reference,
+    )
 
     try:
         ref = parse_reference(name)
@@ -72,7 +75,7 @@ def resolve_base(name: str, options: BuildOptions, blobs: BlobCache, platform: P
 
 
 def _pull_client(options: BuildOptions) -> RegistryClient:
-    from dockyard.oci.client import RegistryClient, RegistryOptions
+    from dockyard.oci import RegistryClient, RegistryOptions
 
     registry_options = pull_registry_options(options)
     assert isinstance(registry_options, RegistryOptions)
@@ -90,7 +93,7 @@ def fetch_layers(layers: Sequence[Layer], options: BuildOptions, blobs: BlobCach
     missing = [layer for layer in layers if not is_local(layer)]
     if not missing:
         return
-    from dockyard.oci.client import RegistryError
+    from dockyard.oci import RegistryError
 
     def fetch(layer: Layer) -> None:
         if layer.source is None:
@@ -193,8 +196,7 @@ def complete_layers(image: Image, options: BuildOptions, log: Log) -> None:
     if options.no_push or not options.destinations or not remote:
         return
     from dockyard.builder.outputs import push_registry_options
-    from dockyard.oci import parse_reference
-    from dockyard.oci.client import RegistryClient, RegistryError, RegistryOptions
+    from dockyard.oci import RegistryClient, RegistryError, RegistryOptions, parse_reference
 
     destinations = [parse_reference(d) for d in options.destinations]
     unplaced: list[Layer] = []

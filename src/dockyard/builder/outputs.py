@@ -11,11 +11,11 @@ from pathlib import Path
 
 from dockyard.atomicfile import atomic_write_bytes
 from dockyard.builder.options import BuildError, BuildOptions
-from dockyard.oci.image import Image
+from dockyard.oci import Image
 
 
 def push_registry_options(options: BuildOptions) -> object:
-    from dockyard.oci.client import RegistryOptions
+    from dockyard.oci import RegistryOptions
 
     return RegistryOptions(
         insecure=set(options.insecure_registries),
@@ -27,8 +27,7 @@ def push_registry_options(options: BuildOptions) -> object:
 
 
 def push(image: Image, options: BuildOptions, log: Callable[[str], None]) -> None:
-    from dockyard.oci import InvalidReference, parse_reference
-    from dockyard.oci.client import RegistryClient, RegistryError
+    from dockyard.oci import InvalidReference, RegistryClient, RegistryError, parse_reference
 
     try:
         refs = [parse_reference(d) for d in options.destinations]
@@ -74,8 +73,7 @@ def write_digest_files(image: Image, options: BuildOptions) -> None:
 def deliver(image: Image, options: BuildOptions, log: Callable[[str], None]) -> None:
     """Writes the local outputs, then pushes (unless --no-push)."""
     from dockyard.builder.lazy import complete_layers
-    from dockyard.oci import parse_reference
-    from dockyard.oci.layout import ImageLayout, write_archive
+    from dockyard.oci import ImageLayout, parse_reference, write_archive
 
     names = [parse_reference(d) for d in options.destinations]
     complete_layers(image, options, log)  # cache hits known by descriptor only

@@ -23,13 +23,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dockyard.builder.options import BuildOptions
-from dockyard.oci.blobcache import BlobCache
-from dockyard.oci.image import Layer
-from dockyard.oci.timestamps import ANNOTATION_CACHE_KEY, ANNOTATION_CREATED, parse_rfc3339
+from dockyard.oci import ANNOTATION_CACHE_KEY, ANNOTATION_CREATED, BlobCache, Layer, parse_rfc3339
 
 if TYPE_CHECKING:
-    from dockyard.oci.client import RegistryClient
-    from dockyard.oci.reference import Reference
+    from dockyard.oci import Reference, RegistryClient
 
 KEY_ANNOTATION = ANNOTATION_CACHE_KEY
 # copies of the config's `created` and diff_id on the manifest: a lookup reads one object
@@ -85,7 +82,7 @@ class RemoteCache:
         if ref.tag not in (None, "latest") or ref.digest:
             self._off(f"--cache-repo={repo} must name a repository, without tag or digest")
             return
-        from dockyard.oci.reference import Reference
+        from dockyard.oci import Reference
 
         self._ref = Reference(ref.registry, ref.repository)
 
@@ -102,7 +99,7 @@ class RemoteCache:
     def client(self) -> RegistryClient:
         with self._lock:
             if self._client is None:
-                from dockyard.oci.client import RegistryClient, RegistryOptions
+                from dockyard.oci import RegistryClient, RegistryOptions
 
                 self._client = RegistryClient(RegistryOptions(
                     insecure=set(self.options.insecure_registries),
@@ -124,7 +121,7 @@ class RemoteCache:
         """The entry for `key`, or None (miss, expired, unreadable, cache off)."""
         if self.disabled or self._ref is None:
             return None
-        from dockyard.oci.client import NotFoundError, RegistryAuthError, RegistryError
+        from dockyard.oci import NotFoundError, RegistryAuthError, RegistryError
 
         ref = self._entry_ref(key)
         try:
@@ -148,9 +145,7 @@ class RemoteCache:
         return None
 
     def _read(self, key: str, ref: Reference) -> RemoteEntry | None:
-        from dockyard.oci import mediatypes
-        from dockyard.oci.digest import sha256_digest
-        from dockyard.oci.models import ImageConfig, Manifest, parse_manifest_or_index
+        from dockyard.oci import ImageConfig, Manifest, mediatypes, parse_manifest_or_index, sha256_digest
 
         client = self.client()
         raw, media_type = client.get_manifest(ref)
@@ -210,8 +205,7 @@ class RemoteCache:
     def _push(self, key: str, layer: Layer | None, created_by: str, platform: str) -> None:
         if self.disabled:
             return
-        from dockyard.oci import History, ImageConfig, Platform
-        from dockyard.oci.image import Image
+        from dockyard.oci import History, Image, ImageConfig, Platform
 
         target = Platform.parse(platform)
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -230,7 +224,7 @@ class RemoteCache:
 
     def finish(self) -> dict[str, int]:
         """Waits for the background stores; failures are warnings. Returns counts."""
-        from dockyard.oci.client import RegistryAuthError, RegistryError
+        from dockyard.oci import RegistryAuthError, RegistryError
 
         stored = failed = 0
         for key, future in self._stores:

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from dockyard.builder.context import BuildContext
 from dockyard.builder.options import BuildOptions, CachedLayerUnusable
-from dockyard.oci import History, ImageConfig
-from dockyard.oci.image import Layer
+from dockyard.oci import History, ImageConfig, Layer
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHELL = ["/bin/sh", "-c"]
@@ -148,8 +147,7 @@ class BuildEnv:
         pulled and unpacked once per build."""
         if name not in self.external_roots:
             from dockyard.builder.base import fetch_base, rootfs_for
-            from dockyard.oci import Platform
-            from dockyard.oci.blobcache import BlobCache
+            from dockyard.oci import BlobCache, Platform
 
             platform = (Platform.parse(self.options.platform) if self.options.platform
                         else Platform.current())
@@ -165,8 +163,7 @@ class BuildEnv:
         a cache key: its manifest and config only, resolved once per build."""
         if name not in self.resolved_images:
             from dockyard.builder.lazy import resolve_base
-            from dockyard.oci import Platform
-            from dockyard.oci.blobcache import BlobCache
+            from dockyard.oci import BlobCache, Platform
 
             platform = (Platform.parse(self.options.platform) if self.options.platform
                         else Platform.current())

@@ -33,9 +33,7 @@ from dockyard.builder.dockerfile import (
     RunInstruction,
 )
 from dockyard.builder.options import BuildOptions
-from dockyard.oci.blobcache import BlobCache
-from dockyard.oci.image import Layer
-from dockyard.oci.models import Descriptor
+from dockyard.oci import BlobCache, Descriptor, Layer
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -29,7 +29,7 @@ PRELOAD = (
     "dockyard.builder.report",
     "dockyard.builder.engine",
     "dockyard.builder.outputs",
-    "dockyard.oci.client",
+    "dockyard.oci.remote",
 )
 
 

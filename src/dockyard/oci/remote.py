@@ -1,49 +1,37 @@
-"""A registry client (OCI distribution v1.1 / Docker registry v2) over `oci.http`.
-
-Auth as Docker does it: ping `/v2/`; on `401` with `WWW-Authenticate: Bearer realm=,service=,scope=`
-get a token from the realm (Basic credentials from config.json, an identity token, or anonymous)
-and retry with `Authorization: Bearer`; on a `Basic` challenge send Basic credentials. Tokens
-are cached per scope. Plain HTTP only for hosts marked insecure (Kaniko's `--insecure`,
-`--insecure-pull`, `--insecure-registry`) and for loopback hosts; `--skip-tls-verify` turns off
-certificate checks. Registry mirrors (`--registry-mirror`) are tried first for docker.io,
-`registry_map` (`--registry-map`) for any registry, then the registry itself unless
-`mirror_fallback` is off (`--skip-default-registry-fallback`).
+"""Images in a registry (OCI distribution v1.1 / Docker registry v2): read and write them.
 
 Pull resolves a tag to a manifest (an index or manifest list to the wanted platform), and fetches
-blobs verified by digest into a `BlobCache`, several at a time. Push checks which blobs the
+blobs verified by digest into a `BlobCache`, several at a time; registry mirrors
+(`--registry-mirror`) are tried first for docker.io, `registry_map` (`--registry-map`) for any
+registry, then the registry itself unless `mirror_fallback` is off. Push checks which blobs the
 registry has (HEAD), mounts across repositories when it can, uploads the rest streaming from
 files (monolithic PUT, or PATCH chunks above `monolithic_limit`), then PUTs the manifest under
 every tag; `push_index` pushes several platforms as one OCI index; `upload_stream` sends a
 blob whose digest is computed on the way (a layer while it is written) in one streamed PATCH.
-GET/HEAD are retried on network errors, 429 and 5xx. Errors carry the HTTP status and the
-registry's error JSON, never credentials.
+
+Reaching a host (scheme, TLS, retries) is `oci.transport`, its token flow `oci.auth`, the
+credentials `oci.credentials`; what fails raises `oci.errors`.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
-import ipaddress
-import json
 import logging
-import os
 import re
-import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from dockyard.oci import http, mediatypes
 from dockyard.oci.blobcache import BlobCache
-from dockyard.oci.credentials import Credential, CredentialStore
+from dockyard.oci.credentials import CredentialStore
 from dockyard.oci.digest import CHUNK, DigestMismatch, sha256_digest
+from dockyard.oci.errors import NotFoundError, RegistryError, error_from
 from dockyard.oci.image import Image, Layer
 from dockyard.oci.models import (
     Descriptor,
@@ -54,138 +42,14 @@ from dockyard.oci.models import (
     Platform,
     parse_manifest_or_index,
 )
+from dockyard.oci.options import RegistryOptions
 from dockyard.oci.reference import DOCKER_HUB, Reference, parse_reference
+from dockyard.oci.transport import HostSession, repository_scope
 
 log = logging.getLogger(__name__)
 
 MANIFEST_MAX = 4 * 1024 * 1024
-_IDEMPOTENT = frozenset({"GET", "HEAD"})
-_TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 Progress = Callable[[str], None]
-
-
-class RegistryError(Exception):
-    """A registry request failed; `status` and the registry's `errors` list when it answered."""
-
-    def __init__(
-        self, message: str, status: int | None = None, errors: list[dict[str, Any]] | None = None
-    ):
-        super().__init__(message)
-        self.status = status
-        self.errors = errors or []
-
-    @property
-    def codes(self) -> list[str]:
-        return [str(e.get("code", "")) for e in self.errors]
-
-
-class RegistryAuthError(RegistryError):
-    """Missing or refused credentials."""
-
-
-class NotFoundError(RegistryError):
-    """The manifest, tag, blob or repository does not exist."""
-
-
-@dataclass
-class RegistryOptions:
-    """How to reach registries; mirrors Kaniko's flags."""
-
-    insecure: set[str] = field(default_factory=set)  # hosts that may use plain HTTP
-    insecure_all: bool = False  # --insecure / --insecure-pull: every host
-    skip_tls_verify: set[str] = field(default_factory=set)
-    skip_tls_verify_all: bool = False  # --skip-tls-verify
-    ca_certificates: dict[str, Path] = field(default_factory=dict)  # --registry-certificate
-    mirrors: list[str] = field(default_factory=list)  # --registry-mirror, for docker.io
-    registry_map: dict[str, list[str]] = field(default_factory=dict)  # --registry-map, any registry
-    mirror_fallback: bool = True  # False: --skip-default-registry-fallback
-    timeout: float = 120.0
-    parallel: int = 4
-    chunk_size: int = 32 * 1024 * 1024
-    monolithic_limit: int = 512 * 1024 * 1024
-    user_agent: str = "dockyard"
-    retries: int = 2  # GET/HEAD retried on network errors, 429 and 5xx
-    retry_backoff: float = 0.5  # seconds, times the attempt number
-
-    def allows_http(self, host: str) -> bool:
-        return self.insecure_all or host in self.insecure or _is_loopback(host)
-
-    def verifies_tls(self, host: str) -> bool:
-        return not (self.skip_tls_verify_all or host in self.skip_tls_verify)
-
-    def tls_verify(self, host: str) -> bool | ssl.SSLContext:
-        """TLS verification for `host`: off, the system CAs, or the system CAs plus the
-        certificate given for it (Kaniko's `--registry-certificate host=PATH`)."""
-        if not self.verifies_tls(host):
-            return False
-        extra = self.ca_certificates.get(host)
-        if extra is None:
-            return True
-        context = ssl.create_default_context()
-        try:
-            context.load_verify_locations(cafile=str(extra))
-        except (OSError, ssl.SSLError) as exc:
-            raise RegistryError(f"cannot load the certificate {extra} for {host}: {exc}") from None
-        return context
-
-
-class _LazyTrust:
-    """The verifying TLS context every client shares; its CA bundle (tens of milliseconds to
-    parse) is loaded by a request hook before the first https request, so builds that only
-    talk to plain-HTTP registries (loopback, --insecure) never pay for it."""
-
-    def __init__(self) -> None:
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, hostnames
-        self.loaded = False
-        self.lock = threading.Lock()
-
-    def ensure_loaded(self) -> None:
-        if self.loaded:
-            return
-        with self.lock:
-            if self.loaded:
-                return
-            if os.environ.get("SSL_CERT_FILE"):  # as httpx does (trust_env)
-                self.context.load_verify_locations(cafile=os.environ["SSL_CERT_FILE"])
-            elif os.environ.get("SSL_CERT_DIR"):
-                self.context.load_verify_locations(capath=os.environ["SSL_CERT_DIR"])
-            else:
-                import certifi
-
-                self.context.load_verify_locations(cafile=certifi.where())
-            self.loaded = True
-
-    def loaded_context(self) -> ssl.SSLContext:
-        self.ensure_loaded()
-        return self.context
-
-
-@functools.lru_cache(maxsize=1)
-def _trust() -> _LazyTrust:
-    return _LazyTrust()
-
-
-@functools.lru_cache(maxsize=1)
-def _no_verify() -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def _speaks_tls(host: str, timeout: float) -> tuple[bool, str]:
-    """Whether `host` answers a TLS handshake (certificate not checked: this only picks the
-    scheme; the real https requests verify). Lets a plain-HTTP registry skip the https
-    attempt without loading the CA bundle."""
-    parts = urlsplit(f"https://{host}")
-    try:
-        with socket.create_connection((parts.hostname or host, parts.port or 443),
-                                      timeout=min(timeout, 10.0)) as sock, \
-                _no_verify().wrap_socket(sock, server_hostname=parts.hostname):
-            return True, ""
-    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-        return False, f"{exc.__class__.__name__}: {exc}"
-
 
 SMALL_BLOB = 64 * 1024  # configs: uploaded without asking first whether they are there
 
@@ -208,65 +72,6 @@ class _PresentBlobs:
 
 
 _PRESENT_BLOBS = _PresentBlobs()
-
-# scheme and auth challenge per (host, plain HTTP allowed), shared by every client of the
-# process for a few minutes: a build opens several clients and each would ping twice
-_KNOWN_BASES: dict[tuple[str, bool], tuple[float, str, str]] = {}
-_KNOWN_BASE_SECONDS = 300.0
-
-
-def _is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    name = name.strip("[]")
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-_CHALLENGE_PARAM = re.compile(r'([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
-
-
-def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
-    """`Bearer realm="x",service="y"` -> ("bearer", {"realm": "x", "service": "y"})."""
-    scheme, _, rest = header.strip().partition(" ")
-    params = {
-        m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-        for m in _CHALLENGE_PARAM.finditer(rest)
-    }
-    return scheme.lower(), params
-
-
-def _scope(ref: Reference, actions: str) -> str:
-    return f"repository:{ref.repository}:{actions}"
-
-
-def _error_from(response: http.Response, what: str) -> RegistryError:
-    errors: list[dict[str, Any]] = []
-    try:
-        body = json.loads(response.read() or b"{}")
-        if isinstance(body, dict) and isinstance(body.get("errors"), list):
-            errors = [e for e in body["errors"] if isinstance(e, dict)]
-    except (ValueError, http.HTTPError):
-        pass
-    detail = "; ".join(
-        f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors
-    ) or (response.reason_phrase or "")
-    status = response.status_code
-    message = f"{what}: HTTP {status}" + (f" ({detail})" if detail else "")
-    if status == 401:
-        return RegistryAuthError(
-            message + "; check the credentials for this registry (config.json)", status, errors
-        )
-    if status == 403:
-        return RegistryAuthError(
-            message + "; the credentials lack permission for this repository", status, errors
-        )
-    if status == 404:
-        return NotFoundError(message, status, errors)
-    return RegistryError(message, status, errors)
 
 
 class _FileRange:
@@ -297,260 +102,6 @@ class _FileRange:
             self.close()
 
 
-class _HostSession:
-    """One registry host: base URL (scheme found by ping), HTTP client, auth state."""
-
-    def __init__(self, host: str, options: RegistryOptions, credential: Credential | None) -> None:
-        self.host = host
-        self.options = options
-        self.credential = credential
-        verify = options.tls_verify(host)
-        tls: ssl.SSLContext | Callable[[], ssl.SSLContext]
-        if verify is True:
-            tls = _trust().loaded_context  # the CA bundle is read at the first https request
-        elif verify is False:
-            tls = _no_verify()
-        else:
-            tls = verify
-        self.client = http.Client(
-            tls=tls,
-            timeout=options.timeout,
-            connect_timeout=min(options.timeout, 30.0),
-            headers={"User-Agent": options.user_agent},
-        )
-        self.base: str | None = None
-        self.mode: str | None = None  # "bearer", "basic" or None (anonymous)
-        self.challenge: dict[str, str] = {}
-        self.tokens: dict[str, tuple[str, float]] = {}
-        self.lock = threading.Lock()
-
-    def close(self) -> None:
-        self.client.close()
-
-    # -- connection --------------------------------------------------------------------------
-    def ensure_base(self) -> str:
-        with self.lock:
-            if self.base is not None:
-                return self.base
-            schemes = ["https"]
-            if self.options.allows_http(self.host):
-                schemes.append("http")
-            known_key = (self.host, "http" in schemes)
-            known = _KNOWN_BASES.get(known_key)
-            if known and time.monotonic() - known[0] < _KNOWN_BASE_SECONDS:
-                self.base = known[1]
-                if known[2]:
-                    self._note_challenge(known[2])
-                return self.base
-            problems = []
-            for scheme in schemes:
-                if scheme == "https" and "http" in schemes:
-                    tls, problem = _speaks_tls(self.host, self.options.timeout)
-                    if not tls:
-                        problems.append(f"https: {problem}")
-                        continue
-                url = f"{scheme}://{self.host}/v2/"
-                try:
-                    response = self._ping(url)
-                except http.HTTPError as exc:
-                    problems.append(f"{scheme}: {exc.__class__.__name__}: {exc}")
-                    continue
-                if response.status_code not in (200, 401):
-                    what = "this is not a registry" if response.status_code == 404 else ""
-                    problems.append(
-                        f"{scheme}: /v2/ answered HTTP {response.status_code} {what}".rstrip()
-                    )
-                    continue
-                self.base = f"{scheme}://{self.host}"
-                challenge = ""
-                if response.status_code == 401:
-                    challenge = response.headers.get("www-authenticate", "")
-                    self._note_challenge(challenge)
-                _KNOWN_BASES[known_key] = (time.monotonic(), self.base, challenge)
-                return self.base
-            hint = "" if "http" in schemes else " (use --insecure if it serves plain HTTP)"
-            if any("CERTIFICATE_VERIFY_FAILED" in problem for problem in problems):
-                hint += (
-                    "; its TLS certificate is not trusted: give its CA with"
-                    " --registry-certificate HOST=PATH or use --skip-tls-verify"
-                )
-            raise RegistryError(f"cannot reach registry {self.host}: {'; '.join(problems)}{hint}")
-
-    def _ping(self, url: str) -> http.Response:
-        """GET /v2/, retrying 429/5xx (not connection errors: the next scheme is tried then)."""
-        for attempt in range(self.options.retries):
-            response = self.client.get(url)
-            if response.status_code not in _TRANSIENT_STATUS:
-                return response
-            time.sleep(self.options.retry_backoff * (attempt + 1))
-        return self.client.get(url)
-
-    def url(self, path: str) -> str:
-        return self.ensure_base() + path
-
-    # -- auth ----------------------------------------------------------------------------------
-    def _note_challenge(self, header: str) -> None:
-        scheme, params = parse_challenge(header)
-        if scheme == "bearer" and params.get("realm"):
-            self.mode, self.challenge = "bearer", params
-        elif scheme == "basic":
-            self.mode = "basic"
-
-    def _auth_header(self, scope: str) -> str | None:
-        credential = self.credential
-        if credential is not None and credential.registry_token:
-            return f"Bearer {credential.registry_token}"
-        if self.mode == "basic":
-            if credential is None or not credential.has_basic:
-                return None
-            raw = f"{credential.username}:{credential.password}".encode()
-            return "Basic " + base64.b64encode(raw).decode()
-        if self.mode == "bearer":
-            token = self._token(scope)
-            return f"Bearer {token}" if token else None
-        return None
-
-    def _token(self, scope: str, refresh: bool = False) -> str | None:
-        with self.lock:
-            cached = self.tokens.get(scope)
-            if cached and not refresh and cached[1] > time.monotonic():
-                return cached[0]
-        token, lifetime = self._fetch_token(scope)
-        with self.lock:
-            self.tokens[scope] = (token, time.monotonic() + max(lifetime - 10, 10))
-        return token
-
-    def _fetch_token(self, scope: str) -> tuple[str, float]:
-        realm = self.challenge.get("realm", "")
-        if not realm.startswith(("https://", "http://")):
-            raise RegistryAuthError(f"registry {self.host} sent an invalid token realm {realm!r}")
-        service = self.challenge.get("service")
-        scopes = [s for s in scope.split(" ") if s]
-        credential = self.credential
-        try:
-            if credential is not None and credential.identity_token:
-                form = {
-                    "grant_type": "refresh_token",
-                    "refresh_token": credential.identity_token,
-                    "client_id": "dockyard",
-                    "scope": " ".join(scopes),
-                }
-                if service:
-                    form["service"] = service
-                response = self.client.post(realm, data=form)
-            else:
-                params: list[tuple[str, str | int | float | bool | None]] = (
-                    [("service", service)] if service else []
-                )
-                params += [("scope", s) for s in scopes]
-                auth = None
-                if credential is not None and credential.has_basic:
-                    params.append(("account", credential.username))
-                    auth = (credential.username, credential.password)
-                response = self.client.get(realm, params=params, auth=auth)
-        except http.HTTPError as exc:
-            raise RegistryAuthError(f"token service of {self.host} unreachable: {exc}") from None
-        if response.status_code in (401, 403):
-            who = (
-                f"user {credential.username!r}"
-                if credential and credential.username
-                else "anonymous access"
-            )
-            raise RegistryAuthError(
-                f"token service of {self.host} refused {who} (HTTP {response.status_code});"
-                " check the credentials in config.json",
-                response.status_code,
-            )
-        if response.status_code != 200:
-            raise _error_from(response, f"token request to {self.host}")
-        try:
-            body = response.json()
-            token = body.get("token") or body.get("access_token")
-        except ValueError:
-            token = None
-        if not token:
-            raise RegistryAuthError(f"token service of {self.host} answered without a token")
-        return str(token), float(body.get("expires_in") or 60)
-
-    def _on_unauthorized(self, response: http.Response, scope: str) -> bool:
-        """Adopt the challenge of a 401; True when retrying may now succeed."""
-        header = response.headers.get("www-authenticate", "")
-        previous_mode = self.mode
-        self._note_challenge(header)
-        scheme, params = parse_challenge(header)
-        if self.mode == "bearer":
-            wanted = scope
-            if params.get("scope") and params["scope"] not in scope.split(" "):
-                wanted = f"{scope} {params['scope']}".strip()
-            self._token(wanted, refresh=True)
-            with self.lock:
-                self.tokens[scope] = self.tokens[wanted]
-            return True
-        if self.mode == "basic":
-            if self.credential is None or not self.credential.has_basic:
-                raise RegistryAuthError(
-                    f"registry {self.host} requires a user name and password and none is configured"
-                    " (add it to $DOCKER_CONFIG/config.json, ~/.docker/config.json or"
-                    " /kaniko/.docker/config.json)",
-                    401,
-                )
-            return previous_mode != "basic"
-        return False
-
-    # -- requests ------------------------------------------------------------------------------
-    def request(
-        self,
-        method: str,
-        url: str,
-        scope: str,
-        *,
-        headers: dict[str, str] | None = None,
-        body: Callable[[], Any] | bytes | None = None,
-        stream: bool = False,
-        follow_redirects: bool = False,
-    ) -> http.Response:
-        """Send with auth; on 401 adopt the challenge and retry once (`body` is re-created)."""
-        if not url.startswith(("http://", "https://")):
-            url = self.url(url)
-        else:
-            self.ensure_base()
-        authenticated = False
-        transient = 0
-        while True:
-            request_headers = dict(headers or {})
-            authorization = self._auth_header(scope)
-            if authorization:
-                request_headers["Authorization"] = authorization
-            content = body() if callable(body) else body
-            log.debug("%s %s", method, url.split("?", 1)[0])
-            retry = method in _IDEMPOTENT and transient < self.options.retries
-            try:
-                response = self.client.request(
-                    method, url, headers=request_headers, content=content, stream=stream,
-                    follow_redirects=follow_redirects,
-                )
-            except http.HTTPError as exc:
-                if retry and isinstance(exc, http.TransportError):
-                    transient += 1
-                    time.sleep(self.options.retry_backoff * transient)
-                    continue
-                raise RegistryError(
-                    f"{method} {self.host}: {exc.__class__.__name__}: {exc}"
-                ) from None
-            if response.status_code == 401 and not authenticated:
-                authenticated = True
-                if self._on_unauthorized(response, scope):
-                    response.close()
-                    continue
-            if retry and response.status_code in _TRANSIENT_STATUS:
-                response.close()
-                transient += 1
-                time.sleep(self.options.retry_backoff * transient)
-                continue
-            return response
-        return response
-
-
 class RegistryClient:
     """Talks to any number of registries; thread-safe; use as a context manager or close()."""
 
@@ -561,7 +112,7 @@ class RegistryClient:
     ) -> None:
         self.options = options or RegistryOptions()
         self.credentials = credentials if credentials is not None else CredentialStore.load()
-        self._sessions: dict[str, _HostSession] = {}
+        self._sessions: dict[str, HostSession] = {}
         self._lock = threading.Lock()
 
     def __enter__(self) -> RegistryClient:
@@ -576,12 +127,12 @@ class RegistryClient:
                 session.close()
             self._sessions.clear()
 
-    def _session(self, ref: Reference) -> _HostSession:
+    def _session(self, ref: Reference) -> HostSession:
         host = ref.api_host
         with self._lock:
             if host not in self._sessions:
                 credential = self.credentials.lookup(ref.registry)
-                self._sessions[host] = _HostSession(host, self.options, credential)
+                self._sessions[host] = HostSession(host, self.options, credential)
             return self._sessions[host]
 
     @staticmethod
@@ -602,13 +153,13 @@ class RegistryClient:
         response = session.request(
             "GET",
             f"/v2/{ref.repository}/manifests/{ref.identifier}",
-            _scope(ref, "pull"),
+            repository_scope(ref, "pull"),
             headers={"Accept": accept},
             stream=True,
         )
         try:
             if response.status_code != 200:
-                raise _error_from(response, f"manifest {ref}")
+                raise error_from(response, f"manifest {ref}")
             raw = _read_limited(response, MANIFEST_MAX, f"manifest {ref}")
         finally:
             response.close()
@@ -623,13 +174,13 @@ class RegistryClient:
         response = self._session(ref).request(
             "HEAD",
             f"/v2/{ref.repository}/manifests/{ref.identifier}",
-            _scope(ref, "pull"),
+            repository_scope(ref, "pull"),
             headers={"Accept": mediatypes.MANIFEST_ACCEPT},
         )
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise _error_from(response, f"manifest {ref}")
+            raise error_from(response, f"manifest {ref}")
         digest = response.headers.get("docker-content-digest")
         if not digest:
             raw, media_type = self.get_manifest(ref)
@@ -671,14 +222,14 @@ class RegistryClient:
         if (ref.registry, ref.repository, digest) in _PRESENT_BLOBS:
             return True
         response = self._session(ref).request(
-            "HEAD", f"/v2/{ref.repository}/blobs/{digest}", _scope(ref, actions)
+            "HEAD", f"/v2/{ref.repository}/blobs/{digest}", repository_scope(ref, actions)
         )
         if response.status_code == 200:
             _PRESENT_BLOBS.add((ref.registry, ref.repository, digest))
             return True
         if response.status_code == 404:
             return False
-        raise _error_from(response, f"blob {digest} in {ref.name}")
+        raise error_from(response, f"blob {digest} in {ref.name}")
 
     def open_blob(self, ref: Reference | str, digest: str) -> Iterator[bytes]:
         """Stream a blob's bytes (not verified: use fetch_blob to store it verified)."""
@@ -686,13 +237,13 @@ class RegistryClient:
         response = self._session(ref).request(
             "GET",
             f"/v2/{ref.repository}/blobs/{digest}",
-            _scope(ref, "pull"),
+            repository_scope(ref, "pull"),
             stream=True,
             follow_redirects=True,
         )
         try:
             if response.status_code != 200:
-                raise _error_from(response, f"blob {digest} of {ref.name}")
+                raise error_from(response, f"blob {digest} of {ref.name}")
             yield from response.iter_bytes(CHUNK)
         finally:
             response.close()
@@ -774,9 +325,9 @@ class RegistryClient:
         tags: list[str] = []
         url: str | None = f"/v2/{ref.repository}/tags/list"
         while url:
-            response = session.request("GET", url, _scope(ref, "pull"))
+            response = session.request("GET", url, repository_scope(ref, "pull"))
             if response.status_code != 200:
-                raise _error_from(response, f"tags of {ref.name}")
+                raise error_from(response, f"tags of {ref.name}")
             tags.extend(response.json().get("tags") or [])
             link = response.headers.get("link", "")
             match = re.match(r"\s*<([^>]+)>", link)
@@ -804,7 +355,7 @@ class RegistryClient:
     def _upload_blob(self, ref: Reference, digest: str, size: int, source: Path | bytes | None,
                      mount_from: Reference | None) -> str:
         session = self._session(ref)
-        scope = _scope(ref, "pull,push")
+        scope = repository_scope(ref, "pull,push")
         small = isinstance(source, bytes) and len(source) <= SMALL_BLOB
         if not small and self.blob_exists(ref, digest, "pull,push"):
             return "exists"  # (blob_exists answers from _PRESENT_BLOBS when it can)
@@ -815,7 +366,7 @@ class RegistryClient:
             and mount_from.registry == ref.registry
             and mount_from.repository != ref.repository
         ):
-            mount_scope = f"{scope} {_scope(mount_from, 'pull')}"
+            mount_scope = f"{scope} {repository_scope(mount_from, 'pull')}"
             response = session.request(
                 "POST", f"{uploads}?mount={digest}&from={mount_from.repository}", mount_scope
             )
@@ -824,7 +375,7 @@ class RegistryClient:
             if response.status_code == 202:
                 location = response.headers.get("location")
             elif response.status_code not in (401, 403, 404):
-                raise _error_from(response, f"mount of {digest} into {ref.name}")
+                raise error_from(response, f"mount of {digest} into {ref.name}")
         if location is None and small:
             # a config: offered whole in the POST (one request where the registry supports
             # it, the spec's single-POST upload); otherwise the upload session it opens is used
@@ -839,7 +390,7 @@ class RegistryClient:
         if location is None:  # (also a registry that refused the single POST: start plainly)
             response = session.request("POST", uploads, scope)
             if response.status_code != 202:
-                raise _error_from(response, f"starting an upload to {ref.name}")
+                raise error_from(response, f"starting an upload to {ref.name}")
             location = response.headers.get("location")
         if not location:
             raise RegistryError(
@@ -862,7 +413,7 @@ class RegistryClient:
         else:
             response = self._upload_chunks(session, location, scope, digest, size, source)
         if response.status_code != 201:
-            raise _error_from(response, f"upload of {digest} to {ref.name}")
+            raise error_from(response, f"upload of {digest} to {ref.name}")
         return "uploaded"
 
     def upload_stream(self, ref: Reference | str, chunks: Iterable[bytes]) -> tuple[str, int]:
@@ -873,10 +424,10 @@ class RegistryClient:
         """
         ref = self._ref(ref)
         session = self._session(ref)
-        scope = _scope(ref, "pull,push")
+        scope = repository_scope(ref, "pull,push")
         response = session.request("POST", f"/v2/{ref.repository}/blobs/uploads/", scope)
         if response.status_code != 202 or not response.headers.get("location"):
-            raise _error_from(response, f"starting an upload to {ref.name}")
+            raise error_from(response, f"starting an upload to {ref.name}")
         location = urljoin(session.ensure_base() + "/", response.headers["location"])
         hasher = hashlib.sha256()
         size = 0
@@ -905,16 +456,16 @@ class RegistryClient:
             body=once,
         )
         if response.status_code != 202:
-            raise _error_from(response, f"streamed upload to {ref.name}")
+            raise error_from(response, f"streamed upload to {ref.name}")
         location = urljoin(location, response.headers.get("location") or location)
         digest = "sha256:" + hasher.hexdigest()
         response = session.request("PUT", _with_digest(location, digest), scope, body=b"")
         if response.status_code != 201:
-            raise _error_from(response, f"upload of {digest} to {ref.name}")
+            raise error_from(response, f"upload of {digest} to {ref.name}")
         return digest, size
 
     def _upload_chunks(
-        self, session: _HostSession, location: str, scope: str, digest: str, size: int, path: Path
+        self, session: HostSession, location: str, scope: str, digest: str, size: int, path: Path
     ) -> http.Response:
         offset = 0
         chunk = self.options.chunk_size
@@ -933,7 +484,7 @@ class RegistryClient:
                 body=functools.partial(_FileRange, path, start, length),
             )
             if response.status_code != 202:
-                raise _error_from(response, f"chunk {start}-{start + length - 1} of {digest}")
+                raise error_from(response, f"chunk {start}-{start + length - 1} of {digest}")
             location = urljoin(location, response.headers.get("location") or location)
             offset += length
         return session.request("PUT", _with_digest(location, digest), scope, body=b"")
@@ -945,12 +496,12 @@ class RegistryClient:
         response = self._session(ref).request(
             "PUT",
             f"/v2/{ref.repository}/manifests/{ref.tag or digest}",
-            _scope(ref, "pull,push"),
+            repository_scope(ref, "pull,push"),
             headers={"Content-Type": media_type},
             body=raw,
         )
         if response.status_code not in (200, 201):
-            raise _error_from(response, f"manifest {ref}")
+            raise error_from(response, f"manifest {ref}")
         answered = response.headers.get("docker-content-digest")
         if answered and answered != digest:
             raise DigestMismatch(digest, answered, f"manifest stored by {ref.registry}")
