@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from dockyard.registry.storage import BlobStore
+from dockyard.registry.storage_fs import FilesystemBlobStore
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer, require_tool
 
 
@@ -39,3 +42,9 @@ def stored_blobs(data_dir: Path) -> set[str]:
 def admin(server: DockyardServer):  # noqa: ANN201
     with server.client() as client:
         yield client
+
+
+@pytest.fixture(params=["filesystem"])
+def blob_store_opener(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], BlobStore]:
+    """Opens one fresh location of each storage backend; call again to "restart" on it."""
+    return lambda: FilesystemBlobStore(tmp_path / "registry")

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from dockyard.cli.executor_cmd import parse_duration
     from dockyard.registry import collect_garbage
     from dockyard.registry.metadata import RegistryMetadata
-    from dockyard.registry.storage import FilesystemBlobStore
+    from dockyard.registry.storage_fs import FilesystemBlobStore
     from dockyard.server.app import open_services
 
     try:

@@ -7,10 +7,11 @@ fixed suffixes (`/manifests/<ref>`, `/blobs/uploads/<id>`, ...) rather than by a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,7 +30,7 @@ from dockyard.registry.names import (
     valid_name,
     valid_tag,
 )
-from dockyard.registry.storage import WRITE_BUFFER, DigestMismatch, FilesystemBlobStore, UploadUnknown
+from dockyard.registry.storage import WRITE_BUFFER, BlobStore, BlobWriter, DigestMismatch, UploadUnknown
 
 API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
 _ROUTES: list[tuple[re.Pattern[str], str]] = [
@@ -45,7 +46,7 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
 class DistributionAPI:
     def __init__(
         self,
-        store: FilesystemBlobStore,
+        store: BlobStore,
         metadata: RegistryMetadata,
         access: Access,
         public_url: str | None,
@@ -146,7 +147,7 @@ class DistributionAPI:
         method = request.method
         if method in ("GET", "HEAD"):
             self._require(request, caller, name, "pull")
-            return self._get_manifest(request, name, reference)
+            return await self._get_manifest(request, name, reference)
         if method == "PUT":
             self._require(request, caller, name, "pull", "push")
             return await self._put_manifest(request, caller, name, reference)
@@ -164,7 +165,7 @@ class DistributionAPI:
             raise RegistryError("TAG_INVALID", f"invalid tag {reference!r}")
         return self.metadata.resolve_tag(repository.id, reference)
 
-    def _get_manifest(self, request: Request, name: str, reference: str) -> Response:
+    async def _get_manifest(self, request: Request, name: str, reference: str) -> Response:
         repository = self._repository(name)
         manifest = self._lookup(repository, reference)
         if manifest is None:
@@ -177,7 +178,7 @@ class DistributionAPI:
         }
         if request.method == "HEAD":
             return Response(status_code=200, headers=headers)
-        body = self.store.read_blob(manifest.digest)
+        body = await asyncio.to_thread(self.store.read_blob, manifest.digest)
         self.metadata.record_pull(
             repository.id, manifest.id, None if looks_like_digest(reference) else reference
         )
@@ -226,7 +227,7 @@ class DistributionAPI:
                 f"index references manifests not in {name}: {', '.join(children_missing)}",
                 [{"digest": d} for d in children_missing],
             )
-        self.store.put_blob(body)
+        await asyncio.to_thread(self.store.put_blob, body)
         references = [(d, "blob") for d, _s in parsed.blobs] + [(d, "manifest") for d, _s in parsed.children]
         self.metadata.put_manifest(
             repository.id,
@@ -282,14 +283,14 @@ class DistributionAPI:
         self._require(request, caller, name, "pull")
         repository = self._repository(name)
         size = self.metadata.linked_blob_size(repository.id, digest)
-        if size is None or self.store.blob_size(digest) is None:
+        if size is None or not await asyncio.to_thread(self.store.exists, digest):
             raise RegistryError("BLOB_UNKNOWN", f"blob {digest} not found in {name}")
         headers = {"Docker-Content-Digest": digest, "ETag": f'"{digest}"', "Accept-Ranges": "bytes"}
         if request.method == "HEAD":
             headers["Content-Length"] = str(size)
             headers["Content-Type"] = "application/octet-stream"
             return Response(status_code=200, headers=headers)
-        return BlobResponse(self.store.blob_path(digest), size, request.headers, headers)
+        return BlobResponse(self.store, digest, size, request.headers, headers)
 
     # uploads ----------------------------------------------------------------------------------
     async def _upload_start(self, request: Request, caller: Caller, name: str) -> Response:
@@ -299,24 +300,25 @@ class DistributionAPI:
         query = request.query_params
         mount, source = query.get("mount"), query.get("from")
         if mount:
-            mounted = self._try_mount(caller, name, mount, source)
+            mounted = await self._try_mount(caller, name, mount, source)
             if mounted is not None:
                 return mounted
         repository = self._repository_for_push(caller, name)
         digest = query.get("digest")
         if digest is not None and not valid_digest(digest):
             raise RegistryError("DIGEST_INVALID", f"invalid or unsupported digest {digest!r}")
-        state = self.store.start_upload(name)
+        state = await asyncio.to_thread(self.store.start_upload, name)
         if digest is None:
             return self._upload_accepted(name, state.id, 0)
         try:
-            await self._receive(request, state.id)
+            async with self._writer(state.id) as writer:
+                await self._receive(request, writer)
+                return await self._finish(writer, repository, name, state.id, digest)
         except BaseException:
-            self.store.cancel_upload(state.id)
+            await asyncio.to_thread(self.store.cancel_upload, state.id)
             raise
-        return self._finish(repository, name, state.id, digest)
 
-    def _try_mount(self, caller: Caller, name: str, digest: str, source: str | None) -> Response | None:
+    async def _try_mount(self, caller: Caller, name: str, digest: str, source: str | None) -> Response | None:
         """Link a blob from another repository the caller can read; None to fall back to upload."""
         if not valid_digest(digest) or not source or not valid_name(source):
             return None
@@ -328,7 +330,7 @@ class DistributionAPI:
         if from_repo is None:
             return None
         size = self.metadata.linked_blob_size(from_repo.id, digest)
-        if size is None or self.store.blob_size(digest) is None:
+        if size is None or not await asyncio.to_thread(self.store.exists, digest):
             return None
         repository = self._repository_for_push(caller, name)
         self.metadata.link_blob(repository.id, digest, size)
@@ -340,7 +342,7 @@ class DistributionAPI:
     async def _upload(self, request: Request, caller: Caller, name: str, upload_id: str) -> Response:
         self._require(request, caller, name, "pull", "push")
         try:
-            state = self.store.upload_state(upload_id)
+            state = await asyncio.to_thread(self.store.upload_state, upload_id)
         except UploadUnknown:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", f"upload {upload_id} is not known") from None
         if state.repository != name:
@@ -349,11 +351,12 @@ class DistributionAPI:
         if method == "GET":
             return Response(status_code=204, headers=self._upload_headers(name, upload_id, state.offset))
         if method == "DELETE":
-            self.store.cancel_upload(upload_id)
+            await asyncio.to_thread(self.store.cancel_upload, upload_id)
             return Response(status_code=204)
         if method == "PATCH":
             self._check_range(request, state.offset, name, upload_id)
-            offset = await self._receive(request, upload_id)
+            async with self._writer(upload_id) as writer:
+                offset = await self._receive(request, writer)
             return self._upload_accepted(name, upload_id, offset)
         if method == "PUT":
             digest = request.query_params.get("digest")
@@ -363,9 +366,10 @@ class DistributionAPI:
                 )
             if request.headers.get("content-range"):
                 self._check_range(request, state.offset, name, upload_id)
-            await self._receive(request, upload_id)
-            repository = self._repository_for_push(caller, name)
-            return self._finish(repository, name, upload_id, digest)
+            async with self._writer(upload_id) as writer:
+                await self._receive(request, writer)
+                repository = self._repository_for_push(caller, name)
+                return await self._finish(writer, repository, name, upload_id, digest)
         raise RegistryError("UNSUPPORTED", f"{method} is not supported here", status=405)
 
     def _check_range(self, request: Request, offset: int, name: str, upload_id: str) -> None:
@@ -391,7 +395,22 @@ class DistributionAPI:
                 headers=self._upload_headers(name, upload_id, offset),
             )
 
-    async def _receive(self, request: Request, upload_id: str) -> int:
+    @contextlib.asynccontextmanager
+    async def _writer(self, upload_id: str) -> AsyncIterator[BlobWriter]:
+        """The session's writer, opened and closed in a worker thread: a remote backend does
+        network I/O there, which must not stall the event loop."""
+        try:
+            writer = await asyncio.to_thread(self.store.open_upload, upload_id)
+        except UploadUnknown:
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", f"upload {upload_id} is not known") from None
+        failed = True
+        try:
+            yield writer
+            failed = False
+        finally:
+            await asyncio.to_thread(writer.close, failed)
+
+    async def _receive(self, request: Request, appender: BlobWriter) -> int:
         """Stream the request body onto the session; a broken connection keeps what arrived.
 
         Network chunks are batched into WRITE_BUFFER blocks, and each block is hashed and
@@ -399,29 +418,28 @@ class DistributionAPI:
         """
         expected = request.headers.get("content-length")
         pending: asyncio.Future[None] | None = None
+        start = appender.offset
         try:
-            with self.store.open_append(upload_id) as appender:
-                start = appender.offset
-                try:
-                    batch: list[bytes] = []
-                    batched = 0
-                    async for chunk in request.stream():
-                        batch.append(chunk)
-                        batched += len(chunk)
-                        if batched >= WRITE_BUFFER:
-                            if pending is not None:
-                                await pending
-                            block = b"".join(batch)
-                            pending = asyncio.ensure_future(asyncio.to_thread(appender.write, block))
-                            batch, batched = [], 0
-                    if pending is not None:
-                        await pending
-                        pending = None
-                    if batch:
-                        await asyncio.to_thread(appender.write, b"".join(batch))
-                finally:
-                    if pending is not None:
-                        await asyncio.wait([pending])
+            try:
+                batch: list[bytes] = []
+                batched = 0
+                async for chunk in request.stream():
+                    batch.append(chunk)
+                    batched += len(chunk)
+                    if batched >= WRITE_BUFFER:
+                        if pending is not None:
+                            await pending
+                        block = b"".join(batch)
+                        pending = asyncio.ensure_future(asyncio.to_thread(appender.write, block))
+                        batch, batched = [], 0
+                if pending is not None:
+                    await pending
+                    pending = None
+                if batch:
+                    await asyncio.to_thread(appender.write, b"".join(batch))
+            finally:
+                if pending is not None:
+                    await asyncio.wait([pending])
         except ClientDisconnect:
             raise RegistryError("BLOB_UPLOAD_INVALID", "client disconnected during upload") from None
         received = appender.offset - start
@@ -429,9 +447,11 @@ class DistributionAPI:
             raise RegistryError("SIZE_INVALID", f"Content-Length was {expected} but {received} bytes arrived")
         return appender.offset
 
-    def _finish(self, repository: Repository, name: str, upload_id: str, digest: str) -> Response:
+    async def _finish(
+        self, writer: BlobWriter, repository: Repository, name: str, upload_id: str, digest: str
+    ) -> Response:
         try:
-            size = self.store.finish_upload(upload_id, digest)
+            size = await asyncio.to_thread(writer.commit, digest)
         except DigestMismatch as exc:
             raise RegistryError(
                 "DIGEST_INVALID",

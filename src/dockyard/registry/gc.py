@@ -1,6 +1,6 @@
 """Online mark-and-sweep: remove blobs no manifest needs, never one younger than the grace period.
 
-Marking reads the database, sweeping walks the blob store. A push in flight uploads its blobs
+Marking reads the database, sweeping lists the blob store (any backend). A push in flight uploads its blobs
 before its manifest, so a blob is only eligible once both its file and its newest repository
 link are older than the grace period; that is what makes running gc during pushes safe.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from dockyard.oci import ANNOTATION_CACHE_KEY, ANNOTATION_CREATED, parse_rfc3339
 from dockyard.registry.metadata import Manifest, RegistryMetadata, Repository
-from dockyard.registry.storage import FilesystemBlobStore
+from dockyard.registry.storage import BlobStore
 
 DEFAULT_GRACE_SECONDS = 3600.0
 
@@ -39,7 +39,7 @@ class GCReport:
 
 
 def collect_garbage(
-    store: FilesystemBlobStore,
+    store: BlobStore,
     metadata: RegistryMetadata,
     *,
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
@@ -71,20 +71,19 @@ def collect_garbage(
     young_links = metadata.recently_linked(time.time() - grace_seconds)
     cutoff = time.time() - grace_seconds
     doomed: list[str] = []
-    for digest, mtime in store.iter_blobs():
-        if digest in referenced:
+    for blob in store.list_blobs():
+        if blob.digest in referenced:
             continue
-        if mtime > cutoff or digest in young_links:
+        if blob.modified > cutoff or blob.digest in young_links:
             report.kept_young += 1
             continue
-        size = store.blob_size(digest) or 0
-        report.blobs.append(digest)
-        report.freed_bytes += size
-        doomed.append(digest)
+        report.blobs.append(blob.digest)
+        report.freed_bytes += blob.size
+        doomed.append(blob.digest)
     if not dry_run:
         metadata.drop_links(doomed)
         for digest in doomed:
-            store.delete_blob(digest)
+            store.delete(digest)
     return report
 
 

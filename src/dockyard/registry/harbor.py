@@ -21,7 +21,7 @@ from dockyard.registry.errors import RegistryError
 from dockyard.registry.manifests import INDEX_TYPES
 from dockyard.registry.metadata import Manifest, Project, RegistryMetadata, Repository
 from dockyard.registry.names import looks_like_digest, valid_name, valid_tag
-from dockyard.registry.storage import FilesystemBlobStore
+from dockyard.registry.storage import BlobStore
 
 _IMAGE_CONFIG_TYPES = {
     "application/vnd.oci.image.config.v1+json",
@@ -50,7 +50,7 @@ class HarborAPI:
         auth: AuthService,
         access: Access,
         metadata: RegistryMetadata,
-        store: FilesystemBlobStore,
+        store: BlobStore,
     ) -> None:
         self.auth = auth
         self.access = access

@@ -15,7 +15,7 @@ from dockyard.registry.access import Access
 from dockyard.registry.api_v2 import DistributionAPI
 from dockyard.registry.harbor import HarborAPI
 from dockyard.registry.metadata import RegistryMetadata
-from dockyard.registry.storage import FilesystemBlobStore
+from dockyard.registry.storage_fs import FilesystemBlobStore
 from dockyard.registry.token_service import token_endpoint
 from dockyard.store import Database
 
