@@ -13,9 +13,10 @@ import hmac
 import secrets
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
 from dockyard.auth import AuthService, Principal, is_write, missing_scope, parse_authorization
+from dockyard.http import jenkins_error
 
 CRUMB_FIELD = "Jenkins-Crumb"
 SESSION_COOKIE = "JSESSIONID.dockyard"
@@ -29,8 +30,7 @@ class HTTPError(Exception):
         self.headers = headers or {}
 
     def response(self) -> Response:
-        headers = {"X-Error": self.message.splitlines()[0][:200], **self.headers}
-        return PlainTextResponse(self.message + "\n", self.status, headers=headers)
+        return jenkins_error(self.status, self.message, self.headers)
 
 
 class CrumbIssuer:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import os
 import secrets
 from pathlib import Path
@@ -25,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from dockyard.ci.csrf import HTTPError
 from dockyard.ci.scm import repo_key
 from dockyard.ci.service import CIService
+from dockyard.http import WEBHOOK_LIMIT, BadRequest, media_type, parse_json, read_body
 from dockyard.store import atomic_write_text
 
 
@@ -75,7 +75,7 @@ def hook_routes(ci: CIService) -> list[BaseRoute]:
 
 
 async def _receive(ci: CIService, request: Request, github: bool) -> Response:
-    body = await request.body()
+    body = await read_body(request, WEBHOOK_LIMIT)
     if not ci.webhook_secret or not verify_signature(ci.webhook_secret, body, request.headers, github):
         return JSONResponse(
             {
@@ -96,20 +96,22 @@ async def _receive(ci: CIService, request: Request, github: bool) -> Response:
     if event != "push":
         return JSONResponse({"message": f"event {event!r} ignored: only push starts builds"}, status_code=202)
     try:
-        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            payload = json.loads(parse_qs(body.decode())["payload"][0])
+        if media_type(request) == "application/x-www-form-urlencoded":
+            payload = parse_json(parse_qs(body.decode())["payload"][0])
         else:
-            payload = json.loads(body)
+            payload = parse_json(body)
         ref = str(payload["ref"])
         after = str(payload["after"])
         repo = payload["repository"]
-    except (ValueError, KeyError, TypeError, IndexError):
+        pusher = payload.get("pusher") or {}
+        if not isinstance(repo, dict) or not isinstance(pusher, dict):
+            raise TypeError("repository and pusher must be objects")
+    except (BadRequest, ValueError, KeyError, TypeError, IndexError, AttributeError):
         return JSONResponse(
             {"message": "not a push payload: need ref, after and repository"}, status_code=400
         )
     if not ref.startswith("refs/heads/") or set(after) == {"0"}:
         return JSONResponse({"message": "not a branch update; nothing to build", "builds": []})
-    pusher = payload.get("pusher") or {}
     urls = {repo.get(k) for k in ("clone_url", "html_url", "ssh_url", "git_url") if repo.get(k)}
     seen: set[str] = set()
     builds = []

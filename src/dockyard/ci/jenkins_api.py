@@ -12,7 +12,6 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -25,6 +24,7 @@ from dockyard.ci.csrf import CRUMB_FIELD, SESSION_COOKIE, HTTPError
 from dockyard.ci.jobxml import JobConfigError
 from dockyard.ci.service import CIService
 from dockyard.ci.store import DONE, QUEUED, RUNNING, Build, Job, JobError, JobNotFound
+from dockyard.http import JOB_XML_LIMIT, BadRequest, form_body, media_type, parse_json, read_body
 
 JENKINS_VERSION = "2.462.3"  # the Jenkins LTS whose API shapes these follow
 _CRUMB_XPATH = re.compile(r'^concat\(//crumbRequestField,\s*["\']:["\'],\s*//crumb\)$')
@@ -213,7 +213,7 @@ class JenkinsAPI:
             source = await asyncio.to_thread(self.store.job, request.query_params.get("from", ""))
             body = source.config_xml
         else:
-            body = (await request.body()).decode("utf-8", errors="replace")
+            body = (await read_body(request, JOB_XML_LIMIT)).decode("utf-8", errors="replace")
             if not body.strip():
                 raise HTTPError(
                     400,
@@ -282,7 +282,7 @@ class JenkinsAPI:
         return Response(job.config_xml, media_type="application/xml")
 
     async def post_config(self, request: Request, principal: Principal) -> Response:
-        body = (await request.body()).decode("utf-8", errors="replace")
+        body = (await read_body(request, JOB_XML_LIMIT)).decode("utf-8", errors="replace")
         await asyncio.to_thread(self.store.update_job, request.path_params["name"], body)
         return Response(status_code=200)
 
@@ -323,12 +323,10 @@ class JenkinsAPI:
         params: dict[str, Any] = {}
         form = await self._form(request)
         if "json" in form:  # the HTML form's json={"parameter": [{"name":..,"value":..}]}
-            import json
-
             try:
-                raw = json.loads(form["json"]).get("parameter", [])
+                raw = parse_json(form["json"]).get("parameter", [])
                 params = {p["name"]: p.get("value") for p in (raw if isinstance(raw, list) else [raw])}
-            except (ValueError, AttributeError, KeyError, TypeError):
+            except (BadRequest, ValueError, AttributeError, KeyError, TypeError):
                 raise HTTPError(
                     400, 'json parameter is not valid: expected {"parameter": [{name, value}]}'
                 ) from None
@@ -342,10 +340,10 @@ class JenkinsAPI:
         return await self._trigger(request, principal, params)
 
     async def _form(self, request: Request) -> dict[str, str]:
-        ctype = request.headers.get("content-type", "")
-        if "application/x-www-form-urlencoded" in ctype:
-            return dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
-        if "multipart/form-data" in ctype:
+        ctype = media_type(request)
+        if ctype == "application/x-www-form-urlencoded":
+            return await form_body(request)
+        if ctype == "multipart/form-data":
             form = await request.form()
             return {k: str(v) for k, v in form.items() if isinstance(v, str)}
         return {}

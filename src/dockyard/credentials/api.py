@@ -13,7 +13,6 @@ Writes must be `application/json` (a cross-site form post cannot be), so CSRF ne
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -23,8 +22,7 @@ from starlette.routing import BaseRoute, Route
 from dockyard.auth import AuthService, Principal, is_write, missing_scope, parse_authorization
 from dockyard.credentials.models import CredentialError, from_request
 from dockyard.credentials.store import CredentialExists, CredentialStore
-
-MAX_BODY = 1024 * 1024
+from dockyard.http import json_object
 
 
 class _Fail(Exception):
@@ -101,21 +99,8 @@ class CredentialsAPI:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        raise _Fail(415, "send the credential as JSON with Content-Type: application/json")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise _Fail(413, f"request body larger than {MAX_BODY} bytes")
-    try:
-        value = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _Fail(400, f"request body is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise _Fail(400, "request body must be a JSON object")
-    return value
+    """The credential as a JSON object; only `application/json` (a cross-site form cannot send it)."""
+    return await json_object(request)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from dockyard.http import read_body
 from dockyard.registry.access import Access, Caller, realm_for
 from dockyard.registry.blob_response import BlobResponse
 from dockyard.registry.errors import RegistryError
@@ -185,7 +186,7 @@ class DistributionAPI:
         return Response(body, status_code=200, headers=headers, media_type=manifest.media_type)
 
     async def _put_manifest(self, request: Request, caller: Caller, name: str, reference: str) -> Response:
-        body = await _read_limited(request, MAX_MANIFEST_BYTES)
+        body = await read_body(request, MAX_MANIFEST_BYTES)
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         tags: list[str] = []
         if looks_like_digest(reference):
@@ -503,22 +504,6 @@ class DistributionAPI:
         headers = {"OCI-Filters-Applied": "artifactType"} if wanted else {}
         body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors})
         return Response(body, media_type=OCI_INDEX, headers=headers)
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise RegistryError(
-            "SIZE_INVALID", f"manifest is {length} bytes; the limit is {limit} bytes", status=413
-        )
-    parts: list[bytes] = []
-    total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise RegistryError("SIZE_INVALID", f"manifest exceeds the limit of {limit} bytes", status=413)
-        parts.append(chunk)
-    return b"".join(parts)
 
 
 def _paginate(items: list[str], request: Request, path: str) -> tuple[list[str], dict[str, str]]:

@@ -6,7 +6,6 @@ Harbor's swagger, so scripts written for Harbor work against Dockyard.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import unquote
@@ -16,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dockyard.auth import AuthService, Principal, Role, is_write, missing_scope, parse_authorization
+from dockyard.http import fields, json_object
 from dockyard.registry.access import Access
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.manifests import INDEX_TYPES
@@ -135,12 +135,9 @@ class HarborAPI:
     async def _create_project(self, request: Request, principal: Principal) -> Response:
         if principal.is_anonymous:
             raise HarborError(401, "UNAUTHORIZED", "log in to create a project")
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except json.JSONDecodeError as exc:
-            raise HarborError(400, "BAD_REQUEST", f"request body is not JSON: {exc}") from None
-        name = str(body.get("project_name") or "")
-        if not _PROJECT_NAME.match(name) or len(name) > 255:
+        body = await json_object(request, optional=True)
+        name = fields.text(body, "project_name", max_len=fields.HARBOR_PROJECT_NAME_MAX)
+        if not _PROJECT_NAME.match(name):
             raise HarborError(
                 400,
                 "BAD_REQUEST",
@@ -148,7 +145,7 @@ class HarborAPI:
             )
         if self.metadata.get_project(name) is not None:
             raise HarborError(409, "CONFLICT", f"the project named {name} already exists")
-        metadata = body.get("metadata") or {}
+        metadata = fields.obj(body, "metadata")
         public = str(metadata.get("public", body.get("public", "false"))).lower() == "true"
         project = self.metadata.create_project(name, public=public, owner_id=principal.user_id)
         return Response(status_code=201, headers={"Location": f"/api/v2.0/projects/{project.id}"})
@@ -162,11 +159,8 @@ class HarborAPI:
             return JSONResponse(self._project_json(project))
         self._require_role(principal, project, Role.ADMIN)
         if request.method == "PUT":
-            try:
-                body = json.loads(await request.body() or b"{}")
-            except json.JSONDecodeError as exc:
-                raise HarborError(400, "BAD_REQUEST", f"request body is not JSON: {exc}") from None
-            public = (body.get("metadata") or {}).get("public")
+            body = await json_object(request, optional=True)
+            public = fields.obj(body, "metadata").get("public")
             if public is not None:
                 self.metadata.update_project(project.name, public=str(public).lower() == "true")
             return Response(status_code=200)
@@ -291,11 +285,8 @@ class HarborAPI:
             )
         self._require_role(principal, project, Role.WRITE)
         if method == "POST" and tag is None:
-            try:
-                body = json.loads(await request.body() or b"{}")
-            except json.JSONDecodeError as exc:
-                raise HarborError(400, "BAD_REQUEST", f"request body is not JSON: {exc}") from None
-            name = str(body.get("name") or "")
+            body = await json_object(request, optional=True)
+            name = fields.text(body, "name", max_len=128)
             if not valid_tag(name):
                 raise HarborError(400, "BAD_REQUEST", f"invalid tag name {name!r}")
             if not self.metadata.add_tag(repository.id, manifest.id, name):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from dockyard.http import BadRequest, parse_json
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.names import valid_digest
 
@@ -38,9 +38,9 @@ class ParsedManifest:
 def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
     """Validate the structure the spec requires; raise MANIFEST_INVALID with the reason."""
     try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RegistryError("MANIFEST_INVALID", f"manifest is not valid JSON: {exc}") from None
+        doc = parse_json(body)
+    except BadRequest as exc:
+        raise RegistryError("MANIFEST_INVALID", f"manifest: {exc.message}") from None
     if not isinstance(doc, dict):
         raise RegistryError("MANIFEST_INVALID", "manifest must be a JSON object")
     declared = doc.get("mediaType")

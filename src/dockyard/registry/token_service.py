@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from dockyard.auth import ANONYMOUS, parse_authorization
+from dockyard.http import form_body
 from dockyard.registry.access import Access
 
 
@@ -15,7 +14,7 @@ def token_endpoint(access: Access):  # noqa: ANN201 - returns a Starlette endpoi
     async def endpoint(request: Request) -> Response:
         if request.method == "POST":
             # OAuth2 password/refresh grants arrive urlencoded; parsed here without python-multipart.
-            form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+            form = await form_body(request)
             grant = form.get("grant_type")
             scopes = [str(s) for s in str(form.get("scope") or "").split(" ") if s]
             if grant == "refresh_token":

@@ -18,6 +18,8 @@ from dockyard.auth import MIGRATIONS as AUTH_MIGRATIONS
 from dockyard.auth import AuthService, TokenSigner
 from dockyard.config import Settings
 from dockyard.events import EventBus
+from dockyard.http import BadRequest, BoundedBodyMiddleware, render_bad_request, render_internal_error
+from dockyard.server.http_policy import POLICY
 from dockyard.server.keys import load_or_create_key
 from dockyard.server.metrics import Metrics, MetricsMiddleware
 from dockyard.store import Database
@@ -92,7 +94,13 @@ def build_app(services: Services) -> Starlette:
             services.db.close()
 
     app = Starlette(
-        routes=routes, lifespan=lifespan, middleware=[Middleware(MetricsMiddleware, metrics=metrics)]
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(MetricsMiddleware, metrics=metrics),
+            Middleware(BoundedBodyMiddleware, policy=POLICY),
+        ],
+        exception_handlers={BadRequest: render_bad_request, Exception: render_internal_error},
     )
     app.state.services = services
     return app

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from dockyard.git.protection import ProtectionStore
 from dockyard.git.pushes import PushNotifier
 from dockyard.git.repos import Repo, RepoError, RepoService
 from dockyard.git.webhooks import Deliverer, HookStore
+from dockyard.http import fields, json_object
 
 log = logging.getLogger(__name__)
 
@@ -147,16 +147,8 @@ def error(status: int, message: str) -> Response:
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(422, f"request body is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise ApiError(422, "request body must be a JSON object")
-    return body
+    """The JSON object the client sent (an empty body is `{}`); bad input is Gitea's 422."""
+    return await json_object(request, optional=True)
 
 
 def page_params(request: Request, default_limit: int = 30) -> tuple[int, int]:
@@ -169,19 +161,10 @@ def page_params(request: Request, default_limit: int = 30) -> tuple[int, int]:
     return page, min(max(limit, 1), 50)
 
 
-def str_field(body: dict[str, Any], key: str, default: str = "") -> str:
-    value = body.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise ApiError(422, f"{key} must be a string")
-    return value
+def str_field(body: dict[str, Any], key: str, default: str = "",
+              max_len: int = fields.TEXT_MAX) -> str:
+    return fields.text(body, key, default=default, max_len=max_len)
 
 
 def bool_field(body: dict[str, Any], key: str, default: bool = False) -> bool:
-    value = body.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise ApiError(422, f"{key} must be true or false")
-    return value
+    return fields.boolean(body, key, default)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -24,6 +25,7 @@ from dockyard.git.gitcmd import ZERO_SHA
 from dockyard.git.payloads import api_commit_json, branch_json
 from dockyard.git.pushlog import RefUpdate
 from dockyard.git.repos import Repo
+from dockyard.http import fields
 
 
 def clean_path(raw: str) -> str:
@@ -271,11 +273,9 @@ class ContentsApi:
         message = str_field(body, "message") or f"{default_message} {path}"
         author = self._identity(body.get("author"), principal, "author")
         committer = self._identity(body.get("committer"), principal, "committer", author)
-        dates = body.get("dates")
-        if not isinstance(dates, dict):
-            dates = {}
-        author = Person(author.name, author.email, str(dates.get("author") or ""))
-        committer = Person(committer.name, committer.email, str(dates.get("committer") or ""))
+        dates = fields.obj(body, "dates")
+        author = Person(author.name, author.email, _git_date(dates, "author"))
+        committer = Person(committer.name, committer.email, _git_date(dates, "committer"))
         if body.get("signoff"):
             message = f"{message.rstrip()}\n\nSigned-off-by: {committer.name} <{committer.email}>"
         try:
@@ -327,3 +327,20 @@ class ContentsApi:
             "verification": {"verified": False, "reason": "gpg.error.not_signed_commit",
                              "signature": "", "signer": None, "payload": ""},
         }
+
+
+def _git_date(dates: dict[str, Any], key: str) -> str:
+    """`dates.<key>` (Gitea: an RFC 3339 time) as the ISO 8601 date git accepts, or ''."""
+    value = fields.text(dates, key, max_len=64)
+    if not value:
+        return ""
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ApiError(422, f"dates.{key} must be an RFC 3339 time such as "
+                            f"2024-05-01T12:00:00Z, not {value!r}") from None
+    if when.tzinfo is None:
+        raise ApiError(422, f"dates.{key} needs a time zone (Z or +hh:mm): {value!r}")
+    if not 1970 <= when.astimezone(UTC).year <= 2099:
+        raise ApiError(422, f"dates.{key} must lie between 1970 and 2099: {value!r}")
+    return when.isoformat()

@@ -19,6 +19,7 @@ from dockyard.git.api.common import (
     str_field,
 )
 from dockyard.git.repos import Repo, collaborator_namespace
+from dockyard.http import fields
 
 
 class RepoApi:
@@ -75,7 +76,7 @@ class RepoApi:
     async def _create(self, request: Request, principal: Principal, owner: str) -> Response:
         """`CreateRepoOption`: name, description, private, auto_init, default_branch, readme."""
         body = await json_body(request)
-        name = str_field(body, "name")
+        name = str_field(body, "name", max_len=fields.GITEA_REPO_NAME_MAX)
         if not name:
             raise ApiError(422, "name is required")
         if body.get("template") or body.get("gitignores") or body.get("license"):
@@ -84,9 +85,10 @@ class RepoApi:
             principal,
             owner,
             name,
-            description=str_field(body, "description"),
+            description=str_field(body, "description", max_len=fields.GITEA_REPO_DESCRIPTION_MAX),
             private=bool_field(body, "private"),
-            default_branch=str_field(body, "default_branch", "main") or "main",
+            default_branch=str_field(body, "default_branch", "main",
+                                     max_len=fields.GITEA_BRANCH_NAME_MAX) or "main",
             auto_init=bool_field(body, "auto_init"),
         )
         return JSONResponse(await self.to_json(repo, principal), status_code=201)
@@ -140,16 +142,17 @@ class RepoApi:
         """`EditRepoOption`: name, description, website, private, default_branch."""
         repo, principal, _ = await self.ctx.repo(request, Role.ADMIN)
         body = await json_body(request)
-        branch = body.get("default_branch")
+        branch = fields.optional_text(body, "default_branch", max_len=fields.GITEA_BRANCH_NAME_MAX)
         if branch and not await self.ctx.repos.bare(repo).is_empty() and \
                 await self.ctx.repos.bare(repo).resolve(f"refs/heads/{branch}") is None:
             raise ApiError(422, f"default_branch {branch!r} does not exist in {repo.full_name}")
         updated = await self.ctx.repos.update(
             repo,
-            name=body.get("name"),
-            description=body.get("description"),
-            website=body.get("website"),
-            private=body.get("private"),
+            name=fields.optional_text(body, "name", max_len=fields.GITEA_REPO_NAME_MAX),
+            description=fields.optional_text(body, "description",
+                                             max_len=fields.GITEA_REPO_DESCRIPTION_MAX),
+            website=fields.optional_text(body, "website", max_len=fields.GITEA_REPO_WEBSITE_MAX),
+            private=fields.optional_boolean(body, "private"),
             default_branch=branch,
         )
         return JSONResponse(await self.to_json(updated, principal))

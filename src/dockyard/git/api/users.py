@@ -7,11 +7,25 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dockyard.auth import AuthError, Role
-from dockyard.git.api.common import ApiContext, ApiError, endpoint, json_body, str_field
+from dockyard.git.api.common import ApiContext, ApiError, bool_field, endpoint, json_body, str_field
 from dockyard.git.names import InvalidName, validate_owner
 from dockyard.git.payloads import org_json, user_json
+from dockyard.http.fields import (
+    GITEA_EMAIL_MAX,
+    GITEA_FULL_NAME_MAX,
+    GITEA_LOCATION_MAX,
+    GITEA_ORG_DESCRIPTION_MAX,
+    GITEA_ORG_WEBSITE_MAX,
+    GITEA_USER_NAME_MAX,
+)
 
 GITEA_API_VERSION = "1.21.0"
+
+
+# Gitea's CreateOrgOption/EditOrgOption MaxSize tags
+_ORG_LIMITS = {"full_name": GITEA_FULL_NAME_MAX, "email": GITEA_EMAIL_MAX,
+               "description": GITEA_ORG_DESCRIPTION_MAX, "website": GITEA_ORG_WEBSITE_MAX,
+               "location": GITEA_LOCATION_MAX}
 
 
 class UserApi:
@@ -63,8 +77,8 @@ class UserApi:
         if not principal.is_admin:
             raise ApiError(403, "only administrators may create users")
         body = await json_body(request)
-        username = str_field(body, "username")
-        password = str_field(body, "password")
+        username = str_field(body, "username", max_len=GITEA_USER_NAME_MAX)
+        password = str_field(body, "password", max_len=255)
         if not username or not password:
             raise ApiError(422, "username and password are required")
         try:
@@ -75,8 +89,9 @@ class UserApi:
             raise ApiError(422, f"an organization named {username!r} already exists")
         try:
             user = self.ctx.auth.create_user(
-                username, password, email=str_field(body, "email"),
-                full_name=str_field(body, "full_name"), is_admin=bool(body.get("admin", False)),
+                username, password, email=str_field(body, "email", max_len=GITEA_EMAIL_MAX),
+                full_name=str_field(body, "full_name", max_len=GITEA_FULL_NAME_MAX),
+                is_admin=bool_field(body, "admin"),
             )
         except AuthError as exc:
             raise ApiError(422, str(exc)) from exc
@@ -131,10 +146,10 @@ class UserApi:
         """`CreateOrgOption`: username (required), full_name, email, description, visibility."""
         principal = await self.ctx.user(request)
         body = await json_body(request)
-        name = str_field(body, "username")
+        name = str_field(body, "username", max_len=GITEA_USER_NAME_MAX)
         if not name:
             raise ApiError(422, "username (the organization's name) is required")
-        fields = {k: str_field(body, k) for k in
+        fields = {k: str_field(body, k, max_len=_ORG_LIMITS.get(k, 255)) for k in
                   ("full_name", "email", "description", "website", "location", "visibility")}
         org = self.ctx.repos.create_org(principal, name, **fields)
         return JSONResponse(org_json(org, self.ctx.base_url), status_code=201)

@@ -1,0 +1,53 @@
+"""The one HTTP toolkit every API uses: bounded bodies, strict content types, typed fields and
+each wire format's error shape (see DESIGN.md: imports only `auth`)."""
+
+from dockyard.http.body import (
+    JOB_XML_LIMIT,
+    JSON_LIMIT,
+    MAX_DEPTH,
+    WEBHOOK_LIMIT,
+    KiB,
+    MiB,
+    form_body,
+    json_body,
+    json_object,
+    media_type,
+    parse_json,
+    read_body,
+    require_json_type,
+    type_name,
+)
+from dockyard.http.errors import (
+    GITEA,
+    HARBOR,
+    INTERNAL,
+    INVALID,
+    JENKINS,
+    NATIVE,
+    OCI,
+    TOKEN,
+    TOO_LARGE,
+    UNSUPPORTED_TYPE,
+    BadRequest,
+    WireFormat,
+    jenkins_error,
+    too_large,
+)
+from dockyard.http.middleware import (
+    STREAMED,
+    BodyPolicy,
+    BodyRule,
+    BoundedBodyMiddleware,
+    render_bad_request,
+    render_internal_error,
+    wire_of,
+)
+
+__all__ = [
+    "GITEA", "HARBOR", "INTERNAL", "INVALID", "JENKINS", "JOB_XML_LIMIT", "JSON_LIMIT", "MAX_DEPTH",
+    "NATIVE", "OCI", "STREAMED", "TOKEN", "TOO_LARGE", "UNSUPPORTED_TYPE", "WEBHOOK_LIMIT",
+    "BadRequest", "BodyPolicy", "BodyRule", "BoundedBodyMiddleware", "KiB", "MiB", "WireFormat",
+    "form_body", "jenkins_error", "json_body", "json_object", "media_type", "parse_json", "read_body",
+    "render_bad_request", "render_internal_error", "require_json_type", "too_large", "type_name",
+    "wire_of",
+]
