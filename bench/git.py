@@ -39,6 +39,9 @@ ADMIN = ("admin", "bootcamp")
 
 
 
+# the webhook receiver listens on 127.0.0.1, which the default allow-list refuses
+LOOPBACK_HOOKS = {"DOCKYARD_WEBHOOK_ALLOWED_HOSTS": "loopback"}
+
 def git_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update({"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
@@ -119,7 +122,7 @@ def dockyard(data: Path) -> Iterator[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "dockyard", "up", "--data-dir", str(data), "--port", str(port),
          "--admin-user", ADMIN[0], "--admin-password", ADMIN[1], "--log-level", "warning"],
-        stdout=log, stderr=subprocess.STDOUT)
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **LOOPBACK_HOOKS})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -169,7 +172,8 @@ def event_latency(work: Path, env: dict[str, str], pushes: int,
     from dockyard.server.app import build_app, open_services
 
     port = free_port()
-    services = open_services(Settings(data_dir=work / "inproc", port=port))
+    services = open_services(Settings(data_dir=work / "inproc", port=port,
+                                      webhook_allowed_hosts="loopback"))
     services.auth.ensure_admin(*ADMIN)
     seen: list[float] = []
 

@@ -70,11 +70,14 @@ class DockyardServer:
         return int(self.process.returncode)
 
 
-def start_server(data_dir: Path, port: int | None = None, *extra: str) -> DockyardServer:
+def start_server(data_dir: Path, port: int | None = None, *extra: str,
+                 env: dict[str, str] | None = None) -> DockyardServer:
+    """`env`: settings for this server only (e.g. DOCKYARD_WEBHOOK_ALLOWED_HOSTS=loopback for
+    tests whose webhook receivers listen on 127.0.0.1, which the default refuses)."""
     port = port or free_port()
     log_path = data_dir.parent / f"dockyard-{port}.log"
     log_file = open(log_path, "ab")  # noqa: SIM115 - closed with the process
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     process = subprocess.Popen(
         [
             sys.executable,

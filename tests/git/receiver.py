@@ -19,6 +19,8 @@ class Received:
 class Receiver:
     port: int = 0
     status: int = 200
+    reply: bytes = b"thanks"
+    reply_headers: dict[str, str] = field(default_factory=dict)
     requests: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -36,8 +38,11 @@ class Receiver:
                 receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
                 self.send_response(receiver.status)
                 self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(receiver.reply)))
+                for name, value in receiver.reply_headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(b"thanks")
+                self.wfile.write(receiver.reply)
 
             def log_message(self, *_args: object) -> None:
                 return

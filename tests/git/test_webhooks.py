@@ -19,6 +19,16 @@ from tests.git.conftest import Account, Git, client, create_repo, create_user, r
 from tests.git.receiver import Receiver
 
 ZERO = "0" * 40
+# the receivers listen on 127.0.0.1, which Gitea's default (`external`) refuses
+LOOPBACK_ALLOWED = {"DOCKYARD_WEBHOOK_ALLOWED_HOSTS": "loopback"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]:
+    """This module's own server, allowed to deliver to loopback receivers."""
+    srv = start_server(tmp_path_factory.mktemp("webhooks") / "data", env=LOOPBACK_ALLOWED)
+    yield srv
+    srv.stop()
 
 
 @pytest.fixture
@@ -177,7 +187,7 @@ def test_hook_crud_and_test_delivery(server: DockyardServer, alice: Account, bob
 def test_receiver_down_is_retried_and_logged(tmp_path: Path, git: Git,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKYARD_WEBHOOK_RETRY_DELAYS", "0.3,0.6,1.2,2.4")
-    server = start_server(tmp_path / "data")
+    server = start_server(tmp_path / "data", env=LOOPBACK_ALLOWED)
     try:
         owner = create_user(server, "carol")
         name = create_repo(server, owner)["full_name"]
@@ -248,7 +258,7 @@ def test_pending_delivery_survives_a_restart(tmp_path: Path, git: Git,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKYARD_WEBHOOK_RETRY_DELAYS", "1,1,1,1,1,1,1,1")
     data = tmp_path / "data"
-    server = start_server(data)
+    server = start_server(data, env=LOOPBACK_ALLOWED)
     port = free_port()
     try:
         owner = create_user(server, "dave")
@@ -268,7 +278,7 @@ def test_pending_delivery_survives_a_restart(tmp_path: Path, git: Git,
     finally:
         assert server.stop() == 0
     receiver = Receiver(port=port).start()
-    server = start_server(data)  # the retry schedule is resumed from the database
+    server = start_server(data, env=LOOPBACK_ALLOWED)  # the retry schedule is resumed from the db
     try:
         got = receiver.wait_for(1, timeout=15)[0]
         _verify("s3cret", got.body, got.headers)
@@ -276,3 +286,48 @@ def test_pending_delivery_survives_a_restart(tmp_path: Path, git: Git,
     finally:
         receiver.stop()
         server.stop()
+
+
+def _test_delivery(server: DockyardServer, owner: Account, url: str) -> dict:
+    """Create an active hook to `url`, fire `/tests`, return its first logged attempt."""
+    name = create_repo(server, owner)["full_name"]
+    hook = _add_hook(server, owner, name, url)
+    deliveries_url = f"/api/v1/repos/{name}/hooks/{hook['id']}/deliveries"
+    with client(server, owner) as c:
+        assert c.post(f"/api/v1/repos/{name}/hooks/{hook['id']}/tests").status_code == 204
+        deadline = time.monotonic() + 10
+        while not c.get(deliveries_url).json() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return c.get(deliveries_url).json()[-1]
+
+
+def test_delivery_log_keeps_one_kib_of_the_answer(server: DockyardServer, alice: Account) -> None:
+    """Issue 10 #9: the log is no read-back channel into the receiver's answer."""
+    big = Receiver(reply=b"x" * 1024 + b"SECRET-AFTER-1KiB" + b"y" * 50_000,
+                   reply_headers={"X-Receiver": "yes"}).start()
+    try:
+        logged = _test_delivery(server, alice, big.url)
+    finally:
+        big.stop()
+    assert logged["is_succeed"] is True and logged["status_code"] == 200
+    assert logged["response"]["headers"]["x-receiver"] == "yes"
+    assert len(logged["response"]["body"]) == 1024
+    assert "SECRET" not in logged["response"]["body"]
+
+
+def test_redirect_is_not_followed_and_its_body_not_kept(server: DockyardServer,
+                                                        alice: Account) -> None:
+    final = Receiver().start()
+    bouncer = Receiver(status=302, reply=b"internal page behind the redirect",
+                       reply_headers={"Location": final.url}).start()
+    try:
+        logged = _test_delivery(server, alice, bouncer.url)
+        time.sleep(0.3)
+        assert final.requests == []  # never followed
+    finally:
+        bouncer.stop()
+        final.stop()
+    assert logged["is_succeed"] is False and logged["status_code"] == 302
+    assert "redirects are not followed" in logged["error"]
+    assert logged["response"]["body"] == ""
+    assert logged["response"]["headers"]["location"] == final.url

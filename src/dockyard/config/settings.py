@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -11,6 +11,18 @@ def default_data_dir() -> Path:
     """The data directory under the user's data home (XDG), as the issue asks."""
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(base) / "dockyard"
+
+
+def _webhook_retry_delays() -> tuple[float, ...]:
+    """DOCKYARD_WEBHOOK_RETRY_DELAYS: seconds between delivery attempts, comma separated."""
+    raw = os.environ.get("DOCKYARD_WEBHOOK_RETRY_DELAYS", "")
+    try:
+        return tuple(float(x) for x in raw.split(",") if x.strip()) or DEFAULT_WEBHOOK_RETRY_DELAYS
+    except ValueError:
+        return DEFAULT_WEBHOOK_RETRY_DELAYS
+
+
+DEFAULT_WEBHOOK_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 
 
 @dataclass(frozen=True)
@@ -22,6 +34,11 @@ class Settings:
     port: int = 8080
     admin_user: str = "admin"
     public_url: str | None = None
+    # Gitea's [webhook] ALLOWED_HOST_LIST: which addresses outgoing webhooks may reach
+    # (`external`, `private`, `loopback`, `*`, CIDRs, host globs; see dockyard.git.hostmatch).
+    webhook_allowed_hosts: str = field(
+        default_factory=lambda: os.environ.get("DOCKYARD_WEBHOOK_ALLOWED_HOSTS") or "external")
+    webhook_retry_delays: tuple[float, ...] = field(default_factory=_webhook_retry_delays)
 
     @property
     def base_url(self) -> str:

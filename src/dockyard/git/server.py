@@ -17,6 +17,7 @@ from dockyard.git.api.protections import ProtectionApi
 from dockyard.git.api.repos import RepoApi
 from dockyard.git.api.statuses import StatusApi
 from dockyard.git.api.users import UserApi
+from dockyard.git.hostmatch import HostMatchList
 from dockyard.git.protection import ProtectionStore, install_pre_receive
 from dockyard.git.pushes import PushNotifier
 from dockyard.git.pushlog import install_hooks
@@ -32,8 +33,8 @@ class GitServer:
         root = settings.git_dir
         _remove_leftovers(root)
         self.repos = RepoService(root, db, auth)
-        self.hooks = HookStore(db)
-        self.deliverer = Deliverer(self.hooks)
+        self.hooks = HookStore(db, HostMatchList.parse(settings.webhook_allowed_hosts))
+        self.deliverer = Deliverer(self.hooks, settings.webhook_retry_delays)
         self.notifier = PushNotifier(self.repos, self.hooks, self.deliverer, bus,
                                      lambda: settings.base_url)
         self.protections = ProtectionStore(db)

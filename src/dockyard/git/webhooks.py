@@ -3,9 +3,15 @@
 A delivery is signed over the exact bytes sent (HMAC-SHA256 hex in `X-Gitea-Signature`, and
 `sha256=<hex>` in `X-Hub-Signature-256`), retried with exponential backoff when the receiver
 fails or is down (pending deliveries are stored, so a restart resumes them), and every attempt
-is logged with its status, duration and response so a user
-can see why a hook did not fire. Loopback and private addresses are allowed (Gitea's `external`
-default blocks them, its most common webhook complaint).
+is logged with its status, duration, headers and the first KiB of the response body (none for
+a redirect, which is never followed) so a user can see why a hook did not fire.
+
+Targets follow Gitea's `[webhook] ALLOWED_HOST_LIST` (`DOCKYARD_WEBHOOK_ALLOWED_HOSTS`, default
+`external`; see `hostmatch`): the host is resolved once per attempt, the address checked, and
+the request sent to that very address (Host header and TLS name kept), so a name that resolves
+to loopback, a private network or the metadata service is refused however it is spelt or
+re-pointed. A refused delivery is logged with the reason and not retried; a literal address
+that the list refuses is refused already when the hook is created or edited (422).
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ import asyncio
 import fnmatch
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
-import os
 import re
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,6 +34,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 from sqlalchemy import text
 
+from dockyard.git.hostmatch import HostMatchList, IPAddress, canonical, parse_address
 from dockyard.store import Database, utcnow
 
 log = logging.getLogger(__name__)
@@ -40,9 +48,8 @@ _ACCEPTED_EVENTS = frozenset(
      "pull_request_review_comment", "pull_request_sync", "pull_request_review_request",
      "wiki", "repository", "release", "package", "status", "workflow_run", "workflow_job"}
 )
-DEFAULT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 DELIVER_TIMEOUT = 5.0
-_MAX_LOGGED_RESPONSE = 4096
+MAX_LOGGED_RESPONSE = 1024  # bytes of a receiver's answer kept in the delivery log
 
 
 class HookError(Exception):
@@ -108,8 +115,9 @@ def _expand_braces(pattern: str) -> list[str]:
 
 
 class HookStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, allowed: HostMatchList) -> None:
         self.db = db
+        self.allowed = allowed
 
     def for_repo(self, repo_id: int) -> list[Hook]:
         with self.db.read() as conn:
@@ -131,7 +139,7 @@ class HookStore:
         config = option.get("config")
         if not isinstance(config, dict):
             raise HookError("config is required: {\"url\": ..., \"content_type\": \"json\"}")
-        fields = _config_fields(config, require=True)
+        fields = _config_fields(config, self.allowed, require=True)
         fields.update(_common_fields(option))
         fields.setdefault("events", json.dumps(["push"]))
         fields.setdefault("active", False)
@@ -155,7 +163,7 @@ class HookStore:
         """From Gitea's `EditHookOption`: only the fields given change."""
         fields: dict[str, Any] = {}
         if isinstance(option.get("config"), dict):
-            fields.update(_config_fields(option["config"], require=False))
+            fields.update(_config_fields(option["config"], self.allowed, require=False))
         fields.update(_common_fields(option))
         if fields:
             fields["updated_at"] = utcnow().isoformat()
@@ -233,14 +241,12 @@ class HookStore:
         ]
 
 
-def _config_fields(config: dict[str, Any], *, require: bool) -> dict[str, Any]:
+def _config_fields(config: dict[str, Any], allowed: HostMatchList, *, require: bool
+                   ) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     url = config.get("url")
     if url is not None or require:
-        parts = urlsplit(str(url or ""))
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise HookError("config.url must be an http:// or https:// URL")
-        fields["url"] = str(url)
+        fields["url"] = _checked_url(str(url or ""), allowed)
     content_type = config.get("content_type")
     if content_type is not None or require:
         if content_type not in ("json", "form"):
@@ -254,6 +260,22 @@ def _config_fields(config: dict[str, Any], *, require: bool) -> dict[str, Any]:
             raise HookError("config.http_method: only POST is supported")
         fields["http_method"] = "POST"
     return fields
+
+
+def _checked_url(url: str, allowed: HostMatchList) -> str:
+    """An http(s) URL with a host and a valid port, whose host, if it is a literal address in
+    any spelling, the allow-list accepts (names are checked when they are resolved)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise HookError("config.url is not a valid URL (check the host and port)") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise HookError("config.url must be an http:// or https:// URL")
+    ip = parse_address(parts.hostname)
+    if ip is not None and not allowed.allows(parts.hostname, ip):
+        raise HookError(allowed.refusal(parts.hostname, ip))
+    return url
 
 
 def _common_fields(option: dict[str, Any]) -> dict[str, Any]:
@@ -288,6 +310,7 @@ class Attempt:
     response_headers: dict[str, str] | None = None
     response_body: str = ""
     error: str = ""
+    final: bool = False  # refused by policy: retrying cannot help
 
 
 def signed_headers(hook: Hook, event: str, delivery: str, body: bytes) -> dict[str, str]:
@@ -325,20 +348,49 @@ def encode_payload(hook: Hook, payload: dict[str, Any]) -> bytes:
     return data.encode()
 
 
-def _retry_delays_from_env() -> tuple[float, ...]:
-    raw = os.environ.get("DOCKYARD_WEBHOOK_RETRY_DELAYS", "")
-    try:
-        return tuple(float(x) for x in raw.split(",") if x.strip()) or DEFAULT_RETRY_DELAYS
-    except ValueError:
-        return DEFAULT_RETRY_DELAYS
+class TargetRefused(Exception):
+    """The hook's host resolves only to addresses the allow-list refuses; the message says why."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one attempt connects: the URL with the checked address in place of the name, the
+    Host header and TLS server name of the original URL."""
+
+    url: str
+    host_header: str
+    server_name: str | None
+
+
+async def resolve_target(url: str, allowed: HostMatchList) -> Target:
+    """Resolve the URL's host once, keep the first address the allow-list accepts, and aim the
+    request at it: the address checked is the address connected to (no second lookup)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    literal = parse_address(host)
+    if literal is not None:
+        candidates: list[IPAddress] = [literal]
+    else:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        candidates = [canonical(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]))
+                      for info in infos]
+    chosen = next((ip for ip in candidates if allowed.allows(host, ip)), None)
+    if chosen is None:
+        raise TargetRefused(allowed.refusal(host, candidates[0]))
+    address = f"[{chosen}]" if chosen.version == 6 else str(chosen)
+    userinfo, _, host_port = parts.netloc.rpartition("@")
+    netloc = (userinfo + "@" if userinfo else "") + address + (f":{parts.port}" if parts.port else "")
+    server_name = host if parts.scheme == "https" and literal is None else None
+    return Target(parts._replace(netloc=netloc).geturl(), host_port, server_name)
 
 
 class Deliverer:
     """Sends deliveries in background tasks; a slow or dead receiver never slows a push."""
 
-    def __init__(self, store: HookStore, retry_delays: tuple[float, ...] | None = None) -> None:
+    def __init__(self, store: HookStore, retry_delays: tuple[float, ...]) -> None:
         self.store = store
-        self.retry_delays = retry_delays if retry_delays is not None else _retry_delays_from_env()
+        self.retry_delays = retry_delays
         self._client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -393,10 +445,11 @@ class Deliverer:
             except Exception:  # the hook was deleted meanwhile
                 log.info("webhook %s: delivery %s not logged (hook gone?)", hook.id, delivery)
                 return
-            if attempt.success or number > len(self.retry_delays):
-                if not attempt.success:
-                    log.warning("webhook %s to %s: giving up after %d attempts", hook.id,
-                                hook.url, number)
+            if attempt.success or attempt.final or number > len(self.retry_delays):
+                if attempt.final:
+                    log.warning("webhook %s: %s", hook.id, attempt.error)
+                elif not attempt.success:
+                    log.warning("webhook %s: giving up after %d attempts", hook.id, number)
                 await asyncio.to_thread(self.store.queue_remove, delivery)
                 return
             delay = self.retry_delays[number - 1]
@@ -412,15 +465,42 @@ class Deliverer:
             await self.start()
         assert self._client is not None
         started = time.perf_counter()
+        attempt.response_headers = {}
         try:
-            response = await self._client.post(hook.url, content=attempt.body, headers=headers)
-            attempt.status_code = response.status_code
-            attempt.success = 200 <= response.status_code < 300
-            attempt.response_headers = dict(response.headers)
-            attempt.response_body = response.text[:_MAX_LOGGED_RESPONSE]
-            if not attempt.success:
-                attempt.error = f"receiver answered HTTP {response.status_code}"
+            target = await resolve_target(hook.url, self.store.allowed)
+            extensions = {"sni_hostname": target.server_name} if target.server_name else {}
+            async with self._client.stream(
+                "POST", target.url, content=attempt.body, extensions=extensions,
+                headers={**headers, "Host": target.host_header, "Accept-Encoding": "identity"},
+            ) as response:
+                await _record_response(response, attempt)
+        except TargetRefused as exc:
+            attempt.error, attempt.final = f"refused: {exc}", True
+        except (socket.gaierror, UnicodeError) as exc:
+            attempt.error = f"cannot resolve {urlsplit(hook.url).hostname}: {exc}"
         except httpx.HTTPError as exc:
             attempt.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            attempt.response_headers = {}
         attempt.duration_ms = (time.perf_counter() - started) * 1000
+
+
+async def _record_response(response: httpx.Response, attempt: Attempt) -> None:
+    """Status and headers; the first KiB of the body, none of a redirect's (never followed)."""
+    status = attempt.status_code = response.status_code
+    attempt.success = 200 <= status < 300
+    attempt.response_headers = dict(response.headers)
+    if 300 <= status < 400:
+        attempt.error = f"receiver answered HTTP {status}: redirects are not followed"
+        return
+    attempt.response_body = await _first_bytes(response, MAX_LOGGED_RESPONSE)
+    if not attempt.success:
+        attempt.error = f"receiver answered HTTP {status}"
+
+
+async def _first_bytes(response: httpx.Response, limit: int) -> str:
+    """At most `limit` bytes of the body, as sent (never decompressed), read no further."""
+    kept = b""
+    async for chunk in response.aiter_raw():
+        kept += chunk[: limit - len(kept)]
+        if len(kept) >= limit:
+            break
+    return kept.decode(errors="replace")
