@@ -52,6 +52,7 @@ def open_ci(services: Any, credentials: Any = None) -> CIService:
         lambda: settings.base_url,
         credentials=credentials if credentials is not None else _credential_store(services),
         webhook_secret=load_webhook_secret(settings.secrets_dir),
+        secrets_dir=settings.secrets_dir,
     )
 
 

@@ -25,3 +25,23 @@ class PipelineError(Exception):
 
 
 JenkinsfileError = PipelineError
+
+
+class ForbiddenParameter(PipelineError):
+    """A declared parameter whose name a shell or loader interprets (`dockyard.ci.params`)."""
+
+# Limits of both pipeline front ends: a pipeline file is read whole and parsed in a worker, so
+# its size and nesting are bounded to keep a hostile push from costing more than a moment.
+MAX_PIPELINE_BYTES = 1 << 20
+MAX_NESTING = 64
+
+
+def check_size(source: str | int, filename: str) -> None:
+    """A PipelineError when `source` (a text, or a file size) is over MAX_PIPELINE_BYTES (UTF-8)."""
+    size = source if isinstance(source, int) else len(source.encode("utf-8", "surrogatepass"))
+    if size > MAX_PIPELINE_BYTES:
+        raise PipelineError(
+            f"the pipeline file is {size} bytes; at most {MAX_PIPELINE_BYTES} bytes (1 MiB) are"
+            " accepted: move scripts into files of the repository and call them from sh steps",
+            Pos(filename, 1, 1),
+        )

@@ -21,7 +21,7 @@ from dockyard import __version__
 from dockyard.auth import Principal
 from dockyard.ci.buildlog import read_from
 from dockyard.ci.csrf import CRUMB_FIELD, SESSION_COOKIE, HTTPError
-from dockyard.ci.jobxml import JobConfigError
+from dockyard.ci.jobxml import JobConfigError, restore_job_secrets
 from dockyard.ci.service import CIService
 from dockyard.ci.store import DONE, QUEUED, RUNNING, Build, Job, JobError, JobNotFound
 from dockyard.http import JOB_XML_LIMIT, BadRequest, form_body, media_type, parse_json, read_body
@@ -220,6 +220,7 @@ class JenkinsAPI:
                     "createItem needs the job's config.xml as the request body"
                     " (Content-Type: application/xml)",
                 )
+        await asyncio.to_thread(self.ci.check_job_xml, body)
         await asyncio.to_thread(self.store.create_job, name, body, principal.username)
         return Response(status_code=200)
 
@@ -240,10 +241,10 @@ class JenkinsAPI:
                 "name": p.name,
                 "type": _PARAM_CLASSES.get(p.kind, "StringParameterDefinition"),
                 "description": p.description,
-                "defaultParameterValue": {"name": p.name, "value": p.default},
+                "defaultParameterValue": _param_value(p.name, p.default, p.kind == "password"),
                 **({"choices": list(p.choices)} if p.choices else {}),
             }
-            for p in cfg.parameters
+            for p in job.declared_parameters().values()
         ]
         return JSONResponse(
             {
@@ -279,11 +280,15 @@ class JenkinsAPI:
 
     async def get_config(self, request: Request, principal: Principal) -> Response:
         job = await asyncio.to_thread(self.store.job, request.path_params["name"])
-        return Response(job.config_xml, media_type="application/xml")
+        return Response(job.public_xml, media_type="application/xml")
 
     async def post_config(self, request: Request, principal: Principal) -> Response:
         body = (await read_body(request, JOB_XML_LIMIT)).decode("utf-8", errors="replace")
-        await asyncio.to_thread(self.store.update_job, request.path_params["name"], body)
+        job = await asyncio.to_thread(self.store.job, request.path_params["name"])
+        # the masked secrets of a config.xml read earlier stand for the stored ones
+        body = restore_job_secrets(body, job.config_xml)
+        await asyncio.to_thread(self.ci.check_job_xml, body)
+        await asyncio.to_thread(self.store.update_job, job.name, body)
         return Response(status_code=200)
 
     async def delete_job(self, request: Request, principal: Principal) -> Response:
@@ -366,7 +371,7 @@ class JenkinsAPI:
                 "url": self.job_url(name),
                 "color": "notbuilt",
             },
-            "params": "".join(f"\n{k}={v}" for k, v in b.params.items()),
+            "params": "".join(f"\n{k}={'****' if k in b.secret_names else v}" for k, v in b.params.items()),
             "actions": [{"_class": "hudson.model.CauseAction", "causes": [{"shortDescription": b.cause}]}],
             "stuck": False,
             "blocked": False,
@@ -547,6 +552,14 @@ _PARAM_CLASSES = {
 }
 
 
+def _param_value(name: str, value: Any, password: bool) -> dict[str, Any]:
+    """A ParameterValue as Jenkins renders it; a password's value is left out, as Jenkins does."""
+    if password:
+        return {"_class": "hudson.model.PasswordParameterValue", "name": name}
+    cls = "BooleanParameterValue" if isinstance(value, bool) else "StringParameterValue"
+    return {"_class": f"hudson.model.{cls}", "name": name, "value": value}
+
+
 def build_json(b: Build, job_url: str) -> dict[str, Any]:
     """A WorkflowRun as Jenkins renders it (python-jenkins get_build_info)."""
     actions: list[dict[str, Any]] = [
@@ -559,7 +572,7 @@ def build_json(b: Build, job_url: str) -> dict[str, Any]:
         actions.append(
             {
                 "_class": "hudson.model.ParametersAction",
-                "parameters": [{"name": k, "value": v} for k, v in b.params.items()],
+                "parameters": [_param_value(k, v, k in b.secret_names) for k, v in b.params.items()],
             }
         )
     if b.git_commit:

@@ -1,4 +1,8 @@
-"""Schema of CI jobs and builds; the builds table *is* the durable queue."""
+"""Schema of CI jobs and builds; the builds table *is* the durable queue.
+
+ci.0002 seals job XML and password parameters with the credentials key. The key lives in
+DATA/secrets, not in the database, so the data step of that change (sealing rows written before
+it) is `CIStore.seal_plaintext()`, run when the CI component opens the store."""
 
 from dockyard.store import Migration
 
@@ -42,6 +46,21 @@ MIGRATIONS = [
                 UNIQUE (job_id, number)
             )""",
             "CREATE INDEX ci_builds_state ON ci_builds (state, id)",
+        ),
+    ),
+    Migration(
+        "ci.0002",
+        (
+            # the whole job XML, sealed (config_xml keeps '' once sealed); key_fingerprint says
+            # which key sealed it, '' for rows still waiting for CIStore.seal_plaintext()
+            "ALTER TABLE ci_jobs ADD COLUMN config_sealed TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE ci_jobs ADD COLUMN key_fingerprint VARCHAR(32) NOT NULL DEFAULT ''",
+            # parameters the pipeline itself declared (Jenkinsfile `parameters {}`), JSON, recorded
+            # after each run as Jenkins records them on the job
+            "ALTER TABLE ci_jobs ADD COLUMN pipeline_params TEXT NOT NULL DEFAULT '[]'",
+            # password parameter values of a build, sealed; params_json never holds them
+            "ALTER TABLE ci_builds ADD COLUMN secret_params TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE ci_builds ADD COLUMN key_fingerprint VARCHAR(32) NOT NULL DEFAULT ''",
         ),
     ),
 ]

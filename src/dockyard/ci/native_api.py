@@ -26,7 +26,8 @@ def build_summary(b: Build) -> dict[str, Any]:
         "cause": b.cause,
         "commit": b.git_commit,
         "branch": b.git_branch,
-        "params": b.params,
+        "params": b.public_params,  # password values are None
+        "password_params": sorted(b.secret_names),
         "queued_at": b.queued_at,
         "started_at": b.started_at,
         "finished_at": b.finished_at,

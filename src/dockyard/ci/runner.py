@@ -24,14 +24,13 @@ from urllib.parse import urlsplit
 
 from dockyard.ci.buildertrace import BuilderOutputTracer
 from dockyard.ci.buildlog import ConsoleLog, Trace
-from dockyard.ci.errors import PipelineError
+from dockyard.ci.errors import PipelineError, check_size
 from dockyard.ci.executor.base import AgentSpec, Executor, ExecutorError, StepSpec
-from dockyard.ci.jenkinsfile import parse_jenkinsfile
 from dockyard.ci.model import Call, Condition, EnvVar, GString, Interp, Pipeline, Post, Stage, Step
+from dockyard.ci.parsing import parse_pipeline_off_loop
 from dockyard.ci.podtemplate import CredentialLookup, parse_pod_template
 from dockyard.ci.scm import branch_glob, strip_credentials
 from dockyard.ci.store import ABORTED, FAILURE, SUCCESS, UNSTABLE, Build, Job
-from dockyard.ci.yamlpipeline import parse_yaml_pipeline
 
 YAML_PIPELINES = (".dockyard.yml", ".dockyard.yaml")
 # Tools run by a step (the builder behind /kaniko/executor) may append JSON lines here, one span
@@ -245,7 +244,7 @@ class BuildRunner:
     async def load_pipeline(self) -> Pipeline:
         inline = self.job.config.inline_script
         if inline:
-            return parse_jenkinsfile(inline, "Jenkinsfile")
+            return await parse_pipeline_off_loop(inline, "Jenkinsfile")
         ws = self.paths.workspace
         script_path = self.job.script_path
         path = ws / script_path
@@ -259,10 +258,9 @@ class BuildRunner:
                 f"{script_path} not found in the repository at this commit (the job's"
                 " scriptPath; add it or change the job)"
             )
+        check_size(path.stat().st_size, script_path)  # before reading a huge file whole
         source = path.read_text(errors="replace")
-        if script_path.endswith((".yml", ".yaml")):
-            return parse_yaml_pipeline(source, script_path)
-        return parse_jenkinsfile(source, script_path)
+        return await parse_pipeline_off_loop(source, script_path)
 
     def base_env(self, commit: str, branch: str) -> dict[str, str]:
         b, job = self.build, self.job

@@ -172,6 +172,8 @@ class Scheduler:
             await asyncio.to_thread(self.store.finish, b.id, final.result, final.reason)
             self.running.pop(b.id, None)
             self._tasks.pop(b.id, None)
+            if final.pipeline:  # Jenkins records the pipeline's parameters {} on the job
+                await asyncio.to_thread(self.store.record_parameters, b.job_id, final.pipeline.parameters)
             keep = final.pipeline.options.keep_builds if final.pipeline else None
             if keep:
                 await asyncio.to_thread(self._discard_old, b.job_id, keep)

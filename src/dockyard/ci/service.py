@@ -12,13 +12,18 @@ from starlette.routing import BaseRoute
 
 from dockyard.auth import AuthService
 from dockyard.ci.csrf import CrumbIssuer
+from dockyard.ci.errors import ForbiddenParameter, PipelineError
 from dockyard.ci.executor.local import LocalExecutor
 from dockyard.ci.executor.warm import WarmExecutor
+from dockyard.ci.jobxml import JobConfigError, parse_job_xml
 from dockyard.ci.model import Parameter
+from dockyard.ci.params import forbidden_env_name
+from dockyard.ci.parsing import parse_pipeline
 from dockyard.ci.podtemplate import CredentialLookup
 from dockyard.ci.scheduler import Scheduler
 from dockyard.ci.scm import branch_matches, equivalent_keys, repo_key
 from dockyard.ci.store import Build, CIStore, Job, JobError
+from dockyard.credentials import SecretBox, load_or_create_key
 from dockyard.events import Event, EventBus
 from dockyard.store import Database
 
@@ -36,8 +41,14 @@ class CIService:
         credentials: CredentialLookup | None = None,
         executors: int | None = None,
         webhook_secret: str | None = None,
+        secrets_dir: Path | None = None,
     ) -> None:
-        self.store = CIStore(db)
+        # job XML and password parameters are sealed with the credentials key (DATA/secrets)
+        key = load_or_create_key(secrets_dir or ci_dir.parent / "secrets")
+        self.store = CIStore(db, SecretBox(key))
+        sealed = self.store.seal_plaintext()
+        if sealed:
+            log.info("sealed the config of %d CI job(s) stored in clear by an older Dockyard", sealed)
         self.auth = auth
         self.events = events
         self.ci_dir = ci_dir
@@ -110,14 +121,55 @@ class CIService:
         return builds
 
     def trigger(self, job: Job, params: dict[str, Any], cause: str) -> Build:
+        """Queue a build with `params`: only parameters the job or its pipeline declares reach a
+        build (Jenkins' rule since SECURITY-170), and never one that names an environment
+        variable a shell or loader interprets; both refusals name the parameters."""
         if job.disabled:
             raise JobError(f"job {job.name!r} is disabled")
-        declared = {p.name: p for p in job.config.parameters}
-        values = {name: p.default for name, p in declared.items()}
+        for name in params:
+            why = forbidden_env_name(name)
+            if why:
+                raise JobError(why)
+        declared = self.declared_parameters(job)
+        undeclared = sorted(set(params) - set(declared))
+        if undeclared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise JobError(
+                f"job {job.name!r} does not declare the parameter(s) {', '.join(undeclared)}"
+                f" (declared: {known}): declare them in the job's config.xml or the pipeline's"
+                " parameters { } block; undeclared parameters never reach a build"
+            )
+        values = {name: p.default for name, p in declared.items() if not forbidden_env_name(name)}
         for name, value in params.items():
-            p = declared.get(name)
-            values[name] = _coerce(p, value) if p else value
-        return self.scheduler.enqueue(job, cause=cause, params=values)
+            values[name] = _coerce(declared[name], value)
+        secret = frozenset(n for n, p in declared.items() if p.kind == "password" and n in values)
+        return self.scheduler.enqueue(job, cause=cause, params=values, secret_names=secret)
+
+    def check_job_xml(self, config_xml: str) -> None:
+        """Refuse job XML whose inline pipeline declares a forbidden parameter name (the XML's own
+        parameters are checked by parse_job_xml); other script errors surface at build time."""
+        inline = parse_job_xml(config_xml).inline_script
+        if inline:
+            try:
+                parse_pipeline(inline, "Jenkinsfile")
+            except ForbiddenParameter as e:
+                raise JobConfigError(str(e)) from None
+            except PipelineError:
+                pass
+
+    def declared_parameters(self, job: Job) -> dict[str, Parameter]:
+        """The job's declared parameters; for an inline pipeline also its `parameters { }`
+        (a script that does not parse declares nothing: its build fails with the error)."""
+        declared = job.declared_parameters()
+        inline = job.config.inline_script
+        if inline:
+            try:
+                pipeline = parse_pipeline(inline, "Jenkinsfile")
+            except PipelineError:
+                return declared
+            for p in pipeline.parameters:
+                declared.setdefault(p.name, p)
+        return declared
 
 
 def _coerce(p: Parameter, value: Any) -> Any:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
 
-from dockyard.ci.jobxml import JobConfig, parse_job_xml
-from dockyard.ci.scm import repo_key
+from dockyard.ci.jobxml import JobConfig, parse_job_xml, redact_job_xml
+from dockyard.ci.model import Parameter
+from dockyard.ci.scm import repo_key, strip_credentials
+from dockyard.credentials import SecretBox
 from dockyard.store import Database, utcnow
 
 JOB_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -42,26 +44,27 @@ class Job:
     disabled: bool
     next_number: int
     created_at: str
+    pipeline_params: tuple[Parameter, ...] = ()
 
     @property
     def config(self) -> JobConfig:
         return parse_job_xml(self.config_xml)
 
-    @classmethod
-    def from_row(cls, r: Any) -> Job:
-        return cls(
-            r.id,
-            r.name,
-            r.config_xml,
-            r.scm_url,
-            r.branch_spec,
-            r.script_path,
-            r.credentials_id,
-            bool(r.concurrent),
-            bool(r.disabled),
-            r.next_number,
-            r.created_at,
-        )
+    @property
+    def public_xml(self) -> str:
+        """config.xml as it may leave Dockyard: no URL password, no password-parameter default."""
+        return redact_job_xml(self.config_xml)
+
+    @property
+    def public_scm_url(self) -> str:
+        return strip_credentials(self.scm_url)[0]
+
+    def declared_parameters(self) -> dict[str, Parameter]:
+        """The parameters a build may be given: the pipeline's own (recorded after a run, as
+        Jenkins records them) and the job XML's, which win on a name clash."""
+        declared = {p.name: p for p in self.pipeline_params}
+        declared.update((p.name, p) for p in self.config.parameters)
+        return declared
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Build:
     finished_at: float | None
     cancel_requested: bool
     source_repo: str = ""
+    secret_names: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def building(self) -> bool:
@@ -95,9 +99,58 @@ class Build:
         end = self.finished_at if self.finished_at is not None else time.time()
         return int((end - self.started_at) * 1000)
 
-    @classmethod
-    def from_row(cls, r: Any) -> Build:
-        return cls(
+    @property
+    def public_params(self) -> dict[str, Any]:
+        """Parameters as others may see them: password values left out (None), as Jenkins does."""
+        return {k: (None if k in self.secret_names else v) for k, v in self.params.items()}
+
+
+_BUILD_SELECT = "SELECT b.*, j.name AS job_name FROM ci_builds b JOIN ci_jobs j ON j.id = b.job_id"
+
+
+class CIStore:
+    """Jobs and builds; job XML and password parameter values are sealed with `box`."""
+
+    def __init__(self, db: Database, box: SecretBox) -> None:
+        self.db = db
+        self.box = box
+
+    # sealing --------------------------------------------------------------------
+    def _seal_job(self, name: str, config_xml: str) -> dict[str, str]:
+        return {"sealed": self.box.seal(config_xml.encode(), f"ci.job:{name}"), "fp": self.box.fingerprint}
+
+    def _job(self, r: Any) -> Job:
+        xml = (
+            self.box.open(r.config_sealed, f"ci.job:{r.name}", r.key_fingerprint).decode()
+            if r.key_fingerprint
+            else r.config_xml
+        )
+        cfg = parse_job_xml(xml)
+        return Job(
+            r.id,
+            r.name,
+            xml,
+            cfg.scm_url,
+            r.branch_spec,
+            r.script_path,
+            r.credentials_id,
+            bool(r.concurrent),
+            bool(r.disabled),
+            r.next_number,
+            r.created_at,
+            tuple(
+                Parameter(k, n, d, desc, tuple(c))
+                for k, n, d, desc, c in json.loads(r.pipeline_params or "[]")
+            ),
+        )
+
+    def _build(self, r: Any) -> Build:
+        params = json.loads(r.params_json or "{}")
+        secret: dict[str, Any] = {}
+        if r.secret_params:
+            context = f"ci.build:{r.job_id}:{r.number}"
+            secret = json.loads(self.box.open(r.secret_params, context, r.key_fingerprint))
+        return Build(
             r.id,
             r.job_id,
             r.job_name,
@@ -106,7 +159,7 @@ class Build:
             r.result,
             r.reason,
             r.cause,
-            json.loads(r.params_json or "{}"),
+            {**params, **secret},
             r.git_commit,
             r.git_branch,
             r.clone_from,
@@ -115,15 +168,57 @@ class Build:
             r.finished_at,
             bool(r.cancel_requested),
             r.source_repo,
+            frozenset(secret),
         )
 
-
-_BUILD_SELECT = "SELECT b.*, j.name AS job_name FROM ci_builds b JOIN ci_jobs j ON j.id = b.job_id"
-
-
-class CIStore:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def seal_plaintext(self) -> int:
+        """The data step of migration ci.0002: seal job XML stored in clear before it, and move
+        password parameter values of old builds out of params_json. Returns the jobs sealed."""
+        with self.db.transaction() as conn:
+            rows = conn.execute(text("SELECT * FROM ci_jobs WHERE key_fingerprint = ''")).all()
+            for r in rows:
+                conn.execute(
+                    text(
+                        "UPDATE ci_jobs SET config_sealed = :sealed, key_fingerprint = :fp,"
+                        " config_xml = '', scm_url = :u WHERE id = :i"
+                    ),
+                    {**self._seal_job(r.name, r.config_xml), "u": strip_credentials(r.scm_url)[0], "i": r.id},
+                )
+                secret_names = {
+                    p.name for p in parse_job_xml(r.config_xml).parameters if p.kind == "password"
+                }
+                if not secret_names:
+                    continue
+                for b in conn.execute(
+                    text(
+                        "SELECT id, number, params_json FROM ci_builds"
+                        " WHERE job_id = :j AND secret_params = ''"
+                    ),
+                    {"j": r.id},
+                ).all():
+                    params = json.loads(b.params_json or "{}")
+                    secret = {k: params.pop(k) for k in list(params) if k in secret_names}
+                    if secret:
+                        conn.execute(
+                            text(
+                                "UPDATE ci_builds SET params_json = :p, secret_params = :s,"
+                                " key_fingerprint = :fp WHERE id = :i"
+                            ),
+                            {
+                                "p": json.dumps(params),
+                                "s": self.box.seal(
+                                    json.dumps(secret).encode(), f"ci.build:{r.id}:{b.number}"
+                                ),
+                                "fp": self.box.fingerprint,
+                                "i": b.id,
+                            },
+                        )
+        if rows and self.db.url.startswith("sqlite"):
+            # the plaintext stays in freed pages until the file is rewritten
+            with self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM")
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return len(rows)
 
     # jobs ---------------------------------------------------------------------
     def create_job(self, name: str, config_xml: str, created_by: str = "") -> Job:
@@ -135,11 +230,16 @@ class CIStore:
                 raise JobError(f"A job already exists with the name '{name}'")
             conn.execute(
                 text(
-                    "INSERT INTO ci_jobs (name, config_xml, scm_url, scm_key, branch_spec, script_path,"
-                    " credentials_id, concurrent, disabled, created_by, created_at) VALUES (:n, :x, :u, :k,"
-                    " :b, :s, :c, :cc, :d, :by, :at)"
+                    "INSERT INTO ci_jobs (name, config_xml, config_sealed, key_fingerprint, scm_url, scm_key,"
+                    " branch_spec, script_path, credentials_id, concurrent, disabled, created_by, created_at)"
+                    " VALUES (:n, '', :sealed, :fp, :u, :k, :b, :s, :c, :cc, :d, :by, :at)"
                 ),
-                {**_job_columns(name, config_xml, cfg), "by": created_by, "at": utcnow().isoformat()},
+                {
+                    **_job_columns(name, cfg),
+                    **self._seal_job(name, config_xml),
+                    "by": created_by,
+                    "at": utcnow().isoformat(),
+                },
             )
         return self.job(name)
 
@@ -148,10 +248,11 @@ class CIStore:
         with self.db.transaction() as conn:
             result = conn.execute(
                 text(
-                    "UPDATE ci_jobs SET config_xml = :x, scm_url = :u, scm_key = :k, branch_spec = :b,"
-                    " script_path = :s, credentials_id = :c, concurrent = :cc, disabled = :d WHERE name = :n"
+                    "UPDATE ci_jobs SET config_xml = '', config_sealed = :sealed, key_fingerprint = :fp,"
+                    " scm_url = :u, scm_key = :k, branch_spec = :b, script_path = :s, credentials_id = :c,"
+                    " concurrent = :cc, disabled = :d WHERE name = :n"
                 ),
-                _job_columns(name, config_xml, cfg),
+                {**_job_columns(name, cfg), **self._seal_job(name, config_xml)},
             )
             if result.rowcount == 0:
                 raise JobNotFound(f"no job named {name!r}")
@@ -162,23 +263,32 @@ class CIStore:
             row = conn.execute(text("SELECT * FROM ci_jobs WHERE name = :n"), {"n": name}).first()
         if row is None:
             raise JobNotFound(f"no job named {name!r}")
-        return Job.from_row(row)
+        return self._job(row)
 
     def job_by_id(self, job_id: int) -> Job:
         with self.db.read() as conn:
             row = conn.execute(text("SELECT * FROM ci_jobs WHERE id = :i"), {"i": job_id}).first()
         if row is None:
             raise JobNotFound(f"no job with id {job_id}")
-        return Job.from_row(row)
+        return self._job(row)
 
     def jobs(self) -> list[Job]:
         with self.db.read() as conn:
-            return [Job.from_row(r) for r in conn.execute(text("SELECT * FROM ci_jobs ORDER BY name"))]
+            return [self._job(r) for r in conn.execute(text("SELECT * FROM ci_jobs ORDER BY name"))]
 
     def jobs_for_repo(self, keys: set[str]) -> list[Job]:
         with self.db.read() as conn:
             rows = conn.execute(text("SELECT * FROM ci_jobs WHERE disabled = 0 ORDER BY name"))
-            return [Job.from_row(r) for r in rows if r.scm_key in keys]
+            return [self._job(r) for r in rows if r.scm_key in keys]
+
+    def record_parameters(self, job_id: int, parameters: tuple[Parameter, ...]) -> None:
+        """Remember the parameters a run's pipeline declared: the next trigger accepts them."""
+        rows = [[p.kind, p.name, p.default, p.description, list(p.choices)] for p in parameters]
+        with self.db.transaction() as conn:
+            conn.execute(
+                text("UPDATE ci_jobs SET pipeline_params = :p WHERE id = :i"),
+                {"p": json.dumps(rows), "i": job_id},
+            )
 
     def delete_job(self, name: str) -> None:
         with self.db.transaction() as conn:
@@ -192,12 +302,17 @@ class CIStore:
         *,
         cause: str,
         params: dict[str, Any] | None = None,
+        secret_names: frozenset[str] = frozenset(),
         commit: str = "",
         branch: str = "",
         clone_from: str = "",
         source_repo: str = "",
     ) -> Build:
-        """Allocate the next build number and queue it, in one transaction."""
+        """Allocate the next build number and queue it, in one transaction; the values of
+        `secret_names` (password parameters) are sealed, never stored in params_json."""
+        params = params or {}
+        public = {k: v for k, v in params.items() if k not in secret_names}
+        secret = {k: v for k, v in params.items() if k in secret_names}
         with self.db.transaction() as conn:
             number = conn.execute(
                 text("SELECT next_number FROM ci_jobs WHERE id = :i"), {"i": job.id}
@@ -209,16 +324,20 @@ class CIStore:
             )
             conn.execute(
                 text(
-                    "INSERT INTO ci_builds (job_id, number, state, cause, params_json, git_commit,"
-                    " git_branch, clone_from, source_repo, queued_at)"
-                    " VALUES (:j, :n, :s, :c, :p, :g, :b, :f, :sr, :q)"
+                    "INSERT INTO ci_builds (job_id, number, state, cause, params_json, secret_params,"
+                    " key_fingerprint, git_commit, git_branch, clone_from, source_repo, queued_at)"
+                    " VALUES (:j, :n, :s, :c, :p, :sp, :fp, :g, :b, :f, :sr, :q)"
                 ),
                 {
                     "j": job.id,
                     "n": number,
                     "s": QUEUED,
                     "c": cause,
-                    "p": json.dumps(params or {}),
+                    "p": json.dumps(public),
+                    "sp": self.box.seal(json.dumps(secret).encode(), f"ci.build:{job.id}:{number}")
+                    if secret
+                    else "",
+                    "fp": self.box.fingerprint,
                     "g": commit,
                     "b": branch,
                     "f": clone_from,
@@ -235,12 +354,12 @@ class CIStore:
             ).first()
         if row is None:
             raise JobNotFound(f"no build {job_name} #{number}")
-        return Build.from_row(row)
+        return self._build(row)
 
     def build_by_id(self, build_id: int) -> Build | None:
         with self.db.read() as conn:
             row = conn.execute(text(_BUILD_SELECT + " WHERE b.id = :i"), {"i": build_id}).first()
-        return Build.from_row(row) if row else None
+        return self._build(row) if row else None
 
     def builds(self, job_name: str, limit: int = 100) -> list[Build]:
         with self.db.read() as conn:
@@ -248,12 +367,12 @@ class CIStore:
                 text(_BUILD_SELECT + " WHERE j.name = :n ORDER BY b.number DESC LIMIT :l"),
                 {"n": job_name, "l": limit},
             )
-            return [Build.from_row(r) for r in rows]
+            return [self._build(r) for r in rows]
 
     def queued(self) -> list[Build]:
         with self.db.read() as conn:
             return [
-                Build.from_row(r)
+                self._build(r)
                 for r in conn.execute(
                     text(_BUILD_SELECT + " WHERE b.state = :s ORDER BY b.id"), {"s": QUEUED}
                 )
@@ -262,7 +381,7 @@ class CIStore:
     def running(self) -> list[Build]:
         with self.db.read() as conn:
             return [
-                Build.from_row(r)
+                self._build(r)
                 for r in conn.execute(
                     text(_BUILD_SELECT + " WHERE b.state = :s ORDER BY b.id"), {"s": RUNNING}
                 )
@@ -330,12 +449,12 @@ class CIStore:
         return numbers
 
 
-def _job_columns(name: str, config_xml: str, cfg: JobConfig) -> dict[str, Any]:
-    """The ci_jobs columns derived from a job's config XML (insert and update share them)."""
+def _job_columns(name: str, cfg: JobConfig) -> dict[str, Any]:
+    """The ci_jobs columns derived from a job's config XML (insert and update share them); the
+    URL without its password (the sealed XML keeps it)."""
     return {
         "n": name,
-        "x": config_xml,
-        "u": cfg.scm_url,
+        "u": strip_credentials(cfg.scm_url)[0],
         "k": repo_key(cfg.scm_url) if cfg.scm_url else "",
         "b": cfg.branch_spec,
         "s": cfg.script_path,

@@ -12,8 +12,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent
 
-from dockyard.ci.errors import PipelineError, Pos
+from dockyard.ci.errors import MAX_NESTING, ForbiddenParameter, PipelineError, Pos, check_size
 from dockyard.ci.jenkinsfile.declarative import STEPS
 from dockyard.ci.model import (
     POST_CONDITIONS,
@@ -27,6 +28,7 @@ from dockyard.ci.model import (
     Stage,
     Step,
 )
+from dockyard.ci.params import forbidden_env_name
 
 _DURATION = re.compile(r"^(\d+)(s|m|h)?$")
 _BLOCK_STEPS = {
@@ -40,13 +42,39 @@ _BLOCK_STEPS = {
 
 
 def parse_yaml_pipeline(source: str, filename: str = ".dockyard.yml") -> Pipeline:
+    check_size(source, filename)
     try:
+        _check_events(source, filename)
         doc = YAML(typ="rt").load(source)
     except MarkedYAMLError as e:
         mark = e.problem_mark
         pos = Pos(filename, mark.line + 1, mark.column + 1) if mark else Pos(filename, 1, 1)
         raise PipelineError(f"YAML syntax: {e.problem}", pos) from None
     return _Compiler(filename).pipeline(doc)
+
+
+def _check_events(source: str, filename: str) -> None:
+    """Refuse aliases and deep nesting before anything is built: `*name` lets a few hundred bytes
+    stand for millions of stages (a "billion laughs"), and the composer recurses per level.
+    Runs over the parser's event stream, which is linear in the text and not recursive."""
+    depth = 0
+    for event in YAML(typ="rt").parse(source):
+        mark = event.start_mark
+        if isinstance(event, AliasEvent):
+            raise PipelineError(
+                f"YAML alias *{event.anchor} is not allowed in a pipeline file: write the repeated"
+                " part out (anchors and aliases are refused so that a small file stays small)",
+                Pos(filename, mark.line + 1, mark.column + 1),
+            )
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise PipelineError(
+                    f"nesting deeper than {MAX_NESTING} levels of mappings or lists",
+                    Pos(filename, mark.line + 1, mark.column + 1),
+                )
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
 
 
 class _Compiler:
@@ -186,6 +214,9 @@ class _Compiler:
                     "a parameter needs name: and type: string|text|boolean|choice|password",
                     self.pos(value, i),
                 )
+            why = forbidden_env_name(str(m["name"]))
+            if why:
+                raise ForbiddenParameter(why, self.pos(m, "name"))
             choices = tuple(str(c) for c in m.get("choices", []))
             default = m.get("default", choices[0] if choices else (False if kind == "booleanParam" else ""))
             out.append(Parameter(kind, str(m["name"]), default, str(m.get("description", "")), choices))

@@ -20,6 +20,10 @@ Store (shared DB, AES-256-GCM, key DATA/secrets/credentials.key 0600):
     store.mask_values() -> [str]                  every stored secret, for a global log masker
     MIGRATIONS                                    (listed in server.app.all_migrations)
 
+Sealing other components' secrets with the same key (CI job XML, password parameters):
+    box = SecretBox(load_or_create_key(settings.secrets_dir)); box.seal(bytes, context) -> str;
+    box.open(token, context, box.fingerprint) -> bytes (KeyMismatch on another key or a moved row)
+
 Builds:
     bind_environment(credential, "VAR", files_dir) -> {"VAR": ..., "VAR_USR": ..., "VAR_PSW": ...}
         Jenkins credentials('id') semantics; files (secret_file, docker_config) written 0600 under files_dir
@@ -34,7 +38,7 @@ listing never returns secrets. See `dockyard.credentials.api`.
 """
 
 from dockyard.credentials.bindings import bind_environment
-from dockyard.credentials.crypto import KeyMismatch
+from dockyard.credentials.crypto import KeyMismatch, SecretBox, load_or_create_key
 from dockyard.credentials.masking import MASK, MaskingWriter, SecretMasker, secret_forms
 from dockyard.credentials.migrations import MIGRATIONS
 from dockyard.credentials.models import (
@@ -65,10 +69,12 @@ __all__ = [
     "KeyMismatch",
     "MaskingWriter",
     "SecretFile",
+    "SecretBox",
     "SecretMasker",
     "SecretText",
     "UsernamePassword",
     "bind_environment",
+    "load_or_create_key",
     "materialize_secret_volume",
     "secret_forms",
 ]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dockyard.ci.errors import JenkinsfileError, Pos
+from dockyard.ci.errors import ForbiddenParameter, JenkinsfileError, Pos
 from dockyard.ci.jenkinsfile.syntax import Node, Ref, parse_statements
 from dockyard.ci.model import (
     POST_CONDITIONS,
@@ -23,6 +23,7 @@ from dockyard.ci.model import (
     Stage,
     Step,
 )
+from dockyard.ci.params import forbidden_env_name
 
 _TIME_UNITS = {
     "NANOSECONDS": 1e-9,
@@ -339,6 +340,9 @@ class _Builder:
             name = n.kwargs.get("name")
             if not isinstance(name, str) or not name:
                 raise JenkinsfileError(f"{n.name} parameter needs name: '...'", n.pos)
+            why = forbidden_env_name(name)
+            if why:
+                raise ForbiddenParameter(why, n.pos)
             extra = set(n.kwargs) - {"name", "defaultValue", "description", "choices", "trim"}
             if extra or n.args:
                 raise JenkinsfileError(f"{n.name} parameter: unexpected arguments {sorted(extra)}", n.pos)

@@ -9,6 +9,7 @@ Jenkins. Unknown escapes and a bare `$(` in an interpolating string are errors, 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from dockyard.ci.errors import JenkinsfileError, Pos
@@ -74,16 +75,19 @@ class Lexer:
 
     # -- tokens -----------------------------------------------------------------
     def tokens(self) -> list[Token]:
-        out: list[Token] = []
+        return list(self.iter_tokens())
+
+    def iter_tokens(self) -> Iterator[Token]:
+        """Tokens on demand, ending with one `eof`: a parser that fails early lexes no further."""
         newline = False
         while True:
             newline = self._skip_space_and_comments() or newline
             if self.i >= len(self.src):
-                out.append(Token("eof", None, self._pos(), True))
-                return out
-            tok = self._next(newline)
-            out.append(tok)
+                yield Token("eof", None, self._pos(), True)
+                return
+            yield self._next(newline)
             newline = False
+
 
     def _skip_space_and_comments(self) -> bool:
         saw_newline = False
@@ -214,3 +218,16 @@ class Lexer:
             )
         self._advance(len(m.group()))
         return Interp(m.group(), pos)
+
+
+class LazyTokens:
+    """The token list as far as the parser has looked; past the end it repeats `eof`."""
+
+    def __init__(self, lexer: Lexer) -> None:
+        self._it = lexer.iter_tokens()
+        self._buf: list[Token] = []
+
+    def __getitem__(self, k: int) -> Token:
+        while len(self._buf) <= k and (not self._buf or self._buf[-1].kind != "eof"):
+            self._buf.append(next(self._it))
+        return self._buf[min(k, len(self._buf) - 1)]

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dockyard.ci.errors import JenkinsfileError, Pos
-from dockyard.ci.jenkinsfile.lexer import Lexer, Token
+from dockyard.ci.errors import MAX_NESTING, JenkinsfileError, Pos, check_size
+from dockyard.ci.jenkinsfile.lexer import LazyTokens, Lexer, Token
 from dockyard.ci.model import Call
 
 
@@ -38,8 +38,17 @@ _VALUE_START = {"string", "number", "ident"}
 
 class SyntaxParser:
     def __init__(self, source: str, filename: str = "Jenkinsfile") -> None:
-        self.toks = Lexer(source, filename).tokens()
+        check_size(source, filename)
+        self.toks = LazyTokens(Lexer(source, filename))
         self.k = 0
+        self.depth = 0
+
+    def _enter(self, pos: Pos) -> None:
+        """One more level of blocks, lists or call arguments; deeper than MAX_NESTING is an error
+        (the parser is recursive: a file of 100000 `{` must not exhaust the stack)."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise JenkinsfileError(f"nesting deeper than {MAX_NESTING} levels of blocks or lists", pos)
 
     # -- token helpers ----------------------------------------------------------
     @property
@@ -111,9 +120,10 @@ class SyntaxParser:
         elif not self.tok.newline_before and (self.tok.kind in _VALUE_START or self._is_op("[")):
             self._arglist(node, closing=None)
         if self._is_op("{"):
-            self._next()
+            self._enter(self._next().pos)
             node.block = self._statements()
             self._expect_op("}", f"to close the block of {name} opened at {t.pos.line}:{t.pos.col}")
+            self.depth -= 1
         return node
 
     def _arglist(self, node: Node, closing: str | None) -> None:
@@ -160,10 +170,11 @@ class SyntaxParser:
             if t.value == "null":
                 return None
             if self._is_op("("):
-                self._next()
+                self._enter(self._next().pos)
                 holder = Node(str(t.value), t.pos, [], {})
                 self._arglist(holder, closing=")")
                 self._expect_op(")", f"to close the arguments of {t.value}")
+                self.depth -= 1
                 if self._is_op("{"):
                     raise JenkinsfileError(
                         f"a closure is not allowed as a value here ({t.value})", self.tok.pos
@@ -177,6 +188,13 @@ class SyntaxParser:
         raise JenkinsfileError(f"expected a value, found {_describe(t)}", t.pos)
 
     def _list_or_map(self) -> Any:
+        self._enter(self.tok.pos)
+        try:
+            return self._list_or_map_items()
+        finally:
+            self.depth -= 1
+
+    def _list_or_map_items(self) -> Any:
         open_tok = self._expect_op("[", "")
         if self._is_op(":") and self._is_op("]", self.toks[self.k + 1]):
             self.k += 2

@@ -1,0 +1,122 @@
+"""Which build parameter names may reach a step's environment.
+
+A parameter becomes an environment variable of every step. Names that a shell, the dynamic loader,
+git or a language runtime interprets turn a parameter value into code (`PS4=+$(id)` under `sh -x`,
+`LD_PRELOAD`, `BASH_ENV`, `GIT_SSH_COMMAND`...), so they are refused whatever a job declares; the
+build's own variables (`WORKSPACE`, `BUILD_NUMBER`...) are Dockyard's to set. This is the one list:
+job XML, pipeline parsers and triggers all ask `forbidden_env_name`.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["forbidden_env_name", "check_parameter_name"]
+
+_VALID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+# Exact names a shell, the loader or a common tool interprets.
+_EXACT = {
+    # shells (POSIX sh, bash, dash, zsh, ksh)
+    "PS1": "the shell's prompt",
+    "PS2": "the shell's prompt",
+    "PS3": "the shell's prompt",
+    "PS4": "the shell's trace prompt, expanded by `sh -x`",
+    "ENV": "a file sourced by interactive and POSIX shells",
+    "BASH_ENV": "a file bash sources before every script",
+    "IFS": "the shell's field separators",
+    "PATH": "where commands are looked up",
+    "CDPATH": "the shell's cd search path",
+    "SHELL": "the user's shell",
+    "SHELLOPTS": "bash options set at start",
+    "BASHOPTS": "bash options set at start",
+    "PROMPT_COMMAND": "a command bash runs",
+    "HOME": "the home directory tools read configuration from",
+    "ZDOTDIR": "where zsh reads its start-up files",
+    "TMPDIR": "where tools write temporary files",
+    # runtimes and tools that load code or configuration from the environment
+    "PYTHONPATH": "Python's module path",
+    "PYTHONSTARTUP": "a file Python runs",
+    "PYTHONHOME": "Python's installation",
+    "PYTHONINSPECT": "Python's interactive mode",
+    "PERL5LIB": "Perl's module path",
+    "PERL5OPT": "options Perl applies",
+    "PERLLIB": "Perl's module path",
+    "RUBYOPT": "options Ruby applies",
+    "RUBYLIB": "Ruby's module path",
+    "NODE_OPTIONS": "options Node.js applies",
+    "NODE_PATH": "Node.js' module path",
+    "JAVA_TOOL_OPTIONS": "options every JVM applies",
+    "_JAVA_OPTIONS": "options every JVM applies",
+    "JDK_JAVA_OPTIONS": "options the java launcher applies",
+    "EDITOR": "a command tools run",
+    "VISUAL": "a command tools run",
+    "PAGER": "a command tools run",
+    "SSH_ASKPASS": "a command ssh runs",
+    "SUDO_ASKPASS": "a command sudo runs",
+    "HOSTALIASES": "the resolver's host aliases file",
+    "RESOLV_HOST_CONF": "the resolver's configuration",
+    "LOCALDOMAIN": "the resolver's search domains",
+    "GCONV_PATH": "glibc's charset conversion modules",
+    "MALLOC_CHECK_": "glibc's allocator",
+    "NLSPATH": "message catalogs",
+    "LOCPATH": "locale definitions",
+    "DOCKER_CONFIG": "the registry credentials the builder pushes with",
+    "KUBECONFIG": "the cluster credentials tools use",
+}
+_EXACT.update(
+    dict.fromkeys(
+        (
+            "WORKSPACE",
+            "BUILD_NUMBER",
+            "BUILD_ID",
+            "BUILD_TAG",
+            "BUILD_URL",
+            "JOB_NAME",
+            "JOB_BASE_NAME",
+            "JOB_URL",
+            "JENKINS_URL",
+            "NODE_NAME",
+            "EXECUTOR_NUMBER",
+        ),
+        "a variable Dockyard sets for every build",
+    )
+)
+
+# Prefixes: whole families a tool interprets.
+_PREFIXES = {
+    "LD_": "read by the dynamic loader (LD_PRELOAD, LD_LIBRARY_PATH, ...)",
+    "DYLD_": "read by the dynamic loader",
+    "GIT_": "read by git (GIT_SSH_COMMAND, GIT_CONFIG_*, GIT_DIR, ...)",
+    "BASH_FUNC_": "a function bash imports",
+    "SSH_": "read by ssh",
+    "GLIBC_": "read by glibc",
+    "DOCKYARD_": "reserved for Dockyard's own settings",
+}
+
+
+def forbidden_env_name(name: str) -> str | None:
+    """Why `name` may not be a build parameter (an environment variable of every step), or None.
+
+    Case-sensitive, as the shell and the loader are: `env` is a fine parameter, `ENV` is not."""
+    if not _VALID.match(name):
+        return (
+            f"parameter name {name!r} is not a valid environment variable name"
+            " (letters, digits and '_', not starting with a digit, at most 128 characters)"
+        )
+    why = _EXACT.get(name)
+    if why is None:
+        why = next((w for p, w in _PREFIXES.items() if name.startswith(p)), None)
+    if why is None:
+        return None
+    return (
+        f"parameter name {name!r} is not allowed: {name} is {why}, so a parameter value could"
+        " change what a step runs; rename the parameter"
+    )
+
+
+def check_parameter_name(name: str) -> None:
+    """Raise ValueError with `forbidden_env_name`'s reason when the name is refused."""
+    why = forbidden_env_name(name)
+    if why:
+        raise ValueError(why)

@@ -1,0 +1,241 @@
+"""Issue 10's CI API reproductions against a real `dockyard up`, with curl and python-jenkins:
+undeclared and shell-interpreted parameters (1), secrets in job configs and build APIs (4, 7),
+a non-Latin-1 job name (11)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import httpx
+import pytest
+
+from tests.ci.conftest import Jenkins, inline_job_xml, job_xml, unique
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer, require_tool
+from tests.git.conftest import Account, create_repo, create_user, repo_url
+
+ECHO = "pipeline { agent any\n stages { stage('s') { steps { echo 'ran' } } } }"
+
+
+def _param_xml(script: str, params: str) -> str:
+    """An inline pipeline job whose config.xml declares `params` (Jenkins' XML elements)."""
+    return inline_job_xml(script).replace(
+        "<definition",
+        "<properties><hudson.model.ParametersDefinitionProperty><parameterDefinitions>"
+        f"{params}</parameterDefinitions></hudson.model.ParametersDefinitionProperty></properties>"
+        "<definition",
+        1,
+    )
+
+
+def _string_param(name: str, default: str = "") -> str:
+    return (
+        f"<hudson.model.StringParameterDefinition><name>{name}</name>"
+        f"<defaultValue>{default}</defaultValue></hudson.model.StringParameterDefinition>"
+    )
+
+
+def _password_param(name: str, default: str) -> str:
+    return (
+        f"<hudson.model.PasswordParameterDefinition><name>{name}</name>"
+        f"<defaultValue>{escape(default)}</defaultValue></hudson.model.PasswordParameterDefinition>"
+    )
+
+
+def _curl(*args: str) -> subprocess.CompletedProcess[str]:
+    require_tool("curl")
+    return subprocess.run(["curl", "-sS", *args], capture_output=True, text=True, check=True)
+
+
+def _curl_post_as(account: Account, base: str, path: str, cookie: Path, *data: str) -> tuple[int, str]:
+    """POST with password auth, crumb and cookie jar, as a signed-in user's own curl session would."""
+    session = ["-c", str(cookie), "-b", str(cookie), "-u", f"{account.username}:{account.password}"]
+    xpath = "concat(//crumbRequestField,%22:%22,//crumb)"
+    crumb = _curl(*session, f"{base}/crumbIssuer/api/xml?xpath={xpath}").stdout
+    assert crumb.startswith("Jenkins-Crumb:"), crumb
+    out = _curl(
+        *session,
+        *("-X", "POST", "-H", crumb, "-o", "/dev/stderr", "-w", "%{http_code}"),
+        *[a for d in data for a in ("--data-urlencode", d)],
+        f"{base}{path}",
+    )
+    return int(out.stdout), out.stderr
+
+
+def _db_bytes(server: DockyardServer) -> bytes:
+    """Everything the database holds on disk (main file and write-ahead log)."""
+    return b"".join(p.read_bytes() for p in server.data_dir.glob("dockyard.db*") if p.is_file())
+
+
+def test_undeclared_and_interpreted_parameters_never_reach_a_build(
+    server: DockyardServer, jenkins: Jenkins, tmp_path: Path
+) -> None:
+    """Reproduction 1: any signed-in user with a crumb from their own session sends PS4=+$(id)."""
+    name = unique("params")
+    jenkins.create(name, _param_xml(ECHO, _string_param("WHO", "world")))
+    dev = create_user(server, "dev")
+    for hostile in ("PS4=+$(id >&2)", "LD_PRELOAD=/tmp/x.so", "BASH_ENV=/tmp/x", "GIT_CONFIG_COUNT=1"):
+        status, body = _curl_post_as(
+            dev, server.url, f"/job/{name}/buildWithParameters", tmp_path / "jar", hostile
+        )
+        assert status == 400, body
+        assert hostile.split("=")[0] in body and "not allowed" in body
+    status, body = _curl_post_as(
+        dev, server.url, f"/job/{name}/buildWithParameters", tmp_path / "jar", "WHO=x", "EXTRA=1"
+    )
+    assert status == 400 and "EXTRA" in body and "does not declare" in body and "WHO" in body
+    assert jenkins.http.get(f"/job/{name}/api/json").json()["nextBuildNumber"] == 1  # nothing queued
+    # the declared one works, through python-jenkins as well
+    jenkins_mod = pytest.importorskip("jenkins")
+    client = jenkins_mod.Jenkins(server.url, username=ADMIN_USER, password=ADMIN_PASSWORD)
+    requests = pytest.importorskip("requests")
+    with pytest.raises(requests.HTTPError, match="400 Client Error"):
+        client.build_job(name, {"PATH": "/tmp"})
+    info, _ = jenkins.run(name, WHO="dockyard")
+    assert info["result"] == "SUCCESS"
+    assert {"_class": "hudson.model.StringParameterValue", "name": "WHO", "value": "dockyard"} in [
+        p for a in info["actions"] if "parameters" in a for p in a["parameters"]
+    ]
+
+
+def test_interpreted_parameter_names_are_refused_in_job_configs(jenkins: Jenkins) -> None:
+    """Even a job an administrator declares may not name PATH, PS4, LD_* ... as a parameter."""
+    r = jenkins.http.post(
+        "/createItem", params={"name": unique("badxml")}, content=_param_xml(ECHO, _string_param("PATH"))
+    )
+    assert r.status_code == 400 and "'PATH' is not allowed" in r.text
+    inline = ECHO.replace("agent any\n", "agent any\n parameters { string(name: 'LD_PRELOAD') }\n")
+    r = jenkins.http.post("/createItem", params={"name": unique("badscript")}, content=inline_job_xml(inline))
+    assert r.status_code == 400 and "LD_PRELOAD" in r.text and "Jenkinsfile:2:" in r.text
+    name = unique("goodjob")
+    jenkins.create(name, inline_job_xml(ECHO))
+    r = jenkins.http.post(f"/job/{name}/config.xml", content=_param_xml(ECHO, _string_param("IFS")))
+    assert r.status_code == 400 and "IFS" in r.text
+
+
+def test_password_parameters_are_masked_in_both_build_apis(server: DockyardServer, jenkins: Jenkins) -> None:
+    """Reproduction 7 (APIs): a password parameter's value is in no JSON, config.xml or database."""
+    name = unique("pw")
+    default, given = "default-pw-" + unique("d"), "given-pw-" + unique("g")
+    jenkins.create(name, _param_xml(ECHO, _password_param("DEPLOY_PW", default) + _string_param("WHO")))
+    xml = jenkins.http.get(f"/job/{name}/config.xml").text
+    assert default not in xml and "<defaultValue>****</defaultValue>" in xml
+    job = jenkins.http.get(f"/job/{name}/api/json").json()
+    assert default not in json.dumps(job)
+    info, _ = jenkins.run(name, DEPLOY_PW=given, WHO="me")
+    params = [p for a in info["actions"] if "parameters" in a for p in a["parameters"]]
+    assert {"_class": "hudson.model.PasswordParameterValue", "name": "DEPLOY_PW"} in params
+    native = jenkins.http.get(f"/api/ci/jobs/{name}/builds/{info['number']}").json()
+    assert native["params"] == {"DEPLOY_PW": None, "WHO": "me"} and native["password_params"] == ["DEPLOY_PW"]
+    listing = jenkins.http.get(f"/api/ci/jobs/{name}/builds").text
+    queue_item = jenkins.http.get(f"/queue/item/{info['queueId']}/api/json").text
+    for text in (json.dumps(info), json.dumps(native), listing, queue_item):
+        assert given not in text and default not in text
+    assert given.encode() not in _db_bytes(server) and default.encode() not in _db_bytes(server)
+
+
+def test_config_xml_never_returns_the_clone_password_and_round_trips(
+    server: DockyardServer, jenkins: Jenkins, tmp_path: Path
+) -> None:
+    """Reproduction 4: the clone URL's password leaves as ****, is stored sealed, and a config.xml
+    read and posted back (python-jenkins reconfig_job) still clones a private repository."""
+    owner = create_user(server, "owner")
+    full = create_repo(server, owner, private=True)["full_name"]
+    with server.client(owner.username, owner.password) as c:
+        r = c.post(
+            f"/api/v1/repos/{full}/contents/Jenkinsfile",
+            json={"content": base64.b64encode(ECHO.encode()).decode(), "message": "pipeline"},
+        )
+        assert r.status_code == 201, r.text
+    url = repo_url(server, full, owner.username, owner.password)
+    name = unique("private-clone")
+    jenkins.create(name, job_xml(url))
+    masked = f"http://{owner.username}:****@{server.host_port}/{full}.git"
+    jenkins_mod = pytest.importorskip("jenkins")
+    client = jenkins_mod.Jenkins(server.url, username=ADMIN_USER, password=ADMIN_PASSWORD)
+    config = client.get_job_config(name)
+    assert owner.password not in config and masked in config
+    client.reconfig_job(name, config.replace("*/main", "main"))
+    for path in (f"/job/{name}/api/json", "/api/json", "/api/ci/jobs", f"/job/{name}/config.xml"):
+        assert owner.password not in jenkins.http.get(path).text, path
+    assert owner.password.encode() not in _db_bytes(server)
+    info, log = jenkins.run(name)
+    assert info["result"] == "SUCCESS", log
+    assert "ran" in log and owner.password not in log
+    # a masked password Dockyard never had is an error, not a clone with '****'
+    other = f"http://someone-else:****@{server.host_port}/{full}.git"
+    r = jenkins.http.post(f"/job/{name}/config.xml", content=job_xml(other))
+    assert r.status_code == 400 and "masked password" in r.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/job/%E2%98%83/api/json", "/job/%E2%98%83/config.xml", "/job/%E2%98%83/1/consoleText"]
+)
+def test_non_latin1_job_name_is_404_not_500(server: DockyardServer, path: str) -> None:
+    """Reproduction 11: a snowman in the job name is a Jenkins-style 404 with an X-Error header."""
+    out = _curl("-u", f"{ADMIN_USER}:{ADMIN_PASSWORD}", "-D", "-", "-o", "/dev/null", server.url + path)
+    status_line = out.stdout.splitlines()[0]
+    assert " 404" in status_line, out.stdout
+    assert "x-error: no " in out.stdout.lower() and "\\u2603" in out.stdout
+    native = httpx.get(server.url + "/api/ci/jobs/%E2%98%83/builds", auth=(ADMIN_USER, ADMIN_PASSWORD))
+    assert native.status_code == 404
+    r = httpx.post(server.url + "/job/%E2%98%83/build", auth=(ADMIN_USER, ADMIN_PASSWORD))
+    assert r.status_code in (403, 404)  # password POST without a crumb, or no such job: never 500
+
+
+def test_jobs_stored_in_clear_by_an_older_dockyard_are_sealed_at_start(tmp_path: Path) -> None:
+    """Migration ci.0002: a job row and a password parameter written before it (config_xml in
+    clear, params_json with the password) are sealed when the server starts, and keep working."""
+    from sqlalchemy import text
+
+    from dockyard.server.app import all_migrations
+    from dockyard.store import Database
+    from tests.conftest import start_server
+
+    secret, pw_value = "old-clone-secret-" + unique("s"), "old-pw-value-" + unique("p")
+    xml = (
+        _param_xml(ECHO, _password_param("PW", "x"))
+        .replace("<description>", "<description>")
+        .replace(
+            "</flow-definition>",
+            f"<description>http://u:{secret}@example.com/r.git</description></flow-definition>",
+        )
+    )
+    data = tmp_path / "data"
+    db = Database(data / "dockyard.db")
+    db.migrate([m for m in all_migrations() if m.id != "ci.0002"])
+    with db.transaction() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ci_jobs (name, config_xml, scm_url, created_at) VALUES"
+                " ('old-job', :x, :u, '2026-01-01T00:00:00')"
+            ),
+            {"x": xml, "u": f"http://u:{secret}@example.com/r.git"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO ci_builds (job_id, number, state, result, params_json, queued_at)"
+                " VALUES (1, 1, 'DONE', 'SUCCESS', :p, 0)"
+            ),
+            {"p": json.dumps({"PW": pw_value})},
+        )
+    db.close()
+    server = start_server(data)
+    try:
+        auth = (ADMIN_USER, ADMIN_PASSWORD)
+        config = httpx.get(f"{server.url}/job/old-job/config.xml", auth=auth)
+        assert config.status_code == 200 and secret not in config.text and "u:****@" in config.text
+        build = httpx.get(f"{server.url}/job/old-job/1/api/json", auth=auth).json()
+        assert {"_class": "hudson.model.PasswordParameterValue", "name": "PW"} in build["actions"][1][
+            "parameters"
+        ]
+        with Database(data / "dockyard.db").read() as conn:
+            row = conn.execute(text("SELECT * FROM ci_jobs WHERE name = 'old-job'")).one()
+            assert row.config_xml == "" and row.key_fingerprint and secret not in row.scm_url
+        server.stop()  # checkpoints the write-ahead log: the old plaintext pages are gone
+        assert secret.encode() not in _db_bytes(server) and pw_value.encode() not in _db_bytes(server)
+    finally:
+        server.stop()
