@@ -239,3 +239,90 @@ def test_jobs_stored_in_clear_by_an_older_dockyard_are_sealed_at_start(tmp_path:
         assert secret.encode() not in _db_bytes(server) and pw_value.encode() not in _db_bytes(server)
     finally:
         server.stop()
+
+
+def _token(server: DockyardServer, account: Account, *scopes: str) -> str:
+    with server.client(account.username, account.password) as c:
+        r = c.post(
+            f"/api/v1/users/{account.username}/tokens", json={"name": unique("t"), "scopes": list(scopes)}
+        )
+    assert r.status_code == 201, r.text
+    return str(r.json()["sha1"])
+
+
+def test_ci_reads_follow_the_repository(server: DockyardServer, jenkins: Jenkins) -> None:
+    """Reproduction 7 (reads): builds, consoleText, artifacts, traces and listings of a private
+    repository's job answer 404 to users who cannot read the repository and to the owner's
+    public-only token, exactly as the git side hides the repository; making it public shows them."""
+    owner, stranger = create_user(server, "owner"), create_user(server, "stranger")
+    repo = create_repo(server, owner, private=True)
+    full = repo["full_name"]
+    script = (
+        "pipeline { agent any\n stages { stage('s') { steps {\n"
+        " sh 'echo private-build-output > out.txt'\n archiveArtifacts artifacts: 'out.txt' } } } }"
+    )
+    with server.client(owner.username, owner.password) as c:
+        r = c.post(
+            f"/api/v1/repos/{full}/contents/Jenkinsfile",
+            json={"content": base64.b64encode(script.encode()).decode(), "message": "pipeline"},
+        )
+        assert r.status_code == 201, r.text
+    name = unique("private-job")
+    jenkins.create(name, job_xml(repo_url(server, full, owner.username, owner.password)))
+    info, log = jenkins.run(name)
+    assert info["result"] == "SUCCESS" and "private-build-output" in log, log
+    queue_id = info["queueId"]
+    reads = [
+        f"/job/{name}/api/json",
+        f"/job/{name}/config.xml",
+        f"/job/{name}/1/api/json",
+        f"/job/{name}/lastBuild/api/json",
+        f"/job/{name}/1/consoleText",
+        f"/job/{name}/1/logText/progressiveText?start=0",
+        f"/job/{name}/1/wfapi/describe",
+        f"/job/{name}/1/artifact/out.txt",
+        f"/queue/item/{queue_id}/api/json",
+        f"/api/ci/jobs/{name}/builds",
+        f"/api/ci/jobs/{name}/builds/1",
+        f"/api/ci/jobs/{name}/builds/1/trace",
+        f"/api/ci/jobs/{name}/builds/1/stages",
+    ]
+    public_only = {"Authorization": f"token {_token(server, owner, 'public-only', 'read:repository')}"}
+    as_owner = httpx.Client(base_url=server.url, auth=(owner.username, owner.password))
+    as_stranger = httpx.Client(base_url=server.url, auth=(stranger.username, stranger.password))
+    as_public_only = httpx.Client(base_url=server.url, headers=public_only)
+    with as_owner, as_stranger, as_public_only:
+        for path in reads:
+            assert as_owner.get(path).status_code == 200, path
+            for other in (as_stranger, as_public_only):
+                r = other.get(path)
+                assert r.status_code == 404 and "private-build-output" not in r.text, (path, r.status_code)
+        # the git side says the same: the repository itself is hidden from both
+        assert as_stranger.get(f"/api/v1/repos/{full}").status_code == 404
+        for other in (as_stranger, as_public_only):
+            assert name not in other.get("/api/json").text and name not in other.get("/api/ci/jobs").text
+        assert name in as_owner.get("/api/json").text and name in as_owner.get("/api/ci/jobs").text
+        crumb = as_stranger.get("/crumbIssuer/api/json").json()["crumb"]
+        r = as_stranger.post(f"/job/{name}/build", headers={"Jenkins-Crumb": crumb})
+        assert r.status_code == 404
+        r = as_stranger.post(f"/queue/cancelItem?id={queue_id}", headers={"Jenkins-Crumb": crumb})
+        assert r.status_code == 404
+        # public now: any signed-in user reads it, as git lets them clone it
+        with server.client(owner.username, owner.password) as c:
+            assert c.patch(f"/api/v1/repos/{full}", json={"private": False}).status_code == 200
+        for path in reads:
+            assert as_stranger.get(path).status_code == 200, path
+            assert as_public_only.get(path).status_code == 200, path
+
+
+def test_job_for_a_missing_repository_of_this_server_is_for_administrators(
+    server: DockyardServer, jenkins: Jenkins
+) -> None:
+    """A job naming a repository of this server that does not exist (yet) shows nothing to
+    others: a private repository of that name may appear later."""
+    stranger = create_user(server, "stranger")
+    name = unique("future-repo")
+    jenkins.create(name, job_xml(f"{server.url}/{stranger.username}-later/not-yet.git"))
+    assert jenkins.http.get(f"/job/{name}/api/json").status_code == 200
+    with httpx.Client(base_url=server.url, auth=(stranger.username, stranger.password)) as c:
+        assert c.get(f"/job/{name}/api/json").status_code == 404

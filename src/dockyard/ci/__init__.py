@@ -37,9 +37,11 @@ __all__ = [
 ]
 
 
-def open_ci(services: Any, credentials: Any = None) -> CIService:
+def open_ci(services: Any, credentials: Any = None, repo_role: Any = None) -> CIService:
     """Build the CI component from the server's shared services; `credentials` is the server's
-    `dockyard.credentials.CredentialStore` (opened here when not given and the package exists)."""
+    `dockyard.credentials.CredentialStore` (opened here when not given and the package exists);
+    `repo_role(principal, owner, name) -> Role | None` is the git side's read check, which decides
+    who sees the jobs and builds of a repository (`dockyard.ci.access`)."""
     from dockyard.ci.hooks import load_webhook_secret
     from dockyard.ci.service import CIService
 
@@ -53,6 +55,7 @@ def open_ci(services: Any, credentials: Any = None) -> CIService:
         credentials=credentials if credentials is not None else _credential_store(services),
         webhook_secret=load_webhook_secret(settings.secrets_dir),
         secrets_dir=settings.secrets_dir,
+        repo_role=repo_role,
     )
 
 

@@ -160,7 +160,7 @@ class JenkinsAPI:
 
     # -- root, jobs -------------------------------------------------------------
     async def root_json(self, request: Request, principal: Principal) -> Response:
-        jobs = await asyncio.to_thread(self.store.jobs)
+        jobs = await asyncio.to_thread(self.ci.visible_jobs, principal)
         out = []
         for j in jobs:
             last = await asyncio.to_thread(self.store.builds, j.name, 1)
@@ -210,7 +210,9 @@ class JenkinsAPI:
     async def create_item(self, request: Request, principal: Principal) -> Response:
         name = request.query_params.get("name", "")
         if request.query_params.get("mode") == "copy":
-            source = await asyncio.to_thread(self.store.job, request.query_params.get("from", ""))
+            source = await asyncio.to_thread(
+                self.ci.visible_job, principal, request.query_params.get("from", "")
+            )
             body = source.config_xml
         else:
             body = (await read_body(request, JOB_XML_LIMIT)).decode("utf-8", errors="replace")
@@ -225,7 +227,7 @@ class JenkinsAPI:
         return Response(status_code=200)
 
     async def job_json(self, request: Request, principal: Principal) -> Response:
-        job = await asyncio.to_thread(self.store.job, request.path_params["name"])
+        job = await asyncio.to_thread(self.ci.visible_job, principal, request.path_params["name"])
         builds = await asyncio.to_thread(self.store.builds, job.name, 100)
         started = [b for b in builds if b.state != QUEUED]
         queued = [b for b in builds if b.state == QUEUED]
@@ -279,12 +281,12 @@ class JenkinsAPI:
         )
 
     async def get_config(self, request: Request, principal: Principal) -> Response:
-        job = await asyncio.to_thread(self.store.job, request.path_params["name"])
+        job = await asyncio.to_thread(self.ci.visible_job, principal, request.path_params["name"])
         return Response(job.public_xml, media_type="application/xml")
 
     async def post_config(self, request: Request, principal: Principal) -> Response:
         body = (await read_body(request, JOB_XML_LIMIT)).decode("utf-8", errors="replace")
-        job = await asyncio.to_thread(self.store.job, request.path_params["name"])
+        job = await asyncio.to_thread(self.ci.visible_job, principal, request.path_params["name"])
         # the masked secrets of a config.xml read earlier stand for the stored ones
         body = restore_job_secrets(body, job.config_xml)
         await asyncio.to_thread(self.ci.check_job_xml, body)
@@ -293,7 +295,7 @@ class JenkinsAPI:
 
     async def delete_job(self, request: Request, principal: Principal) -> Response:
         name = request.path_params["name"]
-        job = await asyncio.to_thread(self.store.job, name)
+        job = await asyncio.to_thread(self.ci.visible_job, principal, name)
         for b in await asyncio.to_thread(self.store.builds, name, 10_000):
             if b.state != DONE:
                 await self.ci.scheduler.cancel(b, f"aborted: job deleted by {principal.username}")
@@ -301,13 +303,13 @@ class JenkinsAPI:
         return RedirectResponse(self.base + "/api/json", status_code=302)
 
     async def enable(self, request: Request, principal: Principal) -> Response:
-        return await self._set_disabled(request, False)
+        return await self._set_disabled(request, principal, False)
 
     async def disable(self, request: Request, principal: Principal) -> Response:
-        return await self._set_disabled(request, True)
+        return await self._set_disabled(request, principal, True)
 
-    async def _set_disabled(self, request: Request, disabled: bool) -> Response:
-        job = await asyncio.to_thread(self.store.job, request.path_params["name"])
+    async def _set_disabled(self, request: Request, principal: Principal, disabled: bool) -> Response:
+        job = await asyncio.to_thread(self.ci.visible_job, principal, request.path_params["name"])
         xml = job.config_xml
         if re.search(r"<disabled>\s*(true|false)\s*</disabled>", xml):
             xml = re.sub(
@@ -354,7 +356,7 @@ class JenkinsAPI:
         return {}
 
     async def _trigger(self, request: Request, principal: Principal, params: dict[str, Any]) -> Response:
-        job = await asyncio.to_thread(self.store.job, request.path_params["name"])
+        job = await asyncio.to_thread(self.ci.visible_job, principal, request.path_params["name"])
         build = await asyncio.to_thread(self.ci.trigger, job, params, f"user {principal.username}")
         return Response(status_code=201, headers={"Location": f"{self.base}/queue/item/{build.id}/"})
 
@@ -412,7 +414,7 @@ class JenkinsAPI:
         return "Waiting for the scheduler"
 
     async def queue_json(self, request: Request, principal: Principal) -> Response:
-        queued = await asyncio.to_thread(self.store.queued)
+        queued = await asyncio.to_thread(self.ci.visible_queue, principal)
         return JSONResponse(
             {
                 "_class": "hudson.model.Queue",
@@ -423,6 +425,7 @@ class JenkinsAPI:
 
     async def queue_item(self, request: Request, principal: Principal) -> Response:
         b = await asyncio.to_thread(self.store.build_by_id, request.path_params["id"])
+        b = await asyncio.to_thread(self.ci.visible_build, principal, b)
         if b is None:
             raise HTTPError(404, f"no queue item {request.path_params['id']}")
         return JSONResponse(self._queue_json(b))
@@ -433,6 +436,7 @@ class JenkinsAPI:
         except ValueError:
             raise HTTPError(400, "cancelItem needs ?id=<queue id>") from None
         b = await asyncio.to_thread(self.store.build_by_id, item_id)
+        b = await asyncio.to_thread(self.ci.visible_build, principal, b)
         if b is None:
             raise HTTPError(404, f"no queue item {item_id}")
         if b.state == QUEUED:
@@ -447,8 +451,10 @@ class JenkinsAPI:
             "url": f"{self.job_url(b.job_name)}{b.number}/",
         }
 
-    async def _build(self, request: Request) -> Build:
+    async def _build(self, request: Request, principal: Principal) -> Build:
+        """The build a path names, if the principal may see its job (404 otherwise)."""
         name, ref = request.path_params["name"], request.path_params["ref"]
+        await asyncio.to_thread(self.ci.visible_job, principal, name)
         if ref.isdigit():
             b = await asyncio.to_thread(self.store.build, name, int(ref))
             if b.state == QUEUED:
@@ -471,7 +477,7 @@ class JenkinsAPI:
         raise HTTPError(404, f"job {name} has no {ref}")
 
     async def build_json(self, request: Request, principal: Principal) -> Response:
-        b = await self._build(request)
+        b = await self._build(request, principal)
         data = build_json(b, self.job_url(b.job_name))
         archive = self.ci.scheduler.paths(b.job_name, b.number).archive
         if archive.is_dir():
@@ -482,12 +488,12 @@ class JenkinsAPI:
         return JSONResponse(data)
 
     async def console_text(self, request: Request, principal: Principal) -> Response:
-        b = await self._build(request)
+        b = await self._build(request, principal)
         data, _ = read_from(self.ci.scheduler.paths(b.job_name, b.number).log, 0, 1 << 30)
         return Response(data, media_type="text/plain; charset=utf-8")
 
     async def progressive_text(self, request: Request, principal: Principal) -> Response:
-        b = await self._build(request)
+        b = await self._build(request, principal)
         try:
             start = int(request.query_params.get("start", "0"))
         except ValueError:
@@ -502,13 +508,13 @@ class JenkinsAPI:
         return Response(data, media_type="text/plain; charset=utf-8", headers=headers)
 
     async def stop(self, request: Request, principal: Principal) -> Response:
-        b = await self._build(request)
+        b = await self._build(request, principal)
         if b.state != DONE:
             await self.ci.scheduler.cancel(b, f"Aborted by {principal.username}")
         return RedirectResponse(f"{self.job_url(b.job_name)}{b.number}/api/json", status_code=302)
 
     async def artifact(self, request: Request, principal: Principal) -> Response:
-        b = await self._build(request)
+        b = await self._build(request, principal)
         root = self.ci.scheduler.paths(b.job_name, b.number).archive.resolve()
         target = (root / request.path_params["path"]).resolve()
         if not target.is_relative_to(root) or not target.is_file():
@@ -518,7 +524,7 @@ class JenkinsAPI:
     async def wfapi_describe(self, request: Request, principal: Principal) -> Response:
         from dockyard.ci.buildlog import load_trace
 
-        b = await self._build(request)
+        b = await self._build(request, principal)
         trace = load_trace(self.ci.scheduler.paths(b.job_name, b.number).trace)
         stages = [
             {

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from dockyard.auth import Principal
 from dockyard.ci.buildlog import load_trace
 from dockyard.ci.csrf import HTTPError
 from dockyard.ci.service import CIService
@@ -36,11 +38,13 @@ def build_summary(b: Build) -> dict[str, Any]:
 
 
 def native_routes(ci: CIService) -> list[BaseRoute]:
-    def guard(fn: Any) -> Any:
+    Handler = Callable[[Request, Principal], Awaitable[Response]]
+
+    def guard(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
-                await asyncio.to_thread(ci.crumbs.principal, request)
-                return await fn(request)
+                principal = await asyncio.to_thread(ci.crumbs.principal, request)
+                return await fn(request, principal)
             except HTTPError as e:
                 return e.response()
             except JobNotFound as e:
@@ -48,13 +52,19 @@ def native_routes(ci: CIService) -> list[BaseRoute]:
 
         return endpoint
 
-    async def jobs(request: Request) -> Response:
+    async def visible_build(request: Request, principal: Principal) -> Build:
+        """The build of the path, if the principal may read its job's repository (404 otherwise)."""
+        name = request.path_params["name"]
+        await asyncio.to_thread(ci.visible_job, principal, name)
+        return await asyncio.to_thread(ci.store.build, name, request.path_params["n"])
+
+    async def jobs(request: Request, principal: Principal) -> Response:
         out = []
-        for j in await asyncio.to_thread(ci.store.jobs):
+        for j in await asyncio.to_thread(ci.visible_jobs, principal):
             out.append(
                 {
                     "name": j.name,
-                    "scm_url": _safe_url(j.scm_url),
+                    "scm_url": j.public_scm_url,
                     "branch_spec": j.branch_spec,
                     "script_path": j.script_path,
                     "concurrent": j.concurrent,
@@ -64,27 +74,27 @@ def native_routes(ci: CIService) -> list[BaseRoute]:
             )
         return JSONResponse(out)
 
-    async def builds(request: Request) -> Response:
-        name = request.path_params["name"]
-        await asyncio.to_thread(ci.store.job, name)
-        return JSONResponse([build_summary(b) for b in await asyncio.to_thread(ci.store.builds, name, 200)])
+    async def builds(request: Request, principal: Principal) -> Response:
+        job = await asyncio.to_thread(ci.visible_job, principal, request.path_params["name"])
+        return JSONResponse(
+            [build_summary(b) for b in await asyncio.to_thread(ci.store.builds, job.name, 200)]
+        )
 
-    async def build(request: Request) -> Response:
-        b = await asyncio.to_thread(ci.store.build, request.path_params["name"], request.path_params["n"])
-        return JSONResponse(build_summary(b))
+    async def build(request: Request, principal: Principal) -> Response:
+        return JSONResponse(build_summary(await visible_build(request, principal)))
 
-    async def trace(request: Request) -> Response:
-        b = await asyncio.to_thread(ci.store.build, request.path_params["name"], request.path_params["n"])
+    async def trace(request: Request, principal: Principal) -> Response:
+        b = await visible_build(request, principal)
         data = load_trace(ci.scheduler.paths(b.job_name, b.number).trace)
         return JSONResponse({**build_summary(b), **data})
 
-    async def stages(request: Request) -> Response:
-        b = await asyncio.to_thread(ci.store.build, request.path_params["name"], request.path_params["n"])
+    async def stages(request: Request, principal: Principal) -> Response:
+        b = await visible_build(request, principal)
         data = load_trace(ci.scheduler.paths(b.job_name, b.number).trace)
         return JSONResponse([s for s in data["spans"] if s["kind"] == "stage"])
 
-    async def queue(request: Request) -> Response:
-        return JSONResponse([build_summary(b) for b in await asyncio.to_thread(ci.store.queued)])
+    async def queue(request: Request, principal: Principal) -> Response:
+        return JSONResponse([build_summary(b) for b in await asyncio.to_thread(ci.visible_queue, principal)])
 
     base = "/api/ci/jobs/{name}/builds"
     return [
@@ -95,9 +105,3 @@ def native_routes(ci: CIService) -> list[BaseRoute]:
         Route(base + "/{n:int}/trace", guard(trace), methods=["GET"]),
         Route(base + "/{n:int}/stages", guard(stages), methods=["GET"]),
     ]
-
-
-def _safe_url(url: str) -> str:
-    from dockyard.ci.scm import strip_credentials
-
-    return strip_credentials(url)[0]

@@ -10,7 +10,8 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
-from dockyard.auth import AuthService
+from dockyard.auth import AuthService, Principal
+from dockyard.ci.access import JobAccess, RepoRole
 from dockyard.ci.csrf import CrumbIssuer
 from dockyard.ci.errors import ForbiddenParameter, PipelineError
 from dockyard.ci.executor.local import LocalExecutor
@@ -22,7 +23,7 @@ from dockyard.ci.parsing import parse_pipeline
 from dockyard.ci.podtemplate import CredentialLookup
 from dockyard.ci.scheduler import Scheduler
 from dockyard.ci.scm import branch_matches, equivalent_keys, repo_key
-from dockyard.ci.store import Build, CIStore, Job, JobError
+from dockyard.ci.store import Build, CIStore, Job, JobError, JobNotFound
 from dockyard.credentials import SecretBox, load_or_create_key
 from dockyard.events import Event, EventBus
 from dockyard.store import Database
@@ -42,6 +43,7 @@ class CIService:
         executors: int | None = None,
         webhook_secret: str | None = None,
         secrets_dir: Path | None = None,
+        repo_role: RepoRole | None = None,
     ) -> None:
         # job XML and password parameters are sealed with the credentials key (DATA/secrets)
         key = load_or_create_key(secrets_dir or ci_dir.parent / "secrets")
@@ -55,6 +57,7 @@ class CIService:
         self.base_url = base_url
         self.credentials = credentials
         self.crumbs = CrumbIssuer(auth)
+        self.access = JobAccess(repo_role, base_url)
         self.scheduler = Scheduler(self.store, ci_dir, base_url, events, credentials, executors)
         self.webhook_secret = webhook_secret
         self.warm = WarmExecutor()
@@ -144,6 +147,27 @@ class CIService:
             values[name] = _coerce(declared[name], value)
         secret = frozenset(n for n, p in declared.items() if p.kind == "password" and n in values)
         return self.scheduler.enqueue(job, cause=cause, params=values, secret_names=secret)
+
+    def visible_job(self, principal: Principal, name: str) -> Job:
+        """The job named `name` if the principal may see it; JobNotFound (404) otherwise."""
+        return self.access.check(principal, self.store.job(name))
+
+    def visible_build(self, principal: Principal, build: Build | None) -> Build | None:
+        """`build` if the principal may see its job, else None (callers answer 404)."""
+        if build is None:
+            return None
+        try:
+            self.visible_job(principal, build.job_name)
+        except JobNotFound:
+            return None
+        return build
+
+    def visible_jobs(self, principal: Principal) -> list[Job]:
+        return [j for j in self.store.jobs() if self.access.can_read(principal, j)]
+
+    def visible_queue(self, principal: Principal) -> list[Build]:
+        visible = {j.id for j in self.visible_jobs(principal)}
+        return [b for b in self.store.queued() if b.job_id in visible]
 
     def check_job_xml(self, config_xml: str) -> None:
         """Refuse job XML whose inline pipeline declares a forbidden parameter name (the XML's own

@@ -293,6 +293,11 @@ class RepoService:
             return Role.READ
         return role
 
+    def role_of(self, principal: Principal, owner: str, name: str) -> Role | None:
+        """`role` by name, None when there is no such repository (CI's read check of a job)."""
+        repo = self.get(owner, name)
+        return None if repo is None else self.role(principal, repo)
+
     def _person(self, principal: Principal) -> Person:
         user = self.auth.get_user(principal.username) if not principal.is_anonymous else None
         name = user.full_name or user.username if user else "Dockyard"

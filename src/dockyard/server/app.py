@@ -68,7 +68,7 @@ def build_app(services: Services) -> Starlette:
     registry = Registry(services.settings, services.db, services.auth, services.signer)
     git = GitServer(services.settings, services.db, services.auth, services.events)
     credentials = CredentialStore.open(services.db, services.settings.secrets_dir)
-    ci = open_ci(services, credentials)
+    ci = open_ci(services, credentials, repo_role=git.repos.role_of)  # CI reads follow git's
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET", "HEAD"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
