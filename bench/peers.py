@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from tests.processes import stop_process
 
 
 def free_port() -> int:
@@ -34,13 +35,7 @@ class Peer:
         return 0
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=15)
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], what: str) -> None:

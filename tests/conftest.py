@@ -45,6 +45,7 @@ class DockyardServer:
     data_dir: Path
     process: subprocess.Popen[bytes]
     log_path: Path
+    storage: str = "file://"
 
     def client(self, user: str | None = ADMIN_USER, password: str = ADMIN_PASSWORD) -> httpx.Client:
         auth = (user, password) if user else None
@@ -71,9 +72,10 @@ class DockyardServer:
 
 
 def start_server(data_dir: Path, port: int | None = None, *extra: str,
-                 env: dict[str, str] | None = None) -> DockyardServer:
+                 env: dict[str, str] | None = None, storage: str = "file://") -> DockyardServer:
     """`env`: settings for this server only (e.g. DOCKYARD_WEBHOOK_ALLOWED_HOSTS=loopback for
-    tests whose webhook receivers listen on 127.0.0.1, which the default refuses)."""
+    tests whose webhook receivers listen on 127.0.0.1, which the default refuses);
+    `storage`: its `--storage` URL."""
     port = port or free_port()
     log_path = data_dir.parent / f"dockyard-{port}.log"
     log_file = open(log_path, "ab")  # noqa: SIM115 - closed with the process
@@ -94,6 +96,8 @@ def start_server(data_dir: Path, port: int | None = None, *extra: str,
             ADMIN_USER,
             "--admin-password",
             ADMIN_PASSWORD,
+            "--storage",
+            storage,
             *extra,
         ],
         stdout=log_file,
@@ -107,7 +111,7 @@ def start_server(data_dir: Path, port: int | None = None, *extra: str,
             raise RuntimeError(f"dockyard exited early:\n{log_path.read_text()}")
         try:
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return DockyardServer(url, f"127.0.0.1:{port}", data_dir, process, log_path)
+                return DockyardServer(url, f"127.0.0.1:{port}", data_dir, process, log_path, storage)
         except httpx.HTTPError:
             pass
         time.sleep(0.1)

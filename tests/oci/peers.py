@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port, require_tool
+from tests.processes import stop_process
 
 USER = "alice"
 PASSWORD = "wonderland-S3cret!"
@@ -47,13 +48,7 @@ class Registry:
         return self.root / "docker/registry/v2/blobs/sha256" / hex_[:2] / hex_ / "data"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def self_signed_certificate(directory: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:

@@ -41,12 +41,12 @@ def _raw_upload_start(server: DockyardServer, name: str, digest: str, total: int
     return sock
 
 
-def test_sigkill_during_upload_loses_nothing_stored(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data")
+def test_sigkill_during_upload_loses_nothing_stored(tmp_path: Path, storage: str) -> None:
+    server = start_server(tmp_path / "data", storage=storage)
     with server.client() as client:
         manifest_digest = push_image(client, "crash/app", "v1", b"precious layer")
         manifest_bytes = client.get(f"/v2/crash/app/manifests/{manifest_digest}").content
-    before = stored_blobs(server.data_dir)
+    before = stored_blobs(server)
     big = os.urandom(8 * 1024 * 1024)
     sock = _raw_upload_start(server, "crash/app", digest_of(big), len(big))
     sock.sendall(big[: len(big) // 2])
@@ -55,8 +55,8 @@ def test_sigkill_during_upload_loses_nothing_stored(tmp_path: Path) -> None:
     server.process.wait()
     sock.close()
     # Nothing partial is visible: the half-sent blob is not among the blobs.
-    assert stored_blobs(server.data_dir) == before
-    restarted = start_server(server.data_dir)
+    assert stored_blobs(server) == before
+    restarted = start_server(server.data_dir, storage=storage)
     try:
         with restarted.client() as client:
             got = client.get("/v2/crash/app/manifests/v1")
@@ -69,8 +69,8 @@ def test_sigkill_during_upload_loses_nothing_stored(tmp_path: Path) -> None:
         restarted.stop()
 
 
-def test_gc_keeps_referenced_and_young_blobs_and_removes_old_garbage(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data")
+def test_gc_keeps_referenced_and_young_blobs_and_removes_old_garbage(tmp_path: Path, storage: str) -> None:
+    server = start_server(tmp_path / "data", storage=storage)
     try:
         with server.client() as client:
             push_image(client, "gc/app", "v1", b"referenced layer")
@@ -78,7 +78,8 @@ def test_gc_keeps_referenced_and_young_blobs_and_removes_old_garbage(tmp_path: P
             assert upload_monolithic(client, "gc/app", orphan).status_code == 201
             doomed_manifest = push_image(client, "gc/app", "v2", b"layer of a deleted manifest")
             assert client.delete(f"/v2/gc/app/manifests/{doomed_manifest}").status_code == 202
-        gc = [sys.executable, "-m", "dockyard", "registry", "--data-dir", str(server.data_dir), "gc"]
+        gc = [sys.executable, "-m", "dockyard", "registry", "--data-dir", str(server.data_dir),
+              "--storage", storage, "gc"]
         young = subprocess.run(gc, capture_output=True, text=True, check=True).stdout
         assert "deleted 0 untagged manifests and 0 blobs" in young  # all still within the grace period
         dry = subprocess.run(
@@ -86,11 +87,11 @@ def test_gc_keeps_referenced_and_young_blobs_and_removes_old_garbage(tmp_path: P
         ).stdout
         orphan_hex = digest_of(orphan).split(":")[1]
         assert f"blob {digest_of(orphan)}" in dry and "would delete" in dry
-        assert orphan_hex in stored_blobs(server.data_dir)
+        assert orphan_hex in stored_blobs(server)
         real = subprocess.run([*gc, "--grace", "0"], capture_output=True, text=True, check=True).stdout
         assert f"blob {digest_of(orphan)}" in real
         assert f"blob {digest_of(b'layer of a deleted manifest')}" in real
-        assert orphan_hex not in stored_blobs(server.data_dir)
+        assert orphan_hex not in stored_blobs(server)
         with server.client() as client:
             got = client.get("/v2/gc/app/manifests/v1")
             assert got.status_code == 200
@@ -132,7 +133,7 @@ def test_gc_expires_old_layer_cache_entries(tmp_path: Path) -> None:
             assert client.get("/v2/team/app/cache/manifests/old").status_code == 200
         real = subprocess.run(gc, capture_output=True, text=True, check=True).stdout
         assert "deleted 1 expired cache entries" in real, real
-        assert digest_of(b"old cached layer").split(":")[1] not in stored_blobs(server.data_dir)
+        assert digest_of(b"old cached layer").split(":")[1] not in stored_blobs(server)
         with server.client() as client:
             assert client.get("/v2/team/app/cache/manifests/old").status_code == 404
             assert client.get("/v2/team/app/cache/manifests/new").status_code == 200
@@ -143,11 +144,11 @@ def test_gc_expires_old_layer_cache_entries(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_expired_upload_sessions_are_removed(tmp_path: Path) -> None:
+def test_expired_upload_sessions_are_removed(tmp_path: Path, storage: str) -> None:
     env_ttl = {"DOCKYARD_UPLOAD_TTL": "1"}
     os.environ.update(env_ttl)
     try:
-        server = start_server(tmp_path / "data")
+        server = start_server(tmp_path / "data", storage=storage)
     finally:
         os.environ.pop("DOCKYARD_UPLOAD_TTL")
     try:
@@ -165,9 +166,9 @@ def test_expired_upload_sessions_are_removed(tmp_path: Path) -> None:
 
 
 def test_storage_unchanged_by_anonymous_push_attempt(server: DockyardServer) -> None:
-    before = stored_blobs(server.data_dir)
+    before = stored_blobs(server)
     response = httpx.post(
         f"{server.url}/v2/anon/app/blobs/uploads/", params={"digest": digest_of(b"x")}, content=b"x"
     )
     assert response.status_code == 401
-    assert stored_blobs(server.data_dir) == before
+    assert stored_blobs(server) == before

@@ -164,17 +164,17 @@ def test_range_requests_on_blobs(server: DockyardServer, admin: httpx.Client) ->
 
 
 def test_wrong_digest_stores_nothing(server: DockyardServer, admin: httpx.Client) -> None:
-    before = stored_blobs(server.data_dir)
+    before = stored_blobs(server)
     wrong = "sha256:" + "0" * 64
     response = admin.post("/v2/bad/app/blobs/uploads/", params={"digest": wrong}, content=b"payload")
     assert response.status_code == 400 and error_code(response) == "DIGEST_INVALID"
     invalid = admin.post("/v2/bad/app/blobs/uploads/", params={"digest": "sha256:xyz"}, content=b"payload")
     assert error_code(invalid) == "DIGEST_INVALID"
-    assert stored_blobs(server.data_dir) == before
+    assert stored_blobs(server) == before
 
 
 def test_truncated_upload_stores_nothing(server: DockyardServer) -> None:
-    before = stored_blobs(server.data_dir)
+    before = stored_blobs(server)
     data = b"t" * 50_000
     # curl sends a Content-Length larger than the body it has: the server must refuse it.
     result = subprocess.run(
@@ -197,7 +197,7 @@ def test_truncated_upload_stores_nothing(server: DockyardServer) -> None:
         capture_output=True,
     )
     assert b"DIGEST_INVALID" not in result.stdout  # never reached digest verification
-    assert stored_blobs(server.data_dir) == before
+    assert stored_blobs(server) == before
 
 
 def test_invalid_names_and_tags(server: DockyardServer, admin: httpx.Client) -> None:
@@ -247,7 +247,7 @@ def test_blob_of_another_repository_is_not_visible_without_mount(
 
 
 def test_oversized_and_invalid_manifests(server: DockyardServer, admin: httpx.Client) -> None:
-    before = stored_blobs(server.data_dir)
+    before = stored_blobs(server)
     big = b'{"schemaVersion":2,"padding":"' + b"a" * (4 * 1024 * 1024) + b'"}'
     response = admin.put("/v2/big/app/manifests/v1", content=big, headers={"Content-Type": OCI_MANIFEST})
     assert response.status_code == 413 and error_code(response) == "SIZE_INVALID"
@@ -259,7 +259,7 @@ def test_oversized_and_invalid_manifests(server: DockyardServer, admin: httpx.Cl
         "/v2/big/app/manifests/v1", content=b'{"schemaVersion":1}', headers={"Content-Type": OCI_MANIFEST}
     )
     assert error_code(schema1) == "MANIFEST_INVALID"
-    assert stored_blobs(server.data_dir) == before
+    assert stored_blobs(server) == before
 
 
 def test_manifest_by_digest_must_match(server: DockyardServer, admin: httpx.Client) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dockyard.cli.common import add_data_dir, settings_from
+from dockyard.cli.common import add_data_dir, add_storage, settings_from
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_dir(parser)
+    add_storage(parser)
     sub = parser.add_subparsers(dest="action", required=True)
     gc = sub.add_parser("gc", help="delete unreferenced blobs (safe while the server runs)")
     gc.add_argument("--dry-run", action="store_true", help="only report what would be deleted")
@@ -27,9 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dockyard.cli.executor_cmd import parse_duration
-    from dockyard.registry import collect_garbage
+    from dockyard.registry import collect_garbage, open_blob_store
     from dockyard.registry.metadata import RegistryMetadata
-    from dockyard.registry.storage_fs import FilesystemBlobStore
     from dockyard.server.app import open_services
 
     try:
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     services = open_services(settings_from(args))
     report = collect_garbage(
-        FilesystemBlobStore(services.settings.registry_dir),
+        open_blob_store(services.settings.storage, services.settings.registry_dir),
         RegistryMetadata(services.db),
         grace_seconds=args.grace,
         dry_run=args.dry_run,

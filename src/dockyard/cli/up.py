@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 
-from dockyard.cli.common import add_data_dir, settings_from
+from dockyard.cli.common import add_data_dir, add_storage, settings_from
 from dockyard.store import atomic_write_text
 
 
@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="administrator's password (default: generated on first start, stored in the data dir)",
     )
     parser.add_argument("--public-url", help="URL clients use to reach this server")
+    add_storage(parser)
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -49,7 +50,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    app = build_app(services)
+    from dockyard.registry import StorageError
+
+    try:
+        app = build_app(services)
+    except StorageError as exc:
+        print(f"dockyard up: --storage {settings.storage}: {exc}", file=sys.stderr)
+        return 2
     config = uvicorn.Config(
         app,
         host=settings.host,

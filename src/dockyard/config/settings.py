@@ -39,6 +39,7 @@ class Settings:
     webhook_allowed_hosts: str = field(
         default_factory=lambda: os.environ.get("DOCKYARD_WEBHOOK_ALLOWED_HOSTS") or "external")
     webhook_retry_delays: tuple[float, ...] = field(default_factory=_webhook_retry_delays)
+    storage: str = "file://"  # registry blobs: file:// (registry_dir) or s3://BUCKET[/prefix]
 
     @property
     def base_url(self) -> str:

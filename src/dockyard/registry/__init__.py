@@ -1,10 +1,14 @@
 """OCI distribution v1.1 registry with a Harbor-style API, on Dockyard's shared auth and store.
 
-Public surface: `Registry` (routes + lifecycle), `MIGRATIONS`, `collect_garbage`.
+Public surface: `Registry` (routes + lifecycle), `MIGRATIONS`, `collect_garbage`,
+`open_blob_store` (the storage backend a `--storage` URL names).
 """
 
 from dockyard.registry.gc import GCReport, collect_garbage
 from dockyard.registry.migrations import MIGRATIONS
 from dockyard.registry.service import Registry
+from dockyard.registry.storage import StorageError
+from dockyard.registry.storage_select import open_blob_store
 
-__all__ = ["GCReport", "MIGRATIONS", "Registry", "collect_garbage"]
+__all__ = ["GCReport", "MIGRATIONS", "Registry", "StorageError", "collect_garbage",
+           "open_blob_store"]

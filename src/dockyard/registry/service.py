@@ -15,7 +15,7 @@ from dockyard.registry.access import Access
 from dockyard.registry.api_v2 import DistributionAPI
 from dockyard.registry.harbor import HarborAPI
 from dockyard.registry.metadata import RegistryMetadata
-from dockyard.registry.storage_fs import FilesystemBlobStore
+from dockyard.registry.storage_select import open_blob_store
 from dockyard.registry.token_service import token_endpoint
 from dockyard.store import Database
 
@@ -27,7 +27,7 @@ _V2_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 class Registry:
     def __init__(self, settings: Settings, db: Database, auth: AuthService, signer: TokenSigner) -> None:
         self.settings = settings
-        self.store = FilesystemBlobStore(settings.registry_dir)
+        self.store = open_blob_store(settings.storage, settings.registry_dir)
         self.metadata = RegistryMetadata(db)
         self.access = Access(auth, signer, self.metadata)
         self.v2 = DistributionAPI(self.store, self.metadata, self.access, settings.public_url)

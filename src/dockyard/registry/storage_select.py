@@ -1,0 +1,38 @@
+"""Pick the blob-store backend from `--storage`: `file://` (DATA/registry) or `s3://BUCKET[/prefix]`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dockyard.registry.storage import BlobStore, StorageError
+
+DEFAULT_STORAGE = "file://"
+
+
+def open_blob_store(url: str, registry_dir: Path, environ: Mapping[str, str] | None = None) -> BlobStore:
+    """The backend `url` names, checked to be reachable; StorageError says why not.
+
+    `file://` alone means `registry_dir`; `file:///some/dir` another directory. S3 takes its
+    credentials and endpoint from the usual AWS environment variables.
+    """
+    scheme = urlsplit(url).scheme
+    if scheme == "file":
+        path = urlsplit(url).path
+        from dockyard.registry.storage_fs import FilesystemBlobStore
+
+        return FilesystemBlobStore(Path(path) if path not in ("", "/") else registry_dir)
+    if scheme == "s3":
+        from dockyard.registry.storage_s3 import S3BlobStore
+        from dockyard.registry.storage_s3_client import S3Client, S3Config
+
+        try:
+            config = S3Config.from_url(url, os.environ if environ is None else environ)
+        except ValueError as exc:
+            raise StorageError(str(exc)) from None
+        client = S3Client(config)
+        client.check_bucket()
+        return S3BlobStore(client)
+    raise StorageError(f"--storage {url!r}: use file:// (the data directory) or s3://BUCKET[/prefix]")

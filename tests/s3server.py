@@ -1,0 +1,122 @@
+"""A real S3-compatible server for the storage tests: versitygw (Versity S3 Gateway, posix backend).
+
+Built with Go from the module proxy into ~/.cache/dockyard-test/versitygw-<version>/ the first
+time (about two minutes), then started once per test session on a free loopback port.
+Each user of `s3_server` gets its own prefix in one bucket, so tests stay apart.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dockyard.registry.storage_s3_client import S3Client, S3Config
+from tests.conftest import free_port
+from tests.processes import stop_process
+
+VERSITYGW_VERSION = "v1.8.0"
+ACCESS_KEY = "dockyard-test"
+SECRET_KEY = "dockyard-test-secret-key"
+BUCKET = "dockyard"
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("DOCKYARD_TEST_CACHE") or Path.home() / ".cache" / "dockyard-test")
+
+
+def versitygw_binary() -> Path:
+    """The cached versitygw binary, built with `go install` when missing (under a lock)."""
+    target = cache_dir() / f"versitygw-{VERSITYGW_VERSION}" / "versitygw"
+    if target.exists():
+        return target
+    go = shutil.which("go")
+    if go is None:
+        pytest.fail("the S3 tests build versitygw with Go: install Go (make deps-go) or put a"
+                    f" versitygw {VERSITYGW_VERSION} binary at {target}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.exists():
+            staging = target.parent / f".build-{os.getpid()}"
+            proc = subprocess.run(
+                [go, "install", f"github.com/versity/versitygw/cmd/versitygw@{VERSITYGW_VERSION}"],
+                env={**os.environ, "GOBIN": str(staging), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"},
+                capture_output=True, text=True, timeout=1800,
+            )
+            if proc.returncode != 0:
+                pytest.fail(f"building versitygw {VERSITYGW_VERSION} failed:\n{proc.stderr[-4000:]}")
+            os.replace(staging / "versitygw", target)
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+@dataclass
+class S3Server:
+    endpoint: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def environ(self) -> dict[str, str]:
+        """The AWS environment a client of this server needs."""
+        return {
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": "us-east-1",
+        }
+
+    def fresh_url(self) -> str:
+        """`s3://BUCKET/<unique prefix>`: an empty place of the caller's own."""
+        return f"s3://{BUCKET}/t-{uuid.uuid4().hex[:12]}"
+
+    def client(self, url: str) -> S3Client:
+        return S3Client(S3Config.from_url(url, self.environ()))
+
+
+def start_s3_server(root: Path) -> S3Server:
+    binary = versitygw_binary()
+    port = free_port()
+    data = root / "gateway"
+    data.mkdir(parents=True)
+    log_path = root / "versitygw.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        [str(binary), "--port", f"127.0.0.1:{port}", "--access", ACCESS_KEY, "--secret", SECRET_KEY,
+         "--quiet", "posix", "--sidecar", str(root / "meta"), str(data)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    (root / "meta").mkdir(exist_ok=True)
+    server = S3Server(f"http://127.0.0.1:{port}", process, log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"versitygw exited early:\n{log_path.read_text()}")
+        try:
+            httpx.get(server.endpoint, timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise RuntimeError(f"versitygw did not start:\n{log_path.read_text()}")
+    client = server.client(f"s3://{BUCKET}")
+    client.request("PUT", None)  # CreateBucket
+    client.close()
+    return server
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    server = start_s3_server(tmp_path_factory.mktemp("s3"))
+    yield server
+    stop_process(server.process)
