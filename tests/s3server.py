@@ -120,3 +120,25 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     server = start_s3_server(tmp_path_factory.mktemp("s3"))
     yield server
     stop_process(server.process)
+
+
+@pytest.fixture(scope="session")
+def s3_environment(s3_server: S3Server) -> Iterator[S3Server]:
+    """The AWS variables for the test S3 server, in this process and the servers it starts."""
+    saved = {k: os.environ.get(k) for k in s3_server.environ()}
+    os.environ.update(s3_server.environ())
+    yield s3_server
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(params=["file", "s3"])
+def storage(request: pytest.FixtureRequest) -> str:
+    """A `--storage` URL of each backend, empty: file:// or a fresh prefix on the S3 server."""
+    if request.param == "file":
+        return "file://"
+    server: S3Server = request.getfixturevalue("s3_environment")
+    return server.fresh_url()

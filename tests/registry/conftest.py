@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,9 +12,9 @@ from dockyard.registry import open_blob_store
 from dockyard.registry.storage import BlobStore
 from dockyard.registry.storage_fs import FilesystemBlobStore
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer, require_tool, start_server
-from tests.s3server import S3Server, s3_server
+from tests.s3server import S3Server, s3_environment, s3_server, storage
 
-__all__ = ["s3_server"]
+__all__ = ["s3_environment", "s3_server", "storage"]
 
 
 def skopeo(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -44,36 +43,14 @@ def stored_blobs(server: DockyardServer) -> set[str]:
     return {blob.digest.split(":", 1)[1] for blob in store.list_blobs()}
 
 
-@pytest.fixture(scope="session")
-def s3_environment(s3_server: S3Server) -> Iterator[S3Server]:
-    """The AWS variables for the test S3 server, in this process and the servers it starts."""
-    saved = {k: os.environ.get(k) for k in s3_server.environ()}
-    os.environ.update(s3_server.environ())
-    yield s3_server
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-@pytest.fixture(params=["file", "s3"])
-def storage(request: pytest.FixtureRequest) -> str:
-    """A `--storage` URL of each backend, empty: file:// or a fresh prefix on the S3 server."""
-    if request.param == "file":
-        return "file://"
-    server: S3Server = request.getfixturevalue("s3_environment")
-    return server.fresh_url()
-
-
 @pytest.fixture(scope="session", params=["file", "s3"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[DockyardServer]:
     """The registry tests' shared server, once per storage backend."""
-    storage = "file://"
+    url = "file://"
     if request.param == "s3":
-        storage = request.getfixturevalue("s3_environment").fresh_url()
-    srv = start_server(tmp_path_factory.mktemp("dockyard") / "data", storage=storage)
+        url = request.getfixturevalue("s3_environment").fresh_url()
+    srv = start_server(tmp_path_factory.mktemp("dockyard") / "data", storage=url)
     yield srv
     srv.stop()
 
