@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -31,8 +32,16 @@ from dockyard.registry.names import (
     valid_name,
     valid_tag,
 )
-from dockyard.registry.storage import WRITE_BUFFER, BlobStore, BlobWriter, DigestMismatch, UploadUnknown
+from dockyard.registry.storage import (
+    WRITE_BUFFER,
+    BlobStore,
+    BlobWriter,
+    DigestMismatch,
+    StorageError,
+    UploadUnknown,
+)
 
+log = logging.getLogger(__name__)
 API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
 _ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(?P<name>.+)/tags/list$"), "tags"),
@@ -63,6 +72,12 @@ class DistributionAPI:
             response = await self._dispatch(request)
         except RegistryError as exc:
             response = exc.response()
+        except StorageError as exc:
+            log.error("storage failed during %s %s: %s", request.method, request.url.path, exc)
+            response = RegistryError(
+                "UNAVAILABLE", "the registry's storage backend failed; the server log says why",
+                status=503,
+            ).response()
         response.headers.update(API_VERSION_HEADER)
         return response
 

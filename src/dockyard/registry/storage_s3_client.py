@@ -195,12 +195,13 @@ class S3Client:
     def delete(self, key: str) -> None:
         self.request("DELETE", key)
 
-    def list_objects(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list_objects(self, prefix: str, page_size: int = 1000) -> Iterator[ObjectInfo]:
         """Every object whose key starts with `prefix`, with ListObjectsV2 pagination."""
         token: str | None = None
         strip = len(self.config.prefix)
         while True:
-            query = [("list-type", "2"), ("prefix", self.config.prefix + prefix)]
+            query = [("list-type", "2"), ("max-keys", str(page_size)),
+                     ("prefix", self.config.prefix + prefix)]
             if token:
                 query.append(("continuation-token", token))
             response = self.request("GET", None, query=query)
