@@ -243,6 +243,7 @@ def _supervise(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        umask=0o022,  # Docker's for RUN, whatever the caller's (`dockyard up` runs with 077)
     )
     assert process.stdout is not None
     deadline = time.monotonic() + timeout if timeout else None

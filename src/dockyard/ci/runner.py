@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from dockyard.ci.buildertrace import BuilderOutputTracer
 from dockyard.ci.buildlog import ConsoleLog, Trace
 from dockyard.ci.errors import PipelineError, check_size
-from dockyard.ci.executor.base import AgentSpec, Executor, ExecutorError, StepSpec
+from dockyard.ci.executor.base import AgentSpec, Executor, ExecutorError, StepSpec, with_agent_umask
 from dockyard.ci.model import Call, Condition, EnvVar, GString, Interp, Pipeline, Post, Stage, Step
 from dockyard.ci.parsing import parse_pipeline_off_loop
 from dockyard.ci.podtemplate import CredentialLookup, parse_pod_template
@@ -225,8 +225,7 @@ class BuildRunner:
         cwd.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false"}
         proc = await asyncio.create_subprocess_exec(
-            "git",
-            *args,
+            *with_agent_umask(["git", *args]),
             cwd=str(cwd),
             env=env,
             stdout=asyncio.subprocess.PIPE,
@@ -578,14 +577,15 @@ class BuildRunner:
         for pattern in patterns:
             for match in glob.glob(pattern, root_dir=ws, recursive=True):
                 p = ws / match
-                if p.is_file() and not any(fnmatch.fnmatch(match, e) for e in excludes):
+                inside = p.resolve().is_relative_to(ws.resolve())  # no symlink out of it
+                if inside and p.is_file() and not any(fnmatch.fnmatch(match, e) for e in excludes):
                     found.append(p)
         if not found and not step.args.get("allowEmptyArchive", False):
             raise StepFailed(f'No artifacts found that match the file pattern "{", ".join(patterns)}"')
         for p in found:
             target = self.paths.archive / p.relative_to(ws)
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(p, target)
+            shutil.copyfile(p, target)  # the server's private mode, not the workspace's
         self.log.line(f"[Pipeline] archiveArtifacts\nArchiving {len(found)} artifact(s)")
 
     async def step_sleep(self, step: Step, ctx: Ctx) -> None:

@@ -30,6 +30,11 @@ def add_storage(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
+    """The settings of a command that works on the data directory (`up`, `user`, `registry`):
+    from here on the files it creates there are private (0700/0600, see store.permissions)."""
+    from dockyard.store import PRIVATE_UMASK  # here: importing store loads SQLAlchemy
+
+    os.umask(PRIVATE_UMASK)
     data_dir = (args.data_dir or default_data_dir()).expanduser().resolve()
     return Settings(
         data_dir=data_dir,

@@ -9,7 +9,9 @@ import signal
 import sys
 
 from dockyard.cli.common import add_data_dir, add_storage, settings_from
-from dockyard.store import atomic_write_text
+from dockyard.store import PRIVATE_UMASK, atomic_write_text, check_data_dir
+
+log = logging.getLogger("dockyard")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # First of all: every file and directory this process (and git under it) creates from now
+    # on is private to the server's user (DATA is 0700/0600; see dockyard.store.permissions).
+    os.umask(PRIVATE_UMASK)
     import uvicorn
 
     from dockyard.server.app import build_app, open_services
@@ -39,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     settings = settings_from(args)
+    for warning in check_data_dir(settings.data_dir):
+        log.warning("%s", warning)
     services = open_services(settings)
     generated = services.auth.ensure_admin(settings.admin_user, args.admin_password)
     if generated:

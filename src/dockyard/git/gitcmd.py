@@ -9,11 +9,15 @@ from pathlib import Path
 
 ZERO_SHA = "0" * 40
 
-# Configuration that must never come from the machine's ~/.gitconfig or /etc/gitconfig.
+# Configuration that must never come from the machine's ~/.gitconfig or /etc/gitconfig; and
+# repositories keep the server's private umask even if a repository's config asks to share.
 _BASE_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_TERMINAL_PROMPT": "0",
     "LC_ALL": "C",
+    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_KEY_0": "core.sharedRepository",
+    "GIT_CONFIG_VALUE_0": "umask",
 }
 
 

@@ -12,6 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+AGENT_UMASK = 0o022  # a Jenkins agent's (and Docker's RUN): files a build makes reach images
+
+
+def with_agent_umask(argv: list[str]) -> list[str]:
+    """`argv` run under the agent's umask, not the server's private 077 (`dockyard up`): the
+    checkout and the steps write the workspace, whose modes COPY puts into images. (uvloop's
+    subprocesses take no `umask=`; a shell sets it and execs, keeping the pid.)"""
+    return ["/bin/sh", "-c", f'umask {AGENT_UMASK:03o} && exec "$@"', "sh", *argv]
+
 
 class ExecutorError(Exception):
     """The agent cannot be prepared (bad pod template, missing credential); the message says why."""

@@ -34,7 +34,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dockyard.ci.executor.base import AgentSpec, ContainerSpec, ExecutorError, StepHandle, StepSpec
+from dockyard.ci.executor.base import (
+    AgentSpec,
+    ContainerSpec,
+    ExecutorError,
+    StepHandle,
+    StepSpec,
+    with_agent_umask,
+)
 from dockyard.ci.executor.container import PreparedImage, prepare_image, step_spec
 from dockyard.ci.executor.warm import WarmExecutor
 
@@ -165,7 +172,7 @@ class LocalExecutor:
         """A step's process in its own session (output merged), registered and remembered."""
         assert self.spec is not None  # started steps belong to a prepared build
         proc = await asyncio.create_subprocess_exec(
-            *argv,
+            *with_agent_umask(argv),
             cwd=str(cwd),
             env=env,
             stdin=asyncio.subprocess.DEVNULL,

@@ -17,6 +17,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from dockyard.ci.executor.base import AGENT_UMASK
+
 log = logging.getLogger(__name__)
 
 
@@ -64,6 +66,7 @@ class WarmExecutor:
             stdout=subprocess.PIPE,
             env=env,
             start_new_session=True,
+            umask=AGENT_UMASK,  # the executor is a build step: image files get Docker's modes
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
