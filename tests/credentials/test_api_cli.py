@@ -93,7 +93,7 @@ def test_cli_without_credentials_says_how_to_log_in(server: DockyardServer) -> N
     assert down.returncode == 1 and "cannot reach Dockyard at http://127.0.0.1:9" in down.stderr
 
 
-def test_api_is_admin_only_and_never_returns_secrets(server: DockyardServer) -> None:
+def test_api_system_credentials_are_admin_only_and_never_return_secrets(server: DockyardServer) -> None:
     server.add_user("cred-dev", "dev-password")
     with server.client() as admin:
         created = admin.post(
@@ -126,9 +126,13 @@ def test_api_is_admin_only_and_never_returns_secrets(server: DockyardServer) -> 
         response = anonymous.get("/api/ci/credentials")
         assert response.status_code == 401 and "Basic" in response.headers["www-authenticate"]
     with server.client("cred-dev", "dev-password") as developer:
-        response = developer.get("/api/ci/credentials")
-        assert response.status_code == 403 and "not an administrator" in response.json()["error"]
-        assert developer.delete("/api/ci/credentials/api-up").status_code == 403
+        response = developer.get("/api/ci/credentials")  # only their own namespace's: none
+        assert response.status_code == 200 and response.json() == {"credentials": []}
+        assert developer.get("/api/ci/credentials/api-up").status_code == 404  # unseen, as if absent
+        assert developer.delete("/api/ci/credentials/api-up").status_code == 404
+        body = {"id": "dev-x", "kind": "secret_text", "text": "t"}
+        system = developer.post("/api/ci/credentials", json=body)
+        assert system.status_code == 403 and "not an administrator" in system.json()["error"]
     with server.client(ADMIN_USER, "wrong") as wrong:
         assert wrong.get("/api/ci/credentials").status_code == 401
 

@@ -54,7 +54,7 @@ def test_step_refuses_local_repos_and_bad_parameters(deploy_repo: Path, store: C
         ({**base, "image": None}, "give image"),
         ({**base, "image": "nginx"}, "needs a tag or digest"),
         ({**base, "tag": "x"}, "unknown parameter"),
-        ({**base, "credentialsId": "missing"}, "no credential with id 'missing'"),
+        ({**base, "credentialsId": "missing"}, "credential 'missing' not found: create it"),
         ({**base, "credentialsId": "harbor-auth"}, "must be a username/password or a secret text"),
     ]
     for params, message in cases:

@@ -97,11 +97,9 @@ def _secret_files(
         raise ExecutorError(f"secret volume needs credential {name!r}, but no credential store is configured")
     try:
         cred = credentials.get(name)
-    except KeyError:
-        raise ExecutorError(
-            f"secret volume {vol.get('name')!r}: no credential with id {name!r} (add it with"
-            f" `dockyard credentials add-docker-registry {name} ...`)"
-        ) from None
+    except KeyError as e:  # not found (add it), or not available to this job (grant it)
+        why = str(e) if type(e) is not KeyError else f"no credential with id {name!r}"
+        raise ExecutorError(f"secret volume {vol.get('name')!r}: {why}") from None
     data = cred.data()
     items = secret.get("items")
     pairs: list[tuple[str, str]]

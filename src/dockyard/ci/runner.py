@@ -29,8 +29,9 @@ from dockyard.ci.executor.base import AgentSpec, Executor, ExecutorError, StepSp
 from dockyard.ci.model import Call, Condition, EnvVar, GString, Interp, Pipeline, Post, Stage, Step
 from dockyard.ci.parsing import parse_pipeline_off_loop
 from dockyard.ci.podtemplate import CredentialLookup, parse_pod_template
-from dockyard.ci.scm import branch_glob, strip_credentials
+from dockyard.ci.scm import branch_glob, local_owner, strip_credentials
 from dockyard.ci.store import ABORTED, FAILURE, SUCCESS, UNSTABLE, Build, Job
+from dockyard.credentials import job_credentials
 
 YAML_PIPELINES = (".dockyard.yml", ".dockyard.yaml")
 # Tools run by a step (the builder behind /kaniko/executor) may append JSON lines here, one span
@@ -102,7 +103,9 @@ class BuildRunner:
     ) -> None:
         self.job, self.build, self.paths = job, build, paths
         self.log, self.trace, self.executor = log, trace, executor
-        self.credentials = credentials
+        owner = build.source_repo.partition("/")[0] or local_owner(job.scm_url, base_url)
+        self.credentials = job_credentials(credentials, job.name, repo_owner=owner,
+                                           job_created_by=job.created_by)
         self.base_url = base_url
         self.on_commit = on_commit
         self.abort_reason: str | None = None
@@ -213,8 +216,8 @@ class BuildRunner:
             raise StepFailed(f"job credentialsId {credential_id!r}: no credential store is configured")
         try:
             data = self.credentials.get(credential_id).data()
-        except KeyError:
-            raise StepFailed(f"job credentialsId: no credential with id {credential_id!r}") from None
+        except KeyError as e:  # not found, or not available to this job: the message says which
+            raise StepFailed(f"job credentialsId: {_missing(e, credential_id)}") from None
         if "username" not in data or "password" not in data:
             raise StepFailed(f"credential {credential_id!r} must be a username/password for git")
         token = base64.b64encode(data["username"] + b":" + data["password"]).decode()
@@ -307,10 +310,8 @@ class BuildRunner:
             raise StepFailed(f"credentials('{credential_id}'): no credential store is configured")
         try:
             cred = self.credentials.get(credential_id)
-        except KeyError:
-            raise StepFailed(
-                f"credentials('{credential_id}'): no credential with id {credential_id!r}"
-            ) from None
+        except KeyError as e:  # not found, or not available to this job: the message says which
+            raise StepFailed(f"credentials('{credential_id}'): {_missing(e, credential_id)}") from None
         self.log.masker.add(cred.mask_values())
         data = cred.data()
         if set(data) == {"username", "password"}:
@@ -648,6 +649,11 @@ class BuildRunner:
                 span.status = "failed"
                 raise StepFailed(str(e)) from None
             span.detail["commit"] = (result.commit or "unchanged")[:12]
+
+
+def _missing(e: KeyError, credential_id: str) -> str:
+    """The store's own message (not found / not available to this job), or a plain lookup's."""
+    return str(e) if type(e) is not KeyError else f"no credential with id {credential_id!r}"
 
 
 def _branch_from_spec(spec: str) -> str:

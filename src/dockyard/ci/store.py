@@ -45,6 +45,7 @@ class Job:
     next_number: int
     created_at: str
     pipeline_params: tuple[Parameter, ...] = ()
+    created_by: str = ""  # who created the job (its system credentials follow: credentials.scope)
 
     @property
     def config(self) -> JobConfig:
@@ -142,6 +143,7 @@ class CIStore:
                 Parameter(k, n, d, desc, tuple(c))
                 for k, n, d, desc, c in json.loads(r.pipeline_params or "[]")
             ),
+            r.created_by,
         )
 
     def _build(self, r: Any) -> Build:

@@ -1,4 +1,9 @@
-"""Manage CI credentials on a running Dockyard (admin only); secrets are stored encrypted.
+"""Manage CI credentials on a running Dockyard; secrets are stored encrypted.
+
+Administrators manage system credentials (the default) and everyone's; a user manages those of
+their own namespace and of orgs they administer (`--owner NAME`). A job binds its repository
+owner's credentials, system ones when an administrator created the job, and any granted to it
+(`dockyard credentials grant ID --job JOB`).
 
 `add-docker-registry` mirrors `kubectl create secret docker-registry`: it stores a docker config
 JSON (`auths.{server}.{username,password,auth}`) that builds mount as `.dockerconfigjson`.
@@ -49,12 +54,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     for action in (docker, userpass, secret_text, secret_file):
         action.add_argument("--description", default="")
+        action.add_argument("--owner", default=None, metavar="NAMESPACE",
+                            help="user or org the credential belongs to; its repositories' jobs may"
+                                 " bind it (default: a system credential, administrators only)")
         action.add_argument("--replace", action="store_true", help="overwrite an existing credential")
         add_remote_arguments(action, password_flag=action in (secret_text, secret_file), nested=True)
 
-    listing = sub.add_parser("list", help="list credentials (ids, kinds, never secrets)")
+    listing = sub.add_parser("list", help="list credentials (ids, kinds, owners, never secrets)")
     listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.add_argument("--owner", default=None, help="only this user's or org's credentials")
     add_remote_arguments(listing, nested=True)
+    for name, what in (("grant", "let a job bind a credential it may not otherwise"),
+                       ("revoke", "withdraw a grant")):
+        action = sub.add_parser(name, help=what)
+        action.add_argument("id")
+        action.add_argument("--job", required=True, help="the CI job's name, e.g. hello-kaniko")
+        add_remote_arguments(action, nested=True)
     delete = sub.add_parser("delete", help="delete a credential")
     delete.add_argument("id")
     add_remote_arguments(delete, nested=True)
@@ -72,12 +87,23 @@ def run(args: argparse.Namespace) -> int:
     try:
         remote = remote_from(args)
         if args.action == "list":
-            items = check(remote.request("GET", "/api/ci/credentials"))["credentials"]
+            query = {"owner": args.owner} if args.owner else None
+            items = check(remote.request("GET", "/api/ci/credentials", params=query))["credentials"]
             if args.json:
                 print(json.dumps(items, indent=2))
             else:
                 for item in items:
-                    print(f"{item['id']}\t{item['kind']}\t{_summary(item)}\t{item.get('description', '')}")
+                    print(f"{item['id']}\t{item['kind']}\t{_summary(item)}\t{item.get('description', '')}"
+                          f"\t{_scope(item)}")
+            return 0
+        if args.action in ("grant", "revoke"):
+            if args.action == "grant":
+                path, body = f"/api/ci/credentials/{args.id}/grants", {"job": args.job}
+                check(remote.request("POST", path, json=body))
+                print(f"job {args.job} may bind credential {args.id}")
+            else:
+                check(remote.request("DELETE", f"/api/ci/credentials/{args.id}/grants/{args.job}"))
+                print(f"job {args.job} may no longer bind credential {args.id} (unless its owner's)")
             return 0
         if args.action == "delete":
             check(remote.request("DELETE", f"/api/ci/credentials/{args.id}"))
@@ -97,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _body(args: argparse.Namespace) -> dict[str, Any]:
     body: dict[str, Any] = {"id": args.id, "description": args.description}
+    if args.owner:
+        body["owner"] = args.owner
     if args.action == "add-docker-registry":
         return {
             **body,
@@ -129,6 +157,13 @@ def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.read().rstrip("\n")
     return str(args.secret_password)
+
+
+def _scope(item: dict[str, Any]) -> str:
+    """`system`, or `owner:NAME`; then the jobs granted it, if any."""
+    scope = f"owner:{item['owner']}" if item.get("owner") else "system"
+    jobs = item.get("granted_jobs") or []
+    return scope + (f" (granted to {', '.join(jobs)})" if jobs else "")
 
 
 def _summary(item: dict[str, Any]) -> str:

@@ -18,6 +18,14 @@ Store (shared DB, AES-256-GCM, key DATA/secrets/credentials.key 0600):
     store.get(id) -> Credential                   raises CredentialNotFound (message names the id)
     store.info(id) -> CredentialInfo | None;  store.list() -> [CredentialInfo];  store.delete(id) -> bool
     store.mask_values() -> [str]                  every stored secret, for a global log masker
+    store.put(..., owner="alice")                 '' = system (admins), else a user or org namespace
+    store.grant(id, job, granted_by=...) / store.revoke(id, job)
+
+Scope (which job may bind what; see dockyard.credentials.scope):
+    resolve_for_job(store, id, job=..., repo_owner=..., job_created_by=...) -> Credential
+        raises CredentialNotFound or CredentialNotAvailable ("credential 'X' is not available to
+        job 'Y' ...", naming the grant command)
+    job_credentials(store, job, repo_owner=..., job_created_by=...) -> JobCredentials (.get(id))
     MIGRATIONS                                    (listed in server.app.all_migrations)
 
 Sealing other components' secrets with the same key (CI job XML, password parameters):
@@ -33,7 +41,9 @@ Builds:
     writer = MaskingWriter(sink, masker)          write(bytes|str), flush(), close()/drain(), add_secrets()
         sink: anything with .write(bytes) or a callable; a secret split across writes is still masked.
 
-HTTP (admin only, JSON): GET/POST /api/ci/credentials, GET/PUT/DELETE /api/ci/credentials/{id};
+HTTP (JSON): GET/POST /api/ci/credentials, GET/PUT/DELETE /api/ci/credentials/{id},
+POST /api/ci/credentials/{id}/grants, DELETE /api/ci/credentials/{id}/grants/{job}; administrators
+manage every credential, a user those of their own namespace and of orgs they administer;
 listing never returns secrets. See `dockyard.credentials.api`.
 """
 
@@ -51,6 +61,12 @@ from dockyard.credentials.models import (
     SecretText,
     UsernamePassword,
 )
+from dockyard.credentials.scope import (
+    CredentialNotAvailable,
+    JobCredentials,
+    job_credentials,
+    resolve_for_job,
+)
 from dockyard.credentials.store import CredentialExists, CredentialInfo, CredentialNotFound, CredentialStore
 from dockyard.credentials.volume import materialize_secret_volume
 
@@ -63,9 +79,11 @@ __all__ = [
     "CredentialError",
     "CredentialExists",
     "CredentialInfo",
+    "CredentialNotAvailable",
     "CredentialNotFound",
     "CredentialStore",
     "DockerConfig",
+    "JobCredentials",
     "KeyMismatch",
     "MaskingWriter",
     "SecretFile",
@@ -75,6 +93,8 @@ __all__ = [
     "UsernamePassword",
     "bind_environment",
     "load_or_create_key",
+    "job_credentials",
     "materialize_secret_volume",
+    "resolve_for_job",
     "secret_forms",
 ]

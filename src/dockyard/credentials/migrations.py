@@ -20,3 +20,22 @@ MIGRATIONS = [
         ),
     ),
 ]
+
+# Owner and scope (issue 10): '' is the system (administrators); otherwise a user or org name.
+# Existing credentials become system credentials. Grants let an administrator (or the owner)
+# make one credential available to one more job.
+MIGRATIONS.append(
+    Migration(
+        "credentials.0002",
+        (
+            "ALTER TABLE credentials ADD COLUMN owner VARCHAR(64) NOT NULL DEFAULT ''",
+            """CREATE TABLE credential_grants (
+                credential_id VARCHAR(128) NOT NULL REFERENCES credentials(id) ON DELETE CASCADE,
+                job VARCHAR(200) NOT NULL,
+                granted_by VARCHAR(64) NOT NULL DEFAULT '',
+                granted_at VARCHAR(40) NOT NULL,
+                PRIMARY KEY (credential_id, job)
+            )""",
+        ),
+    )
+)

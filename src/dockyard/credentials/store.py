@@ -48,6 +48,13 @@ class CredentialInfo:
     created_by: str
     created_at: str
     updated_at: str
+    owner: str = ""  # '' for the system (administrators), else the user or org it belongs to
+    granted_jobs: tuple[str, ...] = ()
+
+    @property
+    def scope(self) -> str:
+        """`system` (administrators' credentials) or `owner` (a user's or org's)."""
+        return "owner" if self.owner else "system"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +62,9 @@ class CredentialInfo:
             "id": self.id,
             "kind": self.kind,
             "description": self.description,
+            "scope": self.scope,
+            "owner": self.owner or None,
+            "granted_jobs": list(self.granted_jobs),
             "created_by": self.created_by,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
@@ -73,8 +83,11 @@ class CredentialStore:
         """The store with the key from `secrets_dir` (created on first use)."""
         return cls(db, load_or_create_key(secrets_dir))
 
-    def put(self, credential: Credential, *, created_by: str = "", replace: bool = False) -> CredentialInfo:
-        """Store a credential; an existing id is an error unless `replace`."""
+    def put(
+        self, credential: Credential, *, created_by: str = "", replace: bool = False, owner: str = ""
+    ) -> CredentialInfo:
+        """Store a credential owned by `owner` ('' = the system); an existing id is an error
+        unless `replace`. Callers check that whoever asks may manage that owner's credentials."""
         check_id(credential.id)
         context = _context(credential.id, credential.kind)
         sealed = self._box.seal(json.dumps(credential.payload()).encode(), context)
@@ -88,6 +101,7 @@ class CredentialStore:
             "sealed": sealed,
             "fp": self._box.fingerprint,
             "by": created_by,
+            "owner": owner,
             "now": now,
         }
         with self.db.transaction() as conn:
@@ -99,7 +113,7 @@ class CredentialStore:
                     text(
                         "UPDATE credentials SET kind=:kind, description=:description,"
                         " public_json=:public_json, sealed=:sealed, key_fingerprint=:fp,"
-                        " updated_at=:now WHERE id=:id"
+                        " owner=:owner, updated_at=:now WHERE id=:id"
                     ),
                     row,
                 )
@@ -107,8 +121,9 @@ class CredentialStore:
                 conn.execute(
                     text(
                         "INSERT INTO credentials (id, kind, description, public_json, sealed,"
-                        " key_fingerprint, created_by, created_at, updated_at)"
-                        " VALUES (:id, :kind, :description, :public_json, :sealed, :fp, :by, :now, :now)"
+                        " key_fingerprint, created_by, owner, created_at, updated_at)"
+                        " VALUES (:id, :kind, :description, :public_json, :sealed, :fp, :by, :owner,"
+                        " :now, :now)"
                     ),
                     row,
                 )
@@ -131,12 +146,41 @@ class CredentialStore:
     def info(self, credential_id: str) -> CredentialInfo | None:
         with self.db.read() as conn:
             row = conn.execute(text(_INFO_SELECT + " WHERE id = :id"), {"id": credential_id}).first()
-        return _info(row) if row else None
+            return _info(row, _grants(conn, [credential_id])) if row else None
 
     def list(self) -> list[CredentialInfo]:
         with self.db.read() as conn:
             rows = conn.execute(text(_INFO_SELECT + " ORDER BY id")).all()
-        return [_info(row) for row in rows]
+            grants = _grants(conn, [row.id for row in rows])
+        return [_info(row, grants) for row in rows]
+
+    def grant(self, credential_id: str, job: str, *, granted_by: str = "") -> CredentialInfo:
+        """Make the credential available to one more job (by name); granting twice is a no-op."""
+        with self.db.transaction() as conn:
+            found = conn.execute(text("SELECT 1 FROM credentials WHERE id = :id"), {"id": credential_id})
+            if not found.first():
+                raise CredentialNotFound(credential_id)
+            conn.execute(
+                text("DELETE FROM credential_grants WHERE credential_id = :id AND job = :job"),
+                {"id": credential_id, "job": job},
+            )
+            conn.execute(
+                text("INSERT INTO credential_grants (credential_id, job, granted_by, granted_at)"
+                     " VALUES (:id, :job, :by, :now)"),
+                {"id": credential_id, "job": job, "by": granted_by, "now": utcnow().isoformat()},
+            )
+        info = self.info(credential_id)
+        assert info is not None
+        return info
+
+    def revoke(self, credential_id: str, job: str) -> bool:
+        """Withdraw a grant; False when there was none."""
+        with self.db.transaction() as conn:
+            result = conn.execute(
+                text("DELETE FROM credential_grants WHERE credential_id = :id AND job = :job"),
+                {"id": credential_id, "job": job},
+            )
+        return bool(result.rowcount)
 
     def delete(self, credential_id: str) -> bool:
         with self.db.transaction() as conn:
@@ -152,11 +196,24 @@ class CredentialStore:
 
 
 _INFO_SELECT = (
-    "SELECT id, kind, description, public_json, created_by, created_at, updated_at FROM credentials"
+    "SELECT id, kind, description, public_json, created_by, created_at, updated_at, owner"
+    " FROM credentials"
 )
 
 
-def _info(row: Any) -> CredentialInfo:
+def _grants(conn: Any, ids: builtins.list[str]) -> dict[str, tuple[str, ...]]:
+    """credential id -> the jobs granted it, for the given ids."""
+    out: dict[str, builtins.list[str]] = {}
+    if ids:
+        rows = conn.execute(text("SELECT credential_id, job FROM credential_grants ORDER BY job")).all()
+        wanted = set(ids)
+        for row in rows:
+            if row.credential_id in wanted:
+                out.setdefault(row.credential_id, []).append(row.job)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _info(row: Any, grants: dict[str, tuple[str, ...]]) -> CredentialInfo:
     return CredentialInfo(
         row.id,
         row.kind,
@@ -165,6 +222,8 @@ def _info(row: Any) -> CredentialInfo:
         row.created_by,
         row.created_at,
         row.updated_at,
+        row.owner,
+        grants.get(row.id, ()),
     )
 
 

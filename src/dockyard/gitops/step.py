@@ -109,8 +109,9 @@ def _auth(credential_id: Any, credentials: CredentialLookup | None) -> GitAuth |
         )
     try:
         credential = credentials.get(str(credential_id))
-    except KeyError:
-        raise GitOpsError(f"{STEP_NAME}: no credential with id {credential_id!r}") from None
+    except KeyError as e:  # not found, or not available to this job: the message says which
+        why = str(e) if type(e) is not KeyError else f"no credential with id {credential_id!r}"
+        raise GitOpsError(f"{STEP_NAME}: {why}") from None
     data = credential.data()
     if "username" in data and "password" in data:
         return GitAuth.basic(data["username"].decode(), data["password"].decode())
