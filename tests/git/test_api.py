@@ -247,3 +247,21 @@ def test_remaining_read_endpoints(server: DockyardServer, git: Git, work: Path, 
         assert made.status_code == 201 and made.json()["owner"]["login"] == bob.username
         page = admin.get("/api/v1/repos/search", params={"q": "given", "limit": 1})
         assert page.json()["ok"] and int(page.headers["X-Total-Count"]) >= 1
+
+
+def test_user_email_and_admin_flag_only_to_themself_and_admins(
+    server: DockyardServer, alice: Account, bob: Account
+) -> None:
+    """Gitea's rule (issue 10, reproduction 12): others see the placeholder address, is_admin false."""
+    placeholder = f"{alice.username}@noreply.dockyard.local"
+    with client(server, None) as anonymous:
+        shown = anonymous.get(f"/api/v1/users/{alice.username}").json()
+        assert shown["email"] == placeholder and shown["login"] == alice.username
+        assert anonymous.get("/api/v1/users/admin").json()["is_admin"] is False
+    with client(server, bob) as c:
+        assert c.get(f"/api/v1/users/{alice.username}").json()["email"] == placeholder
+    with client(server, alice) as c:
+        assert c.get(f"/api/v1/users/{alice.username}").json()["email"] == f"{alice.username}@example.com"
+    with server.client() as admin:
+        assert admin.get(f"/api/v1/users/{alice.username}").json()["email"] == f"{alice.username}@example.com"
+        assert admin.get("/api/v1/users/admin").json()["is_admin"] is True

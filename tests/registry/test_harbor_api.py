@@ -82,5 +82,8 @@ def test_non_member_cannot_modify(server: DockyardServer, admin: httpx.Client) -
     outsider = httpx.Client(base_url=server.url, auth=("outsider", "outsiderpw"))
     assert outsider.get("/api/v2.0/projects/hb-guard").status_code == 404
     assert outsider.delete("/api/v2.0/projects/hb-guard/repositories/app").status_code == 404
-    assert outsider.post("/api/v2.0/projects", json={"project_name": "outsider-proj"}).status_code == 201
-    assert outsider.get("/api/v2.0/projects/outsider-proj").json()["owner_name"] == "outsider"
+    # a non-administrator creates projects only in their own namespace (or an org they administer)
+    refused = outsider.post("/api/v2.0/projects", json={"project_name": "outsider-proj"})
+    assert refused.status_code == 403 and "only administrators" in refused.text
+    assert outsider.post("/api/v2.0/projects", json={"project_name": "outsider"}).status_code == 201
+    assert outsider.get("/api/v2.0/projects/outsider").json()["owner_name"] == "outsider"

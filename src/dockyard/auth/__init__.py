@@ -5,12 +5,17 @@ Other packages import only from here (never `dockyard.auth.<module>`):
     Principal, Role, ANONYMOUS                 who is asking and what they hold in a namespace
     Credentials, parse_authorization           an Authorization header, parsed, not judged
     is_write, missing_scope, ScopeError        Gitea's token scopes (see dockyard.auth.scopes)
+    Namespace, NamespaceTaken                  the one namespace of users, orgs and projects
+                                               (AuthService.namespace/claim_namespace/project_refusal;
+    claim_namespace(conn, name, kind)          claim inside the caller's own transaction)
     TokenSigner, JWTError, MIGRATIONS
 """
 
 from dockyard.auth.credentials import Credentials, parse_authorization
 from dockyard.auth.jwt import JWTError, TokenSigner
 from dockyard.auth.migrations import MIGRATIONS
+from dockyard.auth.namespaces import Namespace, NamespaceTaken
+from dockyard.auth.namespaces import claim as claim_namespace
 from dockyard.auth.principal import ANONYMOUS, Principal, Role
 from dockyard.auth.scopes import ScopeError, is_write
 from dockyard.auth.scopes import missing as missing_scope
@@ -24,10 +29,13 @@ __all__ = [
     "Credentials",
     "JWTError",
     "MIGRATIONS",
+    "Namespace",
+    "NamespaceTaken",
     "Principal",
     "Role",
     "ScopeError",
     "TokenSigner",
+    "claim_namespace",
     "User",
     "is_write",
     "missing_scope",

@@ -35,3 +35,24 @@ MIGRATIONS = [
         ),
     ),
 ]
+
+# The one namespace of users, orgs and stand-alone registry projects (dockyard.auth.namespaces);
+# git and the registry add their existing orgs and projects in their own migrations.
+# password_epoch counts password changes: a registry refresh token from a password login
+# carries the epoch it was issued in and stops working when the password changes.
+MIGRATIONS.append(
+    Migration(
+        "auth.0002",
+        (
+            """CREATE TABLE auth_namespaces (
+                name VARCHAR(255) NOT NULL,
+                lower_name VARCHAR(255) NOT NULL PRIMARY KEY,
+                kind VARCHAR(16) NOT NULL,
+                created_at VARCHAR(40) NOT NULL
+            )""",
+            "INSERT INTO auth_namespaces (name, lower_name, kind, created_at)"
+            " SELECT username, lower(username), 'user', created_at FROM users",
+            "ALTER TABLE users ADD COLUMN password_epoch INTEGER NOT NULL DEFAULT 0",
+        ),
+    )
+)

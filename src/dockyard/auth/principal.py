@@ -31,6 +31,9 @@ class Principal:
     is_admin: bool = False
     via: str = "anonymous"
     scopes: frozenset[str] | None = None  # an API token's scopes; None: unrestricted
+    # what the credential was, for tokens derived from it (registry refresh tokens):
+    # "token:<api token id>" or "password:<password epoch>"; see AuthService.origin_valid
+    origin: str = ""
 
     @property
     def is_anonymous(self) -> bool:

@@ -15,7 +15,9 @@ from typing import Any
 
 from sqlalchemy import text
 
+from dockyard.auth import namespaces
 from dockyard.auth.credentials import Credentials
+from dockyard.auth.namespaces import Namespace, NamespaceTaken
 from dockyard.auth.passwords import generate_secret, hash_password, verify_password
 from dockyard.auth.principal import ANONYMOUS, Principal, Role
 from dockyard.auth.scopes import ScopeError
@@ -82,6 +84,10 @@ class AuthService:
             ).first()
             if exists:
                 raise AuthError(f"user {username!r} already exists")
+            try:
+                namespaces.claim(conn, username, "user")
+            except NamespaceTaken as exc:
+                raise AuthError(str(exc)) from None
             conn.execute(
                 text(
                     "INSERT INTO users (username, email, full_name, password_hash, is_admin,"
@@ -114,8 +120,9 @@ class AuthService:
 
     def set_password(self, username: str, password: str) -> None:
         with self.db.transaction() as conn:
-            result = conn.execute(
-                text("UPDATE users SET password_hash = :p WHERE lower(username) = lower(:u)"),
+            result = conn.execute(  # a new epoch: refresh tokens from password logins stop working
+                text("UPDATE users SET password_hash = :p, password_epoch = password_epoch + 1"
+                     " WHERE lower(username) = lower(:u)"),
                 {"p": hash_password(password), "u": username},
             )
             if result.rowcount == 0:
@@ -137,7 +144,9 @@ class AuthService:
 
     def delete_user(self, username: str) -> None:
         with self.db.transaction() as conn:
-            conn.execute(text("DELETE FROM users WHERE lower(username) = lower(:u)"), {"u": username})
+            if conn.execute(text("DELETE FROM users WHERE lower(username) = lower(:u)"),
+                            {"u": username}).rowcount:
+                namespaces.release(conn, username, "user")
         with self._lock:
             self._verified.clear()
 
@@ -236,7 +245,8 @@ class AuthService:
             if user is None:
                 return None
             if verify_password(creds.secret, user.password_hash):
-                return Principal(user.id, user.username, bool(user.is_admin), "password")
+                return Principal(user.id, user.username, bool(user.is_admin), "password",
+                                 origin=f"password:{user.password_epoch}")
             token_user = self._token_user(creds.secret)
             if token_user is not None and token_user.id == user.id:
                 return _token_principal(token_user)
@@ -255,10 +265,47 @@ class AuthService:
     def _token_user(self, secret: str) -> Any:
         with self.db.read() as conn:
             return conn.execute(
-                text("SELECT u.*, t.scopes AS token_scopes FROM api_tokens t"
+                text("SELECT u.*, t.scopes AS token_scopes, t.id AS token_id FROM api_tokens t"
                      " JOIN users u ON u.id = t.user_id WHERE t.token_hash = :h"),
                 {"h": _sha256(secret)},
             ).first()
+
+    def origin_valid(self, user_id: int, origin: str) -> bool:
+        """Whether the credential a derived token came from still stands: its API token was not
+        deleted, or the password was not changed since (see Principal.origin)."""
+        kind, _, value = origin.partition(":")
+        if not value.isdigit():
+            return False
+        with self.db.read() as conn:
+            if kind == "token":
+                row = conn.execute(text("SELECT 1 FROM api_tokens WHERE id = :t AND user_id = :u"),
+                                   {"t": int(value), "u": user_id}).first()
+                return row is not None
+            if kind == "password":
+                row = conn.execute(text("SELECT password_epoch FROM users WHERE id = :u"),
+                                   {"u": user_id}).first()
+                return row is not None and int(row.password_epoch) == int(value)
+        return False
+
+    # the one namespace ----------------------------------------------------------
+    def namespace(self, name: str) -> Namespace | None:
+        """Who holds `name`: a user, an org or a stand-alone registry project; None when free."""
+        with self.db.read() as conn:
+            return namespaces.lookup(conn, name)
+
+    def claim_namespace(self, name: str, kind: str) -> None:
+        """Take a free name for a new org or stand-alone project; NamespaceTaken otherwise."""
+        with self.db.transaction() as conn:
+            namespaces.claim(conn, name, kind)
+
+    def release_namespace(self, name: str, kind: str) -> None:
+        with self.db.transaction() as conn:
+            namespaces.release(conn, name, kind)
+
+    def project_refusal(self, principal: Principal, name: str) -> str | None:
+        """Why `principal` may not create registry project `name` (None: they may)."""
+        return namespaces.project_refusal(self.namespace(name), principal,
+                                          self.role_in(principal, name), name)
 
     # memberships -------------------------------------------------------------
     def grant(self, namespace: str, username: str, role: Role) -> None:
@@ -317,4 +364,4 @@ def _sha256(value: str) -> str:
 def _token_principal(row: Any) -> Principal:
     """The user behind an API token, limited to the token's scopes."""
     return Principal(row.id, row.username, bool(row.is_admin), "token",
-                     parse_scopes(row.token_scopes))
+                     parse_scopes(row.token_scopes), origin=f"token:{row.token_id}")

@@ -117,3 +117,18 @@ MIGRATIONS.append(
         ),
     )
 )
+
+# The one namespace (dockyard.auth.namespaces): existing orgs claim their names; a name that the
+# registry claimed as a stand-alone project but is an org's becomes the org's.
+MIGRATIONS.append(
+    Migration(
+        "git.0004-namespaces",
+        (
+            "UPDATE auth_namespaces SET kind = 'org' WHERE kind = 'project'"
+            " AND lower_name IN (SELECT lower_name FROM git_orgs)",
+            "INSERT INTO auth_namespaces (name, lower_name, kind, created_at)"
+            " SELECT name, lower_name, 'org', created_at FROM git_orgs"
+            " WHERE lower_name NOT IN (SELECT lower_name FROM auth_namespaces)",
+        ),
+    )
+)

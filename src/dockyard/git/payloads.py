@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockyard.auth import Role
+from dockyard.auth import Principal, Role
 from dockyard.git.bare import CommitInfo, Person
 from dockyard.git.repos import Org, Repo
 
@@ -18,19 +18,22 @@ def rfc3339(value: str) -> str:
     return value.replace("+00:00", "Z") if value else value
 
 
-def user_json(user: Any, base_url: str) -> dict[str, Any]:
-    """A `User` for a dockyard.auth User (or anything with the same attributes)."""
+def user_json(user: Any, base_url: str, viewer: Principal | None = None) -> dict[str, Any]:
+    """A `User` for a dockyard.auth User (or anything with the same attributes). With a `viewer`
+    (an API caller), Gitea's rule: the email and is_admin only to the user themself and
+    administrators; others see the placeholder address and `is_admin: false`."""
+    full = viewer is None or viewer.is_admin or viewer.user_id == user.id
     return {
         "id": user.id,
         "login": user.username,
         "login_name": "",
         "source_id": 0,
         "full_name": user.full_name,
-        "email": user.email or f"{user.username}@noreply.dockyard.local",
+        "email": (user.email if full else "") or f"{user.username}@noreply.dockyard.local",
         "avatar_url": "",
         "html_url": f"{base_url}/{user.username}",
         "language": "",
-        "is_admin": bool(user.is_admin),
+        "is_admin": bool(user.is_admin) and full,
         "last_login": rfc3339(user.created_at),
         "created": rfc3339(user.created_at),
         "restricted": False,

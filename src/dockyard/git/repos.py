@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from dockyard.auth import AuthService, Principal, Role
+from dockyard.auth import AuthService, NamespaceTaken, Principal, Role, claim_namespace
 from dockyard.git.bare import BareRepo, FileChange, Person
 from dockyard.git.names import InvalidName, validate_owner, validate_repo
 from dockyard.store import Database, utcnow
@@ -88,12 +88,12 @@ class RepoService:
 
     # owners ----------------------------------------------------------------------
     def owner_kind(self, owner: str) -> tuple[str, str] | None:
-        """("user"|"org", canonical name) for an existing owner, else None."""
-        user = self.auth.get_user(owner)
-        if user is not None:
-            return "user", user.username
-        org = self.get_org(owner)
-        return ("org", org.name) if org else None
+        """("user"|"org", canonical name) for an existing owner, else None (dockyard.auth's one
+        namespace answers; a stand-alone registry project owns no repositories)."""
+        namespace = self.auth.namespace(owner)
+        if namespace is None or namespace.kind not in ("user", "org"):
+            return None
+        return namespace.kind, namespace.name
 
     def get_org(self, name: str) -> Org | None:
         with self.db.read() as conn:
@@ -106,12 +106,14 @@ class RepoService:
             validate_owner(name)
         except InvalidName as exc:
             raise RepoError(str(exc)) from exc
-        if self.owner_kind(name) is not None:
-            raise RepoError(f"user or organization {name!r} already exists")
         visibility = fields.get("visibility") or "public"
         if visibility not in ("public", "limited", "private"):
             raise RepoError("visibility must be public, limited or private")
         with self.db.transaction() as conn:
+            try:  # a user's, org's or registry project's name is never handed out twice
+                claim_namespace(conn, name, "org")
+            except NamespaceTaken as exc:
+                raise RepoError(str(exc)) from None
             conn.execute(
                 text("INSERT INTO git_orgs (name, lower_name, full_name, email, description,"
                      " website, location, visibility, created_at) VALUES (:n, :l, :f, :e, :d, :w,"

@@ -71,10 +71,12 @@ class GitServer:
 
 def _remove_leftovers(root: Path) -> None:
     """Temp files of a previous process that died mid-request: push logs, half-initialised or
-    half-deleted repositories. None of them is ever visible as a repository."""
+    half-deleted repositories, the quarantine of objects of a push that never finished (git
+    removes `objects/tmp_objdir-incoming-*` itself unless killed). None is ever visible."""
     if not root.is_dir():
         return
-    for path in [*root.glob(".trash-*"), *root.glob("*/.init-*"), *(root / ".tmp").glob("*")]:
+    for path in [*root.glob(".trash-*"), *root.glob("*/.init-*"), *(root / ".tmp").glob("*"),
+                 *root.glob("*/*.git/objects/tmp_objdir-incoming-*")]:
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:

@@ -21,7 +21,7 @@ from dockyard.auth import (
     parse_authorization,
 )
 from dockyard.registry.errors import RegistryError
-from dockyard.registry.metadata import RegistryMetadata
+from dockyard.registry.metadata import Project, RegistryMetadata
 from dockyard.registry.names import project_of
 
 SERVICE = "dockyard-registry"
@@ -92,8 +92,10 @@ class Access:
     def _by_role(self, principal: Principal, repository: str) -> set[str]:
         project = self.metadata.get_project(project_of(repository))
         if project is None:
-            # Pushing to a new project creates it, which only administrators may do.
-            return set(ALL_ACTIONS) if principal.is_admin else set()
+            # Pushing to a new project creates it: administrators anywhere free, users under
+            # their own name or an org they administer (dockyard.auth's one namespace decides).
+            refusal = self.auth.project_refusal(principal, project_of(repository))
+            return set(ALL_ACTIONS) if refusal is None else set()
         actions: set[str] = set()
         if project.public:
             actions.add("pull")
@@ -179,8 +181,10 @@ class Access:
             "expires_in": TOKEN_TTL_SECONDS,
         }
         if offline and not principal.is_anonymous:
+            # `org` names the password (epoch) or API token it came from: changing the password
+            # or deleting the token revokes it (AuthService.origin_valid)
             refresh: dict[str, object] = {"typ": "refresh", "sub": principal.username,
-                                          "uid": principal.user_id}
+                                          "uid": principal.user_id, "org": principal.origin}
             if principal.scopes is not None:  # a refresh never widens the token it came from
                 refresh["scp"] = sorted(principal.scopes)
             body["refresh_token"] = self.signer.sign(refresh, REFRESH_TTL_SECONDS)
@@ -196,9 +200,23 @@ class Access:
         user = self.auth.get_user(claims.get("sub", ""))
         if user is None or user.id != claims.get("uid"):
             return None
+        origin = str(claims.get("org") or "")
+        if not self.auth.origin_valid(user.id, origin):
+            return None  # its API token was deleted or the password changed since
         scopes = claims.get("scp")
         return Principal(user.id, user.username, user.is_admin, "refresh",
-                         frozenset(scopes) if isinstance(scopes, list) else None)
+                         frozenset(scopes) if isinstance(scopes, list) else None, origin=origin)
+
+
+def create_project(
+    auth: AuthService, metadata: RegistryMetadata, name: str, *, public: bool, owner_id: int | None
+) -> Project:
+    """A new registry project (Harbor's POST or a first push; the caller checked
+    `auth.project_refusal`): a name no user or org holds is claimed as a stand-alone project,
+    so no org or user can be created under it later. Raises NamespaceTaken on a lost race."""
+    if auth.namespace(name) is None:
+        auth.claim_namespace(name, "project")
+    return metadata.create_project(name, public=public, owner_id=owner_id)
 
 
 def parse_scope(scope: str) -> tuple[str, str, set[str]] | None:

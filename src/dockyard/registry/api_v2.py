@@ -19,8 +19,9 @@ from urllib.parse import urlencode
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from dockyard.auth import NamespaceTaken
 from dockyard.http import read_body
-from dockyard.registry.access import Access, Caller, realm_for
+from dockyard.registry.access import Access, Caller, create_project, realm_for
 from dockyard.registry.blob_response import BlobResponse
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.manifests import MAX_MANIFEST_BYTES, OCI_INDEX, parse_manifest
@@ -125,9 +126,12 @@ class DistributionAPI:
         project = self.metadata.get_project(project_of(name))
         if project is None:
             # access.require already established that only an administrator gets here.
-            project = self.metadata.create_project(
-                project_of(name), public=False, owner_id=caller.principal.user_id
-            )
+            try:
+                project = create_project(self.access.auth, self.metadata, project_of(name),
+                                         public=project_of(name) == "library",  # as Harbor's
+                                         owner_id=caller.principal.user_id)
+            except NamespaceTaken as exc:  # a user or org took the name meanwhile
+                raise RegistryError("DENIED", str(exc)) from None
         return self.metadata.ensure_repository(name, project)
 
     # base and catalog --------------------------------------------------------------------------

@@ -14,9 +14,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from dockyard.auth import AuthService, Principal, Role, is_write, missing_scope, parse_authorization
+from dockyard.auth import (
+    AuthService,
+    NamespaceTaken,
+    Principal,
+    Role,
+    is_write,
+    missing_scope,
+    parse_authorization,
+)
 from dockyard.http import fields, json_object
-from dockyard.registry.access import Access
+from dockyard.registry.access import Access, create_project
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.manifests import INDEX_TYPES
 from dockyard.registry.metadata import Manifest, Project, RegistryMetadata, Repository
@@ -118,8 +126,9 @@ class HarborAPI:
 
     async def _projects_impl(self, request: Request, principal: Principal) -> Response:
         if request.method == "HEAD":
-            name = request.query_params.get("project_name", "")
-            exists = self.metadata.get_project(name) is not None
+            # Anonymous callers learn only of public projects: a private one answers as absent.
+            project = self.metadata.get_project(request.query_params.get("project_name", ""))
+            exists = project is not None and (not principal.is_anonymous or project.public)
             return Response(status_code=200 if exists else 404)
         if request.method == "POST":
             return await self._create_project(request, principal)
@@ -145,9 +154,17 @@ class HarborAPI:
             )
         if self.metadata.get_project(name) is not None:
             raise HarborError(409, "CONFLICT", f"the project named {name} already exists")
+        refusal = self.auth.project_refusal(principal, name)  # the one namespace's rule
+        if refusal is not None:
+            raise HarborError(403, "FORBIDDEN", refusal)
         metadata = fields.obj(body, "metadata")
-        public = str(metadata.get("public", body.get("public", "false"))).lower() == "true"
-        project = self.metadata.create_project(name, public=public, owner_id=principal.user_id)
+        default = "true" if name == "library" else "false"  # Harbor's `library` is public
+        public = str(metadata.get("public", body.get("public", default))).lower() == "true"
+        try:
+            project = create_project(self.auth, self.metadata, name, public=public,
+                                     owner_id=principal.user_id)
+        except NamespaceTaken as exc:
+            raise HarborError(409, "CONFLICT", str(exc)) from None
         return Response(status_code=201, headers={"Location": f"/api/v2.0/projects/{project.id}"})
 
     async def _project(self, request: Request) -> Response:
@@ -171,6 +188,7 @@ class HarborAPI:
                 f"the project {project.name} contains repositories: delete them first",
             )
         self.metadata.delete_project(project.name)
+        self.auth.release_namespace(project.name, "project")
         return Response(status_code=200)
 
     def _project_json(self, project: Project) -> dict[str, Any]:

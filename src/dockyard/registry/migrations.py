@@ -68,3 +68,16 @@ MIGRATIONS = [
         ),
     ),
 ]
+
+# The one namespace (dockyard.auth.namespaces): projects that are not a user's claim their names
+# (git's migration then hands the names of existing orgs to the orgs).
+MIGRATIONS.append(
+    Migration(
+        "registry.0002-namespaces",
+        (
+            "INSERT INTO auth_namespaces (name, lower_name, kind, created_at)"
+            " SELECT name, lower(name), 'project', created_at FROM registry_projects"
+            " WHERE lower(name) NOT IN (SELECT lower_name FROM auth_namespaces)",
+        ),
+    )
+)

@@ -164,12 +164,12 @@ class RepoApi:
 
     # collaborators ---------------------------------------------------------------------
     async def collaborators(self, request: Request) -> Response:
-        repo, _principal, _ = await self.ctx.repo(request)
+        repo, principal, _ = await self.ctx.repo(request)
         from dockyard.git.payloads import user_json
 
         users = [self.ctx.auth.get_user(name)
                  for name, _role in self.ctx.auth.members(collaborator_namespace(repo))]
-        return JSONResponse([user_json(u, self.ctx.base_url) for u in users if u is not None])
+        return JSONResponse([user_json(u, self.ctx.base_url, principal) for u in users if u is not None])
 
     async def add_collaborator(self, request: Request) -> Response:
         """Gitea's `AddCollaboratorOption`: `permission` read, write or admin (default write)."""

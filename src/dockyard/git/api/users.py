@@ -66,10 +66,11 @@ class UserApi:
         return JSONResponse(user_json(user, self.ctx.base_url))
 
     async def get_user(self, request: Request) -> Response:
+        principal = await self.ctx.principal(request)
         user = self.ctx.auth.get_user(request.path_params["username"])
         if user is None:
             raise ApiError(404, "user does not exist")
-        return JSONResponse(user_json(user, self.ctx.base_url))
+        return JSONResponse(user_json(user, self.ctx.base_url, principal))
 
     async def create_user(self, request: Request) -> Response:
         """`CreateUserOption` (admin only): username, password, email, full_name."""
@@ -85,8 +86,6 @@ class UserApi:
             validate_owner(username)
         except InvalidName as exc:
             raise ApiError(422, str(exc)) from exc
-        if self.ctx.repos.get_org(username) is not None:
-            raise ApiError(422, f"an organization named {username!r} already exists")
         try:
             user = self.ctx.auth.create_user(
                 username, password, email=str_field(body, "email", max_len=GITEA_EMAIL_MAX),
@@ -171,7 +170,7 @@ class UserApi:
         for username, _role in self.ctx.auth.members(org):
             user = self.ctx.auth.get_user(username)
             if user is not None:
-                users.append(user_json(user, self.ctx.base_url))
+                users.append(user_json(user, self.ctx.base_url, principal))
         return JSONResponse(users)
 
     async def set_member(self, request: Request) -> Response:
