@@ -7,7 +7,9 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import httpx
@@ -15,7 +17,7 @@ import pytest
 
 from tests.ci.conftest import Jenkins, inline_job_xml, job_xml, unique
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer, require_tool
-from tests.git.conftest import Account, create_repo, create_user, repo_url
+from tests.git.conftest import Account, Git, create_repo, create_user, repo_url
 
 ECHO = "pipeline { agent any\n stages { stage('s') { steps { echo 'ran' } } } }"
 
@@ -326,3 +328,71 @@ def test_job_for_a_missing_repository_of_this_server_is_for_administrators(
     assert jenkins.http.get(f"/job/{name}/api/json").status_code == 200
     with httpx.Client(base_url=server.url, auth=(stranger.username, stranger.password)) as c:
         assert c.get(f"/job/{name}/api/json").status_code == 404
+
+
+def _alias_bomb(levels: int = 17) -> str:
+    """A .dockyard.yml whose stage is 2**levels parallel branches written with nested aliases."""
+
+    def stage(k: int) -> str:
+        if k == 0:
+            return "&s0 {name: b, steps: [{echo: hi}]}"
+        return f"&s{k} {{name: n{k}, parallel: [{stage(k - 1)}, *s{k - 1}]}}"
+
+    return f"stages: [{stage(levels)}]\n"
+
+
+def test_hostile_pipelines_fail_clearly_while_the_server_keeps_answering(
+    server: DockyardServer, jenkins: Jenkins, tmp_path: Path
+) -> None:
+    """Reproduction 6: a pushed 1 MB Jenkinsfile of `{`, a 2 MB one and a YAML alias bomb each
+    fail their build with file:line, and /healthz answers throughout (latency printed)."""
+    require_tool("git")
+    (tmp_path / "home").mkdir()
+    git = Git(tmp_path / "home")
+    owner = create_user(server, "owner")
+    full = create_repo(server, owner)["full_name"]
+    url = repo_url(server, full, owner.username, owner.password)
+    names = {script: unique("hostile") for script in ("Jenkinsfile", "Big.groovy", ".dockyard.yml")}
+    for script, name in names.items():
+        jenkins.create(name, job_xml(url, script_path=script))
+    work = tmp_path / "w"
+    git.run("clone", "-q", url, str(work))
+    bomb = _alias_bomb()
+    (work / "Jenkinsfile").write_text("{" * 1_000_000)
+    (work / "Big.groovy").write_text("pipeline {}\n" + " " * (2 << 20))
+    (work / ".dockyard.yml").write_text(bomb)
+    git.run("add", "-A", cwd=work)
+    git.run("commit", "-q", "-m", "hostile pipelines", cwd=work)
+    latencies: list[float] = []
+    with httpx.Client(base_url=server.url, timeout=30) as probe:
+
+        def healthz() -> None:
+            started = time.monotonic()
+            assert probe.get("/healthz").status_code == 200
+            latencies.append(time.monotonic() - started)
+
+        pusher = subprocess.Popen(["git", "push", "-q", "origin", "main"], cwd=work, env=git.env)
+        while pusher.poll() is None:
+            healthz()
+        assert pusher.returncode == 0
+        deadline = time.monotonic() + 90
+        results: dict[str, dict[str, Any]] = {}
+        while len(results) < len(names) and time.monotonic() < deadline:
+            healthz()
+            for script, name in names.items():
+                r = jenkins.http.get(f"/job/{name}/1/api/json")
+                if r.status_code == 200 and r.json()["result"]:
+                    results[script] = r.json()
+            time.sleep(0.02)
+    assert set(results) == set(names), results
+    logs = {script: jenkins.console(names[script], 1) for script in names}
+    assert all(info["result"] == "FAILURE" for info in results.values()), logs
+    assert "Jenkinsfile:1:1: expected a name, found '{'" in logs["Jenkinsfile"]
+    assert "Big.groovy:1:1: the pipeline file is" in logs["Big.groovy"] and "1 MiB" in logs["Big.groovy"]
+    assert ".dockyard.yml:1:" in logs[".dockyard.yml"] and "alias *s0 is not allowed" in logs[".dockyard.yml"]
+    print(
+        f"\n/healthz during the hostile push and builds ({len(bomb)}-byte alias bomb, 1 MB Jenkinsfile):"
+        f" {len(latencies)} requests, max {max(latencies) * 1000:.1f} ms,"
+        f" median {sorted(latencies)[len(latencies) // 2] * 1000:.1f} ms"
+    )
+    assert max(latencies) < 5.0

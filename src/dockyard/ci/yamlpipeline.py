@@ -11,8 +11,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent
+from ruamel.yaml.reader import ReaderError
 
 from dockyard.ci.errors import MAX_NESTING, ForbiddenParameter, PipelineError, Pos, check_size
 from dockyard.ci.jenkinsfile.declarative import STEPS
@@ -50,6 +51,12 @@ def parse_yaml_pipeline(source: str, filename: str = ".dockyard.yml") -> Pipelin
         mark = e.problem_mark
         pos = Pos(filename, mark.line + 1, mark.column + 1) if mark else Pos(filename, 1, 1)
         raise PipelineError(f"YAML syntax: {e.problem}", pos) from None
+    except ReaderError as e:  # a control character: the reader reports an offset, not a mark
+        before = source[: max(e.position, 0)]
+        pos = Pos(filename, before.count("\n") + 1, len(before) - before.rfind("\n"))
+        raise PipelineError(f"YAML syntax: character #x{e.character:04x} is not allowed", pos) from None
+    except YAMLError as e:
+        raise PipelineError(f"YAML syntax: {e}", Pos(filename, 1, 1)) from None
     return _Compiler(filename).pipeline(doc)
 
 
