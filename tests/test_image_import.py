@@ -371,8 +371,15 @@ def test_copy_and_inspect_between_registry_layout_and_archive(
     assert json.loads(raw)["layers"][0]["digest"] == summary["Layers"][0]
     code, err = in_process(capsys, "inspect", f"oci:{layout}:nope")
     assert code == 1 and "no image named 'nope'" in err
-    code, err = in_process(capsys, "copy", f"oci-archive:{archive}", f"oci:{tmp_path / 'x'}")
-    assert code == 1 and "archives can be written, not read" in err
+    # archives are read too: as oci-archive (by tag) and as docker-archive (layers hashed)
+    assert in_process(capsys, "copy", f"oci-archive:{archive}:1.36", f"oci:{tmp_path / 'x'}:1")[0] == 0
+    assert json.loads(main_out(capsys, "inspect", f"oci:{tmp_path / 'x'}:1"))["Digest"] == summary["Digest"]
+    back = f"{registry.host}/from-archive/busybox:1"
+    assert in_process(capsys, "copy", f"docker-archive:{archive}", f"docker://{back}")[0] == 0
+    pushed = json.loads(main_out(capsys, "inspect", back))
+    assert pushed["DiffIDs"] == summary["DiffIDs"] and pushed["Cmd"] == ["sh"]
+    code, err = in_process(capsys, "inspect", f"oci-archive:{layout / 'index.json'}")
+    assert code == 1 and "not an uncompressed tar archive" in err
 
 
 def main_out(capsys: pytest.CaptureFixture[str], *args: str) -> str:

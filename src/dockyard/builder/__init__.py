@@ -4,8 +4,10 @@ Public API (imported lazily, so `dockyard executor --help` stays fast):
 
     BuildOptions(context, dockerfile, destinations=[], build_args={}, target=None, ...)
         Kaniko's flags with Kaniko's meaning (see dockyard.builder.options).
-    build(options) -> BuildResult          build only (result.image is a dockyard.oci Image
-                                           whose layers are files in the blob cache)
+    build(options) -> BuildResult          build only (result.image is a dockyard.oci Image;
+                                           layers are in the blob cache or, for cache hits
+                                           and untouched base layers, known by descriptor
+                                           and fetched or mounted by `deliver`)
     deliver(image, options, log)           --tar-path / --oci-layout-path / push / digest files
     run_build(options, live=False) -> int  both, with progress on stderr and an exit code
     BuildError, RunFailed, SandboxUnavailable   what a failed build raises

@@ -1,5 +1,10 @@
-"""Base images: pull (through dockyard.oci, blobs cached), unpack once per layer chain
-(the unpacker refuses path escapes and device nodes), clone per stage.
+"""Base images: resolved by manifest and config only (`dockyard.oci`'s lazy images), unpacked
+once per layer chain (the unpacker refuses path escapes and device nodes), cloned per stage.
+
+A build whose steps all hit the cache never downloads or unpacks a base layer: `resolve_base`
+reads the manifest and config, the layers stay known by descriptor, and `rootfs_for` (run the
+first time a step reads the stage's rootfs) streams the first missing layer into the unpacker
+while the others download, in parallel, into the blob cache.
 
 `FROM scratch` is an empty rootfs. `FROM oci-layout://DIR[:TAG]` reads a local OCI image
 layout (offline bases); everything else is a registry reference normalised as Docker's.
@@ -10,40 +15,46 @@ from __future__ import annotations
 import copy
 import hashlib
 import shutil
+import subprocess
 import tempfile
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from dockyard.builder.options import BuildError, BuildOptions
-from dockyard.builder.state import clone_tree
 from dockyard.oci import (
     BlobCache,
     DigestMismatch,
     ImageConfig,
+    ImageLayout,
+    InvalidReference,
     Layer,
     LayerError,
     Platform,
+    RegistryClient,
+    RegistryError,
+    RegistryOptions,
     apply_layer,
+    fetch_all,
+    parse_reference,
 )
 
 LAYOUT_SCHEME = "oci-layout://"
+Log = Callable[[str], None]
 
 
 @dataclass
 class BaseImage:
-    """A stage's base: its reference, config and layers."""
+    """A stage's base: its reference, config and layers (local or known by descriptor)."""
 
     reference: str
     config: ImageConfig
     layers: list[Layer]
 
 
-def pull_registry_options(options: BuildOptions) -> object:
-    from dockyard.oci import RegistryOptions
-
+def pull_registry_options(options: BuildOptions) -> RegistryOptions:
+    """The registry options of pulls (bases, `COPY --from=<image>`): Kaniko's -pull flags."""
     return RegistryOptions(
         insecure=set(options.insecure_registries),
         insecure_all=options.insecure_pull,
@@ -56,24 +67,24 @@ def pull_registry_options(options: BuildOptions) -> object:
     )
 
 
-def fetch_base(name: str, options: BuildOptions, blobs: BlobCache, platform: Platform,
-               log: Callable[[str], None]) -> BaseImage:
+def resolve_base(name: str, options: BuildOptions, blobs: BlobCache, platform: Platform,
+                 log: Log) -> BaseImage:
+    """The base image by manifest and config only; its layers download into `blobs` when
+    their bytes are first needed (mirrors and registry maps apply)."""
     if name.lower() == "scratch":
         config = ImageConfig(architecture=platform.architecture, os=platform.os,
                              variant=platform.variant)
         return BaseImage("scratch", config, [])
     if name.startswith(LAYOUT_SCHEME):
         return read_layout(name[len(LAYOUT_SCHEME):], blobs, platform)
-    from dockyard.oci import InvalidReference, RegistryClient, RegistryError, parse_reference
-
     try:
         ref = parse_reference(name)
     except InvalidReference as exc:
         raise BuildError(f"FROM {name}: {exc}") from None
+    client = RegistryClient(pull_registry_options(options))  # layers reuse it later
     try:
-        with RegistryClient(pull_registry_options(options)) as client:  # type: ignore[arg-type]
-            image = client.pull(ref, blobs, platform, progress=lambda m: log(f"    {m}"))
-    except (RegistryError, OSError, ValueError) as exc:
+        image = client.image(ref, blobs, platform, progress=lambda m: log(f"    {m}"))
+    except (RegistryError, DigestMismatch, OSError, ValueError) as exc:
         hint = ""
         if "http" in str(exc).lower() and not options.insecure_pull:
             hint = " (a plain-HTTP registry needs --insecure-pull)"
@@ -84,8 +95,6 @@ def fetch_base(name: str, options: BuildOptions, blobs: BlobCache, platform: Pla
 def read_layout(spec: str, blobs: BlobCache, platform: Platform) -> BaseImage:
     """An image from an OCI layout directory (`DIR` or `DIR:TAG`); blobs are copied into
     the blob cache so every later step finds them in one place."""
-    from dockyard.oci import ImageLayout
-
     path_text, tag = spec, None
     if ":" in Path(spec).name:
         path_text, _, tag = spec.rpartition(":")
@@ -93,7 +102,6 @@ def read_layout(spec: str, blobs: BlobCache, platform: Platform) -> BaseImage:
         image = ImageLayout(Path(path_text)).read_image(tag, platform)
     except (OSError, LookupError, ValueError) as exc:
         raise BuildError(f"FROM oci-layout://{spec}: {exc}") from None
-    layers = []
     for layer in image.layers:
         if layer.path is None:
             raise BuildError(f"FROM oci-layout://{spec}: layer {layer.digest} is missing")
@@ -103,19 +111,35 @@ def read_layout(spec: str, blobs: BlobCache, platform: Platform) -> BaseImage:
                 blobs.path(actual).unlink(missing_ok=True)
                 raise BuildError(f"FROM oci-layout://{spec}: blob {layer.digest} has digest "
                                  f"{actual}: the layout is corrupt")
-        layers.append(Layer(layer.descriptor, layer.diff_id, blobs.path(layer.digest)))
+    layers = [Layer(layer.descriptor, layer.diff_id, blobs) for layer in image.layers]
     return BaseImage(f"oci-layout://{spec}", image.config, layers)
 
 
-def rootfs_for(base: BaseImage, rootfs: Path, cache_dir: Path, hardlink: bool,
-               stream: Callable[[Layer], AbstractContextManager[BinaryIO]] | None = None,
-               wait: Callable[[], None] | None = None) -> None:
+def fetch_layers(layers: Sequence[Layer]) -> None:
+    """Downloads (in parallel, verified) the blobs of `layers` that have no local copy."""
+    try:
+        fetch_all(layers)
+    except (RegistryError, DigestMismatch, OSError) as exc:
+        raise BuildError(f"cannot fetch a layer: {exc}") from None
+
+
+def materializer(base: BaseImage, cache_dir: Path, hardlink: Callable[[], bool], label: str,
+                 log: Log) -> Callable[[Path], None]:
+    """The `source` of a stage's rootfs from a registry/layout base (see `rootfs_for`)."""
+
+    def make(target: Path) -> None:
+        log(f"    preparing the rootfs of stage {label}")
+        rootfs_for(base, target, cache_dir, hardlink=hardlink())
+
+    return make
+
+
+def rootfs_for(base: BaseImage, rootfs: Path, cache_dir: Path, hardlink: bool) -> None:
     """Makes `rootfs` the base's filesystem: unpacked once per layer chain into the cache,
     then cloned (hard links when every later write goes through overlay/renames).
 
-    A layer without a local blob is read through `stream` (download and unpack at once);
-    `wait` is called before the first layer that is neither local nor the first missing one
-    (other downloads still running)."""
+    The first layer without a local blob is unpacked while it downloads; the other missing
+    ones download meanwhile (waited for before the first of them is unpacked)."""
     if not base.layers:
         rootfs.mkdir(parents=True)
         return
@@ -125,23 +149,12 @@ def rootfs_for(base: BaseImage, rootfs: Path, cache_dir: Path, hardlink: bool,
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cached.parent))
         try:
-            streamed = False
-            for layer in base.layers:
-                local = layer.path is not None and layer.path.is_file()
-                if not local and streamed and wait is not None:
-                    wait()
-                try:
-                    if layer.path is not None and layer.path.is_file():
-                        apply_layer(layer.path, tmp, expected_diff_id=layer.diff_id)
-                    elif stream is not None and not streamed:
-                        streamed = True
-                        with stream(layer) as blob:
-                            apply_layer(blob, tmp, expected_diff_id=layer.diff_id)
-                    else:
-                        raise BuildError(f"base layer {layer.digest} was not pulled")
-                except (LayerError, DigestMismatch) as exc:
-                    raise BuildError(f"FROM {base.reference}: layer {layer.digest} refused: "
-                                     f"{exc}") from None
+            missing = [layer for layer in base.layers if not layer.is_local]
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetch:
+                others = prefetch.submit(fetch_layers, missing[1:]) if missing else None
+                for layer in base.layers:
+                    _unpack(base, layer, tmp, streamed=bool(missing) and layer is missing[0],
+                            others=others)
             tmp.chmod(0o755)
             try:
                 tmp.rename(cached)
@@ -151,3 +164,32 @@ def rootfs_for(base: BaseImage, rootfs: Path, cache_dir: Path, hardlink: bool,
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     clone_tree(cached, rootfs, hardlink=hardlink)
+
+
+def _unpack(base: BaseImage, layer: Layer, root: Path, streamed: bool,
+            others: Future[None] | None) -> None:
+    try:
+        if streamed:
+            with layer.open() as blob:
+                apply_layer(blob, root, expected_diff_id=layer.diff_id)
+            return
+        if not layer.is_local and others is not None:
+            others.result()  # the prefetch of the other missing layers
+        apply_layer(layer.fetch(), root, expected_diff_id=layer.diff_id)
+    except (LayerError, DigestMismatch) as exc:
+        raise BuildError(f"FROM {base.reference}: layer {layer.digest} refused: {exc}") \
+            from None
+    except (RegistryError, OSError) as exc:
+        if isinstance(exc, OSError) and layer.is_local:
+            raise  # a local disk problem, not the layer's
+        raise BuildError(f"cannot fetch layer {layer.digest}: {exc}") from None
+
+
+def clone_tree(source: Path, target: Path, hardlink: bool) -> None:
+    """Copies a rootfs; with `hardlink` files are shared (safe when every later write
+    goes through an overlay or a rename, as Dockyard's steps do)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        shutil.rmtree(target)
+    flag = "-al" if hardlink else "-a"
+    subprocess.run(["cp", flag, "--", str(source), str(target)], check=True)

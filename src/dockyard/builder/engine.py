@@ -19,8 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard.builder import lazy
-from dockyard.builder.base import BaseImage
+from dockyard.builder.base import BaseImage, clone_tree, fetch_layers, materializer, resolve_base
 from dockyard.builder.cache import chain_link
 from dockyard.builder.context import BuildContext
 from dockyard.builder.dockerfile import (
@@ -38,9 +37,9 @@ from dockyard.builder.dockerfile import (
 from dockyard.builder.dockerfile.expansion import global_env
 from dockyard.builder.instructions import Change, step_for
 from dockyard.builder.options import BuildError, BuildOptions, CachedLayerUnusable
-from dockyard.builder.state import DEFAULT_SHELL, BuildEnv, StageState, clone_tree
+from dockyard.builder.state import DEFAULT_SHELL, BuildEnv, StageState
 from dockyard.builder.step_cache import CacheEvent, StepCache
-from dockyard.oci import BlobCache, Descriptor, History, Image, ImageConfig, Layer, Platform, mediatypes
+from dockyard.oci import BlobCache, Descriptor, History, Image, ImageConfig, Layer, Platform, mutate
 
 
 @dataclass
@@ -196,27 +195,26 @@ class Builder:
                 cache_chain=parent.cache_chain, cache_missed=parent.cache_missed,
                 source=source, pending=pending, fetch_missing=parent.fetch_missing,
             )
-        base: BaseImage = lazy.resolve_base(base_name, self.options, blobs, platform, self.log)
+        base: BaseImage = resolve_base(base_name, self.options, blobs, platform, self.log)
         config = copy.deepcopy(base.config)
         config.history = None
-        from_base = lazy.materializer(base, self.options, blobs, env,
-                                      str(stage.name or stage.index), self.log)
+        from_base = materializer(base, self.options.cache_dir, lambda: env.overlay,
+                                 str(stage.name or stage.index), self.log)
         return StageState(
             index=stage.index, name=stage.name, rootfs_path=rootfs, config=config,
             layers=list(base.layers), history=list(base.config.history or []),
             shell=list(config.config.shell or DEFAULT_SHELL), base_ref=base.reference,
             cache_chain=chain_link("base", ",".join(str(layer.diff_id) for layer in base.layers)),
             source=from_base,
-            fetch_missing=lambda layers: self.fetch_cached(layers, blobs),
+            fetch_missing=self.fetch_cached,
         )
 
-    def fetch_cached(self, layers: list[Layer], blobs: BlobCache) -> None:
+    def fetch_cached(self, layers: list[Layer]) -> None:
         """Downloads the blobs of cache hits a step now needs; failing that, the hit was bad."""
         try:
-            lazy.fetch_layers(layers, self.options, blobs, self.log)
+            fetch_layers(layers)
         except BuildError as exc:
-            missing = [layer.digest for layer in layers
-                       if layer.path is None or not layer.path.is_file()]
+            missing = [layer.digest for layer in layers if not layer.is_local]
             raise CachedLayerUnusable(missing or [layers[0].digest], str(exc)) from None
 
     def run_trigger(self, trigger: str, state: StageState, env: BuildEnv,
@@ -281,7 +279,7 @@ class Builder:
             blobs.add_file(tmp, blob.digest, move=True)
             layer = Layer(
                 Descriptor(media_type=blob.media_type, digest=blob.digest, size=blob.size),
-                blob.diff_id, blobs.path(blob.digest))
+                blob.diff_id, blobs)
             state.layers.append(layer)
             self.layers_written += 1
         else:
@@ -303,15 +301,7 @@ class Builder:
         config.created = _timestamp(self.options.source_date_epoch)
         config.history = final.history
         config.config.on_build = config.config.on_build or None
-        layers = []
-        for layer in final.layers:
-            media = layer.descriptor.media_type
-            oci_type = mediatypes.OCI_LAYER_GZIP if media == mediatypes.DOCKER_LAYER_GZIP else \
-                mediatypes.OCI_LAYER if media == mediatypes.DOCKER_LAYER else media
-            descriptor = Descriptor(media_type=oci_type, digest=layer.descriptor.digest,
-                                    size=layer.descriptor.size)
-            layers.append(Layer(descriptor, layer.diff_id, layer.path, layer.source))
-        return Image.assemble(config, layers)
+        return Image.assemble(config, [mutate.oci_layer(layer) for layer in final.layers])
 
 
 def _overlay_supported(scratch: Path, record: Path) -> bool:

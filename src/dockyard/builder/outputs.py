@@ -2,7 +2,8 @@
 skipped, blobs of another repository on the same registry are mounted), a tarball
 (--tar-path: docker-archive and oci-archive in one, `docker load`/`podman load` read it),
 an OCI layout, and the digest files Kaniko writes for the next pipeline step. The writers
-are dockyard.oci's."""
+are dockyard.oci's; a layer known only by descriptor (a cache hit, an untouched base layer)
+is mounted from its repository where the registry allows, else fetched when it is written."""
 
 from __future__ import annotations
 
@@ -11,12 +12,21 @@ from pathlib import Path
 
 from dockyard.atomicfile import atomic_write_bytes
 from dockyard.builder.options import BuildError, BuildOptions
-from dockyard.oci import Image
+from dockyard.oci import (
+    DigestMismatch,
+    Image,
+    ImageLayout,
+    InvalidReference,
+    RegistryClient,
+    RegistryError,
+    RegistryOptions,
+    parse_reference,
+    write_archive,
+)
 
 
-def push_registry_options(options: BuildOptions) -> object:
-    from dockyard.oci import RegistryOptions
-
+def push_registry_options(options: BuildOptions) -> RegistryOptions:
+    """The registry options of pushes: Kaniko's --insecure/--skip-tls-verify (not -pull)."""
     return RegistryOptions(
         insecure=set(options.insecure_registries),
         insecure_all=options.insecure,
@@ -27,19 +37,17 @@ def push_registry_options(options: BuildOptions) -> object:
 
 
 def push(image: Image, options: BuildOptions, log: Callable[[str], None]) -> None:
-    from dockyard.oci import InvalidReference, RegistryClient, RegistryError, parse_reference
-
     try:
         refs = [parse_reference(d) for d in options.destinations]
     except InvalidReference as exc:
         raise BuildError(f"--destination: {exc}") from None
     attempts = options.push_retry + 1
-    with RegistryClient(push_registry_options(options)) as client:  # type: ignore[arg-type]
+    with RegistryClient(push_registry_options(options)) as client:
         for attempt in range(1, attempts + 1):
             try:
                 client.push(image, refs, progress=lambda m: log(f"  {m}"))
                 return
-            except (RegistryError, OSError) as exc:
+            except (RegistryError, DigestMismatch, OSError) as exc:
                 if attempt == attempts:
                     hint = ""
                     if "http" in str(exc).lower() and not options.insecure:
@@ -59,8 +67,6 @@ def write_digest_files(image: Image, options: BuildOptions) -> None:
     names = []
     tagged = []
     for destination in options.destinations:
-        from dockyard.oci import parse_reference
-
         ref = parse_reference(destination)
         names.append(f"{ref.name}@{digest}")
         tagged.append(f"{ref}@{digest}")
@@ -72,17 +78,17 @@ def write_digest_files(image: Image, options: BuildOptions) -> None:
 
 def deliver(image: Image, options: BuildOptions, log: Callable[[str], None]) -> None:
     """Writes the local outputs, then pushes (unless --no-push)."""
-    from dockyard.builder.lazy import complete_layers
-    from dockyard.oci import ImageLayout, parse_reference, write_archive
-
     names = [parse_reference(d) for d in options.destinations]
-    complete_layers(image, options, log)  # cache hits known by descriptor only
-    if options.tar_path:
-        write_archive(image, options.tar_path, names)
-        log(f"saved {options.tar_path} (docker-archive and oci-archive)")
-    if options.oci_layout_path:
-        ImageLayout(options.oci_layout_path).write_image(image, names[0].tag if names else None)
-        log(f"saved OCI layout {options.oci_layout_path}")
+    try:
+        if options.tar_path:
+            write_archive(image, options.tar_path, names)
+            log(f"saved {options.tar_path} (docker-archive and oci-archive)")
+        if options.oci_layout_path:
+            ImageLayout(options.oci_layout_path).write_image(image,
+                                                             names[0].tag if names else None)
+            log(f"saved OCI layout {options.oci_layout_path}")
+    except (RegistryError, DigestMismatch) as exc:  # a layer known by descriptor only
+        raise BuildError(f"cannot fetch a layer of the image: {exc}") from None
     if options.destinations and not options.no_push:
         push(image, options, log)
     write_digest_files(image, options)

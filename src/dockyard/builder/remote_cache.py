@@ -145,7 +145,14 @@ class RemoteCache:
         return None
 
     def _read(self, key: str, ref: Reference) -> RemoteEntry | None:
-        from dockyard.oci import ImageConfig, Manifest, mediatypes, parse_manifest_or_index, sha256_digest
+        from dockyard.oci import (
+            ImageConfig,
+            Manifest,
+            RemoteBlobs,
+            mediatypes,
+            parse_manifest_or_index,
+            sha256_digest,
+        )
 
         client = self.client()
         raw, media_type = client.get_manifest(ref)
@@ -182,12 +189,11 @@ class RemoteCache:
         descriptor = manifest.layers[0]
         if descriptor.media_type not in mediatypes.LAYERS:
             raise ValueError(f"layer media type {descriptor.media_type!r}")
-        path = self.blobs.path(descriptor.digest) if self.blobs.has(descriptor.digest) \
-            else None
-        if path is None and not client.blob_exists(ref, descriptor.digest):
+        if not self.blobs.has(descriptor.digest) and not client.blob_exists(ref, descriptor.digest):
             raise ValueError(f"its layer {descriptor.digest} is missing from the registry")
         assert self._ref is not None
-        layer = Layer(descriptor, diff_ids[0], path, self._ref)
+        layer = Layer(descriptor, diff_ids[0], RemoteBlobs(client, self._ref, self.blobs),
+                      self._ref)
         return RemoteEntry(layer, created_text or "")
 
     # ------------------------------------------------------------------ store

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import errno
-import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dockyard.builder.base import resolve_base, rootfs_for
 from dockyard.builder.context import BuildContext
 from dockyard.builder.options import BuildOptions, CachedLayerUnusable
-from dockyard.oci import History, ImageConfig, Layer
+from dockyard.oci import (
+    BlobCache,
+    DigestMismatch,
+    History,
+    ImageConfig,
+    Layer,
+    LayerError,
+    Platform,
+    apply_layer,
+)
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHELL = ["/bin/sh", "-c"]
@@ -50,15 +58,12 @@ class StageState:
             source, self.source = self.source, None
             source(self.rootfs_path)
         if self.pending:
-            from dockyard.oci import DigestMismatch, LayerError, apply_layer
-
             pending, self.pending = self.pending, []
-            if self.fetch_missing is not None and any(layer.path is None for layer in pending):
+            if self.fetch_missing is not None and not all(layer.is_local for layer in pending):
                 self.fetch_missing(pending)
             for layer in pending:
-                assert layer.path is not None
                 try:
-                    apply_layer(layer.path, self.rootfs_path, expected_diff_id=layer.diff_id)
+                    apply_layer(layer.fetch(), self.rootfs_path, expected_diff_id=layer.diff_id)
                 except (LayerError, DigestMismatch, OSError) as exc:
                     if _machine_fault(exc):
                         raise
@@ -146,12 +151,8 @@ class BuildEnv:
         """The rootfs of image `name` (for `COPY --from=<image>`, `--mount=from=<image>`):
         pulled and unpacked once per build."""
         if name not in self.external_roots:
-            from dockyard.builder.base import fetch_base, rootfs_for
-            from dockyard.oci import BlobCache, Platform
-
-            platform = (Platform.parse(self.options.platform) if self.options.platform
-                        else Platform.current())
-            base = fetch_base(name, self.options, BlobCache(self.blob_dir), platform, self.log)
+            base = resolve_base(name, self.options, BlobCache(self.blob_dir), self.platform,
+                                self.log)
             root = self.new_dir("image")
             root.rmdir()
             rootfs_for(base, root, self.options.cache_dir, hardlink=True)
@@ -162,14 +163,16 @@ class BuildEnv:
         """The diff_ids of image `name` (`COPY --from=<image>`, `--mount=from=<image>`) for
         a cache key: its manifest and config only, resolved once per build."""
         if name not in self.resolved_images:
-            from dockyard.builder.lazy import resolve_base
-            from dockyard.oci import BlobCache, Platform
-
-            platform = (Platform.parse(self.options.platform) if self.options.platform
-                        else Platform.current())
-            base = resolve_base(name, self.options, BlobCache(self.blob_dir), platform, self.log)
+            base = resolve_base(name, self.options, BlobCache(self.blob_dir), self.platform,
+                                self.log)
             self.resolved_images[name] = base.layers
         return ",".join(str(layer.diff_id) for layer in self.resolved_images[name])
+
+    @property
+    def platform(self) -> Platform:
+        """The platform the build targets (--custom-platform, else this machine's)."""
+        return Platform.parse(self.options.platform) if self.options.platform \
+            else Platform.current()
 
     def stage_root(self, name: str) -> Path | None:
         """The rootfs of a finished stage named (or numbered) `name`."""
@@ -185,12 +188,3 @@ def _machine_fault(exc: BaseException) -> bool:
     return isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO,
                                                           errno.EROFS)
 
-
-def clone_tree(source: Path, target: Path, hardlink: bool) -> None:
-    """Copies a rootfs; with `hardlink` files are shared (safe when every later write
-    goes through an overlay or a rename, as Dockyard's steps do)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        shutil.rmtree(target)
-    flag = "-al" if hardlink else "-a"
-    subprocess.run(["cp", flag, "--", str(source), str(target)], check=True)

@@ -214,7 +214,7 @@ class StepCache:
                     return None, "local"
                 descriptor = Descriptor(media_type=entry.media_type, digest=entry.digest,
                                         size=entry.size)
-                return Layer(descriptor, entry.diff_id, self.blobs.path(entry.digest)), "local"
+                return Layer(descriptor, entry.diff_id, self.blobs), "local"
         if self.remote is not None:
             remote = self.remote.lookup(key)
             if remote is not None:

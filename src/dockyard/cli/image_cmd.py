@@ -3,12 +3,15 @@
 `dockyard image import` turns a root filesystem (a directory or a tar, e.g. from busybox-static
 or mmdebstrap) into a one-layer base image and pushes it, so base images can be made offline.
 `dockyard image copy SRC DST` moves an image between a registry (`docker://REF` or a bare
-reference), an OCI layout (`oci:DIR[:TAG]`) and an archive (`oci-archive:FILE`, which is also a
-docker-archive); `dockyard image inspect` prints what a registry or layout holds."""
+reference), an OCI layout (`oci:DIR[:TAG]`) and an archive (`oci-archive:FILE` or
+`docker-archive:FILE`; the one Dockyard writes is both); `dockyard image inspect` prints what a
+registry, layout or archive holds. Sources are read lazily: inspect downloads no layer, and a
+copy between repositories of one registry mounts layers instead of moving them."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -105,12 +108,12 @@ def _add_registry_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_copy_inspect(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     copy = sub.add_parser("copy", help="copy an image between registries, OCI layouts and archives")
-    copy.add_argument("source", help="docker://REF, REF or oci:DIR[:TAG]")
+    copy.add_argument("source", help="docker://REF, REF, oci:DIR[:TAG] or oci-archive:FILE[:TAG]")
     copy.add_argument("destination", help="docker://REF, REF, oci:DIR[:TAG] or oci-archive:FILE")
     copy.add_argument("--platform", help="platform to pick from a multi-platform source")
     _add_registry_flags(copy)
     inspect = sub.add_parser("inspect", help="print an image's digest, platform, layers and config")
-    inspect.add_argument("image", help="docker://REF, REF or oci:DIR[:TAG]")
+    inspect.add_argument("image", help="docker://REF, REF, oci:DIR[:TAG] or oci-archive:FILE[:TAG]")
     inspect.add_argument("--raw", action="store_true", help="print the manifest as stored")
     inspect.add_argument("--platform", help="platform to pick from a multi-platform image")
     _add_registry_flags(inspect)
@@ -161,8 +164,10 @@ def _layout_and_tag(spec: str) -> tuple[Path, str | None]:
     return Path(spec), None
 
 
-def _read(location: str, args: argparse.Namespace, cache_dir: Path) -> tuple[Image, str]:
-    """The image at `location` and a reference naming it (for archives)."""
+def _read(location: str, args: argparse.Namespace, cache_dir: Path,
+          stack: contextlib.ExitStack) -> tuple[Image, str]:
+    """The image at `location` and a reference naming it (for archives); a registry client
+    stays open on `stack` while the image's layers may still be read."""
     from dockyard import oci
 
     kind, spec = _split_location(location)
@@ -171,17 +176,20 @@ def _read(location: str, args: argparse.Namespace, cache_dir: Path) -> tuple[Ima
         directory, tag = _layout_and_tag(spec)
         return oci.ImageLayout(directory).read_image(tag, platform), tag or "latest"
     if kind == "archive":
-        raise ValueError(f"{location}: archives can be written, not read (use oci:DIR)")
-    with oci.RegistryClient(_registry_options(args)) as client:
-        ref = oci.parse_reference(spec)
-        return client.pull(ref, oci.BlobCache(cache_dir), platform), str(ref)
+        path, tag = _layout_and_tag(spec)
+        return oci.read_archive(path, oci.BlobCache(cache_dir), tag, platform), tag or "latest"
+    ref = oci.parse_reference(spec)
+    # manifest and config only: layers are fetched when a destination needs their bytes
+    client = stack.enter_context(oci.RegistryClient(_registry_options(args)))
+    return client.image(ref, oci.BlobCache(cache_dir), platform), str(ref)
 
 
 def _copy(args: argparse.Namespace) -> int:
     from dockyard import oci
 
-    with tempfile.TemporaryDirectory(prefix="dockyard-copy-") as tmp:
-        image, source_name = _read(args.source, args, Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="dockyard-copy-") as tmp, \
+            contextlib.ExitStack() as stack:
+        image, source_name = _read(args.source, args, Path(tmp), stack)
         kind, spec = _split_location(args.destination)
         if kind == "oci":
             directory, tag = _layout_and_tag(spec)
@@ -200,8 +208,9 @@ def _copy(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
 
-    with tempfile.TemporaryDirectory(prefix="dockyard-inspect-") as tmp:
-        image, name = _read(args.image, args, Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="dockyard-inspect-") as tmp, \
+            contextlib.ExitStack() as stack:
+        image, name = _read(args.image, args, Path(tmp), stack)
         if args.raw:
             sys.stdout.write(image.manifest_bytes.decode())
             return 0

@@ -1,20 +1,18 @@
 """Image references as deploy manifests spell them, and the `NAME=REF` arguments of set-image.
 
-Names compare the way Docker normalises them (`nginx` == `docker.io/library/nginx`), so a
+The grammar and the normalisation are `dockyard.oci`'s (one reference model: Docker's rules);
+`ImageRef` only keeps the manifest's own spelling, because a patch must not rewrite `nginx` as
+`docker.io/library/nginx`. Names compare normalised (`nginx` == `docker.io/library/nginx`), so a
 manifest that says `nginx:1.25` is found by `--image docker.io/library/nginx=...` and vice versa;
 the manifest keeps its own spelling of anything the new reference does not change.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from dockyard.oci.reference import DOMAIN_PATTERN, REPOSITORY_PATTERN, TAG_PATTERN
-
-_NAME = re.compile(rf"^(?:{DOMAIN_PATTERN}/)?{REPOSITORY_PATTERN}$")
-_TAG = re.compile(rf"^{TAG_PATTERN}$")
-_DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
+from dockyard.oci import InvalidReference, check_digest, check_tag, split_registry
+from dockyard.oci import parse_reference as parse_normalised
 
 
 class ImageReferenceError(ValueError):
@@ -47,21 +45,29 @@ def parse_reference(value: str, *, allow_bare: bool = False) -> ImageRef:
     tag = ""
     if colon > slash:
         rest, tag = rest[:colon], rest[colon + 1 :]
-    if tag and not _TAG.match(tag):
-        raise ImageReferenceError(f"invalid tag {tag!r} in image reference {value!r}")
-    if digest and not _DIGEST.match(digest):
+    try:
+        if tag:
+            check_tag(tag)
+    except InvalidReference as exc:
+        raise ImageReferenceError(f"in image reference {value!r}: {exc}") from None
+    try:
+        if digest:
+            check_digest(digest)
+    except InvalidReference:
         raise ImageReferenceError(
             f"invalid digest {digest!r} in image reference {value!r} (use sha256:<64 hex>)"
-        )
+        ) from None
     if not rest:
         if allow_bare and (tag or digest):
             return ImageRef("", tag, digest)
         raise ImageReferenceError(f"image reference {value!r} has no repository name")
-    if not _NAME.match(rest):
+    try:
+        parse_normalised(rest, default_tag=None)
+    except InvalidReference:
         raise ImageReferenceError(
             f"invalid image name {rest!r} in {value!r}: use [HOST[:PORT]/]path/name in lower case, "
             "e.g. 127.0.0.1:8080/bootcamp/notes-api"
-        )
+        ) from None
     return ImageRef(rest, tag, digest)
 
 
@@ -84,16 +90,7 @@ def parse_image_arg(arg: str) -> tuple[str, ImageRef]:
 
 def normalize_name(name: str) -> str:
     """Docker's normal form: `nginx` -> `docker.io/library/nginx`."""
-    first, sep, remainder = name.partition("/")
-    if not sep or ("." not in first and ":" not in first and first != "localhost"):
-        domain, path = "docker.io", name
-    else:
-        domain, path = first, remainder
-    if domain == "index.docker.io":
-        domain = "docker.io"
-    if domain == "docker.io" and "/" not in path:
-        path = f"library/{path}"
-    return f"{domain}/{path}"
+    return "/".join(split_registry(name))
 
 
 def same_name(a: str, b: str) -> bool:

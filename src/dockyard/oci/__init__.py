@@ -1,53 +1,67 @@
 """dockyard.oci: OCI images without a daemon. Imports nothing else from Dockyard.
 
-One image model, several readers and writers (in the style of go-containerregistry's pkg/v1):
+One image model, many readers and writers (go-containerregistry's pkg/v1): an `Image` is its
+manifest and config bytes and its `Layer`s; a layer's bytes open through a `BlobSource`
+(a local file, a `BlobCache`, an OCI layout, a tar archive, a registry repository), so an
+image read from a registry costs its manifest and config until a layer is asked for.
+Importing this package loads nothing: each name below loads its module on first use.
 
-* `digest`      sha256 digests: `validate_digest`, `sha256_digest`, `HashingWriter/Reader`.
-* `mediatypes`  OCI and Docker v2 media type constants and helpers.
-* `reference`   `parse_reference("alpine")` -> docker.io/library/alpine:latest (Docker's rules).
+Model
+* `image`       `Image`, `Layer` (`path` if local, `fetch()`, `open()`), `BlobSource`,
+                `LocalFile`, `fetch_all(layers)` (parallel), `Image.assemble(config, layers)`.
 * `models`      `Descriptor`, `Manifest`, `Index`, `ImageConfig` (+ `ContainerConfig`, `RootFS`,
                 `History`, `HealthConfig`), `Platform`; exact JSON round trip.
+* `digest`      sha256 digests: `validate_digest`, `sha256_digest`, `HashingWriter/Reader`.
+* `mediatypes`  OCI and Docker v2 media type constants and helpers.
+* `reference`   `parse_reference("alpine")` -> docker.io/library/alpine:latest (Docker's rules),
+                `split_registry`, `check_tag`, `check_digest`: the one reference grammar.
+* `timestamps`  RFC 3339 and the annotations Dockyard writes.
+Sources and sinks
+* `remote`      `RegistryClient`: `image` (lazy: manifest + config, layers on demand through
+                `RemoteBlobs`), `pull` (verified, parallel), `push` (HEAD, mount, upload, a
+                layer known by descriptor fetched only if it cannot be mounted), `push_index`,
+                `upload_stream`, `copy`; mirrors and `registry_map` on reads.
+* `layout`      `ImageLayout`: an OCI layout directory (read, write).
+* `tarball`     `write_archive` (one tar that is both docker-archive and oci-archive, for
+                `--tar-path`) and `read_archive` (either format; layers read from the tar).
+* `blobcache`   `BlobCache`: content-addressed dir, verified atomic ingest, shared by builds.
+* `mutate`      `append_layers`, `set_config`, `set_annotations`, `oci_layer`: derived images.
 * `layers`      `apply_layer` (safe untar with whiteouts: `..`/absolute names refused, parents
                 resolved inside the root, device nodes skipped unless `allow_devices` as root)
                 and `LayerWriter` / `write_layer*` (deterministic streaming tar -> compress ->
                 hash, diff_id and digest in one pass; `add_tar` re-packs a rootfs tar safely).
 * `compression` `decompressing_reader` / `compressing_writer`: gzip (isal, else zlib), zstd.
-* `image`       `Image` (manifest bytes + config bytes + `Layer`s) and `Image.assemble`.
-* `blobcache`   `BlobCache`: content-addressed dir, verified atomic ingest, shared by builds.
-* `credentials` `CredentialStore.load()`: docker config.json (`auths`, credHelpers).
-* `errors`      `RegistryError` (+ `RegistryAuthError`, `NotFoundError`): status and error JSON.
+Reaching registries (used by `remote`)
 * `options`     `RegistryOptions`, Kaniko's registry flags (insecure, skip-tls-verify,
                 registry-certificate, mirrors, registry-map), and the TLS contexts they mean.
-* `auth`        the token flow of one host (`parse_challenge`, Bearer/Basic, tokens per scope).
 * `transport`   one host's session over `http`: scheme by ping, retries, auth on 401.
-* `remote`      `RegistryClient`: pull (platform, parallel, verified), push (HEAD, mount,
-                monolithic or chunked upload, manifest under many tags), `push_index`,
-                `upload_stream`, `copy`.
-* `layout`      `ImageLayout` (OCI layout dir) and `write_archive` (one tar that is both a
-                docker-archive and an oci-archive, for `--tar-path`).
+* `auth`        the token flow of one host (`parse_challenge`, Bearer/Basic, tokens per scope).
+* `credentials` `CredentialStore.load()`: docker config.json (`auths`, credHelpers).
+* `errors`      `RegistryError` (+ `RegistryAuthError`, `NotFoundError`): status and error JSON.
+* `http`        the standard-library HTTP client (pooled connections, bounded reads).
 
 Typical use (the builder's):
 
     cache = BlobCache(data_dir / "cache" / "blobs")
     with RegistryClient(RegistryOptions(insecure={"127.0.0.1:5000"})) as client:
-        base = client.pull("alpine:3.20", cache)                  # verified, parallel
+        base = client.image("alpine:3.20", cache)         # manifest + config only
         for layer in base.layers:
-            apply_layer(layer.path, rootfs, expected_diff_id=layer.diff_id)
+            with layer.open() as blob:                     # downloads into the cache
+                apply_layer(blob, rootfs, expected_diff_id=layer.diff_id)
         with LayerWriter(tmp / "layer", "gzip", mtime=0) as writer:
             writer.add_tree(changed_dir, "app")
-        image = Image.assemble(config, [*base.layers, Layer.from_info(writer.close())])
+        image = mutate.append_layers(base, [Layer.from_info(writer.close())])
         client.push(image, ["127.0.0.1:5000/team/app:1", "127.0.0.1:5000/team/app:latest"])
 
 Import from here, not from the submodules: this list is the supported surface.
 """
-
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names below load on first use (`__getattr__`)
-    from dockyard.oci import mediatypes
+    from dockyard.oci import mediatypes, mutate
     from dockyard.oci.auth import parse_challenge
     from dockyard.oci.blobcache import BlobCache
     from dockyard.oci.compression import compressing_writer, decompressing_reader, sniff_compression
@@ -65,7 +79,7 @@ if TYPE_CHECKING:  # the names below load on first use (`__getattr__`)
         validate_digest,
     )
     from dockyard.oci.errors import NotFoundError, RegistryAuthError, RegistryError
-    from dockyard.oci.image import Image, Layer
+    from dockyard.oci.image import BlobSource, Image, Layer, LocalFile, fetch_all
     from dockyard.oci.layers import (
         ApplyResult,
         LayerError,
@@ -77,7 +91,7 @@ if TYPE_CHECKING:  # the names below load on first use (`__getattr__`)
         write_layer,
         write_layer_from_dir,
     )
-    from dockyard.oci.layout import ImageLayout, write_archive
+    from dockyard.oci.layout import ImageLayout
     from dockyard.oci.models import (
         ContainerConfig,
         Descriptor,
@@ -92,8 +106,17 @@ if TYPE_CHECKING:  # the names below load on first use (`__getattr__`)
         parse_manifest_or_index,
     )
     from dockyard.oci.options import RegistryOptions
-    from dockyard.oci.reference import DOCKER_HUB, InvalidReference, Reference, parse_reference
-    from dockyard.oci.remote import RegistryClient
+    from dockyard.oci.reference import (
+        DOCKER_HUB,
+        InvalidReference,
+        Reference,
+        check_digest,
+        check_tag,
+        parse_reference,
+        split_registry,
+    )
+    from dockyard.oci.remote import RegistryClient, RemoteBlobs
+    from dockyard.oci.tarball import ArchiveBlobs, read_archive, write_archive
     from dockyard.oci.timestamps import ANNOTATION_CACHE_KEY, ANNOTATION_CREATED, parse_rfc3339
 
 _EXPORTS = {
@@ -117,7 +140,10 @@ _EXPORTS = {
     "NotFoundError": "dockyard.oci.errors",
     "RegistryAuthError": "dockyard.oci.errors",
     "RegistryError": "dockyard.oci.errors",
+    "BlobSource": "dockyard.oci.image",
     "Image": "dockyard.oci.image",
+    "LocalFile": "dockyard.oci.image",
+    "fetch_all": "dockyard.oci.image",
     "Layer": "dockyard.oci.image",
     "ApplyResult": "dockyard.oci.layers",
     "LayerError": "dockyard.oci.layers",
@@ -129,8 +155,8 @@ _EXPORTS = {
     "write_layer": "dockyard.oci.layers",
     "write_layer_from_dir": "dockyard.oci.layers",
     "ImageLayout": "dockyard.oci.layout",
-    "write_archive": "dockyard.oci.layout",
     "mediatypes": "dockyard.oci.mediatypes",
+    "mutate": "dockyard.oci.mutate",
     "ContainerConfig": "dockyard.oci.models",
     "Descriptor": "dockyard.oci.models",
     "HealthConfig": "dockyard.oci.models",
@@ -147,13 +173,30 @@ _EXPORTS = {
     "InvalidReference": "dockyard.oci.reference",
     "Reference": "dockyard.oci.reference",
     "parse_reference": "dockyard.oci.reference",
+    "check_digest": "dockyard.oci.reference",
+    "check_tag": "dockyard.oci.reference",
+    "split_registry": "dockyard.oci.reference",
     "RegistryClient": "dockyard.oci.remote",
+    "RemoteBlobs": "dockyard.oci.remote",
+    "ArchiveBlobs": "dockyard.oci.tarball",
+    "read_archive": "dockyard.oci.tarball",
+    "write_archive": "dockyard.oci.tarball",
     "ANNOTATION_CACHE_KEY": "dockyard.oci.timestamps",
     "ANNOTATION_CREATED": "dockyard.oci.timestamps",
     "parse_rfc3339": "dockyard.oci.timestamps",
 }
 
 __all__ = [
+    "check_digest",
+    "check_tag",
+    "split_registry",
+    "ArchiveBlobs",
+    "BlobSource",
+    "LocalFile",
+    "RemoteBlobs",
+    "fetch_all",
+    "mutate",
+    "read_archive",
     "ANNOTATION_CACHE_KEY",
     "ANNOTATION_CREATED",
     "parse_rfc3339",

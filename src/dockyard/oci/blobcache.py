@@ -23,11 +23,12 @@ from dockyard.oci.digest import (
     sha256_digest,
     validate_digest,
 )
+from dockyard.oci.models import Descriptor
 
 
 class BlobCache:
     """`mode` is each blob file's: private (0o600) in caches, 0o644 in an OCI layout that
-    other tools and users read."""
+    other tools and users read. A `BlobSource` (`oci.image`) of the blobs it holds."""
 
     def __init__(self, root: Path, mode: int = 0o600) -> None:
         self.root = Path(root)
@@ -45,6 +46,19 @@ class BlobCache:
             return open(self.path(digest), "rb")
         except FileNotFoundError:
             raise KeyError(f"blob {digest} is not in {self.root}") from None
+
+    # -- as a BlobSource ---------------------------------------------------------------------
+    def local_path(self, descriptor: Descriptor) -> Path | None:
+        path = self.path(descriptor.digest)
+        return path if path.is_file() else None
+
+    def fetch(self, descriptor: Descriptor) -> Path:
+        if not self.has(descriptor.digest):
+            raise FileNotFoundError(f"blob {descriptor.digest} is not in {self.root}")
+        return self.path(descriptor.digest)
+
+    def stream(self, descriptor: Descriptor) -> BinaryIO:
+        return open(self.fetch(descriptor), "rb")
 
     def read_bytes(self, digest: str) -> bytes:
         with self.open(digest) as f:

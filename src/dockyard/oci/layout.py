@@ -1,38 +1,28 @@
-"""OCI image layout directories and single-file image archives.
-
-`ImageLayout` reads and writes an OCI image layout (`oci-layout`, `index.json`,
-`blobs/sha256/<hex>`), the format of `skopeo copy ... oci:DIR:TAG` and `umoci`.
-
-`write_archive` writes one tar that is BOTH an OCI layout archive and a docker-archive (the
-format `docker save` has written since Docker 25): `oci-layout`, `index.json` and `blobs/` for
-`skopeo copy oci-archive:FILE` / `podman load`, plus `manifest.json` (Config, RepoTags, Layers
-pointing into `blobs/`) for `skopeo copy docker-archive:FILE` / `docker load`. This is what
-`--tar-path` produces. Layers stay compressed as pushed, so the archive's image digest is the
-registry's.
+"""OCI image layout directories: `ImageLayout` reads and writes an OCI image layout
+(`oci-layout`, `index.json`, `blobs/sha256/<hex>`), the format of `skopeo copy ... oci:DIR:TAG`
+and `umoci`. The layers of an image read from a layout open through the layout's blobs
+directory. Single-file archives (`--tar-path`) are `oci.tarball`.
 """
 
 from __future__ import annotations
 
 import fcntl
-import io
 import json
 import os
-import tarfile
 from pathlib import Path
 
-from dockyard.atomicfile import atomic_write_bytes, atomic_writer
+from dockyard.atomicfile import atomic_write_bytes
 from dockyard.oci import mediatypes
 from dockyard.oci.blobcache import BlobCache
 from dockyard.oci.digest import DigestMismatch, digest_hex, sha256_digest
 from dockyard.oci.image import Image, Layer
 from dockyard.oci.models import Descriptor, ImageConfig, Index, InvalidObject, Manifest, Platform
 from dockyard.oci.models import parse_manifest_or_index as _parse
-from dockyard.oci.reference import Reference
 
 REF_NAME = "org.opencontainers.image.ref.name"
 IMAGE_NAME = "io.containerd.image.name"
 LAYOUT_MODE = 0o644  # a layout or archive is output for other tools (skopeo, podman, docker)
-_LAYOUT_FILE = json.dumps({"imageLayoutVersion": mediatypes.OCI_LAYOUT_VERSION}).encode()
+LAYOUT_FILE = json.dumps({"imageLayoutVersion": mediatypes.OCI_LAYOUT_VERSION}).encode()
 
 
 class ImageLayout:
@@ -88,7 +78,7 @@ class ImageLayout:
                 f"{self.path}: config and manifest disagree on the number of layers"
             )
         layers = [
-            Layer(d, diff_id, self.blobs.path(d.digest))
+            Layer(d, diff_id, self.blobs)
             for d, diff_id in zip(manifest.layers, config.rootfs.diff_ids, strict=True)
         ]
         return Image(manifest, raw, config, config_bytes, layers)
@@ -98,9 +88,7 @@ class ImageLayout:
         """Add the image's blobs and list it in index.json (replacing an entry of the same name)."""
         self.path.mkdir(parents=True, exist_ok=True)
         for layer in image.layers:
-            if layer.path is None:
-                raise FileNotFoundError(f"layer {layer.digest} has no local copy to write")
-            self._link_or_copy(layer.path, layer.digest)
+            self._link_or_copy(layer.fetch(), layer.digest)
         self.blobs.put_bytes(image.config_bytes)
         self.blobs.put_bytes(image.manifest_bytes)
         annotations = {REF_NAME: ref_name} if ref_name else None
@@ -116,7 +104,7 @@ class ImageLayout:
                     d for d in index.manifests if (d.annotations or {}).get(REF_NAME) != ref_name
                 ]
             index.manifests.append(descriptor)
-            atomic_write_bytes(self.path / "oci-layout", _LAYOUT_FILE, LAYOUT_MODE)
+            atomic_write_bytes(self.path / "oci-layout", LAYOUT_FILE, LAYOUT_MODE)
             atomic_write_bytes(self.path / "index.json", index.to_json(), LAYOUT_MODE)
         return descriptor
 
@@ -133,69 +121,3 @@ class ImageLayout:
             tmp.unlink(missing_ok=True)
             self.blobs.add_file(source, digest)
 
-
-def write_archive(image: Image, path: Path, names: list[Reference] | None = None) -> None:
-    """Write `image` as one tar readable as oci-archive and docker-archive (see module doc).
-
-    `names` become the docker RepoTags and the OCI ref names; written to a temp file and renamed.
-    """
-    names = names or []
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tags = [str(n) for n in names if n.tag]
-    manifest_annotations = {}
-    if names:
-        manifest_annotations = {
-            IMAGE_NAME: str(names[0]),
-            REF_NAME: names[0].tag or names[0].identifier,
-        }
-    index = Index(
-        schema_version=2,
-        media_type=mediatypes.OCI_INDEX,
-        manifests=[image.descriptor(manifest_annotations or None)],
-    )
-    docker_manifest = [
-        {
-            "Config": f"blobs/sha256/{digest_hex(image.manifest.config.digest)}",
-            "RepoTags": tags,
-            "Layers": [f"blobs/sha256/{digest_hex(layer.digest)}" for layer in image.layers],
-        }
-    ]
-    with atomic_writer(path, LAYOUT_MODE) as out, tarfile.open(
-        fileobj=out, mode="w", format=tarfile.PAX_FORMAT
-    ) as tar:
-        _add_bytes(tar, "oci-layout", _LAYOUT_FILE)
-        _add_dir(tar, "blobs/")
-        _add_dir(tar, "blobs/sha256/")
-        written: set[str] = set()
-        for layer in image.layers:
-            if layer.path is None:
-                raise FileNotFoundError(f"layer {layer.digest} has no local copy to write")
-            if layer.digest in written:
-                continue
-            written.add(layer.digest)
-            info = tarfile.TarInfo(f"blobs/sha256/{digest_hex(layer.digest)}")
-            info.size, info.mode = layer.size, 0o644
-            with open(layer.path, "rb") as f:
-                tar.addfile(info, f)
-        for data in (image.config_bytes, image.manifest_bytes):
-            digest = sha256_digest(data)
-            if digest not in written:
-                written.add(digest)
-                _add_bytes(tar, f"blobs/sha256/{digest_hex(digest)}", data)
-        _add_bytes(tar, "index.json", index.to_json())
-        _add_bytes(
-            tar, "manifest.json", json.dumps(docker_manifest, separators=(",", ":")).encode()
-        )
-
-
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode = len(data), 0o644
-    tar.addfile(info, io.BytesIO(data))
-
-
-def _add_dir(tar: tarfile.TarFile, name: str) -> None:
-    info = tarfile.TarInfo(name)
-    info.type, info.mode = tarfile.DIRTYPE, 0o755
-    tar.addfile(info)

@@ -58,11 +58,11 @@ class Reference:
         return DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
 
     def with_tag(self, tag: str) -> Reference:
-        _check_tag(tag)
+        check_tag(tag)
         return Reference(self.registry, self.repository, tag, None)
 
     def with_digest(self, digest: str) -> Reference:
-        return Reference(self.registry, self.repository, self.tag, _check_digest(digest))
+        return Reference(self.registry, self.repository, self.tag, check_digest(digest))
 
     def familiar(self) -> str:
         """The short form Docker prints: `alpine:3.20`, `user/app:tag`, `host:5000/app:tag`."""
@@ -105,13 +105,13 @@ def parse_reference(value: str, default_tag: str | None = DEFAULT_TAG) -> Refere
     if value != value.strip() or any(c.isspace() for c in value):
         raise InvalidReference(f"invalid reference {value!r}: contains whitespace")
     rest, at, digest = value.partition("@")
-    digest_value = _check_digest(digest, value) if at else None
+    digest_value = check_digest(digest, value) if at else None
     tag: str | None = None
     last_slash = rest.rfind("/")
     colon = rest.rfind(":")
     if colon > last_slash:
         rest, tag = rest[:colon], rest[colon + 1 :]
-        _check_tag(tag, value)
+        check_tag(tag, value)
     if not rest:
         raise InvalidReference(f"invalid reference {value!r}: repository name is empty")
     if rest.startswith("/") or rest.endswith("/") or "//" in rest:
@@ -141,7 +141,8 @@ def parse_reference(value: str, default_tag: str | None = DEFAULT_TAG) -> Refere
     return Reference(registry, repository, tag, digest_value)
 
 
-def _check_tag(tag: str, whole: str | None = None) -> str:
+def check_tag(tag: str, whole: str | None = None) -> str:
+    """`tag` if Docker accepts it as a tag, else InvalidReference (naming `whole` if given)."""
     if not _TAG_RE.match(tag):
         where = f"invalid reference {whole!r}: " if whole else ""
         raise InvalidReference(
@@ -151,7 +152,8 @@ def _check_tag(tag: str, whole: str | None = None) -> str:
     return tag
 
 
-def _check_digest(digest: str, whole: str | None = None) -> str:
+def check_digest(digest: str, whole: str | None = None) -> str:
+    """`digest` if it is a valid sha256 digest, else InvalidReference."""
     try:
         return validate_digest(digest)
     except InvalidDigest as exc:

@@ -15,16 +15,19 @@ credentials `oci.credentials`; what fails raises `oci.errors`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
+import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from dockyard.oci import http, mediatypes
@@ -32,7 +35,7 @@ from dockyard.oci.blobcache import BlobCache
 from dockyard.oci.credentials import CredentialStore
 from dockyard.oci.digest import CHUNK, DigestMismatch, sha256_digest
 from dockyard.oci.errors import NotFoundError, RegistryError, error_from
-from dockyard.oci.image import Image, Layer
+from dockyard.oci.image import Image, Layer, fetch_all
 from dockyard.oci.models import (
     Descriptor,
     ImageConfig,
@@ -50,6 +53,9 @@ log = logging.getLogger(__name__)
 
 MANIFEST_MAX = 4 * 1024 * 1024
 Progress = Callable[[str], None]
+# what an upload sends: a file, bytes, a callable giving the file (fetched only if needed),
+# or None (mount or fail)
+BlobBytes = Path | bytes | Callable[[], Path] | None
 
 SMALL_BLOB = 64 * 1024  # configs: uploaded without asking first whether they are there
 
@@ -256,6 +262,19 @@ class RegistryClient:
             self.open_blob(ref, descriptor.digest), descriptor.digest, descriptor.size
         )
 
+    def image(
+        self,
+        ref: Reference | str,
+        cache: BlobCache,
+        platform: Platform | None = None,
+        progress: Progress | None = None,
+    ) -> Image:
+        """The image by manifest and config only (the config stored in `cache`): its layers
+        download into `cache` when their bytes are first asked for (`Layer.fetch`/`open`).
+        Mirrors first for docker.io (and `registry_map`), then the registry itself."""
+        return self._from_candidates(
+            self._ref(ref), lambda candidate: self._image_from(candidate, cache, platform, progress))
+
     def pull(
         self,
         ref: Reference | str,
@@ -263,18 +282,30 @@ class RegistryClient:
         platform: Platform | None = None,
         progress: Progress | None = None,
     ) -> Image:
-        """Pull an image into `cache`: mirrors first for docker.io, then the registry itself."""
-        ref = self._ref(ref)
+        """Pull an image into `cache` (layers verified, several at a time): mirrors first for
+        docker.io, then the registry itself (a mirror that fails mid-pull is left for the next)."""
+
+        def pull_from(candidate: Reference) -> Image:
+            image = self._image_from(candidate, cache, platform, progress)
+            for layer in image.layers:
+                if layer.is_local and progress:
+                    progress(f"layer {layer.digest[:19]} cached")
+            fetch_all(image.layers, max(1, self.options.parallel))
+            return image
+
+        return self._from_candidates(self._ref(ref), pull_from)
+
+    def _from_candidates(self, ref: Reference, attempt: Callable[[Reference], Image]) -> Image:
+        """`attempt` on each mirror of `ref` in turn, then on `ref` itself (see `image`)."""
         last: Exception | None = None
         for candidate in self._pull_candidates(ref):
             try:
-                return self._pull_from(candidate, cache, platform, progress)
+                return attempt(candidate)
             except (RegistryError, DigestMismatch) as exc:
-                if candidate.registry != ref.registry:
-                    log.warning("mirror %s failed for %s: %s", candidate.registry, ref, exc)
-                    last = exc
-                    continue
-                raise
+                if candidate.registry == ref.registry:
+                    raise
+                log.warning("mirror %s failed for %s: %s", candidate.registry, ref, exc)
+                last = exc
         raise RegistryError(f"{ref}: every mirror failed ({last})")
 
     def _pull_candidates(self, ref: Reference) -> list[Reference]:
@@ -286,7 +317,7 @@ class RegistryClient:
             out.append(ref)
         return out
 
-    def _pull_from(
+    def _image_from(
         self, ref: Reference, cache: BlobCache, platform: Platform | None, progress: Progress | None
     ) -> Image:
         pinned, manifest, raw = self.resolve(ref, platform)
@@ -302,21 +333,9 @@ class RegistryClient:
                 f" for {len(manifest.layers)} layers"
             )
         source = Reference(pinned.registry, pinned.repository)
-
-        def fetch(descriptor: Descriptor) -> Path:
-            cached = cache.has(descriptor.digest)
-            path = self.fetch_blob(pinned, descriptor, cache)
-            if progress:
-                state = "cached" if cached else f"pulled {descriptor.size} bytes"
-                progress(f"layer {descriptor.digest[:19]} {state}")
-            return path
-
-        with ThreadPoolExecutor(max_workers=max(1, self.options.parallel)) as pool:
-            paths = list(pool.map(fetch, manifest.layers))
-        layers = [
-            Layer(descriptor, diff_id, path, source)
-            for descriptor, diff_id, path in zip(manifest.layers, diff_ids, paths, strict=True)
-        ]
+        blobs = RemoteBlobs(self, source, cache, progress)
+        layers = [Layer(descriptor, diff_id, blobs, source)
+                  for descriptor, diff_id in zip(manifest.layers, diff_ids, strict=True)]
         return Image(manifest, raw, config, config_bytes, layers, source=pinned)
 
     def list_tags(self, ref: Reference | str) -> list[str]:
@@ -340,19 +359,20 @@ class RegistryClient:
         ref: Reference | str,
         digest: str,
         size: int,
-        source: Path | bytes | None,
+        source: BlobBytes,
         mount_from: Reference | None = None,
     ) -> str:
         """Make `digest` present in `ref`'s repository: 'exists', 'mounted' or 'uploaded'.
 
-        `source` None means "mount or fail" (a layer known only by its source repository).
+        `source` None means "mount or fail"; a callable is called for the local file only
+        when the blob is neither there nor mountable (a layer known by descriptor).
         """
         ref = self._ref(ref)
         state = self._upload_blob(ref, digest, size, source, mount_from)
         _PRESENT_BLOBS.add((ref.registry, ref.repository, digest))
         return state
 
-    def _upload_blob(self, ref: Reference, digest: str, size: int, source: Path | bytes | None,
+    def _upload_blob(self, ref: Reference, digest: str, size: int, source: BlobBytes,
                      mount_from: Reference | None) -> str:
         session = self._session(ref)
         scope = repository_scope(ref, "pull,push")
@@ -376,6 +396,8 @@ class RegistryClient:
                 location = response.headers.get("location")
             elif response.status_code not in (401, 403, 404):
                 raise error_from(response, f"mount of {digest} into {ref.name}")
+        if callable(source):  # neither there nor mounted: the bytes are needed now
+            source = source()
         if location is None and small:
             # a config: offered whole in the POST (one request where the registry supports
             # it, the spec's single-POST upload); otherwise the upload session it opens is used
@@ -579,8 +601,9 @@ class RegistryClient:
         cache: BlobCache,
         platform: Platform | None = None,
     ) -> str:
-        """Pull `source` (one platform) and push it to `destinations`; returns the digest."""
-        return self.push(self.pull(source, cache, platform), destinations)
+        """Copy `source` (one platform) to `destinations`; returns the digest. Layers are
+        mounted where the registry allows and fetched (into `cache`) only where it does not."""
+        return self.push(self.image(source, cache, platform), destinations)
 
     def _push_blobs(
         self, image: Image, ref: Reference, progress: Progress | None, pushed: Reference | None
@@ -592,7 +615,8 @@ class RegistryClient:
             mount = (
                 layer.source if layer.source and layer.source.registry == ref.registry else pushed
             )
-            state = self.upload_blob(ref, layer.digest, layer.size, layer.path, mount)
+            state = self.upload_blob(ref, layer.digest, layer.size, layer.path or layer.fetch,
+                                     mount)
             if progress:
                 progress(f"layer {layer.digest[:19]} {state}")
 
@@ -600,6 +624,91 @@ class RegistryClient:
             list(pool.map(push_layer, image.layers))
         config = image.manifest.config
         self.upload_blob(ref, config.digest, config.size, image.config_bytes)
+
+
+class RemoteBlobs:
+    """A `BlobSource`: the blobs of one registry repository, stored verified in `cache` as
+    they are fetched (`RegistryClient.image` gives its layers one). The client is reused for
+    every blob; after it was closed it opens new connections on demand."""
+
+    def __init__(self, client: RegistryClient, repository: Reference, cache: BlobCache,
+                 progress: Progress | None = None) -> None:
+        self.client = client
+        self.repository = repository
+        self.cache = cache
+        self.progress = progress
+
+    def local_path(self, descriptor: Descriptor) -> Path | None:
+        return self.cache.local_path(descriptor)
+
+    def fetch(self, descriptor: Descriptor) -> Path:
+        if self.cache.has(descriptor.digest):
+            return self.cache.path(descriptor.digest)
+        path = self.client.fetch_blob(self.repository, descriptor, self.cache)
+        self._pulled(descriptor)
+        return path
+
+    def stream(self, descriptor: Descriptor) -> AbstractContextManager[BinaryIO]:
+        """The blob while it downloads into the cache (unpacking starts with the first bytes
+        instead of after the last); verified as it is stored: a mismatch raises when the
+        stream is closed (the caller then throws away what it made of the bytes)."""
+        if self.cache.has(descriptor.digest):
+            return open(self.cache.path(descriptor.digest), "rb")
+        return self._tee(descriptor)
+
+    @contextlib.contextmanager
+    def _tee(self, descriptor: Descriptor) -> Iterator[BinaryIO]:
+        read_fd, write_fd = os.pipe()
+        failures: list[BaseException] = []
+        closing = threading.Event()  # set when the reader stops reading: EPIPE is then ours
+
+        def download() -> None:
+            def tee(chunks: Iterator[bytes]) -> Iterator[bytes]:
+                for chunk in chunks:
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(write_fd, view):]
+                    yield chunk
+
+            try:
+                chunks = self.client.open_blob(self.repository, descriptor.digest)
+                self.cache.ingest(tee(chunks), descriptor.digest, descriptor.size)
+                self._pulled(descriptor)
+            except BaseException as exc:  # reported to the reader below
+                if not closing.is_set():
+                    failures.append(exc)
+            finally:
+                os.close(write_fd)
+
+        thread = threading.Thread(target=download, name="blob-stream", daemon=True)
+        thread.start()
+        reader = os.fdopen(read_fd, "rb", buffering=1 << 20)
+
+        def end() -> None:
+            reader.close()  # a reader that stopped early makes the download end (EPIPE)
+            thread.join()
+
+        try:
+            yield cast(BinaryIO, reader)
+        except BaseException:
+            closing.set()
+            end()
+            if failures:  # the reader saw a cut stream: the download's error is the cause
+                raise _fetch_error(descriptor, failures[0]) from None
+            raise
+        end()
+        if failures:
+            raise _fetch_error(descriptor, failures[0])
+
+    def _pulled(self, descriptor: Descriptor) -> None:
+        if self.progress:
+            self.progress(f"layer {descriptor.digest[:19]} pulled ({descriptor.size} bytes)")
+
+
+def _fetch_error(descriptor: Descriptor, cause: BaseException) -> RegistryError:
+    if isinstance(cause, RegistryError):
+        return cause
+    return RegistryError(f"cannot fetch blob {descriptor.digest}: {cause}")
 
 
 def _with_digest(location: str, digest: str) -> str:

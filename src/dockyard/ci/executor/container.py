@@ -36,7 +36,7 @@ class PreparedImage:
 
 def prepare_image(image: str, target: Path, insecure_registries: list[str], log: Any) -> PreparedImage:
     """Pull and unpack `image` for one build's container (blocking: run in a thread)."""
-    from dockyard.builder.base import fetch_base, rootfs_for
+    from dockyard.builder.base import resolve_base, rootfs_for
     from dockyard.builder.options import BuildError, BuildOptions, default_cache_dir
     from dockyard.builder.sandbox import overlay_supported
     from dockyard.oci import Platform
@@ -51,7 +51,7 @@ def prepare_image(image: str, target: Path, insecure_registries: list[str], log:
     )
     target.mkdir(parents=True, exist_ok=True)
     try:
-        base = fetch_base(
+        base = resolve_base(
             image,
             options,
             BlobCache(cache_dir / "blobs"),
