@@ -168,7 +168,7 @@ def event_latency(work: Path, env: dict[str, str], pushes: int,
     import uvicorn
 
     from dockyard.config import Settings
-    from dockyard.events import Event
+    from dockyard.events import PushEvent
     from dockyard.server.app import build_app, open_services
 
     port = free_port()
@@ -177,7 +177,7 @@ def event_latency(work: Path, env: dict[str, str], pushes: int,
     services.auth.ensure_admin(*ADMIN)
     seen: list[float] = []
 
-    def on_push(_event: Event) -> None:
+    def on_push(_event: PushEvent) -> None:
         seen.append(time.perf_counter())
 
     services.events.subscribe("git.push", on_push)

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,7 @@ from dockyard.auth import AuthService
 from dockyard.ci import MIGRATIONS as CI_MIGRATIONS
 from dockyard.ci.scm import branch_matches, equivalent_keys, repo_key
 from dockyard.ci.service import CIService
-from dockyard.events import Event, EventBus
+from dockyard.events import ZERO_SHA, Event, EventBus, PushEvent
 from dockyard.store import Database
 from tests.ci.conftest import Jenkins, commit_files, job_xml, make_repo, unique
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer
@@ -58,24 +59,23 @@ def test_git_push_event_queues_matching_jobs_only(tmp_path: Path) -> None:
     ci.store.create_job("dev-job", job_xml(url, branch="*/dev"))
     ci.store.create_job("other-repo", job_xml("http://127.0.0.1:8080/bootcamp/notes-deploy.git"))
     ci.store.create_job("via-localhost", job_xml("http://localhost:8080/bootcamp/notes-app"))
-    data = {
-        "clone_url": "http://127.0.0.1:8080/bootcamp/notes-app.git",
-        "branch": "main",
-        "after": "a" * 40,
-        "git_dir": str(tmp_path / "git" / "bootcamp" / "notes-app.git"),
-        "pusher": "bootcamp",
-        "deleted": False,
-        "ref": "refs/heads/main",
-    }
-    bus.publish(Event("git.push", data))
+    pushed = PushEvent(
+        ref="refs/heads/main",
+        before="b" * 40,
+        after="a" * 40,
+        clone_url="http://127.0.0.1:8080/bootcamp/notes-app.git",
+        pusher="bootcamp",
+        git_dir=str(tmp_path / "git" / "bootcamp" / "notes-app.git"),
+    )
+    bus.publish(pushed)
     queued = ci.store.queued()
     assert [(b.job_name, b.number, b.git_commit, b.git_branch) for b in queued] == [
         ("main-job", 1, "a" * 40, "main"),
         ("via-localhost", 1, "a" * 40, "main"),
     ]
-    assert queued[0].clone_from == data["git_dir"] and "push by bootcamp" in queued[0].cause
-    bus.publish(Event("git.push", {**data, "branch": None, "ref": "refs/tags/v1"}))
-    bus.publish(Event("git.push", {**data, "deleted": True}))
+    assert queued[0].clone_from == pushed.git_dir and "push by bootcamp" in queued[0].cause
+    bus.publish(replace(pushed, ref="refs/tags/v1"))  # a tag builds nothing
+    bus.publish(replace(pushed, after=ZERO_SHA))  # nor a deleted branch
     assert len(ci.store.queued()) == 2
 
 
@@ -186,16 +186,14 @@ def test_push_build_publishes_commit_status_events(tmp_path: Path) -> None:
         await ci.start()
         try:
             bus.publish(
-                Event(
-                    "git.push",
-                    {
-                        "clone_url": url,
-                        "branch": "main",
-                        "after": commit,
-                        "git_dir": str(bare),
-                        "pusher": "bootcamp",
-                        "full_name": "bootcamp/notes-app",
-                    },
+                PushEvent(
+                    ref="refs/heads/main",
+                    before=ZERO_SHA,
+                    after=commit,
+                    clone_url=url,
+                    pusher="bootcamp",
+                    git_dir=str(bare),
+                    full_name="bootcamp/notes-app",
                 )
             )
             deadline = time.monotonic() + 30

@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 
 from dockyard.config import Settings
-from dockyard.events import Event
+from dockyard.events import PushEvent
 from dockyard.server.app import Services, build_app, open_services
 from tests.conftest import free_port
 from tests.git.conftest import Git
@@ -28,7 +28,7 @@ class InProcess:
     url: str
     host_port: str
     services: Services
-    events: list[Event]
+    events: list[PushEvent]
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def inprocess(tmp_path: Path) -> Iterator[InProcess]:
     port = free_port()
     services = open_services(Settings(data_dir=tmp_path / "data", port=port))
     services.auth.ensure_admin("admin", "bootcamp")
-    events: list[Event] = []
+    events: list[PushEvent] = []
     for kind in ("git.push", "git.create", "git.delete"):
         services.events.subscribe(kind, events.append)
     server = uvicorn.Server(uvicorn.Config(build_app(services), host="127.0.0.1", port=port,
@@ -66,26 +66,26 @@ def test_one_event_per_updated_ref(inprocess: InProcess, git: Git, tmp_path: Pat
     git.run("tag", "v1", cwd=checkout)
     git.run("branch", "topic", cwd=checkout)
     git.run("push", "-q", url, "main", "topic", "v1", cwd=checkout)
-    pushes = {e.data["ref"]: e.data for e in inprocess.events if e.kind == "git.push"}
+    pushes = {e.ref: e for e in inprocess.events if e.kind == "git.push"}
     assert set(pushes) == {"refs/heads/main", "refs/heads/topic", "refs/tags/v1"}
     main = pushes["refs/heads/main"]
-    assert main == {
-        "repo_id": repo["id"], "owner": "admin", "repo": "app", "full_name": "admin/app",
-        "ref": "refs/heads/main", "branch": "main", "tag": None, "before": old, "after": new,
-        "created": False, "deleted": False, "pusher": "admin", "private": False,
-        "default_branch": "main", "clone_url": f"{inprocess.url}/admin/app.git",
-        "git_dir": str(inprocess.services.settings.git_dir / "admin" / "app.git"),
-        "source": "push", "pushed_at": main["pushed_at"],
-    }
-    assert pushes["refs/tags/v1"]["tag"] == "v1" and pushes["refs/tags/v1"]["branch"] is None
-    assert pushes["refs/heads/topic"]["created"] is True
-    assert pushes["refs/heads/topic"]["before"] == ZERO
-    created = [e.data["ref"] for e in inprocess.events if e.kind == "git.create"]
+    assert main == PushEvent(
+        repo_id=repo["id"], owner="admin", repo="app", full_name="admin/app",
+        ref="refs/heads/main", before=old, after=new, pusher="admin", private=False,
+        default_branch="main", clone_url=f"{inprocess.url}/admin/app.git",
+        git_dir=str(inprocess.services.settings.git_dir / "admin" / "app.git"),
+        source="push", pushed_at=main.pushed_at,
+    )
+    assert main.branch == "main" and main.tag is None and not main.created and not main.deleted
+    assert pushes["refs/tags/v1"].tag == "v1" and pushes["refs/tags/v1"].branch is None
+    assert pushes["refs/heads/topic"].created is True
+    assert pushes["refs/heads/topic"].before == ZERO
+    created = [e.ref for e in inprocess.events if e.kind == "git.create"]
     assert sorted(created) == ["refs/heads/topic", "refs/tags/v1"]
 
     inprocess.events.clear()
     git.run("push", "-q", url, ":topic", cwd=checkout)
-    kinds = [(e.kind, e.data["ref"], e.data["deleted"]) for e in inprocess.events]
+    kinds = [(e.kind, e.ref, e.deleted) for e in inprocess.events]
     assert kinds == [("git.push", "refs/heads/topic", True),
                      ("git.delete", "refs/heads/topic", True)]
 
@@ -101,5 +101,5 @@ def test_one_event_per_updated_ref(inprocess: InProcess, git: Git, tmp_path: Pat
         made = c.post("/api/v1/repos/admin/app/contents/deploy.yaml",
                       json={"content": base64.b64encode(b"image: x\n").decode()}).json()
     [event] = inprocess.events
-    assert event.data["source"] == "api" and event.data["before"] == new
-    assert event.data["after"] == made["commit"]["sha"]
+    assert event.source == "api" and event.before == new
+    assert event.after == made["commit"]["sha"]

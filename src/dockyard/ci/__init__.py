@@ -5,9 +5,9 @@ Public surface for other packages:
 
 - `MIGRATIONS`: the schema (`ci.0001`...).
 - `open_ci(services) -> CIService`: `.routes()`, `await .start()` / `await .stop()`,
-  `.push(data)` (queue builds for a pushed ref), `.store` (`CIStore`: jobs and builds).
-- Listens to `git.push` on the event bus (data as published by `dockyard.git`: `clone_url`,
-  `branch`, `after`, `git_dir`, `pusher`, `deleted`); publishes `ci.build.started` and
+  `.push(event)` (queue builds for a pushed ref), `.store` (`CIStore`: jobs and builds).
+- Listens to `git.push` on the event bus (a `dockyard.events.PushEvent`: CI reads its
+  `clone_url`, `branch`, `after`, `git_dir`, `pusher`, `deleted`); publishes `ci.build.started` and
   `ci.build.finished` (`job`, `number`, `result`, `commit`, `url`).
 - `parse_jenkinsfile(text)`, `parse_yaml_pipeline(text)` -> `Pipeline`; errors are `PipelineError`
   with `file:line:col`.

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from dockyard.ci.csrf import HTTPError
 from dockyard.ci.scm import repo_key
 from dockyard.ci.service import CIService
+from dockyard.events import ZERO_SHA, PushEvent
 from dockyard.http import WEBHOOK_LIMIT, BadRequest, media_type, parse_json, read_body
 from dockyard.store import atomic_write_text
 
@@ -120,13 +121,12 @@ async def _receive(ci: CIService, request: Request, github: bool) -> Response:
         if key in seen:
             continue
         seen.add(key)
-        data = {
-            "clone_url": url,
-            "branch": ref[len("refs/heads/") :],
-            "after": after,
-            "pusher": pusher.get("login") or pusher.get("username") or pusher.get("name") or "webhook",
-        }
-        builds += await asyncio.to_thread(ci.push, data)
+        pushed = PushEvent(
+            ref=ref, before=str(payload.get("before") or ZERO_SHA), after=after, clone_url=str(url),
+            pusher=str(pusher.get("login") or pusher.get("username") or pusher.get("name") or "webhook"),
+            source="webhook",
+        )
+        builds += await asyncio.to_thread(ci.push, pushed)
     return JSONResponse(
         {
             "message": f"{len(builds)} build(s) queued",

@@ -25,7 +25,7 @@ from dockyard.ci.scheduler import Scheduler
 from dockyard.ci.scm import branch_matches, equivalent_keys, repo_key
 from dockyard.ci.store import Build, CIStore, Job, JobError, JobNotFound
 from dockyard.credentials import SecretBox, load_or_create_key
-from dockyard.events import Event, EventBus
+from dockyard.events import PUSH, EventBus, PushEvent
 from dockyard.store import Database
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class CIService:
         self.scheduler = Scheduler(self.store, ci_dir, base_url, events, credentials, executors)
         self.webhook_secret = webhook_secret
         self.warm = WarmExecutor()
-        events.subscribe("git.push", self.on_git_push)
+        events.subscribe(PUSH, self.on_git_push)
 
     def routes(self) -> list[BaseRoute]:
         from dockyard.ci.hooks import hook_routes
@@ -80,42 +80,39 @@ class CIService:
         await asyncio.to_thread(self.warm.close)
 
     # -- triggers ---------------------------------------------------------------
-    def on_git_push(self, event: Event) -> None:
+    def on_git_push(self, event: PushEvent) -> None:
         """`git.push` from Dockyard's git server: queue every job watching that repo and branch.
         Runs on the bus (in the event loop), so it only hands the work to a thread."""
-        data = dict(event.data)
         loop = self.scheduler.loop
         if loop is None:
-            self.push(data)
+            self.push(event)
             return
-        loop.call_soon_threadsafe(lambda: asyncio.ensure_future(asyncio.to_thread(self._push_logged, data)))
+        loop.call_soon_threadsafe(lambda: asyncio.ensure_future(asyncio.to_thread(self._push_logged, event)))
 
-    def _push_logged(self, data: dict[str, Any]) -> None:
+    def _push_logged(self, event: PushEvent) -> None:
         try:
-            self.push(data)
+            self.push(event)
         except Exception:
             log.exception("queueing builds for a push failed")
 
-    def push(self, data: dict[str, Any]) -> list[Build]:
-        """Queue builds for one pushed ref: data has clone_url, branch, after, git_dir (optional), pusher."""
-        branch = data.get("branch")
-        if not branch or data.get("deleted"):
+    def push(self, event: PushEvent) -> list[Build]:
+        """Queue builds for one pushed branch (from the bus or a forge's webhook)."""
+        branch = event.branch
+        if not branch or event.deleted:
             return []
-        key = repo_key(str(data.get("clone_url") or ""))
+        key = repo_key(event.clone_url)
         builds = []
-        for job in self.store.jobs_for_repo(equivalent_keys(str(data.get("clone_url") or ""))):
+        for job in self.store.jobs_for_repo(equivalent_keys(event.clone_url)):
             if not branch_matches(job.branch_spec, branch):
                 continue
-            cause = (
-                f"push by {data.get('pusher') or 'unknown'} to {branch} ({str(data.get('after', ''))[:12]})"
-            )
+            cause = f"push by {event.pusher or 'unknown'} to {branch} ({event.after[:12]})"
             build = self.scheduler.enqueue(
                 job,
                 cause=cause,
-                commit=str(data.get("after") or ""),
+                commit=event.after,
                 branch=branch,
-                clone_from=str(data.get("git_dir") or ""),
-                source_repo=str(data.get("full_name") or ""),
+                clone_from=event.git_dir,
+                source_repo=event.full_name,
             )
             log.info("push to %s %s queued %s #%d", key, branch, job.name, build.number)
             builds.append(build)

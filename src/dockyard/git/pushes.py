@@ -1,4 +1,4 @@
-"""What happens after a push: one `git.push` event per updated ref on the bus, then webhooks.
+"""What happens after a push: one `PushEvent` per updated ref on the bus, then webhooks.
 
 The bus events are published as soon as git has updated the refs (CI hears of a push in
 milliseconds); building Gitea payloads needs `git log` and runs in a background task.
@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from dockyard.auth import Principal
-from dockyard.events import Event, EventBus
+from dockyard.events import CREATE, DELETE, PUSH, EventBus, PushEvent
 from dockyard.git.bare import BareRepo, CommitInfo
 from dockyard.git.gitcmd import ZERO_SHA
 from dockyard.git.payloads import payload_commit_json, repo_json, user_json
@@ -27,34 +28,15 @@ log = logging.getLogger(__name__)
 # first); `total_commits` still counts all of them.
 MAX_PAYLOAD_COMMITS = 5
 
-PUSH_EVENT = "git.push"
-CREATE_EVENT = "git.create"
-DELETE_EVENT = "git.delete"
-
-
-def push_event_data(repo: Repo, update: RefUpdate, pusher: str, clone_url: str, git_dir: str,
-                    source: str) -> dict[str, Any]:
-    """The data of a `git.push` event (the contract CI consumes; see the package docstring)."""
-    return {
-        "repo_id": repo.id,
-        "owner": repo.owner,
-        "repo": repo.name,
-        "full_name": repo.full_name,
-        "ref": update.ref,
-        "branch": update.branch,
-        "tag": update.tag,
-        "before": update.before,
-        "after": update.after,
-        "created": update.created,
-        "deleted": update.deleted,
-        "pusher": pusher,
-        "private": repo.private,
-        "default_branch": repo.default_branch,
-        "clone_url": clone_url,
-        "git_dir": git_dir,
-        "source": source,
-        "pushed_at": utcnow().isoformat(),
-    }
+def push_event(repo: Repo, update: RefUpdate, pusher: str, clone_url: str, git_dir: str,
+               source: str) -> PushEvent:
+    """The `git.push` event of one ref update (the contract CI consumes)."""
+    return PushEvent(
+        ref=update.ref, before=update.before, after=update.after, clone_url=clone_url,
+        pusher=pusher, full_name=repo.full_name, owner=repo.owner, repo=repo.name,
+        repo_id=repo.id, private=repo.private, default_branch=repo.default_branch,
+        git_dir=git_dir, source=source, pushed_at=utcnow().isoformat(),
+    )
 
 
 class PushNotifier:
@@ -79,12 +61,12 @@ class PushNotifier:
         clone_url = f"{base}/{repo.full_name}.git"
         git_dir = str(self.repos.path_of(repo.owner, repo.name))
         for update in updates:
-            data = push_event_data(repo, update, pusher.username, clone_url, git_dir, source)
-            self.bus.publish(Event(PUSH_EVENT, data))
-            if update.created:
-                self.bus.publish(Event(CREATE_EVENT, data))
-            if update.deleted:
-                self.bus.publish(Event(DELETE_EVENT, data))
+            event = push_event(repo, update, pusher.username, clone_url, git_dir, source)
+            self.bus.publish(event)
+            if event.created:
+                self.bus.publish(replace(event, kind=CREATE))
+            if event.deleted:
+                self.bus.publish(replace(event, kind=DELETE))
         hooks = await asyncio.to_thread(self.hooks.for_repo, repo.id)
         if any(h.active for h in hooks):
             task = asyncio.create_task(self._webhooks(repo, pusher, updates, hooks))
@@ -189,4 +171,4 @@ class PushNotifier:
         return {"id": 0, "login": owner, "username": owner}
 
 
-__all__ = ["ZERO_SHA", "PushNotifier", "push_event_data", "PUSH_EVENT"]
+__all__ = ["ZERO_SHA", "PushNotifier", "push_event", "PUSH"]
