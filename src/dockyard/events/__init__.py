@@ -5,6 +5,7 @@
 """
 
 from dockyard.events.bus import BusEvent, Event, EventBus
-from dockyard.events.push import CREATE, DELETE, PUSH, ZERO_SHA, PushEvent
+from dockyard.events.push import CREATE, DELETE, PUSH, ZERO_SHA, PushEvent, RefChange
 
-__all__ = ["BusEvent", "Event", "EventBus", "PushEvent", "PUSH", "CREATE", "DELETE", "ZERO_SHA"]
+__all__ = ["BusEvent", "Event", "EventBus", "PushEvent", "PUSH", "CREATE", "DELETE", "ZERO_SHA",
+           "RefChange"]

@@ -17,22 +17,12 @@ DELETE = "git.delete"
 
 
 @dataclass(frozen=True)
-class PushEvent:
+class RefChange:
+    """One ref moved by a push; what it is (branch or tag, created or deleted) follows from it."""
+
     ref: str  # full name: refs/heads/main, refs/tags/v1
     before: str  # 40 hex; ZERO_SHA when the ref was created
     after: str  # 40 hex; ZERO_SHA when the ref was deleted
-    clone_url: str  # http://host:port/owner/repo.git (needs credentials when private)
-    pusher: str  # username
-    full_name: str = ""  # owner/repo
-    owner: str = ""
-    repo: str = ""
-    repo_id: int | None = None  # Dockyard's repository id; None from a forge's webhook
-    private: bool = False
-    default_branch: str = ""
-    git_dir: str = ""  # the bare repository's path (DATA/git/<owner>/<repo>.git), local clones
-    source: str = "push"  # "push" (git client), "api" (contents API), "webhook" (a forge)
-    pushed_at: str = ""  # ISO 8601 UTC
-    kind: str = PUSH  # the bus topic: PUSH, CREATE or DELETE
 
     @property
     def branch(self) -> str | None:
@@ -50,3 +40,21 @@ class PushEvent:
     @property
     def deleted(self) -> bool:
         return self.after == ZERO_SHA
+
+
+@dataclass(frozen=True)
+class PushEvent(RefChange):
+    """A `RefChange` with where it happened and who did it."""
+
+    clone_url: str  # http://host:port/owner/repo.git (needs credentials when private)
+    pusher: str  # username
+    full_name: str = ""  # owner/repo
+    owner: str = ""
+    repo: str = ""
+    repo_id: int | None = None  # Dockyard's repository id; None from a forge's webhook
+    private: bool = False
+    default_branch: str = ""
+    git_dir: str = ""  # the bare repository's path (DATA/git/<owner>/<repo>.git), local clones
+    source: str = "push"  # "push" (git client), "api" (contents API), "webhook" (a forge)
+    pushed_at: str = ""  # ISO 8601 UTC
+    kind: str = PUSH  # the bus topic: PUSH, CREATE or DELETE

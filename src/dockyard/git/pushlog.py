@@ -9,10 +9,9 @@ repository never see each other's updates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard.git.gitcmd import ZERO_SHA
+from dockyard.events import RefChange
 from dockyard.store import atomic_write_text
 
 PUSH_LOG_ENV = "DOCKYARD_PUSH_LOG"
@@ -26,27 +25,7 @@ exit 0
 """
 
 
-@dataclass(frozen=True)
-class RefUpdate:
-    ref: str
-    before: str
-    after: str
-
-    @property
-    def created(self) -> bool:
-        return self.before == ZERO_SHA
-
-    @property
-    def deleted(self) -> bool:
-        return self.after == ZERO_SHA
-
-    @property
-    def branch(self) -> str | None:
-        return self.ref.removeprefix("refs/heads/") if self.ref.startswith("refs/heads/") else None
-
-    @property
-    def tag(self) -> str | None:
-        return self.ref.removeprefix("refs/tags/") if self.ref.startswith("refs/tags/") else None
+RefUpdate = RefChange  # one line of the push log: ref, before, after (+ branch, tag, ...)
 
 
 def install_hooks(hooks_dir: Path) -> Path:
