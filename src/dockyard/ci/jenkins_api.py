@@ -347,12 +347,8 @@ class JenkinsAPI:
         return await self._trigger(request, principal, params)
 
     async def _form(self, request: Request) -> dict[str, str]:
-        ctype = media_type(request)
-        if ctype == "application/x-www-form-urlencoded":
+        if media_type(request) in ("application/x-www-form-urlencoded", "multipart/form-data"):
             return await form_body(request)
-        if ctype == "multipart/form-data":
-            form = await request.form()
-            return {k: str(v) for k, v in form.items() if isinstance(v, str)}
         return {}
 
     async def _trigger(self, request: Request, principal: Principal, params: dict[str, Any]) -> Response:

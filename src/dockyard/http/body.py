@@ -9,6 +9,8 @@ limited so neither the parser nor code walking the result can exhaust the stack.
 from __future__ import annotations
 
 import json
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -111,8 +113,11 @@ async def json_object(request: Request, limit: int = JSON_LIMIT, *, optional: bo
 
 
 async def form_body(request: Request, limit: int = JSON_LIMIT) -> dict[str, str]:
-    """An `application/x-www-form-urlencoded` body (first value of each field)."""
+    """The text fields of an urlencoded or `multipart/form-data` body (first value of each;
+    file parts are skipped). Parsed with the standard library: no python-multipart."""
     raw = await read_body(request, limit)
+    if media_type(request) == "multipart/form-data":
+        return _multipart_fields(request.headers.get("content-type", ""), raw)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -120,6 +125,26 @@ async def form_body(request: Request, limit: int = JSON_LIMIT) -> dict[str, str]
     form: dict[str, str] = {}
     for key, value in parse_qsl(text, keep_blank_values=True):
         form.setdefault(key, value)
+    return form
+
+
+def _multipart_fields(content_type: str, raw: bytes) -> dict[str, str]:
+    header = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
+    message = BytesParser(policy=HTTP).parsebytes(header + raw)
+    if not message.is_multipart() or message.defects:
+        raise BadRequest("multipart/form-data body is malformed (boundary or part headers)")
+    form: dict[str, str] = {}
+    for part in message.iter_parts():
+        if part.get_param("filename", header="content-disposition") is not None:
+            continue
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(payload, bytes):
+            continue
+        try:
+            form.setdefault(name, payload.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise BadRequest(f"form field {name!r} is not valid UTF-8") from None
     return form
 
 

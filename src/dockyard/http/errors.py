@@ -7,6 +7,7 @@ gets the distribution spec's `{"errors": [{"code"}]}`, python-jenkins gets plain
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -93,7 +94,7 @@ def jenkins_error(status: int, message: str, headers: dict[str, str] | None = No
     """Jenkins' plain-text error with its `X-Error` header (kept Latin-1 safe: header values are
     bytes, and a job name in a message may be any Unicode)."""
     first = message.splitlines()[0][:200] if message else ""
-    safe = first.encode("ascii", "backslashreplace").decode("ascii")
+    safe = re.sub(r"[\x00-\x1f\x7f]", "?", first.encode("ascii", "backslashreplace").decode("ascii"))
     return PlainTextResponse(message + "\n", status, headers={"X-Error": safe, **(headers or {})})
 
 

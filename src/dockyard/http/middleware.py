@@ -1,4 +1,5 @@
-"""The ASGI layer of the toolkit: per-path body limits enforced before any handler runs.
+"""The ASGI layer of the toolkit: per-path body limits enforced before any handler runs, and
+response header values that the server can always send.
 
 For every bounded route the body is read here, chunk by chunk, and refused with 413 the moment
 it passes the route's limit (or at once when Content-Length already says so) - before the
@@ -67,6 +68,7 @@ class BoundedBodyMiddleware:
             return
         rule = self.policy.for_path(scope["path"])
         scope[_WIRE_KEY] = rule.wire
+        send = _safe_headers(send)
         headers = Headers(scope=scope)
         length = headers.get("content-length")
         has_body = (length is not None and length != "0") or "transfer-encoding" in headers
@@ -78,6 +80,8 @@ class BoundedBodyMiddleware:
                 raise too_large(rule.limit)
             body = await _read_bounded(receive, rule.limit)
         except BadRequest as exc:
+            # No `Connection: close`: closing with unread bytes in the socket makes the kernel
+            # send a reset that can destroy this answer; the server drains the rest instead.
             await rule.wire.render(exc)(scope, receive, send)
             return
         except _Disconnected:
@@ -104,6 +108,22 @@ async def _read_bounded(receive: Receive, limit: int) -> bytes:
         parts.append(chunk)
         if not message.get("more_body", False):
             return b"".join(parts)
+
+
+_BAD_HEADER_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _safe_headers(send: Send) -> Send:
+    """Control characters in a response header value (a job or repository name echoed into
+    `Location` or `X-Error`) become '?': the server would otherwise drop the connection."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [(k, _BAD_HEADER_BYTES.sub(b"?", v))
+                                  for k, v in message.get("headers", [])]
+        await send(message)
+
+    return sending
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

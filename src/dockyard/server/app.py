@@ -19,6 +19,7 @@ from dockyard.auth import AuthService, TokenSigner
 from dockyard.config import Settings
 from dockyard.events import EventBus
 from dockyard.http import BadRequest, BoundedBodyMiddleware, render_bad_request, render_internal_error
+from dockyard.http.routing import bound_int_path_params
 from dockyard.server.http_policy import POLICY
 from dockyard.server.keys import load_or_create_key
 from dockyard.server.metrics import Metrics, MetricsMiddleware
@@ -64,6 +65,7 @@ def build_app(services: Services) -> Starlette:
     from dockyard.git import GitServer
     from dockyard.registry import Registry
 
+    bound_int_path_params()
     metrics = Metrics()
     registry = Registry(services.settings, services.db, services.auth, services.signer)
     git = GitServer(services.settings, services.db, services.auth, services.events)

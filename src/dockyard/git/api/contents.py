@@ -25,7 +25,7 @@ from dockyard.git.gitcmd import ZERO_SHA
 from dockyard.git.payloads import api_commit_json, branch_json
 from dockyard.git.pushlog import RefUpdate
 from dockyard.git.repos import Repo
-from dockyard.http import fields
+from dockyard.http import fields, type_name
 
 
 def clean_path(raw: str) -> str:
@@ -331,9 +331,11 @@ class ContentsApi:
 
 def _git_date(dates: dict[str, Any], key: str) -> str:
     """`dates.<key>` (Gitea: an RFC 3339 time) as the ISO 8601 date git accepts, or ''."""
-    value = fields.text(dates, key, max_len=64)
-    if not value:
+    value = dates.get(key)
+    if value is None or value == "":
         return ""
+    if not isinstance(value, str):
+        raise ApiError(422, f"dates.{key} must be an RFC 3339 time string, not {type_name(value)}")
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
