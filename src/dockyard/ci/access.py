@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dockyard.auth import Principal, Role
-from dockyard.ci.scm import equivalent_keys, repo_key
+from dockyard.ci.scm import local_repo
 from dockyard.ci.store import Job, JobNotFound
 
 # (principal, owner, repository name) -> the principal's role, or None when there is no such repository
@@ -47,6 +47,4 @@ class JobAccess:
         """`owner/name` of the job's clone URL when it points at this server, else None."""
         if self.repo_role is None or not job.scm_url:
             return None
-        own_hosts = {k.partition("/")[0] for k in equivalent_keys(self.base_url() + "/o/r")}
-        host, _, path = repo_key(job.scm_url).partition("/")
-        return path if host in own_hosts else None
+        return local_repo(job.scm_url, self.base_url())

@@ -47,13 +47,19 @@ def equivalent_keys(url: str) -> set[str]:
     return {f"{alias}{':' + port if port else ''}/{path}" for alias in ("127.0.0.1", "localhost", "[::1]")}
 
 
-def local_owner(url: str, base_url: str) -> str | None:
-    """The owner of a repository served by this Dockyard (`http://host/bootcamp/app.git` ->
-    `bootcamp`, also under the other loopback names); None for another server's repository."""
+def local_repo(url: str, base_url: str) -> str | None:
+    """`owner/name` of a repository URL on this Dockyard (also under the other loopback names),
+    None for another server's repository."""
     hosts = {k.partition("/")[0] for k in equivalent_keys(base_url.rstrip("/") + "/o/r")}
     host, _, path = repo_key(url).partition("/")
-    owner, sep, _ = path.partition("/")
-    return owner if host in hosts and owner and sep else None
+    return path if host in hosts else None
+
+
+def local_owner(url: str, base_url: str) -> str | None:
+    """The owner of a repository served by this Dockyard (`http://host/bootcamp/app.git` ->
+    `bootcamp`); None for another server's repository."""
+    owner, sep, _ = (local_repo(url, base_url) or "").partition("/")
+    return owner if owner and sep else None
 
 
 def _clean_path(path: str) -> str:

@@ -126,9 +126,11 @@ class HarborAPI:
 
     async def _projects_impl(self, request: Request, principal: Principal) -> Response:
         if request.method == "HEAD":
-            # Anonymous callers learn only of public projects: a private one answers as absent.
+            # Anonymous callers (and public-only tokens) learn only of public projects: a private
+            # one answers as absent. Signed-in users may check a name before creating it.
             project = self.metadata.get_project(request.query_params.get("project_name", ""))
-            exists = project is not None and (not principal.is_anonymous or project.public)
+            limited = principal.is_anonymous or principal.public_only
+            exists = project is not None and (project.public or not limited)
             return Response(status_code=200 if exists else 404)
         if request.method == "POST":
             return await self._create_project(request, principal)
