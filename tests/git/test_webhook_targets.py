@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from dockyard.git.hostmatch import HostMatchList, parse_address
-from dockyard.git.webhooks import TargetRefused, resolve_target
+from dockyard.git.webhooks import TargetRefused, resolve_targets
 from tests.conftest import DockyardServer
 from tests.git.conftest import Account, client, create_repo
 from tests.git.receiver import Receiver
@@ -138,9 +138,9 @@ def test_parse_address_reads_what_the_resolver_reads() -> None:
 
 def test_resolve_target_connects_to_the_address_it_checked(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """DNS rebinding: one lookup per attempt; the request goes to the checked address, with
-    the original Host header and TLS name."""
-    answers = [["127.0.0.1", "93.184.216.34"], ["127.0.0.1"]]
+    """DNS rebinding: one lookup per attempt; the request goes to the checked addresses only,
+    with the original Host header and TLS name."""
+    answers = [["127.0.0.1", "93.184.216.34", "10.0.0.1", "2606:4700::1111"], ["127.0.0.1"]]
     calls: list[str] = []
 
     async def getaddrinfo(_self: object, host: str, port: int, **_kw: object) -> list:
@@ -149,10 +149,11 @@ def test_resolve_target_connects_to_the_address_it_checked(
 
     monkeypatch.setattr(asyncio.BaseEventLoop, "getaddrinfo", getaddrinfo)
     external = HostMatchList.parse("external")
-    target = asyncio.run(resolve_target("https://u:p@hooks.example.com:8443/x?y=1", external))
-    assert target.url == "https://u:p@93.184.216.34:8443/x?y=1"
-    assert target.host_header == "hooks.example.com:8443"
-    assert target.server_name == "hooks.example.com"
+    targets = asyncio.run(resolve_targets("https://u:p@hooks.example.com:8443/x?y=1", external))
+    assert [t.url for t in targets] == ["https://u:p@93.184.216.34:8443/x?y=1",
+                                        "https://u:p@[2606:4700::1111]:8443/x?y=1"]
+    assert {(t.host_header, t.server_name) for t in targets} == {
+        ("hooks.example.com:8443", "hooks.example.com")}
     with pytest.raises(TargetRefused, match="127.0.0.1 \\(resolved from hooks.example.com\\)"):
-        asyncio.run(resolve_target("http://hooks.example.com/x", external))
+        asyncio.run(resolve_targets("http://hooks.example.com/x", external))
     assert calls == ["hooks.example.com", "hooks.example.com"]  # once per attempt, no more

@@ -331,3 +331,14 @@ def test_redirect_is_not_followed_and_its_body_not_kept(server: DockyardServer,
     assert "redirects are not followed" in logged["error"]
     assert logged["response"]["body"] == ""
     assert logged["response"]["headers"]["location"] == final.url
+
+
+def test_a_name_is_resolved_once_and_keeps_its_host_header(server: DockyardServer,
+                                                           alice: Account,
+                                                           receiver: Receiver) -> None:
+    """With `loopback` allowed, `localhost` is delivered: to the checked address, with the
+    URL's own Host header."""
+    logged = _test_delivery(server, alice, f"http://localhost:{receiver.port}/hook")
+    assert logged["is_succeed"] is True, logged["error"]
+    [got] = receiver.wait_for(1)
+    assert got.headers["Host"] == f"localhost:{receiver.port}"

@@ -362,9 +362,10 @@ class Target:
     server_name: str | None
 
 
-async def resolve_target(url: str, allowed: HostMatchList) -> Target:
-    """Resolve the URL's host once, keep the first address the allow-list accepts, and aim the
-    request at it: the address checked is the address connected to (no second lookup)."""
+async def resolve_targets(url: str, allowed: HostMatchList) -> list[Target]:
+    """Resolve the URL's host once and aim the request at each address the allow-list accepts,
+    in the resolver's order (the caller tries the next when one cannot be reached, as a dialer
+    does): the address checked is the address connected to, never looked up a second time."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -375,14 +376,20 @@ async def resolve_target(url: str, allowed: HostMatchList) -> Target:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         candidates = [canonical(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]))
                       for info in infos]
-    chosen = next((ip for ip in candidates if allowed.allows(host, ip)), None)
-    if chosen is None:
+    if not candidates:
+        raise socket.gaierror(f"no address for {host}")
+    chosen = [ip for ip in dict.fromkeys(candidates) if allowed.allows(host, ip)]
+    if not chosen:
         raise TargetRefused(allowed.refusal(host, candidates[0]))
-    address = f"[{chosen}]" if chosen.version == 6 else str(chosen)
     userinfo, _, host_port = parts.netloc.rpartition("@")
-    netloc = (userinfo + "@" if userinfo else "") + address + (f":{parts.port}" if parts.port else "")
     server_name = host if parts.scheme == "https" and literal is None else None
-    return Target(parts._replace(netloc=netloc).geturl(), host_port, server_name)
+    targets = []
+    for ip in chosen:
+        address = f"[{ip}]" if ip.version == 6 else str(ip)
+        netloc = (userinfo + "@" if userinfo else "") + address + (
+            f":{parts.port}" if parts.port else "")
+        targets.append(Target(parts._replace(netloc=netloc).geturl(), host_port, server_name))
+    return targets
 
 
 class Deliverer:
@@ -467,13 +474,14 @@ class Deliverer:
         started = time.perf_counter()
         attempt.response_headers = {}
         try:
-            target = await resolve_target(hook.url, self.store.allowed)
-            extensions = {"sni_hostname": target.server_name} if target.server_name else {}
-            async with self._client.stream(
-                "POST", target.url, content=attempt.body, extensions=extensions,
-                headers={**headers, "Host": target.host_header, "Accept-Encoding": "identity"},
-            ) as response:
-                await _record_response(response, attempt)
+            targets = await resolve_targets(hook.url, self.store.allowed)
+            for i, target in enumerate(targets):
+                try:
+                    await self._post(target, headers, attempt)
+                    break
+                except httpx.ConnectError:
+                    if i == len(targets) - 1:
+                        raise
         except TargetRefused as exc:
             attempt.error, attempt.final = f"refused: {exc}", True
         except (socket.gaierror, UnicodeError) as exc:
@@ -481,6 +489,15 @@ class Deliverer:
         except httpx.HTTPError as exc:
             attempt.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         attempt.duration_ms = (time.perf_counter() - started) * 1000
+
+    async def _post(self, target: Target, headers: dict[str, str], attempt: Attempt) -> None:
+        assert self._client is not None
+        extensions = {"sni_hostname": target.server_name} if target.server_name else {}
+        async with self._client.stream(
+            "POST", target.url, content=attempt.body, extensions=extensions,
+            headers={**headers, "Host": target.host_header, "Accept-Encoding": "identity"},
+        ) as response:
+            await _record_response(response, attempt)
 
 
 async def _record_response(response: httpx.Response, attempt: Attempt) -> None:
