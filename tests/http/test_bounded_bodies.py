@@ -80,8 +80,12 @@ def test_huge_anonymous_body_is_cut_before_credentials(fresh_server: DockyardSer
     status, body = curl(fresh_server, "POST", path, "-H", "Content-Type: application/json",
                         "-H", "Transfer-Encoding: chunked", "-T", str(huge), user=None)
     assert status == 413, body
+    # with credentials that would fail: still 413, the body is refused before they are checked
+    status, body = curl(fresh_server, "POST", path, "-H", "Transfer-Encoding: chunked",
+                        "-T", str(huge), user="admin:wrong-password")
+    assert status == 413, body
     after = peak_rss_kb(fresh_server)
-    print(f"\n{path}: peak RSS {before // 1024} MiB before, {after // 1024} MiB after two "
+    print(f"\n{path}: peak RSS {before // 1024} MiB before, {after // 1024} MiB after three "
           f"600 MiB uploads")
     assert after < PEAK_RSS_LIMIT_KB, f"peak RSS {after} kB"
     assert fresh_server.process.poll() is None

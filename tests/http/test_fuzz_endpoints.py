@@ -3,7 +3,8 @@
 The routes are enumerated from the app itself (a new endpoint is fuzzed without touching this
 file), each path parameter filled with a real object or a hostile value, and each request sent to
 a real `dockyard up` as an administrator, as a plain user and anonymously, with random JSON of
-any shape and depth, wrong types, huge strings, wrong content types and malformed bytes. No
+any shape and depth, wrong types, huge strings, wrong content types, malformed bytes and
+hostile query parameters. No
 answer may be a 5xx and none may hang (the client's timeout fails the test).
 """
 
@@ -51,6 +52,13 @@ CONTENT_TYPES = [None, "application/json", "application/json; charset=utf-8", "t
                  "application/x-www-form-urlencoded", "multipart/form-data; boundary=xyz",
                  "application/xml", "application/vnd.oci.image.manifest.v1+json",
                  "application/octet-stream"]
+
+QUERY_NAMES = ["page", "limit", "page_size", "n", "last", "q", "name", "public", "project_name",
+               "scope", "service", "sha", "ref", "path", "start", "xpath", "tree", "depth", "token",
+               "mode", "from", "digest", "mount", "tag", "files", "offline_token", "access_token"]
+queries = st.dictionaries(st.sampled_from(QUERY_NAMES),
+                          st.sampled_from(["-1", "0", "abc", "99999999999999999999", "", "%00"])
+                          | st.text(max_size=30), max_size=3)
 
 COUNTS: Counter[str] = Counter()
 
@@ -154,22 +162,22 @@ def test_no_endpoint_answers_5xx_or_hangs(fuzz_server: DockyardServer, tmp_path:
     @settings(max_examples=EXAMPLES, deadline=None, database=None, print_blob=True,
               suppress_health_check=list(HealthCheck))
     @given(route=st.sampled_from(routes), who=st.sampled_from(sorted(logins)), body=bodies(),
-           content_type=st.sampled_from(CONTENT_TYPES), data=st.data())
+           content_type=st.sampled_from(CONTENT_TYPES), query=queries, data=st.data())
     def one_request(route: tuple[str, str], who: str, body: bytes | None,
-                    content_type: str | None, data: st.DataObject) -> None:
+                    content_type: str | None, query: dict[str, str], data: st.DataObject) -> None:
         method, template = route
         if who == "admin" and (method == "DELETE" or template.endswith("/doDelete")):
             return  # keep the fixtures the other requests go deep into
         path = _expand(template, data)
         headers = {"Content-Type": content_type} if content_type and body is not None else {}
         # a hang raises httpx.TimeoutException, which fails the test
-        response = client.request(method, path, content=body, headers=headers,
+        response = client.request(method, path, params=query, content=body, headers=headers,
                                   auth=logins[who] or httpx.USE_CLIENT_DEFAULT)
         COUNTS[f"{response.status_code // 100}xx"] += 1
         COUNTS["requests"] += 1
         covered.add(route)
         if response.status_code >= 500:  # collected, so one run lists every failing endpoint
-            failures.append(f"{method} {template} ({path}) as {who}, {content_type}, "
+            failures.append(f"{method} {template} ({path}?{query}) as {who}, {content_type}, "
                             f"{(body or b'')[:60]!r} ({len(body or b'')} bytes) -> "
                             f"{response.status_code} {response.text[:200]}")
 
