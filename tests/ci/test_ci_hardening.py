@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 import httpx
 import pytest
 
-from tests.ci.conftest import Jenkins, inline_job_xml, job_xml, unique
+from tests.ci.conftest import Jenkins, inline_job_xml, job_xml, make_repo, unique
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer, require_tool
 from tests.git.conftest import Account, Git, create_repo, create_user, repo_url
 
@@ -396,3 +396,36 @@ def test_hostile_pipelines_fail_clearly_while_the_server_keeps_answering(
         f" median {sorted(latencies)[len(latencies) // 2] * 1000:.1f} ms"
     )
     assert max(latencies) < 5.0
+
+
+def test_pipeline_declared_parameters_are_accepted_after_a_run_as_in_jenkins(
+    server: DockyardServer, jenkins: Jenkins, tmp_path: Path
+) -> None:
+    """A Jenkinsfile's parameters { } become the job's declared parameters once a build has read
+    them (Jenkins records them on the job the same way); a password default is not kept."""
+    script = (
+        "pipeline { agent any\n parameters { string(name: 'WHO', defaultValue: 'world')\n"
+        "  password(name: 'TOKEN', defaultValue: 'jenkinsfile-default-secret') }\n"
+        " stages { stage('s') { steps { sh 'echo hello $WHO' } } } }"
+    )
+    bare, _work, _commit = make_repo(tmp_path, {"Jenkinsfile": script})
+    name = unique("scm-params")
+    jenkins.create(name, job_xml(str(bare)))
+    r = jenkins.http.post(f"/job/{name}/buildWithParameters", params={"WHO": "early"})
+    assert r.status_code == 400 and "WHO" in r.text  # not declared until a build has read the file
+    _, log = jenkins.run(name)
+    assert "hello world" in log
+    job = jenkins.http.get(f"/job/{name}/api/json").json()
+    definitions = {p["name"]: p for p in job["property"][0]["parameterDefinitions"]}
+    assert definitions["TOKEN"]["defaultParameterValue"] == {
+        "_class": "hudson.model.PasswordParameterValue",
+        "name": "TOKEN",
+    }
+    info, log = jenkins.run(name, WHO="dockyard", TOKEN="given-token-value")
+    assert "hello dockyard" in log
+    params = [p for a in info["actions"] if "parameters" in a for p in a["parameters"]]
+    assert {"_class": "hudson.model.PasswordParameterValue", "name": "TOKEN"} in params
+    assert b"jenkinsfile-default-secret" not in _db_bytes(server)
+    assert b"given-token-value" not in _db_bytes(server)
+    r = jenkins.http.post(f"/job/{name}/buildWithParameters", params={"WHO": "x", "OTHER": "y"})
+    assert r.status_code == 400 and "OTHER" in r.text

@@ -139,7 +139,9 @@ class CIService:
                 f" (declared: {known}): declare them in the job's config.xml or the pipeline's"
                 " parameters { } block; undeclared parameters never reach a build"
             )
-        values = {name: p.default for name, p in declared.items() if not forbidden_env_name(name)}
+        # defaults of the job XML's parameters; the pipeline's own defaults are applied by the
+        # runner from the pipeline file of the build's commit (they may have changed since)
+        values = {p.name: p.default for p in job.config.parameters if not forbidden_env_name(p.name)}
         for name, value in params.items():
             values[name] = _coerce(declared[name], value)
         secret = frozenset(n for n, p in declared.items() if p.kind == "password" and n in values)

@@ -284,8 +284,12 @@ class CIStore:
             return [self._job(r) for r in rows if r.scm_key in keys]
 
     def record_parameters(self, job_id: int, parameters: tuple[Parameter, ...]) -> None:
-        """Remember the parameters a run's pipeline declared: the next trigger accepts them."""
-        rows = [[p.kind, p.name, p.default, p.description, list(p.choices)] for p in parameters]
+        """Remember the parameters a run's pipeline declared: the next trigger accepts them. A
+        password parameter's default is not kept (the runner reads defaults from the pipeline)."""
+        rows = [
+            [p.kind, p.name, "" if p.kind == "password" else p.default, p.description, list(p.choices)]
+            for p in parameters
+        ]
         with self.db.transaction() as conn:
             conn.execute(
                 text("UPDATE ci_jobs SET pipeline_params = :p WHERE id = :i"),
