@@ -18,7 +18,7 @@ from tests.conftest import REPO_ROOT
 SCRIPT = """
 import json, sys
 from pathlib import Path
-from dockyard.builder.sandbox import RunRequest, run_in_sandbox
+from dockyard.sandbox import RunRequest, run_in_sandbox
 from dockyard.builder.snapshot import prune_copied_up_dirs, remove_placeholders, upper_entries
 root, upper = Path(sys.argv[1]), Path(sys.argv[2])
 upper.mkdir()

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from dockyard.builder.layer_writer import write_layer
-from dockyard.builder.sandbox import RunFailed, RunRequest, SandboxMount, run_in_sandbox
 from dockyard.builder.snapshot import (
     TreeState,
     merge_upper,
@@ -17,6 +16,7 @@ from dockyard.builder.snapshot import (
     tree_diff_entries,
     upper_entries,
 )
+from dockyard.sandbox import RunFailed, RunRequest, SandboxMount, run_in_sandbox
 
 pytestmark = pytest.mark.usefixtures("needs_namespaces")
 

@@ -15,7 +15,7 @@ from tests.conftest import DockyardServer, start_server
 
 SCRIPT = """pipeline { agent any
   stages { stage('s') { steps {
-    sh 'if [ "$BUILD_NUMBER" = 1 ]; then echo $$ > "$WORKSPACE/../shell.pid"; sleep 300; fi; echo quick build'
+    sh 'if [ "$BUILD_NUMBER" = 1 ]; then touch "$WORKSPACE/started"; sleep 307; fi; echo quick build'
   } } } }"""
 
 
@@ -26,11 +26,11 @@ def test_sigkill_during_build_then_restart_aborts_it_and_runs_the_queue(fresh_se
     jenkins.create(name, inline_job_xml(SCRIPT))
     n1 = jenkins.number_of(jenkins.build(name))
     q2 = jenkins.build(name)  # waits behind #1 (one build per job)
-    pid_file = fresh_server.data_dir / "ci" / name / str(n1) / "shell.pid"
+    started = fresh_server.data_dir / "ci" / name / str(n1) / "workspace" / "started"
     deadline = time.monotonic() + 30
-    while not pid_file.exists() and time.monotonic() < deadline:
+    while not started.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    shell_pid = int(pid_file.read_text())
+    shell_pid = _host_pid_of("sleep 307")  # the step runs in its own PID namespace
     fresh_server.process.kill()  # SIGKILL: no shutdown handlers run
     fresh_server.process.wait()
     os.kill(shell_pid, 0)  # the step outlived the server (its own session)...
@@ -52,6 +52,17 @@ def test_sigkill_during_build_then_restart_aborts_it_and_runs_the_queue(fresh_se
         assert info2["result"] == "SUCCESS" and "quick build" in jenkins.console(name, n2)
     finally:
         restarted.stop(signal.SIGTERM)
+
+
+def _host_pid_of(cmdline: str) -> int:
+    for proc in Path("/proc").iterdir():
+        try:
+            found = (proc / "cmdline").read_bytes().replace(b"\0", b" ").strip()
+        except OSError:
+            continue
+        if proc.name.isdigit() and found == cmdline.encode():
+            return int(proc.name)
+    raise AssertionError(f"no process {cmdline!r}")
 
 
 def _alive(pid: int) -> bool:

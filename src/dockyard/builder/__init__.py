@@ -14,6 +14,8 @@ Public API (imported lazily, so `dockyard executor --help` stays fast):
     cache_key(CacheInputs) -> str          the one layer-cache key function
     CacheEvent                             result.cache_events: HIT/MISS per layer step
                                            (instruction, keyword, outcome, key, where)
+    unpack_image(image, dir, insecure, log) -> UnpackedImage   an image as a rootfs (for
+                                           CI's container steps; same pull and unpack as FROM)
 
 The Dockerfile parser is `dockyard.builder.dockerfile`, .dockerignore is
 `dockyard.builder.dockerignore`.
@@ -31,11 +33,13 @@ _EXPORTS = {
     "BuildResult": "dockyard.builder.engine",
     "deliver": "dockyard.builder.outputs",
     "run_build": "dockyard.builder.report",
-    "RunFailed": "dockyard.builder.sandbox",
-    "SandboxUnavailable": "dockyard.builder.sandbox",
+    "RunFailed": "dockyard.sandbox",
+    "SandboxUnavailable": "dockyard.sandbox",
     "cache_key": "dockyard.builder.cache",
     "CacheInputs": "dockyard.builder.cache",
     "CacheEvent": "dockyard.builder.step_cache",
+    "unpack_image": "dockyard.builder.unpack",
+    "UnpackedImage": "dockyard.builder.unpack",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -68,9 +68,10 @@ def pull_registry_options(options: BuildOptions) -> RegistryOptions:
 
 
 def resolve_base(name: str, options: BuildOptions, blobs: BlobCache, platform: Platform,
-                 log: Log) -> BaseImage:
+                 log: Log, label: str = "FROM") -> BaseImage:
     """The base image by manifest and config only; its layers download into `blobs` when
-    their bytes are first needed (mirrors and registry maps apply)."""
+    their bytes are first needed (mirrors and registry maps apply). Errors start with
+    `label` (what the user wrote: FROM, or a CI container's image)."""
     if name.lower() == "scratch":
         config = ImageConfig(architecture=platform.architecture, os=platform.os,
                              variant=platform.variant)
@@ -80,7 +81,7 @@ def resolve_base(name: str, options: BuildOptions, blobs: BlobCache, platform: P
     try:
         ref = parse_reference(name)
     except InvalidReference as exc:
-        raise BuildError(f"FROM {name}: {exc}") from None
+        raise BuildError(f"{label} {name}: {exc}") from None
     client = RegistryClient(pull_registry_options(options))  # layers reuse it later
     try:
         image = client.image(ref, blobs, platform, progress=lambda m: log(f"    {m}"))
@@ -88,7 +89,7 @@ def resolve_base(name: str, options: BuildOptions, blobs: BlobCache, platform: P
         hint = ""
         if "http" in str(exc).lower() and not options.insecure_pull:
             hint = " (a plain-HTTP registry needs --insecure-pull)"
-        raise BuildError(f"FROM {name}: cannot pull the base image: {exc}{hint}") from None
+        raise BuildError(f"{label} {name}: cannot pull the base image: {exc}{hint}") from None
     return BaseImage(str(ref), copy.deepcopy(image.config), list(image.layers))
 
 

@@ -306,7 +306,7 @@ class Builder:
 
 def _overlay_supported(scratch: Path, record: Path) -> bool:
     """The sandbox's probe, imported only when a step first needs a RUN or a diff."""
-    from dockyard.builder.sandbox import overlay_supported
+    from dockyard.sandbox import overlay_supported
 
     return overlay_supported(scratch, record)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard.builder.sandbox_init import inside
+from dockyard.sandbox import inside
 
 
 @dataclass(frozen=True)

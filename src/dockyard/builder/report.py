@@ -51,7 +51,7 @@ def run_build(options: BuildOptions, live: bool = False) -> int:
         print("error: interrupted", file=err)
         return 130
     except RuntimeError as exc:  # the sandbox's (imported only when a RUN ran)
-        from dockyard.builder.sandbox import RunFailed, SandboxUnavailable
+        from dockyard.sandbox import RunFailed, SandboxUnavailable
 
         if not isinstance(exc, (RunFailed, SandboxUnavailable)):
             raise

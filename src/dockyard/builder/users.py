@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.builder.options import BuildError
-from dockyard.builder.sandbox_init import inside
+from dockyard.sandbox import inside
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,11 @@
 Secret volumes are filled from Dockyard's credential store: `secretName` is a credential id, and
 `items: [{key, path}]` picks data keys exactly as the kubelet would (the tutorial's
 `.dockerconfigjson` -> `config.json`). A missing credential or key is an error naming it.
+
+`resources.limits` (`memory`, `cpu`, and `dockyard.io/pids` for a process count) are checked
+here and applied by the executor; the pod annotation `dockyard.io/network: none` gives every
+container an empty network namespace, `dockyard.io/network.<container>: none` one container
+(`default` turns it back on).
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from dockyard.ci.executor.base import ContainerSpec, ExecutorError, VolumeFile
+from dockyard.sandbox import parse_cpu, parse_memory
+
+NETWORK_ANNOTATION = "dockyard.io/network"
+PIDS_LIMIT = "dockyard.io/pids"
 
 
 class CredentialLike(Protocol):
@@ -43,6 +52,9 @@ def parse_pod_template(
     if not isinstance(containers, list):
         raise ExecutorError("pod spec.containers must be a list")
     volumes = {v.get("name"): v for v in spec.get("volumes") or [] if isinstance(v, dict)}
+    annotations = (doc.get("metadata") or {}).get("annotations") or {}
+    if not isinstance(annotations, dict):
+        raise ExecutorError("pod metadata.annotations must be a mapping")
     masks: list[str] = []
     out: dict[str, ContainerSpec] = {}
     for c in containers:
@@ -61,7 +73,8 @@ def parse_pod_template(
             str(c["image"]),
             env,
             str(c.get("workingDir") or ""),
-            limits=dict((c.get("resources") or {}).get("limits") or {}),
+            limits=_limits(str(c["name"]), (c.get("resources") or {}).get("limits") or {}),
+            network=_network(str(c["name"]), annotations),
         )
         for mount in c.get("volumeMounts") or []:
             vol = volumes.get(mount.get("name"))
@@ -84,6 +97,30 @@ def parse_pod_template(
                 )
         out[cs.name] = cs
     return out, masks
+
+
+def _limits(name: str, raw: object) -> dict[str, Any]:
+    """`resources.limits`, each value checked so a typo fails the build before any step."""
+    if not isinstance(raw, dict):
+        raise ExecutorError(f"container {name}: resources.limits must be a mapping")
+    try:
+        if "memory" in raw:
+            parse_memory(raw["memory"])
+        if "cpu" in raw:
+            parse_cpu(raw["cpu"])
+        if PIDS_LIMIT in raw and not (str(raw[PIDS_LIMIT]).isdigit() and int(str(raw[PIDS_LIMIT])) > 0):
+            raise ValueError(f"{PIDS_LIMIT} limit {raw[PIDS_LIMIT]!r} must be a positive whole number")
+    except ValueError as e:
+        raise ExecutorError(f"container {name}: {e}") from None
+    return dict(raw)
+
+
+def _network(name: str, annotations: dict[str, Any]) -> str:
+    pod_wide = annotations.get(NETWORK_ANNOTATION, "default")
+    value = str(annotations.get(f"{NETWORK_ANNOTATION}.{name}", pod_wide))
+    if value not in ("none", "default"):
+        raise ExecutorError(f"annotation {NETWORK_ANNOTATION}: {value!r} is not a network (none or default)")
+    return value
 
 
 def _secret_files(

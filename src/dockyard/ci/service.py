@@ -72,7 +72,7 @@ class CIService:
 
     async def start(self) -> None:
         self.ci_dir.mkdir(parents=True, exist_ok=True)
-        self.scheduler.executor_factory = lambda: LocalExecutor(self.warm)
+        self.scheduler.executor_factory = lambda: LocalExecutor(self.warm, hidden=(self.ci_dir.parent,))
         await self.scheduler.start()
 
     async def stop(self) -> None:

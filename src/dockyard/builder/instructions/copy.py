@@ -19,9 +19,9 @@ from dockyard.builder.dockerfile import AddInstruction, CopyInstruction, Dockerf
 from dockyard.builder.dockerignore import IgnoreMatcher
 from dockyard.builder.fsops import Ownership, copy_entry, copy_tree, is_dir_in_root, resolve, scaffold
 from dockyard.builder.instructions.base import Change, Step
-from dockyard.builder.sandbox_init import inside
 from dockyard.builder.state import BuildEnv, StageState
 from dockyard.builder.users import resolve_chown
+from dockyard.sandbox import inside
 
 
 def parse_chmod(value: str | None, line: int) -> int | None:

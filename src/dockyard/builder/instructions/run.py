@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 
 from dockyard.builder.dockerfile import DockerfileError, Mount, RunInstruction
 from dockyard.builder.instructions.base import Change, Step
-from dockyard.builder.sandbox_init import inside
 from dockyard.builder.state import BuildEnv, StageState
+from dockyard.sandbox import inside
 
 if TYPE_CHECKING:  # the sandbox and snapshot code load when a RUN executes, not on a hit
-    from dockyard.builder.sandbox import SandboxMount
     from dockyard.builder.snapshot import TreeState
+    from dockyard.sandbox import SandboxMount
 
 _HEREDOC_ONLY = re.compile(r"^<<-?(['\"]?)([A-Za-z0-9_.-]+)\1$")
 
@@ -62,7 +62,7 @@ class RunStep(Step):
     makes_layer = True
 
     def mounts(self, stage: StageState, build: BuildEnv, env: dict[str, str]) -> list[SandboxMount]:
-        from dockyard.builder.sandbox import SandboxMount
+        from dockyard.sandbox import SandboxMount
 
         i = self.instruction
         assert isinstance(i, RunInstruction)
@@ -116,7 +116,7 @@ class RunStep(Step):
         return copy
 
     def _bind(self, build: BuildEnv, mount: Mount) -> SandboxMount:
-        from dockyard.builder.sandbox import SandboxMount
+        from dockyard.sandbox import SandboxMount
 
         i = self.instruction
         if mount.from_:
@@ -138,7 +138,6 @@ class RunStep(Step):
         return SandboxMount("bind", mount.target, source, readonly=True)
 
     def execute(self, stage: StageState, build: BuildEnv) -> Change | None:
-        from dockyard.builder.sandbox import RunRequest, run_in_sandbox
         from dockyard.builder.snapshot import (
             TreeState,
             prune_copied_up_dirs,
@@ -146,6 +145,7 @@ class RunStep(Step):
             tree_diff_entries,
         )
         from dockyard.builder.users import resolve_user
+        from dockyard.sandbox import RunRequest, run_in_sandbox
 
         i = self.instruction
         assert isinstance(i, RunInstruction)

@@ -45,6 +45,7 @@ class ContainerSpec:
     working_dir: str = ""
     files: list[VolumeFile] = field(default_factory=list)
     limits: dict[str, Any] = field(default_factory=dict)
+    network: str = "default"  # "none": an empty network namespace (pod annotation, see podtemplate)
 
 
 @dataclass

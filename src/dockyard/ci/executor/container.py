@@ -1,147 +1,101 @@
-"""`container('x') { sh ... }` for an ordinary image: the step runs inside the image's root
-filesystem, in the builder's RUN sandbox (its own mount/PID/UTS/IPC namespaces, pivoted into the
-rootfs), with the workspace bind-mounted read-write at the same path.
+"""How one CI step becomes a `dockyard.sandbox` request.
 
-Preparation (in the server, once per build and container): pull the image with `dockyard.oci`
-(blobs cached, digests verified) and unpack it with the builder's `rootfs_for` (cached per layer
-chain). Each container gets an overlay upper directory, so what one step writes outside the
-workspace is seen by the next step of the same build, and the cached rootfs stays pristine.
+Every step runs in the sandbox, never as a plain host process: its own user namespace (root
+inside is an unprivileged uid on the host), mount/PID/IPC/UTS namespaces, a pids limit and the
+pod template's memory/cpu limits in a cgroup. The root filesystem is
 
-Each step is a child process (`python -m dockyard.ci.executor.container_step SPEC`) that calls the
-sandbox and streams its output, so the local executor starts, tails, waits for and kills it like
-any other step; on SIGTERM it kills the sandbox's process group first.
+- for `container('x')` with an ordinary image: the image's rootfs (pulled and unpacked by the
+  builder's `unpack_image`, cached per layer chain) under an overlay upper directory kept for
+  the build, so one step's writes outside the workspace are seen by the next;
+- for top-level steps and the Kaniko stand-in: a read-only view of the host's / (the system
+  directories only), with the data directory, /root, /home, /var/lib, the host's /proc and
+  other secret paths hidden.
+
+Writable are only the workspace, the build's own temp dir (the step's /tmp) and what the pod
+template declares (the Kaniko stand-in's /kaniko); the build's own credential files are
+readable. Nothing of the server's environment reaches the step: PATH, HOME and LANG are set,
+the rest is what the pipeline defines.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-SANDBOX_FAILED = 125
+from dockyard.sandbox import DEFAULT_PIDS, HostView, Limits, RunRequest, SandboxMount, parse_cpu, parse_memory
 
-
-@dataclass
-class PreparedImage:
-    rootfs: Path
-    upper: Path | None
-    env: dict[str, str]
-    working_dir: str
-    user: str
-
-
-def prepare_image(image: str, target: Path, insecure_registries: list[str], log: Any) -> PreparedImage:
-    """Pull and unpack `image` for one build's container (blocking: run in a thread)."""
-    from dockyard.builder.base import resolve_base, rootfs_for
-    from dockyard.builder.options import BuildError, BuildOptions, default_cache_dir
-    from dockyard.builder.sandbox import overlay_supported
-    from dockyard.oci import Platform
-    from dockyard.oci.blobcache import BlobCache
-
-    cache_dir = default_cache_dir()
-    options = BuildOptions(
-        context=target,
-        dockerfile=target / "Dockerfile",
-        cache_dir=cache_dir,
-        insecure_registries=list(insecure_registries),
-    )
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        base = resolve_base(
-            image,
-            options,
-            BlobCache(cache_dir / "blobs"),
-            Platform.current(),
-            lambda message: log.line(f"[dockyard] {message.strip()}"),
-        )
-        overlay = overlay_supported(target)
-        rootfs = target / "rootfs"
-        rootfs_for(base, rootfs, cache_dir, hardlink=overlay)
-    except BuildError as e:
-        raise RuntimeError(str(e).replace("FROM ", "container image ", 1)) from None
-    upper = target / "upper" if overlay else None
-    if upper is not None:
-        upper.mkdir(exist_ok=True)
-    cfg = base.config.config
-    env: dict[str, str] = {}
-    for item in cfg.env if cfg is not None and cfg.env else []:
-        name, _, value = item.partition("=")
-        env[name] = value
-    working_dir = (cfg.working_dir if cfg is not None else None) or ""
-    user = (cfg.user if cfg is not None else None) or ""
-    return PreparedImage(rootfs, upper, env, working_dir, user)
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+BASE_ENV = {"PATH": DEFAULT_PATH, "HOME": "/tmp", "LANG": "C.UTF-8"}
+# Secret or private host paths a top-level step must not see even where their parent is shown.
+HIDDEN = (
+    "/var/lib", "/var/log", "/var/cache", "/var/spool", "/var/mail", "/var/backups", "/var/www",
+    "/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/ssh", "/etc/ssl/private",
+    "/etc/sudoers", "/etc/sudoers.d", "/etc/dockyard", "/opt/dockyard",
+)
+PIDS_RESOURCE = "dockyard.io/pids"  # resources.limits key (checked by ci.podtemplate)
 
 
-def step_spec(
-    prepared: PreparedImage,
-    script: Path,
-    shell: str,
-    env: dict[str, str],
-    cwd: Path,
-    binds: list[tuple[Path, str]],
-) -> dict[str, Any]:
-    """`binds` are (host path, container path) pairs, mounted read-write."""
-    return {
-        "rootfs": str(prepared.rootfs),
-        "upper": str(prepared.upper) if prepared.upper else None,
-        "argv": [shell, "-xe", str(script)],
-        "env": env,
-        "cwd": str(cwd),
-        "binds": [[str(src), target] for src, target in binds],
-    }
+def limits_from(raw: Mapping[str, object]) -> Limits:
+    """A container's `resources.limits` (validated by the pod template parser)."""
+    memory = parse_memory(raw["memory"]) if "memory" in raw else None
+    cpu = parse_cpu(raw["cpu"]) if "cpu" in raw else None
+    pids = int(str(raw[PIDS_RESOURCE])) if PIDS_RESOURCE in raw else DEFAULT_PIDS
+    return Limits(memory=memory, cpu=cpu, pids=pids)
 
 
-def run_step(spec_path: str) -> int:
-    """The child process: one sandboxed RUN-like execution, output to stdout."""
-    from dockyard.builder.sandbox import (
-        RunFailed,
-        RunRequest,
-        SandboxMount,
-        SandboxUnavailable,
-        run_in_sandbox,
-    )
+def host_view(hidden: tuple[Path, ...]) -> HostView:
+    """The host's system directories read-only; the interpreter and Dockyard's own package
+    added (the Kaniko stand-in runs Dockyard's builder), the data directory hidden."""
+    import dockyard
 
-    spec = json.loads(Path(spec_path).read_text())
-    signal.signal(signal.SIGTERM, _kill_children_and_exit)
-    mounts = [SandboxMount("bind", target=t, source=Path(s), readonly=False) for s, t in spec["binds"]]
-    request = RunRequest(
-        argv=spec["argv"],
-        rootfs=Path(spec["rootfs"]),
-        env=spec["env"],
-        cwd=spec["cwd"],
-        upper=Path(spec["upper"]) if spec["upper"] else None,
+    package = Path(dockyard.__file__).resolve().parent.parent
+    hide = [*HIDDEN, *(str(p) for p in hidden)]
+    extra = {sys.prefix, sys.base_prefix, str(package)}
+    extra |= {p for p in sys.path if p and os.path.isdir(p) and p.startswith("/")}
+    extra = {p for p in extra if not any(p == h or p.startswith(h.rstrip("/") + "/") for h in hide)}
+    return HostView(hide=tuple(hide), extra_ro=tuple(sorted(extra)))
+
+
+def build_mounts(workspace: Path, build_dir: Path, env: Mapping[str, str]) -> list[SandboxMount]:
+    """What every step of a build gets: its workspace (read-write, at the same path), its own
+    temp dir as /tmp, its scripts and credential files (read-only), the trace events file."""
+    tmp = build_dir / "tmp"
+    tmp.mkdir(mode=0o700, exist_ok=True)
+    mounts = [
+        SandboxMount("bind", str(workspace), workspace, readonly=False, idmap=True),
+        SandboxMount("bind", "/tmp", tmp, readonly=False, idmap=True),
+        SandboxMount("bind", str(build_dir / "scripts"), build_dir / "scripts", readonly=True, idmap=True),
+    ]
+    secrets = build_dir / "secrets"
+    if secrets.is_dir():  # withCredentials / credentials() files of this build only
+        mounts.append(SandboxMount("bind", str(secrets), secrets, readonly=True, idmap=True))
+    events = env.get("DOCKYARD_TRACE_EVENTS")
+    if events and Path(events).parent == build_dir:
+        Path(events).touch(mode=0o600, exist_ok=True)
+        mounts.append(SandboxMount("bind", events, Path(events), readonly=False, idmap=True))
+    return mounts
+
+
+def step_request(argv: list[str], env: dict[str, str], cwd: Path, mounts: list[SandboxMount],
+                 limits: Limits, network: str, label: str, *, rootfs: Path | None = None,
+                 upper: Path | None = None, hidden: tuple[Path, ...] = ()) -> RunRequest:
+    """The request for one step: in an image's rootfs when `rootfs` is given, else on the
+    read-only host view."""
+    if rootfs is None:  # the data directory hidden even where a bind shows its parent (/tmp)
+        mounts = [*mounts, *(SandboxMount("tmpfs", str(p), readonly=True, size=65536) for p in hidden)]
+    return RunRequest(
+        argv=argv,
+        rootfs=rootfs,
+        upper=upper,
+        env=env,
+        cwd=str(cwd),
         mounts=mounts,
-        display=" ".join(spec["argv"]),
+        network=network,
+        host_view=None if rootfs is not None else host_view(hidden),
+        isolate=True,
+        limits=limits,
+        name=label,
+        display=" ".join(argv),
     )
-    try:
-        run_in_sandbox(request, output=_write_out)
-    except RunFailed as e:
-        return e.exit_code or 1
-    except SandboxUnavailable as e:
-        print(f"dockyard: the container sandbox is not available here: {e}", file=sys.stderr, flush=True)
-        return SANDBOX_FAILED
-    return 0
-
-
-def _write_out(chunk: bytes) -> None:
-    sys.stdout.buffer.write(chunk)
-    sys.stdout.buffer.flush()
-
-
-def _kill_children_and_exit(_sig: int, _frame: object) -> None:
-    """The sandbox runs in its own session; end it before this process goes."""
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            children = (task / "children").read_text().split()
-        except OSError:
-            continue
-        for pid in children:
-            try:
-                os.killpg(int(pid), signal.SIGKILL)
-            except (ProcessLookupError, PermissionError, ValueError):
-                continue
-    os._exit(143)

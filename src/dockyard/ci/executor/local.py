@@ -1,54 +1,50 @@
-"""The local agent: steps run as processes on this machine, in the build's own workspace.
+"""The local agent: every step of a build runs on this machine in Dockyard's sandbox.
+
+Each step is a child process (`python -m dockyard.sandbox REQUEST.json`) that runs it in its
+own namespaces and cgroup (container.py says what the step sees) and streams its output, so
+this executor starts, tails, waits for and kills it like any process; each runs in its own
+session so that stop and timeouts end everything it started. `/bin/sh -xe script`, as
+Jenkins' `sh` does.
 
 Containers of a pod template:
 
 - an image in the Kaniko alias table (`gcr.io/kaniko-project/executor*` by default; set
   `DOCKYARD_KANIKO_ALIAS` to a comma list of prefixes, or to `off`) becomes Dockyard's own
-  stand-in, built offline: `/kaniko/executor` runs `dockyard executor` with the same arguments,
-  `/busybox/*` are busybox applets, and the pod's secret volumes are materialised under it.
-- any other image is pulled on first use (`dockyard.oci`, cached) and the step runs in its root
-  filesystem inside the builder's RUN sandbox (executor/container.py), with the workspace and
-  the pod's secret volumes mounted; the image's env, the container's env apply.
+  stand-in, built offline: on the read-only host view, `/kaniko/executor` runs `dockyard
+  executor` with the same arguments, `/busybox/*` are busybox applets, and the pod's secret
+  volumes are at their mountPath; its layer cache is the job's own (`DATA/ci/<job>/cache`).
+- any other image is pulled on first use (`dockyard.builder.unpack_image`, cached) and the
+  step runs in its root filesystem, with the workspace and the pod's secret volumes mounted;
+  the image's env, then the container's env apply.
 
-Paths under the Kaniko stand-in's root (`/kaniko/...`, `/busybox/...`, each volume's mountPath)
-are mapped to the stand-in directory in the step's script and environment, since that step is
-not chrooted (it needs the host's Python for the builder). Each step runs `/bin/sh -xe script`,
-as Jenkins' `sh` does, in its own process group so that stop and timeouts kill everything it
-started.
+Where the machine cannot start an isolated sandbox (no user namespaces) no step runs: the
+build fails naming the missing piece, never falling back to host processes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 import posixpath
-import re
 import shlex
 import shutil
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dockyard.ci.executor.base import (
-    AgentSpec,
-    ContainerSpec,
-    ExecutorError,
-    StepHandle,
-    StepSpec,
-    with_agent_umask,
-)
-from dockyard.ci.executor.container import PreparedImage, prepare_image, step_spec
+from dockyard.ci.executor.base import AgentSpec, ContainerSpec, ExecutorError, StepHandle, StepSpec
+from dockyard.ci.executor.container import BASE_ENV, DEFAULT_PATH, build_mounts, limits_from, step_request
 from dockyard.ci.executor.warm import WarmExecutor
+from dockyard.sandbox import Limits, RunRequest, SandboxMount
 
 DEFAULT_KANIKO_IMAGES = ("gcr.io/kaniko-project/executor", "cgr.dev/chainguard/kaniko")
 PGIDS_FILE = "pgids"
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_HOST_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME")
+AGENT_CONTAINER = "jnlp"  # Jenkins' name for the agent container: its limits apply to top-level steps
+WARM_SOCKET = "/run/dockyard/executor.sock"
 
 
 def kaniko_aliases() -> tuple[str, ...]:
@@ -76,43 +72,57 @@ class _Proc:
 @dataclass
 class _Container:
     spec: ContainerSpec
-    root: Path | None  # stand-in root or sandbox files root
+    root: Path  # the stand-in's files and the secret volumes, or the image's unpack dir
     kaniko: bool
-    prefixes: tuple[str, ...]
-    sandboxed: bool = False
-    prepared: PreparedImage | None = None
+    prepared: Any = None  # dockyard.builder.UnpackedImage once pulled
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class LocalExecutor:
     name = "local"
 
-    def __init__(self, warm: WarmExecutor | None = None) -> None:
+    def __init__(self, warm: WarmExecutor | None = None, hidden: Sequence[Path] = ()) -> None:
+        """`hidden`: host paths no step may see (the data directory) beyond the built-in list."""
         self.warm = warm
+        self.hidden = tuple(hidden)
         self.log: Any = None
         self.spec: AgentSpec | None = None
         self.containers: dict[str, _Container] = {}
         self._procs: dict[str, _Proc] = {}
         self._ids = itertools.count(1)
+        self._warm_socket: Path | None = None
 
     async def setup(self, spec: AgentSpec, log: Any) -> None:
+        from dockyard.sandbox import support
+
         self.spec = spec
         self.log = log
+        found = await asyncio.to_thread(support)
+        if not found.isolated:
+            raise ExecutorError(f"steps cannot run: {found.problem}")
+        log.line(f"[dockyard] steps run in Dockyard's sandbox ({found.describe()})")
         spec.workspace.mkdir(parents=True, exist_ok=True)
+        (spec.build_dir / "scripts").mkdir(parents=True, exist_ok=True)
         for name, c in spec.containers.items():
             self.containers[name] = await asyncio.to_thread(self._prepare, spec, c, log)
+        for c in spec.containers.values():
+            try:
+                limits_from(c.limits)
+            except ValueError as e:
+                raise ExecutorError(f"container '{c.name}': {e}") from None
 
     def _prepare(self, spec: AgentSpec, c: ContainerSpec, log: Any) -> _Container:
         root = spec.build_dir / "agent" / c.name
         kaniko = is_kaniko(c.image)
-        prefixes: set[str] = set()
+        root.mkdir(parents=True, exist_ok=True)
         if kaniko:
-            (root / "kaniko").mkdir(parents=True, exist_ok=True)
+            (root / "kaniko").mkdir(exist_ok=True)
+            if self.warm is not None and self._warm_socket is None and _may_enter_sandboxes():
+                self._warm_socket = self.warm.ensure()
             shim = root / "kaniko" / "executor"
-            shim.write_text(_shim_script(self.warm.ensure() if self.warm is not None else None))
+            shim.write_text(_shim_script(WARM_SOCKET if self._warm_socket is not None else None))
             shim.chmod(0o755)
             _busybox_dir(root / "busybox")
-            prefixes |= {"/kaniko", "/busybox"}
             log.line(
                 f"[dockyard] container '{c.name}': {c.image} runs as Dockyard's built-in Kaniko stand-in"
                 " (/kaniko/executor = dockyard executor, /busybox = busybox)"
@@ -123,58 +133,99 @@ class LocalExecutor:
                 " in Dockyard's sandbox, the workspace mounted at the same path"
             )
         for f in c.files:
-            target = root / f.path.lstrip("/")
+            target = root / "volumes" / f.path.lstrip("/")
             target.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as out:
                 out.write(f.data)
             os.chmod(target, f.mode & 0o777)
-            top = "/" + f.path.strip("/").split("/")[0]
-            prefixes.add(top)
             log.line(f"[dockyard] container '{c.name}': secret volume file {f.path} materialised")
-        if not kaniko:
-            return _Container(c, root, False, (), sandboxed=True)
-        return _Container(c, root, kaniko, tuple(sorted(prefixes)))
+        return _Container(c, root, kaniko)
 
     # -- steps ------------------------------------------------------------------
     async def start_step(self, step: StepSpec) -> StepHandle:
         assert self.spec is not None, "setup() first"
-        env = {k: os.environ[k] for k in _HOST_ENV if k in os.environ}
-        env.update(step.env)
-        script = step.script
         container = self.containers.get(step.container) if step.container else None
         if step.container and container is None:
             raise ExecutorError(f"container('{step.container}'): the pod template has no such container")
-        if container is not None and container.sandboxed:
-            return await self._start_sandboxed(step, container)
-        if container is not None:
-            env.update(container.spec.env)
-            if container.root is not None:
-                script = map_paths(script, container.root, container.prefixes)
-                env = {k: map_paths(v, container.root, container.prefixes) for k, v in env.items()}
-            if container.kaniko:
-                assert container.root is not None
-                env["PATH"] = (
-                    f"{container.root / 'busybox'}:{container.root / 'kaniko'}:{env.get('PATH', '')}"
-                )
-                env["DOCKER_CONFIG"] = str(container.root / "kaniko" / ".docker")
         step_id = f"step-{next(self._ids)}"
-        script_path = self.spec.build_dir / "scripts" / f"{step_id}.sh"
-        script_path.parent.mkdir(parents=True, exist_ok=True)
-        script_path.write_text(script)
-        shell = "/bin/sh"
-        if step.shell and container is not None and container.root is not None:
-            shell = map_paths(step.shell, container.root, container.prefixes)
-        return await self._spawn(step_id, [shell, "-xe", str(script_path)], step.cwd, env)
+        scripts = self.spec.build_dir / "scripts"
+        script_path = scripts / f"{step_id}.sh"
+        script_path.write_text(step.script)
+        env = {**BASE_ENV, **step.env}
+        argv = [step.shell or "/bin/sh", "-xe", str(script_path)]
+        mounts = build_mounts(self.spec.workspace, self.spec.build_dir, env)
+        if container is None:
+            agent = self.spec.containers.get(AGENT_CONTAINER)
+            request = step_request(argv, env, step.cwd, mounts,
+                                   limits_from(agent.limits) if agent else Limits(),
+                                   agent.network if agent else "default", step_id, hidden=self.hidden)
+        elif container.kaniko:
+            request = self._kaniko_request(container, argv, env, step, mounts, step_id)
+        else:
+            request = await self._image_request(container, argv, env, step, mounts, step_id)
+        return await self._spawn(step_id, request)
 
-    async def _spawn(self, step_id: str, argv: list[str], cwd: Path,
-                     env: dict[str, str]) -> StepHandle:
-        """A step's process in its own session (output merged), registered and remembered."""
+    def _kaniko_request(self, container: _Container, argv: list[str], env: dict[str, str],
+                        step: StepSpec, mounts: list[SandboxMount], step_id: str) -> RunRequest:
+        assert self.spec is not None
+        c = container.spec
+        cache = self.spec.build_dir.parent / "cache"  # the job's own layer cache
+        cache.mkdir(mode=0o700, exist_ok=True)
+        env.update(c.env)
+        env["PATH"] = f"/busybox:/kaniko:{DEFAULT_PATH}"
+        env["DOCKER_CONFIG"] = "/kaniko/.docker"
+        env["DOCKYARD_CACHE_DIR"] = str(cache)
+        mounts += [
+            SandboxMount("bind", "/kaniko", container.root / "kaniko", readonly=False, idmap=True),
+            SandboxMount("bind", "/busybox", container.root / "busybox", readonly=True),
+            SandboxMount("bind", str(cache), cache, readonly=False, idmap=True),
+        ]
+        if self._warm_socket is not None:
+            mounts.append(SandboxMount("bind", WARM_SOCKET, self._warm_socket, readonly=False))
+        mounts += _volume_mounts(container)
+        return step_request(argv, env, step.cwd, mounts, limits_from(c.limits), c.network, step_id,
+                            hidden=self.hidden)
+
+    async def _image_request(self, container: _Container, argv: list[str], env: dict[str, str],
+                             step: StepSpec, mounts: list[SandboxMount], step_id: str) -> RunRequest:
+        """The step in the image's rootfs (pulled on first use, once per build and container)."""
+        assert self.spec is not None
+        c = container.spec
+        async with container.lock:
+            if container.prepared is None:
+                self.log.line(f"[dockyard] pulling {c.image} for container '{c.name}'")
+                container.prepared = await asyncio.to_thread(self._unpack, container)
+        prepared = container.prepared
+        env = {**BASE_ENV, "HOME": "/root", **prepared.env, **step.env, **c.env}
+        return step_request(argv, env, step.cwd, mounts + _volume_mounts(container), limits_from(c.limits),
+                            c.network, step_id, rootfs=prepared.rootfs, upper=prepared.upper)
+
+    def _unpack(self, container: _Container) -> Any:
+        from dockyard.builder import BuildError, unpack_image
+
+        assert self.spec is not None
+        try:
+            return unpack_image(container.spec.image, container.root / "image",
+                                list(self.spec.insecure_registries),
+                                lambda message: self.log.line(f"[dockyard] {message}"))
+        except BuildError as e:
+            raise ExecutorError(f"container '{container.spec.name}': {e}") from None
+
+    async def _spawn(self, step_id: str, request: RunRequest) -> StepHandle:
+        """The step's sandbox as a child process in its own session (output merged),
+        registered and remembered."""
+        from dockyard.ci.executor.warm import package_root
+
         assert self.spec is not None  # started steps belong to a prepared build
+        request_path = self.spec.build_dir / "scripts" / f"{step_id}.json"
+        fd = os.open(request_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(request.to_json())
         proc = await asyncio.create_subprocess_exec(
-            *with_agent_umask(argv),
-            cwd=str(cwd),
-            env=env,
+            sys.executable, "-m", "dockyard.sandbox", str(request_path),
+            cwd=str(self.spec.build_dir),
+            env={"PATH": os.environ.get("PATH", DEFAULT_PATH), "PYTHONPATH": str(package_root())},
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -186,47 +237,6 @@ class LocalExecutor:
         with open(self.spec.build_dir / PGIDS_FILE, "a") as f:
             f.write(f"{proc.pid}\n")
         return handle
-
-    async def _start_sandboxed(self, step: StepSpec, container: _Container) -> StepHandle:
-        """The step as a child process that runs it in the image's rootfs (executor/container.py)."""
-        assert self.spec is not None and container.root is not None
-        async with container.lock:
-            if container.prepared is None:
-                self.log.line(
-                    f"[dockyard] pulling {container.spec.image} for container '{container.spec.name}'"
-                )
-                try:
-                    container.prepared = await asyncio.to_thread(
-                        prepare_image,
-                        container.spec.image,
-                        container.root / "image",
-                        list(self.spec.insecure_registries),
-                        self.log,
-                    )
-                except RuntimeError as e:
-                    raise ExecutorError(f"container '{container.spec.name}': {e}") from None
-        prepared = container.prepared
-        env = {"PATH": DEFAULT_PATH, "HOME": "/root", **prepared.env, **step.env, **container.spec.env}
-        step_id = f"step-{next(self._ids)}"
-        scripts = self.spec.build_dir / "scripts"
-        scripts.mkdir(parents=True, exist_ok=True)
-        script_path = scripts / f"{step_id}.sh"
-        script_path.write_text(step.script)
-        binds: list[tuple[Path, str]] = [
-            (self.spec.workspace, str(self.spec.workspace)),
-            (scripts, str(scripts)),
-        ]
-        for directory in sorted({posixpath.dirname(f.path) for f in container.spec.files}):
-            binds.append((container.root / directory.lstrip("/"), directory))
-        spec = step_spec(prepared, script_path, step.shell or "/bin/sh", env, step.cwd, binds)
-        spec_path = scripts / f"{step_id}.json"
-        spec_path.write_text(json.dumps(spec))
-        from dockyard.ci.executor.warm import package_root
-
-        child_env = {k: os.environ[k] for k in _HOST_ENV if k in os.environ}
-        child_env["PYTHONPATH"] = str(package_root())
-        argv = [sys.executable, "-m", "dockyard.ci.executor.container_step", str(spec_path)]
-        return await self._spawn(step_id, argv, self.spec.build_dir, child_env)
 
     async def tail(self, handle: StepHandle) -> AsyncIterator[bytes]:
         proc = self._procs[handle.id].process
@@ -255,6 +265,7 @@ class LocalExecutor:
         if self.spec is not None:
             shutil.rmtree(self.spec.build_dir / "agent", ignore_errors=True)
             shutil.rmtree(self.spec.build_dir / "scripts", ignore_errors=True)
+            shutil.rmtree(self.spec.build_dir / "tmp", ignore_errors=True)
 
 
 async def _kill_group(proc: asyncio.subprocess.Process) -> None:
@@ -299,16 +310,24 @@ def kill_leftovers(build_dir: Path) -> int:
     return killed
 
 
-def map_paths(text: str, root: Path, prefixes: tuple[str, ...]) -> str:
-    """Rewrite absolute paths under `prefixes` (e.g. /kaniko) to live under `root`."""
-    for prefix in sorted(prefixes, key=len, reverse=True):
-        pattern = re.compile(r"(?<![\w./-])" + re.escape(prefix) + r"(?=/|\b|$)")
-        replacement = (str(root) + prefix).replace("\\", "\\\\")
-        text = pattern.sub(replacement, text)
-    return text
+def _may_enter_sandboxes() -> bool:
+    """The pre-warmed executor joins a step's namespaces, which needs the host's root; a
+    rootless Dockyard runs the stand-in's executor cold inside the sandbox instead."""
+    from dockyard.sandbox import rootless
+
+    return os.geteuid() == 0 and not rootless()
 
 
-def _shim_script(warm_socket: Path | None) -> str:
+def _volume_mounts(container: _Container) -> list[SandboxMount]:
+    """The pod's secret volumes at their mountPath, read-only."""
+    volumes = container.root / "volumes"
+    dirs = sorted({posixpath.dirname(f.path) for f in container.spec.files} - {"/kaniko"})
+    files = [f.path for f in container.spec.files if posixpath.dirname(f.path) == "/kaniko"]
+    return [SandboxMount("bind", p, volumes / p.lstrip("/"), readonly=True, idmap=True)
+            for p in [*dirs, *files]]
+
+
+def _shim_script(warm_socket: str | None) -> str:
     """/kaniko/executor: this Dockyard's own builder (same interpreter and package), through the
     pre-warmed executor when one runs."""
     from dockyard.ci.executor.warm import package_root

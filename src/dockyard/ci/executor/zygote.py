@@ -1,11 +1,14 @@
 """A pre-warmed `dockyard executor`: one process that has already imported the builder forks a
 child per `/kaniko/executor` call, so a build step does not pay ~0.5-1 s of Python imports.
 
-Protocol (Unix socket in a 0700 directory, peer uid checked): the client sends one JSON header
-line `{"argv": [...], "env": {...}, "cwd": "..."}` with its stdin/stdout/stderr attached as
-SCM_RIGHTS; the zygote forks, the child runs `dockyard executor ARGV` on those descriptors in its
-own process group, and the zygote answers with the exit status (4 bytes, big-endian). If the
-client goes away (the step was stopped), the child's process group is killed.
+Protocol (Unix socket in a 0700 directory, bound into the Kaniko stand-in's sandbox; peer
+checked): the client sends one JSON header line `{"argv": [...], "env": {...}, "cwd": "..."}`
+with its stdin/stdout/stderr attached as SCM_RIGHTS; the zygote forks, the child enters the
+client's sandbox (its cgroups, then its net/UTS/IPC/PID/mount namespaces and last its user
+namespace, as root there: an unprivileged uid on the host) and runs `dockyard executor ARGV`
+there on those descriptors in its own process group, so the build sees exactly what the step
+sees; the zygote answers with the exit status (4 bytes, big-endian). If the client goes away
+(the step was stopped), the child's process group is killed.
 
 The loop is single-threaded (selectors + non-blocking waitpid) so forking is safe.
 `zygote_client.py` is the client; when the zygote is not there it execs the plain executor.
@@ -24,6 +27,7 @@ import socket
 import struct
 import sys
 
+NAMESPACES = ("net", "uts", "ipc", "pid", "mnt", "user")
 PRELOAD = (
     "dockyard.cli.executor_cmd",
     "dockyard.builder.report",
@@ -44,7 +48,7 @@ def serve(path: str) -> None:
     preload()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
-    os.chmod(path, 0o600)
+    os.chmod(path, 0o666)  # reached only through the 0700 directory or a sandbox's bind of it
     listener.listen(64)
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ)
@@ -82,8 +86,7 @@ def serve(path: str) -> None:
                 done, status = pid, 1 << 8
             if done == 0:
                 continue
-            code = os.waitstatus_to_exitcode(status)
-            code = 128 - code if code < 0 else code
+            code = _exit_code(status)
             with contextlib.suppress(OSError):
                 conn.sendall(struct.pack("!i", code))
             with contextlib.suppress(KeyError, ValueError):
@@ -95,8 +98,11 @@ def serve(path: str) -> None:
 
 def _start(conn: socket.socket) -> int | None:
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    if uid != os.getuid():
+    peer, _uid, _gid = struct.unpack("3i", creds)
+    try:  # only a sandboxed step (another user namespace than ours) is served
+        if os.stat(f"/proc/{peer}/ns/user").st_ino == os.stat("/proc/self/ns/user").st_ino:
+            return None
+    except OSError:
         return None
     fds = array.array("i")
     header = b""
@@ -122,10 +128,15 @@ def _start(conn: socket.socket) -> int | None:
             os.setpgid(0, 0)
             for target, fd in enumerate(fds):
                 os.dup2(fd, target)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            enter_sandbox(peer)
+            worker = os.fork()  # the worker is in the step's PID namespace, as its /proc shows
+            if worker:
+                code = _exit_code(os.waitpid(worker, 0)[1])
+                os._exit(code)
             os.chdir(request["cwd"])
             os.environ.clear()
             os.environ.update(request["env"])
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             from dockyard.cli import main
 
             code = int(main(["executor", *request["argv"]]) or 0)
@@ -140,6 +151,41 @@ def _start(conn: socket.socket) -> int | None:
     for fd in fds:
         os.close(fd)
     return pid
+
+
+def enter_sandbox(pid: int) -> None:
+    """Join process `pid`'s cgroups and namespaces (the user namespace last: up to then this
+    process has the rights to join the others), as root of its user namespace."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            if "dockyard-" not in path:
+                continue
+            base = "/sys/fs/cgroup" + (f"/{controllers}" if controllers else "")
+            with open(f"{base}{path}/cgroup.procs", "w") as procs:
+                procs.write(str(os.getpid()))
+    ns = {name: os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY) for name in NAMESPACES}
+    own = {name: os.stat(f"/proc/self/ns/{name}").st_ino for name in NAMESPACES}
+    for name in NAMESPACES:
+        if os.fstat(ns[name]).st_ino == own[name]:
+            os.close(ns[name])  # shared with us (the host's network)
+            continue
+        if libc.setns(ns[name], 0) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"cannot enter the step's {name} namespace: {os.strerror(err)}")
+        os.close(ns[name])
+    os.setresgid(0, 0, 0)
+    with contextlib.suppress(PermissionError):
+        os.setgroups([])
+    os.setresuid(0, 0, 0)
+
+
+def _exit_code(status: int) -> int:
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
 
 
 def _kill(pid: int) -> None:
