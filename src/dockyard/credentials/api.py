@@ -29,10 +29,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from dockyard.auth import AuthService, Principal, Role, is_write, missing_scope, parse_authorization
+from dockyard.auth import AuthService, Principal, Role, is_write, missing_scope
 from dockyard.credentials.models import CredentialError, from_request
 from dockyard.credentials.store import CredentialExists, CredentialInfo, CredentialNotFound, CredentialStore
-from dockyard.http import json_object
+from dockyard.http import json_object, principal_of
 
 _JOB = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
@@ -59,7 +59,7 @@ class CredentialsAPI:
 
     async def _collection(self, request: Request) -> Response:
         try:
-            principal = self._user(request)
+            principal = await self._user(request)
             if request.method == "GET":
                 wanted = request.query_params.get("owner")
                 items = [i for i in self.store.list() if self._manages(principal, i.owner)
@@ -81,7 +81,7 @@ class CredentialsAPI:
     async def _item(self, request: Request) -> Response:
         credential_id = request.path_params["credential_id"]
         try:
-            principal = self._user(request)
+            principal = await self._user(request)
             writing = is_write(request.method)
             existing = self.store.info(credential_id)
             if existing is not None:
@@ -109,7 +109,7 @@ class CredentialsAPI:
         """An administrator, or whoever manages the credential's owner, lets one job bind it."""
         credential_id = request.path_params["credential_id"]
         try:
-            principal = self._user(request)
+            principal = await self._user(request)
             existing = self.store.info(credential_id)
             if existing is not None:
                 self._require(principal, existing.owner, writing=True, hide=True)
@@ -129,8 +129,8 @@ class CredentialsAPI:
             return _error(404, str(exc))
 
     # who may manage what ------------------------------------------------------------------
-    def _user(self, request: Request) -> Principal:
-        principal = self.auth.authenticate(parse_authorization(request.headers.get("authorization")))
+    async def _user(self, request: Request) -> Principal:
+        principal = await principal_of(request, self.auth)
         challenge = {"WWW-Authenticate": 'Basic realm="Dockyard"'}
         if principal is None:
             raise _Fail(401, "invalid username, password or token", challenge)

@@ -42,12 +42,13 @@ from dockyard.http.middleware import (
     render_internal_error,
     wire_of,
 )
+from dockyard.http.principal import authenticate, principal_of
 
 __all__ = [
     "GITEA", "HARBOR", "INTERNAL", "INVALID", "JENKINS", "JOB_XML_LIMIT", "JSON_LIMIT", "MAX_DEPTH",
     "NATIVE", "OCI", "STREAMED", "TOKEN", "TOO_LARGE", "UNSUPPORTED_TYPE", "WEBHOOK_LIMIT",
     "BadRequest", "BodyPolicy", "BodyRule", "BoundedBodyMiddleware", "KiB", "MiB", "WireFormat",
-    "form_body", "jenkins_error", "json_body", "json_object", "media_type", "parse_json", "read_body",
-    "render_bad_request", "render_internal_error", "require_json_type", "too_large", "type_name",
-    "wire_of",
+    "authenticate", "form_body", "jenkins_error", "json_body", "json_object", "media_type",
+    "parse_json", "principal_of", "read_body", "render_bad_request", "render_internal_error",
+    "require_json_type", "too_large", "type_name", "wire_of",
 ]

@@ -21,9 +21,8 @@ from dockyard.auth import (
     Role,
     is_write,
     missing_scope,
-    parse_authorization,
 )
-from dockyard.http import fields, json_object
+from dockyard.http import fields, json_object, principal_of
 from dockyard.registry.access import Access, create_project
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.manifests import INDEX_TYPES
@@ -80,7 +79,7 @@ class HarborAPI:
     # plumbing -----------------------------------------------------------------------------------
     async def _guard(self, request: Request, handler: Any) -> Response:
         try:
-            principal = self.auth.authenticate(parse_authorization(request.headers.get("authorization")))
+            principal = await principal_of(request, self.auth)
             if principal is None:
                 raise HarborError(401, "UNAUTHORIZED", "invalid username, password or token")
             writing = is_write(request.method)

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from dockyard.auth import ANONYMOUS, parse_authorization
-from dockyard.http import form_body
+from dockyard.http import authenticate, form_body
 from dockyard.registry.access import Access
 
 
@@ -22,8 +22,9 @@ def token_endpoint(access: Access):  # noqa: ANN201 - returns a Starlette endpoi
             elif grant == "password":
                 from dockyard.auth import Credentials
 
-                principal = access.auth.authenticate(
-                    Credentials("basic", str(form.get("password") or ""), str(form.get("username") or ""))
+                principal = await authenticate(
+                    access.auth,
+                    Credentials("basic", str(form.get("password") or ""), str(form.get("username") or "")),
                 )
             else:
                 return _error(400, "unsupported_grant_type", f"grant_type {grant!r} is not supported")
@@ -32,7 +33,7 @@ def token_endpoint(access: Access):  # noqa: ANN201 - returns a Starlette endpoi
             body = access.issue(principal, scopes, offline=grant == "password")
             return JSONResponse(body)
         creds = parse_authorization(request.headers.get("authorization"))
-        principal = access.auth.authenticate(creds) if creds else ANONYMOUS
+        principal = await authenticate(access.auth, creds) if creds else ANONYMOUS
         if principal is None:
             return _error(401, "UNAUTHORIZED", "invalid username, password or token")
         scopes = request.query_params.getlist("scope")
