@@ -51,7 +51,9 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], what: str) -> None:
     raise RuntimeError(f"{what} did not start")
 
 
-def start_dockyard(workdir: Path, password: str = "bench-pass") -> Peer:
+def start_dockyard(workdir: Path, password: str = "bench-pass", storage: str = "file://",
+                   env: dict[str, str] | None = None) -> Peer:
+    """`storage`: its --storage URL; `env`: extra environment (an S3 server's credentials)."""
     port = free_port()
     log = open(workdir / "dockyard.log", "wb")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(
@@ -68,9 +70,12 @@ def start_dockyard(workdir: Path, password: str = "bench-pass") -> Peer:
             password,
             "--log-level",
             "warning",
+            "--storage",
+            storage,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
     )
     _wait_ready(f"http://127.0.0.1:{port}/healthz", process, "dockyard")
     return Peer("dockyard", process, f"127.0.0.1:{port}", f"admin:{password}")

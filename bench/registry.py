@@ -4,7 +4,9 @@ Both servers run in the same process tree and the same run, alternating, so mach
 both alike. Prints per-direction throughput (MB/s, median of the rounds), the ratio
 Dockyard/distribution (>1 means Dockyard is faster) and the idle RSS of both servers.
 
-    .venv/bin/python bench/registry.py [--size-mb 520] [--layers 5] [--rounds 3]
+    .venv/bin/python bench/registry.py [--size-mb 520] [--layers 5] [--rounds 3] [--storage s3]
+
+`--storage s3` runs Dockyard on S3 storage: a local versitygw (tests/s3server.py) on loopback.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.images import make_layout  # noqa: E402
+from tests.processes import stop_process  # noqa: E402
+from tests.s3server import S3Server, start_s3_server  # noqa: E402
 
 from bench.peers import Peer, start_distribution, start_dockyard  # noqa: E402
 
@@ -66,16 +70,24 @@ def main() -> int:
     parser.add_argument("--size-mb", type=int, default=520)
     parser.add_argument("--layers", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--storage", choices=["file", "s3"], default="file",
+                        help="Dockyard's blob storage: the data directory, or a local S3 server")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="dockyard-bench-registry-"))
     peers: list[Peer] = []
+    s3: S3Server | None = None
     try:
         per_layer = args.size_mb * 1024 * 1024 // args.layers
         print(f"building a {args.size_mb} MB image of {args.layers} layers ...", flush=True)
         layout = make_layout(work / "image", tag="bench", random_layer_sizes=[per_layer] * args.layers)
         total = sum(p.stat().st_size for p in (layout.path / "blobs" / "sha256").iterdir())
-        peers = [start_dockyard(work), start_distribution(work)]
+        if args.storage == "s3":
+            s3 = start_s3_server(work / "s3")
+            peers = [start_dockyard(work, storage=s3.fresh_url(), env=s3.environ())]
+        else:
+            peers = [start_dockyard(work)]
+        peers.append(start_distribution(work))
         time.sleep(2)
         idle = {peer.name: peer.rss_kib() for peer in peers}
         push: dict[str, list[float]] = {p.name: [] for p in peers}
@@ -89,7 +101,8 @@ def main() -> int:
                     pull[peer.name].append(skopeo_copy(ref, f"oci:{out}:v1", *creds_flags(peer, "src")))
                     shutil.rmtree(out)
         mb = total / 1e6
-        print(f"\nimage: {mb:.0f} MB in {args.layers} layers; {args.rounds} rounds; skopeo copy, loopback\n")
+        print(f"\nimage: {mb:.0f} MB in {args.layers} layers; {args.rounds} rounds; skopeo copy, loopback;"
+              f" dockyard on {args.storage} storage\n")
         print(f"{'direction':<10}{'dockyard MB/s':>16}{'distribution MB/s':>20}{'ratio':>8}")
         for label, figures in (("push", push), ("pull", pull)):
             dy = mb / statistics.median(figures["dockyard"])
@@ -106,6 +119,8 @@ def main() -> int:
     finally:
         for peer in peers:
             peer.stop()
+        if s3 is not None:
+            stop_process(s3.process)
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
