@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,7 +40,7 @@ def push(layout_ref: str, server: DockyardServer, name: str, *, creds: str | Non
 
 def stored_blobs(server: DockyardServer) -> set[str]:
     """Hex digests of every blob the server's storage holds, read through the backend."""
-    store = open_blob_store(server.storage, server.data_dir / "registry")
+    store = open_blob_store(server.storage, server.data_dir / "registry", os.environ)
     return {blob.digest.split(":", 1)[1] for blob in store.list_blobs()}
 
 

@@ -21,7 +21,6 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
 def add_storage(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--storage",
-        default=os.environ.get("DOCKYARD_STORAGE") or "file://",
         metavar="URL",
         help="where registry blobs live: file:// (DATA/registry, the default) or s3://BUCKET[/prefix]"
              " with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_REGION"
@@ -42,5 +41,5 @@ def settings_from(args: argparse.Namespace) -> Settings:
         port=getattr(args, "port", 8080),
         admin_user=getattr(args, "admin_user", "admin"),
         public_url=getattr(args, "public_url", None),
-        storage=getattr(args, "storage", "file://"),
+        **({"storage": args.storage} if getattr(args, "storage", None) else {}),
     )

@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dockyard.cli.executor_cmd import parse_duration
-    from dockyard.registry import collect_garbage, open_blob_store
+    from dockyard.registry import StorageError, collect_garbage, open_blob_store
     from dockyard.registry.metadata import RegistryMetadata
     from dockyard.server.app import open_services
 
@@ -38,14 +38,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"dockyard registry gc: --cache-ttl: {exc}", file=sys.stderr)
         return 2
     services = open_services(settings_from(args))
-    report = collect_garbage(
-        open_blob_store(services.settings.storage, services.settings.registry_dir),
-        RegistryMetadata(services.db),
-        grace_seconds=args.grace,
-        dry_run=args.dry_run,
-        delete_untagged=args.delete_untagged,
-        cache_ttl_seconds=cache_ttl,
-    )
+    settings = services.settings
+    try:
+        report = collect_garbage(
+            open_blob_store(settings.storage, settings.registry_dir, settings.aws_environment),
+            RegistryMetadata(services.db),
+            grace_seconds=args.grace,
+            dry_run=args.dry_run,
+            delete_untagged=args.delete_untagged,
+            cache_ttl_seconds=cache_ttl,
+        )
+    except StorageError as exc:
+        print(f"dockyard registry gc: --storage {settings.storage}: {exc}", file=sys.stderr)
+        return 2
     for entry in report.expired:
         print(f"expired cache entry {entry}")
     for digest in report.manifests:

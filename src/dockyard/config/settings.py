@@ -23,6 +23,13 @@ def _webhook_retry_delays() -> tuple[float, ...]:
 
 
 DEFAULT_WEBHOOK_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+AWS_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
+                 "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION")
+
+
+def _aws_environment() -> dict[str, str]:
+    """The usual AWS variables an s3:// storage URL takes its credentials and endpoint from."""
+    return {name: os.environ[name] for name in AWS_VARIABLES if os.environ.get(name)}
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,9 @@ class Settings:
     webhook_allowed_hosts: str = field(
         default_factory=lambda: os.environ.get("DOCKYARD_WEBHOOK_ALLOWED_HOSTS") or "external")
     webhook_retry_delays: tuple[float, ...] = field(default_factory=_webhook_retry_delays)
-    storage: str = "file://"  # registry blobs: file:// (registry_dir) or s3://BUCKET[/prefix]
+    # Registry blobs: file:// (registry_dir) or s3://BUCKET[/prefix] with the AWS variables.
+    storage: str = field(default_factory=lambda: os.environ.get("DOCKYARD_STORAGE") or "file://")
+    aws_environment: dict[str, str] = field(default_factory=_aws_environment, repr=False, compare=False)
 
     @property
     def base_url(self) -> str:

@@ -27,7 +27,7 @@ _V2_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 class Registry:
     def __init__(self, settings: Settings, db: Database, auth: AuthService, signer: TokenSigner) -> None:
         self.settings = settings
-        self.store = open_blob_store(settings.storage, settings.registry_dir)
+        self.store = open_blob_store(settings.storage, settings.registry_dir, settings.aws_environment)
         self.metadata = RegistryMetadata(db)
         self.access = Access(auth, signer, self.metadata)
         self.v2 = DistributionAPI(self.store, self.metadata, self.access, settings.public_url)

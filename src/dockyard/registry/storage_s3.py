@@ -127,6 +127,10 @@ class S3BlobStore:
 
     def cancel_upload(self, upload_id: str) -> None:
         try:
+            upload_id = str(uuid.UUID(upload_id))  # never a key prefix other than a session's
+        except ValueError:
+            return
+        try:
             state = self._load(upload_id)
         except UploadUnknown:
             state = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,11 +11,11 @@ from dockyard.registry.storage import BlobStore, StorageError
 DEFAULT_STORAGE = "file://"
 
 
-def open_blob_store(url: str, registry_dir: Path, environ: Mapping[str, str] | None = None) -> BlobStore:
+def open_blob_store(url: str, registry_dir: Path, environ: Mapping[str, str]) -> BlobStore:
     """The backend `url` names, checked to be reachable; StorageError says why not.
 
     `file://` alone means `registry_dir`; `file:///some/dir` another directory. S3 takes its
-    credentials and endpoint from the usual AWS environment variables.
+    credentials and endpoint from `environ`, the usual AWS variables (Settings.aws_environment).
     """
     scheme = urlsplit(url).scheme
     if scheme == "file":
@@ -29,7 +28,7 @@ def open_blob_store(url: str, registry_dir: Path, environ: Mapping[str, str] | N
         from dockyard.registry.storage_s3_client import S3Client, S3Config
 
         try:
-            config = S3Config.from_url(url, os.environ if environ is None else environ)
+            config = S3Config.from_url(url, environ)
         except ValueError as exc:
             raise StorageError(str(exc)) from None
         client = S3Client(config)
