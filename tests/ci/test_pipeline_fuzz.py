@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -69,12 +70,66 @@ def _mutations(seed: str) -> st.SearchStrategy[str]:
 # -- Jenkinsfile ------------------------------------------------------------------------------
 _GROOVY_TOKENS = st.sampled_from(
     [
-        "pipeline", "agent", "any", "none", "stages", "stage", "steps", "sh", "echo", "environment",
-        "parameters", "string", "password", "booleanParam", "choice", "options", "timeout", "post",
-        "always", "failure", "when", "branch", "parallel", "container", "kubernetes", "yaml",
-        "credentials", "withCredentials", "dir", "retry", "{", "}", "(", ")", "[", "]", ",", ":",
-        "=", ";", ".", "\n", " ", "'x'", '"$X"', '"${env.X}"', "'''a\nb'''", '"""c"""', "1", "2.5",
-        "true", "null", "name:", "defaultValue:", "//c\n", "/*c*/", "\\\n", "$(", "PATH", "PS4",
+        "pipeline",
+        "agent",
+        "any",
+        "none",
+        "stages",
+        "stage",
+        "steps",
+        "sh",
+        "echo",
+        "environment",
+        "parameters",
+        "string",
+        "password",
+        "booleanParam",
+        "choice",
+        "options",
+        "timeout",
+        "post",
+        "always",
+        "failure",
+        "when",
+        "branch",
+        "parallel",
+        "container",
+        "kubernetes",
+        "yaml",
+        "credentials",
+        "withCredentials",
+        "dir",
+        "retry",
+        "{",
+        "}",
+        "(",
+        ")",
+        "[",
+        "]",
+        ",",
+        ":",
+        "=",
+        ";",
+        ".",
+        "\n",
+        " ",
+        "'x'",
+        '"$X"',
+        '"${env.X}"',
+        "'''a\nb'''",
+        '"""c"""',
+        "1",
+        "2.5",
+        "true",
+        "null",
+        "name:",
+        "defaultValue:",
+        "//c\n",
+        "/*c*/",
+        "\\\n",
+        "$(",
+        "PATH",
+        "PS4",
     ]  # fmt: skip
 )
 
@@ -100,9 +155,31 @@ def test_jenkinsfile_mutated_tutorial(source: str) -> None:
 # -- .dockyard.yml ----------------------------------------------------------------------------
 _YAML_KEYS = st.sampled_from(
     [
-        "stages", "name", "steps", "parallel", "agent", "environment", "options", "parameters",
-        "post", "when", "branch", "sh", "echo", "container", "dir", "withCredentials", "timeout",
-        "type", "default", "choices", "always", "failure", "kubernetes", "credentials", "x",
+        "stages",
+        "name",
+        "steps",
+        "parallel",
+        "agent",
+        "environment",
+        "options",
+        "parameters",
+        "post",
+        "when",
+        "branch",
+        "sh",
+        "echo",
+        "container",
+        "dir",
+        "withCredentials",
+        "timeout",
+        "type",
+        "default",
+        "choices",
+        "always",
+        "failure",
+        "kubernetes",
+        "credentials",
+        "x",
     ]  # fmt: skip
 )
 _SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.text(max_size=20), _YAML_KEYS)
@@ -135,3 +212,18 @@ def test_yaml_documents_from_the_schema_vocabulary(source: str) -> None:
 @given(_mutations(DOCUMENTED_YAML))
 def test_yaml_mutated_documented_example(source: str) -> None:
     _parses_or_pipeline_error(parse_yaml_pipeline, source, ".dockyard.yml")
+
+
+def test_element_limits_stop_huge_but_valid_pipelines_early() -> None:
+    """1 MiB of valid statements is refused at the element cap, with the line it was reached on,
+    before the parse builds hundreds of thousands of objects (GC pauses would reach the server)."""
+    steps = "pipeline { agent any\n stages { stage('s') { steps {\n" + "echo 'x'\n" * 100_000 + "} } } }"
+    with pytest.raises(
+        PipelineError, match=r"^Jenkinsfile:99\d\d:\d+: the pipeline has more than 20000 tokens"
+    ):
+        parse_jenkinsfile(steps)
+    yaml_steps = "stages:\n  - name: s\n    steps:\n" + "      - echo: x\n" * 60_000
+    with pytest.raises(
+        PipelineError, match=r"^\.dockyard\.yml:5001:\d+: the pipeline has more than 20000 YAML"
+    ):
+        parse_yaml_pipeline(yaml_steps)

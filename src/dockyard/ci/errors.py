@@ -34,6 +34,17 @@ class ForbiddenParameter(PipelineError):
 # its size and nesting are bounded to keep a hostile push from costing more than a moment.
 MAX_PIPELINE_BYTES = 1 << 20
 MAX_NESTING = 64
+# Tokens of a Jenkinsfile, YAML events (node starts and ends, scalars) of a .dockyard.yml: real
+# pipelines use a few thousand; the cap keeps the parse well under a second and its garbage small.
+MAX_ELEMENTS = 20_000
+
+
+def too_many_elements(what: str, pos: Pos) -> PipelineError:
+    return PipelineError(
+        f"the pipeline has more than {MAX_ELEMENTS} {what}: split it, or move scripts into files"
+        " of the repository and call them from sh steps",
+        pos,
+    )
 
 
 def check_size(source: str | int, filename: str) -> None:

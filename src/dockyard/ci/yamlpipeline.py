@@ -15,7 +15,15 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.reader import ReaderError
 
-from dockyard.ci.errors import MAX_NESTING, ForbiddenParameter, PipelineError, Pos, check_size
+from dockyard.ci.errors import (
+    MAX_ELEMENTS,
+    MAX_NESTING,
+    ForbiddenParameter,
+    PipelineError,
+    Pos,
+    check_size,
+    too_many_elements,
+)
 from dockyard.ci.jenkinsfile.declarative import STEPS
 from dockyard.ci.model import (
     POST_CONDITIONS,
@@ -65,8 +73,10 @@ def _check_events(source: str, filename: str) -> None:
     stand for millions of stages (a "billion laughs"), and the composer recurses per level.
     Runs over the parser's event stream, which is linear in the text and not recursive."""
     depth = 0
-    for event in YAML(typ="rt").parse(source):
+    for count, event in enumerate(YAML(typ="rt").parse(source)):
         mark = event.start_mark
+        if count >= MAX_ELEMENTS:
+            raise too_many_elements("YAML nodes", Pos(filename, mark.line + 1, mark.column + 1))
         if isinstance(event, AliasEvent):
             raise PipelineError(
                 f"YAML alias *{event.anchor} is not allowed in a pipeline file: write the repeated"

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from dockyard.ci.errors import JenkinsfileError, Pos
+from dockyard.ci.errors import MAX_ELEMENTS, JenkinsfileError, Pos, too_many_elements
 from dockyard.ci.model import GString, Interp
 
 
@@ -229,5 +229,8 @@ class LazyTokens:
 
     def __getitem__(self, k: int) -> Token:
         while len(self._buf) <= k and (not self._buf or self._buf[-1].kind != "eof"):
-            self._buf.append(next(self._it))
+            tok = next(self._it)
+            if len(self._buf) >= MAX_ELEMENTS:
+                raise too_many_elements("tokens (names, strings, numbers, symbols)", tok.pos)
+            self._buf.append(tok)
         return self._buf[min(k, len(self._buf) - 1)]
