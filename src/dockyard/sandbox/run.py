@@ -330,8 +330,9 @@ def _supervise(
     argv: list[str], timeout: float | None, output: Callable[[bytes], None] | None,
     cgroup: Cgroup | None = None,
 ) -> tuple[int, str, bool]:
-    """Runs `argv`, pumping its combined output; kills its process group on timeout, or
-    when its processes exhaust their pids limit (a fork bomb would otherwise spin on)."""
+    """Runs `argv`, pumping its combined output; kills its process group on timeout, when its
+    processes exhaust their pids limit (a fork bomb would otherwise spin on) or when the kernel
+    killed one of them for memory (the step then fails with that reason, not later on)."""
     process = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
@@ -370,7 +371,7 @@ def _pump(process: subprocess.Popen[bytes], fd: int, deadline: float | None,
                 break
             if cgroup is not None:
                 wait = 0.25 if wait is None else min(wait, 0.25)
-                if cgroup.pids_exhausted():
+                if cgroup.pids_exhausted() or cgroup.oom_killed():  # the step ends with its process
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(process.pid, signal.SIGKILL)
                     for pid in _cgroup_pids(cgroup):
