@@ -6,12 +6,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
 from dockyard.registry import StorageError, open_blob_store
+from dockyard.registry.storage_s3 import PART_SIZE, S3BlobStore
 from dockyard.registry.storage_s3_client import S3Config
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, start_server
 from tests.s3server import BUCKET, S3Server
@@ -79,3 +82,48 @@ def test_storage_failure_is_a_503_not_a_crash(s3_environment: S3Server, tmp_path
         assert "storage failed during PATCH" in server.log()
     finally:
         server.stop()
+
+
+def test_expiry_aborts_multipart_uploads_no_session_names(s3_server: S3Server, tmp_path: Path) -> None:
+    """A server killed mid-PATCH has sent parts but not saved the session's state."""
+    store = open_blob_store(s3_server.fresh_url(), tmp_path, s3_server.environ())
+    assert isinstance(store, S3BlobStore)
+    state = store.start_upload("x/y")
+    writer = store.open_upload(state.id)
+    writer.write(os.urandom(PART_SIZE))  # one part sent; then the process dies before close()
+    assert len(list(store.client.list_multipart("uploads/"))) == 1
+    assert store.upload_state(state.id).offset == 0  # the saved state never learnt of the part
+    assert store.expire_uploads(3600) == 0 and len(list(store.client.list_multipart("uploads/"))) == 1
+    assert store.expire_uploads(-1) == 1
+    assert list(store.client.list_multipart("uploads/")) == []
+    assert list(store.client.list_objects("uploads/")) == []
+
+
+def test_slow_down_answers_are_retried(tmp_path: Path) -> None:
+    """S3 answers 503 SlowDown under load; the client waits and asks again, then gives up."""
+    answers = [503, 503, 200]
+    seen: list[str] = []
+
+    class Flaky(BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+            seen.append(self.headers["authorization"].split(" ", 1)[0])
+            self.send_response(answers.pop(0) if answers else 503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    environ = {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
+               "AWS_ENDPOINT_URL": f"http://127.0.0.1:{httpd.server_port}"}
+    try:
+        open_blob_store("s3://bucket", tmp_path, environ)  # two 503s, then the bucket is there
+        assert seen == ["AWS4-HMAC-SHA256"] * 3
+        with pytest.raises(StorageError, match="503"):
+            open_blob_store("s3://bucket", tmp_path, environ)  # 503 for good
+        assert len(seen) == 3 + 4
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

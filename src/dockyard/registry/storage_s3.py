@@ -160,6 +160,11 @@ class S3BlobStore:
             if now - started > max_age_seconds:
                 self.cancel_upload(upload_id)
                 removed += 1
+        # A crash between starting a multipart upload and saving the session's state leaves an
+        # upload no session names; S3 keeps (and bills) its parts until it is aborted.
+        for key, multipart_id, initiated in list(self.client.list_multipart("uploads/")):
+            if now - initiated > max_age_seconds:
+                self.client.abort_multipart(key, multipart_id)
         return removed
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from dockyard.registry.storage import StorageError
 COPY_LIMIT = 5 * (1 << 30)  # CopyObject's largest source; bigger ones copy in parts
 COPY_PART = 1 << 30
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+RETRIES = 3
+RETRY_DELAY = 0.2  # seconds, doubled on each retry
 
 
 @dataclass(frozen=True)
@@ -149,20 +152,33 @@ class S3Client:
         stream: bool = False,
         missing_ok: bool = False,
     ) -> httpx.Response | None:
-        """One signed request; None for a 404 when `missing_ok`, StorageError for any failure."""
-        request = self._signed(method, self._path(key), query or [], headers or {}, body)
-        try:
-            response = self.http.send(request, stream=stream)
-        except httpx.HTTPError as exc:
-            raise StorageError(f"S3 {method} {self._describe(key)}: {exc}") from None
-        if response.status_code < 300:
-            return response
-        if stream:
-            response.read()
-        response.close()
-        if response.status_code == 404 and missing_ok:
-            return None
-        raise StorageError(f"S3 {method} {self._describe(key)}: {_error_text(response)}")
+        """One signed request; None for a 404 when `missing_ok`, StorageError for any failure.
+
+        Connection failures and 500/503 (S3's "slow down") are retried a few times: a repeated
+        object or part PUT stores the same bytes, a repeated DELETE or GET changes nothing, and
+        a multipart upload started twice leaves one that upload expiry aborts.
+        """
+        for attempt in range(RETRIES + 1):
+            request = self._signed(method, self._path(key), query or [], headers or {}, body)
+            try:
+                response = self.http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                if attempt < RETRIES:
+                    time.sleep(RETRY_DELAY * 2**attempt)
+                    continue
+                raise StorageError(f"S3 {method} {self._describe(key)}: {exc}") from None
+            if response.status_code < 300:
+                return response
+            if stream:
+                response.read()
+            response.close()
+            if response.status_code in (500, 503) and attempt < RETRIES:
+                time.sleep(RETRY_DELAY * 2**attempt)
+                continue
+            if response.status_code == 404 and missing_ok:
+                return None
+            raise StorageError(f"S3 {method} {self._describe(key)}: {_error_text(response)}")
+        raise AssertionError("unreachable")
 
     def _describe(self, key: str | None) -> str:
         return f"s3://{self.config.bucket}/{self.config.prefix}{key or ''} at {self.config.endpoint}"
@@ -204,18 +220,18 @@ class S3Client:
                      ("prefix", self.config.prefix + prefix)]
             if token:
                 query.append(("continuation-token", token))
-            response = self.request("GET", None, query=query)
-            assert response is not None
-            root = _xml(response.content)
-            for item in root.iter():
-                if _tag(item) != "Contents":
-                    continue
-                fields = {_tag(child): child.text or "" for child in item}
-                modified = dt.datetime.fromisoformat(fields["LastModified"].replace("Z", "+00:00"))
-                yield ObjectInfo(fields["Key"][strip:], int(fields["Size"]), modified.timestamp())
+            root = self._get_xml(query)
+            for fields in _entries(root, "Contents"):
+                yield ObjectInfo(fields["Key"][strip:], int(fields["Size"]), _epoch(fields["LastModified"]))
             token = _find(root, "NextContinuationToken")
             if _find(root, "IsTruncated") != "true" or not token:
                 return
+
+    def _get_xml(self, query: list[tuple[str, str]]) -> ET.Element:
+        """A bucket-level GET (a listing) and its parsed answer."""
+        response = self.request("GET", None, query=query)
+        assert response is not None
+        return _xml(response.content)
 
     # multipart ------------------------------------------------------------------------------
     def create_multipart(self, key: str) -> str:
@@ -241,6 +257,19 @@ class S3Client:
         response = self.request("POST", key, query=[("uploadId", upload_id)], body=body.encode())
         assert response is not None
         _raise_embedded_error(response, f"S3 CompleteMultipartUpload {self._describe(key)}")
+
+    def list_multipart(self, prefix: str) -> Iterator[tuple[str, str, float]]:
+        """(key, upload id, initiated) of every unfinished multipart upload under `prefix`."""
+        markers: list[tuple[str, str]] = []
+        strip = len(self.config.prefix)
+        while True:
+            root = self._get_xml([("uploads", ""), ("prefix", self.config.prefix + prefix), *markers])
+            for fields in _entries(root, "Upload"):
+                yield fields["Key"][strip:], fields["UploadId"], _epoch(fields["Initiated"])
+            key_marker, id_marker = _find(root, "NextKeyMarker"), _find(root, "NextUploadIdMarker")
+            if _find(root, "IsTruncated") != "true" or not key_marker:
+                return
+            markers = [("key-marker", key_marker), ("upload-id-marker", id_marker or "")]
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
         self.request("DELETE", key, query=[("uploadId", upload_id)], missing_ok=True)
@@ -307,6 +336,18 @@ def _xml(content: bytes) -> ET.Element:
         return ET.fromstring(content)
     except ET.ParseError as exc:
         raise StorageError(f"S3 answered with malformed XML: {exc}") from None
+
+
+def _entries(root: ET.Element, name: str) -> Iterator[dict[str, str]]:
+    """The child fields of each `name` element of a listing, by tag."""
+    for item in root.iter():
+        if _tag(item) == name:
+            yield {_tag(child): child.text or "" for child in item}
+
+
+def _epoch(timestamp: str) -> float:
+    """An ISO 8601 time from a listing (`2026-12-07T17:23:00.000Z`) as epoch seconds."""
+    return dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
 
 
 def _find(root: ET.Element, name: str) -> str | None:
