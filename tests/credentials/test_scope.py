@@ -189,3 +189,24 @@ def test_job_binds_only_its_owners_granted_or_system_credentials(
     assert granted.returncode == 0, granted.stderr
     info, log = runner.run(names["other"])
     assert info["result"] == "SUCCESS" and "bound ****" in log, log
+
+
+def test_token_scopes_limit_credential_management(server: DockyardServer) -> None:
+    """An API token manages credentials only within its scopes: `admin` for system credentials,
+    `user` for the token owner's own (Gitea's categories)."""
+    def token(*scopes: str) -> str:
+        args = [a for s in scopes for a in ("--scope", s)]
+        return subprocess.run([sys.executable, "-m", "dockyard", "user", "--data-dir", str(server.data_dir),
+                               "token", ADMIN_USER, "--name", unique("scoped"), *args],
+                              capture_output=True, text=True, check=True, cwd=REPO_ROOT).stdout.split()[-1]
+
+    narrow = {"Authorization": f"token {token('read:repository')}"}
+    with server.client(user=None) as c:
+        body = {"id": unique("scoped"), "kind": "secret_text", "text": "t"}
+        refused = c.post("/api/ci/credentials", json=body, headers=narrow)
+        assert refused.status_code == 403 and "[write:admin]" in refused.json()["error"]
+        assert c.get("/api/ci/credentials", headers=narrow).json() == {"credentials": []}
+        wide = {"Authorization": f"token {token('write:admin')}"}
+        assert c.post("/api/ci/credentials", json=body, headers=wide).status_code == 201
+        listed = c.get("/api/ci/credentials", headers=wide).json()["credentials"]
+        assert body["id"] in [i["id"] for i in listed]

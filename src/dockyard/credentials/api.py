@@ -62,7 +62,7 @@ class CredentialsAPI:
             principal = await self._user(request)
             if request.method == "GET":
                 wanted = request.query_params.get("owner")
-                items = [i for i in self.store.list() if self._manages(principal, i.owner)
+                items = [i for i in self.store.list() if self._lists(principal, i.owner)
                          and (wanted is None or i.owner.lower() == wanted.lower())]
                 return JSONResponse({"credentials": [i.to_json() for i in items]})
             body = await _json_body(request)
@@ -153,6 +153,10 @@ class CredentialsAPI:
             return principal.is_admin
         return self.auth.role_in(principal, owner) >= Role.ADMIN
 
+    def _lists(self, principal: Principal, owner: str) -> bool:
+        """Whether a listing shows this owner's credentials (managed, and the token may read them)."""
+        return self._manages(principal, owner) and principal.allows(_category(principal, owner), False)
+
     def _require(self, principal: Principal, owner: str, *, writing: bool, hide: bool = False) -> None:
         """403 (or 404 when `hide`: an existing credential of another owner stays unseen)."""
         if not self._manages(principal, owner):
@@ -163,8 +167,7 @@ class CredentialsAPI:
                 raise _Fail(403, f"user {who!r} is not an administrator: system credentials are admin-only"
                                  f" (pass \"owner\": {who!r} for a credential of your own)")
             raise _Fail(403, f"user {who!r} does not administer {owner!r}, so may not manage its credentials")
-        category = "admin" if not owner else \
-            "user" if owner.lower() == principal.username.lower() else "organization"
+        category = _category(principal, owner)
         if not principal.allows(category, writing):  # an API token needs read:/write:<category>
             raise _Fail(403, missing_scope(category, writing))
 
@@ -173,6 +176,13 @@ class CredentialsAPI:
         if info is None:
             raise _Fail(404, f"credential {credential_id!r} not found")
         return info
+
+
+def _category(principal: Principal, owner: str) -> str:
+    """The token scope category a credential's owner falls under (Gitea's names)."""
+    if not owner:
+        return "admin"
+    return "user" if owner.lower() == principal.username.lower() else "organization"
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
