@@ -58,3 +58,46 @@ def test_rootless_run_as_nobody() -> None:
         data = json.loads(result.stdout.strip().splitlines()[-1])
         assert data["out"].split()[0] == "0"  # root inside the user namespace
         assert data["entries"] == [["bin", "path"], ["bin/ls", "whiteout"], ["f", "path"]]
+
+
+ISOLATED = """
+import sys
+from pathlib import Path
+from dockyard.sandbox import HostView, Limits, RunRequest, SandboxMount, run_in_sandbox
+work = Path(sys.argv[1])
+out = bytearray()
+script = "id -u; echo made > made; ls /root 2>&1; touch /etc/x 2>&1; true"
+run_in_sandbox(RunRequest(argv=["/bin/sh", "-c", script],
+                          env={"PATH": "/usr/bin:/bin"}, cwd=str(work), host_view=HostView(), isolate=True,
+                          mounts=[SandboxMount("bind", str(work), work, readonly=False, idmap=True)],
+                          limits=Limits(memory=64 << 20)), out.extend)
+print(out.decode())
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="drops to `nobody` with setpriv: needs root")
+def test_rootless_server_runs_isolated_ci_steps() -> None:
+    """A Dockyard that is not root still isolates a CI step (its own uid is root inside, the
+    host view is read-only) and says that it cannot apply limits without a writable cgroup."""
+    if shutil.which("setpriv") is None or not Path("/usr/bin/python3").exists():
+        pytest.skip("needs setpriv (util-linux) and a system python3 that `nobody` can run")
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
+        base = Path(tmp)
+        os.chmod(base, 0o777)
+        shutil.copytree(REPO_ROOT / "src", base / "src")
+        subprocess.run(["chmod", "-R", "a+rX", str(base / "src")], check=True)
+        work = base / "work"
+        work.mkdir()
+        os.chown(work, 65534, 65534)
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env",
+             f"PYTHONPATH={base / 'src'}", f"HOME={base}", "/usr/bin/python3", "-c", ISOLATED, str(work)],
+            capture_output=True, text=True, timeout=60)
+        if "user namespaces" in result.stderr and result.returncode != 0:
+            pytest.skip(result.stderr)
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert "resource limits not applied" in lines[0]
+        assert lines[1] == "0"
+        assert "No such file or directory" in result.stdout and "Read-only file system" in result.stdout
+        assert (work / "made").stat().st_uid == 65534

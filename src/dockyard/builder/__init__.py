@@ -14,6 +14,7 @@ Public API (imported lazily, so `dockyard executor --help` stays fast):
     cache_key(CacheInputs) -> str          the one layer-cache key function
     CacheEvent                             result.cache_events: HIT/MISS per layer step
                                            (instruction, keyword, outcome, key, where)
+    kaniko_main(argv) -> int               `/kaniko/executor ARGV` (Kaniko's flags): build, push
     unpack_image(image, dir, insecure, log) -> UnpackedImage   an image as a rootfs (for
                                            CI's container steps; same pull and unpack as FROM)
 
@@ -39,6 +40,7 @@ _EXPORTS = {
     "CacheInputs": "dockyard.builder.cache",
     "CacheEvent": "dockyard.builder.step_cache",
     "unpack_image": "dockyard.builder.unpack",
+    "kaniko_main": "dockyard.builder.kaniko",
     "UnpackedImage": "dockyard.builder.unpack",
 }
 

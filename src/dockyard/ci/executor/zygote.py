@@ -5,7 +5,7 @@ Protocol (Unix socket in a 0700 directory, bound into the Kaniko stand-in's sand
 checked): the client sends one JSON header line `{"argv": [...], "env": {...}, "cwd": "..."}`
 with its stdin/stdout/stderr attached as SCM_RIGHTS; the zygote forks, the child enters the
 client's sandbox (its cgroups, then its net/UTS/IPC/PID/mount namespaces and last its user
-namespace, as root there: an unprivileged uid on the host) and runs `dockyard executor ARGV`
+namespace, as root there: an unprivileged uid on the host) and runs the builder's `kaniko_main(ARGV)`
 there on those descriptors in its own process group, so the build sees exactly what the step
 sees; the zygote answers with the exit status (4 bytes, big-endian). If the client goes away
 (the step was stopped), the child's process group is killed.
@@ -29,7 +29,7 @@ import sys
 
 NAMESPACES = ("net", "uts", "ipc", "pid", "mnt", "user")
 PRELOAD = (
-    "dockyard.cli.executor_cmd",
+    "dockyard.builder.kaniko",
     "dockyard.builder.report",
     "dockyard.builder.engine",
     "dockyard.builder.outputs",
@@ -137,9 +137,9 @@ def _start(conn: socket.socket) -> int | None:
             os.chdir(request["cwd"])
             os.environ.clear()
             os.environ.update(request["env"])
-            from dockyard.cli import main
+            from dockyard.builder import kaniko_main
 
-            code = int(main(["executor", *request["argv"]]) or 0)
+            code = int(kaniko_main(list(request["argv"])) or 0)
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else 1
         except BaseException as e:  # noqa: BLE001 - report anything, the parent only sees a status
