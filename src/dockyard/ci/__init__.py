@@ -4,8 +4,11 @@ build logs and traces, and Jenkins' remote API.
 Public surface for other packages:
 
 - `MIGRATIONS`: the schema (`ci.0001`...).
-- `open_ci(services) -> CIService`: `.routes()`, `await .start()` / `await .stop()`,
-  `.push(event)` (queue builds for a pushed ref), `.store` (`CIStore`: jobs and builds).
+- `open_ci(services, credentials, executor) -> CIService`, a `CIComponent` (`.migrations`,
+  `.routes()`, `await .start()` / `await .stop()`), also `.push(event)` (queue builds for a pushed
+  ref) and `.store` (`CIStore`: jobs and builds). `executor` is an `ExecutorBackend`
+  (`executor_backend("local", data_dir)` by default).
+- `forbidden_env_name(name)`: why a build parameter may not set that environment name, or None.
 - Listens to `git.push` on the event bus (a `dockyard.events.PushEvent`: CI reads its
   `clone_url`, `branch`, `after`, `git_dir`, `pusher`, `deleted`); publishes `ci.build.started` and
   `ci.build.finished` (`job`, `number`, `result`, `commit`, `url`).
@@ -22,14 +25,22 @@ from dockyard.ci.buildlog import format_trace
 from dockyard.ci.errors import PipelineError
 from dockyard.ci.jenkinsfile import parse_jenkinsfile
 from dockyard.ci.migrations import MIGRATIONS
+from dockyard.ci.params import forbidden_env_name
 from dockyard.ci.yamlpipeline import parse_yaml_pipeline
 
 if TYPE_CHECKING:
+    from dockyard.ci.backends import executor_backend
+    from dockyard.ci.component import CIComponent, CIServices, ExecutorBackend
     from dockyard.ci.service import CIService
 
 __all__ = [
     "MIGRATIONS",
+    "CIComponent",
+    "CIServices",
+    "ExecutorBackend",
     "PipelineError",
+    "executor_backend",
+    "forbidden_env_name",
     "format_trace",
     "open_ci",
     "parse_jenkinsfile",
@@ -37,11 +48,18 @@ __all__ = [
 ]
 
 
-def open_ci(services: Any, credentials: Any = None, repo_role: Any = None) -> CIService:
+def open_ci(
+    services: CIServices,
+    credentials: Any = None,
+    repo_role: Any = None,
+    executor: ExecutorBackend | None = None,
+) -> CIService:
     """Build the CI component from the server's shared services; `credentials` is the server's
     `dockyard.credentials.CredentialStore` (opened here when not given and the package exists);
     `repo_role(principal, owner, name) -> Role | None` is the git side's read check, which decides
-    who sees the jobs and builds of a repository (`dockyard.ci.access`)."""
+    who sees the jobs and builds of a repository (`dockyard.ci.access`); `executor` the agent
+    backend (the local one when not given)."""
+    from dockyard.ci.backends import executor_backend
     from dockyard.ci.hooks import load_webhook_secret
     from dockyard.ci.service import CIService
 
@@ -56,13 +74,28 @@ def open_ci(services: Any, credentials: Any = None, repo_role: Any = None) -> CI
         webhook_secret=load_webhook_secret(settings.secrets_dir),
         secrets_dir=settings.secrets_dir,
         repo_role=repo_role,
+        executor=executor or executor_backend("local", settings.data_dir),
     )
 
 
-def _credential_store(services: Any) -> Any:
+def _credential_store(services: CIServices) -> Any:
     """The credentials component's store when this build of Dockyard has it (dockyard.credentials)."""
     try:
         from dockyard.credentials import CredentialStore  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return None
     return CredentialStore.open(services.db, services.settings.secrets_dir)
+
+
+def __getattr__(name: str) -> Any:
+    """The component protocols load on first use (they import Starlette and auth; `dockyard ci`
+    and the executor's zygote import this package and need neither)."""
+    if name in ("CIComponent", "CIServices", "ExecutorBackend"):
+        from dockyard.ci import component
+
+        return getattr(component, name)
+    if name == "executor_backend":
+        from dockyard.ci.backends import executor_backend
+
+        return executor_backend
+    raise AttributeError(f"module 'dockyard.ci' has no attribute {name!r}")

@@ -18,6 +18,29 @@ from dockyard.credentials.masking import SecretMasker as CredentialsMasker
 from dockyard.store import atomic_write_text
 
 
+@dataclass
+class BuildPaths:
+    """Where one build's files live: DATA/ci/<job>/<n>/."""
+
+    root: Path
+
+    @property
+    def log(self) -> Path:
+        return self.root / "log"
+
+    @property
+    def trace(self) -> Path:
+        return self.root / "trace.json"
+
+    @property
+    def workspace(self) -> Path:
+        return self.root / "workspace"
+
+    @property
+    def archive(self) -> Path:
+        return self.root / "archive"
+
+
 class SecretMasker:
     """The build's masker: `dockyard.credentials`' masker (which also hides base64, URL- and
     JSON-encoded forms), grown as steps bind more secrets. A secret split across writes is caught:

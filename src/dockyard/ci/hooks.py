@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import HTTPError
 from dockyard.ci.scm import repo_key
-from dockyard.ci.service import CIService
 from dockyard.events import ZERO_SHA, PushEvent
 from dockyard.http import WEBHOOK_LIMIT, BadRequest, media_type, parse_json, read_body
 from dockyard.store import atomic_write_text
@@ -52,7 +52,7 @@ def verify_signature(secret: str, body: bytes, headers: Any, github: bool) -> bo
     return False
 
 
-def hook_routes(ci: CIService) -> list[BaseRoute]:
+def hook_routes(ci: CIOperations) -> list[BaseRoute]:
     async def gitea(request: Request) -> Response:
         return await _receive(ci, request, github=False)
 
@@ -75,7 +75,7 @@ def hook_routes(ci: CIService) -> list[BaseRoute]:
     ]
 
 
-async def _receive(ci: CIService, request: Request, github: bool) -> Response:
+async def _receive(ci: CIOperations, request: Request, github: bool) -> Response:
     body = await read_body(request, WEBHOOK_LIMIT)
     if not ci.webhook_secret or not verify_signature(ci.webhook_secret, body, request.headers, github):
         return JSONResponse(

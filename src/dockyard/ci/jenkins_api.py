@@ -20,9 +20,9 @@ from starlette.routing import BaseRoute, Route
 from dockyard import __version__
 from dockyard.auth import Principal
 from dockyard.ci.buildlog import read_from
+from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import CRUMB_FIELD, SESSION_COOKIE, HTTPError
 from dockyard.ci.jobxml import JobConfigError, restore_job_secrets
-from dockyard.ci.service import CIService
 from dockyard.ci.store import DONE, QUEUED, RUNNING, Build, Job, JobError, JobNotFound
 from dockyard.http import JOB_XML_LIMIT, BadRequest, form_body, media_type, parse_json, read_body
 
@@ -41,7 +41,7 @@ _REF_NAMES = (
 Handler = Callable[[Request, Principal], Awaitable[Response]]
 
 
-def jenkins_routes(ci: CIService) -> list[BaseRoute]:
+def jenkins_routes(ci: CIOperations) -> list[BaseRoute]:
     api = JenkinsAPI(ci)
 
     def ep(
@@ -101,7 +101,7 @@ def jenkins_routes(ci: CIService) -> list[BaseRoute]:
 
 
 class JenkinsAPI:
-    def __init__(self, ci: CIService) -> None:
+    def __init__(self, ci: CIOperations) -> None:
         self.ci = ci
         self.store = ci.store
 

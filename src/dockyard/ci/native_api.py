@@ -12,8 +12,8 @@ from starlette.routing import BaseRoute, Route
 
 from dockyard.auth import Principal
 from dockyard.ci.buildlog import load_trace
+from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import HTTPError
-from dockyard.ci.service import CIService
 from dockyard.ci.store import Build, JobNotFound
 
 
@@ -37,7 +37,7 @@ def build_summary(b: Build) -> dict[str, Any]:
     }
 
 
-def native_routes(ci: CIService) -> list[BaseRoute]:
+def native_routes(ci: CIOperations) -> list[BaseRoute]:
     Handler = Callable[[Request, Principal], Awaitable[Response]]
 
     def guard(fn: Handler) -> Callable[[Request], Awaitable[Response]]:

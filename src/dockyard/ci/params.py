@@ -63,6 +63,22 @@ _EXACT = {
     "LOCPATH": "locale definitions",
     "DOCKER_CONFIG": "the registry credentials the builder pushes with",
     "KUBECONFIG": "the cluster credentials tools use",
+    "GLOBIGNORE": "the shell's globbing",
+    "FPATH": "where the shell loads functions",
+    "INPUTRC": "readline's configuration",
+    "OPENSSL_CONF": "OpenSSL's configuration, which loads engines",
+    "OPENSSL_ENGINES": "where OpenSSL loads engines",
+    "SSL_CERT_FILE": "the certificates TLS clients trust",
+    "SSL_CERT_DIR": "the certificates TLS clients trust",
+    "CURL_CA_BUNDLE": "the certificates curl trusts",
+    "REQUESTS_CA_BUNDLE": "the certificates Python's requests trusts",
+    "MAVEN_OPTS": "options of the JVM Maven starts",
+    "GRADLE_OPTS": "options of the JVM Gradle starts",
+    "LESSOPEN": "a command less runs",
+    "LESSCLOSE": "a command less runs",
+    "MANPAGER": "a command man runs",
+    "BROWSER": "a command tools run",
+    "REGISTRY_AUTH_FILE": "the registry credentials podman and skopeo use",
 }
 _EXACT.update(
     dict.fromkeys(
@@ -92,19 +108,32 @@ _PREFIXES = {
     "SSH_": "read by ssh",
     "GLIBC_": "read by glibc",
     "DOCKYARD_": "reserved for Dockyard's own settings",
+    "BASH_": "read by bash (BASH_ENV, BASH_XTRACEFD, BASH_LOADABLES_PATH, ...)",
+    "PYTHON": "read by Python (PYTHONPATH, PYTHONSTARTUP, PYTHONWARNINGS, ...)",
+    "PERL5": "read by Perl (PERL5LIB, PERL5OPT, PERL5DB, ...)",
+    "NODE_": "read by Node.js (NODE_OPTIONS, NODE_PATH, ...)",
+    "NPM_CONFIG_": "npm's configuration (scripts, registries)",
+    "PIP_": "pip's configuration (index URLs)",
+    "MALLOC_": "read by glibc's allocator",
+    "XDG_": "where tools read their configuration",
 }
+# proxies: read in either case by curl, git, pip and most HTTP clients
+_PROXIES = {"HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "ALL_PROXY", "NO_PROXY"}
 
 
 def forbidden_env_name(name: str) -> str | None:
     """Why `name` may not be a build parameter (an environment variable of every step), or None.
 
-    Case-sensitive, as the shell and the loader are: `env` is a fine parameter, `ENV` is not."""
+    Case-sensitive, as the shell and the loader are: `env` is a fine parameter, `ENV` is not
+    (except the proxy variables, which HTTP clients read in lower case too)."""
     if not _VALID.match(name):
         return (
             f"parameter name {name!r} is not a valid environment variable name"
             " (letters, digits and '_', not starting with a digit, at most 128 characters)"
         )
     why = _EXACT.get(name)
+    if why is None and name.upper() in _PROXIES:
+        why = "the proxy every HTTP client of the step goes through"
     if why is None:
         why = next((w for p, w in _PREFIXES.items() if name.startswith(p)), None)
     if why is None:

@@ -1,4 +1,6 @@
-"""Runs one build: checkout, read the pipeline, set up the agent, stages and steps, post blocks.
+"""Runs one build: checkout, read the pipeline, set up the agent, then orchestrate stages,
+parallel branches, environments and post blocks. Steps themselves live in `dockyard.ci.steps`
+(one module each); the runner looks each call up there and runs it through `StepHost`.
 
 Failure semantics follow Jenkins: a failing step fails its stage and the build, later stages are
 skipped, `post` blocks run by result (always, then aborted/failure/success/unstable, then
@@ -9,75 +11,42 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import fnmatch
-import glob
 import os
 import re
 import shutil
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from dockyard.ci.buildertrace import BuilderOutputTracer
-from dockyard.ci.buildlog import ConsoleLog, Trace
+from dockyard.ci.buildlog import BuildPaths, ConsoleLog, Trace
 from dockyard.ci.errors import PipelineError, check_size
-from dockyard.ci.executor.base import AgentSpec, Executor, ExecutorError, StepSpec, with_agent_umask
-from dockyard.ci.model import Call, Condition, EnvVar, GString, Interp, Pipeline, Post, Stage, Step
+from dockyard.ci.executor.base import AgentSpec, Executor, ExecutorError, StepHandle, with_agent_umask
+from dockyard.ci.model import Condition, EnvVar, Parameter, Pipeline, Post, Stage, Step
+from dockyard.ci.params import forbidden_env_name
 from dockyard.ci.parsing import parse_pipeline_off_loop
 from dockyard.ci.podtemplate import CredentialLookup, parse_pod_template
 from dockyard.ci.scm import branch_glob, local_owner, strip_credentials
+from dockyard.ci.steps import BuildAborted, BuildCredentials, Ctx, StepFailed, interpolate, step_for
 from dockyard.ci.store import ABORTED, FAILURE, SUCCESS, UNSTABLE, Build, Job
 from dockyard.credentials import job_credentials
 
 YAML_PIPELINES = (".dockyard.yml", ".dockyard.yaml")
-# Tools run by a step (the builder behind /kaniko/executor) may append JSON lines here, one span
-# each: {"kind": "push", "name": "...", "start": epoch, "end": epoch, "status": "ok", ...}.
-TRACE_EVENTS = "trace-events.jsonl"
-AGENT_ENV = ("PATH", "HOME", "LANG", "USER", "LOGNAME", "TMPDIR", "TZ")
+# parallel branches of one build running steps at once (DOCKYARD_CI_MAX_PARALLEL)
+DEFAULT_MAX_PARALLEL = 16
 
-
-class StepFailed(Exception):
-    """A step failed; the message is what Jenkins prints after ERROR:."""
-
-
-class BuildAborted(Exception):
-    pass
-
-
-@dataclass
-class Ctx:
-    """Where a step runs: the environment, directory and container in effect."""
-
-    env: dict[str, str]
-    cwd: Path
-    container: str | None = None
-    shell: str | None = None
-    stage: str = ""
-
-
-@dataclass
-class BuildPaths:
-    root: Path
-
-    @property
-    def log(self) -> Path:
-        return self.root / "log"
-
-    @property
-    def trace(self) -> Path:
-        return self.root / "trace.json"
-
-    @property
-    def workspace(self) -> Path:
-        return self.root / "workspace"
-
-    @property
-    def archive(self) -> Path:
-        return self.root / "archive"
+__all__ = [
+    "DEFAULT_MAX_PARALLEL",
+    "BuildAborted",
+    "BuildPaths",
+    "BuildRunner",
+    "Ctx",
+    "RunResult",
+    "StepFailed",
+]
 
 
 @dataclass
@@ -89,6 +58,8 @@ class RunResult:
 
 
 class BuildRunner:
+    """One build's orchestration; implements `StepHost` for the steps it runs."""
+
     def __init__(
         self,
         job: Job,
@@ -100,22 +71,30 @@ class BuildRunner:
         credentials: CredentialLookup | None,
         base_url: str,
         on_commit: Callable[[str, str], None] | None = None,
+        max_parallel: int = DEFAULT_MAX_PARALLEL,
     ) -> None:
         self.job, self.build, self.paths = job, build, paths
         self.log, self.trace, self.executor = log, trace, executor
         owner = build.source_repo.partition("/")[0] or local_owner(job.scm_url, base_url)
-        self.credentials = job_credentials(credentials, job.name, repo_owner=owner,
-                                           job_created_by=job.created_by)
+        scoped = job_credentials(credentials, job.name, repo_owner=owner, job_created_by=job.created_by)
+        self.credentials = BuildCredentials(scoped, log.masker, paths.root / "secrets")
         self.base_url = base_url
         self.on_commit = on_commit
+        self.max_parallel = max(1, max_parallel)
         self.abort_reason: str | None = None
         self.failed = False
         self.unstable = False
         self.stage_results: list[dict[str, Any]] = []
-        self._handles: list[Any] = []
+        self._handles: list[StepHandle] = []
+        self._slots = asyncio.Semaphore(self.max_parallel)
         self.pipeline: Pipeline | None = None
+        self.default_container: str | None = None
 
     # -- control ----------------------------------------------------------------
+    @property
+    def aborted(self) -> bool:
+        return self.abort_reason is not None
+
     async def abort(self, reason: str) -> None:
         if self.abort_reason is None:
             self.abort_reason = reason
@@ -123,14 +102,28 @@ class BuildRunner:
         for h in list(self._handles):
             await self.executor.kill(h)
 
+    @asynccontextmanager
+    async def running(self, handle: StepHandle) -> AsyncIterator[None]:
+        """A started step process: killed by `abort`, and when its step is cancelled (timeout)."""
+        self._handles.append(handle)
+        try:
+            yield
+        except asyncio.CancelledError:
+            await self.executor.kill(handle)
+            raise
+        finally:
+            self._handles.remove(handle)
+
     # -- the build --------------------------------------------------------------
     async def run(self) -> RunResult:
         b = self.build
         started = b.started_at or time.time()
         self.trace.mark("phase", "queued", b.queued_at, started)
+        self.mask_passwords(self.job.config.parameters)
         self.log.line(f"Started by {b.cause or 'user'}")
         self.log.line(f"Running on Dockyard in {self.paths.workspace}")
         try:
+            _refuse_forbidden(b.params)
             commit, branch = await self.checkout()
             env = self.base_env(commit, branch)
             pipeline = await self.load_pipeline()
@@ -172,6 +165,14 @@ class BuildRunner:
         await asyncio.sleep(seconds)
         await self.abort(f"Timeout has been exceeded ({seconds:g} s, options timeout)")
 
+    def mask_passwords(self, declared: Iterable[Parameter]) -> None:
+        """Password parameters are masked like credentials: their value and their default (those
+        the job declares, the pipeline declares, and those the build was queued with as secret)."""
+        params = self.build.params
+        names = {p.name for p in declared if p.kind == "password"} | set(self.build.secret_names)
+        self.log.masker.add([str(p.default) for p in declared if p.kind == "password"])
+        self.log.masker.add([str(params[n]) for n in names if n in params])
+
     # -- checkout ---------------------------------------------------------------
     async def checkout(self) -> tuple[str, str]:
         ws = self.paths.workspace
@@ -192,7 +193,7 @@ class BuildRunner:
                 config = ["-c", f"http.extraHeader=Authorization: Basic {token}"]
                 self.log.masker.add([password, token])
             elif job.credentials_id and "://" in clean and not b.clone_from:
-                config = self._credential_header(job.credentials_id)
+                config = self.credentials.git_header(job.credentials_id)
             args = ["clone", "-q", "--no-checkout"]
             if branch and not b.git_commit:
                 args += ["--branch", branch]
@@ -210,19 +211,6 @@ class BuildRunner:
         if self.on_commit:
             self.on_commit(commit, branch)
         return commit, branch
-
-    def _credential_header(self, credential_id: str) -> list[str]:
-        if self.credentials is None:
-            raise StepFailed(f"job credentialsId {credential_id!r}: no credential store is configured")
-        try:
-            data = self.credentials.get(credential_id).data()
-        except KeyError as e:  # not found, or not available to this job: the message says which
-            raise StepFailed(f"job credentialsId: {_missing(e, credential_id)}") from None
-        if "username" not in data or "password" not in data:
-            raise StepFailed(f"credential {credential_id!r} must be a username/password for git")
-        token = base64.b64encode(data["username"] + b":" + data["password"]).decode()
-        self.log.masker.add([data["password"].decode(errors="replace"), token])
-        return ["-c", f"http.extraHeader=Authorization: Basic {token}"]
 
     async def git(self, *args: str, cwd: Path) -> str:
         cwd.mkdir(parents=True, exist_ok=True)
@@ -286,71 +274,26 @@ class BuildRunner:
             if url:
                 env["GIT_URL"] = url
         for name, value in b.params.items():
-            env[name] = str(value).lower() if isinstance(value, bool) else str(value)
+            env[name] = _param_value(value)
         return env
 
     def pipeline_env(self, pipeline: Pipeline, env: dict[str, str]) -> dict[str, str]:
+        """Adds the pipeline's declared parameters (defaults) and its environment block."""
+        _refuse_forbidden(p.name for p in pipeline.parameters)
+        self.mask_passwords(pipeline.parameters)
         for p in pipeline.parameters:
             if p.name not in env:
-                env[p.name] = str(p.default).lower() if isinstance(p.default, bool) else str(p.default)
+                env[p.name] = _param_value(p.default)
         return self.apply_environment(pipeline.environment, env)
 
     def apply_environment(self, entries: tuple[EnvVar, ...], env: dict[str, str]) -> dict[str, str]:
         env = dict(env)
         for e in entries:
             if e.credential_id:
-                env.update(self.credential_env(e.name, e.credential_id))
+                env.update(self.credentials.env(e.name, e.credential_id))
             else:
-                env[e.name] = self.interpolate(e.value, env)
+                env[e.name] = interpolate(e.value, env)
         return env
-
-    def credential_env(self, name: str, credential_id: str) -> dict[str, str]:
-        """Jenkins' credentials() binding: user:pass plus _USR/_PSW, secret text, or a file path."""
-        if self.credentials is None:
-            raise StepFailed(f"credentials('{credential_id}'): no credential store is configured")
-        try:
-            cred = self.credentials.get(credential_id)
-        except KeyError as e:  # not found, or not available to this job: the message says which
-            raise StepFailed(f"credentials('{credential_id}'): {_missing(e, credential_id)}") from None
-        self.log.masker.add(cred.mask_values())
-        data = cred.data()
-        if set(data) == {"username", "password"}:
-            user, pw = data["username"].decode(), data["password"].decode()
-            return {name: f"{user}:{pw}", f"{name}_USR": user, f"{name}_PSW": pw}
-        if set(data) == {"text"}:
-            return {name: data["text"].decode()}
-        secrets_dir = self.paths.root / "secrets"
-        secrets_dir.mkdir(mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=secrets_dir, prefix=f"{credential_id}-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(next(iter(data.values())))
-        return {name: tmp}
-
-    def interpolate(self, value: str | GString, env: dict[str, str]) -> str:
-        if isinstance(value, str):
-            return value
-        out = []
-        for part in value.parts:
-            if isinstance(part, Interp):
-                out.append(self.resolve(part, env))
-            else:
-                out.append(part)
-        return "".join(out)
-
-    def resolve(self, part: Interp, env: dict[str, str]) -> str:
-        expr = part.expr
-        head, _, rest = expr.partition(".")
-        if head in ("env", "params") and rest and "." not in rest:
-            expr = rest
-        elif "." in expr:
-            raise StepFailed(
-                f"{part.pos}: ${{{part.expr}}} is not supported (use a name, env.NAME or params.NAME)"
-            )
-        if expr in env:
-            return env[expr]
-        if expr in AGENT_ENV and expr in os.environ:
-            return os.environ[expr]  # the agent's own PATH, HOME... as Jenkins' env.PATH
-        raise StepFailed(f"{part.pos}: no such property: {part.expr} (not in the environment or parameters)")
 
     # -- agent ------------------------------------------------------------------
     async def setup_agent(self, pipeline: Pipeline) -> None:
@@ -358,7 +301,7 @@ class BuildRunner:
             containers: dict[str, Any] = {}
             agent = pipeline.agent
             if agent.kind == "kubernetes":
-                containers, masks = parse_pod_template(agent.pod_yaml, self.credentials)
+                containers, masks = parse_pod_template(agent.pod_yaml, self.credentials.lookup)
                 self.log.masker.add(masks)
             elif agent.kind == "label":
                 self.log.line(f"[dockyard] agent label '{agent.label}': the local agent serves every label")
@@ -379,7 +322,27 @@ class BuildRunner:
         for stage in stages:
             await self.run_stage(stage, ctx)
 
-    async def run_stage(self, stage: Stage, ctx: Ctx) -> None:
+    async def run_parallel(self, branches: tuple[Stage, ...], ctx: Ctx) -> None:
+        """Runs the branches of `parallel` with at most `max_parallel` of them started at a time
+        (and at most that many running steps in the whole build, see `run_stage`)."""
+        pending = list(branches)
+
+        async def worker() -> None:
+            while pending:
+                await self.run_stage(pending.pop(0), ctx, branch=True)
+
+        await asyncio.gather(*(worker() for _ in range(min(self.max_parallel, len(pending)))))
+
+    async def run_stage(self, stage: Stage, ctx: Ctx, branch: bool = False) -> None:
+        """One stage; a parallel `branch` of steps holds one of the build's parallel slots while
+        it runs (nested stages and parallels hold none, so that they cannot starve their own)."""
+        if branch and stage.steps:
+            async with self._slots:
+                await self._run_stage(stage, ctx)
+        else:
+            await self._run_stage(stage, ctx)
+
+    async def _run_stage(self, stage: Stage, ctx: Ctx) -> None:
         record: dict[str, Any] = {"name": stage.name, "status": "SKIPPED", "start": time.time(), "end": None}
         self.stage_results.append(record)
         if self.failed or self.abort_reason is not None:
@@ -393,12 +356,7 @@ class BuildRunner:
             record["end"] = time.time()
             return
         self.log.line(f"[Pipeline] {{ ({stage.name})")
-        inner = replace(
-            ctx,
-            env=env,
-            stage=stage.name,
-            container=ctx.container or getattr(self, "default_container", None),
-        )
+        inner = replace(ctx, env=env, stage=stage.name, container=ctx.container or self.default_container)
         failed_before = self.failed
         with self.trace.span("stage", stage.name) as span:
             watchdog = (
@@ -410,7 +368,7 @@ class BuildRunner:
                 if stage.steps:
                     await self.run_steps(stage.steps, inner)
                 elif stage.parallel:
-                    await asyncio.gather(*(self.run_stage(s, inner) for s in stage.parallel))
+                    await self.run_parallel(stage.parallel, inner)
                 else:
                     await self.run_stages(stage.stages, inner)
             except BuildAborted:
@@ -476,179 +434,21 @@ class BuildRunner:
         for step in steps:
             if self.abort_reason is not None:
                 raise BuildAborted()
-            await self.run_step(step, ctx)
+            await step_for(step).run(ctx, self)
 
-    async def run_step(self, step: Step, ctx: Ctx) -> None:
-        handler = getattr(self, f"step_{step.name}")
-        await handler(step, ctx)
 
-    async def step_sh(self, step: Step, ctx: Ctx) -> None:
-        script = self.interpolate(step.args["script"], ctx.env)
-        label = self.interpolate(step.args.get("label", ""), ctx.env) or _first_line(script)
-        self.log.line(f"[Pipeline] sh{' (' + label + ')' if step.args.get('label') else ''}")
-        with self.trace.span("step", f"sh {label}"[:80], stage=ctx.stage) as span:
-            ctx.cwd.mkdir(parents=True, exist_ok=True)
-            events = self.paths.root / TRACE_EVENTS
-            env = {**ctx.env, "DOCKYARD_TRACE_EVENTS": str(events)}
-            handle = await self.executor.start_step(StepSpec(script, env, ctx.cwd, ctx.container, ctx.shell))
-            self._handles.append(handle)
-            tracer = BuilderOutputTracer()
-            try:
-                async for chunk in self.executor.tail(handle):
-                    self.log.write(chunk)
-                    tracer.feed(chunk, time.time())
-                code = await self.executor.wait(handle)
-            finally:
-                self._handles.remove(handle)
-                for s in tracer.finish(time.time()):
-                    self.trace.mark(s.kind, s.name, s.start, s.end, **s.detail)
-                self.trace.merge_events(events)
-            if self.abort_reason is not None:
-                span.status = "aborted"
-                raise BuildAborted()
-            if code != 0:
-                span.status = "failed"
-                raise StepFailed(f"script returned exit code {code}")
+def _refuse_forbidden(names: Iterable[str]) -> None:
+    """Defense in depth behind the API: a build never starts with a parameter named like a
+    variable the shell or loader interprets, however it was queued."""
+    for name in sorted(names):
+        why = forbidden_env_name(name)
+        if why:
+            raise StepFailed(why)
 
-    async def step_echo(self, step: Step, ctx: Ctx) -> None:
-        self.log.line(f"[Pipeline] echo\n{self.interpolate(step.args['message'], ctx.env)}")
 
-    async def step_error(self, step: Step, ctx: Ctx) -> None:
-        raise StepFailed(self.interpolate(step.args["message"], ctx.env))
-
-    async def step_checkout(self, step: Step, ctx: Ctx) -> None:
-        self.log.line(
-            f"[Pipeline] checkout (workspace already at {ctx.env.get('GIT_COMMIT', 'the job commit')})"
-        )
-
-    async def step_container(self, step: Step, ctx: Ctx) -> None:
-        name = step.args["name"]
-        self.log.line(f"[Pipeline] container ({name})")
-        assert step.body is not None
-        await self.run_steps(step.body, replace(ctx, container=name, shell=step.args.get("shell")))
-
-    async def step_dir(self, step: Step, ctx: Ctx) -> None:
-        rel = self.interpolate(step.args["path"], ctx.env)
-        target = (ctx.cwd / rel).resolve()
-        if not target.is_relative_to(self.paths.workspace.resolve()):
-            raise StepFailed(f"{step.pos}: dir('{rel}') leaves the workspace")
-        target.mkdir(parents=True, exist_ok=True)
-        self.log.line(f"[Pipeline] dir ({target})")
-        assert step.body is not None
-        await self.run_steps(step.body, replace(ctx, cwd=target, env={**ctx.env, "PWD": str(target)}))
-
-    async def step_withEnv(self, step: Step, ctx: Ctx) -> None:  # noqa: N802 - Jenkins' step name
-        env = dict(ctx.env)
-        for item in step.args["vars"]:
-            text = self.interpolate(item, env)
-            name, sep, value = text.partition("=")
-            if not sep:
-                raise StepFailed(f"{step.pos}: withEnv entries are NAME=value, got {text!r}")
-            env[name] = value
-        assert step.body is not None
-        await self.run_steps(step.body, replace(ctx, env=env))
-
-    async def step_withCredentials(self, step: Step, ctx: Ctx) -> None:  # noqa: N802
-        env = dict(ctx.env)
-        for binding in step.args["bindings"]:
-            assert isinstance(binding, Call)
-            cid = binding.kwargs["credentialsId"]
-            if binding.name == "usernamePassword":
-                values = self.credential_env("_DY", cid)
-                if "_DY_USR" not in values:
-                    raise StepFailed(f"credential {cid!r} is not a username/password")
-                env[binding.kwargs["usernameVariable"]] = values["_DY_USR"]
-                env[binding.kwargs["passwordVariable"]] = values["_DY_PSW"]
-            elif binding.name == "usernameColonPassword":
-                env[binding.kwargs["variable"]] = self.credential_env("_DY", cid)["_DY"]
-            else:
-                env[binding.kwargs["variable"]] = self.credential_env("_DY", cid)["_DY"]
-        assert step.body is not None
-        await self.run_steps(step.body, replace(ctx, env=env))
-
-    async def step_archiveArtifacts(self, step: Step, ctx: Ctx) -> None:  # noqa: N802
-        ws = self.paths.workspace
-        patterns = [
-            p.strip() for p in self.interpolate(step.args["artifacts"], ctx.env).split(",") if p.strip()
-        ]
-        excludes = [
-            p.strip() for p in self.interpolate(step.args.get("excludes", ""), ctx.env).split(",") if p
-        ]
-        found: list[Path] = []
-        for pattern in patterns:
-            for match in glob.glob(pattern, root_dir=ws, recursive=True):
-                p = ws / match
-                inside = p.resolve().is_relative_to(ws.resolve())  # no symlink out of it
-                if inside and p.is_file() and not any(fnmatch.fnmatch(match, e) for e in excludes):
-                    found.append(p)
-        if not found and not step.args.get("allowEmptyArchive", False):
-            raise StepFailed(f'No artifacts found that match the file pattern "{", ".join(patterns)}"')
-        for p in found:
-            target = self.paths.archive / p.relative_to(ws)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(p, target)  # the server's private mode, not the workspace's
-        self.log.line(f"[Pipeline] archiveArtifacts\nArchiving {len(found)} artifact(s)")
-
-    async def step_sleep(self, step: Step, ctx: Ctx) -> None:
-        unit = {"SECONDS": 1.0, "MINUTES": 60.0, "HOURS": 3600.0, "MILLISECONDS": 0.001}.get(
-            step.args.get("unit", "SECONDS"), 1.0
-        )
-        await asyncio.sleep(float(step.args["time"]) * unit)
-
-    async def step_retry(self, step: Step, ctx: Ctx) -> None:
-        count = int(step.args["count"])
-        assert step.body is not None
-        for attempt in range(1, count + 1):
-            try:
-                await self.run_steps(step.body, ctx)
-                return
-            except StepFailed as e:
-                if attempt == count:
-                    raise
-                self.log.line(f"ERROR: {e}\nRetrying ({attempt}/{count})")
-
-    async def step_timeout(self, step: Step, ctx: Ctx) -> None:
-        seconds = float(step.args["seconds"])
-        assert step.body is not None
-        task = asyncio.create_task(self.run_steps(step.body, ctx))
-        done, _ = await asyncio.wait({task}, timeout=seconds)
-        if not done:
-            for h in list(self._handles):
-                await self.executor.kill(h)
-            task.cancel()
-            raise StepFailed(f"Timeout has been exceeded ({seconds:g} s)")
-        task.result()
-
-    async def step_gitopsSetImage(self, step: Step, ctx: Ctx) -> None:  # noqa: N802 - Jenkins-style name
-        from dockyard.gitops import GitOpsError, run_gitops_step
-
-        params: dict[str, Any] = {}
-        for key, value in step.args.items():
-            if isinstance(value, list):
-                params[key] = [self.interpolate(v, ctx.env) for v in value]
-            elif isinstance(value, dict):
-                params[key] = {k: self.interpolate(v, ctx.env) for k, v in value.items()}
-            elif isinstance(value, str | GString):
-                params[key] = self.interpolate(value, ctx.env)
-            else:
-                params[key] = value
-        self.log.line(f"[Pipeline] gitopsSetImage ({params['repo']})")
-        with self.trace.span("gitops", strip_credentials(params["repo"])[0]) as span:
-            workdir = self.paths.root / "gitops"
-            workdir.mkdir(exist_ok=True)
-            try:
-                result = await asyncio.to_thread(
-                    run_gitops_step,
-                    params,
-                    env=ctx.env,
-                    log=self.log.line,
-                    credentials=self.credentials,
-                    workdir=workdir,
-                )
-            except GitOpsError as e:
-                span.status = "failed"
-                raise StepFailed(str(e)) from None
-            span.detail["commit"] = (result.commit or "unchanged")[:12]
+def _param_value(value: Any) -> str:
+    """A parameter as an environment value: booleans as Groovy prints them."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _missing(e: KeyError, credential_id: str) -> str:
@@ -661,13 +461,6 @@ def _branch_from_spec(spec: str) -> str:
         if spec.startswith(prefix):
             spec = spec[len(prefix) :]
     return "" if any(ch in spec for ch in "*?[") else spec
-
-
-def _first_line(script: str) -> str:
-    for line in script.splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
 
 
 def _all_stages(stages: tuple[Stage, ...]) -> list[Stage]:

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dockyard.ci.buildlog import ConsoleLog, SecretMasker, Trace
+from dockyard.ci.buildlog import BuildPaths, ConsoleLog, SecretMasker, Trace
 from dockyard.ci.executor.base import Executor
 from dockyard.ci.executor.local import LocalExecutor, kill_leftovers
 from dockyard.ci.podtemplate import CredentialLookup
-from dockyard.ci.runner import BuildPaths, BuildRunner, RunResult
+from dockyard.ci.runner import DEFAULT_MAX_PARALLEL, BuildRunner, RunResult
 from dockyard.ci.store import ABORTED, FAILURE, QUEUED, Build, CIStore, Job, JobNotFound
 from dockyard.events import Event, EventBus
 
@@ -37,14 +37,16 @@ class Scheduler:
         credentials: CredentialLookup | None = None,
         limit: int | None = None,
         executor_factory: Callable[[], Executor] = LocalExecutor,
+        max_parallel: int = DEFAULT_MAX_PARALLEL,
     ) -> None:
         self.store = store
         self.ci_dir = ci_dir
         self.base_url = base_url
         self.events = events
         self.credentials = credentials
-        self.limit = limit or int(os.environ.get("DOCKYARD_CI_EXECUTORS") or 0) or (os.cpu_count() or 1)
+        self.limit = limit or positive_int_setting("DOCKYARD_CI_EXECUTORS", os.cpu_count() or 1)
         self.executor_factory = executor_factory
+        self.max_parallel = max_parallel
         self.running: dict[int, BuildRunner] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -147,6 +149,7 @@ class Scheduler:
             self.credentials,
             self.base_url(),
             on_commit=lambda c, br: self.store.set_commit(build.id, c, br),
+            max_parallel=self.max_parallel,
         )
         self.running[build.id] = runner
         self.events.publish(
@@ -241,6 +244,16 @@ class Scheduler:
 
     def queue_wait(self, build: Build) -> float:
         return (build.started_at or time.time()) - build.queued_at
+
+
+def positive_int_setting(name: str, default: int) -> int:
+    """An optional positive integer from the environment; a bad value stops start-up naming it."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    return int(raw)
 
 
 def _url_secrets(url: str) -> list[str]:

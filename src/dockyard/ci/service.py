@@ -1,4 +1,8 @@
-"""The CI component as the server composes it: store, scheduler, triggers and HTTP routes."""
+"""The CI component as the server composes it: store, scheduler, triggers and HTTP routes.
+
+`CIService` implements `CIComponent` (for the server) and `CIOperations` (for its route modules,
+which depend on that protocol only). The agent backend is passed in (default: local).
+"""
 
 from __future__ import annotations
 
@@ -12,16 +16,21 @@ from starlette.routing import BaseRoute
 
 from dockyard.auth import AuthService, Principal
 from dockyard.ci.access import JobAccess, RepoRole
+from dockyard.ci.backends import LocalBackend
+from dockyard.ci.component import ExecutorBackend
 from dockyard.ci.csrf import CrumbIssuer
 from dockyard.ci.errors import ForbiddenParameter, PipelineError
-from dockyard.ci.executor.local import LocalExecutor
-from dockyard.ci.executor.warm import WarmExecutor
+from dockyard.ci.hooks import hook_routes
+from dockyard.ci.jenkins_api import jenkins_routes
 from dockyard.ci.jobxml import JobConfigError, parse_job_xml
+from dockyard.ci.migrations import MIGRATIONS
 from dockyard.ci.model import Parameter
+from dockyard.ci.native_api import native_routes
 from dockyard.ci.params import forbidden_env_name
 from dockyard.ci.parsing import parse_pipeline
 from dockyard.ci.podtemplate import CredentialLookup
-from dockyard.ci.scheduler import Scheduler
+from dockyard.ci.runner import DEFAULT_MAX_PARALLEL
+from dockyard.ci.scheduler import Scheduler, positive_int_setting
 from dockyard.ci.scm import branch_matches, equivalent_keys, repo_key
 from dockyard.ci.store import Build, CIStore, Job, JobError, JobNotFound
 from dockyard.credentials import SecretBox, load_or_create_key
@@ -32,6 +41,8 @@ log = logging.getLogger(__name__)
 
 
 class CIService:
+    migrations = MIGRATIONS
+
     def __init__(
         self,
         db: Database,
@@ -44,7 +55,10 @@ class CIService:
         webhook_secret: str | None = None,
         secrets_dir: Path | None = None,
         repo_role: RepoRole | None = None,
+        executor: ExecutorBackend | None = None,
+        max_parallel: int | None = None,
     ) -> None:
+        max_parallel = max_parallel or positive_int_setting("DOCKYARD_CI_MAX_PARALLEL", DEFAULT_MAX_PARALLEL)
         # job XML and password parameters are sealed with the credentials key (DATA/secrets)
         key = load_or_create_key(secrets_dir or ci_dir.parent / "secrets")
         self.store = CIStore(db, SecretBox(key))
@@ -58,26 +72,31 @@ class CIService:
         self.credentials = credentials
         self.crumbs = CrumbIssuer(auth)
         self.access = JobAccess(repo_role, base_url)
-        self.scheduler = Scheduler(self.store, ci_dir, base_url, events, credentials, executors)
+        # steps never see the data directory (DATA/ci's parent)
+        self.executor = executor or LocalBackend(hidden=(ci_dir.parent,))
+        self.scheduler = Scheduler(
+            self.store,
+            ci_dir,
+            base_url,
+            events,
+            credentials,
+            executors,
+            executor_factory=self.executor.new,
+            max_parallel=max_parallel,
+        )
         self.webhook_secret = webhook_secret
-        self.warm = WarmExecutor()
         events.subscribe(PUSH, self.on_git_push)
 
     def routes(self) -> list[BaseRoute]:
-        from dockyard.ci.hooks import hook_routes
-        from dockyard.ci.jenkins_api import jenkins_routes
-        from dockyard.ci.native_api import native_routes
-
         return [*jenkins_routes(self), *native_routes(self), *hook_routes(self)]
 
     async def start(self) -> None:
         self.ci_dir.mkdir(parents=True, exist_ok=True)
-        self.scheduler.executor_factory = lambda: LocalExecutor(self.warm, hidden=(self.ci_dir.parent,))
         await self.scheduler.start()
 
     async def stop(self) -> None:
         await self.scheduler.stop()
-        await asyncio.to_thread(self.warm.close)
+        await asyncio.to_thread(self.executor.close)
 
     # -- triggers ---------------------------------------------------------------
     def on_git_push(self, event: PushEvent) -> None:

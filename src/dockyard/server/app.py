@@ -59,7 +59,7 @@ def all_migrations() -> list:
 
 
 def build_app(services: Services) -> Starlette:
-    from dockyard.ci import open_ci
+    from dockyard.ci import CIComponent, executor_backend, open_ci
     from dockyard.credentials import CredentialStore
     from dockyard.credentials.api import CredentialsAPI
     from dockyard.git import GitServer
@@ -70,7 +70,12 @@ def build_app(services: Services) -> Starlette:
     registry = Registry(services.settings, services.db, services.auth, services.signer)
     git = GitServer(services.settings, services.db, services.auth, services.events)
     credentials = CredentialStore.open(services.db, services.settings.secrets_dir)
-    ci = open_ci(services, credentials, repo_role=git.repos.role_of)  # CI reads follow git's
+    ci: CIComponent = open_ci(
+        services,
+        credentials,
+        repo_role=git.repos.role_of,  # CI reads follow git's
+        executor=executor_backend("local", services.settings.data_dir),  # steps never see DATA
+    )
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET", "HEAD"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),

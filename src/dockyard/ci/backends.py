@@ -1,0 +1,44 @@
+"""Agent backends by name, for the composition to pick one and pass it into `CIService`.
+
+Each backend hands out one `Executor` per build and owns what its builds share (the local one: a
+pre-warmed Kaniko executor). A Kubernetes backend joins this table with the same two calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from dockyard.ci.component import ExecutorBackend
+from dockyard.ci.executor.base import Executor
+from dockyard.ci.executor.local import LocalExecutor
+from dockyard.ci.executor.warm import WarmExecutor
+
+
+class LocalBackend:
+    """Builds on this machine, each step in the local executor's sandbox; `hidden` are host paths
+    no step may see (the data directory)."""
+
+    name = "local"
+
+    def __init__(self, hidden: Sequence[Path] = ()) -> None:
+        self.warm = WarmExecutor()
+        self.hidden = tuple(hidden)
+
+    def new(self) -> Executor:
+        return LocalExecutor(self.warm, hidden=self.hidden)
+
+    def close(self) -> None:
+        self.warm.close()
+
+
+BACKENDS: dict[str, type[LocalBackend]] = {LocalBackend.name: LocalBackend}
+
+
+def executor_backend(name: str, data_dir: Path) -> ExecutorBackend:
+    """The backend called `name` for a server whose data lives in `data_dir` (hidden from every
+    step); ValueError naming the known ones otherwise."""
+    cls = BACKENDS.get(name)
+    if cls is None:
+        raise ValueError(f"unknown CI executor {name!r} (known: {', '.join(sorted(BACKENDS))})")
+    return cls(hidden=(data_dir,))

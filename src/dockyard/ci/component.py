@@ -1,0 +1,106 @@
+"""The narrow interfaces around the CI component.
+
+- `CIServices`: what CI takes from the server (settings, database, auth, event bus).
+- `CIComponent`: what the server composes (migrations, routes, start/stop); `open_ci` returns one.
+- `CIOperations`: what CI's HTTP routes (Jenkins API, native API, webhooks) use of the service, so
+  that route modules depend on this protocol and never on `service.py` (which imports them).
+- `ExecutorBackend`: the agent backend, chosen by configuration and passed into the service
+  (Woodpecker's model): one `Executor` per build, closed with the component.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from starlette.routing import BaseRoute
+
+from dockyard.auth import AuthService, Principal
+from dockyard.ci.buildlog import BuildPaths
+from dockyard.ci.csrf import CrumbIssuer
+from dockyard.ci.executor.base import Executor
+from dockyard.ci.store import Build, CIStore, Job
+from dockyard.config import Settings
+from dockyard.events import EventBus, PushEvent
+from dockyard.store import Database, Migration
+
+
+class CIServices(Protocol):
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def auth(self) -> AuthService: ...
+
+    @property
+    def events(self) -> EventBus: ...
+
+
+class CIComponent(Protocol):
+    @property
+    def migrations(self) -> Sequence[Migration]: ...
+
+    def routes(self) -> list[BaseRoute]: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class BuildQueue(Protocol):
+    """What the routes use of the scheduler: capacity, running builds, build files, cancelling."""
+
+    @property
+    def limit(self) -> int: ...
+
+    @property
+    def running(self) -> Mapping[int, Any]: ...
+
+    def paths(self, job_name: str, number: int) -> BuildPaths: ...
+
+    async def cancel(self, build: Build, reason: str) -> None: ...
+
+
+class CIOperations(Protocol):
+    @property
+    def store(self) -> CIStore: ...
+
+    @property
+    def crumbs(self) -> CrumbIssuer: ...
+
+    @property
+    def scheduler(self) -> BuildQueue: ...
+
+    @property
+    def webhook_secret(self) -> str | None: ...
+
+    @property
+    def base_url(self) -> Callable[[], str]: ...
+
+    def push(self, event: PushEvent) -> list[Build]: ...
+
+    def trigger(self, job: Job, params: dict[str, Any], cause: str) -> Build: ...
+
+    def check_job_xml(self, config_xml: str) -> None: ...
+
+    def visible_job(self, principal: Principal, name: str) -> Job: ...
+
+    def visible_build(self, principal: Principal, build: Build | None) -> Build | None: ...
+
+    def visible_jobs(self, principal: Principal) -> list[Job]: ...
+
+    def visible_queue(self, principal: Principal) -> list[Build]: ...
+
+
+class ExecutorBackend(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def new(self) -> Executor:
+        """A fresh executor for one build."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,77 @@
+"""The one interface every pipeline step implements (Kaniko's pkg/commands shape, as the builder's
+`instructions` package): a step is built from its parsed call and run against the build through
+`StepHost`, the narrow view of the runner that steps may use."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from dockyard.ci.model import Step as Call
+
+if TYPE_CHECKING:
+    from dockyard.ci.buildlog import BuildPaths, ConsoleLog, Trace
+    from dockyard.ci.executor.base import Executor, StepHandle
+    from dockyard.ci.steps.credentials import BuildCredentials
+
+
+class StepFailed(Exception):
+    """A step failed; the message is what Jenkins prints after ERROR:."""
+
+
+class BuildAborted(Exception):
+    """The build was stopped or timed out while a step ran."""
+
+
+@dataclass
+class Ctx:
+    """Where a step runs: the environment, directory and container in effect."""
+
+    env: dict[str, str]
+    cwd: Path
+    container: str | None = None
+    shell: str | None = None
+    stage: str = ""
+
+
+class StepHost(Protocol):
+    """What a step may use of the build running it."""
+
+    log: ConsoleLog
+    trace: Trace
+    paths: BuildPaths
+    executor: Executor
+    credentials: BuildCredentials
+
+    @property
+    def aborted(self) -> bool: ...
+
+    def running(self, handle: StepHandle) -> AbstractAsyncContextManager[None]:
+        """Registers a started process so that an abort kills it."""
+        ...
+
+    async def run_steps(self, steps: tuple[Call, ...], ctx: Ctx) -> None: ...
+
+
+class Step:
+    """One step call of a pipeline, already parsed and checked by its front end."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return self.call.args
+
+    @property
+    def body(self) -> tuple[Call, ...]:
+        """The nested steps of a block step (`dir('x') { ... }`)."""
+        return self.call.body or ()
+
+    async def run(self, ctx: Ctx, host: StepHost) -> None:
+        """Runs the step; raises `StepFailed` (the build fails) or `BuildAborted`."""
+        raise NotImplementedError

@@ -1,0 +1,13 @@
+"""`echo 'text'`: a line in the console."""
+
+from __future__ import annotations
+
+from dockyard.ci.steps.base import Ctx, Step, StepHost
+from dockyard.ci.steps.values import interpolate
+
+
+class EchoStep(Step):
+    name = "echo"
+
+    async def run(self, ctx: Ctx, host: StepHost) -> None:
+        host.log.line(f"[Pipeline] echo\n{interpolate(self.args['message'], ctx.env)}")

@@ -1,0 +1,48 @@
+"""`gitopsSetImage repo: ..., path: ..., image: ...`: patch image references in a deploy
+repository, commit and push (dockyard.gitops), off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from dockyard.ci.model import GString
+from dockyard.ci.scm import strip_credentials
+from dockyard.ci.steps.base import Ctx, Step, StepFailed, StepHost
+from dockyard.ci.steps.values import interpolate
+
+
+class GitopsSetImageStep(Step):
+    name = "gitopsSetImage"
+
+    async def run(self, ctx: Ctx, host: StepHost) -> None:
+        from dockyard.gitops import GitOpsError, run_gitops_step
+
+        params = {key: _value(value, ctx.env) for key, value in self.args.items()}
+        host.log.line(f"[Pipeline] gitopsSetImage ({params['repo']})")
+        with host.trace.span("gitops", strip_credentials(params["repo"])[0]) as span:
+            workdir = host.paths.root / "gitops"
+            workdir.mkdir(exist_ok=True)
+            try:
+                result = await asyncio.to_thread(
+                    run_gitops_step,
+                    params,
+                    env=ctx.env,
+                    log=host.log.line,
+                    credentials=host.credentials.lookup,
+                    workdir=workdir,
+                )
+            except GitOpsError as e:
+                span.status = "failed"
+                raise StepFailed(str(e)) from None
+            span.detail["commit"] = (result.commit or "unchanged")[:12]
+
+
+def _value(value: Any, env: dict[str, str]) -> Any:
+    if isinstance(value, list):
+        return [interpolate(v, env) for v in value]
+    if isinstance(value, dict):
+        return {k: interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, str | GString):
+        return interpolate(value, env)
+    return value

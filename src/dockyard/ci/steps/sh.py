@@ -1,0 +1,54 @@
+"""`sh 'script'`: a shell script in the agent (or the current `container()`), its output streamed
+to the console and scanned for the builder's phases (the trace)."""
+
+from __future__ import annotations
+
+import time
+
+from dockyard.ci.buildertrace import BuilderOutputTracer
+from dockyard.ci.executor.base import StepSpec
+from dockyard.ci.steps.base import BuildAborted, Ctx, Step, StepFailed, StepHost
+from dockyard.ci.steps.values import interpolate
+
+# Tools run by a step (the builder behind /kaniko/executor) may append JSON lines here, one span
+# each: {"kind": "push", "name": "...", "start": epoch, "end": epoch, "status": "ok", ...}.
+TRACE_EVENTS = "trace-events.jsonl"
+
+
+class ShStep(Step):
+    name = "sh"
+
+    async def run(self, ctx: Ctx, host: StepHost) -> None:
+        script = interpolate(self.args["script"], ctx.env)
+        given = interpolate(self.args.get("label", ""), ctx.env)
+        label = given or _first_line(script)
+        host.log.line(f"[Pipeline] sh{' (' + label + ')' if given else ''}")
+        with host.trace.span("step", f"sh {label}"[:80], stage=ctx.stage) as span:
+            ctx.cwd.mkdir(parents=True, exist_ok=True)
+            events = host.paths.root / TRACE_EVENTS
+            env = {**ctx.env, "DOCKYARD_TRACE_EVENTS": str(events)}
+            handle = await host.executor.start_step(StepSpec(script, env, ctx.cwd, ctx.container, ctx.shell))
+            tracer = BuilderOutputTracer()
+            try:
+                async with host.running(handle):
+                    async for chunk in host.executor.tail(handle):
+                        host.log.write(chunk)
+                        tracer.feed(chunk, time.time())
+                    code = await host.executor.wait(handle)
+            finally:
+                for s in tracer.finish(time.time()):
+                    host.trace.mark(s.kind, s.name, s.start, s.end, **s.detail)
+                host.trace.merge_events(events)
+            if host.aborted:
+                span.status = "aborted"
+                raise BuildAborted()
+            if code != 0:
+                span.status = "failed"
+                raise StepFailed(f"script returned exit code {code}")
+
+
+def _first_line(script: str) -> str:
+    for line in script.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
