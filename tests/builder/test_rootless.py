@@ -32,17 +32,22 @@ print(json.dumps({"out": out.decode(), "entries": entries}))
 """
 
 
+def _tree_for_nobody(base: Path) -> Path:
+    """`base` open to `nobody`, with a copy of Dockyard's source it can import."""
+    os.chmod(base, 0o777)
+    shutil.copytree(REPO_ROOT / "src", base / "src")
+    subprocess.run(["chmod", "-R", "a+rX", str(base / "src")], check=True)
+    return base
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="drops to `nobody` with setpriv: needs root "
                     "(as a normal user every sandbox test already runs rootless)")
 def test_rootless_run_as_nobody() -> None:
     if shutil.which("setpriv") is None or not Path("/usr/bin/python3").exists():
         pytest.skip("needs setpriv (util-linux) and a system python3 that `nobody` can run")
     with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
-        work = Path(tmp)
-        os.chmod(work, 0o777)
-        shutil.copytree(REPO_ROOT / "src", work / "src")
+        work = _tree_for_nobody(Path(tmp))
         rootfs = make_busybox_rootfs(work / "rootfs")
-        subprocess.run(["chmod", "-R", "a+rX", str(work / "src")], check=True)
         subprocess.run(["chown", "-R", "65534:65534", str(rootfs)], check=True)
         probe = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                                 "unshare", "--user", "--map-root-user", "--mount", "true"],
@@ -82,10 +87,7 @@ def test_rootless_server_runs_isolated_ci_steps() -> None:
     if shutil.which("setpriv") is None or not Path("/usr/bin/python3").exists():
         pytest.skip("needs setpriv (util-linux) and a system python3 that `nobody` can run")
     with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
-        base = Path(tmp)
-        os.chmod(base, 0o777)
-        shutil.copytree(REPO_ROOT / "src", base / "src")
-        subprocess.run(["chmod", "-R", "a+rX", str(base / "src")], check=True)
+        base = _tree_for_nobody(Path(tmp))
         work = base / "work"
         work.mkdir()
         os.chown(work, 65534, 65534)

@@ -83,6 +83,17 @@ def _own(controller: str) -> str:
     return "/"
 
 
+def _sweep(parent: Path) -> None:
+    """Remove the empty cgroups of supervisors that died without removing theirs (a server
+    killed with SIGKILL): their names end in the supervisor's pid and a timestamp."""
+    with contextlib.suppress(OSError):
+        for d in parent.iterdir():
+            m = re.fullmatch(r"dockyard-.*-(\d+)-\d+", d.name)
+            if m and not os.path.exists(f"/proc/{m.group(1)}"):
+                with contextlib.suppress(OSError):
+                    d.rmdir()
+
+
 class Cgroup:
     """The cgroup directories of one step (one per controller on v1, one on v2)."""
 
@@ -116,6 +127,7 @@ class Cgroup:
         missing = wanted - enabled
         if missing:
             (parent / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in sorted(missing)))
+        _sweep(parent)
         d = parent / name
         d.mkdir()
         group = cls("v2", {"unified": d}, limits)
@@ -140,7 +152,9 @@ class Cgroup:
         group = cls("v1", dirs, limits)
         try:
             for controller in wanted:
-                d = ROOT / controller / _own(controller).lstrip("/") / name
+                parent = ROOT / controller / _own(controller).lstrip("/")
+                _sweep(parent)
+                d = parent / name
                 d.mkdir()
                 dirs[controller] = d
             if limits.memory:

@@ -58,8 +58,9 @@ class WarmExecutor:
         if importlib.util.find_spec("dockyard.builder") is None:
             return False
         self.dir = Path(tempfile.mkdtemp(prefix="dockyard-exec-"))  # 0700: only this user connects
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(package_root()) + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        # not the server's environment: the zygote's memory is what every build starts from
+        env = {k: os.environ[k] for k in ("PATH", "LANG") if k in os.environ}
+        env["PYTHONPATH"] = str(package_root())
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dockyard.ci.executor.zygote", str(self.dir / "executor.sock")],
             stdin=subprocess.DEVNULL,

@@ -159,6 +159,10 @@ def enter_sandbox(pid: int) -> None:
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
+    ns = {name: os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY) for name in NAMESPACES}
+    own = {name: os.stat(f"/proc/self/ns/{name}").st_ino for name in NAMESPACES}
+    if os.fstat(ns["user"]).st_ino == own["user"]:  # the peer went and its pid was reused
+        raise OSError(f"process {pid} is no longer a sandboxed step")
     with open(f"/proc/{pid}/cgroup") as f:
         for line in f:
             _, controllers, path = line.rstrip("\n").split(":", 2)
@@ -167,8 +171,6 @@ def enter_sandbox(pid: int) -> None:
             base = "/sys/fs/cgroup" + (f"/{controllers}" if controllers else "")
             with open(f"{base}{path}/cgroup.procs", "w") as procs:
                 procs.write(str(os.getpid()))
-    ns = {name: os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY) for name in NAMESPACES}
-    own = {name: os.stat(f"/proc/self/ns/{name}").st_ino for name in NAMESPACES}
     for name in NAMESPACES:
         if os.fstat(ns[name]).st_ino == own[name]:
             os.close(ns[name])  # shared with us (the host's network)
