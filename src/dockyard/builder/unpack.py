@@ -30,8 +30,7 @@ def unpack_image(image: str, target: Path, insecure_registries: list[str],
     BuildError with a message that starts with `label` and the image."""
     from dockyard.builder.base import resolve_base, rootfs_for
     from dockyard.builder.options import BuildOptions, default_cache_dir
-    from dockyard.oci import Platform
-    from dockyard.oci.blobcache import BlobCache
+    from dockyard.oci import BlobCache, Platform
     from dockyard.sandbox import overlay_supported
 
     cache_dir = default_cache_dir()
