@@ -26,7 +26,7 @@ from dockyard.oci import (
     read_archive,
     write_archive,
 )
-from tests.oci.peers import Registry
+from tests.oci.peers import Registry, start_registry
 from tests.oci.test_client import client, make_image, make_layered_image
 
 
@@ -123,3 +123,22 @@ def _info(tmp: Path, files: dict[str, bytes]) -> LayerInfo:
         for name, data in files.items():
             writer.add_bytes(name, data)
     return writer.close()
+
+
+def test_push_to_another_registry_fetches_what_it_cannot_mount(tmp_path: Path,
+                                                               registry: Registry) -> None:
+    image = make_layered_image(tmp_path / "src", 2)
+    with client() as c:
+        c.push(image, [f"{registry.host}/lazy/far:1"])
+        lazy = c.image(f"{registry.host}/lazy/far:1", BlobCache(tmp_path / "cache"))
+    other = start_registry(tmp_path / "other")
+    try:
+        messages: list[str] = []
+        with client() as c:
+            c.push(lazy, [f"{other.host}/copied/far:1"], progress=messages.append)
+            again = c.pull(f"{other.host}/copied/far:1", BlobCache(tmp_path / "cache2"))
+    finally:
+        other.stop()
+    assert sum("uploaded" in m for m in messages) == 2, messages
+    assert all(layer.is_local for layer in lazy.layers)  # fetched on the way, verified
+    assert again.digest == image.digest
