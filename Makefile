@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= $(HOME)/.local/share/dockyard
 HOST ?= 127.0.0.1
 PORT ?= 8080
-DEB_PACKAGES := git curl jq skopeo umoci runc podman buildah busybox-static docker-registry uidmap fuse-overlayfs mmdebstrap
+DEB_PACKAGES := git curl jq skopeo umoci runc podman buildah busybox-static docker-registry uidmap fuse-overlayfs mmdebstrap chromium
 
 .PHONY: install deps-system deps-python up test test-fast lint bench clean
 

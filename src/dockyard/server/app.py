@@ -54,8 +54,10 @@ def all_migrations() -> list:
     from dockyard.credentials import MIGRATIONS as CREDENTIALS_MIGRATIONS
     from dockyard.git import MIGRATIONS as GIT_MIGRATIONS
     from dockyard.registry import MIGRATIONS as REGISTRY_MIGRATIONS
+    from dockyard.ui import MIGRATIONS as UI_MIGRATIONS
 
-    return [*AUTH_MIGRATIONS, *REGISTRY_MIGRATIONS, *GIT_MIGRATIONS, *CREDENTIALS_MIGRATIONS, *CI_MIGRATIONS]
+    return [*AUTH_MIGRATIONS, *REGISTRY_MIGRATIONS, *GIT_MIGRATIONS, *CREDENTIALS_MIGRATIONS, *CI_MIGRATIONS,
+            *UI_MIGRATIONS]
 
 
 def build_app(services: Services) -> Starlette:
@@ -64,6 +66,7 @@ def build_app(services: Services) -> Starlette:
     from dockyard.credentials.api import CredentialsAPI
     from dockyard.git import GitServer
     from dockyard.registry import Registry
+    from dockyard.ui import WebUI
 
     bound_int_path_params()
     metrics = Metrics()
@@ -83,6 +86,7 @@ def build_app(services: Services) -> Starlette:
         *registry.routes(),
         *CredentialsAPI(credentials, services.auth).routes(),
         *ci.routes(),
+        *WebUI(services, git=git, ci=ci, registry=registry).routes(),  # pages: after the APIs' paths
         *git.routes(),  # last: its /{owner}/{repo}.git/... patterns must not shadow fixed paths
     ]
 
