@@ -5,9 +5,9 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= $(HOME)/.local/share/dockyard
 HOST ?= 127.0.0.1
 PORT ?= 8080
-DEB_PACKAGES := git curl jq skopeo umoci runc podman buildah busybox-static docker-registry uidmap fuse-overlayfs mmdebstrap chromium
+DEB_PACKAGES := git curl jq skopeo umoci runc podman buildah busybox-static docker-registry uidmap fuse-overlayfs mmdebstrap chromium postgresql
 
-.PHONY: install deps-system deps-python up test test-fast lint bench clean
+.PHONY: install deps-system deps-python up test test-fast test-postgres lint bench clean
 
 install: deps-system deps-python
 
@@ -34,6 +34,13 @@ up: install
 
 test: install lint
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+# The store, the tutorial loop, the registry clients and the git/CI API tests again, with every
+# server on a fresh database of a real PostgreSQL (tests/pgserver.py).
+PG_TESTS := tests/store tests/integration/test_tutorial_loop.py tests/registry/test_clients.py \
+	tests/git/test_api.py tests/git/test_webhooks.py tests/ci/test_jenkins_api.py
+test-postgres: deps-python
+	DOCKYARD_TEST_DATABASE=postgresql $(PY) -m pytest -q -p no:cacheprovider $(PG_TESTS)
 
 test-fast: deps-python
 	$(PY) -m pytest -q -x -m "not slow" tests

@@ -46,6 +46,11 @@ class DockyardServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     storage: str = "file://"
+    database_url: str = ""  # '' is SQLite in the data dir
+
+    def database(self) -> str:
+        """What `store.Database` opens to read this server's metadata."""
+        return self.database_url or str(self.data_dir / "dockyard.db")
 
     def client(self, user: str | None = ADMIN_USER, password: str = ADMIN_PASSWORD) -> httpx.Client:
         auth = (user, password) if user else None
@@ -53,7 +58,8 @@ class DockyardServer:
 
     def add_user(self, username: str, password: str, *, admin: bool = False) -> None:
         """Create a user through the `dockyard user` CLI on the live data directory."""
-        cmd = [sys.executable, "-m", "dockyard", "user", "--data-dir", str(self.data_dir), "add", username]
+        cmd = [sys.executable, "-m", "dockyard", "user", "--data-dir", str(self.data_dir),
+               "--database-url", self.database_url, "add", username]
         cmd += ["--password", password] + (["--admin"] if admin else [])
         subprocess.run(cmd, check=True, capture_output=True)
 
@@ -75,7 +81,11 @@ def start_server(data_dir: Path, port: int | None = None, *extra: str,
                  env: dict[str, str] | None = None, storage: str = "file://") -> DockyardServer:
     """`env`: settings for this server only (e.g. DOCKYARD_WEBHOOK_ALLOWED_HOSTS=loopback for
     tests whose webhook receivers listen on 127.0.0.1, which the default refuses);
-    `storage`: its `--storage` URL."""
+    `storage`: its `--storage` URL. With DOCKYARD_TEST_DATABASE=postgresql its metadata lives
+    in a fresh database of the session's PostgreSQL server (tests/pgserver.py)."""
+    from tests import pgserver
+
+    database_url = pgserver.database_for(data_dir) if pgserver.wanted() else ""
     port = port or free_port()
     log_path = data_dir.parent / f"dockyard-{port}.log"
     log_file = open(log_path, "ab")  # noqa: SIM115 - closed with the process
@@ -98,6 +108,8 @@ def start_server(data_dir: Path, port: int | None = None, *extra: str,
             ADMIN_PASSWORD,
             "--storage",
             storage,
+            "--database-url",
+            database_url,
             *extra,
         ],
         stdout=log_file,
@@ -111,7 +123,8 @@ def start_server(data_dir: Path, port: int | None = None, *extra: str,
             raise RuntimeError(f"dockyard exited early:\n{log_path.read_text()}")
         try:
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return DockyardServer(url, f"127.0.0.1:{port}", data_dir, process, log_path, storage)
+                return DockyardServer(url, f"127.0.0.1:{port}", data_dir, process, log_path, storage,
+                                      database_url)
         except httpx.HTTPError:
             pass
         time.sleep(0.1)

@@ -320,14 +320,14 @@ class CIStore:
         public = {k: v for k, v in params.items() if k not in secret_names}
         secret = {k: v for k, v in params.items() if k in secret_names}
         with self.db.transaction() as conn:
+            # one statement takes the number and moves the counter: concurrent triggers on
+            # PostgreSQL queue on the job's row lock instead of reading the same number
             number = conn.execute(
-                text("SELECT next_number FROM ci_jobs WHERE id = :i"), {"i": job.id}
+                text("UPDATE ci_jobs SET next_number = next_number + 1 WHERE id = :i"
+                     " RETURNING next_number - 1"), {"i": job.id}
             ).scalar()
             if number is None:
                 raise JobNotFound(f"no job named {job.name!r}")
-            conn.execute(
-                text("UPDATE ci_jobs SET next_number = :n WHERE id = :i"), {"n": number + 1, "i": job.id}
-            )
             conn.execute(
                 text(
                     "INSERT INTO ci_builds (job_id, number, state, cause, params_json, secret_params,"

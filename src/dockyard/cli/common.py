@@ -16,6 +16,7 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
         default=Path(os.environ["DOCKYARD_DATA_DIR"]) if os.environ.get("DOCKYARD_DATA_DIR") else None,
         help=f"data directory (default: $DOCKYARD_DATA_DIR or {default_data_dir()})",
     )
+    add_database(parser)  # the data directory's metadata may live in PostgreSQL instead
 
 
 def add_storage(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +26,16 @@ def add_storage(parser: argparse.ArgumentParser) -> None:
         help="where registry blobs live: file:// (DATA/registry, the default) or s3://BUCKET[/prefix]"
              " with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_REGION"
              " (default: $DOCKYARD_STORAGE or file://)",
+    )
+
+
+def add_database(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="metadata database: postgresql://USER[:PASSWORD]@HOST[:PORT]/DB (needs the"
+             " 'postgresql' extra: pip install 'dockyard[postgresql]'); default: $DOCKYARD_DATABASE_URL"
+             " or SQLite in DATA/dockyard.db",
     )
 
 
@@ -42,4 +53,5 @@ def settings_from(args: argparse.Namespace) -> Settings:
         admin_user=getattr(args, "admin_user", "admin"),
         public_url=getattr(args, "public_url", None),
         **({"storage": args.storage} if getattr(args, "storage", None) else {}),
+        **({"database_url": args.database_url} if getattr(args, "database_url", None) else {}),
     )

@@ -46,7 +46,13 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     for warning in check_data_dir(settings.data_dir):
         log.warning("%s", warning)
-    services = open_services(settings)
+    from dockyard.store import DatabaseUnavailable
+
+    try:
+        services = open_services(settings)
+    except DatabaseUnavailable as exc:
+        print(f"dockyard up: --database-url: {exc}", file=sys.stderr)
+        return 2
     generated = services.auth.ensure_admin(settings.admin_user, args.admin_password)
     if generated:
         path = settings.secrets_dir / "admin-password"

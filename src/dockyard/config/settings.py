@@ -49,6 +49,8 @@ class Settings:
     # Registry blobs: file:// (registry_dir) or s3://BUCKET[/prefix] with the AWS variables.
     storage: str = field(default_factory=lambda: os.environ.get("DOCKYARD_STORAGE") or "file://")
     aws_environment: dict[str, str] = field(default_factory=_aws_environment, repr=False, compare=False)
+    # Metadata: '' is SQLite at db_path; or a URL such as postgresql://user@host/db.
+    database_url: str = field(default_factory=lambda: os.environ.get("DOCKYARD_DATABASE_URL") or "")
 
     @property
     def base_url(self) -> str:
@@ -63,6 +65,11 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "dockyard.db"
+
+    @property
+    def database(self) -> str:
+        """What `store.Database` opens: the URL when one is set, else the SQLite file."""
+        return self.database_url or str(self.db_path)
 
     @property
     def secrets_dir(self) -> Path:

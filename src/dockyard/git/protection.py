@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import text
 
 from dockyard.auth import Principal
-from dockyard.store import Database, atomic_write_text, utcnow
+from dockyard.store import Database, atomic_write_text, update_row, utcnow
 
 RULES_ENV = "DOCKYARD_PUSH_RULES"
 
@@ -154,10 +154,8 @@ class ProtectionStore:
         fields = _fields(option)
         if fields:
             fields["updated_at"] = utcnow().isoformat()
-            sets = ", ".join(f"{k} = :{k}" for k in fields)
             with self.db.transaction() as conn:
-                conn.execute(text(f"UPDATE git_branch_protections SET {sets} WHERE id = :id"),
-                             {**fields, "id": rule.id})
+                update_row(conn, "git_branch_protections", {"id": rule.id}, fields)
         updated = self.get(rule.repo_id, rule.rule_name)
         assert updated is not None
         return updated

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from dockyard.auth import AuthService, NamespaceTaken, Principal, Role, claim_namespace
 from dockyard.git.bare import BareRepo, FileChange, Person
 from dockyard.git.names import InvalidName, validate_owner, validate_repo
-from dockyard.store import Database, utcnow
+from dockyard.store import Database, update_row, utcnow
 
 
 class RepoError(Exception):
@@ -240,10 +240,8 @@ class RepoService:
             return repo
         fields["updated_at"] = utcnow().isoformat()
         old_path = self.path_of(repo.owner, repo.name)
-        assignments = ", ".join(f"{k} = :{k}" for k in fields)
         with self.db.transaction() as conn:
-            conn.execute(text(f"UPDATE git_repos SET {assignments} WHERE id = :id"),
-                         {**fields, "id": repo.id})
+            update_row(conn, "git_repos", {"id": repo.id}, fields)
             if "name" in fields:
                 new_path = self.path_of(repo.owner, fields["name"])
                 if new_path != old_path:

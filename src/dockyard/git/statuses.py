@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import text
-
 from dockyard.events import Event, EventBus
 from dockyard.git.repos import RepoService
-from dockyard.store import Database, utcnow
+from dockyard.store import Database, insert_row, utcnow
 
 log = logging.getLogger(__name__)
 STATES = ("pending", "success", "error", "failure", "warning")
@@ -39,18 +37,11 @@ class StatusStore:
             raise ValueError(f"state must be one of {', '.join(STATES)}")
         now = utcnow().isoformat()
         with self.db.transaction() as conn:
-            result = conn.execute(
-                text(
-                    "INSERT INTO git_statuses (repo_id, sha, state, target_url, description,"
-                    " context, creator, created_at, updated_at) VALUES (:r, :s, :st, :t, :d,"
-                    " :c, :u, :now, :now)"
-                ),
-                {
-                    "r": repo_id, "s": sha, "st": state, "t": target_url, "d": description,
-                    "c": context or "default", "u": creator, "now": now,
-                },
-            )
-        return int(result.lastrowid or 0)
+            return int(insert_row(conn, "git_statuses", {
+                "repo_id": repo_id, "sha": sha, "state": state, "target_url": target_url,
+                "description": description, "context": context or "default", "creator": creator,
+                "created_at": now, "updated_at": now,
+            }))
 
 
 def record_ci_statuses(bus: EventBus, repos: RepoService, store: StatusStore) -> None:

@@ -35,7 +35,7 @@ import httpx
 from sqlalchemy import text
 
 from dockyard.git.hostmatch import HostMatchList, IPAddress, canonical, parse_address
-from dockyard.store import Database, utcnow
+from dockyard.store import Database, insert_row, update_row, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -145,17 +145,11 @@ class HookStore:
         fields.setdefault("active", False)
         now = utcnow().isoformat()
         with self.db.transaction() as conn:
-            result = conn.execute(
-                text("INSERT INTO git_hooks (repo_id, type, url, http_method, content_type, secret,"
-                     " events, branch_filter, authorization_header, active, created_at,"
-                     " updated_at) VALUES (:repo_id, :type, :url, :http_method, :content_type,"
-                     " :secret, :events, :branch_filter, :authorization_header, :active, :now,"
-                     " :now)"),
-                {"repo_id": repo_id, "type": hook_type, "secret": "", "branch_filter": "",
-                 "authorization_header": "", "http_method": "POST", "now": now, **fields},
-            )
-            hook_id = result.lastrowid
-        hook = self.get(repo_id, int(hook_id or 0))
+            hook_id = insert_row(conn, "git_hooks", {
+                "repo_id": repo_id, "type": hook_type, "secret": "", "branch_filter": "",
+                "authorization_header": "", "http_method": "POST", **fields,
+                "created_at": now, "updated_at": now})
+        hook = self.get(repo_id, int(hook_id))
         assert hook is not None
         return hook
 
@@ -167,10 +161,8 @@ class HookStore:
         fields.update(_common_fields(option))
         if fields:
             fields["updated_at"] = utcnow().isoformat()
-            sets = ", ".join(f"{k} = :{k}" for k in fields)
             with self.db.transaction() as conn:
-                conn.execute(text(f"UPDATE git_hooks SET {sets} WHERE id = :id"),
-                             {**fields, "id": hook.id})
+                update_row(conn, "git_hooks", {"id": hook.id}, fields)
         updated = self.get(hook.repo_id, hook.id)
         assert updated is not None
         return updated

@@ -42,7 +42,7 @@ class Services:
 def open_services(settings: Settings) -> Services:
     """Create the data directory, migrate the database and load keys."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.db_path)
+    db = Database(settings.database)
     db.migrate(all_migrations())
     signer = TokenSigner(load_or_create_key(settings.secrets_dir / "token.key"))
     return Services(settings, db, AuthService(db), signer, EventBus())

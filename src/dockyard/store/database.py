@@ -1,7 +1,8 @@
-"""SQLite (or any SQLAlchemy URL) with versioned migrations that each component contributes.
+"""SQLite by default, PostgreSQL by URL, with versioned migrations that each component contributes.
 
 A migration is identified by a stable id such as ``"registry.0001"``; the ids that ran are kept
-in ``schema_migrations`` so that upgrading Dockyard applies only what is new, in order.
+in ``schema_migrations`` so that upgrading Dockyard applies only what is new, in order. What
+differs between the two databases lives in `dockyard.store.dialect`.
 """
 
 from __future__ import annotations
@@ -9,17 +10,29 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, create_engine, event, text
+from sqlalchemy import Connection, Engine, Row, create_engine, event, make_url, text
+from sqlalchemy.exc import OperationalError
+
+from dockyard.store.dialect import (
+    engine_url,
+    postgres_ddl,
+    psycopg_bools_as_integers,
+    sqlite_pragmas,
+)
 
 
 def utcnow() -> dt.datetime:
     """Timezone-aware now in UTC; every timestamp Dockyard stores is UTC."""
     return dt.datetime.now(dt.UTC)
+
+
+class DatabaseUnavailable(Exception):
+    """The database URL cannot be used: no driver, or the server cannot be reached."""
 
 
 @dataclass(frozen=True)
@@ -40,15 +53,38 @@ class Database:
             Path(url).parent.mkdir(parents=True, exist_ok=True)
             url = f"sqlite:///{url}"
         self.url = url
-        self.engine: Engine = create_engine(url, future=True)
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine: Engine = create_engine(url)
+            event.listen(self.engine, "connect", sqlite_pragmas)
+        else:
+            # uploads and CI run writers on many threads at once: room for them, and a dropped
+            # connection (a database restart) is noticed before a request uses it
+            try:
+                self.engine = create_engine(engine_url(url), pool_size=10, max_overflow=20,
+                                            pool_pre_ping=True)
+            except ImportError as exc:
+                raise DatabaseUnavailable(
+                    f"{self.safe_url}: its driver is not installed ({exc.name}); for PostgreSQL:"
+                    " pip install 'dockyard[postgresql]'") from None
+            if self.engine.dialect.name == "postgresql":
+                event.listen(self.engine, "connect", psycopg_bools_as_integers)
         self._write_lock = threading.Lock()
-        if url.startswith("sqlite"):
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for messages and logs."""
+        return make_url(engine_url(self.url)).render_as_string(hide_password=True)
+
+    def _writer(self) -> AbstractContextManager[object]:
+        """SQLite has one writer at a time: serialising ours avoids busy errors. PostgreSQL
+        locks rows, so its writers run side by side (and replicas share nothing in-process)."""
+        return self._write_lock if self.is_sqlite else nullcontext()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A connection inside BEGIN/COMMIT; SQLite writers are serialised to avoid busy errors."""
-        with self._write_lock, self.engine.begin() as conn:
+        """A connection inside BEGIN/COMMIT."""
+        with self._writer(), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
@@ -74,6 +110,10 @@ class Database:
     def migrate(self, migrations: Sequence[Migration]) -> list[str]:
         """Apply the migrations not yet recorded, in the given order; returns the ids applied."""
         applied: list[str] = []
+        try:
+            self.engine.connect().close()
+        except OperationalError as exc:
+            raise DatabaseUnavailable(f"cannot open {self.safe_url}: {exc.orig}") from None
         with self.transaction() as conn:
             conn.execute(
                 text(
@@ -86,7 +126,7 @@ class Database:
                 if migration.id in done:
                     continue
                 for statement in migration.statements:
-                    conn.execute(text(statement))
+                    conn.execute(text(self.render(statement)))
                 if migration.apply is not None:
                     migration.apply(conn)
                 conn.execute(
@@ -96,14 +136,9 @@ class Database:
                 applied.append(migration.id)
         return applied
 
+    def render(self, statement: str) -> str:
+        """A migration's statement as this database runs it (SQLite: as written)."""
+        return statement if self.is_sqlite else postgres_ddl(statement)
+
     def close(self) -> None:
         self.engine.dispose()
-
-
-def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
-    cursor = dbapi_conn.cursor()  # type: ignore[attr-defined]
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
