@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dockyard.oci import (  # noqa: E402
     BlobCache,
-    CredentialStore,
     Image,
     ImageConfig,
     ImageLayout,
+    Logins,
     RegistryClient,
     RegistryOptions,
     apply_layer,
@@ -91,7 +91,7 @@ def main() -> int:
                 config = ImageConfig(architecture="amd64", os="linux")
                 image = Image.assemble(config, [info])
                 ImageLayout(tmp / "layout").write_image(image, "1")
-                with RegistryClient(RegistryOptions(), CredentialStore()) as client:
+                with RegistryClient(RegistryOptions(), Logins()) as client:
                     t_ours = timed(lambda: client.push(image, [f"{registry.host}/bench/ours:1"]))
                 t_peer = timed(
                     lambda: shell(
@@ -99,7 +99,7 @@ def main() -> int:
                     )
                 )
                 ratio_line("push", t_ours, t_peer, "skopeo copy")
-                with RegistryClient(RegistryOptions(), CredentialStore()) as client:
+                with RegistryClient(RegistryOptions(), Logins()) as client:
                     t_ours = timed(
                         lambda: client.pull(
                             f"{registry.host}/bench/ours:1", BlobCache(tmp / "cache")

@@ -17,8 +17,8 @@ import pytest
 
 from dockyard.oci import (
     BlobCache,
-    CredentialStore,
     ImageLayout,
+    Logins,
     RegistryClient,
     RegistryOptions,
     apply_layer,
@@ -125,7 +125,7 @@ def test_import_push_then_run_with_umoci_and_runc(
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == ["hello from dockyard", "root:x:0:0:root:/root:/bin/sh"]
 
-    with RegistryClient(RegistryOptions(), CredentialStore()) as client:
+    with RegistryClient(RegistryOptions(), Logins()) as client:
         pulled = client.pull(ref, BlobCache(tmp_path / "cache"))
     assert pulled.digest == digest
     root = tmp_path / "unpacked"

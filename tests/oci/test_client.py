@@ -14,13 +14,13 @@ import pytest
 
 from dockyard.oci import (
     BlobCache,
-    Credential,
-    CredentialStore,
     DigestMismatch,
     Image,
     ImageConfig,
     Index,
     LayerWriter,
+    Login,
+    Logins,
     NotFoundError,
     Platform,
     RegistryAuthError,
@@ -59,7 +59,7 @@ def make_layered_image(tmp: Path, count: int) -> Image:
 
 
 def client(**options: object) -> RegistryClient:
-    return RegistryClient(RegistryOptions(**options), CredentialStore())  # type: ignore[arg-type]
+    return RegistryClient(RegistryOptions(**options), Logins())  # type: ignore[arg-type]
 
 
 def skopeo_inspect(ref: str, *extra: str) -> dict[str, object]:
@@ -228,18 +228,18 @@ def test_docker_hub_mirror_is_used(tmp_path: Path, registry: Registry) -> None:
 def test_htpasswd_registry_with_config_json(tmp_path: Path, htpasswd_registry: Registry) -> None:
     host = htpasswd_registry.host
     image = make_image(tmp_path / "src", {"auth": b"basic"})
-    store = CredentialStore.load([docker_config(tmp_path / "docker", host)])
+    store = Logins.load([docker_config(tmp_path / "docker", host)])
     with RegistryClient(RegistryOptions(), store) as c:
         c.push(image, [f"{host}/basic/app:1"])
         assert c.pull(f"{host}/basic/app:1", BlobCache(tmp_path / "cache")).digest == image.digest
 
     with (
-        RegistryClient(RegistryOptions(), CredentialStore()) as c,
+        RegistryClient(RegistryOptions(), Logins()) as c,
         pytest.raises(RegistryAuthError, match="requires a user name and password.*config.json"),
     ):
         c.pull(f"{host}/basic/app:1", BlobCache(tmp_path / "c2"))
 
-    wrong = CredentialStore.load(
+    wrong = Logins.load(
         [docker_config(tmp_path / "wrong", host, USER, "not-the-password")]
     )
     with (
@@ -257,8 +257,8 @@ def test_token_auth_flow(
     registry, tokens = token_registry
     host = registry.host
     image = make_image(tmp_path / "src", {"auth": b"token"})
-    store = CredentialStore()
-    store.add(host, Credential(USER, PASSWORD))
+    store = Logins()
+    store.add(host, Login(USER, PASSWORD))
     tokens.scopes_seen.clear()
     with RegistryClient(RegistryOptions(), store) as c:
         c.push(image, [f"{host}/tok/app:1"])
@@ -278,12 +278,12 @@ def test_token_auth_flow(
     )
 
     with (
-        RegistryClient(RegistryOptions(), CredentialStore()) as c,
+        RegistryClient(RegistryOptions(), Logins()) as c,
         pytest.raises(RegistryAuthError, match="refused anonymous access"),
     ):
         c.pull(f"{host}/tok/app:1", BlobCache(tmp_path / "c2"))
-    bad = CredentialStore()
-    bad.add(host, Credential(USER, "wrong-password-123"))
+    bad = Logins()
+    bad.add(host, Login(USER, "wrong-password-123"))
     with (
         RegistryClient(RegistryOptions(), bad) as c,
         pytest.raises(RegistryAuthError, match=f"refused user '{USER}'") as info,
@@ -396,7 +396,7 @@ def test_identity_token_from_config_json(
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"auths": {registry.host: {"identitytoken": REFRESH_TOKEN}}}))
     image = make_image(tmp_path / "src", {"oauth": b"1"})
-    with RegistryClient(RegistryOptions(), CredentialStore.load([config])) as c:
+    with RegistryClient(RegistryOptions(), Logins.load([config])) as c:
         c.push(image, [f"{registry.host}/oauth/app:1"])
         assert (
             c.pull(f"{registry.host}/oauth/app:1", BlobCache(tmp_path / "c")).digest == image.digest

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from dockyard.registry import open_blob_store
-from dockyard.registry.storage import BlobStore
-from dockyard.registry.storage_fs import FilesystemBlobStore
+from dockyard.registry.storage import BlobStorage
+from dockyard.registry.storage_fs import FilesystemBlobStorage
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer, require_tool, start_server
 from tests.s3server import S3Server, s3_environment, s3_server, storage
 
@@ -63,10 +63,10 @@ def admin(server: DockyardServer):  # noqa: ANN201
 
 
 @pytest.fixture(params=["filesystem", "s3"])
-def blob_store_opener(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], BlobStore]:
+def blob_store_opener(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], BlobStorage]:
     """Opens one fresh location of each storage backend; call again to "restart" on it."""
     if request.param == "filesystem":
-        return lambda: FilesystemBlobStore(tmp_path / "registry")
+        return lambda: FilesystemBlobStorage(tmp_path / "registry")
     server: S3Server = request.getfixturevalue("s3_server")
     url = server.fresh_url()
     return lambda: open_blob_store(url, tmp_path / "unused", server.environ())

@@ -8,17 +8,17 @@ from collections.abc import Callable
 
 import pytest
 
-from dockyard.registry.storage import BlobStore, DigestMismatch, UploadUnknown
+from dockyard.registry.storage import BlobStorage, DigestMismatch, UploadUnknown
 
 
 @pytest.fixture
-def reopen(blob_store_opener: Callable[[], BlobStore]) -> Callable[[], BlobStore]:
+def reopen(blob_store_opener: Callable[[], BlobStorage]) -> Callable[[], BlobStorage]:
     """Opens the test's store anew, as a restarted server (no in-memory state) would."""
     return blob_store_opener
 
 
 @pytest.fixture
-def store(reopen: Callable[[], BlobStore]) -> BlobStore:
+def store(reopen: Callable[[], BlobStorage]) -> BlobStorage:
     return reopen()
 
 
@@ -26,7 +26,7 @@ def sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def append(store: BlobStore, upload_id: str, data: bytes, *, blocks: int = 1 << 20) -> int:
+def append(store: BlobStorage, upload_id: str, data: bytes, *, blocks: int = 1 << 20) -> int:
     writer = store.open_upload(upload_id)
     for start in range(0, len(data), blocks):
         writer.write(data[start:start + blocks])
@@ -34,7 +34,7 @@ def append(store: BlobStore, upload_id: str, data: bytes, *, blocks: int = 1 << 
     return writer.offset
 
 
-def finish(store: BlobStore, upload_id: str, digest: str) -> int:
+def finish(store: BlobStorage, upload_id: str, digest: str) -> int:
     writer = store.open_upload(upload_id)
     try:
         return writer.commit(digest)
@@ -42,7 +42,7 @@ def finish(store: BlobStore, upload_id: str, digest: str) -> int:
         writer.close()
 
 
-def test_put_and_read_small_blob(store: BlobStore) -> None:
+def test_put_and_read_small_blob(store: BlobStorage) -> None:
     digest = store.put_blob(b"manifest bytes")
     assert digest == sha(b"manifest bytes")
     assert store.read_blob(digest) == b"manifest bytes"
@@ -52,7 +52,7 @@ def test_put_and_read_small_blob(store: BlobStore) -> None:
     assert store.put_blob(b"manifest bytes") == digest  # storing it again changes nothing
 
 
-def test_open_blob_at_an_offset(store: BlobStore) -> None:
+def test_open_blob_at_an_offset(store: BlobStorage) -> None:
     data = bytes(range(256)) * 64
     digest = store.put_blob(data)
     reader = store.open_blob(digest, 1000)
@@ -67,7 +67,7 @@ def test_open_blob_at_an_offset(store: BlobStore) -> None:
     assert path is None or path.read_bytes() == data  # the fast path, where a backend has one
 
 
-def test_chunked_upload_is_invisible_until_verified(store: BlobStore) -> None:
+def test_chunked_upload_is_invisible_until_verified(store: BlobStorage) -> None:
     data = b"a" * 1000 + b"b" * 1000
     state = store.start_upload("x/y")
     assert append(store, state.id, data[:1000]) == 1000
@@ -81,7 +81,7 @@ def test_chunked_upload_is_invisible_until_verified(store: BlobStore) -> None:
         store.upload_state(state.id)
 
 
-def test_large_upload_in_odd_chunks_resumed_after_a_restart(reopen: Callable[[], BlobStore]) -> None:
+def test_large_upload_in_odd_chunks_resumed_after_a_restart(reopen: Callable[[], BlobStorage]) -> None:
     """Bigger than an S3 multipart part, sent as uneven PATCHes, the server restarted halfway."""
     data = os.urandom(21 * (1 << 20) + 12345)
     store = reopen()
@@ -103,7 +103,7 @@ def test_large_upload_in_odd_chunks_resumed_after_a_restart(reopen: Callable[[],
     reader.close()
 
 
-def test_digest_mismatch_publishes_nothing(store: BlobStore) -> None:
+def test_digest_mismatch_publishes_nothing(store: BlobStorage) -> None:
     state = store.start_upload("x/y")
     append(store, state.id, b"content")
     with pytest.raises(DigestMismatch):
@@ -114,7 +114,7 @@ def test_digest_mismatch_publishes_nothing(store: BlobStore) -> None:
         store.upload_state(state.id)
 
 
-def test_hash_survives_losing_the_in_memory_state(reopen: Callable[[], BlobStore]) -> None:
+def test_hash_survives_losing_the_in_memory_state(reopen: Callable[[], BlobStorage]) -> None:
     store = reopen()
     state = store.start_upload("x/y")
     append(store, state.id, b"part one ")
@@ -123,7 +123,7 @@ def test_hash_survives_losing_the_in_memory_state(reopen: Callable[[], BlobStore
     assert finish(reopened, state.id, sha(b"part one part two")) == 17
 
 
-def test_a_failed_request_keeps_its_bytes_but_not_its_hash(store: BlobStore) -> None:
+def test_a_failed_request_keeps_its_bytes_but_not_its_hash(store: BlobStorage) -> None:
     state = store.start_upload("x/y")
     writer = store.open_upload(state.id)
     writer.write(b"arrived ")
@@ -133,7 +133,7 @@ def test_a_failed_request_keeps_its_bytes_but_not_its_hash(store: BlobStore) -> 
     assert finish(store, state.id, sha(b"arrived and the rest")) == 20
 
 
-def test_committing_a_blob_that_already_exists(store: BlobStore) -> None:
+def test_committing_a_blob_that_already_exists(store: BlobStorage) -> None:
     digest = store.put_blob(b"same bytes")
     state = store.start_upload("x/y")
     append(store, state.id, b"same bytes")
@@ -141,7 +141,7 @@ def test_committing_a_blob_that_already_exists(store: BlobStore) -> None:
     assert store.read_blob(digest) == b"same bytes"
 
 
-def test_cancel_removes_the_session(store: BlobStore) -> None:
+def test_cancel_removes_the_session(store: BlobStorage) -> None:
     state = store.start_upload("x/y")
     writer = store.open_upload(state.id)
     writer.write(b"never mind")
@@ -152,7 +152,7 @@ def test_cancel_removes_the_session(store: BlobStore) -> None:
         store.open_upload(state.id)
 
 
-def test_unknown_and_malformed_upload_ids(store: BlobStore) -> None:
+def test_unknown_and_malformed_upload_ids(store: BlobStorage) -> None:
     for bad in ("nope", "../../etc", "00000000-0000-0000-0000-000000000000"):
         with pytest.raises(UploadUnknown):
             store.upload_state(bad)
@@ -160,7 +160,7 @@ def test_unknown_and_malformed_upload_ids(store: BlobStore) -> None:
             store.open_upload(bad)
 
 
-def test_expire_list_and_delete(store: BlobStore) -> None:
+def test_expire_list_and_delete(store: BlobStorage) -> None:
     state = store.start_upload("x/y")
     append(store, state.id, b"abandoned")
     assert store.expire_uploads(3600) == 0
@@ -173,7 +173,7 @@ def test_expire_list_and_delete(store: BlobStore) -> None:
     assert list(store.list_blobs()) == []
 
 
-def test_invalid_digests_are_refused(store: BlobStore) -> None:
+def test_invalid_digests_are_refused(store: BlobStorage) -> None:
     assert store.stat("sha256:../../etc/passwd") is None
     assert not store.exists("sha256:../../etc/passwd")
     assert not store.delete("sha256:../../x")

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from dockyard.registry import StorageError, open_blob_store
-from dockyard.registry.storage_s3 import PART_SIZE, S3BlobStore
+from dockyard.registry.storage_s3 import PART_SIZE, S3BlobStorage
 from dockyard.registry.storage_s3_client import S3Config
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, start_server
 from tests.s3server import BUCKET, S3Server
@@ -87,7 +87,7 @@ def test_storage_failure_is_a_503_not_a_crash(s3_environment: S3Server, tmp_path
 def test_expiry_aborts_multipart_uploads_no_session_names(s3_server: S3Server, tmp_path: Path) -> None:
     """A server killed mid-PATCH has sent parts but not saved the session's state."""
     store = open_blob_store(s3_server.fresh_url(), tmp_path, s3_server.environ())
-    assert isinstance(store, S3BlobStore)
+    assert isinstance(store, S3BlobStorage)
     state = store.start_upload("x/y")
     writer = store.open_upload(state.id)
     writer.write(os.urandom(PART_SIZE))  # one part sent; then the process dies before close()

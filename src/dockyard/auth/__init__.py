@@ -11,7 +11,7 @@ Other packages import only from here (never `dockyard.auth.<module>`):
     TokenSigner, JWTError, MIGRATIONS
 """
 
-from dockyard.auth.credentials import Credentials, parse_authorization
+from dockyard.auth.basic import Credentials, parse_authorization
 from dockyard.auth.jwt import JWTError, TokenSigner
 from dockyard.auth.migrations import MIGRATIONS
 from dockyard.auth.namespaces import Namespace, NamespaceTaken

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 
 from dockyard.auth import namespaces
-from dockyard.auth.credentials import Credentials
+from dockyard.auth.basic import Credentials
 from dockyard.auth.namespaces import Namespace, NamespaceTaken
 from dockyard.auth.passwords import generate_secret, hash_password, verify_password
 from dockyard.auth.principal import ANONYMOUS, Principal, Role

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard.builder.base import BaseImage, clone_tree, fetch_layers, materializer, resolve_base
+from dockyard.builder.baseimage import BaseImage, clone_tree, fetch_layers, materializer, resolve_base
 from dockyard.builder.cache import chain_link
 from dockyard.builder.context import BuildContext
 from dockyard.builder.dockerfile import (

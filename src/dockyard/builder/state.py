@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard.builder.base import resolve_base, rootfs_for
+from dockyard.builder.baseimage import resolve_base, rootfs_for
 from dockyard.builder.context import BuildContext
 from dockyard.builder.options import BuildOptions, CachedLayerUnusable
 from dockyard.oci import (

@@ -28,7 +28,7 @@ def unpack_image(image: str, target: Path, insecure_registries: list[str],
                  log: Callable[[str], None], label: str = "container image") -> UnpackedImage:
     """Pull `image` and unpack it under `target` (blocking: run it in a thread). Raises
     BuildError with a message that starts with `label` and the image."""
-    from dockyard.builder.base import resolve_base, rootfs_for
+    from dockyard.builder.baseimage import resolve_base, rootfs_for
     from dockyard.builder.options import BuildOptions, default_cache_dir
     from dockyard.oci import BlobCache, Platform
     from dockyard.sandbox import overlay_supported

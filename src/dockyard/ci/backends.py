@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dockyard.ci.component import ExecutorBackend
-from dockyard.ci.executor.base import Executor
+from dockyard.ci.executor.interface import Executor
 from dockyard.ci.executor.local import LocalExecutor
 from dockyard.ci.executor.warm import WarmExecutor
 

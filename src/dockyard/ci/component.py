@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute
 from dockyard.auth import AuthService, Principal
 from dockyard.ci.buildlog import BuildPaths
 from dockyard.ci.csrf import CrumbIssuer
-from dockyard.ci.executor.base import Executor
+from dockyard.ci.executor.interface import Executor
 from dockyard.ci.store import Build, CIStore, Job
 from dockyard.config import Settings
 from dockyard.events import EventBus, PushEvent

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from dockyard.ci.executor.base import ContainerSpec, ExecutorError, VolumeFile
+from dockyard.ci.executor.interface import ContainerSpec, ExecutorError, VolumeFile
 from dockyard.sandbox import parse_cpu, parse_memory
 
 NETWORK_ANNOTATION = "dockyard.io/network"

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from dockyard.ci.buildlog import BuildPaths, ConsoleLog, Trace
 from dockyard.ci.errors import PipelineError, check_size
-from dockyard.ci.executor.base import AgentSpec, Executor, ExecutorError, StepHandle, with_agent_umask
+from dockyard.ci.executor.interface import AgentSpec, Executor, ExecutorError, StepHandle, with_agent_umask
 from dockyard.ci.model import Condition, EnvVar, Parameter, Pipeline, Post, Stage, Step
 from dockyard.ci.params import forbidden_env_name
 from dockyard.ci.parsing import parse_pipeline_off_loop

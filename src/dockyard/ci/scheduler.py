@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.ci.buildlog import BuildPaths, ConsoleLog, SecretMasker, Trace
-from dockyard.ci.executor.base import Executor
+from dockyard.ci.executor.interface import Executor
 from dockyard.ci.executor.local import LocalExecutor, kill_leftovers
 from dockyard.ci.podtemplate import CredentialLookup
 from dockyard.ci.runner import DEFAULT_MAX_PARALLEL, BuildRunner, RunResult

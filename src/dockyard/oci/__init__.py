@@ -36,7 +36,7 @@ Reaching registries (used by `remote`)
                 registry-certificate, mirrors, registry-map), and the TLS contexts they mean.
 * `transport`   one host's session over `http`: scheme by ping, retries, auth on 401.
 * `auth`        the token flow of one host (`parse_challenge`, Bearer/Basic, tokens per scope).
-* `credentials` `CredentialStore.load()`: docker config.json (`auths`, credHelpers).
+* `logins` `Logins.load()`: docker config.json (`auths`, credHelpers).
 * `errors`      `RegistryError` (+ `RegistryAuthError`, `NotFoundError`): status and error JSON.
 * `http`        the standard-library HTTP client (pooled connections, bounded reads).
 
@@ -65,7 +65,6 @@ if TYPE_CHECKING:  # the names below load on first use (`__getattr__`)
     from dockyard.oci.auth import parse_challenge
     from dockyard.oci.blobcache import BlobCache
     from dockyard.oci.compression import compressing_writer, decompressing_reader, sniff_compression
-    from dockyard.oci.credentials import Credential, CredentialStore
     from dockyard.oci.digest import (
         DigestMismatch,
         HashingReader,
@@ -92,6 +91,7 @@ if TYPE_CHECKING:  # the names below load on first use (`__getattr__`)
         write_layer_from_dir,
     )
     from dockyard.oci.layout import ImageLayout
+    from dockyard.oci.logins import Login, Logins
     from dockyard.oci.models import (
         ContainerConfig,
         Descriptor,
@@ -125,8 +125,8 @@ _EXPORTS = {
     "compressing_writer": "dockyard.oci.compression",
     "decompressing_reader": "dockyard.oci.compression",
     "sniff_compression": "dockyard.oci.compression",
-    "Credential": "dockyard.oci.credentials",
-    "CredentialStore": "dockyard.oci.credentials",
+    "Login": "dockyard.oci.logins",
+    "Logins": "dockyard.oci.logins",
     "DigestMismatch": "dockyard.oci.digest",
     "HashingReader": "dockyard.oci.digest",
     "HashingWriter": "dockyard.oci.digest",
@@ -201,8 +201,8 @@ __all__ = [
     "ANNOTATION_CREATED",
     "parse_rfc3339",
     "BlobCache",
-    "Credential",
-    "CredentialStore",
+    "Login",
+    "Logins",
     "Image",
     "ImageLayout",
     "Layer",

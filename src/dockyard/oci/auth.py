@@ -15,8 +15,8 @@ import threading
 import time
 
 from dockyard.oci import http
-from dockyard.oci.credentials import Credential
 from dockyard.oci.errors import RegistryAuthError, error_from
+from dockyard.oci.logins import Login
 
 _CHALLENGE_PARAM = re.compile(r'([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
 
@@ -35,7 +35,7 @@ class Authenticator:
     """The auth state of one host: its challenge (`mode` "bearer", "basic" or None for
     anonymous), the credential from config.json, and bearer tokens per scope. Thread-safe."""
 
-    def __init__(self, host: str, client: http.Client, credential: Credential | None) -> None:
+    def __init__(self, host: str, client: http.Client, credential: Login | None) -> None:
         self.host = host
         self.client = client  # the host session's: token realms are fetched through it
         self.credential = credential

@@ -10,7 +10,7 @@ every tag; `push_index` pushes several platforms as one OCI index; `upload_strea
 blob whose digest is computed on the way (a layer while it is written) in one streamed PATCH.
 
 Reaching a host (scheme, TLS, retries) is `oci.transport`, its token flow `oci.auth`, the
-credentials `oci.credentials`; what fails raises `oci.errors`.
+logins `oci.logins`; what fails raises `oci.errors`.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from dockyard.oci import http, mediatypes
 from dockyard.oci.blobcache import BlobCache
-from dockyard.oci.credentials import CredentialStore
 from dockyard.oci.digest import CHUNK, DigestMismatch, sha256_digest
 from dockyard.oci.errors import NotFoundError, RegistryError, error_from
 from dockyard.oci.image import Image, Layer, fetch_all
+from dockyard.oci.logins import Logins
 from dockyard.oci.models import (
     Descriptor,
     ImageConfig,
@@ -114,10 +114,10 @@ class RegistryClient:
     def __init__(
         self,
         options: RegistryOptions | None = None,
-        credentials: CredentialStore | None = None,
+        credentials: Logins | None = None,
     ) -> None:
         self.options = options or RegistryOptions()
-        self.credentials = credentials if credentials is not None else CredentialStore.load()
+        self.credentials = credentials if credentials is not None else Logins.load()
         self._sessions: dict[str, HostSession] = {}
         self._lock = threading.Lock()
 

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from dockyard.oci import http
 from dockyard.oci.auth import Authenticator
-from dockyard.oci.credentials import Credential
 from dockyard.oci.errors import RegistryError
+from dockyard.oci.logins import Login
 from dockyard.oci.options import RegistryOptions, no_verify, session_tls
 from dockyard.oci.reference import Reference
 
@@ -57,7 +57,7 @@ def speaks_tls(host: str, timeout: float) -> tuple[bool, str]:
 class HostSession:
     """One registry host: base URL (scheme found by ping), HTTP client, auth state."""
 
-    def __init__(self, host: str, options: RegistryOptions, credential: Credential | None) -> None:
+    def __init__(self, host: str, options: RegistryOptions, credential: Login | None) -> None:
         self.host = host
         self.options = options
         self.client = http.Client(

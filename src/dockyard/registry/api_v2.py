@@ -35,7 +35,7 @@ from dockyard.registry.names import (
 )
 from dockyard.registry.storage import (
     WRITE_BUFFER,
-    BlobStore,
+    BlobStorage,
     BlobWriter,
     DigestMismatch,
     StorageError,
@@ -57,7 +57,7 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
 class DistributionAPI:
     def __init__(
         self,
-        store: BlobStore,
+        store: BlobStorage,
         metadata: RegistryMetadata,
         access: Access,
         public_url: str | None,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from dockyard.registry.storage import BlobReader, BlobStore
+from dockyard.registry.storage import BlobReader, BlobStorage
 
 CHUNK = 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -46,7 +46,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
 class BlobResponse(Response):
     def __init__(
         self,
-        store: BlobStore,
+        store: BlobStorage,
         digest: str,
         size: int,
         request_headers: Mapping[str, str],

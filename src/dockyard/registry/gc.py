@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from dockyard.oci import ANNOTATION_CACHE_KEY, ANNOTATION_CREATED, parse_rfc3339
 from dockyard.registry.metadata import Manifest, RegistryMetadata, Repository
-from dockyard.registry.storage import BlobStore
+from dockyard.registry.storage import BlobStorage
 
 DEFAULT_GRACE_SECONDS = 3600.0
 
@@ -39,7 +39,7 @@ class GCReport:
 
 
 def collect_garbage(
-    store: BlobStore,
+    store: BlobStorage,
     metadata: RegistryMetadata,
     *,
     grace_seconds: float = DEFAULT_GRACE_SECONDS,

@@ -28,7 +28,7 @@ from dockyard.registry.errors import RegistryError
 from dockyard.registry.manifests import INDEX_TYPES
 from dockyard.registry.metadata import Manifest, Project, RegistryMetadata, Repository
 from dockyard.registry.names import looks_like_digest, valid_name, valid_tag
-from dockyard.registry.storage import BlobStore
+from dockyard.registry.storage import BlobStorage
 
 _IMAGE_CONFIG_TYPES = {
     "application/vnd.oci.image.config.v1+json",
@@ -57,7 +57,7 @@ class HarborAPI:
         auth: AuthService,
         access: Access,
         metadata: RegistryMetadata,
-        store: BlobStore,
+        store: BlobStorage,
     ) -> None:
         self.auth = auth
         self.access = access

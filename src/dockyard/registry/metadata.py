@@ -1,6 +1,6 @@
 """Registry metadata in the shared database: what each repository holds and who owns it.
 
-Blob bytes live in the BlobStore; this module only records which repository may see which
+Blob bytes live in the BlobStorage; this module only records which repository may see which
 digest (distribution's "links"), the manifests with their references, and tags.
 """
 

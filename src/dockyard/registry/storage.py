@@ -1,7 +1,7 @@
 """Content-addressed blob storage behind one narrow interface (distribution's storage driver model).
 
 A backend stores blobs by digest and keeps resumable upload sessions. The registry reaches
-storage only through `BlobStore`: read a blob from an offset, write an upload session through a
+storage only through `BlobStorage`: read a blob from an offset, write an upload session through a
 `BlobWriter` whose `commit(digest)` verifies the bytes before the blob becomes visible,
 stat/exists/delete/list for garbage collection, and `local_path` as an optional fast path that
 only a backend with local files has. Backends: `storage_fs` (DATA/registry) and `storage_s3`
@@ -78,7 +78,7 @@ class BlobWriter(Protocol):
     def cancel(self) -> None: ...
 
 
-class BlobStore(Protocol):
+class BlobStorage(Protocol):
     """What the registry needs from a storage backend."""
 
     def stat(self, digest: str) -> BlobInfo | None: ...

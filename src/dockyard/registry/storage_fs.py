@@ -36,7 +36,7 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 
 
-class FilesystemBlobStore:
+class FilesystemBlobStorage:
     """Blobs and upload sessions on a local filesystem."""
 
     def __init__(self, root: Path) -> None:
@@ -162,7 +162,7 @@ class FilesystemWriter:
     (sha256 and file writes release the GIL), which lets receiving overlap with storing.
     """
 
-    def __init__(self, store: FilesystemBlobStore, upload_id: str, path: Path) -> None:
+    def __init__(self, store: FilesystemBlobStorage, upload_id: str, path: Path) -> None:
         self.store = store
         self.upload_id = upload_id
         self.path = path

@@ -39,7 +39,7 @@ from dockyard.registry.storage_s3_client import ObjectReader, S3Client
 PART_SIZE = 8 << 20  # S3's minimum part is 5 MiB
 
 
-class S3BlobStore:
+class S3BlobStorage:
     """Blobs and upload sessions in an S3-compatible bucket."""
 
     def __init__(self, client: S3Client) -> None:
@@ -171,7 +171,7 @@ class S3BlobStore:
 class S3Writer:
     """Appends to a session: full parts go to the multipart upload, the rest into a new tail."""
 
-    def __init__(self, store: S3BlobStore, upload_id: str, state: dict[str, Any]) -> None:
+    def __init__(self, store: S3BlobStorage, upload_id: str, state: dict[str, Any]) -> None:
         self.store = store
         self.client = store.client
         self.upload_id = upload_id

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from dockyard.registry.storage import BlobStore, StorageError
+from dockyard.registry.storage import BlobStorage, StorageError
 
 DEFAULT_STORAGE = "file://"
 
 
-def open_blob_store(url: str, registry_dir: Path, environ: Mapping[str, str]) -> BlobStore:
+def open_blob_store(url: str, registry_dir: Path, environ: Mapping[str, str]) -> BlobStorage:
     """The backend `url` names, checked to be reachable; StorageError says why not.
 
     `file://` alone means `registry_dir`; `file:///some/dir` another directory. S3 takes its
@@ -20,11 +20,11 @@ def open_blob_store(url: str, registry_dir: Path, environ: Mapping[str, str]) ->
     scheme = urlsplit(url).scheme
     if scheme == "file":
         path = urlsplit(url).path
-        from dockyard.registry.storage_fs import FilesystemBlobStore
+        from dockyard.registry.storage_fs import FilesystemBlobStorage
 
-        return FilesystemBlobStore(Path(path) if path not in ("", "/") else registry_dir)
+        return FilesystemBlobStorage(Path(path) if path not in ("", "/") else registry_dir)
     if scheme == "s3":
-        from dockyard.registry.storage_s3 import S3BlobStore
+        from dockyard.registry.storage_s3 import S3BlobStorage
         from dockyard.registry.storage_s3_client import S3Client, S3Config
 
         try:
@@ -33,5 +33,5 @@ def open_blob_store(url: str, registry_dir: Path, environ: Mapping[str, str]) ->
             raise StorageError(str(exc)) from None
         client = S3Client(config)
         client.check_bucket()
-        return S3BlobStore(client)
+        return S3BlobStorage(client)
     raise StorageError(f"--storage {url!r}: use file:// (the data directory) or s3://BUCKET[/prefix]")

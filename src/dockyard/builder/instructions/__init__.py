@@ -6,12 +6,12 @@ from __future__ import annotations
 from dockyard.builder.dockerfile import Instruction
 from dockyard.builder.instructions.add import AddStep
 from dockyard.builder.instructions.arg import ArgStep
-from dockyard.builder.instructions.base import Change, Step
 from dockyard.builder.instructions.command import CmdStep, EntrypointStep
 from dockyard.builder.instructions.copy import CopyStep
 from dockyard.builder.instructions.env import EnvStep
 from dockyard.builder.instructions.expose import ExposeStep
 from dockyard.builder.instructions.healthcheck import HealthcheckStep
+from dockyard.builder.instructions.interface import Change, Step
 from dockyard.builder.instructions.label import LabelStep, MaintainerStep
 from dockyard.builder.instructions.onbuild import OnbuildStep
 from dockyard.builder.instructions.run import RunStep

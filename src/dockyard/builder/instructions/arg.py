@@ -4,7 +4,7 @@ and a global ARG's value is inherited by a stage that re-declares it without one
 from __future__ import annotations
 
 from dockyard.builder.dockerfile import ArgInstruction, expand
-from dockyard.builder.instructions.base import Change, Step
+from dockyard.builder.instructions.interface import Change, Step
 from dockyard.builder.state import BuildEnv, StageState
 
 

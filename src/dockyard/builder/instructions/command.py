@@ -4,7 +4,7 @@ clears a CMD inherited from the base (not one set earlier in this stage), as Doc
 from __future__ import annotations
 
 from dockyard.builder.dockerfile import CommandInstruction
-from dockyard.builder.instructions.base import Change, Step
+from dockyard.builder.instructions.interface import Change, Step
 from dockyard.builder.state import BuildEnv, StageState
 
 

@@ -18,7 +18,7 @@ from dockyard.builder.context import expand_in_root
 from dockyard.builder.dockerfile import AddInstruction, CopyInstruction, DockerfileError
 from dockyard.builder.dockerignore import IgnoreMatcher
 from dockyard.builder.fsops import Ownership, copy_entry, copy_tree, is_dir_in_root, resolve, scaffold
-from dockyard.builder.instructions.base import Change, Step
+from dockyard.builder.instructions.interface import Change, Step
 from dockyard.builder.state import BuildEnv, StageState
 from dockyard.builder.users import resolve_chown
 from dockyard.sandbox import inside

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dockyard.builder.dockerfile import LabelInstruction, MaintainerInstruction
-from dockyard.builder.instructions.base import Change, Step
+from dockyard.builder.instructions.interface import Change, Step
 from dockyard.builder.state import BuildEnv, StageState
 
 

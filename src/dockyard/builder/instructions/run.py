@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockyard.builder.dockerfile import DockerfileError, Mount, RunInstruction
-from dockyard.builder.instructions.base import Change, Step
+from dockyard.builder.instructions.interface import Change, Step
 from dockyard.builder.state import BuildEnv, StageState
 from dockyard.sandbox import inside
 

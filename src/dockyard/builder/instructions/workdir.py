@@ -8,7 +8,7 @@ import posixpath
 
 from dockyard.builder.dockerfile import WorkdirInstruction
 from dockyard.builder.fsops import Ownership, is_dir_in_root, resolve, scaffold
-from dockyard.builder.instructions.base import Change, Step
+from dockyard.builder.instructions.interface import Change, Step
 from dockyard.builder.state import BuildEnv, StageState
 from dockyard.builder.users import resolve_user
 

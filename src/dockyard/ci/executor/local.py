@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dockyard.ci.executor.base import AgentSpec, ContainerSpec, ExecutorError, StepHandle, StepSpec
 from dockyard.ci.executor.container import BASE_ENV, DEFAULT_PATH, build_mounts, limits_from, step_request
+from dockyard.ci.executor.interface import AgentSpec, ContainerSpec, ExecutorError, StepHandle, StepSpec
 from dockyard.ci.executor.warm import WarmExecutor
 from dockyard.sandbox import Limits, RunRequest, SandboxMount
 

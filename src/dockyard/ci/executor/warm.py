@@ -17,7 +17,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from dockyard.ci.executor.base import AGENT_UMASK
+from dockyard.ci.executor.interface import AGENT_UMASK
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dockyard.ci.model import Step as Call
 from dockyard.ci.steps.archive_artifacts import ArchiveArtifactsStep
-from dockyard.ci.steps.base import BuildAborted, Ctx, Step, StepFailed, StepHost
 from dockyard.ci.steps.checkout import CheckoutStep
 from dockyard.ci.steps.container import ContainerStep
 from dockyard.ci.steps.credentials import BuildCredentials
@@ -14,6 +13,7 @@ from dockyard.ci.steps.dir import DirStep
 from dockyard.ci.steps.echo import EchoStep
 from dockyard.ci.steps.error import ErrorStep
 from dockyard.ci.steps.gitops_set_image import GitopsSetImageStep
+from dockyard.ci.steps.interface import BuildAborted, Ctx, Step, StepFailed, StepHost
 from dockyard.ci.steps.retry import RetryStep
 from dockyard.ci.steps.sh import TRACE_EVENTS, ShStep
 from dockyard.ci.steps.sleep import SleepStep

@@ -8,7 +8,7 @@ import glob
 import shutil
 from pathlib import Path
 
-from dockyard.ci.steps.base import Ctx, Step, StepFailed, StepHost
+from dockyard.ci.steps.interface import Ctx, Step, StepFailed, StepHost
 from dockyard.ci.steps.values import split_list
 
 

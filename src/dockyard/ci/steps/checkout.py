@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockyard.ci.steps.base import Ctx, Step, StepHost
+from dockyard.ci.steps.interface import Ctx, Step, StepHost
 
 
 class CheckoutStep(Step):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dockyard.ci.buildlog import SecretMasker
 from dockyard.ci.podtemplate import CredentialLike, CredentialLookup
-from dockyard.ci.steps.base import StepFailed
+from dockyard.ci.steps.interface import StepFailed
 
 
 class BuildCredentials:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dockyard.ci.steps.base import Ctx, Step, StepFailed, StepHost
+from dockyard.ci.steps.interface import Ctx, Step, StepFailed, StepHost
 from dockyard.ci.steps.values import interpolate
 
 

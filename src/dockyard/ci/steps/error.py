@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockyard.ci.steps.base import Ctx, Step, StepFailed, StepHost
+from dockyard.ci.steps.interface import Ctx, Step, StepFailed, StepHost
 from dockyard.ci.steps.values import interpolate
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from dockyard.ci.model import GString
 from dockyard.ci.scm import strip_credentials
-from dockyard.ci.steps.base import Ctx, Step, StepFailed, StepHost
+from dockyard.ci.steps.interface import Ctx, Step, StepFailed, StepHost
 from dockyard.ci.steps.values import interpolate
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 from dockyard.ci.buildertrace import BuilderOutputTracer
-from dockyard.ci.executor.base import StepSpec
-from dockyard.ci.steps.base import BuildAborted, Ctx, Step, StepFailed, StepHost
+from dockyard.ci.executor.interface import StepSpec
+from dockyard.ci.steps.interface import BuildAborted, Ctx, Step, StepFailed, StepHost
 from dockyard.ci.steps.values import interpolate
 
 # Tools run by a step (the builder behind /kaniko/executor) may append JSON lines here, one span

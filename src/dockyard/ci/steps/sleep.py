@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from dockyard.ci.steps.base import Ctx, Step, StepHost
+from dockyard.ci.steps.interface import Ctx, Step, StepHost
 
 UNITS = {"SECONDS": 1.0, "MINUTES": 60.0, "HOURS": 3600.0, "MILLISECONDS": 0.001}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from dockyard.ci.steps.base import Ctx, Step, StepFailed, StepHost
+from dockyard.ci.steps.interface import Ctx, Step, StepFailed, StepHost
 
 
 class TimeoutStep(Step):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from dockyard.ci.model import GString, Interp
-from dockyard.ci.steps.base import StepFailed
+from dockyard.ci.steps.interface import StepFailed
 
 # the agent's own variables a pipeline may read as ${PATH}, ${env.HOME}... (Jenkins' env.PATH)
 AGENT_ENV = ("PATH", "HOME", "LANG", "USER", "LOGNAME", "TMPDIR", "TZ")

@@ -13,7 +13,7 @@ from dockyard.ci.model import Step as Call
 
 if TYPE_CHECKING:
     from dockyard.ci.buildlog import BuildPaths, ConsoleLog, Trace
-    from dockyard.ci.executor.base import Executor, StepHandle
+    from dockyard.ci.executor.interface import Executor, StepHandle
     from dockyard.ci.steps.credentials import BuildCredentials
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.oci import CredentialStore, parse_challenge
+from dockyard.oci import Logins, parse_challenge
 
 
 def write(path: Path, data: object) -> Path:
@@ -34,7 +34,7 @@ def test_auth_keys_in_every_spelling(tmp_path: Path) -> None:
             }
         },
     )
-    store = CredentialStore.load([config])
+    store = Logins.load([config])
     hub = store.lookup("docker.io")
     assert hub is not None and (hub.username, hub.password) == ("hubuser", "hub:pass")
     assert store.lookup("index.docker.io") == hub
@@ -59,7 +59,7 @@ def test_search_order_docker_config_first(tmp_path: Path, monkeypatch: pytest.Mo
         tmp_path / "home" / ".docker" / "config.json",
         {"auths": {"h": {"auth": b64("second:2")}, "other": {"auth": b64("o:3")}}},
     )
-    store = CredentialStore.load()
+    store = Logins.load()
     h = store.lookup("h")
     other = store.lookup("other")
     assert h is not None and h.username == "first"
@@ -70,10 +70,10 @@ def test_bad_config_names_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "config.json"
     bad.write_text("{not json")
     with pytest.raises(ValueError, match=str(bad)):
-        CredentialStore.load([bad])
+        Logins.load([bad])
     write(bad, {"auths": {"h": {"auth": b64("no-colon")}}})
     with pytest.raises(ValueError, match="user:password"):
-        CredentialStore.load([bad])
+        Logins.load([bad])
 
 
 def test_credential_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,7 +85,7 @@ def test_credential_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     helper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{helper.parent}:/usr/bin:/bin")
     config = write(tmp_path / "config.json", {"credHelpers": {"ecr.example": "fake"}})
-    cred = CredentialStore.load([config]).lookup("ecr.example")
+    cred = Logins.load([config]).lookup("ecr.example")
     assert cred is not None and (cred.username, cred.password) == ("helper-user", "s3")
 
 

@@ -28,7 +28,7 @@ _HUB_ALIASES = {"index.docker.io", "registry-1.docker.io", "registry.hub.docker.
 
 
 @dataclass(frozen=True)
-class Credential:
+class Login:
     """What config.json holds for one registry (user/password or tokens)."""
 
     username: str = ""
@@ -63,12 +63,12 @@ def default_config_paths() -> list[Path]:
     return paths
 
 
-class CredentialStore:
-    """Looks up a credential for a registry host; `CredentialStore.load()` reads the files."""
+class Logins:
+    """Looks up a credential for a registry host; `Logins.load()` reads the files."""
 
     def __init__(
         self,
-        auths: dict[str, Credential] | None = None,
+        auths: dict[str, Login] | None = None,
         helpers: dict[str, str] | None = None,
         default_helper: str | None = None,
     ) -> None:
@@ -77,7 +77,7 @@ class CredentialStore:
         self._default_helper = default_helper
 
     @classmethod
-    def load(cls, paths: list[Path] | None = None) -> CredentialStore:
+    def load(cls, paths: list[Path] | None = None) -> Logins:
         store = cls()
         for path in default_config_paths() if paths is None else paths:
             try:
@@ -104,10 +104,10 @@ class CredentialStore:
         if data.get("credsStore") and self._default_helper is None:
             self._default_helper = str(data["credsStore"])
 
-    def add(self, registry: str, credential: Credential) -> None:
+    def add(self, registry: str, credential: Login) -> None:
         self._auths[normalise_registry_key(registry)] = credential
 
-    def lookup(self, registry: str) -> Credential | None:
+    def lookup(self, registry: str) -> Login | None:
         host = normalise_registry_key(registry)
         if host in self._auths:
             return self._auths[host]
@@ -117,10 +117,10 @@ class CredentialStore:
         return None
 
     def __repr__(self) -> str:
-        return f"CredentialStore(registries={sorted(self._auths)}, helpers={sorted(self._helpers)})"
+        return f"Logins(registries={sorted(self._auths)}, helpers={sorted(self._helpers)})"
 
 
-def _credential_from_entry(entry: dict[str, object], key: str, path: Path) -> Credential | None:
+def _credential_from_entry(entry: dict[str, object], key: str, path: Path) -> Login | None:
     username = str(entry.get("username") or "")
     password = str(entry.get("password") or "")
     auth = entry.get("auth")
@@ -138,10 +138,10 @@ def _credential_from_entry(entry: dict[str, object], key: str, path: Path) -> Cr
     registry_token = str(entry.get("registrytoken") or "")
     if not (username or password or token or registry_token):
         return None
-    return Credential(username, password, token, registry_token)
+    return Login(username, password, token, registry_token)
 
 
-def _from_helper(helper: str, host: str) -> Credential | None:
+def _from_helper(helper: str, host: str) -> Login | None:
     program = f"docker-credential-{helper}"
     for server in (
         host,
@@ -171,6 +171,6 @@ def _from_helper(helper: str, host: str) -> Credential | None:
                 return None
             username, secret = str(data.get("Username", "")), str(data.get("Secret", ""))
             if username == "<token>":
-                return Credential(identity_token=secret)
-            return Credential(username, secret)
+                return Login(identity_token=secret)
+            return Login(username, secret)
     return None
