@@ -1,4 +1,5 @@
-"""Resource limits for one sandboxed process tree: memory, CPU and a process count.
+"""Resource limits for one sandboxed process tree: memory, CPU and a process count, and a
+lower CPU weight than the server's.
 
 cgroup v2 where the machine has it (a child of this process's own cgroup, with the
 controllers enabled in its parent), cgroup v1 otherwise (one directory per controller:
@@ -20,6 +21,9 @@ from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
 DEFAULT_PIDS = 1024
+# A step's CPU weight against the processes outside its cgroup (the server): half of the
+# default, so that a busy step does not slow the API down (v1 cpu.shares, v2 cpu.weight).
+CPU_SHARES, CPU_WEIGHT = 512, 50
 _UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4,
           "ki": 1024, "mi": 1024**2, "gi": 1024**3, "ti": 1024**4}
 
@@ -122,11 +126,13 @@ class Cgroup:
     @classmethod
     def _create_v2(cls, name: str, limits: Limits) -> Cgroup:
         parent = ROOT / _own("").lstrip("/")
-        wanted = {"memory", "pids"} | ({"cpu"} if limits.cpu else set())
         enabled = set((parent / "cgroup.subtree_control").read_text().split())
-        missing = wanted - enabled
-        if missing:
-            (parent / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in sorted(missing)))
+        for controller in sorted({"memory", "pids", "cpu"} - enabled):
+            try:
+                (parent / "cgroup.subtree_control").write_text(f"+{controller}")
+            except OSError:
+                if controller != "cpu" or limits.cpu:  # the weight alone is a nicety
+                    raise
         _sweep(parent)
         d = parent / name
         d.mkdir()
@@ -138,6 +144,8 @@ class Cgroup:
                     (d / "memory.swap.max").write_text("0")
             if limits.pids:
                 (d / "pids.max").write_text(str(limits.pids))
+            with contextlib.suppress(OSError):
+                (d / "cpu.weight").write_text(str(CPU_WEIGHT))
             if limits.cpu:
                 (d / "cpu.max").write_text(f"{int(limits.cpu * 100000)} 100000")
         except OSError:
@@ -147,12 +155,14 @@ class Cgroup:
 
     @classmethod
     def _create_v1(cls, name: str, limits: Limits) -> Cgroup:
-        wanted = ["pids", "memory"] + (["cpu"] if limits.cpu else [])
+        wanted = ["pids", "memory", "cpu"]
         dirs: dict[str, Path] = {}
         group = cls("v1", dirs, limits)
         try:
             for controller in wanted:
                 parent = ROOT / controller / _own(controller).lstrip("/")
+                if controller == "cpu" and not limits.cpu and not os.access(parent, os.W_OK):
+                    continue  # the weight alone is a nicety
                 _sweep(parent)
                 d = parent / name
                 d.mkdir()
@@ -163,6 +173,8 @@ class Cgroup:
                     (dirs["memory"] / "memory.memsw.limit_in_bytes").write_text(str(limits.memory))
             if limits.pids:
                 (dirs["pids"] / "pids.max").write_text(str(limits.pids))
+            if "cpu" in dirs:
+                (dirs["cpu"] / "cpu.shares").write_text(str(CPU_SHARES))
             if limits.cpu:
                 (dirs["cpu"] / "cpu.cfs_period_us").write_text("100000")
                 (dirs["cpu"] / "cpu.cfs_quota_us").write_text(str(int(limits.cpu * 100000)))

@@ -370,7 +370,7 @@ def _pump(process: subprocess.Popen[bytes], fd: int, deadline: float | None,
                 os.killpg(process.pid, signal.SIGKILL)
                 break
             if cgroup is not None:
-                wait = 0.25 if wait is None else min(wait, 0.25)
+                wait = 0.1 if wait is None else min(wait, 0.1)
                 if cgroup.pids_exhausted() or cgroup.oom_killed():  # the step ends with its process
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(process.pid, signal.SIGKILL)
