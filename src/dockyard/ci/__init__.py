@@ -15,17 +15,20 @@ Public surface for other packages:
 - `parse_jenkinsfile(text)`, `parse_yaml_pipeline(text)` -> `Pipeline`; errors are `PipelineError`
   with `file:line:col`.
 - `format_trace(trace)`: a build's trace (as `/api/ci/.../trace` returns it) as a text table.
+- For the web UI's pages: `load_trace(path)`, `read_from(log, offset)` (the files behind
+  `scheduler.paths(job, n)`), `Build`, `Job`, the states `QUEUED`/`DONE`, `JobError`, `JobNotFound`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dockyard.ci.buildlog import format_trace
+from dockyard.ci.buildlog import format_trace, load_trace, read_from
 from dockyard.ci.errors import PipelineError
 from dockyard.ci.jenkinsfile import parse_jenkinsfile
 from dockyard.ci.migrations import MIGRATIONS
 from dockyard.ci.params import forbidden_env_name
+from dockyard.ci.store import DONE, QUEUED, Build, Job, JobError, JobNotFound
 from dockyard.ci.yamlpipeline import parse_yaml_pipeline
 
 if TYPE_CHECKING:
@@ -34,6 +37,14 @@ if TYPE_CHECKING:
     from dockyard.ci.service import CIService
 
 __all__ = [
+    "DONE",
+    "QUEUED",
+    "Build",
+    "Job",
+    "JobError",
+    "JobNotFound",
+    "load_trace",
+    "read_from",
     "MIGRATIONS",
     "CIComponent",
     "CIServices",

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from dockyard.ui.account import Account
+from dockyard.ui.ci_pages import CIPages
 from dockyard.ui.home import Components, Home
 from dockyard.ui.migrations import MIGRATIONS
 from dockyard.ui.sessions import LoginLimiter, SessionStore
@@ -29,6 +32,7 @@ class WebUI:
         self.parts = Components(git, ci, registry)
         self.account = Account(self.web, services.auth, self.sessions, limiter)
         self.home = Home(self.web, self.parts)
+        self.ci = CIPages(self.web, ci)
 
     def routes(self) -> list[BaseRoute]:
         page = self.web.page
@@ -38,4 +42,33 @@ class WebUI:
             Route("/user/login", page(self.account.login), methods=["POST"]),
             Route("/user/logout", page(self.account.logout, signed_in=True), methods=["POST"]),
             Mount("/assets", app=StaticFiles(directory=STATIC), name="assets"),
+            *self._ci_routes(),
         ]
+
+    def _ci_routes(self) -> list[BaseRoute]:
+        """Jenkins' page paths; the Jenkins API's own paths (api/json, build, consoleText, stop...)
+        are left to it: page actions post to `-/...` and builds match numbers only."""
+
+        def page(handler: Any) -> Any:
+            return self.web.page(handler, signed_in=True)
+
+        ci = self.ci
+        job, build = "/job/{name}", "/job/{name}/{number:int}"
+        return [
+            Route("/view/all/", page(ci.jobs), methods=["GET"]),
+            Route(job, _add_slash, methods=["GET"]),
+            Route(job + "/", page(ci.job), methods=["GET"]),
+            Route(job + "/build", page(ci.build_form), methods=["GET"]),
+            Route(job + "/-/build", page(ci.trigger), methods=["POST"]),
+            Route(build, _add_slash, methods=["GET"]),
+            Route(build + "/", page(ci.build), methods=["GET"]),
+            Route(build + "/console", page(ci.console_page), methods=["GET"]),
+            Route(build + "/console/events", page(ci.console_events), methods=["GET"]),
+            Route(build + "/console/raw", page(ci.console_raw), methods=["GET"]),
+            Route(build + "/-/stop", page(ci.stop), methods=["POST"]),
+            Route(build + "/artifacts/{path:path}", page(ci.artifact), methods=["GET"]),
+        ]
+
+
+async def _add_slash(request: Request) -> Response:
+    return RedirectResponse(request.url.path + "/", status_code=301)

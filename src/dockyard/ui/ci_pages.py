@@ -1,0 +1,176 @@
+"""CI pages at Jenkins' paths: the job list, a job with its history and build forms, a build
+with its stage table, artifacts and live console. Reads and actions go through CIService
+(visible_jobs / visible_job / trigger / scheduler.cancel), the same calls as the Jenkins API;
+like that API, pages need a signed-in user."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response, StreamingResponse
+
+from dockyard.ci import DONE, QUEUED, Build, Job, JobError, JobNotFound, load_trace
+from dockyard.ui import console
+from dockyard.ui.web import SECURITY_HEADERS, PageError, Visitor, Web
+
+PAGE_SIZE = 25
+
+
+def _page_number(request: Request) -> int:
+    value = request.query_params.get("page", "1")
+    return max(int(value), 1) if value.isdigit() and len(value) < 7 else 1
+
+
+def stage_rows(trace: dict[str, Any]) -> list[dict[str, Any]]:
+    """The trace's spans as table rows: offset from queueing, duration, and a bar's position."""
+    spans = trace.get("spans") or []
+    base = trace.get("queued_at") or (spans[0]["start"] if spans else 0)
+    ends = [s["end"] for s in spans if s.get("end") is not None] + [s["start"] for s in spans]
+    total = max((max(ends) - base) if ends else 0, 0.001)
+    rows = []
+    for s in spans:
+        start = s["start"] - base
+        end = s["end"] - base if s.get("end") is not None else None
+        detail = s.get("detail") or {}
+        rows.append({
+            "kind": s["kind"], "name": s["name"], "status": s.get("status", ""),
+            "start": start, "duration_ms": s.get("duration_ms"),
+            "note": " ".join(f"{k}={v}" for k, v in detail.items()),
+            "left": round(100 * start / total, 1),
+            "width": max(round(100 * ((end if end is not None else total) - start) / total, 1), 0.5),
+        })
+    return rows
+
+
+class CIPages:
+    def __init__(self, web: Web, ci: Any, repo_pages: bool = False) -> None:
+        self.web = web
+        self.ci = ci
+        self.repo_pages = repo_pages
+
+    # lookups: the API's own checks -------------------------------------------------------------
+    async def _job(self, visitor: Visitor, name: str) -> Job:
+        try:
+            return await asyncio.to_thread(self.ci.visible_job, visitor.principal, name)
+        except JobNotFound:
+            raise PageError(404, f"There is no job named {name!r} that you may see.") from None
+
+    async def _build(self, visitor: Visitor, name: str, number: int) -> tuple[Job, Build]:
+        job = await self._job(visitor, name)
+        try:
+            build = await asyncio.to_thread(self.ci.store.build, job.name, number)
+        except JobNotFound:
+            raise PageError(404, f"Job {name} has no build #{number}.") from None
+        return job, build
+
+    def _paths(self, b: Build) -> Any:
+        return self.ci.scheduler.paths(b.job_name, b.number)
+
+    # pages ------------------------------------------------------------------------------------
+    async def jobs(self, request: Request, visitor: Visitor) -> Response:
+        def load() -> list[tuple[Job, Build | None]]:
+            rows = []
+            for job in self.ci.visible_jobs(visitor.principal):
+                started = [b for b in self.ci.store.builds(job.name, 5) if b.state != QUEUED]
+                rows.append((job, started[0] if started else None))
+            return rows
+
+        rows = await asyncio.to_thread(load)
+        return self.web.render(request, visitor, "jobs.html", rows=rows)
+
+    async def job(self, request: Request, visitor: Visitor) -> Response:
+        job = await self._job(visitor, request.path_params["name"])
+        page = _page_number(request)
+        builds = await asyncio.to_thread(self.ci.store.builds, job.name, page * PAGE_SIZE + 1)
+        shown = builds[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+        if page > 1 and not shown:
+            raise PageError(404, f"Job {job.name} has no page {page} of builds.")
+        params = await asyncio.to_thread(self.ci.declared_parameters, job)
+        return self.web.render(request, visitor, "job.html", job=job, builds=shown, page=page,
+                               more=len(builds) > page * PAGE_SIZE, params=list(params.values()))
+
+    async def build_form(self, request: Request, visitor: Visitor) -> Response:
+        job = await self._job(visitor, request.path_params["name"])
+        params = await asyncio.to_thread(self.ci.declared_parameters, job)
+        return self.web.render(request, visitor, "build_form.html", job=job, params=list(params.values()))
+
+    async def trigger(self, request: Request, visitor: Visitor) -> Response:
+        form = await self.web.form(request, visitor)
+        job = await self._job(visitor, request.path_params["name"])
+        declared = await asyncio.to_thread(self.ci.declared_parameters, job)
+        params = {k[len("param."):]: v for k, v in form.items() if k.startswith("param.")}
+        for name, p in declared.items():
+            if p.kind == "password" and not params.get(name):
+                params.pop(name, None)  # an empty password field keeps the default
+        cause = f"user {visitor.principal.username}"
+        try:
+            build = await asyncio.to_thread(self.ci.trigger, job, params, cause)
+        except JobError as e:
+            raise PageError(400, str(e)) from None
+        return self.web.redirect(request, visitor, f"/job/{job.name}/?queued={build.number}")
+
+    async def stop(self, request: Request, visitor: Visitor) -> Response:
+        await self.web.form(request, visitor)
+        job, build = await self._build(visitor, request.path_params["name"], request.path_params["number"])
+        if build.state != DONE:
+            await self.ci.scheduler.cancel(build, f"Aborted by {visitor.principal.username}")
+        return self.web.redirect(request, visitor, f"/job/{job.name}/{build.number}/")
+
+    async def build(self, request: Request, visitor: Visitor) -> Response:
+        job, b = await self._build(visitor, request.path_params["name"], request.path_params["number"])
+        paths = self._paths(b)
+        trace, (text, start, end), artifacts = await asyncio.gather(
+            asyncio.to_thread(load_trace, paths.trace),
+            asyncio.to_thread(console.tail, paths.log, 32 * 1024),
+            asyncio.to_thread(self._artifacts, b),
+        )
+        return self.web.render(
+            request, visitor, "build.html", job=job, b=b, stages=stage_rows(trace), artifacts=artifacts,
+            log=text, log_start=start, log_end=end, pushes=[s for s in trace.get("spans", [])
+                                                            if s["kind"] == "push"],
+            repo_pages=self.repo_pages)
+
+    async def console_page(self, request: Request, visitor: Visitor) -> Response:
+        job, b = await self._build(visitor, request.path_params["name"], request.path_params["number"])
+        text, start, end = await asyncio.to_thread(console.tail, self._paths(b).log)
+        return self.web.render(request, visitor, "console.html", job=job, b=b, log=text,
+                               log_start=start, log_end=end)
+
+    async def console_raw(self, request: Request, visitor: Visitor) -> Response:
+        _, b = await self._build(visitor, request.path_params["name"], request.path_params["number"])
+        # streamed up to its size now: a running build's log grows while it is sent
+        return StreamingResponse(console.snapshot(self._paths(b).log), media_type="text/plain; charset=utf-8",
+                                 headers=SECURITY_HEADERS)
+
+    async def console_events(self, request: Request, visitor: Visitor) -> Response:
+        job, b = await self._build(visitor, request.path_params["name"], request.path_params["number"])
+        start = console.parse_offset(request.headers.get("last-event-id")
+                                     or request.query_params.get("start"))
+        store = self.ci.store
+
+        def finished() -> str | None:
+            current = store.build(job.name, b.number)
+            return current.result or "ABORTED" if current.state == DONE else None
+
+        stream = console.events(self._paths(b).log, start, finished, request.is_disconnected)
+        return StreamingResponse(stream, media_type="text/event-stream", headers={
+            "Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Content-Type-Options": "nosniff"})
+
+    def _artifacts(self, b: Build) -> list[tuple[str, int]]:
+        archive = self._paths(b).archive
+        if not archive.is_dir():
+            return []
+        return sorted((p.relative_to(archive).as_posix(), p.stat().st_size)
+                      for p in archive.rglob("*") if p.is_file())
+
+    async def artifact(self, request: Request, visitor: Visitor) -> Response:
+        """An archived file, served as a download in a sandbox (never rendered as a page of ours)."""
+        _, b = await self._build(visitor, request.path_params["name"], request.path_params["number"])
+        root = self._paths(b).archive.resolve()
+        target = (root / request.path_params["path"]).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            raise PageError(404, f"Build #{b.number} archived no file {request.path_params['path']!r}.")
+        return FileResponse(target, media_type="application/octet-stream", filename=target.name, headers={
+            "Content-Security-Policy": "sandbox; default-src 'none'", "X-Content-Type-Options": "nosniff"})
