@@ -56,10 +56,14 @@ class DockyardServer:
         auth = (user, password) if user else None
         return httpx.Client(base_url=self.url, auth=auth, timeout=30)
 
+    def command(self, subcommand: str, *args: str) -> list[str]:
+        """`dockyard <subcommand>` on this server's data directory and database."""
+        return [sys.executable, "-m", "dockyard", subcommand, "--data-dir", str(self.data_dir),
+                "--database-url", self.database_url, *args]
+
     def add_user(self, username: str, password: str, *, admin: bool = False) -> None:
         """Create a user through the `dockyard user` CLI on the live data directory."""
-        cmd = [sys.executable, "-m", "dockyard", "user", "--data-dir", str(self.data_dir),
-               "--database-url", self.database_url, "add", username]
+        cmd = self.command("user", "add", username)
         cmd += ["--password", password] + (["--admin"] if admin else [])
         subprocess.run(cmd, check=True, capture_output=True)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -137,18 +136,7 @@ class Jenkins:
 
 def api_token(server: DockyardServer, name: str | None = None) -> str:
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dockyard",
-            "user",
-            "--data-dir",
-            str(server.data_dir),
-            "token",
-            ADMIN_USER,
-            "--name",
-            name or unique("ci"),
-        ],
+        server.command("user", "token", ADMIN_USER, "--name", name or unique("ci")),
         check=True,
         capture_output=True,
         text=True,

@@ -143,3 +143,23 @@ def test_unreachable_database_names_the_url_without_its_password() -> None:
     with pytest.raises(DatabaseUnavailable) as info:
         db.migrate(all_migrations())
     assert "127.0.0.1" in str(info.value) and "hunter2" not in str(info.value)
+
+
+def test_dockyard_up_keeps_its_metadata_in_postgres(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    """`dockyard up --database-url postgresql://...` (what DOCKYARD_TEST_DATABASE switches every
+    test server to): users live in PostgreSQL, and no SQLite file appears in the data dir."""
+    from tests.conftest import ADMIN_USER, start_server
+
+    monkeypatch.setenv("DOCKYARD_TEST_DATABASE", "postgresql")
+    server = start_server(tmp_path / "data")
+    try:
+        assert server.database_url.startswith("postgresql://")
+        server.add_user("pg-user", "pw-1234")
+        with server.client("pg-user", "pw-1234") as client:
+            assert client.get("/api/v1/user").json()["login"] == "pg-user"
+        names = {r.username for r in Database(server.database()).rows("SELECT username FROM users")}
+        assert names == {ADMIN_USER, "pg-user"}
+        assert not (tmp_path / "data" / "dockyard.db").exists()
+    finally:
+        assert server.stop() == 0
