@@ -34,7 +34,7 @@ from tests.builder.images import busybox_context  # noqa: E402
 
 from bench.peers import start_dockyard  # noqa: E402
 
-TUTORIAL = Path(__file__).resolve().parent.parent / "tests" / "ci" / "tutorial"
+TUTORIAL = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tutorial"
 PASSWORD = "bench-pass"
 TUTORIAL_SECONDS = 120.0
 ACCEPT = "application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json"

@@ -137,7 +137,7 @@ def test_steps_are_refused_where_no_isolated_sandbox_can_start(
             raise AssertionError(f"nothing is logged before the refusal: {text}")
 
     missing = dockyard.sandbox.Support(False, "user namespaces are disabled (test)", None)
-    monkeypatch.setattr(dockyard.sandbox, "support", lambda: missing)
+    monkeypatch.setattr(dockyard.sandbox, "support", lambda *_: missing)
     spec = AgentSpec(tmp_path / "ws", tmp_path)
     with pytest.raises(ExecutorError, match="steps cannot run: user namespaces are disabled"):
         asyncio.run(LocalExecutor().setup(spec, Log()))

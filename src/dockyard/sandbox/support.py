@@ -6,7 +6,7 @@ seccomp profiles and container runtimes each can forbid what the kernel version 
 
 from __future__ import annotations
 
-import functools
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,13 +33,21 @@ class Support:
         return ("isolated steps (user namespaces)" if self.isolated else "no isolated steps") + ", " + limits
 
 
-@functools.lru_cache(maxsize=1)
-def support() -> Support:
-    return Support(*_probe_isolation(), cgroups.version())
+_known: dict[int, Support] = {}
 
 
-def _probe_isolation() -> tuple[bool, str]:
-    with tempfile.TemporaryDirectory(prefix="dockyard-probe-") as tmp:
+def support(where: Path | None = None) -> Support:
+    """What a sandbox can do with binds from `where`'s filesystem (id-mapped mounts depend on
+    it; the temp dir by default); probed once per filesystem."""
+    base = Path(where) if where is not None else Path(tempfile.gettempdir())
+    device = os.stat(base).st_dev
+    if device not in _known:
+        _known[device] = Support(*_probe_isolation(base), cgroups.version())
+    return _known[device]
+
+
+def _probe_isolation(base: Path) -> tuple[bool, str]:
+    with tempfile.TemporaryDirectory(prefix="dockyard-probe-", dir=base) as tmp:
         probe = Path(tmp) / "w"
         probe.mkdir()
         request = RunRequest(

@@ -97,7 +97,8 @@ class LocalExecutor:
 
         self.spec = spec
         self.log = log
-        found = await asyncio.to_thread(support)
+        spec.build_dir.mkdir(parents=True, exist_ok=True)
+        found = await asyncio.to_thread(support, spec.build_dir)
         if not found.isolated:
             raise ExecutorError(f"steps cannot run: {found.problem}")
         log.line(f"[dockyard] steps run in Dockyard's sandbox ({found.describe()})")
@@ -128,9 +129,11 @@ class LocalExecutor:
                 " (/kaniko/executor = dockyard executor, /busybox = busybox)"
             )
         else:
+            agent = " (the agent container: its limits and network apply to top-level steps)"
             log.line(
                 f"[dockyard] container '{c.name}' ({c.image}): steps run in the image's root filesystem"
                 " in Dockyard's sandbox, the workspace mounted at the same path"
+                + (agent if c.name == AGENT_CONTAINER else "")
             )
         for f in c.files:
             target = root / "volumes" / f.path.lstrip("/")
