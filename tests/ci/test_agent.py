@@ -160,6 +160,25 @@ def test_credentials_env_and_with_credentials_are_masked(tmp_path: Path) -> None
     assert "tok-12" in log  # a partial secret is not the secret
 
 
+def test_credential_file_is_readable_by_the_sandboxed_step_and_gone_after(tmp_path: Path) -> None:
+    """A file credential (`credentials('id')` of a non-text secret) is written under the build
+    dir by the server as its root, 0600: the step, root of its own user namespace only, still
+    reads it (the build's own secrets are id-mapped in), and nothing else of the build dir."""
+    script = """pipeline {
+  agent any
+  environment { CFG = credentials('harbor-auth') }
+  stages { stage('s') { steps {
+    sh 'ls -l "$CFG" | cut -c1-10; grep -c auths "$CFG"; echo builddir: $(ls -A "$(dirname "$CFG")/..")'
+  } } }
+}"""
+    build, log = run_build(tmp_path, inline_job_xml(script))
+    assert build.result == "SUCCESS", log
+    assert "-rw-------" in log and "\n1\n" in log
+    shown = next(line for line in log.splitlines() if line.startswith("builddir: ")).split()[1:]
+    assert shown == ["scripts", "secrets", "trace-events.jsonl", "workspace"]  # mount points only
+    assert not (tmp_path / "ci" / "job" / "1" / "secrets").exists()
+
+
 def test_missing_secret_volume_credential_names_it(tmp_path: Path) -> None:
     jenkinsfile = (
         (TUTORIAL / "Jenkinsfile").read_text().replace("secretName: harbor-auth", "secretName: nope")
@@ -196,3 +215,28 @@ def test_stored_credentials_are_masked_even_when_not_bound(tmp_path: Path) -> No
     build, log = run_build(tmp_path, inline_job_xml(script))
     assert build.result == "SUCCESS"
     assert "leaked ****" in log and "s3cret-pass" not in log
+
+
+def test_network_none_annotation_and_limits_reach_the_steps(tmp_path: Path) -> None:
+    script = """pipeline {
+  agent { kubernetes { yaml '''
+kind: Pod
+metadata:
+  annotations: {dockyard.io/network.jnlp: none}
+spec:
+  containers:
+  - name: jnlp
+    image: jenkins/inbound-agent
+    resources: {limits: {memory: 96Mi, dockyard.io/pids: "50"}}
+''' } }
+  stages { stage('s') { steps {
+    sh 'echo interfaces: $(sed 1,2d /proc/net/dev | cut -d: -f1)'
+    sh 'for i in $(seq 1 60); do sleep 5 & done; wait'
+  } } }
+}"""
+    build, log = run_build(tmp_path, inline_job_xml(script))
+    assert "interfaces: lo\n" in log
+    if "resource limits not applied" in log:
+        pytest.skip("no writable cgroup here")
+    assert build.result == "FAILURE", log
+    assert "killed: process limit 50 reached" in log
