@@ -143,3 +143,28 @@ def test_stopping_a_container_step_kills_the_sandbox(jenkins: Jenkins, busybox_i
     while _processes_running("sleep 317") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _processes_running("sleep 317")
+
+
+def test_container_root_owns_the_image_and_its_memory_limit_holds(
+    jenkins: Jenkins, busybox_image: str
+) -> None:
+    """The image's files are its root's inside (id-mapped layers: the step's root may edit
+    /etc), and the pod template's memory limit ends the build with the reason."""
+    name = unique("limited")
+    script = pod(busybox_image).replace(
+        "    env: [{name: FROM_POD, value: pod-env}]",
+        "    env: [{name: FROM_POD, value: pod-env}]\n    resources: {limits: {memory: 64Mi}}",
+    ).replace(
+        "sh 'cat /etc/image-marker;",
+        "sh 'echo owner=$(stat -c %u /bin/busybox) uid=$(id -u)'\n"
+        "          sh 'echo step >> /etc/passwd; tail -1 /etc/passwd'\n"
+        "          sh 'x=$(head -c 400000000 /dev/zero | tr \"\\\\0\" a); echo survived ${#x}'\n"
+        "          sh 'cat /etc/image-marker;",
+    )
+    jenkins.create(name, inline_job_xml(script))
+    info, log = jenkins.run(name, timeout=120)
+    assert "owner=0 uid=0\n" in log and "\nstep\n" in log, log
+    if "resource limits not applied" in log:
+        pytest.skip("no writable cgroup here")
+    assert info["result"] == "FAILURE", log
+    assert "killed: memory limit 64Mi exceeded" in log and "survived" not in log
