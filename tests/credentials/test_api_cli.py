@@ -61,7 +61,7 @@ def test_cli_add_docker_registry_like_kubectl(server: DockyardServer) -> None:
 @pytest.mark.slow
 def test_cli_other_kinds_and_token_auth(server: DockyardServer, tmp_path: Path) -> None:
     token = subprocess.run(
-        [sys.executable, "-m", "dockyard", "user", "--data-dir", str(server.data_dir), "token", ADMIN_USER,
+        [*server.command("user"), "token", ADMIN_USER,
          "--name", "cred-cli"],
         capture_output=True, text=True, check=True, cwd=REPO_ROOT,
     ).stdout.strip()  # fmt: skip

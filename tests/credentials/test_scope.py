@@ -196,9 +196,9 @@ def test_token_scopes_limit_credential_management(server: DockyardServer) -> Non
     `user` for the token owner's own (Gitea's categories)."""
     def token(*scopes: str) -> str:
         args = [a for s in scopes for a in ("--scope", s)]
-        return subprocess.run([sys.executable, "-m", "dockyard", "user", "--data-dir", str(server.data_dir),
-                               "token", ADMIN_USER, "--name", unique("scoped"), *args],
-                              capture_output=True, text=True, check=True, cwd=REPO_ROOT).stdout.split()[-1]
+        cmd = server.command("user", "token", ADMIN_USER, "--name", unique("scoped"), *args)
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO_ROOT).stdout
+        return out.split()[-1]
 
     narrow = {"Authorization": f"token {token('read:repository')}"}
     with server.client(user=None) as c:

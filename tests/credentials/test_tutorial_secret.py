@@ -30,7 +30,7 @@ def test_harbor_auth_secret_lets_skopeo_push(server: DockyardServer, tmp_path: P
     assert cli.returncode == 0, cli.stderr
 
     # what CI does when a pod template mounts `secretName: harbor-auth-e2e` (same DB and key file)
-    db = Database(server.data_dir / "dockyard.db")
+    db = Database(server.database())
     try:
         credential = CredentialStore.open(db, server.data_dir / "secrets").get("harbor-auth-e2e")
     finally:

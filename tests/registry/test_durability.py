@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -78,8 +77,7 @@ def test_gc_keeps_referenced_and_young_blobs_and_removes_old_garbage(tmp_path: P
             assert upload_monolithic(client, "gc/app", orphan).status_code == 201
             doomed_manifest = push_image(client, "gc/app", "v2", b"layer of a deleted manifest")
             assert client.delete(f"/v2/gc/app/manifests/{doomed_manifest}").status_code == 202
-        gc = [sys.executable, "-m", "dockyard", "registry", "--data-dir", str(server.data_dir),
-              "--storage", storage, "gc"]
+        gc = [*server.command("registry"), "--storage", storage, "gc"]
         young = subprocess.run(gc, capture_output=True, text=True, check=True).stdout
         assert "deleted 0 untagged manifests and 0 blobs" in young  # all still within the grace period
         dry = subprocess.run(
@@ -124,8 +122,7 @@ def test_gc_expires_old_layer_cache_entries(tmp_path: Path) -> None:
                 "org.opencontainers.image.created": "2099-01-01T00:00:00Z"})
             put(client, "release", b"an old image, not a cache entry",
                 {"org.opencontainers.image.created": "2020-01-01T00:00:00Z"})
-        gc = [sys.executable, "-m", "dockyard", "registry", "--data-dir", str(server.data_dir),
-              "gc", "--grace", "0", "--cache-ttl", "336h"]
+        gc = [*server.command("registry"), "gc", "--grace", "0", "--cache-ttl", "336h"]
         dry = subprocess.run([*gc, "--dry-run"], capture_output=True, text=True, check=True)
         assert "expired cache entry team/app/cache@" in dry.stdout
         assert f"blob {digest_of(b'old cached layer')}" in dry.stdout

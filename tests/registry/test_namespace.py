@@ -9,7 +9,6 @@ and an anonymous HEAD does not reveal a private project.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, REPO_ROOT, DockyardServer
@@ -51,7 +50,7 @@ def test_org_named_like_a_project_is_refused_and_gets_no_access(
     with server.client() as admin:
         made = admin.post("/api/v1/admin/users", json={"username": project, "password": "pw-12345678"})
         assert made.status_code == 422 and "registry project" in made.text
-    cli = subprocess.run([sys.executable, "-m", "dockyard", "user", "--data-dir", str(server.data_dir), "add",
+    cli = subprocess.run([*server.command("user"), "add",
                           project, "--password", "pw"], capture_output=True, text=True, cwd=REPO_ROOT)
     assert cli.returncode != 0 and "already taken by a registry project" in cli.stderr
 

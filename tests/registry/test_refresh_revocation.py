@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 from tests.conftest import REPO_ROOT, DockyardServer
 from tests.git.conftest import create_user, unique
@@ -59,14 +58,13 @@ def test_changing_a_password_revokes_password_refresh_tokens_only(server: Dockya
                                     "--data-urlencode", f"password={user.password}",
                                     "--data-urlencode", "service=dockyard-registry")
     assert status == 200 and by_password["refresh_token"]
-    token = subprocess.run([sys.executable, "-m", "dockyard", "user", "--data-dir", str(server.data_dir),
-                            "token", user.username, "--name", unique("t")],
+    token = subprocess.run([*server.command("user"), "token", user.username, "--name", unique("t")],
                            capture_output=True, text=True, check=True, cwd=REPO_ROOT).stdout.split()[-1]
     status, by_token = curl_json("-u", f"{user.username}:{token}",
                                  f"{server.url}/service/token?service=dockyard-registry&offline_token=true")
     assert status == 200
     assert refresh(server, by_password["refresh_token"]) == 200
-    subprocess.run([sys.executable, "-m", "dockyard", "user", "--data-dir", str(server.data_dir), "passwd",
+    subprocess.run([*server.command("user"), "passwd",
                     user.username, "--password", "a-new-password"],
                    check=True, capture_output=True, cwd=REPO_ROOT)
     assert refresh(server, by_password["refresh_token"]) == 401
