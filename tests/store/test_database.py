@@ -100,6 +100,41 @@ def test_concurrent_triggers_get_distinct_build_numbers(database_url: str, tmp_p
     assert store.job("numbers").next_number == 41
 
 
+def test_concurrent_pushes_of_one_image_neither_fail_nor_deadlock(database_url: str) -> None:
+    """What parallel `docker push`es of the same image do to the registry's metadata: create
+    the repository, link the same layers, record the same manifest and move the same tag."""
+    from dockyard.registry.metadata import RegistryMetadata
+
+    db = _migrated(database_url)
+    meta = RegistryMetadata(db)
+    layers = [f"sha256:{i:064x}" for i in range(4)]
+    errors: list[BaseException] = []
+
+    def push(n: int) -> None:
+        try:
+            project = meta.create_project("team", public=False, owner_id=None)
+            repo = meta.ensure_repository("team/app", project)
+            for digest in layers[n % 2:] + layers[:n % 2]:  # two link orders
+                meta.link_blob(repo.id, digest, 3 << 30)
+            for tag in ("latest", f"v{n % 3}"):
+                meta.put_manifest(repo.id, digest="sha256:" + "f" * 64, media_type="m", size=10,
+                                  artifact_type="", subject=None, annotations={}, total_size=1,
+                                  references=[(d, "layer") for d in layers], tag=tag)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=push, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    repo = meta.get_repository("team/app")
+    assert repo is not None
+    assert meta.list_tags(repo.id) == ["latest", "v0", "v1", "v2"]
+    assert meta.missing_blobs(repo.id, layers) == []
+
+
 def test_existing_sqlite_schema_is_what_it_was(tmp_path: Path) -> None:
     """SQLite runs migrations as written: the DDL that existing databases were made with."""
     path = tmp_path / "dockyard.db"
