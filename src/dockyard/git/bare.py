@@ -176,6 +176,11 @@ class BareRepo:
     async def blob(self, sha: str) -> bytes:
         return await run_git(self.path, "cat-file", "blob", sha)
 
+    async def diff(self, sha: str) -> bytes:
+        """The patch `sha` brings against its first parent (a root commit: all its files)."""
+        return await run_git(self.path, "show", "--format=", "--patch", "--no-color", "--no-ext-diff",
+                             "--no-textconv", "--diff-merges=first-parent", "--end-of-options", sha)
+
     async def last_commit_for(self, commit: str, path: str) -> str:
         out = await run_git(self.path, "log", "-1", "--format=%H", commit, "--", path or ".")
         return out.decode().strip()

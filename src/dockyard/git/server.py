@@ -38,7 +38,8 @@ class GitServer:
         self.notifier = PushNotifier(self.repos, self.hooks, self.deliverer, bus,
                                      lambda: settings.base_url)
         self.protections = ProtectionStore(db)
-        record_ci_statuses(bus, self.repos, StatusStore(db))
+        self.statuses = StatusStore(db)  # read by the web UI's commit badges
+        record_ci_statuses(bus, self.repos, self.statuses)
         hooks_dir = install_hooks(root / ".hooks")
         install_pre_receive(hooks_dir)
         self.smart_http = SmartHTTP(self.repos, auth, self.protections, hooks_dir, root / ".tmp",

@@ -8,6 +8,9 @@ for each build it starts and finishes; recording it here makes it visible throug
 from __future__ import annotations
 
 import logging
+from typing import Any
+
+from sqlalchemy import text
 
 from dockyard.events import Event, EventBus
 from dockyard.git.repos import RepoService
@@ -43,6 +46,16 @@ class StatusStore:
                 "created_at": now, "updated_at": now,
             }))
 
+
+    def latest(self, repo_id: int, sha: str) -> list[Any]:
+        """The newest status of each context of one commit (what a badge shows), by context."""
+        with self.db.read() as conn:
+            rows = conn.execute(text("SELECT * FROM git_statuses WHERE repo_id = :r AND sha = :s"
+                                     " ORDER BY id DESC"), {"r": repo_id, "s": sha}).all()
+        newest: dict[str, Any] = {}
+        for row in rows:
+            newest.setdefault(row.context, row)
+        return sorted(newest.values(), key=lambda r: r.context)
 
 def record_ci_statuses(bus: EventBus, repos: RepoService, store: StatusStore) -> None:
     """Subscribe to CI's `ci.status` events and store each for the repository it names."""

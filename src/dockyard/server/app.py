@@ -79,6 +79,7 @@ def build_app(services: Services) -> Starlette:
         repo_role=git.repos.role_of,  # CI reads follow git's
         executor=executor_backend("local", services.settings.data_dir),  # steps never see DATA
     )
+    ui = WebUI(services, git=git, ci=ci, registry=registry)
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET", "HEAD"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
@@ -86,8 +87,9 @@ def build_app(services: Services) -> Starlette:
         *registry.routes(),
         *CredentialsAPI(credentials, services.auth).routes(),
         *ci.routes(),
-        *WebUI(services, git=git, ci=ci, registry=registry).routes(),  # pages: after the APIs' paths
-        *git.routes(),  # last: its /{owner}/{repo}.git/... patterns must not shadow fixed paths
+        *ui.routes(),  # pages on fixed paths (/, /user/..., /job/...), after the APIs'
+        *git.routes(),  # its /{owner}/{repo}.git/... patterns must not shadow fixed paths
+        *ui.repo_routes(),  # last: /{owner}/{repo}/... pages, after git's /api/v1 and smart HTTP
     ]
 
     @asynccontextmanager

@@ -18,6 +18,7 @@ from dockyard.ui.account import Account
 from dockyard.ui.ci_pages import CIPages
 from dockyard.ui.home import Components, Home
 from dockyard.ui.migrations import MIGRATIONS
+from dockyard.ui.repo_pages import RepoPages
 from dockyard.ui.sessions import LoginLimiter, SessionStore
 from dockyard.ui.web import STATIC, Web
 
@@ -33,6 +34,7 @@ class WebUI:
         self.account = Account(self.web, services.auth, self.sessions, limiter)
         self.home = Home(self.web, self.parts)
         self.ci = CIPages(self.web, ci)
+        self.repos = RepoPages(self.web, git, lambda: services.settings.base_url)
 
     def routes(self) -> list[BaseRoute]:
         page = self.web.page
@@ -42,7 +44,24 @@ class WebUI:
             Route("/user/login", page(self.account.login), methods=["POST"]),
             Route("/user/logout", page(self.account.logout, signed_in=True), methods=["POST"]),
             Mount("/assets", app=StaticFiles(directory=STATIC), name="assets"),
+            Route("/repo/create", page(self.repos.create_form, signed_in=True), methods=["GET"]),
+            Route("/repo/create", page(self.repos.create, signed_in=True), methods=["POST"]),
             *self._ci_routes(),
+        ]
+
+    def repo_routes(self) -> list[BaseRoute]:
+        """Gitea's page paths; mounted after git's routes, so /api/v1 and smart HTTP
+        (/{owner}/{repo}/info/refs, git-upload-pack, git-receive-pack) always win."""
+        page, r = self.web.page, self.repos
+        repo = "/{owner}/{repo}"
+        return [
+            Route(repo, page(r.home), methods=["GET"]),
+            Route(repo + "/src/{kind}/{rest:path}", page(r.src), methods=["GET"]),
+            Route(repo + "/raw/{kind}/{rest:path}", page(r.raw), methods=["GET"]),
+            Route(repo + "/commits/branch/{rest:path}", page(r.commits), methods=["GET"]),
+            Route(repo + "/commit/{sha}", page(r.commit), methods=["GET"]),
+            Route(repo + "/branches", page(r.branches), methods=["GET"]),
+            Route("/{owner}", page(r.owner), methods=["GET"]),
         ]
 
     def _ci_routes(self) -> list[BaseRoute]:

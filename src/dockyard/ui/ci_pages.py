@@ -45,10 +45,9 @@ def stage_rows(trace: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class CIPages:
-    def __init__(self, web: Web, ci: Any, repo_pages: bool = False) -> None:
+    def __init__(self, web: Web, ci: Any) -> None:
         self.web = web
         self.ci = ci
-        self.repo_pages = repo_pages
 
     # lookups: the API's own checks -------------------------------------------------------------
     async def _job(self, visitor: Visitor, name: str) -> Job:
@@ -129,8 +128,7 @@ class CIPages:
         return self.web.render(
             request, visitor, "build.html", job=job, b=b, stages=stage_rows(trace), artifacts=artifacts,
             log=text, log_start=start, log_end=end, pushes=[s for s in trace.get("spans", [])
-                                                            if s["kind"] == "push"],
-            repo_pages=self.repo_pages)
+                                                            if s["kind"] == "push"])
 
     async def console_page(self, request: Request, visitor: Visitor) -> Response:
         job, b = await self._build(visitor, request.path_params["name"], request.path_params["number"])
