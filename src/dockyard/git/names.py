@@ -13,6 +13,7 @@ RESERVED_OWNERS = frozenset(
         "crumbIssuer", "queue", "view", "computer", "jnlpJars", "ci",
         # reserved for a web UI and well-known files
         "assets", "static", "login", "logout", "explore", "repo", "user", "users", "org", "orgs",
+        "harbor",
         "favicon.ico", "robots.txt", ".well-known", "swagger", "docs", "openapi.json",
     )
 )

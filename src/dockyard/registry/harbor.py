@@ -312,11 +312,30 @@ class HarborAPI:
                 raise HarborError(409, "CONFLICT", f"tag {name} already exists in {repository.name}")
             return Response(status_code=201)
         if method == "DELETE" and tag is not None:
-            if tag not in {t.name for t in self.metadata.tags_of(manifest.id)}:
-                raise HarborError(404, "NOT_FOUND", f"tag {tag} not found on this artifact")
-            self.metadata.delete_tag(repository.id, tag)
+            self.delete_tag(principal, project, repository, manifest, tag)
             return Response(status_code=200)
         raise HarborError(405, "METHOD_NOT_ALLOWED", f"{method} not allowed here")
+
+    def delete_tag(self, principal: Principal, project: Project, repository: Repository,
+                   manifest: Manifest, tag: str) -> None:
+        """Remove `tag` from the artifact (write role); the API's DELETE and the web UI's button."""
+        self._require_role(principal, project, Role.WRITE)
+        if tag not in {t.name for t in self.metadata.tags_of(manifest.id)}:
+            raise HarborError(404, "NOT_FOUND", f"tag {tag} not found on this artifact")
+        self.metadata.delete_tag(repository.id, tag)
+
+    def visible_project(self, principal: Principal, ref: str) -> Project | None:
+        """The project `ref` (name or id) if the principal may see it, else None."""
+        try:
+            return self._visible_project(principal, ref)
+        except HarborError:
+            return None
+
+    def role(self, principal: Principal, project: Project) -> Role:
+        return self._role(principal, project)
+
+    def top_level(self, repository: Repository) -> list[Manifest]:
+        return self._top_level(repository)
 
     def _tag_json(self, repository: Repository, manifest: Manifest, tag: Any) -> dict[str, Any]:
         return {

@@ -18,6 +18,7 @@ from dockyard.ui.account import Account
 from dockyard.ui.ci_pages import CIPages
 from dockyard.ui.home import Components, Home
 from dockyard.ui.migrations import MIGRATIONS
+from dockyard.ui.registry_pages import RegistryPages
 from dockyard.ui.repo_pages import RepoPages
 from dockyard.ui.sessions import LoginLimiter, SessionStore
 from dockyard.ui.web import STATIC, Web
@@ -35,6 +36,7 @@ class WebUI:
         self.home = Home(self.web, self.parts)
         self.ci = CIPages(self.web, ci)
         self.repos = RepoPages(self.web, git, lambda: services.settings.base_url)
+        self.registry = RegistryPages(self.web, registry, lambda: services.settings.base_url)
 
     def routes(self) -> list[BaseRoute]:
         page = self.web.page
@@ -47,6 +49,22 @@ class WebUI:
             Route("/repo/create", page(self.repos.create_form, signed_in=True), methods=["GET"]),
             Route("/repo/create", page(self.repos.create, signed_in=True), methods=["POST"]),
             *self._ci_routes(),
+            *self._registry_routes(),
+        ]
+
+    def _registry_routes(self) -> list[BaseRoute]:
+        """Harbor's UI paths (its API lives under /api/v2.0, so nothing here shadows it)."""
+        page, rp = self.web.page, self.registry
+        project = "/harbor/projects/{project}"
+        return [
+            Route("/harbor", _to("/harbor/projects"), methods=["GET"]),
+            Route("/harbor/projects", page(rp.projects), methods=["GET"]),
+            Route("/harbor/-/image", page(rp.image), methods=["GET"]),
+            Route(project, _add_suffix("/repositories"), methods=["GET"]),
+            Route(project + "/repositories", page(rp.repositories), methods=["GET"]),
+            Route(project + "/repositories/{rest:path}", page(rp.repository_path), methods=["GET"]),
+            Route(project + "/-/delete-tag", page(rp.confirm_delete_tag, signed_in=True), methods=["GET"]),
+            Route(project + "/-/delete-tag", page(rp.delete_tag, signed_in=True), methods=["POST"]),
         ]
 
     def repo_routes(self) -> list[BaseRoute]:
@@ -91,3 +109,17 @@ class WebUI:
 
 async def _add_slash(request: Request) -> Response:
     return RedirectResponse(request.url.path + "/", status_code=301)
+
+
+def _add_suffix(suffix: str) -> Any:
+    async def redirect(request: Request) -> Response:
+        return RedirectResponse(request.url.path.rstrip("/") + suffix, status_code=302)
+
+    return redirect
+
+
+def _to(target: str) -> Any:
+    async def redirect(request: Request) -> Response:
+        return RedirectResponse(target, status_code=302)
+
+    return redirect

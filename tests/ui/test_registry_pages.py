@@ -1,0 +1,105 @@
+"""Registry pages at Harbor's UI paths against a real `dockyard up`: projects, repositories,
+artifacts with tags, config, layers and pull lines; deleting a tag after confirmation; private
+projects answer 404 to others; hostile image configs render safely."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from tests.ci.conftest import unique
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer
+from tests.registry.test_protocol import OCI_MANIFEST, digest_of, image_manifest, upload_monolithic
+from tests.ui.helpers import browser, form_token, sign_in
+
+CONFIG = {
+    "architecture": "amd64", "os": "linux", "created": "2026-01-02T03:04:05Z",
+    "config": {"Entrypoint": ["python", "-m", "notes"], "WorkingDir": "/app",
+               "Env": ["PATH=/usr/bin", "NOTES_MODE=ui-test"],
+               "Labels": {"org.opencontainers.image.source": "notes-app"}},
+    "rootfs": {"type": "layers", "diff_ids": []},
+    "history": [{"created": "2026-01-02T03:04:05Z", "created_by": "COPY app.py /app/"}],
+}
+
+
+def push(client: httpx.Client, name: str, tags: list[str], config: dict, layer: bytes) -> str:
+    raw = json.dumps(config).encode()
+    for blob in (raw, layer):
+        assert upload_monolithic(client, name, blob).status_code == 201
+    manifest = image_manifest(raw, [layer])
+    for tag in tags:
+        r = client.put(f"/v2/{name}/manifests/{tag}", content=manifest,
+                       headers={"Content-Type": OCI_MANIFEST})
+        assert r.status_code == 201, r.text
+    return digest_of(manifest)
+
+
+def test_projects_artifact_page_and_delete_tag(server: DockyardServer) -> None:
+    admin = httpx.Client(base_url=server.url, auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=30)
+    project = unique("uiproj").replace("-", "")
+    digest = push(admin, f"{project}/notes-app", ["v1", "latest"], CONFIG, b"layer-ui-1")
+    hostile = push(admin, f"{project}/weird", ["x"], {"config": "not-an-object", "history": 5,
+                                                     "os": ["l"]}, b"layer-ui-2")
+    pid = admin.get(f"/api/v2.0/projects/{project}").json()["project_id"]
+
+    c = sign_in(server)
+    assert project in c.get("/harbor/projects").text
+    repos = c.get(f"/harbor/projects/{pid}/repositories")
+    assert repos.status_code == 200 and f"{project}/notes-app" in repos.text
+    repo = c.get(f"/harbor/projects/{pid}/repositories/notes-app")
+    assert repo.status_code == 200 and digest[:19] in repo.text
+    assert "v1" in repo.text and "latest" in repo.text
+    page_path = f"/harbor/projects/{pid}/repositories/notes-app/artifacts-tab/artifacts/{digest}"
+    art = c.get(page_path)
+    assert art.status_code == 200
+    pull = f"podman pull {server.host_port}/{project}/notes-app"
+    for expected in (digest, "python", "NOTES_MODE=ui-test", "org.opencontainers.image.source=notes-app",
+                     "COPY app.py /app/", "linux/amd64", f"{pull}:v1", f"{pull}:latest", f"{pull}@{digest}",
+                     digest_of(b"layer-ui-1")[:19]):
+        assert expected in art.text, expected
+    weird = c.get(f"/harbor/projects/{pid}/repositories/weird/artifacts-tab/artifacts/{hostile}")
+    assert weird.status_code == 200
+    # an image reference (as a build's push names it) resolves to the artifact page
+    r = c.get("/harbor/-/image", params={"ref": f"{server.host_port}/{project}/notes-app:v1"})
+    assert r.status_code == 303 and r.headers["location"] == page_path
+    elsewhere = c.get("/harbor/-/image", params={"ref": f"elsewhere.example/{project}/notes-app:v1"})
+    assert elsewhere.status_code == 404
+
+    # delete a tag: a confirmation page, then a POST with the form token
+    confirm_path = f"/harbor/projects/{pid}/-/delete-tag?repository=notes-app&digest={digest}&tag=v1"
+    assert "/-/delete-tag?repository=notes-app&amp;digest=sha256%3A" in art.text
+    confirm = c.get(confirm_path)
+    assert confirm.status_code == 200 and "Delete tag v1?" in confirm.text
+    fields = {"repository": "notes-app", "digest": digest, "tag": "v1"}
+    assert c.post(f"/harbor/projects/{pid}/-/delete-tag", data=fields).status_code == 403
+    r = c.post(f"/harbor/projects/{pid}/-/delete-tag",
+               data={**fields, "csrf_token": form_token(confirm.text)})
+    assert r.status_code == 303
+    tags = admin.get(f"/api/v2.0/projects/{project}/repositories/notes-app/artifacts/{digest}/tags").json()
+    assert [t["name"] for t in tags] == ["latest"]
+    assert admin.get(f"/v2/{project}/notes-app/manifests/v1").status_code == 404
+
+    # the project is private: anonymous visitors and other users see nothing of it
+    server.add_user("ui-reg-other", "other-password-2")
+    for client in (browser(server), sign_in(server, "ui-reg-other", "other-password-2")):
+        assert project not in client.get("/harbor/projects").text
+        assert client.get(f"/harbor/projects/{pid}/repositories").status_code == 404
+        assert client.get(page_path).status_code == 404
+        assert client.get(f"/harbor/projects/{pid}/-/delete-tag?repository=notes-app&digest={digest}"
+                          "&tag=latest").status_code in (303, 404)
+        assert project not in client.get("/").text
+
+    # public: readable by anyone, but only members may delete
+    made_public = admin.put(f"/api/v2.0/projects/{project}", json={"metadata": {"public": "true"}})
+    assert made_public.status_code == 200
+    other = sign_in(server, "ui-reg-other", "other-password-2")
+    page = other.get(page_path)
+    assert page.status_code == 200 and "Delete…" not in page.text
+    assert browser(server).get(page_path).status_code == 200
+    token = form_token(other.get("/").text)
+    r = other.post(f"/harbor/projects/{pid}/-/delete-tag",
+                   data={**fields, "tag": "latest", "csrf_token": token})
+    assert r.status_code == 403
+    assert [t["name"] for t in admin.get(
+        f"/api/v2.0/projects/{project}/repositories/notes-app/artifacts/{digest}/tags").json()] == ["latest"]
