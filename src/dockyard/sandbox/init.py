@@ -70,6 +70,7 @@ AT_EMPTY_PATH = 0x1000
 AT_RECURSIVE = 0x8000
 MOVE_MOUNT_F_EMPTY_PATH = 4
 MOUNT_ATTR_IDMAP = 0x00100000
+MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV = 0x1, 0x2, 0x4
 
 # Docker's default capability set; everything else is dropped from the bounding set.
 # CAP_MKNOD is dropped too: without a device cgroup a node would reach the host's disks.
@@ -153,7 +154,8 @@ def remount_readonly(target: str) -> None:
 
 def bind_idmapped(source: str, target: str, userns_fd: int, readonly: bool) -> None:
     """A bind whose owners are seen through the step's user namespace (Linux >= 5.12):
-    files of the host's root are its root, what it writes lands as the host's root."""
+    files of the host's root are its root, what it writes lands as the host's root (so no
+    set-uid bit or device node there takes effect)."""
     import ctypes
 
     libc = _libc()
@@ -162,7 +164,9 @@ def bind_idmapped(source: str, target: str, userns_fd: int, readonly: bool) -> N
         f"open_tree {source}",
     )
     try:
-        attr = (ctypes.c_uint64 * 4)(MOUNT_ATTR_IDMAP | (MS_RDONLY if readonly else 0), 0, 0, userns_fd)
+        flags = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
+        flags |= MOUNT_ATTR_RDONLY if readonly else 0
+        attr = (ctypes.c_uint64 * 4)(flags, 0, 0, userns_fd)
         _check(
             libc.syscall(_SYSCALLS["mount_setattr"], fd, b"", AT_EMPTY_PATH | AT_RECURSIVE,
                          ctypes.byref(attr), ctypes.c_size_t(32)),
