@@ -10,21 +10,18 @@ cleanup). Stop and timeouts go through `abort(reason)`, which kills the running 
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
-import re
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from dockyard.ci.buildlog import BuildPaths, ConsoleLog, Trace
+from dockyard.ci.checkout import checkout_workspace
 from dockyard.ci.errors import PipelineError, check_size
-from dockyard.ci.executor.interface import AgentSpec, Executor, ExecutorError, StepHandle, with_agent_umask
+from dockyard.ci.executor.interface import AgentSpec, Executor, ExecutorError, StepHandle
 from dockyard.ci.model import Condition, EnvVar, Parameter, Pipeline, Post, Stage, Step
 from dockyard.ci.params import forbidden_env_name
 from dockyard.ci.parsing import parse_pipeline_off_loop
@@ -175,60 +172,13 @@ class BuildRunner:
 
     # -- checkout ---------------------------------------------------------------
     async def checkout(self) -> tuple[str, str]:
-        ws = self.paths.workspace
-        b, job = self.build, self.job
-        if job.config.inline_script and not job.scm_url:
-            ws.mkdir(parents=True, exist_ok=True)
-            return "", ""
-        source = b.clone_from or job.scm_url
-        clean, user, password = strip_credentials(source)
-        branch = b.git_branch or _branch_from_spec(job.branch_spec)
-        with self.trace.span("phase", "checkout", repo=clean) as span:
-            self.log.line(f"[dockyard] git clone {clean} ({branch or 'default branch'})")
-            if ws.exists():
-                shutil.rmtree(ws)
-            config: list[str] = []
-            if user or password:
-                token = base64.b64encode(f"{user}:{password}".encode()).decode()
-                config = ["-c", f"http.extraHeader=Authorization: Basic {token}"]
-                self.log.masker.add([password, token])
-            elif job.credentials_id and "://" in clean and not b.clone_from:
-                config = self.credentials.git_header(job.credentials_id)
-            args = ["clone", "-q", "--no-checkout"]
-            if branch and not b.git_commit:
-                args += ["--branch", branch]
-            await self.git(*config, *args, clean, str(ws), cwd=ws.parent)
-            if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", b.git_commit):
-                commit = b.git_commit  # `checkout` below fails if the clone does not have it
-            else:
-                target = b.git_commit or "HEAD"
-                commit = (await self.git("rev-parse", "--verify", f"{target}^{{commit}}", cwd=ws)).strip()
-            if not branch:
-                branch = (await self.git("rev-parse", "--abbrev-ref", "HEAD", cwd=ws)).strip()
-            await self.git("checkout", "-q", "-B", branch, commit, cwd=ws)
-            span.detail["commit"] = commit[:12]
-        self.log.line(f"[dockyard] checked out {commit} ({branch})")
-        if self.on_commit:
+        """The job's commit in a fresh workspace (("", "") for an inline script without a repo)."""
+        commit, branch = await checkout_workspace(
+            self.job, self.build, self.paths.workspace, self.log, self.trace, self.credentials
+        )
+        if commit and self.on_commit:
             self.on_commit(commit, branch)
         return commit, branch
-
-    async def git(self, *args: str, cwd: Path) -> str:
-        cwd.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false"}
-        proc = await asyncio.create_subprocess_exec(
-            *with_agent_umask(["git", *args]),
-            cwd=str(cwd),
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await proc.communicate()
-        if proc.returncode != 0:
-            shown = [a for a in args if not a.startswith("http.extraHeader")]
-            raise StepFailed(
-                f"git {' '.join(shown[:3])} failed: {self.log.masker.mask_text(err.decode().strip())}"
-            )
-        return out.decode()
 
     # -- pipeline ---------------------------------------------------------------
     async def load_pipeline(self) -> Pipeline:
@@ -454,13 +404,6 @@ def _param_value(value: Any) -> str:
 def _missing(e: KeyError, credential_id: str) -> str:
     """The store's own message (not found / not available to this job), or a plain lookup's."""
     return str(e) if type(e) is not KeyError else f"no credential with id {credential_id!r}"
-
-
-def _branch_from_spec(spec: str) -> str:
-    for prefix in ("refs/heads/", "*/", "origin/"):
-        if spec.startswith(prefix):
-            spec = spec[len(prefix) :]
-    return "" if any(ch in spec for ch in "*?[") else spec
 
 
 def _all_stages(stages: tuple[Stage, ...]) -> list[Stage]:
