@@ -233,7 +233,10 @@ class Placeholders:
                 with open(path, "a"):
                     pass
             else:
-                os.mkdir(path, 0o755)
+                try:
+                    os.mkdir(path, 0o755)
+                except FileExistsError:  # a concurrent step of the same build made it (shared /tmp)
+                    continue
             self.created.append("/" + os.path.relpath(path, self.root))
         return host
 
