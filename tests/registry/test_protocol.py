@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 
 import httpx
 
@@ -362,18 +361,7 @@ def test_delete_tag_manifest_and_blob(server: DockyardServer, admin: httpx.Clien
 def test_api_token_works_as_password_and_refresh_tokens(server: DockyardServer, admin: httpx.Client) -> None:
     push_image(admin, "apitoken/app", "v1", b"token layer")
     token = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dockyard",
-            "user",
-            "--data-dir",
-            str(server.data_dir),
-            "token",
-            "admin",
-            "--name",
-            "ci",
-        ],
+        server.command("user", "token", "admin", "--name", "ci"),
         capture_output=True,
         text=True,
         check=True,
