@@ -63,6 +63,9 @@ def test_projects_artifact_page_and_delete_tag(server: DockyardServer) -> None:
     # an image reference (as a build's push names it) resolves to the artifact page
     r = c.get("/harbor/-/image", params={"ref": f"{server.host_port}/{project}/notes-app:v1"})
     assert r.status_code == 303 and r.headers["location"] == page_path
+    masked = c.get("/harbor/-/image", params={"ref": f"{server.host_port}/****/notes-app:v1",
+                                              "digest": digest[:19]})  # a trace masks secrets
+    assert masked.status_code == 303 and masked.headers["location"] == page_path
     elsewhere = c.get("/harbor/-/image", params={"ref": f"elsewhere.example/{project}/notes-app:v1"})
     assert elsewhere.status_code == 404
 

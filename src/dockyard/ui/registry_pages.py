@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -175,19 +176,27 @@ class RegistryPages:
         return project, repository, self._manifest(repository, digest)
 
     async def image(self, request: Request, visitor: Visitor) -> Response:
-        """An image reference (as a build's push names it) -> its artifact page."""
+        """An image reference (as a build's push names it) -> its artifact page. A build's
+        trace is masked, so a secret inside the name reads `****`: such a name matches the
+        visible repositories it could be, narrowed by `digest` (a prefix the trace keeps)."""
         ref = request.query_params.get("ref", "")
+        prefix = request.query_params.get("digest", "")
         name, digest, tag = split_reference(ref, self.host())
 
         def resolve() -> str:
-            project_name, _, short = name.partition("/")
-            project = self._project(visitor, project_name)
-            repository = self._repository(project, short)
-            manifest = (self.metadata.get_manifest(repository.id, digest) if digest
-                        else self.metadata.resolve_tag(repository.id, tag or "latest"))
-            if manifest is None:
-                raise PageError(404, f"{ref!r} names no artifact in this registry.")
-            return artifact_path(project.id, short, manifest.digest)
+            pattern = re.compile("^" + ".+".join(re.escape(p) for p in name.split("****")) + "$")
+            for repository in self.metadata.list_repositories():
+                project_name, _, short = repository.name.partition("/")
+                if not name or not pattern.match(repository.name):
+                    continue
+                project = self.harbor.visible_project(visitor.principal, project_name)
+                if project is None:
+                    continue
+                manifest = (self.metadata.get_manifest(repository.id, digest) if digest
+                            else self.metadata.resolve_tag(repository.id, tag or "latest"))
+                if manifest is not None and manifest.digest.startswith(prefix):
+                    return artifact_path(project.id, short, manifest.digest)
+            raise PageError(404, f"{ref!r} names no artifact of this registry that you may see.")
 
         return self.web.redirect(request, visitor, await asyncio.to_thread(resolve))
 
