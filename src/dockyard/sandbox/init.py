@@ -229,14 +229,14 @@ class Placeholders:
             missing.append(probe)
             probe = os.path.dirname(probe)
         for path in reversed(missing):
-            if path == host and not is_dir:
-                with open(path, "a"):
-                    pass
-            else:
-                try:
+            try:
+                if path == host and not is_dir:
+                    with open(path, "x"):
+                        pass
+                else:
                     os.mkdir(path, 0o755)
-                except FileExistsError:  # a concurrent step of the same build made it (shared /tmp)
-                    continue
+            except FileExistsError:
+                continue  # a sandbox started at the same time made it (parallel steps)
             self.created.append("/" + os.path.relpath(path, self.root))
         return host
 
