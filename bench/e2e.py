@@ -80,6 +80,8 @@ class Loop:
             *conn,
             "add-docker-registry",
             "harbor-auth",
+            "--owner",  # bootcamp's namespace: the jobs of bootcamp's repositories bind it
+            "bootcamp",
             "--server",
             self.hp,
             "--username",

@@ -75,18 +75,25 @@ def _db_bytes(server: DockyardServer) -> bytes:
 def test_undeclared_and_interpreted_parameters_never_reach_a_build(
     server: DockyardServer, jenkins: Jenkins, tmp_path: Path
 ) -> None:
-    """Reproduction 1: any signed-in user with a crumb from their own session sends PS4=+$(id)."""
+    """Reproduction 1: a signed-in user with a crumb from their own session sends PS4=+$(id).
+    One who may not run the job (here: no repository, so administrators only) is refused
+    outright; one who may has every undeclared or interpreted parameter refused."""
     name = unique("params")
     jenkins.create(name, _param_xml(ECHO, _string_param("WHO", "world")))
     dev = create_user(server, "dev")
+    status, body = _curl_post_as(
+        dev, server.url, f"/job/{name}/buildWithParameters", tmp_path / "dev-jar", "PS4=+$(id >&2)"
+    )
+    assert status == 403 and "may not start or stop builds" in body, body
+    admin = Account(ADMIN_USER, ADMIN_PASSWORD)
     for hostile in ("PS4=+$(id >&2)", "LD_PRELOAD=/tmp/x.so", "BASH_ENV=/tmp/x", "GIT_CONFIG_COUNT=1"):
         status, body = _curl_post_as(
-            dev, server.url, f"/job/{name}/buildWithParameters", tmp_path / "jar", hostile
+            admin, server.url, f"/job/{name}/buildWithParameters", tmp_path / "jar", hostile
         )
         assert status == 400, body
         assert hostile.split("=")[0] in body and "not allowed" in body
     status, body = _curl_post_as(
-        dev, server.url, f"/job/{name}/buildWithParameters", tmp_path / "jar", "WHO=x", "EXTRA=1"
+        admin, server.url, f"/job/{name}/buildWithParameters", tmp_path / "jar", "WHO=x", "EXTRA=1"
     )
     assert status == 400 and "EXTRA" in body and "does not declare" in body and "WHO" in body
     assert jenkins.http.get(f"/job/{name}/api/json").json()["nextBuildNumber"] == 1  # nothing queued

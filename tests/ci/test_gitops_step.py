@@ -89,6 +89,9 @@ def test_gitops_step_patches_commits_and_pushes(
   }}
 }}"""
     jenkins.create(name, inline_job_xml(script))
+    # an inline script has no repository owner: the system credential is bound by grant only
+    granted = jenkins.http.post(f"/api/ci/credentials/{cred}/grants", json={"job": name})
+    assert granted.status_code == 200, granted.text
     info, log = jenkins.run(name, timeout=120)
     assert info["result"] == "SUCCESS", log
     assert "deployer-pass" not in log

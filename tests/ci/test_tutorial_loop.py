@@ -69,13 +69,16 @@ def test_tutorial_push_to_image_through_ci(fresh_server: DockyardServer, tmp_pat
     )
     assert r.status_code == 201, r.text
 
-    # B.3: the registry credential, Dockyard's `kubectl create secret docker-registry harbor-auth`
+    # B.3: the registry credential, Dockyard's `kubectl create secret docker-registry harbor-auth
+    # -n <build namespace>`: stored in the repository owner's namespace, so bootcamp's jobs bind it
     conn = ["--url", server.url, "--user", ADMIN_USER, "--password", ADMIN_PASSWORD]
     _dockyard(
         "credentials",
         *conn,
         "add-docker-registry",
         "harbor-auth",
+        "--owner",
+        "bootcamp",
         "--server",
         hp,
         "--username",

@@ -3,7 +3,8 @@
 The rule (dockyard.credentials.scope) is checked directly against a real database, then end to
 end: users store credentials of their own namespace with the `dockyard credentials` CLI, an
 administrator creates jobs with python-jenkins, real `git push`es provide the Jenkinsfiles, and a
-job binds only its repository owner's credentials, system ones (admin-created job) and granted ones.
+job binds only its repository owner's credentials and granted ones: an administrator's system
+credential, or another user's, needs a grant (reproduction 2's `withCredentials` of any id).
 """
 
 from __future__ import annotations
@@ -41,12 +42,11 @@ def test_resolve_for_job_rules(tmp_path: Path) -> None:
     store.put(SecretText("sys", text="s1"), created_by="root")
     store.put(SecretText("alice-t", text="s2"), created_by="alice", owner="alice")
 
-    def resolve(cid: str, job: str = "j", owner: str | None = "alice", by: str = "root") -> str:
-        credential = resolve_for_job(store, cid, job=job, repo_owner=owner, job_created_by=by)
+    def resolve(cid: str, job: str = "j", owner: str | None = "alice") -> str:
+        credential = resolve_for_job(store, cid, job=job, repo_owner=owner)
         assert isinstance(credential, SecretText)
         return credential.text
 
-    assert resolve("sys") == "s1"  # a system credential, job an administrator created
     assert resolve("alice-t") == "s2"  # its repository's owner's
     assert resolve("alice-t", owner="ALICE") == "s2"  # names compare case-insensitively
     with pytest.raises(CredentialNotAvailable) as refused:
@@ -55,10 +55,18 @@ def test_resolve_for_job_rules(tmp_path: Path) -> None:
     assert "credential 'alice-t' is not available to job 'bobs-job'" in message
     assert "it belongs to 'alice'" in message
     assert "dockyard credentials grant alice-t --job bobs-job" in message
-    with pytest.raises(CredentialNotAvailable, match="is a system credential"):
-        resolve("sys", by="alice")  # a job a non-administrator created
+    assert "dockyard credentials add-secret-text alice-t --owner bob" in message
+    with pytest.raises(CredentialNotAvailable, match="is a system credential") as refused:
+        resolve("sys")  # an administrator's credential: whoever pushes the Jenkinsfile writes the steps
+    assert "dockyard credentials grant sys --job j" in str(refused.value)
     with pytest.raises(CredentialNotAvailable):
-        resolve("alice-t", owner=None)  # a repository on another server
+        resolve("sys", owner=None)  # a repository on another server
+    with pytest.raises(CredentialNotAvailable):
+        resolve("alice-t", owner=None)
+    store.grant("sys", "j", granted_by="root")
+    assert resolve("sys") == "s1" and resolve("sys", owner=None) == "s1"
+    with pytest.raises(CredentialNotAvailable):
+        resolve("sys", job="other-job")  # a grant names one job
     store.grant("alice-t", "bobs-job", granted_by="root")
     assert resolve("alice-t", job="bobs-job", owner="bob") == "s2"
     assert store.info("alice-t").granted_jobs == ("bobs-job",)  # type: ignore[union-attr]
@@ -67,10 +75,6 @@ def test_resolve_for_job_rules(tmp_path: Path) -> None:
         resolve("alice-t", job="bobs-job", owner="bob")
     with pytest.raises(CredentialNotFound):
         resolve("nope")
-    with db.transaction() as conn:  # a demoted administrator's jobs lose system credentials
-        conn.exec_driver_sql("UPDATE users SET is_admin = 0 WHERE username = 'root'")
-    with pytest.raises(CredentialNotAvailable):
-        resolve("sys")
     store.delete("alice-t")  # grants go with the credential
     assert [i.id for i in store.list()] == ["sys"]
 
@@ -144,7 +148,7 @@ BIND = """pipeline {
 
 
 @pytest.mark.slow
-def test_job_binds_only_its_owners_granted_or_system_credentials(
+def test_job_binds_only_its_owners_or_granted_credentials(
     server: DockyardServer, tmp_path: Path
 ) -> None:
     (home := tmp_path / "home").mkdir()
@@ -174,21 +178,30 @@ def test_job_binds_only_its_owners_granted_or_system_credentials(
     for key, name in names.items():
         admin.create_job(name, job_xml(repo_url(server, repo["full_name"]), script_path=f"Jenkinsfile.{key}"))
     runner = Jenkins(server, api_token(server))
-    for key in ("own", "system"):  # the repository owner's, and a system one (admin-created job)
+    info, log = runner.run(names["own"])  # the repository owner's
+    assert info["result"] == "SUCCESS", log
+    assert "bound ****" in log and f"secret-own-{suffix}" not in log
+    # an administrator's system credential, and bob's, in alice's repository's jobs: refused at the step
+    refusals = {"system": "it is a system credential", "other": f"it belongs to {bob.username!r}"}
+    for key, belongs in refusals.items():
         info, log = runner.run(names[key])
-        assert info["result"] == "SUCCESS", log
-        assert "bound ****" in log and f"secret-{key}-{suffix}" not in log
-    info, log = runner.run(names["other"])  # bob's credential in alice's repository's job
-    assert info["result"] == "FAILURE", log
-    assert f"credential '{ids['other']}' is not available to job '{names['other']}'" in log
-    assert f"dockyard credentials grant {ids['other']} --job {names['other']}" in log
-    assert f"secret-other-{suffix}" not in log and "bound" not in log
-    # the fix the message names: bob (the owner) grants it to that job, and the build binds it
-    granted = dockyard_cli(*as_user(server, bob.username, bob.password), "grant", ids["other"],
-                           "--job", names["other"])
-    assert granted.returncode == 0, granted.stderr
-    info, log = runner.run(names["other"])
-    assert info["result"] == "SUCCESS" and "bound ****" in log, log
+        assert info["result"] == "FAILURE", log
+        assert f"credential '{ids[key]}' is not available to job '{names[key]}': {belongs}" in log
+        assert f"dockyard credentials grant {ids[key]} --job {names[key]}" in log
+        assert f"--owner {alice.username}" in log
+        assert f"secret-{key}-{suffix}" not in log and "bound" not in log
+    # the fix the message names: the administrator grants the system one, bob (the owner) his own
+    for key, (user, password) in (("system", (ADMIN_USER, ADMIN_PASSWORD)),
+                                  ("other", (bob.username, bob.password))):
+        granted = dockyard_cli(*as_user(server, user, password), "grant", ids[key], "--job", names[key])
+        assert granted.returncode == 0, granted.stderr
+        info, log = runner.run(names[key])
+        assert info["result"] == "SUCCESS" and "bound ****" in log, log
+        assert f"secret-{key}-{suffix}" not in log
+    # alice cannot grant herself the administrator's credential (she cannot even see it)
+    refused = dockyard_cli(*as_user(server, alice.username, alice.password), "grant", ids["system"],
+                           "--job", names["own"])
+    assert refused.returncode == 1, refused.stdout
 
 
 def test_token_scopes_limit_credential_management(server: DockyardServer) -> None:

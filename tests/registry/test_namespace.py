@@ -2,7 +2,8 @@
 
 Real `dockyard up`, real skopeo and curl: a name taken by any of them is refused by the others,
 non-administrators create registry projects only in their own namespace or an org they
-administer, an org named like a registry project gets no access to it, `library` is public,
+administer, an org named like a registry project is refused to non-administrators (an
+administrator's user or org of that name adopts it), `library` is public,
 and an anonymous HEAD does not reveal a private project.
 """
 
@@ -46,13 +47,30 @@ def test_org_named_like_a_project_is_refused_and_gets_no_access(
     status, _ = curl("-u", creds, "-X", "DELETE",
                      f"{server.url}/api/v2.0/projects/{project}/repositories/app")
     assert status in (403, 404)
-    # the name is the project's for users too
+    # an administrator creating the user of that name adopts the project (as the tutorial's
+    # images may exist before user bootcamp does): the user owns it, mallory still gets nothing
     with server.client() as admin:
         made = admin.post("/api/v1/admin/users", json={"username": project, "password": "pw-12345678"})
-        assert made.status_code == 422 and "registry project" in made.text
-    cli = subprocess.run([*server.command("user"), "add",
-                          project, "--password", "pw"], capture_output=True, text=True, cwd=REPO_ROOT)
-    assert cli.returncode != 0 and "already taken by a registry project" in cli.stderr
+        assert made.status_code == 201, made.text
+        again = admin.post("/api/v1/admin/users", json={"username": project.upper(), "password": "pw-1"})
+        assert again.status_code == 422 and "already exists" in again.text
+    owner = f"{project}:pw-12345678"
+    assert skopeo("inspect", "--tls-verify=false", "--creds", owner, target, check=False).returncode == 0
+    mine = skopeo("copy", "--dest-tls-verify=false", "--dest-creds", owner, other.ref,
+                  f"docker://{server.host_port}/{project}/app:v2", check=False)
+    assert mine.returncode == 0, mine.stderr
+    assert skopeo("inspect", "--tls-verify=false", "--creds", creds, target, check=False).returncode != 0
+    status, body = curl("-u", creds, "-H", "Content-Type: application/json",
+                        "-d", f'{{"username": "{project}"}}', f"{server.url}/api/v1/orgs")
+    assert status == 422 and "already taken by a user" in body, body
+    # `dockyard user add` (an administrator's command) adopts the same way
+    second = unique("proj")
+    push(layout.ref, server, f"{second}/app:v1")
+    cli = subprocess.run([*server.command("user"), "add", second, "--password", "pw"],
+                         capture_output=True, text=True, cwd=REPO_ROOT)
+    assert cli.returncode == 0, cli.stderr
+    assert skopeo("inspect", "--tls-verify=false", "--creds", f"{second}:pw",
+                  f"docker://{server.host_port}/{second}/app:v1", check=False).returncode == 0
 
 
 def test_projects_only_in_own_namespace_or_administered_org(server: DockyardServer, tmp_path: Path) -> None:
@@ -84,11 +102,16 @@ def test_projects_only_in_own_namespace_or_administered_org(server: DockyardServ
     with server.client() as admin:
         project = admin.get(f"/api/v2.0/projects/{alice.username}").json()
         assert project["metadata"]["public"] == "false" and project["owner_name"] == alice.username
-        # an administrator's stand-alone project claims its name from users and orgs
-        free = unique("standalone")
-        assert admin.post("/api/v2.0/projects", json={"project_name": free}).status_code == 201
-        taken = admin.post("/api/v1/orgs", json={"username": free})
-        assert taken.status_code == 422 and "registry project" in taken.text
+        # an administrator's stand-alone project claims its name from other users' orgs; an
+        # administrator's org of that name adopts it
+        free, adopted = unique("standalone"), unique("adopted")
+        for name in (free, adopted):
+            assert admin.post("/api/v2.0/projects", json={"project_name": name}).status_code == 201
+            with client(server, alice) as c:
+                taken = c.post("/api/v1/orgs", json={"username": name})
+            assert taken.status_code == 422 and "registry project" in taken.text
+        assert admin.post("/api/v1/orgs", json={"username": adopted}).status_code == 201
+        assert admin.post("/api/v2.0/projects", json={"project_name": adopted}).status_code == 409
         # and users and orgs from each other, whatever the case
         clash = admin.post("/api/v1/orgs", json={"username": alice.username.upper()})
         assert clash.status_code == 422 and "already taken by a user" in clash.text

@@ -1,11 +1,17 @@
 """The one namespace of users, organisations and registry projects.
 
 A name (compared case-insensitively) belongs to exactly one of: a user, an org, or a registry
-project that is neither (e.g. `library`, or one an administrator created). A user's or org's
-registry project lives in the user's or org's namespace and claims nothing more. Git, the
-registry and CI all ask here whether a name is free and who owns it; creating a user, an org or
-a stand-alone project claims the name in the same table, so two components can never hand out
-one name twice.
+project that is neither (e.g. `library`, or one an administrator created or pushed to first). A
+user's or org's registry project lives in the user's or org's namespace and claims nothing more.
+Git, the registry and CI all ask here whether a name is free and who owns it; creating a user, an
+org or a stand-alone project claims the name in the same table, so two components can never hand
+out one name twice.
+
+A stand-alone project may later get its user or org (the tutorial's images may be pushed to
+`bootcamp/...` by an administrator before user `bootcamp` exists; Gitea's users and orgs share one
+namespace, Harbor's projects stand apart): an administrator creating that user or org adopts the
+project into it (`adopt_project=True`), so its owner is then the new user or org. Nobody else can
+take a stand-alone project's name: a non-administrator's org of that name is refused.
 """
 
 from __future__ import annotations
@@ -44,10 +50,16 @@ def lookup(conn: Any, name: str) -> Namespace | None:
     return Namespace(row.name, row.kind) if row else None
 
 
-def claim(conn: Any, name: str, kind: str) -> None:
-    """Take `name` for a new user, org or stand-alone project; NamespaceTaken if it is used."""
+def claim(conn: Any, name: str, kind: str, *, adopt_project: bool = False) -> bool:
+    """Take `name` for a new user, org or stand-alone project; NamespaceTaken if it is used.
+    With `adopt_project` (an administrator creating a user or org), a stand-alone registry
+    project of that name becomes the new user's or org's namespace instead: returns True then."""
     assert kind in KINDS
     existing = lookup(conn, name)
+    if existing is not None and adopt_project and existing.kind == "project" and kind != "project":
+        conn.execute(text("UPDATE auth_namespaces SET name = :n, kind = :k WHERE lower_name = :l"),
+                     {"n": name, "k": kind, "l": name.lower()})
+        return True
     if existing is not None:
         raise NamespaceTaken(existing.name, existing.kind)
     try:
@@ -58,6 +70,7 @@ def claim(conn: Any, name: str, kind: str) -> None:
         )
     except IntegrityError:  # claimed concurrently: the caller's transaction rolls back
         raise NamespaceTaken(name, kind) from None
+    return False
 
 
 def release(conn: Any, name: str, kind: str) -> None:

@@ -7,6 +7,7 @@ token that works for `git push` works for `skopeo copy` and for the CI API too.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 import time
@@ -25,6 +26,7 @@ from dockyard.auth.scopes import normalize as normalize_scopes
 from dockyard.auth.scopes import parse as parse_scopes
 from dockyard.store import Database, utcnow
 
+log = logging.getLogger(__name__)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,38}$")
 _VERIFIED_TTL = 60.0
 
@@ -84,8 +86,8 @@ class AuthService:
             ).first()
             if exists:
                 raise AuthError(f"user {username!r} already exists")
-            try:
-                namespaces.claim(conn, username, "user")
+            try:  # only administrators create users: one adopts a stand-alone project's name
+                adopted = namespaces.claim(conn, username, "user", adopt_project=True)
             except NamespaceTaken as exc:
                 raise AuthError(str(exc)) from None
             conn.execute(
@@ -102,6 +104,8 @@ class AuthService:
                     "c": utcnow().isoformat(),
                 },
             )
+        if adopted:
+            log.info("user %s adopts the registry project of the same name", username)
         user = self.get_user(username)
         assert user is not None
         return user

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from dockyard import __version__
 from dockyard.auth import Principal
+from dockyard.ci.access import JobForbidden
 from dockyard.ci.buildlog import read_from
 from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import CRUMB_FIELD, SESSION_COOKIE, HTTPError
@@ -64,6 +65,8 @@ def jenkins_routes(ci: CIOperations) -> list[BaseRoute]:
                 response = e.response()
             except JobNotFound as e:
                 response = HTTPError(404, str(e)).response()
+            except JobForbidden as e:
+                response = HTTPError(403, str(e)).response()
             except (JobError, JobConfigError) as e:
                 response = HTTPError(400, str(e)).response()
             response.headers["X-Jenkins"] = JENKINS_VERSION
@@ -352,7 +355,7 @@ class JenkinsAPI:
         return {}
 
     async def _trigger(self, request: Request, principal: Principal, params: dict[str, Any]) -> Response:
-        job = await asyncio.to_thread(self.ci.visible_job, principal, request.path_params["name"])
+        job = await asyncio.to_thread(self.ci.runnable_job, principal, request.path_params["name"])
         build = await asyncio.to_thread(self.ci.trigger, job, params, f"user {principal.username}")
         return Response(status_code=201, headers={"Location": f"{self.base}/queue/item/{build.id}/"})
 
@@ -435,6 +438,7 @@ class JenkinsAPI:
         b = await asyncio.to_thread(self.ci.visible_build, principal, b)
         if b is None:
             raise HTTPError(404, f"no queue item {item_id}")
+        await asyncio.to_thread(self.ci.runnable_job, principal, b.job_name)
         if b.state == QUEUED:
             await self.ci.scheduler.cancel(b, f"cancelled by {principal.username}")
         return Response(status_code=204)
@@ -505,6 +509,7 @@ class JenkinsAPI:
 
     async def stop(self, request: Request, principal: Principal) -> Response:
         b = await self._build(request, principal)
+        await asyncio.to_thread(self.ci.runnable_job, principal, b.job_name)
         if b.state != DONE:
             await self.ci.scheduler.cancel(b, f"Aborted by {principal.username}")
         return RedirectResponse(f"{self.job_url(b.job_name)}{b.number}/api/json", status_code=302)

@@ -1,4 +1,11 @@
-"""Dockyard's own CI API for what Jenkins' lacks: build lists with timings, stages and the trace."""
+"""Dockyard's own CI API for what Jenkins' lacks: build lists with timings, stages and the trace.
+
+Writes: `POST /api/ci/jobs/NAME/builds` (JSON `{"params": {...}}`, optional) queues a build and
+answers 201 with its summary; `POST /api/ci/jobs/NAME/builds/N/abort` stops a queued or running
+build (202). Both need write access to the job's repository (`JobAccess.check_run`, git push's
+rule): a reader gets 403, a hidden job stays 404. A session-cookie caller sends a crumb as on
+Jenkins' API; JSON bodies must be `application/json`.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +18,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dockyard.auth import Principal
+from dockyard.ci.access import JobForbidden
 from dockyard.ci.buildlog import load_trace
 from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import HTTPError
-from dockyard.ci.store import Build, JobNotFound
+from dockyard.ci.store import DONE, Build, JobError, JobNotFound
+from dockyard.http import BadRequest, json_object
 
 
 def build_summary(b: Build) -> dict[str, Any]:
@@ -40,15 +49,21 @@ def build_summary(b: Build) -> dict[str, Any]:
 def native_routes(ci: CIOperations) -> list[BaseRoute]:
     Handler = Callable[[Request, Principal], Awaitable[Response]]
 
-    def guard(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
+    def guard(fn: Handler, post: bool = False) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
                 principal = await asyncio.to_thread(ci.crumbs.principal, request)
+                if post:
+                    ci.crumbs.check_post(request, principal)
                 return await fn(request, principal)
             except HTTPError as e:
                 return e.response()
             except JobNotFound as e:
                 return JSONResponse({"message": str(e)}, status_code=404)
+            except JobForbidden as e:
+                return JSONResponse({"message": str(e)}, status_code=403)
+            except JobError as e:
+                return JSONResponse({"message": str(e)}, status_code=400)
 
         return endpoint
 
@@ -93,6 +108,23 @@ def native_routes(ci: CIOperations) -> list[BaseRoute]:
         data = load_trace(ci.scheduler.paths(b.job_name, b.number).trace)
         return JSONResponse([s for s in data["spans"] if s["kind"] == "stage"])
 
+    async def trigger(request: Request, principal: Principal) -> Response:
+        body = await json_object(request, optional=True)
+        params = body.get("params", {})
+        if not isinstance(params, dict) or set(body) - {"params"}:
+            raise BadRequest('the body is {"params": {"NAME": value, ...}} (optional)')
+        job = await asyncio.to_thread(ci.runnable_job, principal, request.path_params["name"])
+        queued = await asyncio.to_thread(ci.trigger, job, params, f"user {principal.username}")
+        return JSONResponse(build_summary(queued), status_code=201)
+
+    async def abort(request: Request, principal: Principal) -> Response:
+        b = await visible_build(request, principal)
+        await asyncio.to_thread(ci.runnable_job, principal, b.job_name)
+        if b.state != DONE:
+            await ci.scheduler.cancel(b, f"Aborted by {principal.username}")
+        return JSONResponse(build_summary(await asyncio.to_thread(ci.store.build, b.job_name, b.number)),
+                            status_code=202)
+
     async def queue(request: Request, principal: Principal) -> Response:
         return JSONResponse([build_summary(b) for b in await asyncio.to_thread(ci.visible_queue, principal)])
 
@@ -101,6 +133,8 @@ def native_routes(ci: CIOperations) -> list[BaseRoute]:
         Route("/api/ci/jobs", guard(jobs), methods=["GET"]),
         Route("/api/ci/queue", guard(queue), methods=["GET"]),
         Route(base, guard(builds), methods=["GET"]),
+        Route(base, guard(trigger, post=True), methods=["POST"]),
+        Route(base + "/{n:int}/abort", guard(abort, post=True), methods=["POST"]),
         Route(base + "/{n:int}", guard(build), methods=["GET"]),
         Route(base + "/{n:int}/trace", guard(trace), methods=["GET"]),
         Route(base + "/{n:int}/stages", guard(stages), methods=["GET"]),

@@ -73,7 +73,7 @@ class BuildRunner:
         self.job, self.build, self.paths = job, build, paths
         self.log, self.trace, self.executor = log, trace, executor
         owner = build.source_repo.partition("/")[0] or local_owner(job.scm_url, base_url)
-        scoped = job_credentials(credentials, job.name, repo_owner=owner, job_created_by=job.created_by)
+        scoped = job_credentials(credentials, job.name, repo_owner=owner)
         self.credentials = BuildCredentials(scoped, log.masker, paths.root / "secrets")
         self.base_url = base_url
         self.on_commit = on_commit

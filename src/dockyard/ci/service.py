@@ -170,6 +170,11 @@ class CIService:
         """The job named `name` if the principal may see it; JobNotFound (404) otherwise."""
         return self.access.check(principal, self.store.job(name))
 
+    def runnable_job(self, principal: Principal, name: str) -> Job:
+        """The job named `name` if the principal may trigger, stop or cancel its builds (write on
+        its repository, as for `git push`); JobNotFound (404) if hidden, JobForbidden (403) else."""
+        return self.access.check_run(principal, self.store.job(name))
+
     def visible_build(self, principal: Principal, build: Build | None) -> Build | None:
         """`build` if the principal may see its job, else None (callers answer 404)."""
         if build is None:

@@ -45,7 +45,7 @@ class Job:
     next_number: int
     created_at: str
     pipeline_params: tuple[Parameter, ...] = ()
-    created_by: str = ""  # who created the job (its system credentials follow: credentials.scope)
+    created_by: str = ""  # who created the job (shown; credentials follow the repository)
 
     @property
     def config(self) -> JobConfig:

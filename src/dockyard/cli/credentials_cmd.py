@@ -2,8 +2,8 @@
 
 Administrators manage system credentials (the default) and everyone's; a user manages those of
 their own namespace and of orgs they administer (`--owner NAME`). A job binds its repository
-owner's credentials, system ones when an administrator created the job, and any granted to it
-(`dockyard credentials grant ID --job JOB`).
+owner's credentials and any granted to it (`dockyard credentials grant ID --job JOB`); a system
+credential reaches a job only through a grant.
 
 `add-docker-registry` mirrors `kubectl create secret docker-registry`: it stores a docker config
 JSON (`auths.{server}.{username,password,auth}`) that builds mount as `.dockerconfigjson`.

@@ -22,10 +22,11 @@ Store (shared DB, AES-256-GCM, key DATA/secrets/credentials.key 0600):
     store.grant(id, job, granted_by=...) / store.revoke(id, job)
 
 Scope (which job may bind what; see dockyard.credentials.scope):
-    resolve_for_job(store, id, job=..., repo_owner=..., job_created_by=...) -> Credential
+    resolve_for_job(store, id, job=..., repo_owner=...) -> Credential
         raises CredentialNotFound or CredentialNotAvailable ("credential 'X' is not available to
         job 'Y' ...", naming the grant command)
-    job_credentials(store, job, repo_owner=..., job_created_by=...) -> JobCredentials (.get(id))
+    job_credentials(store, job, repo_owner=...) -> JobCredentials (.get(id))
+        a job binds its repository owner's credentials and granted ones, nothing else
     MIGRATIONS                                    (listed in server.app.all_migrations)
 
 Sealing other components' secrets with the same key (CI job XML, password parameters):

@@ -98,7 +98,7 @@ class Demo:
             self.create_repos()
         with r.step("import a busybox base image (dockyard image import; offline stand-in for alpine)"):
             base = self.import_base()
-        with r.step("add the harbor-auth registry credential (tutorial B.3) and deploy-login"):
+        with r.step(f"add the harbor-auth registry credential (tutorial B.3) and deploy-login, owner {USER}"):
             self.add_credentials()
         with r.step("commit a Deployment manifest to notes-deploy (k8s/deployment.yaml)"):
             self.seed_deploy_repo()
@@ -176,12 +176,14 @@ class Demo:
 
     def add_credentials(self) -> None:
         hp = self.srv.host_port
+        # `kubectl create secret ... -n <build namespace>`: Dockyard's namespace is the repository
+        # owner's, and a job binds only credentials of its repository's owner (or granted to it)
         tools.dockyard("credentials", *self.admin_cli(), "add-docker-registry", "harbor-auth",
-                       "--server", hp, "--username", ADMIN_USER, "--password", ADMIN_PASSWORD,
-                       hide=[ADMIN_PASSWORD])
+                       "--owner", USER, "--server", hp, "--username", ADMIN_USER,
+                       "--password", ADMIN_PASSWORD, hide=[ADMIN_PASSWORD])
         tools.dockyard("credentials", *self.admin_cli(), "add-username-password",
-                       tutorial.DEPLOY_CREDENTIAL, "--username", USER, "--password", USER_PASSWORD,
-                       hide=[USER_PASSWORD])
+                       tutorial.DEPLOY_CREDENTIAL, "--owner", USER, "--username", USER,
+                       "--password", USER_PASSWORD, hide=[USER_PASSWORD])
         listing = tools.dockyard("credentials", *self.admin_cli(), "list")
         self.report.detail(listing)
 

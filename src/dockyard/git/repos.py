@@ -110,8 +110,8 @@ class RepoService:
         if visibility not in ("public", "limited", "private"):
             raise RepoError("visibility must be public, limited or private")
         with self.db.transaction() as conn:
-            try:  # a user's, org's or registry project's name is never handed out twice
-                claim_namespace(conn, name, "org")
+            try:  # a name is never handed out twice; an administrator adopts a stand-alone project
+                claim_namespace(conn, name, "org", adopt_project=creator.is_admin)
             except NamespaceTaken as exc:
                 raise RepoError(str(exc)) from None
             conn.execute(
