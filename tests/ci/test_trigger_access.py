@@ -3,8 +3,8 @@
 Alice's private repository gets its Jenkinsfile by a real `git push`; an administrator creates the
 job with python-jenkins. Alice (owner) and a write collaborator run, stop and cancel builds with
 python-jenkins and the native API; a read collaborator sees the job but every trigger, stop and
-cancel (curl with crumb and cookie jar, native API) is 403; a stranger gets 404 for all of them,
-as for a job that does not exist.
+cancel (curl with crumb and cookie jar, native API, the web UI's forms) is 403; a stranger gets
+404 for all of them, as for a job that does not exist.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,6 +22,7 @@ import pytest
 from tests.ci.conftest import job_xml
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer
 from tests.git.conftest import Account, Git, client, create_repo, create_user, repo_url, unique
+from tests.ui.helpers import post_form, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -124,6 +125,10 @@ def test_triggering_and_stopping_need_write_access_to_the_repository(
             refused = r_http.post(path, json=body)
             assert refused.status_code == 403 and "may not start or stop" in refused.text, path
             assert s_http.post(path, json=body).status_code == 404, path
+    with closing(sign_in(server, reader.username, reader.password)) as ui:  # the web UI's buttons too
+        for action in (f"/job/{name}/-/build", f"/job/{name}/1/-/stop"):
+            refused = post_form(ui, f"/job/{name}/", action)
+            assert refused.status_code == 403 and "may not start or stop" in refused.text, action
     status = as_alice.get_build_info(name, 1)
     assert status["building"] and status["result"] is None  # the reader's stop did nothing
 

@@ -46,12 +46,16 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     for warning in check_data_dir(settings.data_dir):
         log.warning("%s", warning)
+    from dockyard.credentials.keycheck import KeyFileError
     from dockyard.store import DatabaseUnavailable
 
     try:
         services = open_services(settings)
     except DatabaseUnavailable as exc:
         print(f"dockyard up: --database-url: {exc}", file=sys.stderr)
+        return 2
+    except KeyFileError as exc:
+        print(f"dockyard up: {exc}", file=sys.stderr)
         return 2
     generated = services.auth.ensure_admin(settings.admin_user, args.admin_password)
     if generated:

@@ -12,7 +12,8 @@ Kubernetes Secret data keys, `mask_values()` what a log must never show):
     SecretFile(id, filename=..., content=b"...", description="")       data: {filename: content}
     Credential (base class), CredentialError (bad input, message names the fix), KINDS
 
-Store (shared DB, AES-256-GCM, key DATA/secrets/credentials.key 0600):
+Store (shared DB, AES-256-GCM, key DATA/secrets/credentials.key 0600; `dockyard up` first runs
+dockyard.credentials.keycheck.check_key_file: a missing or other key file is KeyFileError, naming it):
     store = CredentialStore.open(db, settings.secrets_dir)
     store.put(credential, created_by="admin", replace=False) -> CredentialInfo
     store.get(id) -> Credential                   raises CredentialNotFound (message names the id)

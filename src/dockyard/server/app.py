@@ -18,7 +18,13 @@ from dockyard.auth import MIGRATIONS as AUTH_MIGRATIONS
 from dockyard.auth import AuthService, TokenSigner
 from dockyard.config import Settings
 from dockyard.events import EventBus
-from dockyard.http import BadRequest, BoundedBodyMiddleware, render_bad_request, render_internal_error
+from dockyard.http import (
+    BadRequest,
+    BoundedBodyMiddleware,
+    render_bad_request,
+    render_internal_error,
+    wire_of,
+)
 from dockyard.http.routing import bound_int_path_params
 from dockyard.server.http_policy import POLICY
 from dockyard.server.keys import load_or_create_key
@@ -44,8 +50,19 @@ def open_services(settings: Settings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database)
     db.migrate(all_migrations())
+    from dockyard.credentials.keycheck import check_key_file
+
+    check_key_file(db, settings.secrets_dir, SEALED_TABLES)  # KeyFileError: `dockyard up` refuses
     signer = TokenSigner(load_or_create_key(settings.secrets_dir / "token.key"))
     return Services(settings, db, AuthService(db), signer, EventBus())
+
+
+# rows sealed with DATA/secrets/credentials.key: table -> (sealed column, what a row is)
+SEALED_TABLES = {
+    "credentials": ("sealed", "credential(s)"),
+    "ci_jobs": ("config_sealed", "CI job config(s)"),
+    "ci_builds": ("secret_params", "build(s) with password parameters"),
+}
 
 
 def all_migrations() -> list:
@@ -60,9 +77,17 @@ def all_migrations() -> list:
             *UI_MIGRATIONS]
 
 
+async def _sealed_with_another_key(request: Request, exc: Exception) -> Response:
+    """A secret sealed with a key other than the loaded one (the start-up check passed, so the
+    database or key changed under a running server): 503 with the reason, never a bare 500."""
+    log.error("%s %s: %s", request.method, request.url.path, exc)
+    return wire_of(request).render(BadRequest(f"{exc}; restart Dockyard to have the key file checked",
+                                              status=503, code="UNAVAILABLE"))
+
+
 def build_app(services: Services) -> Starlette:
     from dockyard.ci import CIComponent, executor_backend, open_ci
-    from dockyard.credentials import CredentialStore
+    from dockyard.credentials import CredentialStore, KeyMismatch
     from dockyard.credentials.api import CredentialsAPI
     from dockyard.git import GitServer
     from dockyard.registry import Registry
@@ -113,7 +138,8 @@ def build_app(services: Services) -> Starlette:
             Middleware(MetricsMiddleware, metrics=metrics),
             Middleware(BoundedBodyMiddleware, policy=POLICY),
         ],
-        exception_handlers={BadRequest: render_bad_request, Exception: render_internal_error},
+        exception_handlers={BadRequest: render_bad_request, KeyMismatch: _sealed_with_another_key,
+                            Exception: render_internal_error},
     )
     app.state.services = services
     return app

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from dockyard.ci import DONE, QUEUED, Build, Job, JobError, JobNotFound, load_trace
+from dockyard.ci.access import JobForbidden
 from dockyard.ui import console
 from dockyard.ui.web import SECURITY_HEADERS, PageError, Visitor, Web
 
@@ -56,6 +57,15 @@ class CIPages:
         except JobNotFound:
             raise PageError(404, f"There is no job named {name!r} that you may see.") from None
 
+    async def _runnable(self, visitor: Visitor, name: str) -> Job:
+        """The job if the visitor may start or stop its builds (CI's check_run: write on its repository)."""
+        try:
+            return await asyncio.to_thread(self.ci.runnable_job, visitor.principal, name)
+        except JobNotFound:
+            raise PageError(404, f"There is no job named {name!r} that you may see.") from None
+        except JobForbidden as e:
+            raise PageError(403, str(e)) from None
+
     async def _build(self, visitor: Visitor, name: str, number: int) -> tuple[Job, Build]:
         job = await self._job(visitor, name)
         try:
@@ -97,7 +107,7 @@ class CIPages:
 
     async def trigger(self, request: Request, visitor: Visitor) -> Response:
         form = await self.web.form(request, visitor)
-        job = await self._job(visitor, request.path_params["name"])
+        job = await self._runnable(visitor, request.path_params["name"])
         declared = await asyncio.to_thread(self.ci.declared_parameters, job)
         params = {k[len("param."):]: v for k, v in form.items() if k.startswith("param.")}
         for name, p in declared.items():
@@ -113,6 +123,7 @@ class CIPages:
     async def stop(self, request: Request, visitor: Visitor) -> Response:
         await self.web.form(request, visitor)
         job, build = await self._build(visitor, request.path_params["name"], request.path_params["number"])
+        await self._runnable(visitor, job.name)
         if build.state != DONE:
             await self.ci.scheduler.cancel(build, f"Aborted by {visitor.principal.username}")
         return self.web.redirect(request, visitor, f"/job/{job.name}/{build.number}/")
