@@ -106,3 +106,32 @@ def test_open_redirect_after_sign_in_is_refused(server: DockyardServer) -> None:
     r = post_form(c, "/user/login?redirect_to=//evil.example/", "/user/login",
                   {"username": ADMIN_USER, "password": ADMIN_PASSWORD, "redirect_to": "//evil.example/"})
     assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+def test_access_tokens_created_shown_once_and_revoked(server: DockyardServer) -> None:
+    server.add_user("ui-tokens", "tokens-password-1")
+    c = sign_in(server, "ui-tokens", "tokens-password-1")
+    r = post_form(c, "/user/settings/applications", "/user/settings/applications",
+                  {"name": "ci-read", "scope.repository": "read", "scope.user": "read"})
+    assert r.status_code == 200
+    secret = r.text.split('id="new-token" readonly value="', 1)[1].split('"', 1)[0]
+    assert len(secret) >= 20 and "read:repository" in r.text and "read:user" in r.text
+    # the secret works as the API's token, with its scopes, and is never shown again
+    me = httpx.get(server.url + "/api/v1/user", headers={"Authorization": f"token {secret}"})
+    assert me.status_code == 200 and me.json()["login"] == "ui-tokens"
+    made = httpx.post(server.url + "/api/v1/user/repos", headers={"Authorization": f"token {secret}"},
+                      json={"name": "not-with-a-read-token"})
+    assert made.status_code == 403  # read scopes only
+    listing = c.get("/user/settings/applications").text
+    assert secret not in listing and secret[-8:] in listing
+    # a token cannot be made with an unknown name twice, and revoking ends it
+    again = post_form(c, "/user/settings/applications", "/user/settings/applications",
+                      {"name": "ci-read"})
+    assert again.status_code == 422 and "used already" in again.text
+    token_id = listing.split('name="id" value="', 1)[1].split('"', 1)[0]
+    assert c.post("/user/settings/applications/delete", data={"id": token_id}).status_code == 403
+    r = post_form(c, "/user/settings/applications", "/user/settings/applications/delete", {"id": token_id})
+    assert r.status_code == 303
+    gone = httpx.get(server.url + "/api/v1/user", headers={"Authorization": f"token {secret}"})
+    assert gone.status_code == 401
+    assert browser(server).get("/user/settings/applications").status_code == 303  # sign in first

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from dockyard.ui.account import Account
+from dockyard.ui.account import Account, Tokens
 from dockyard.ui.ci_pages import CIPages
 from dockyard.ui.home import Components, Home
 from dockyard.ui.migrations import MIGRATIONS
@@ -33,6 +33,7 @@ class WebUI:
         self.web = Web(self.sessions, lambda: services.settings.base_url)
         self.parts = Components(git, ci, registry)
         self.account = Account(self.web, services.auth, self.sessions, limiter)
+        self.tokens = Tokens(self.web, services.auth)
         self.home = Home(self.web, self.parts)
         self.ci = CIPages(self.web, ci)
         self.repos = RepoPages(self.web, git, lambda: services.settings.base_url)
@@ -45,6 +46,10 @@ class WebUI:
             Route("/user/login", page(self.account.login_form), methods=["GET"]),
             Route("/user/login", page(self.account.login), methods=["POST"]),
             Route("/user/logout", page(self.account.logout, signed_in=True), methods=["POST"]),
+            Route("/user/settings/applications", page(self.tokens.show, signed_in=True), methods=["GET"]),
+            Route("/user/settings/applications", page(self.tokens.create, signed_in=True), methods=["POST"]),
+            Route("/user/settings/applications/delete", page(self.tokens.revoke, signed_in=True),
+                  methods=["POST"]),
             Mount("/assets", app=StaticFiles(directory=STATIC), name="assets"),
             Route("/repo/create", page(self.repos.create_form, signed_in=True), methods=["GET"]),
             Route("/repo/create", page(self.repos.create, signed_in=True), methods=["POST"]),

@@ -8,9 +8,12 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dockyard.auth import AuthService, Credentials
+from dockyard.auth import AuthError, AuthService, Credentials
 from dockyard.ui.sessions import SESSION_TTL, LoginLimiter, SessionStore
 from dockyard.ui.web import CSRF_COOKIE, SESSION_COOKIE, Visitor, Web, local_path
+
+# the token scope categories the form offers (dockyard.auth.scopes has Gitea's full list)
+SCOPE_CATEGORIES = ("repository", "package", "user", "organization", "issue", "admin")
 
 
 class Account:
@@ -65,3 +68,44 @@ class Account:
         response = self.web.redirect(request, visitor, "/")
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
         return response
+
+
+class Tokens:
+    """Personal access tokens in the browser (Gitea's /user/settings/applications): create with
+    scopes, the secret shown once in the answer to the POST, revoke. AuthService does the work,
+    as for the API's /api/v1/users/{name}/tokens."""
+
+    def __init__(self, web: Web, auth: AuthService) -> None:
+        self.web = web
+        self.auth = auth
+
+    async def page(self, request: Request, visitor: Visitor, status: int = 200,
+                   **extra: object) -> Response:
+        tokens = await asyncio.to_thread(self.auth.list_tokens, visitor.principal.username)
+        return self.web.render(request, visitor, "tokens.html", status=status, tokens=tokens,
+                               categories=SCOPE_CATEGORIES, **extra)
+
+    async def show(self, request: Request, visitor: Visitor) -> Response:
+        return await self.page(request, visitor)
+
+    async def create(self, request: Request, visitor: Visitor) -> Response:
+        form = await self.web.form(request, visitor)
+        scopes = [f"{form[f'scope.{c}']}:{c}" for c in SCOPE_CATEGORIES
+                  if form.get(f"scope.{c}") in ("read", "write")]
+        if form.get("public_only") == "on":
+            scopes.append("public-only")
+        try:
+            token, secret = await asyncio.to_thread(
+                self.auth.create_token, visitor.principal.username, form.get("name", "").strip()[:255],
+                ",".join(scopes) or "all")
+        except AuthError as e:
+            return await self.page(request, visitor, status=422, error=str(e))
+        return await self.page(request, visitor, created=token, secret=secret)
+
+    async def revoke(self, request: Request, visitor: Visitor) -> Response:
+        form = await self.web.form(request, visitor)
+        token_id = form.get("id", "")
+        if not token_id.isdigit():
+            return await self.page(request, visitor, status=422, error="Choose a token to revoke.")
+        await asyncio.to_thread(self.auth.delete_token, visitor.principal.username, token_id)
+        return self.web.redirect(request, visitor, "/user/settings/applications")
