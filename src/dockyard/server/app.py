@@ -104,7 +104,7 @@ def build_app(services: Services) -> Starlette:
         repo_role=git.repos.role_of,  # CI reads follow git's
         executor=executor_backend("local", services.settings.data_dir),  # steps never see DATA
     )
-    ui = WebUI(services, git=git, ci=ci, registry=registry)
+    ui = WebUI(services, git=git, ci=ci, registry=registry, credentials=credentials)
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET", "HEAD"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),

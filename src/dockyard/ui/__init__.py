@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from dockyard.ui.account import Account, Tokens
+from dockyard.ui.admin_pages import AdminPages
 from dockyard.ui.ci_pages import CIPages
 from dockyard.ui.home import Components, Home
 from dockyard.ui.migrations import MIGRATIONS
@@ -27,7 +28,7 @@ __all__ = ["MIGRATIONS", "WebUI"]
 
 
 class WebUI:
-    def __init__(self, services: Any, *, git: Any, ci: Any, registry: Any,
+    def __init__(self, services: Any, *, git: Any, ci: Any, registry: Any, credentials: Any = None,
                  limiter: LoginLimiter | None = None) -> None:
         self.sessions = SessionStore(services.db)
         self.web = Web(self.sessions, lambda: services.settings.base_url)
@@ -38,6 +39,7 @@ class WebUI:
         self.ci = CIPages(self.web, ci)
         self.repos = RepoPages(self.web, git, lambda: services.settings.base_url)
         self.registry = RegistryPages(self.web, registry, lambda: services.settings.base_url)
+        self.admin = AdminPages(self.web, services.auth, ci, credentials, services.settings.data_dir)
 
     def routes(self) -> list[BaseRoute]:
         page = self.web.page
@@ -53,6 +55,12 @@ class WebUI:
             Mount("/assets", app=StaticFiles(directory=STATIC), name="assets"),
             Route("/repo/create", page(self.repos.create_form, signed_in=True), methods=["GET"]),
             Route("/repo/create", page(self.repos.create, signed_in=True), methods=["POST"]),
+            Route("/explore", _to("/explore/repos"), methods=["GET"]),
+            Route("/explore/repos", page(self.repos.explore), methods=["GET"]),
+            Route("/-/admin", page(self.admin.system, signed_in=True), methods=["GET"]),
+            Route("/-/admin/users", page(self.admin.users, signed_in=True), methods=["GET"]),
+            Route("/-/admin/users", page(self.admin.create_user, signed_in=True), methods=["POST"]),
+            Route("/-/admin/credentials", page(self.admin.credentials_page, signed_in=True), methods=["GET"]),
             *self._ci_routes(),
             *self._registry_routes(),
         ]
@@ -108,6 +116,7 @@ class WebUI:
             Route(build + "/console/events", page(ci.console_events), methods=["GET"]),
             Route(build + "/console/raw", page(ci.console_raw), methods=["GET"]),
             Route(build + "/-/stop", page(ci.stop), methods=["POST"]),
+            Route(build + "/-/rebuild", page(ci.rebuild), methods=["POST"]),
             Route(build + "/artifacts/{path:path}", page(ci.artifact), methods=["GET"]),
         ]
 

@@ -120,6 +120,19 @@ class CIPages:
             raise PageError(400, str(e)) from None
         return self.web.redirect(request, visitor, f"/job/{job.name}/?queued={build.number}")
 
+    async def rebuild(self, request: Request, visitor: Visitor) -> Response:
+        """A new build with the parameters of this one; password values are not kept by builds
+        that others can read, so those take their defaults again."""
+        await self.web.form(request, visitor)
+        job, build = await self._build(visitor, request.path_params["name"], request.path_params["number"])
+        params = {k: v for k, v in build.params.items() if k not in build.secret_names}
+        try:
+            new = await asyncio.to_thread(self.ci.trigger, job, params,
+                                          f"user {visitor.principal.username} (rebuild of #{build.number})")
+        except JobError as e:
+            raise PageError(400, str(e)) from None
+        return self.web.redirect(request, visitor, f"/job/{job.name}/?queued={new.number}")
+
     async def stop(self, request: Request, visitor: Visitor) -> Response:
         await self.web.form(request, visitor)
         job, build = await self._build(visitor, request.path_params["name"], request.path_params["number"])

@@ -191,6 +191,14 @@ class RepoPages:
                  if self.repos.role(visitor.principal, r) >= Role.READ]
         return self.web.render(request, visitor, "owner.html", owner=kind[1], kind=kind[0], repos=repos)
 
+    async def explore(self, request: Request, visitor: Visitor) -> Response:
+        """Gitea's /explore/repos: every repository the visitor may read, searched by `q`."""
+        query = request.query_params.get("q", "")[:100]
+        repos = [r for r in await asyncio.to_thread(self.repos.find, None, query)
+                 if self.repos.role(visitor.principal, r) >= Role.READ]
+        return self.web.render(request, visitor, "explore.html", repos=repos[:200], q=query,
+                               total=len(repos))
+
     async def create_form(self, request: Request, visitor: Visitor) -> Response:
         form = {"owner": visitor.principal.username, "default_branch": "main"}
         return self.web.render(request, visitor, "repo_create.html", form=form)

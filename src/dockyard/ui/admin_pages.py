@@ -1,0 +1,64 @@
+"""Administration pages under Gitea's /-/admin: system information (version, disk, queue and
+executors), users (list, create), credentials (ids, kinds, owners and grants - never values).
+Only administrators see them; others get the same 404 as for a page that does not exist."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dockyard import __version__
+from dockyard.auth import AuthError, AuthService
+from dockyard.ui.web import PageError, Visitor, Web
+
+
+class AdminPages:
+    def __init__(self, web: Web, auth: AuthService, ci: Any, credentials: Any, data_dir: Any) -> None:
+        self.web = web
+        self.auth = auth
+        self.ci = ci
+        self.credentials = credentials
+        self.data_dir = data_dir
+
+    @staticmethod
+    def _require_admin(visitor: Visitor) -> None:
+        if not visitor.principal.is_admin:
+            raise PageError(404, "There is no such page.")
+
+    async def system(self, request: Request, visitor: Visitor) -> Response:
+        self._require_admin(visitor)
+
+        def load() -> dict[str, Any]:
+            disk = shutil.disk_usage(self.data_dir)
+            return {"version": __version__, "data_dir": str(self.data_dir), "disk": disk,
+                    "queued": self.ci.store.queued(), "running": self.ci.store.running(),
+                    "executors": self.ci.scheduler.limit, "users": len(self.auth.list_users())}
+
+        facts = await asyncio.to_thread(load)
+        return self.web.render(request, visitor, "admin_system.html", tab="system", **facts)
+
+    async def users(self, request: Request, visitor: Visitor, status: int = 200, **extra: Any) -> Response:
+        self._require_admin(visitor)
+        users = await asyncio.to_thread(self.auth.list_users)
+        return self.web.render(request, visitor, "admin_users.html", status=status, tab="users", users=users,
+                               **extra)
+
+    async def create_user(self, request: Request, visitor: Visitor) -> Response:
+        self._require_admin(visitor)
+        form = await self.web.form(request, visitor)
+        try:
+            user = await asyncio.to_thread(
+                self.auth.create_user, form.get("username", "").strip(), form.get("password", ""),
+                email=form.get("email", "").strip()[:255], is_admin=form.get("is_admin") == "on")
+        except AuthError as e:
+            return await self.users(request, visitor, status=422, error=str(e))
+        return await self.users(request, visitor, created=user.username)
+
+    async def credentials_page(self, request: Request, visitor: Visitor) -> Response:
+        self._require_admin(visitor)
+        infos = await asyncio.to_thread(self.credentials.list) if self.credentials is not None else []
+        return self.web.render(request, visitor, "admin_credentials.html", tab="credentials", infos=infos)
