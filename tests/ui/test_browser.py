@@ -78,8 +78,9 @@ def prepare(server: DockyardServer, tmp_path: Path) -> str:
     hp = server.host_port
     server.add_user("bootcamp", "bootcamp")
     conn = ["--url", server.url, "--user", ADMIN_USER, "--password", ADMIN_PASSWORD]
-    _dockyard("credentials", *conn, "add-docker-registry", "harbor-auth", "--server", hp,
-              "--username", ADMIN_USER, "--password", ADMIN_PASSWORD)
+    # in bootcamp's namespace (the tutorial's secret in the build namespace): bootcamp's jobs bind it
+    _dockyard("credentials", *conn, "add-docker-registry", "harbor-auth", "--owner", "bootcamp",
+              "--server", hp, "--username", ADMIN_USER, "--password", ADMIN_PASSWORD)
     docker_dir = tmp_path / "docker"
     docker_dir.mkdir()
     auth = base64.b64encode(f"{ADMIN_USER}:{ADMIN_PASSWORD}".encode()).decode()
