@@ -126,7 +126,7 @@ def test_triggering_and_stopping_need_write_access_to_the_repository(
             assert refused.status_code == 403 and "may not start or stop" in refused.text, path
             assert s_http.post(path, json=body).status_code == 404, path
     with closing(sign_in(server, reader.username, reader.password)) as ui:  # the web UI's buttons too
-        for action in (f"/job/{name}/-/build", f"/job/{name}/1/-/stop"):
+        for action in (f"/job/{name}/-/build", f"/job/{name}/1/-/stop", f"/job/{name}/1/-/rebuild"):
             refused = post_form(ui, f"/job/{name}/", action)
             assert refused.status_code == 403 and "may not start or stop" in refused.text, action
     status = as_alice.get_build_info(name, 1)

@@ -125,6 +125,7 @@ class CIPages:
         that others can read, so those take their defaults again."""
         await self.web.form(request, visitor)
         job, build = await self._build(visitor, request.path_params["name"], request.path_params["number"])
+        await self._runnable(visitor, job.name)
         params = {k: v for k, v in build.params.items() if k not in build.secret_names}
         try:
             new = await asyncio.to_thread(self.ci.trigger, job, params,
