@@ -25,7 +25,15 @@ from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import CRUMB_FIELD, SESSION_COOKIE, HTTPError
 from dockyard.ci.jobxml import JobConfigError, restore_job_secrets
 from dockyard.ci.store import DONE, QUEUED, RUNNING, Build, Job, JobError, JobNotFound
-from dockyard.http import JOB_XML_LIMIT, BadRequest, form_body, media_type, parse_json, read_body
+from dockyard.http import (
+    JOB_XML_LIMIT,
+    BadRequest,
+    form_body,
+    media_type,
+    parse_json,
+    read_body,
+    small_int,
+)
 
 JENKINS_VERSION = "2.462.3"  # the Jenkins LTS whose API shapes these follow
 _CRUMB_XPATH = re.compile(r'^concat\(//crumbRequestField,\s*["\']:["\'],\s*//crumb\)$')
@@ -456,7 +464,10 @@ class JenkinsAPI:
         name, ref = request.path_params["name"], request.path_params["ref"]
         await asyncio.to_thread(self.ci.visible_job, principal, name)
         if ref.isdigit():
-            b = await asyncio.to_thread(self.store.build, name, int(ref))
+            number = small_int(ref)  # '²' or 25 digits: no build has that number
+            if number is None:
+                raise HTTPError(404, f"no build {ref!r} of job {name}")
+            b = await asyncio.to_thread(self.store.build, name, number)
             if b.state == QUEUED:
                 raise HTTPError(404, f"build {name} #{ref} is still queued (see /queue/item/{b.id}/)")
             return b

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from dockyard.ci.model import Parameter
 from dockyard.ci.params import forbidden_env_name
+from dockyard.ci.scm import SECRET_NAME
 
 SCM_DEFINITION = "org.jenkinsci.plugins.workflow.cps.CpsScmFlowDefinition"
 INLINE_DEFINITION = "org.jenkinsci.plugins.workflow.cps.CpsFlowDefinition"
@@ -116,14 +117,21 @@ def parse_job_xml(data: bytes | str) -> JobConfig:
 
 
 # -- secrets in job XML ------------------------------------------------------------------------
-# config.xml is readable by everyone who can see the job, so the password of a clone URL
-# (`http://user:pass@host/...`) and the default of a password parameter leave as SECRET_MASK,
-# the way Jenkins hands out Secrets only in a form that does not reveal them. Posting the masked
-# form back (python-jenkins' get_job_config -> reconfig_job) keeps the stored secret.
+# config.xml is readable by everyone who can see the job, so the secrets a URL carries leave as
+# SECRET_MASK, the way Jenkins hands out Secrets only in a form that does not reveal them: the
+# password of `http://user:pass@host/...`, a token written as the user name
+# (`https://TOKEN@github.com/...`, http(s) only) and query values whose name says token, secret,
+# password, key, signature or auth (`?access_token=...`); so does the default of a password
+# parameter. Posting the masked form back (python-jenkins' get_job_config -> reconfig_job) keeps
+# the stored secret.
 
 SECRET_MASK = "****"
-_URL_PASSWORD = re.compile(
-    r"(?P<pre>\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@<>\"']+:)(?P<pw>[^@\s/<>\"']*)@(?P<host>[^/\s<>\"']*)"
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s<>\"']+")
+_USERINFO = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/:@]*)(?::(?P<pw>[^/@]*))?@(?P<host>[^/?#]*)"
+)
+_SECRET_QUERY = re.compile(
+    rf"[?&;](?P<name>[^=&;#]*(?:{SECRET_NAME.pattern})[^=&;#]*)=(?P<value>[^&;#]*)", re.I
 )
 _PASSWORD_PARAM = re.compile(
     r"<hudson\.model\.PasswordParameterDefinition>.*?</hudson\.model\.PasswordParameterDefinition>", re.S
@@ -132,29 +140,63 @@ _PARAM_NAME = re.compile(r"<name>(.*?)</name>", re.S)
 _PARAM_DEFAULT = re.compile(r"(<defaultValue>)(.*?)(</defaultValue>)", re.S)
 
 
+def _url_secrets(url: str) -> list[tuple[str, int, int]]:
+    """(what it is, start, end) of each non-empty secret in `url`, in order. What it is names the
+    secret without its value: the URL's scheme, user and host for userinfo, else the whole URL
+    with those values blanked and the query name, so a masked form finds its stored value."""
+    spans: list[tuple[str, int, int]] = []
+    m = _USERINFO.match(url)
+    if m and m["pw"] is not None:
+        spans.append((f"{m['scheme']}{m['user']}:@{m['host']}", *m.span("pw")))
+    elif m and m["scheme"].lower() in ("http://", "https://"):
+        spans.append((f"{m['scheme']}@{m['host']}", *m.span("user")))
+    query = url.find("?", m.end() if m else 0)
+    if query >= 0:
+        found = list(_SECRET_QUERY.finditer(url, query))
+        blank = _replace(url, [(a, b) for _, a, b in spans] + [q.span("value") for q in found], "")
+        spans += [(f"{blank}#{q['name']}", *q.span("value")) for q in found]
+    return [(what, start, end) for what, start, end in spans if end > start]
+
+
+def _replace(text: str, spans: list[tuple[int, int]], by: str) -> str:
+    out, last = [], 0
+    for start, end in spans:
+        out += [text[last:start], by]
+        last = end
+    return "".join(out) + text[last:]
+
+
+def _redact_url(url: str) -> str:
+    return _replace(url, [(start, end) for _, start, end in _url_secrets(url)], SECRET_MASK)
+
+
 def redact_job_xml(xml: str) -> str:
-    """The job XML with every URL password and password-parameter default replaced by SECRET_MASK."""
-    xml = _URL_PASSWORD.sub(lambda m: f"{m['pre']}{SECRET_MASK if m['pw'] else ''}@{m['host']}", xml)
+    """The job XML with every URL secret and password-parameter default replaced by SECRET_MASK."""
+    xml = _URL.sub(lambda m: _redact_url(m[0]), xml)
     return _map_password_defaults(xml, lambda name, value: SECRET_MASK if value else value)
 
 
 def restore_job_secrets(new_xml: str, old_xml: str) -> str:
     """`new_xml` with each SECRET_MASK put back from `old_xml` (same URL user and host, same
-    parameter name); a mask Dockyard has no secret for is an error naming it."""
-    urls = {(m["pre"], m["host"]): m["pw"] for m in _URL_PASSWORD.finditer(old_xml)}
+    query; same parameter name); a mask Dockyard has no secret for is an error naming it."""
+    stored = {what: url[start:end] for url in _URL.findall(old_xml) for what, start, end in _url_secrets(url)}
     defaults: dict[str, str] = {}
     _map_password_defaults(old_xml, lambda name, value: defaults.setdefault(name, value))
 
     def url(m: re.Match[str]) -> str:
-        if m["pw"] != SECRET_MASK:
-            return m[0]
-        key = (m["pre"], m["host"])
-        if key not in urls:
+        secrets = _url_secrets(m[0])
+        masked = [(what, start, end) for what, start, end in secrets if m[0][start:end] == SECRET_MASK]
+        missing = [what for what, _, _ in masked if what not in stored]
+        if missing:
             raise JobConfigError(
-                f"the URL {m['pre']}{SECRET_MASK}@{m['host']} has a masked password that Dockyard does"
-                " not have: send the real password, or use a credentialsId instead"
+                f"the URL {_redact_url(m[0])} has a masked password or token that Dockyard does"
+                " not have: send the real value, or use a credentialsId instead"
             )
-        return f"{m['pre']}{urls[key]}@{m['host']}"
+        out, last = [], 0
+        for what, start, end in masked:
+            out += [m[0][last:start], stored[what]]
+            last = end
+        return "".join(out) + m[0][last:]
 
     def default(name: str, value: str) -> str:
         if value != SECRET_MASK:
@@ -166,7 +208,7 @@ def restore_job_secrets(new_xml: str, old_xml: str) -> str:
             )
         return defaults[name]
 
-    return _map_password_defaults(_URL_PASSWORD.sub(url, new_xml), default)
+    return _map_password_defaults(_URL.sub(url, new_xml), default)
 
 
 def _map_password_defaults(xml: str, fn: Callable[[str, str], str]) -> str:

@@ -79,6 +79,9 @@ _EXACT = {
     "MANPAGER": "a command man runs",
     "BROWSER": "a command tools run",
     "REGISTRY_AUTH_FILE": "the registry credentials podman and skopeo use",
+    "CLASSPATH": "where the JVM loads classes",
+    "GOFLAGS": "flags every go command applies (-toolexec runs a command)",
+    "RUSTC_WRAPPER": "a command cargo runs instead of rustc",
 }
 _EXACT.update(
     dict.fromkeys(
@@ -112,20 +115,23 @@ _PREFIXES = {
     "PYTHON": "read by Python (PYTHONPATH, PYTHONSTARTUP, PYTHONWARNINGS, ...)",
     "PERL5": "read by Perl (PERL5LIB, PERL5OPT, PERL5DB, ...)",
     "NODE_": "read by Node.js (NODE_OPTIONS, NODE_PATH, ...)",
-    "NPM_CONFIG_": "npm's configuration (scripts, registries)",
+    "YARN_": "yarn's configuration (plugins, registries)",
+    "LUA_INIT": "Lua code every interpreter runs first",
     "PIP_": "pip's configuration (index URLs)",
     "MALLOC_": "read by glibc's allocator",
     "XDG_": "where tools read their configuration",
 }
 # proxies: read in either case by curl, git, pip and most HTTP clients
 _PROXIES = {"HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "ALL_PROXY", "NO_PROXY"}
+# prefixes read in any case: npm documents `npm_config_*` in lower case (script-shell, registry)
+_ANY_CASE_PREFIXES = {"NPM_CONFIG_": "npm's configuration (script-shell, registries), read in any case"}
 
 
 def forbidden_env_name(name: str) -> str | None:
     """Why `name` may not be a build parameter (an environment variable of every step), or None.
 
     Case-sensitive, as the shell and the loader are: `env` is a fine parameter, `ENV` is not
-    (except the proxy variables, which HTTP clients read in lower case too)."""
+    (except the proxy variables and npm's, which their readers take in lower case too)."""
     if not _VALID.match(name):
         return (
             f"parameter name {name!r} is not a valid environment variable name"
@@ -136,6 +142,8 @@ def forbidden_env_name(name: str) -> str | None:
         why = "the proxy every HTTP client of the step goes through"
     if why is None:
         why = next((w for p, w in _PREFIXES.items() if name.startswith(p)), None)
+    if why is None:
+        why = next((w for p, w in _ANY_CASE_PREFIXES.items() if name.upper().startswith(p)), None)
     if why is None:
         return None
     return (

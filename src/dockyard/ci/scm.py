@@ -4,6 +4,7 @@ ports or `.git`, and Jenkins branch specs (`*/main`, `main`, `refs/heads/main`, 
 from __future__ import annotations
 
 import fnmatch
+import re
 from urllib.parse import urlsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22, "git": 9418}
@@ -69,9 +70,19 @@ def _clean_path(path: str) -> str:
     return path.rstrip("/")
 
 
+# Query parameters whose name says they carry a secret (`?access_token=`, `?private_token=`,
+# `?X-Amz-Signature=`): git cannot clone such a URL anyway (it appends /info/refs to the query).
+SECRET_NAME = re.compile(r"token|secret|passw|pwd|key|sig|auth|credential", re.I)
+
+
 def strip_credentials(url: str) -> tuple[str, str, str]:
-    """(url without user:password, user, password): credentials never reach logs or `git remote`."""
+    """(url without user:password and secret query parameters, user, password): credentials
+    never reach logs, the database's job rows or `git remote`."""
     parts = urlsplit(url)
+    query = "&".join(p for p in re.split("[&;]", parts.query) if not SECRET_NAME.search(p.partition("=")[0]))
+    if query != parts.query:
+        parts = parts._replace(query=query)
+        url = parts.geturl()
     if not parts.username and not parts.password:
         return url, "", ""
     netloc = parts.hostname or ""

@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     except StorageError as exc:
         print(f"dockyard up: --storage {settings.storage}: {exc}", file=sys.stderr)
         return 2
+    from dockyard.http.head import BoundedHeadProtocol
+
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -82,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         access_log=args.log_level == "debug",
         timeout_graceful_shutdown=10,
         h11_max_incomplete_event_size=1 << 20,
+        http=BoundedHeadProtocol,  # httptools, with the head bound h11 has above
     )
     server = uvicorn.Server(config)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to whatever

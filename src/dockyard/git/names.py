@@ -17,6 +17,9 @@ RESERVED_OWNERS = frozenset(
         "favicon.ico", "robots.txt", ".well-known", "swagger", "docs", "openapi.json",
     )
 )
+# Registry projects every user pulls from, which Harbor creates itself: an org or user of that
+# name would administer them (push, delete) once an administrator pushes the first image.
+RESERVED_PROJECTS = frozenset({"library"})
 RESERVED_REPOS = frozenset({".", "..", "-", "_", "info", "objects", "hooks", "refs"})
 
 _OWNER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,38}$")
@@ -37,6 +40,11 @@ def validate_owner(name: str) -> str:
         )
     if name.lower() in RESERVED_OWNERS:
         raise InvalidName(f"owner name {name!r} is reserved (it collides with a Dockyard URL)")
+    if name.lower() in RESERVED_PROJECTS:
+        raise InvalidName(
+            f"owner name {name!r} is reserved for the public registry project {name.lower()!r},"
+            " which administrators manage; choose another name"
+        )
     return name
 
 

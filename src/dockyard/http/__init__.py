@@ -43,6 +43,7 @@ from dockyard.http.middleware import (
     wire_of,
 )
 from dockyard.http.principal import authenticate, principal_of
+from dockyard.http.routing import small_int
 
 __all__ = [
     "GITEA", "HARBOR", "INTERNAL", "INVALID", "JENKINS", "JOB_XML_LIMIT", "JSON_LIMIT", "MAX_DEPTH",
@@ -50,5 +51,5 @@ __all__ = [
     "BadRequest", "BodyPolicy", "BodyRule", "BoundedBodyMiddleware", "KiB", "MiB", "WireFormat",
     "authenticate", "form_body", "jenkins_error", "json_body", "json_object", "media_type",
     "parse_json", "principal_of", "read_body", "render_bad_request", "render_internal_error",
-    "require_json_type", "too_large", "type_name", "wire_of",
+    "require_json_type", "small_int", "too_large", "type_name", "wire_of",
 ]

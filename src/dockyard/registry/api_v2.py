@@ -20,7 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from dockyard.auth import NamespaceTaken
-from dockyard.http import read_body
+from dockyard.http import read_body, small_int
 from dockyard.registry.access import Access, Caller, create_project, realm_for
 from dockyard.registry.blob_response import BlobResponse
 from dockyard.registry.errors import RegistryError
@@ -532,10 +532,9 @@ def _paginate(items: list[str], request: Request, path: str) -> tuple[list[str],
     last = request.query_params.get("last")
     if last:
         items = [i for i in items if i > last]
-    n_param = request.query_params.get("n")
-    if n_param is None or not n_param.isdigit():
+    n = small_int(request.query_params.get("n") or "")
+    if n is None:
         return items, {}
-    n = int(n_param)
     page = items[:n]
     if n and len(items) > n:
         query = urlencode({"n": n, "last": page[-1]})

@@ -22,7 +22,7 @@ from dockyard.auth import (
     is_write,
     missing_scope,
 )
-from dockyard.http import fields, json_object, principal_of
+from dockyard.http import fields, json_object, principal_of, small_int
 from dockyard.registry.access import Access, create_project
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.manifests import INDEX_TYPES
@@ -93,8 +93,9 @@ class HarborAPI:
 
     def _visible_project(self, principal: Principal, ref: str) -> Project:
         project = self.metadata.get_project(ref)
-        if project is None and ref.isdigit():
-            project = next((p for p in self.metadata.list_projects() if p.id == int(ref)), None)
+        project_id = small_int(ref)
+        if project is None and project_id is not None:
+            project = next((p for p in self.metadata.list_projects() if p.id == project_id), None)
         if project is None or not self._can_see(principal, project):
             raise HarborError(404, "NOT_FOUND", f"project {ref} not found")
         return project
