@@ -2,7 +2,9 @@
 
 Everything content-addressed in Dockyard goes through here so that one rule decides what a valid
 digest is; a digest string from the network is untrusted (it becomes a file name) and must pass
-`validate_digest` before use.
+`validate_digest` before use. Dockyard writes sha256 everywhere; the registry also accepts the
+other algorithm the image spec registers, sha512 (`is_registered_digest`, `new_hasher`), because
+the distribution spec's conformance suite pushes and pulls content addressed by it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 SHA256 = "sha256"
+# The image spec's registered algorithms and the length of their lowercase hex encoding.
+REGISTERED_ALGORITHMS = {"sha256": 64, "sha512": 128}
 _SHA256_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+_REGISTERED_RE = re.compile(r"^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$")
 _ANY_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 CHUNK = 1 << 20
 
@@ -50,6 +55,34 @@ def validate_digest(value: str) -> str:
 
 def is_digest(value: str) -> bool:
     return isinstance(value, str) and bool(_SHA256_RE.match(value))
+
+
+def is_registered_digest(value: str) -> bool:
+    """True for `sha256:<64 hex>` and `sha512:<128 hex>` (the image spec's registered ones)."""
+    return isinstance(value, str) and bool(_REGISTERED_RE.match(value))
+
+
+def algorithm_of(value: str) -> str:
+    """The algorithm of a registered digest (`sha512` of `sha512:...`)."""
+    if not is_registered_digest(value):
+        raise InvalidDigest(
+            f"invalid digest {value!r}: expected sha256:<64 hex> or sha512:<128 hex>"
+        )
+    return value.split(":", 1)[0]
+
+
+def new_hasher(algorithm: str = SHA256) -> hashlib._Hash:
+    """A fresh hash object for a registered algorithm; `hasher.name` is the algorithm."""
+    if algorithm not in REGISTERED_ALGORITHMS:
+        raise InvalidDigest(f"unsupported digest algorithm {algorithm!r} (sha256 or sha512)")
+    return hashlib.new(algorithm)
+
+
+def compute_digest(data: bytes, algorithm: str = SHA256) -> str:
+    """`<algorithm>:<hex>` of `data`."""
+    hasher = new_hasher(algorithm)
+    hasher.update(data)
+    return f"{algorithm}:{hasher.hexdigest()}"
 
 
 def digest_hex(value: str) -> str:

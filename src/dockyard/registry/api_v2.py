@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import re
@@ -21,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from dockyard.auth import NamespaceTaken
 from dockyard.http import read_body, small_int
+from dockyard.oci.digest import SHA256, algorithm_of, compute_digest
 from dockyard.registry.access import Access, Caller, create_project, realm_for
 from dockyard.registry.blob_response import BlobResponse
 from dockyard.registry.errors import RegistryError
@@ -178,12 +178,15 @@ class DistributionAPI:
         raise RegistryError("UNSUPPORTED", f"{method} is not supported here", status=405)
 
     def _lookup(self, repository: Repository, reference: str) -> Manifest | None:
+        """The manifest a GET/HEAD reference names; None when there is none. A reference that
+        is neither a tag nor a digest names nothing (404, as the conformance suite requires);
+        only an unsupported digest algorithm is the client's error."""
         if looks_like_digest(reference):
             if not valid_digest(reference):
-                raise RegistryError("DIGEST_INVALID", f"unsupported digest {reference!r}")
+                raise invalid_digest(reference)
             return self.metadata.get_manifest(repository.id, reference)
         if not valid_tag(reference):
-            raise RegistryError("TAG_INVALID", f"invalid tag {reference!r}")
+            return None
         return self.metadata.resolve_tag(repository.id, reference)
 
     async def _get_manifest(self, request: Request, name: str, reference: str) -> Response:
@@ -207,8 +210,15 @@ class DistributionAPI:
 
     async def _put_manifest(self, request: Request, caller: Caller, name: str, reference: str) -> Response:
         body = await read_body(request, MAX_MANIFEST_BYTES)
-        digest = "sha256:" + hashlib.sha256(body).hexdigest()
         tags: list[str] = []
+        # Pushed by digest, the manifest is addressed with the reference's algorithm (sha512
+        # when the client chose it); pushed by tag, with sha256, the canonical one.
+        algorithm = SHA256
+        if looks_like_digest(reference):
+            if not valid_digest(reference):
+                raise invalid_digest(reference)
+            algorithm = algorithm_of(reference)
+        digest = compute_digest(body, algorithm)
         if looks_like_digest(reference):
             if reference != digest:
                 raise RegistryError(
@@ -248,7 +258,7 @@ class DistributionAPI:
                 f"index references manifests not in {name}: {', '.join(children_missing)}",
                 [{"digest": d} for d in children_missing],
             )
-        await asyncio.to_thread(self.store.put_blob, body)
+        await asyncio.to_thread(self.store.put_blob, body, algorithm)
         references = [(d, "blob") for d, _s in parsed.blobs] + [(d, "manifest") for d, _s in parsed.children]
         self.metadata.put_manifest(
             repository.id,
@@ -279,7 +289,7 @@ class DistributionAPI:
         repository = self._repository(name)
         if looks_like_digest(reference):
             if not valid_digest(reference):
-                raise RegistryError("DIGEST_INVALID", f"unsupported digest {reference!r}")
+                raise invalid_digest(reference)
             if not self.metadata.delete_manifest(repository.id, reference):
                 raise RegistryError("MANIFEST_UNKNOWN", f"manifest {reference} not found in {name}")
         else:
@@ -292,7 +302,7 @@ class DistributionAPI:
     # blobs ------------------------------------------------------------------------------------
     async def _blob(self, request: Request, caller: Caller, name: str, digest: str) -> Response:
         if not valid_digest(digest):
-            raise RegistryError("DIGEST_INVALID", f"invalid or unsupported digest {digest!r}")
+            raise invalid_digest(digest)
         if request.method == "DELETE":
             self._require(request, caller, name, "delete")
             repository = self._repository(name)
@@ -327,7 +337,7 @@ class DistributionAPI:
         repository = self._repository_for_push(caller, name)
         digest = query.get("digest")
         if digest is not None and not valid_digest(digest):
-            raise RegistryError("DIGEST_INVALID", f"invalid or unsupported digest {digest!r}")
+            raise invalid_digest(digest)
         state = await asyncio.to_thread(self.store.start_upload, name)
         if digest is None:
             return self._upload_accepted(name, state.id, 0)
@@ -382,9 +392,7 @@ class DistributionAPI:
         if method == "PUT":
             digest = request.query_params.get("digest")
             if not digest or not valid_digest(digest):
-                raise RegistryError(
-                    "DIGEST_INVALID", f"the final PUT needs ?digest=sha256:<hex>, got {digest!r}"
-                )
+                raise invalid_digest(digest, "the final PUT needs ?digest=")
             if request.headers.get("content-range"):
                 self._check_range(request, state.offset, name, upload_id)
             async with self._writer(upload_id) as writer:
@@ -502,7 +510,7 @@ class DistributionAPI:
     # referrers --------------------------------------------------------------------------------
     async def _referrers(self, request: Request, caller: Caller, name: str, digest: str) -> Response:
         if not valid_digest(digest):
-            raise RegistryError("DIGEST_INVALID", f"invalid or unsupported digest {digest!r}")
+            raise invalid_digest(digest)
         self._require(request, caller, name, "pull")
         repository = self.metadata.get_repository(name)
         wanted = request.query_params.get("artifactType")
@@ -524,6 +532,15 @@ class DistributionAPI:
         headers = {"OCI-Filters-Applied": "artifactType"} if wanted else {}
         body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors})
         return Response(body, media_type=OCI_INDEX, headers=headers)
+
+
+def invalid_digest(value: str | None, context: str = "") -> RegistryError:
+    """DIGEST_INVALID naming the forms a digest may take here."""
+    return RegistryError(
+        "DIGEST_INVALID",
+        f"{context}invalid or unsupported digest {value!r}: expected sha256:<64 lowercase hex>"
+        " or sha512:<128 lowercase hex>",
+    )
 
 
 def _paginate(items: list[str], request: Request, path: str) -> tuple[list[str], dict[str, str]]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
+from dockyard.oci.digest import is_registered_digest
 from dockyard.oci.reference import REPOSITORY_PATTERN, TAG_PATTERN
 
 NAME_RE = re.compile(rf"^{REPOSITORY_PATTERN}$")
 TAG_RE = re.compile(rf"^{TAG_PATTERN}$")
-DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 ANY_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 MAX_NAME_LENGTH = 255
 
@@ -22,8 +22,8 @@ def valid_tag(tag: str) -> bool:
 
 
 def valid_digest(digest: str) -> bool:
-    """Only sha256 is accepted for content; other algorithms are reported as unsupported."""
-    return bool(DIGEST_RE.match(digest))
+    """sha256 or sha512 (the registered algorithms); others are reported as unsupported."""
+    return is_registered_digest(digest)
 
 
 def looks_like_digest(reference: str) -> bool:

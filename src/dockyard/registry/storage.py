@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from dockyard.oci.digest import SHA256, algorithm_of, compute_digest, new_hasher
 from dockyard.registry.names import valid_digest
 
 WRITE_BUFFER = 1 << 20
@@ -89,7 +90,10 @@ class BlobStorage(Protocol):
         """The blob's file when the backend keeps blobs as local files, else None."""
         ...
 
-    def put_blob(self, data: bytes) -> str: ...
+    def put_blob(self, data: bytes, algorithm: str = SHA256) -> str:
+        """Store small content (manifests) under its `algorithm` digest; returns that digest."""
+        ...
+
     def delete(self, digest: str) -> bool: ...
     def list_blobs(self) -> Iterator[BlobInfo]: ...
     def start_upload(self, repository: str) -> UploadState: ...
@@ -100,20 +104,29 @@ class BlobStorage(Protocol):
 
 
 def blob_key(digest: str) -> str:
-    """`sha256/<xx>/<hex>`: where a blob lives below a backend's blob root."""
+    """`<algorithm>/<xx>/<hex>` (`sha256/ab/ab12...`): where a blob lives below a backend's
+    blob root; each algorithm has its own tree."""
     if not valid_digest(digest):
         raise ValueError(f"invalid digest {digest!r}")
     algorithm, hexpart = digest.split(":", 1)
     return f"{algorithm}/{hexpart[:2]}/{hexpart}"
 
 
-def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+def digest_of(data: bytes, algorithm: str = SHA256) -> str:
+    return compute_digest(data, algorithm)
+
+
+def blob_from_key(algorithm: str, hexpart: str) -> str | None:
+    """The digest a stored `<algorithm>/<xx>/<hex>` name stands for, None for a stray file."""
+    digest = f"{algorithm}:{hexpart}"
+    return digest if valid_digest(digest) else None
 
 
 class RunningHashes:
     """sha256 state per open upload session, so committing a chunked upload does not re-read it.
 
+    Uploads are hashed with sha256 as they arrive (the default, nearly every client); a session
+    committed with another algorithm is hashed again from the stored bytes (`verified_digest`).
     hashlib state cannot be persisted: after a restart (or on another replica) the entry is
     missing or its offset disagrees with the session, and the backend hashes the stored bytes.
     """
@@ -144,9 +157,9 @@ class RunningHashes:
         self.put(upload_id, 0, None)
 
 
-def hash_stream(reader: BlobReader) -> tuple[str, int]:
+def hash_stream(reader: BlobReader, algorithm: str = SHA256) -> tuple[str, int]:
     """(digest, size) of everything `reader` yields; closes it."""
-    hasher = hashlib.sha256()
+    hasher = new_hasher(algorithm)
     size = 0
     try:
         while block := reader.read(WRITE_BUFFER):
@@ -154,4 +167,12 @@ def hash_stream(reader: BlobReader) -> tuple[str, int]:
             size += len(block)
     finally:
         reader.close()
-    return "sha256:" + hasher.hexdigest(), size
+    return f"{algorithm}:{hasher.hexdigest()}", size
+
+
+def running_digest(hasher: hashlib._Hash | None, expected_digest: str) -> str | None:
+    """The running hash's digest when it uses `expected_digest`'s algorithm; None means the
+    caller must hash the stored bytes with `algorithm_of(expected_digest)`."""
+    if hasher is None or hasher.name != algorithm_of(expected_digest):
+        return None
+    return f"{hasher.name}:{hasher.hexdigest()}"

@@ -1,6 +1,7 @@
 """The filesystem blob store: blobs and upload sessions under DATA/registry.
 
-    blobs/sha256/<xx>/<hex>          one copy of each blob, shared by all repositories
+    blobs/<algorithm>/<xx>/<hex>     one copy of each blob, shared by all repositories
+                                     (algorithm: sha256, or sha512 when a client asks for it)
     uploads/<uuid>/data              bytes received so far for an upload session
     uploads/<uuid>/info.json         {"repository": ..., "started": epoch}
 
@@ -20,15 +21,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from dockyard.oci.digest import REGISTERED_ALGORITHMS, SHA256, algorithm_of
 from dockyard.registry.storage import (
     BlobInfo,
     DigestMismatch,
     RunningHashes,
     UploadState,
     UploadUnknown,
+    blob_from_key,
     blob_key,
     digest_of,
     hash_stream,
+    running_digest,
 )
 from dockyard.store import atomic_write_bytes, publish_file
 
@@ -75,12 +79,12 @@ class FilesystemBlobStorage:
     def read_blob(self, digest: str) -> bytes:
         return self._path(digest).read_bytes()
 
-    def put_blob(self, data: bytes) -> str:
+    def put_blob(self, data: bytes, algorithm: str = SHA256) -> str:
         """Store small content (manifests) directly; returns its digest."""
-        digest = digest_of(data)
+        digest = digest_of(data, algorithm)
         path = self._path(digest)
         if not path.exists():
-            path.parent.mkdir(mode=DIR_MODE, exist_ok=True)
+            path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
             atomic_write_bytes(path, data, mode=FILE_MODE)
         return digest
 
@@ -92,14 +96,19 @@ class FilesystemBlobStorage:
             return False
 
     def list_blobs(self) -> Iterator[BlobInfo]:
-        for prefix in (self.blobs_dir / "sha256").iterdir():
-            if not prefix.is_dir():
+        for algorithm in REGISTERED_ALGORITHMS:
+            tree = self.blobs_dir / algorithm
+            if not tree.is_dir():
                 continue
-            for entry in os.scandir(prefix):
-                if entry.name.startswith("."):
+            for prefix in tree.iterdir():
+                if not prefix.is_dir():
                     continue
-                st = entry.stat()
-                yield BlobInfo("sha256:" + entry.name, st.st_size, st.st_mtime)
+                for entry in os.scandir(prefix):
+                    digest = blob_from_key(algorithm, entry.name)
+                    if digest is None:  # a temporary file of a write in progress
+                        continue
+                    st = entry.stat()
+                    yield BlobInfo(digest, st.st_size, st.st_mtime)
 
     # uploads -----------------------------------------------------------------------------
     def _upload_dir(self, upload_id: str) -> Path:
@@ -188,15 +197,15 @@ class FilesystemWriter:
     def commit(self, expected_digest: str) -> int:
         self.close()
         hasher = self.store.hashes.get(self.upload_id, self.offset)
-        if hasher is not None:
-            actual, size = "sha256:" + hasher.hexdigest(), self.offset
-        else:
-            actual, size = hash_stream(open(self.path, "rb"))  # noqa: SIM115 - closed by hash_stream
+        actual, size = running_digest(hasher, expected_digest) or "", self.offset
+        if not actual:
+            actual, size = hash_stream(open(self.path, "rb"),  # noqa: SIM115 - closed by hash_stream
+                                       algorithm_of(expected_digest))
         if actual != expected_digest:
             self.cancel()
             raise DigestMismatch(expected_digest, actual)
         target = self.store._path(expected_digest)
-        target.parent.mkdir(mode=DIR_MODE, exist_ok=True)
+        target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         publish_file(self.path, target, mode=FILE_MODE)
         self.cancel()
         return size

@@ -1,6 +1,7 @@
 """The S3 blob store: blobs and upload sessions as objects in one bucket, under an optional prefix.
 
-    blobs/sha256/<xx>/<hex>            one object per blob, written only after verification
+    blobs/<algorithm>/<xx>/<hex>       one object per blob, written only after verification
+                                       (algorithm: sha256, or sha512 when a client asks for it)
     uploads/<uuid>/state.json          repository, start time, multipart upload id and its parts,
                                        and the name of the tail object
     uploads/<uuid>/tail-<n>            received bytes not yet in a part (less than PART_SIZE)
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from dockyard.oci.digest import REGISTERED_ALGORITHMS, SHA256, algorithm_of
 from dockyard.registry.names import valid_digest
 from dockyard.registry.storage import (
     BlobInfo,
@@ -30,9 +32,11 @@ from dockyard.registry.storage import (
     StorageError,
     UploadState,
     UploadUnknown,
+    blob_from_key,
     blob_key,
     digest_of,
     hash_stream,
+    running_digest,
 )
 from dockyard.registry.storage_s3_client import ObjectReader, S3Client
 
@@ -72,9 +76,9 @@ class S3BlobStorage:
             raise FileNotFoundError(f"blob {digest} is not in {self!r}")
         return data
 
-    def put_blob(self, data: bytes) -> str:
+    def put_blob(self, data: bytes, algorithm: str = SHA256) -> str:
         """Store small content (manifests) directly; returns its digest."""
-        digest = digest_of(data)
+        digest = digest_of(data, algorithm)
         if not self.exists(digest):
             self.client.put(_blob(digest), data)
         return digest
@@ -86,10 +90,11 @@ class S3BlobStorage:
         return True
 
     def list_blobs(self) -> Iterator[BlobInfo]:
-        for info in self.client.list_objects("blobs/sha256/"):
-            digest = "sha256:" + info.key.rsplit("/", 1)[-1]
-            if valid_digest(digest) and info.key == _blob(digest):
-                yield BlobInfo(digest, info.size, info.modified)
+        for algorithm in REGISTERED_ALGORITHMS:
+            for info in self.client.list_objects(f"blobs/{algorithm}/"):
+                digest = blob_from_key(algorithm, info.key.rsplit("/", 1)[-1])
+                if digest is not None and info.key == _blob(digest):
+                    yield BlobInfo(digest, info.size, info.modified)
 
     # upload sessions ------------------------------------------------------------------------
     def start_upload(self, repository: str) -> UploadState:
@@ -230,7 +235,8 @@ class S3Writer:
         size = self.offset
         if not self.state["parts"]:
             data = bytes(self.buffer)  # small enough to have been kept whole in the tail
-            actual = "sha256:" + self._hasher.hexdigest() if self._hasher else digest_of(data)
+            actual = running_digest(self._hasher, expected_digest) or digest_of(
+                data, algorithm_of(expected_digest))
             self._check(expected_digest, actual)
             if not self.store.exists(expected_digest):
                 self.client.put(target, data)
@@ -241,13 +247,12 @@ class S3Writer:
             self.client.complete_multipart(staging, self.state["multipart"],
                                            [etag for etag, _size in self.state["parts"]])
             self.state["multipart"] = None
-            if self._hasher is not None:
-                actual = "sha256:" + self._hasher.hexdigest()
-            else:
-                actual, stored = hash_stream(self.client.open(staging))
+            running = running_digest(self._hasher, expected_digest)
+            if running is None:
+                running, stored = hash_stream(self.client.open(staging), algorithm_of(expected_digest))
                 if stored != size:
                     raise StorageError(f"upload {self.upload_id}: {stored} bytes staged, {size} received")
-            self._check(expected_digest, actual)
+            self._check(expected_digest, running)
             if not self.store.exists(expected_digest):
                 self.client.copy(staging, target, size)
         self.store.cancel_upload(self.upload_id)
