@@ -96,6 +96,7 @@ def test_sha512_manifest_by_digest_with_tag_params(server: DockyardServer, admin
     assert put.status_code == 201, put.text
     assert put.headers["docker-content-digest"] == digest
     assert put.headers["location"] == f"/v2/{name}/manifests/{digest}"
+    assert put.headers["oci-tag"] == "v512, also"
     for reference in (digest, "v512", "also"):
         head = admin.head(f"/v2/{name}/manifests/{reference}")
         assert head.status_code == 200 and head.headers["docker-content-digest"] == digest

@@ -283,6 +283,8 @@ class DistributionAPI:
         }
         if parsed.subject:
             headers["OCI-Subject"] = parsed.subject
+        if tags:  # the spec's answer to `?tag=` parameters: which tags now point here
+            headers["OCI-Tag"] = ", ".join(tags)
         return Response(status_code=201, headers=headers)
 
     def _delete_manifest(self, name: str, reference: str) -> Response:
