@@ -311,6 +311,12 @@ def test_repro11_numbers_in_paths_are_404_not_500(server: DockyardServer, jenkin
                  "/api/v2.0/projects/%C2%B2/repositories"):
         status, body = curl("-u", ADMIN, server.url + path)
         assert status == 404, (path[:60], status, body[:200])
+    for queue_id in ("99999999999999999999", "%C2%B2", huge):
+        r = jenkins.http.post(f"/queue/cancelItem?id={queue_id}")
+        assert r.status_code == 400 and "queue id" in r.text, (queue_id[:30], r.status_code)
+    for form in ('{"parameter": [{"name": 1, "value": "x"}]}', '{"parameter": [{"name": null}]}'):
+        r = jenkins.http.post(f"/job/{name}/build", data={"json": form})  # Jenkins' HTML form post
+        assert r.status_code == 400 and "json parameter is not valid" in r.text, (form, r.status_code)
     for n in ("%C2%B2", huge, "99999999999999999999999"):
         status, body = curl("-u", ADMIN, f"{server.url}/v2/_catalog?n={n}")
         assert status == 200 and "repositories" in json.loads(body), body[:200]

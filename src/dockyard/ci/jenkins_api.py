@@ -344,6 +344,8 @@ class JenkinsAPI:
             try:
                 raw = parse_json(form["json"]).get("parameter", [])
                 params = {p["name"]: p.get("value") for p in (raw if isinstance(raw, list) else [raw])}
+                if not all(isinstance(name, str) for name in params):
+                    raise TypeError("parameter names are strings")
             except (BadRequest, ValueError, AttributeError, KeyError, TypeError):
                 raise HTTPError(
                     400, 'json parameter is not valid: expected {"parameter": [{name, value}]}'
@@ -438,10 +440,9 @@ class JenkinsAPI:
         return JSONResponse(self._queue_json(b))
 
     async def cancel_item(self, request: Request, principal: Principal) -> Response:
-        try:
-            item_id = int(request.query_params.get("id", ""))
-        except ValueError:
-            raise HTTPError(400, "cancelItem needs ?id=<queue id>") from None
+        item_id = small_int(request.query_params.get("id", ""))
+        if item_id is None:
+            raise HTTPError(400, "cancelItem needs ?id=<queue id>")
         b = await asyncio.to_thread(self.store.build_by_id, item_id)
         b = await asyncio.to_thread(self.ci.visible_build, principal, b)
         if b is None:
