@@ -9,13 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard.auth import Principal, Role
+from dockyard.git.apitime import EPOCH, gitea_time
 from dockyard.git.bare import CommitInfo, Person
 from dockyard.git.repos import Org, Repo
-
-
-def rfc3339(value: str) -> str:
-    """Our stored ISO timestamps as Gitea prints them (`...Z`)."""
-    return value.replace("+00:00", "Z") if value else value
 
 
 def user_json(user: Any, base_url: str, viewer: Principal | None = None) -> dict[str, Any]:
@@ -34,8 +30,8 @@ def user_json(user: Any, base_url: str, viewer: Principal | None = None) -> dict
         "html_url": f"{base_url}/{user.username}",
         "language": "",
         "is_admin": bool(user.is_admin) and full,
-        "last_login": rfc3339(user.created_at),
-        "created": rfc3339(user.created_at),
+        "last_login": gitea_time(user.created_at),
+        "created": gitea_time(user.created_at),
         "restricted": False,
         "active": True,
         "prohibit_login": False,
@@ -71,7 +67,7 @@ def org_as_owner_json(org: Org, base_url: str) -> dict[str, Any]:
     return {
         "id": org.id, "login": org.name, "login_name": "", "full_name": org.full_name,
         "email": org.email, "avatar_url": "", "html_url": f"{base_url}/{org.name}",
-        "language": "", "is_admin": False, "created": rfc3339(org.created_at),
+        "language": "", "is_admin": False, "created": gitea_time(org.created_at),
         "restricted": False, "active": False, "prohibit_login": False, "location": org.location,
         "website": org.website, "description": org.description, "visibility": org.visibility,
         "followers_count": 0, "following_count": 0, "starred_repos_count": 0,
@@ -83,7 +79,6 @@ def repo_json(
     repo: Repo, base_url: str, owner: dict[str, Any], *, empty: bool, role: Role | None = None,
 ) -> dict[str, Any]:
     html_url = f"{base_url}/{repo.owner}/{repo.name}"
-    host = base_url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
     permissions = None
     if role is not None:
         permissions = {
@@ -107,7 +102,7 @@ def repo_json(
         "html_url": html_url,
         "url": f"{base_url}/api/v1/repos/{repo.full_name}",
         "link": "",
-        "ssh_url": f"git@{host}:{repo.full_name}.git",
+        "ssh_url": "",  # Gitea leaves it empty while SSH is disabled; Dockyard has no SSH server
         "clone_url": f"{html_url}.git",
         "original_url": "",
         "website": repo.website,
@@ -119,9 +114,9 @@ def repo_json(
         "release_counter": 0,
         "default_branch": repo.default_branch,
         "archived": False,
-        "created_at": rfc3339(repo.created_at),
-        "updated_at": rfc3339(repo.updated_at),
-        "archived_at": "1970-01-01T00:00:00Z",
+        "created_at": gitea_time(repo.created_at),
+        "updated_at": gitea_time(repo.updated_at),
+        "archived_at": gitea_time(EPOCH),
         "permissions": permissions,
         "has_issues": False,
         "has_wiki": False,
@@ -144,6 +139,11 @@ def repo_json(
     }
 
 
+def commit_time(value: str) -> str:
+    """A git date (`%aI`), keeping its author's offset as Gitea's commit objects do."""
+    return gitea_time(value, own_offset=True)
+
+
 def _person(p: Person, username: str = "") -> dict[str, Any]:
     return {"name": p.name, "email": p.email, "username": username}
 
@@ -157,7 +157,7 @@ def payload_commit_json(commit: CommitInfo, repo_html_url: str) -> dict[str, Any
         "author": _person(commit.author),
         "committer": _person(commit.committer),
         "verification": None,
-        "timestamp": commit.committer.date or commit.author.date,
+        "timestamp": commit_time(commit.committer.date or commit.author.date),
         "added": commit.added,
         "removed": commit.removed,
         "modified": commit.modified,
@@ -171,23 +171,23 @@ def api_commit_json(commit: CommitInfo, repo: Repo, base_url: str) -> dict[str, 
     return {
         "url": f"{api}/commits/{commit.sha}",
         "sha": commit.sha,
-        "created": commit.committer.date,
+        "created": commit_time(commit.committer.date),
         "html_url": html,
         "commit": {
             "url": f"{api}/commits/{commit.sha}",
             "author": {"name": commit.author.name, "email": commit.author.email,
-                       "date": commit.author.date},
+                       "date": commit_time(commit.author.date)},
             "committer": {"name": commit.committer.name, "email": commit.committer.email,
-                          "date": commit.committer.date},
+                          "date": commit_time(commit.committer.date)},
             "message": commit.message,
             "tree": {"url": f"{api}/trees/{commit.tree}", "sha": commit.tree,
-                     "created": commit.committer.date},
+                     "created": commit_time(commit.committer.date)},
             "verification": {"verified": False, "reason": "gpg.error.not_signed_commit",
                              "signature": "", "signer": None, "payload": ""},
         },
         "author": None,
         "committer": None,
-        "parents": [{"url": f"{api}/commits/{p}", "sha": p, "created": ""}
+        "parents": [{"url": f"{api}/commits/{p}", "sha": p, "created": gitea_time("")}
                     for p in commit.parents],
         "files": [{"filename": f, "status": "added"} for f in commit.added]
         + [{"filename": f, "status": "removed"} for f in commit.removed]
@@ -207,7 +207,7 @@ def branch_json(name: str, commit: CommitInfo, repo: Repo, base_url: str,
             "author": _person(commit.author),
             "committer": _person(commit.committer),
             "verification": None,
-            "timestamp": commit.committer.date,
+            "timestamp": commit_time(commit.committer.date),
             "added": None,
             "removed": None,
             "modified": None,

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import text
 
 from dockyard.auth import Principal
+from dockyard.git.apitime import gitea_time
 from dockyard.store import Database, atomic_write_text, update_row, utcnow
 
 RULES_ENV = "DOCKYARD_PUSH_RULES"
@@ -105,8 +106,8 @@ class Protection:
             "dismiss_stale_approvals": False, "ignore_stale_approvals": False,
             "require_signed_commits": False, "protected_file_patterns": "",
             "unprotected_file_patterns": "",
-            "created_at": self.created_at.replace("+00:00", "Z"),
-            "updated_at": self.updated_at.replace("+00:00", "Z"),
+            "created_at": gitea_time(self.created_at),
+            "updated_at": gitea_time(self.updated_at),
         }
 
 

@@ -34,6 +34,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 from sqlalchemy import text
 
+from dockyard.git.apitime import gitea_time
 from dockyard.git.hostmatch import HostMatchList, IPAddress, canonical, parse_address
 from dockyard.store import Database, insert_row, update_row, utcnow
 
@@ -94,8 +95,8 @@ class Hook:
             "events": self.events,
             "authorization_header": "",
             "active": self.active,
-            "updated_at": self.updated_at.replace("+00:00", "Z"),
-            "created_at": self.created_at.replace("+00:00", "Z"),
+            "updated_at": gitea_time(self.updated_at),
+            "created_at": gitea_time(self.created_at),
         }
 
 
@@ -224,7 +225,7 @@ class HookStore:
                 "id": r.id, "uuid": r.uuid, "event": r.event, "attempt": r.attempt, "url": r.url,
                 "is_succeed": bool(r.success), "status_code": r.status_code,
                 "duration_ms": round(r.duration_ms, 1), "error": r.error,
-                "delivered": r.delivered_at.replace("+00:00", "Z"),
+                "delivered": gitea_time(r.delivered_at),
                 "request": {"headers": json.loads(r.request_headers), "body": r.payload},
                 "response": {"status": r.status_code, "headers": json.loads(r.response_headers),
                              "body": r.response_body},

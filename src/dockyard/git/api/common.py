@@ -74,6 +74,13 @@ class ApiContext:
             raise ApiError(403, missing_scope(category, writing))
         return principal
 
+    @staticmethod
+    def acting_as(user: Any) -> Principal:
+        """A principal for a stored user who is not the caller: the subject of a permission
+        query, or the owner an administrator creates an organisation for."""
+        return Principal(user_id=user.id, username=user.username, is_admin=bool(user.is_admin),
+                         via="password")
+
     async def user(self, request: Request) -> Principal:
         principal = await self.principal(request)
         if principal.is_anonymous:

@@ -22,7 +22,7 @@ from dockyard.git.api.common import (
 )
 from dockyard.git.bare import BareRepo, CommitInfo, FileChange, Person, StaleRef, TreeEntry
 from dockyard.git.gitcmd import ZERO_SHA
-from dockyard.git.payloads import api_commit_json, branch_json
+from dockyard.git.payloads import api_commit_json, branch_json, commit_time
 from dockyard.git.pushlog import RefUpdate
 from dockyard.git.repos import Repo
 from dockyard.http import fields, type_name
@@ -314,12 +314,12 @@ class ContentsApi:
             "commit": {
                 "url": f"{api}/commits/{sha}",
                 "sha": sha,
-                "created": commit.committer.date,
+                "created": commit_time(commit.committer.date),
                 "html_url": f"{base}/{repo.full_name}/commit/{sha}",
                 "author": {"name": commit.author.name, "email": commit.author.email,
-                           "date": commit.author.date},
+                           "date": commit_time(commit.author.date)},
                 "committer": {"name": commit.committer.name, "email": commit.committer.email,
-                              "date": commit.committer.date},
+                              "date": commit_time(commit.committer.date)},
                 "parents": [{"url": f"{api}/commits/{p}", "sha": p} for p in commit.parents],
                 "message": commit.message,
                 "tree": {"url": f"{api}/trees/{commit.tree}", "sha": commit.tree},

@@ -41,9 +41,13 @@ class RepoApi:
             Route("/repos/{owner}/{repo}/collaborators", endpoint(self.collaborators),
                   methods=["GET"]),
             Route("/repos/{owner}/{repo}/collaborators/{username}",
+                  endpoint(self.is_collaborator), methods=["GET"]),
+            Route("/repos/{owner}/{repo}/collaborators/{username}",
                   endpoint(self.add_collaborator), methods=["PUT"]),
             Route("/repos/{owner}/{repo}/collaborators/{username}",
                   endpoint(self.remove_collaborator), methods=["DELETE"]),
+            Route("/repos/{owner}/{repo}/collaborators/{username}/permission",
+                  endpoint(self.collaborator_permission), methods=["GET"]),
         ]
 
     async def to_json(self, repo: Repo, principal: Principal | None) -> dict[str, Any]:
@@ -163,27 +167,70 @@ class RepoApi:
         return Response(status_code=204)
 
     # collaborators ---------------------------------------------------------------------
+    # Gitea: every collaborator endpoint needs a signed-in caller (reqToken); listing and
+    # checking need read on the repository, adding and removing need admin.
     async def collaborators(self, request: Request) -> Response:
-        repo, principal, _ = await self.ctx.repo(request)
+        repo, principal = await self._collaborator_repo(request, Role.READ)
         from dockyard.git.payloads import user_json
 
         users = [self.ctx.auth.get_user(name)
                  for name, _role in self.ctx.auth.members(collaborator_namespace(repo))]
-        return JSONResponse([user_json(u, self.ctx.base_url, principal) for u in users if u is not None])
+        found = [u for u in users if u is not None]
+        page, limit = page_params(request)
+        return JSONResponse([user_json(u, self.ctx.base_url, principal)
+                             for u in found[(page - 1) * limit: page * limit]],
+                            headers={"X-Total-Count": str(len(found))})
+
+    async def is_collaborator(self, request: Request) -> Response:
+        """Gitea's check: 204 when the user is a collaborator, 404 when not, 422 no such user."""
+        repo, _principal = await self._collaborator_repo(request, Role.READ)
+        user = self._existing_user(request)
+        members = self.ctx.auth.members(collaborator_namespace(repo))
+        if any(name.lower() == user.username.lower() for name, _role in members):
+            return Response(status_code=204)
+        raise ApiError(404, f"{user.username} is not a collaborator of {repo.full_name}")
+
+    async def collaborator_permission(self, request: Request) -> Response:
+        """Gitea's `RepoCollaboratorPermission`: the user's effective access to the repository
+        (owner, org, collaborator or public read). Administrators and repository admins may ask
+        about anyone, other users only about themselves."""
+        repo, principal = await self._collaborator_repo(request, Role.READ)
+        user = self._existing_user(request)
+        if not (principal.is_admin or principal.username.lower() == user.username.lower()
+                or self.ctx.repos.role(principal, repo) >= Role.ADMIN):
+            raise ApiError(403, "only administrators and admins of the repository may query "
+                                "another user's permission; collaborators only their own")
+        name = self.ctx.repos.role(self.ctx.acting_as(user), repo).name.lower()
+        from dockyard.git.payloads import user_json
+
+        return JSONResponse({"permission": name, "role_name": name,
+                             "user": user_json(user, self.ctx.base_url, principal)})
 
     async def add_collaborator(self, request: Request) -> Response:
         """Gitea's `AddCollaboratorOption`: `permission` read, write or admin (default write)."""
-        repo, _principal, _ = await self.ctx.repo(request, Role.ADMIN)
+        repo, _principal = await self._collaborator_repo(request, Role.ADMIN)
         body = await json_body(request)
+        user = self._existing_user(request)
         try:
             role = Role.parse(str_field(body, "permission", "write") or "write")
-            self.ctx.auth.grant(collaborator_namespace(repo), request.path_params["username"],
-                                role)
+            self.ctx.auth.grant(collaborator_namespace(repo), user.username, role)
         except (ValueError, AuthError) as exc:
             raise ApiError(422, str(exc)) from exc
         return Response(status_code=204)
 
     async def remove_collaborator(self, request: Request) -> Response:
-        repo, _principal, _ = await self.ctx.repo(request, Role.ADMIN)
-        self.ctx.auth.revoke(collaborator_namespace(repo), request.path_params["username"])
+        repo, _principal = await self._collaborator_repo(request, Role.ADMIN)
+        self.ctx.auth.revoke(collaborator_namespace(repo), self._existing_user(request).username)
         return Response(status_code=204)
+
+    async def _collaborator_repo(self, request: Request, need: Role) -> tuple[Repo, Principal]:
+        repo, principal, _ = await self.ctx.repo(request, need)
+        if principal.is_anonymous:
+            raise ApiError(401, "token is required")
+        return repo, principal
+
+    def _existing_user(self, request: Request) -> Any:
+        user = self.ctx.auth.get_user(request.path_params["username"])
+        if user is None:
+            raise ApiError(422, f"user {request.path_params['username']!r} does not exist")
+        return user

@@ -105,7 +105,8 @@ class StatusApi:
     def _json(self, repo: Repo, row: Any) -> dict[str, Any]:
         """Gitea's `CommitStatus` (its state field is called `status`)."""
         creator = self.ctx.auth.get_user(row.creator) if row.creator else None
-        from dockyard.git.payloads import rfc3339, user_json
+        from dockyard.git.apitime import gitea_time
+        from dockyard.git.payloads import user_json
 
         return {
             "id": row.id,
@@ -115,6 +116,6 @@ class StatusApi:
             "url": f"{self.ctx.base_url}/api/v1/repos/{repo.full_name}/statuses/{row.sha}",
             "context": row.context,
             "creator": user_json(creator, self.ctx.base_url) if creator else None,
-            "created_at": rfc3339(row.created_at),
-            "updated_at": rfc3339(row.updated_at),
+            "created_at": gitea_time(row.created_at),
+            "updated_at": gitea_time(row.updated_at),
         }

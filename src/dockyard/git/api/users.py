@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from dockyard.auth import AuthError, Role
+from dockyard.auth import AuthError, Principal, Role
 from dockyard.git.api.common import ApiContext, ApiError, bool_field, endpoint, json_body, str_field
 from dockyard.git.names import InvalidName, validate_owner
 from dockyard.git.payloads import org_json, user_json
@@ -43,6 +43,8 @@ class UserApi:
             Route("/users/{username}/tokens/{token}", endpoint(self.delete_token),
                   methods=["DELETE"]),
             Route("/orgs", endpoint(self.create_org), methods=["POST"]),
+            Route("/admin/users/{username}/orgs", endpoint(self.create_org_as_admin),
+                  methods=["POST"]),
             Route("/orgs/{org}", endpoint(self.get_org), methods=["GET"]),
             Route("/orgs/{org}/members", endpoint(self.list_members), methods=["GET"]),
             Route("/orgs/{org}/members/{username}", endpoint(self.set_member), methods=["PUT"]),
@@ -143,7 +145,19 @@ class UserApi:
     # organisations -----------------------------------------------------------------
     async def create_org(self, request: Request) -> Response:
         """`CreateOrgOption`: username (required), full_name, email, description, visibility."""
+        return await self._create_org(request, await self.ctx.user(request))
+
+    async def create_org_as_admin(self, request: Request) -> Response:
+        """Gitea's admin `CreateOrg`: an organisation owned by the user in the path."""
         principal = await self.ctx.user(request)
+        if not principal.is_admin:
+            raise ApiError(403, "only administrators may create organizations for other users")
+        owner = self.ctx.auth.get_user(request.path_params["username"])
+        if owner is None:
+            raise ApiError(404, "user does not exist")
+        return await self._create_org(request, self.ctx.acting_as(owner))
+
+    async def _create_org(self, request: Request, principal: Principal) -> Response:
         body = await json_body(request)
         name = str_field(body, "username", max_len=GITEA_USER_NAME_MAX)
         if not name:

@@ -1,0 +1,139 @@
+"""py-gitea (PyPI), unchanged, against a real `dockyard up`: the everyday flow of a Gitea script.
+
+py-gitea parses timestamps with `strptime("%Y-%m-%dT%H:%M:%S%z")` after cutting the offset's
+colon, so any fractional second or other shape stops it at the first repository it reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer, start_server
+from tests.git.conftest import unique
+from tests.git.receiver import Receiver
+
+gitea = pytest.importorskip("gitea", reason="py-gitea is in the dev extra (pip install -e .[dev])")
+
+# Gitea's (Go's time.RFC3339) form: to the second, `Z` or `+hh:mm`
+GITEA_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]:
+    """This module's own server, allowed to deliver webhooks to a loopback receiver."""
+    srv = start_server(tmp_path_factory.mktemp("pygitea") / "data",
+                       env={"DOCKYARD_WEBHOOK_ALLOWED_HOSTS": "loopback"})
+    yield srv
+    srv.stop()
+
+
+def test_everyday_flow(server: DockyardServer) -> None:
+    admin = gitea.Gitea(server.url, auth=(ADMIN_USER, ADMIN_PASSWORD))
+    assert admin.get_version().startswith("1.")
+    assert admin.get_user().username == ADMIN_USER
+
+    # an administrator creates a user and an organisation owned by them
+    password = uuid.uuid4().hex
+    user = admin.create_user(unique("dev"), f"{uuid.uuid4().hex[:8]}@example.com", password,
+                             change_pw=False, send_notify=False)
+    org = admin.create_org(user, unique("team"), "the team")
+    assert org.description == "the team"
+
+    # repositories for the user and for the organisation, read back by the user's own client
+    user_repo = admin.create_repo(user, "app", "the app", default_branch="main")
+    org_repo = admin.create_repo(org, "lib", default_branch="main")
+    # (py-gitea reads Gitea's `...:10Z` as `...:00` naive, as it does against Gitea itself)
+    assert isinstance(user_repo.updated_at, datetime)
+    assert user_repo.ssh_url == ""  # no SSH server: Gitea with SSH disabled says so
+    me = gitea.Gitea(server.url, auth=(user.username, password))
+    assert {r.name for r in me.get_user().get_repositories()} == {"app"}
+    assert {r.name for r in org.get_repositories()} == {"lib"}
+    assert {r.full_name for r in me.get_user().get_accessible_repos()} >= {
+        user_repo.full_name, org_repo.full_name}
+    repo = gitea.Repository.request(me, user.username, "app")
+    raw = me.requests_get(f"/repos/{repo.full_name}")
+    for key in ("created_at", "updated_at", "archived_at"):
+        assert GITEA_TIME.match(raw[key]), raw[key]
+    assert GITEA_TIME.match(raw["owner"]["created"])
+
+    # files, branches, commits
+    repo.create_file("hello.txt", base64.b64encode(b"hi there\n").decode(),
+                     {"message": "add hello", "branch": "main"})
+    branches = repo.get_branches()
+    assert [b.name for b in branches] == ["main"]
+    commits = repo.get_commits()
+    assert commits[0].commit["message"].strip() == "add hello"
+    assert GITEA_TIME.match(commits[0].commit["author"]["date"])
+    files = {c.name: c for c in repo.get_git_content()}
+    assert base64.b64decode(repo.get_file_content(files["hello.txt"])) == b"hi there\n"
+
+    # a collaborator. Gitea's check answers 204 or 404; py-gitea 0.2's `is_collaborator` takes
+    # only 200/201 as success, so it says False against Gitea itself: the status is read raw.
+    other = admin.create_user(unique("peer"), f"{uuid.uuid4().hex[:8]}@example.com",
+                              uuid.uuid4().hex, change_pw=False, send_notify=False)
+    check = f"{server.url}/api/v1/repos/{repo.full_name}/collaborators/{other.username}"
+    assert me.requests.get(check).status_code == 404
+    assert repo.get_user_permission(other).permission == "read"  # a public repository
+    me.requests_put(f"/repos/{repo.full_name}/collaborators/{other.username}",
+                    {"permission": "write"})
+    assert me.requests.get(check).status_code == 204
+    assert repo.get_user_permission(other).permission == "write"
+    assert other.username in {u.username for u in repo.get_users_with_access()}
+    repo.remove_collaborator(other.username)
+    assert me.requests.get(check).status_code == 404
+
+    # a webhook, delivered on the next change
+    receiver = Receiver().start()
+    try:
+        hook = repo.create_gitea_hook(receiver.url, ["push"])
+        assert GITEA_TIME.match(hook["created_at"]), hook
+        assert [h["id"] for h in repo.list_hooks()] == [hook["id"]]
+        repo.create_file("two.txt", base64.b64encode(b"2\n").decode(), {"message": "two"})
+        delivered = receiver.wait_for(1, timeout=30)[0]
+        assert b'"ref": "refs/heads/main"' in delivered.body or \
+            b'"ref":"refs/heads/main"' in delivered.body
+        repo.delete_hook(hook["id"])
+    finally:
+        receiver.stop()
+
+    # a commit status, as CI scripts set it through py-gitea's raw requests
+    head = repo.get_commits()[0].sha
+    status = me.requests_post(f"/repos/{repo.full_name}/statuses/{head}", {
+        "state": "success", "context": "ci/build", "target_url": "http://ci.example/1",
+        "description": "built"})
+    assert status["status"] == "success"
+    assert GITEA_TIME.match(status["created_at"]), status
+    combined = me.requests_get(f"/repos/{repo.full_name}/commits/{head}/status")
+    assert combined["state"] == "success"
+
+
+def test_collaborator_check_answers_as_gitea(server: DockyardServer) -> None:
+    """204 for a collaborator, 404 for a user who is not one, 422 for no such user, 401 without
+    credentials; adding or removing needs admin on the repository."""
+    admin = gitea.Gitea(server.url, auth=(ADMIN_USER, ADMIN_PASSWORD))
+    owner = admin.create_user(unique("own"), f"{uuid.uuid4().hex[:8]}@example.com", "pw-own-1",
+                              change_pw=False, send_notify=False)
+    peer = admin.create_user(unique("peer"), f"{uuid.uuid4().hex[:8]}@example.com", "pw-peer-1",
+                             change_pw=False, send_notify=False)
+    repo = admin.create_repo(owner, "svc", default_branch="main")
+    path = f"/api/v1/repos/{repo.full_name}/collaborators"
+    with server.client() as c:
+        assert c.get(f"{path}/{peer.username}").status_code == 404
+        assert c.get(f"{path}/no-such-user-{uuid.uuid4().hex[:6]}").status_code == 422
+    with server.client(peer.username, "pw-peer-1") as c:
+        assert c.put(f"{path}/{peer.username}", json={"permission": "admin"}).status_code == 403
+        own = c.get(f"{path}/{peer.username}/permission").json()
+        assert own["permission"] == "read"  # a public repository
+        assert c.get(f"{path}/{owner.username}/permission").status_code == 403
+    with server.client(owner.username, "pw-own-1") as c:
+        assert c.put(f"{path}/{peer.username}", json={"permission": "read"}).status_code == 204
+        assert c.get(f"{path}/{peer.username}").status_code == 204
+        assert c.get(f"{path}/{owner.username}/permission").json()["permission"] == "admin"
+    with server.client(user=None) as c:
+        assert c.get(f"{path}/{peer.username}").status_code == 401
