@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -390,6 +390,17 @@ class HarborAPI:
             raise HarborError(400, "BAD_REQUEST", "page and page_size must be integers") from None
         chunk = items[(page - 1) * size : page * size]
         headers = {"X-Total-Count": str(total)}
+        links = [_page_link(request, page - 1, size, "prev")] if page > 1 else []
         if page * size < total:
-            headers["Link"] = f'<{request.url.path}?page={page + 1}&page_size={size}>; rel="next"'
+            links.append(_page_link(request, page + 1, size, "next"))
+        if links:
+            headers["Link"] = " , ".join(links)
         return JSONResponse(chunk, headers=headers)
+
+
+def _page_link(request: Request, page: int, size: int, rel: str) -> str:
+    """One of Harbor's `Link` entries: the same query (filters such as `name` or `q` kept, as
+    clients like harborapi follow the link as given) on another page."""
+    query = {k: v for k, v in request.query_params.items() if k not in ("page", "page_size")}
+    query.update(page=str(page), page_size=str(size))
+    return f'<{request.url.path}?{urlencode(query)}>; rel="{rel}"'
