@@ -178,6 +178,10 @@ def test_unreachable_database_names_the_url_without_its_password() -> None:
     with pytest.raises(DatabaseUnavailable) as info:
         db.migrate(all_migrations())
     assert "127.0.0.1" in str(info.value) and "hunter2" not in str(info.value)
+    for url in ("mysql2://u:hunter2@h/x", "not a url://u:hunter2@h"):
+        with pytest.raises(DatabaseUnavailable, match="postgresql://USER") as info:
+            Database(url)
+        assert "hunter2" not in str(info.value)
 
 
 def test_dockyard_up_keeps_its_metadata_in_postgres(monkeypatch: pytest.MonkeyPatch,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, create_engine, event, make_url, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from dockyard.store.dialect import (
     engine_url,
@@ -67,6 +67,10 @@ class Database:
                 raise DatabaseUnavailable(
                     f"{self.safe_url}: its driver is not installed ({exc.name}); for PostgreSQL:"
                     " pip install 'dockyard[postgresql]'") from None
+            except ArgumentError as exc:
+                raise DatabaseUnavailable(
+                    f"{self.safe_url} is not a database URL Dockyard can open ({exc}); use"
+                    " postgresql://USER[:PASSWORD]@HOST[:PORT]/DB, or none for SQLite") from None
             if self.engine.dialect.name == "postgresql":
                 event.listen(self.engine, "connect", psycopg_bools_as_integers)
         self._write_lock = threading.Lock()
@@ -74,7 +78,10 @@ class Database:
     @property
     def safe_url(self) -> str:
         """The URL without its password, for messages and logs."""
-        return make_url(engine_url(self.url)).render_as_string(hide_password=True)
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except ArgumentError:  # unparsable: show no more than its scheme (the rest may hold a password)
+            return self.url.split("://", 1)[0] + "://..."
 
     def _writer(self) -> AbstractContextManager[object]:
         """SQLite has one writer at a time: serialising ours avoids busy errors. PostgreSQL
