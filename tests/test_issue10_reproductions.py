@@ -262,6 +262,31 @@ def test_repro4_masked_url_secrets_come_back_from_the_stored_config() -> None:
         restore_job_secrets(public.replace("a=1", "a=2"), stored)
 
 
+# -- reproduction 6's second half: parallel branches limited through `dockyard up` -------------
+
+@pytest.mark.slow
+def test_repro6_parallel_branches_follow_the_servers_limit(tmp_path: Path) -> None:
+    """The runner's limit as `dockyard up` reads it (DOCKYARD_CI_MAX_PARALLEL=3): 7 branches,
+    never more than 3 run at once, every one runs. (tests/ci/test_build_limits.py
+    drives the scheduler in-process for the default 16.)"""
+    from tests.ci.conftest import api_token
+    from tests.ci.test_build_limits import parallel_script
+    from tests.conftest import start_server
+
+    server = start_server(tmp_path / "data", env={"DOCKYARD_CI_MAX_PARALLEL": "3"})
+    try:
+        runner = Jenkins(server, api_token(server))
+        name = unique("repro6")
+        runner.create(name, inline_job_xml(parallel_script(7, 3)))
+        info, log = runner.run(name, timeout=180)
+        assert info["result"] == "SUCCESS", log
+        counts_file = server.data_dir / "ci" / name / "1" / "workspace" / "par" / "counts"
+        seen = [int(x) for x in counts_file.read_text().split()]
+        assert len(seen) == 14 and max(seen) == 3, seen
+    finally:
+        server.stop()
+
+
 # -- reproduction 7: named builds and artifact paths ------------------------------------------
 
 def test_repro7_named_builds_and_artifact_paths_stay_private(server: DockyardServer,
