@@ -16,15 +16,18 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dockyard.auth import MIGRATIONS as AUTH_MIGRATIONS
 from dockyard.auth import AuthService
 from dockyard.ci import MIGRATIONS as CI_MIGRATIONS
+from dockyard.ci import executor_backend
 from dockyard.ci.executor.local import is_kaniko
 from dockyard.ci.service import CIService
 from dockyard.ci.store import Build
+from dockyard.config import Settings
 from dockyard.events import EventBus
 from dockyard.store import Database
 from tests.ci.conftest import TUTORIAL, inline_job_xml, job_xml, make_repo
@@ -62,7 +65,7 @@ class FakeCredentials:
         return [m for c in self.items.values() for m in c.masks]
 
 
-def run_build(tmp_path: Path, xml: str) -> tuple[Build, str]:
+def run_build(tmp_path: Path, xml: str, **service: Any) -> tuple[Build, str]:
     """Create a job, queue one build and run the real scheduler until it finishes."""
 
     async def main() -> tuple[Build, str]:
@@ -75,6 +78,7 @@ def run_build(tmp_path: Path, xml: str) -> tuple[Build, str]:
             tmp_path / "ci",
             lambda: "http://127.0.0.1:1",
             credentials=FakeCredentials(),
+            **service,
         )
         await ci.start()
         try:
@@ -92,12 +96,14 @@ def run_build(tmp_path: Path, xml: str) -> tuple[Build, str]:
     return asyncio.run(main())
 
 
-def test_kaniko_alias_table(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kaniko_alias_table() -> None:
     assert is_kaniko("gcr.io/kaniko-project/executor:debug")
     assert is_kaniko("gcr.io/kaniko-project/executor@sha256:" + "0" * 64)
     assert not is_kaniko("alpine:3.20")
-    monkeypatch.setenv("DOCKYARD_KANIKO_ALIAS", "off")
-    assert not is_kaniko("gcr.io/kaniko-project/executor:debug")
+    off = Settings.from_environ({"DOCKYARD_KANIKO_ALIAS": "off"}).kaniko_images
+    assert not is_kaniko("gcr.io/kaniko-project/executor:debug", off)
+    mine = Settings.from_environ({"DOCKYARD_KANIKO_ALIAS": "reg.local/kaniko, other/x"}).kaniko_images
+    assert mine == ("reg.local/kaniko", "other/x") and is_kaniko("reg.local/kaniko:v1", mine)
 
 
 def test_tutorial_pod_template_kaniko_standin_and_secret_volume(tmp_path: Path) -> None:
@@ -195,16 +201,16 @@ def test_missing_secret_volume_credential_names_it(tmp_path: Path) -> None:
 )
 @pytest.mark.parametrize("prewarm", ["1", "0"], ids=["prewarmed", "cold"])
 def test_kaniko_executor_shim_runs_dockyard_executor(
-    tmp_path: Path, prewarm: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, prewarm: str
 ) -> None:
-    monkeypatch.setenv("DOCKYARD_CI_PREWARM", prewarm)
+    settings = Settings.from_environ({"DOCKYARD_CI_PREWARM": prewarm}, data_dir=tmp_path)
     jenkinsfile = (TUTORIAL / "Jenkinsfile").read_text()
     head = jenkinsfile[: jenkinsfile.index("  stages {")]
     script = head + (
         "  stages { stage('v') { steps { container('kaniko') {\n"
         "    sh 'cat /kaniko/executor; /kaniko/executor --help'\n  } } } }\n}\n"
     )
-    build, log = run_build(tmp_path, inline_job_xml(script))
+    build, log = run_build(tmp_path, inline_job_xml(script), executor=executor_backend("local", settings))
     assert build.result == "SUCCESS", log
     assert "--destination" in log
     assert ("zygote_client.py" in log) == (prewarm == "1")

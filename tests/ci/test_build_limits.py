@@ -22,6 +22,7 @@ from dockyard.auth import AuthService
 from dockyard.ci import MIGRATIONS as CI_MIGRATIONS
 from dockyard.ci.service import CIService
 from dockyard.ci.store import Build
+from dockyard.config import Settings
 from dockyard.events import EventBus
 from dockyard.store import Database
 from tests.ci.conftest import Jenkins, inline_job_xml, unique
@@ -92,19 +93,18 @@ def test_at_most_16_parallel_branches_run_at_once_by_default(tmp_path: Path) -> 
     assert max(seen) == 16, seen
 
 
-def test_the_parallel_limit_is_a_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DOCKYARD_CI_MAX_PARALLEL", "3")
-    build, log = run_build(tmp_path, inline_job_xml(parallel_script(7, 3)))
+def test_the_parallel_limit_is_a_setting(tmp_path: Path) -> None:
+    settings = Settings.from_environ({"DOCKYARD_CI_MAX_PARALLEL": "3"})
+    build, log = run_build(tmp_path, inline_job_xml(parallel_script(7, 3)),
+                           max_parallel=settings.ci_max_parallel)
     assert build.result == "SUCCESS", log
     seen = counts(tmp_path)
     assert len(seen) == 14 and max(seen) == 3, seen
 
 
-def test_a_bad_parallel_limit_names_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DOCKYARD_CI_MAX_PARALLEL", "lots")
-    db = Database(tmp_path / "db.sqlite")
+def test_a_bad_parallel_limit_names_the_setting() -> None:
     with pytest.raises(ValueError, match="DOCKYARD_CI_MAX_PARALLEL must be a positive integer"):
-        CIService(db, AuthService(db), EventBus(), tmp_path / "ci", lambda: "http://127.0.0.1:1")
+        Settings.from_environ({"DOCKYARD_CI_MAX_PARALLEL": "lots"})
 
 
 def declared(*params: tuple[str, str, str]) -> str:

@@ -16,7 +16,8 @@ import uvicorn
 
 from dockyard.config import Settings
 from dockyard.events import PushEvent
-from dockyard.server.app import Services, build_app, open_services
+from dockyard.server.app import build_app, open_services
+from dockyard.services import Services
 from tests.conftest import free_port
 from tests.git.conftest import Git
 

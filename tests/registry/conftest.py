@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.registry import open_blob_store
+from dockyard.registry import open_blob_storage
 from dockyard.registry.storage import BlobStorage
 from dockyard.registry.storage_fs import FilesystemBlobStorage
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer, require_tool, start_server
@@ -40,7 +40,7 @@ def push(layout_ref: str, server: DockyardServer, name: str, *, creds: str | Non
 
 def stored_blobs(server: DockyardServer) -> set[str]:
     """Hex digests of every blob the server's storage holds, read through the backend."""
-    store = open_blob_store(server.storage, server.data_dir / "registry", os.environ)
+    store = open_blob_storage(server.storage, server.data_dir / "registry", os.environ)
     return {blob.digest.split(":", 1)[1] for blob in store.list_blobs()}
 
 
@@ -69,4 +69,4 @@ def blob_store_opener(request: pytest.FixtureRequest, tmp_path: Path) -> Callabl
         return lambda: FilesystemBlobStorage(tmp_path / "registry")
     server: S3Server = request.getfixturevalue("s3_server")
     url = server.fresh_url()
-    return lambda: open_blob_store(url, tmp_path / "unused", server.environ())
+    return lambda: open_blob_storage(url, tmp_path / "unused", server.environ())

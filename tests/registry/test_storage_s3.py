@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dockyard.registry import StorageError, open_blob_store
+from dockyard.registry import StorageError, open_blob_storage
 from dockyard.registry.storage_s3 import PART_SIZE, S3BlobStorage
 from dockyard.registry.storage_s3_client import S3Config
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, start_server
@@ -32,16 +32,16 @@ def test_listing_follows_continuation_tokens(s3_server: S3Server) -> None:
 def test_wrong_secret_is_refused_by_the_server(s3_server: S3Server, tmp_path: Path) -> None:
     environ = {**s3_server.environ(), "AWS_SECRET_ACCESS_KEY": "not-the-secret"}
     with pytest.raises(StorageError, match="403"):
-        open_blob_store(s3_server.fresh_url(), tmp_path, environ)
+        open_blob_storage(s3_server.fresh_url(), tmp_path, environ)
 
 
 def test_configuration_errors_name_the_fix(s3_server: S3Server, tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"):
-        open_blob_store("s3://bucket", tmp_path, {})
+        open_blob_storage("s3://bucket", tmp_path, {})
     with pytest.raises(StorageError, match=r"use file:// .* or s3://BUCKET\[/prefix\]"):
-        open_blob_store("gs://bucket", tmp_path, {})
+        open_blob_storage("gs://bucket", tmp_path, {})
     with pytest.raises(StorageError, match="404"):
-        open_blob_store("s3://no-such-bucket", tmp_path, s3_server.environ())
+        open_blob_storage("s3://no-such-bucket", tmp_path, s3_server.environ())
     config = S3Config.from_url(f"s3://{BUCKET}/a/b/", {"AWS_ACCESS_KEY_ID": "k",
                                                        "AWS_SECRET_ACCESS_KEY": "s"})
     assert (config.bucket, config.prefix) == (BUCKET, "a/b/")
@@ -86,7 +86,7 @@ def test_storage_failure_is_a_503_not_a_crash(s3_environment: S3Server, tmp_path
 
 def test_expiry_aborts_multipart_uploads_no_session_names(s3_server: S3Server, tmp_path: Path) -> None:
     """A server killed mid-PATCH has sent parts but not saved the session's state."""
-    store = open_blob_store(s3_server.fresh_url(), tmp_path, s3_server.environ())
+    store = open_blob_storage(s3_server.fresh_url(), tmp_path, s3_server.environ())
     assert isinstance(store, S3BlobStorage)
     state = store.start_upload("x/y")
     writer = store.open_upload(state.id)
@@ -119,10 +119,10 @@ def test_slow_down_answers_are_retried(tmp_path: Path) -> None:
     environ = {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{httpd.server_port}"}
     try:
-        open_blob_store("s3://bucket", tmp_path, environ)  # two 503s, then the bucket is there
+        open_blob_storage("s3://bucket", tmp_path, environ)  # two 503s, then the bucket is there
         assert seen == ["AWS4-HMAC-SHA256"] * 3
         with pytest.raises(StorageError, match="503"):
-            open_blob_store("s3://bucket", tmp_path, environ)  # 503 for good
+            open_blob_storage("s3://bucket", tmp_path, environ)  # 503 for good
         assert len(seen) == 3 + 4
     finally:
         httpd.shutdown()

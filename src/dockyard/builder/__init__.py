@@ -18,8 +18,9 @@ Public API (imported lazily, so `dockyard executor --help` stays fast):
     unpack_image(image, dir, insecure, log) -> UnpackedImage   an image as a rootfs (for
                                            CI's container steps; same pull and unpack as FROM)
 
-The Dockerfile parser is `dockyard.builder.dockerfile`, .dockerignore is
-`dockyard.builder.dockerignore`.
+Modules other packages use as namespaces (loaded on first use, like the names above):
+`dockerfile` (the parser: `parse`, `stages_needed`, `DockerfileError`), `dockerignore`
+(`load_ignore`, `DockerignoreError`), `kaniko` (the executor's flags: `add_arguments`, `run`, ...).
 """
 
 from __future__ import annotations
@@ -43,11 +44,14 @@ _EXPORTS = {
     "kaniko_main": "dockyard.builder.kaniko",
     "UnpackedImage": "dockyard.builder.unpack",
 }
+_MODULES = ("dockerfile", "dockerignore", "kaniko")
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, *_MODULES])
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(f"dockyard.builder.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'dockyard.builder' has no attribute {name!r}")

@@ -4,10 +4,10 @@ build logs and traces, and Jenkins' remote API.
 Public surface for other packages:
 
 - `MIGRATIONS`: the schema (`ci.0001`...).
-- `open_ci(services, credentials, executor) -> CIService`, a `CIComponent` (`.migrations`,
+- `open_ci(services, credentials, executor) -> CIService`, a `dockyard.services.Component` (`.migrations`,
   `.routes()`, `await .start()` / `await .stop()`), also `.push(event)` (queue builds for a pushed
   ref) and `.store` (`CIStore`: jobs and builds). `executor` is an `ExecutorBackend`
-  (`executor_backend("local", data_dir)` by default).
+  (`executor_backend("local", settings)` by default).
 - `forbidden_env_name(name)`: why a build parameter may not set that environment name, or None.
 - Listens to `git.push` on the event bus (a `dockyard.events.PushEvent`: CI reads its
   `clone_url`, `branch`, `after`, `git_dir`, `pusher`, `deleted`); publishes `ci.build.started` and
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from dockyard.ci.access import JobForbidden
 from dockyard.ci.buildlog import format_trace, load_trace, read_from
 from dockyard.ci.errors import PipelineError
 from dockyard.ci.jenkinsfile import parse_jenkinsfile
@@ -32,9 +33,12 @@ from dockyard.ci.store import DONE, QUEUED, Build, Job, JobError, JobNotFound
 from dockyard.ci.yamlpipeline import parse_yaml_pipeline
 
 if TYPE_CHECKING:
+    from dockyard.ci.access import RepoRole
     from dockyard.ci.backends import executor_backend
-    from dockyard.ci.component import CIComponent, CIServices, ExecutorBackend
+    from dockyard.ci.component import ExecutorBackend
+    from dockyard.ci.podtemplate import CredentialLookup
     from dockyard.ci.service import CIService
+    from dockyard.services import Services
 
 __all__ = [
     "DONE",
@@ -42,12 +46,12 @@ __all__ = [
     "Build",
     "Job",
     "JobError",
+    "JobForbidden",
     "JobNotFound",
     "load_trace",
     "read_from",
     "MIGRATIONS",
-    "CIComponent",
-    "CIServices",
+    "CIService",
     "ExecutorBackend",
     "PipelineError",
     "executor_backend",
@@ -60,9 +64,9 @@ __all__ = [
 
 
 def open_ci(
-    services: CIServices,
-    credentials: Any = None,
-    repo_role: Any = None,
+    services: Services,
+    credentials: CredentialLookup | None = None,
+    repo_role: RepoRole | None = None,
     executor: ExecutorBackend | None = None,
 ) -> CIService:
     """Build the CI component from the server's shared services; `credentials` is the server's
@@ -82,29 +86,33 @@ def open_ci(
         settings.ci_dir,
         lambda: settings.base_url,
         credentials=credentials if credentials is not None else _credential_store(services),
-        webhook_secret=load_webhook_secret(settings.secrets_dir),
+        webhook_secret=load_webhook_secret(settings.secrets_dir, settings.ci_webhook_secret),
         secrets_dir=settings.secrets_dir,
         repo_role=repo_role,
-        executor=executor or executor_backend("local", settings.data_dir),
+        executor=executor or executor_backend("local", settings),
+        executors=settings.ci_executors,
+        max_parallel=settings.ci_max_parallel,
     )
 
 
-def _credential_store(services: CIServices) -> Any:
-    """The credentials component's store when this build of Dockyard has it (dockyard.credentials)."""
-    try:
-        from dockyard.credentials import CredentialStore  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
+def _credential_store(services: Services) -> CredentialLookup:
+    """The credentials component's store (`dockyard.credentials`), when the server passes none."""
+    from dockyard.credentials import CredentialStore
+
     return CredentialStore.open(services.db, services.settings.secrets_dir)
 
 
 def __getattr__(name: str) -> Any:
     """The component protocols load on first use (they import Starlette and auth; `dockyard ci`
     and the executor's zygote import this package and need neither)."""
-    if name in ("CIComponent", "CIServices", "ExecutorBackend"):
-        from dockyard.ci import component
+    if name == "ExecutorBackend":
+        from dockyard.ci.component import ExecutorBackend
 
-        return getattr(component, name)
+        return ExecutorBackend
+    if name == "CIService":
+        from dockyard.ci.service import CIService
+
+        return CIService
     if name == "executor_backend":
         from dockyard.ci.backends import executor_backend
 

@@ -13,6 +13,7 @@ from dockyard.ci.component import ExecutorBackend
 from dockyard.ci.executor.interface import Executor
 from dockyard.ci.executor.local import LocalExecutor
 from dockyard.ci.executor.warm import WarmExecutor
+from dockyard.config import DEFAULT_KANIKO_IMAGES, Settings
 
 
 class LocalBackend:
@@ -21,12 +22,14 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, hidden: Sequence[Path] = ()) -> None:
-        self.warm = WarmExecutor()
+    def __init__(self, hidden: Sequence[Path] = (), kaniko_images: Sequence[str] = DEFAULT_KANIKO_IMAGES,
+                 prewarm: bool = True) -> None:
+        self.warm = WarmExecutor(enabled=prewarm)
         self.hidden = tuple(hidden)
+        self.kaniko_images = tuple(kaniko_images)
 
     def new(self) -> Executor:
-        return LocalExecutor(self.warm, hidden=self.hidden)
+        return LocalExecutor(self.warm, hidden=self.hidden, kaniko_images=self.kaniko_images)
 
     def close(self) -> None:
         self.warm.close()
@@ -35,10 +38,10 @@ class LocalBackend:
 BACKENDS: dict[str, type[LocalBackend]] = {LocalBackend.name: LocalBackend}
 
 
-def executor_backend(name: str, data_dir: Path) -> ExecutorBackend:
-    """The backend called `name` for a server whose data lives in `data_dir` (hidden from every
-    step); ValueError naming the known ones otherwise."""
+def executor_backend(name: str, settings: Settings) -> ExecutorBackend:
+    """The backend called `name` for a server with these settings (its data directory is hidden
+    from every step); ValueError naming the known ones otherwise."""
     cls = BACKENDS.get(name)
     if cls is None:
         raise ValueError(f"unknown CI executor {name!r} (known: {', '.join(sorted(BACKENDS))})")
-    return cls(hidden=(data_dir,))
+    return cls(hidden=(settings.data_dir,), kaniko_images=settings.kaniko_images, prewarm=settings.ci_prewarm)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dockyard.credentials.masking import SecretMasker as CredentialsMasker
+from dockyard.credentials import SecretMasker as CredentialsMasker
 from dockyard.store import atomic_write_text
 
 

@@ -1,7 +1,8 @@
 """The narrow interfaces around the CI component.
 
-- `CIServices`: what CI takes from the server (settings, database, auth, event bus).
-- `CIComponent`: what the server composes (migrations, routes, start/stop); `open_ci` returns one.
+What CI takes from the server is `dockyard.services.Services`, and what it gives back a
+`dockyard.services.Component` (`open_ci` returns one); the protocols here are CI's own:
+
 - `CIOperations`: what CI's HTTP routes (Jenkins API, native API, webhooks) use of the service, so
   that route modules depend on this protocol and never on `service.py` (which imports them).
 - `ExecutorBackend`: the agent backend, chosen by configuration and passed into the service
@@ -10,44 +11,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from starlette.routing import BaseRoute
-
-from dockyard.auth import AuthService, Principal
+from dockyard.auth import Principal
 from dockyard.ci.buildlog import BuildPaths
 from dockyard.ci.csrf import CrumbIssuer
 from dockyard.ci.executor.interface import Executor
 from dockyard.ci.store import Build, CIStore, Job
-from dockyard.config import Settings
-from dockyard.events import EventBus, PushEvent
-from dockyard.store import Database, Migration
-
-
-class CIServices(Protocol):
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def db(self) -> Database: ...
-
-    @property
-    def auth(self) -> AuthService: ...
-
-    @property
-    def events(self) -> EventBus: ...
-
-
-class CIComponent(Protocol):
-    @property
-    def migrations(self) -> Sequence[Migration]: ...
-
-    def routes(self) -> list[BaseRoute]: ...
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
+from dockyard.events import PushEvent
 
 
 class BuildQueue(Protocol):

@@ -56,3 +56,11 @@ def check_size(source: str | int, filename: str) -> None:
             " accepted: move scripts into files of the repository and call them from sh steps",
             Pos(filename, 1, 1),
         )
+
+
+class StepFailed(Exception):
+    """A step failed; the message is what Jenkins prints after ERROR:."""
+
+
+class BuildAborted(Exception):
+    """The build was stopped or timed out while a step ran."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -29,9 +28,10 @@ from dockyard.http import WEBHOOK_LIMIT, BadRequest, media_type, parse_json, rea
 from dockyard.store import atomic_write_text
 
 
-def load_webhook_secret(secrets_dir: Path) -> str:
-    if os.environ.get("DOCKYARD_CI_WEBHOOK_SECRET"):
-        return os.environ["DOCKYARD_CI_WEBHOOK_SECRET"]
+def load_webhook_secret(secrets_dir: Path, configured: str = "") -> str:
+    """The configured secret (Settings.ci_webhook_secret), else the one generated in secrets_dir."""
+    if configured:
+        return configured
     path = secrets_dir / "ci-webhook.secret"
     try:
         return path.read_text().strip()

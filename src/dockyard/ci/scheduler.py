@@ -44,7 +44,7 @@ class Scheduler:
         self.base_url = base_url
         self.events = events
         self.credentials = credentials
-        self.limit = limit or positive_int_setting("DOCKYARD_CI_EXECUTORS", os.cpu_count() or 1)
+        self.limit = limit or os.cpu_count() or 1  # Settings.ci_executors
         self.executor_factory = executor_factory
         self.max_parallel = max_parallel
         self.running: dict[int, BuildRunner] = {}
@@ -244,16 +244,6 @@ class Scheduler:
 
     def queue_wait(self, build: Build) -> float:
         return (build.started_at or time.time()) - build.queued_at
-
-
-def positive_int_setting(name: str, default: int) -> int:
-    """An optional positive integer from the environment; a bad value stops start-up naming it."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
-    return int(raw)
 
 
 def _url_secrets(url: str) -> list[str]:

@@ -1,7 +1,7 @@
 """The CI component as the server composes it: store, scheduler, triggers and HTTP routes.
 
-`CIService` implements `CIComponent` (for the server) and `CIOperations` (for its route modules,
-which depend on that protocol only). The agent backend is passed in (default: local).
+`CIService` implements `dockyard.services.Component` (for the server) and `CIOperations` (for
+its route modules, which depend on that protocol only). The agent backend is passed in (default: local).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from dockyard.ci.params import forbidden_env_name
 from dockyard.ci.parsing import parse_pipeline
 from dockyard.ci.podtemplate import CredentialLookup
 from dockyard.ci.runner import DEFAULT_MAX_PARALLEL
-from dockyard.ci.scheduler import Scheduler, positive_int_setting
+from dockyard.ci.scheduler import Scheduler
 from dockyard.ci.scm import branch_matches, equivalent_keys, repo_key
 from dockyard.ci.store import Build, CIStore, Job, JobError, JobNotFound
 from dockyard.credentials import SecretBox, load_or_create_key
@@ -58,7 +58,7 @@ class CIService:
         executor: ExecutorBackend | None = None,
         max_parallel: int | None = None,
     ) -> None:
-        max_parallel = max_parallel or positive_int_setting("DOCKYARD_CI_MAX_PARALLEL", DEFAULT_MAX_PARALLEL)
+        max_parallel = max_parallel or DEFAULT_MAX_PARALLEL  # Settings.ci_max_parallel
         # job XML and password parameters are sealed with the credentials key (DATA/secrets)
         key = load_or_create_key(secrets_dir or ci_dir.parent / "secrets")
         self.store = CIStore(db, SecretBox(key))

@@ -8,6 +8,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+__all__ = ["COMMANDS", "main"]
+
 # subcommand -> (module, one-line help). Each module has add_arguments(parser) and run(args).
 COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("dockyard.cli.up", "serve every component on one port"),

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     """Map docker-build style arguments onto the executor's and build with a live display."""
     import dataclasses
 
-    from dockyard.builder.report import run_build
+    from dockyard.builder import run_build
     from dockyard.cli.executor_cmd import options_from
 
     if args.push and not args.tag:

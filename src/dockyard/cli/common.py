@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from dockyard.config import Settings, default_data_dir
@@ -13,7 +14,6 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(os.environ["DOCKYARD_DATA_DIR"]) if os.environ.get("DOCKYARD_DATA_DIR") else None,
         help=f"data directory (default: $DOCKYARD_DATA_DIR or {default_data_dir()})",
     )
     add_database(parser)  # the data directory's metadata may live in PostgreSQL instead
@@ -45,13 +45,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
     from dockyard.store import PRIVATE_UMASK  # here: importing store loads SQLAlchemy
 
     os.umask(PRIVATE_UMASK)
-    data_dir = (args.data_dir or default_data_dir()).expanduser().resolve()
-    return Settings(
-        data_dir=data_dir,
-        host=getattr(args, "host", "127.0.0.1"),
-        port=getattr(args, "port", 8080),
-        admin_user=getattr(args, "admin_user", "admin"),
+    settings = Settings.from_environ(
+        data_dir=args.data_dir,
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        admin_user=getattr(args, "admin_user", None),
+        admin_password=getattr(args, "admin_password", None),
         public_url=getattr(args, "public_url", None),
-        **({"storage": args.storage} if getattr(args, "storage", None) else {}),
-        **({"database_url": args.database_url} if getattr(args, "database_url", None) else {}),
+        storage=getattr(args, "storage", None) or None,
+        database_url=getattr(args, "database_url", None) or None,
     )
+    return replace(settings, data_dir=settings.data_dir.expanduser().resolve())

@@ -57,9 +57,9 @@ def walk_context(directory: str, dockerfile: str | None) -> tuple[list[str], lis
     """(included, excluded) relative paths, walking only where the ignore rules require."""
     import os
 
-    from dockyard.builder.dockerignore import load_ignore
+    from dockyard.builder import dockerignore
 
-    matcher = load_ignore(directory, dockerfile)
+    matcher = dockerignore.load_ignore(directory, dockerfile)
     included: list[str] = []
     excluded: list[str] = []
     for root, dirs, files in os.walk(directory):
@@ -87,14 +87,14 @@ def run(args: argparse.Namespace) -> int:
 def run_context(args: argparse.Namespace) -> int:
     import os
 
-    from dockyard.builder.dockerignore import DockerignoreError
+    from dockyard.builder import dockerignore
 
     if not os.path.isdir(args.directory):
         print(f"dockyard: {args.directory} is not a directory", file=sys.stderr)
         return 1
     try:
         included, excluded = walk_context(args.directory, args.file)
-    except DockerignoreError as err:
+    except dockerignore.DockerignoreError as err:
         print(str(err), file=sys.stderr)
         return 1
     for path in excluded if args.excluded else included:
@@ -103,7 +103,7 @@ def run_context(args: argparse.Namespace) -> int:
 
 
 def run_parse(args: argparse.Namespace) -> int:
-    from dockyard.builder.dockerfile import DockerfileError, parse, stages_needed
+    from dockyard.builder import dockerfile as front_end
 
     try:
         if args.file == "-":
@@ -116,9 +116,9 @@ def run_parse(args: argparse.Namespace) -> int:
         return 1
     build_args = dict(a.split("=", 1) if "=" in a else (a, "") for a in args.build_arg)
     try:
-        dockerfile = parse(text, name)
-        needed = stages_needed(dockerfile, args.target, build_args) if args.target else None
-    except DockerfileError as err:
+        dockerfile = front_end.parse(text, name)
+        needed = front_end.stages_needed(dockerfile, args.target, build_args) if args.target else None
+    except front_end.DockerfileError as err:
         print(str(err), file=sys.stderr)
         return 1
     if args.json:

@@ -28,9 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dockyard.cli.executor_cmd import parse_duration
-    from dockyard.registry import StorageError, collect_garbage, open_blob_store
-    from dockyard.registry.metadata import RegistryMetadata
-    from dockyard.server.app import open_services
+    from dockyard.registry import RegistryMetadata, StorageError, collect_garbage, open_blob_storage
+    from dockyard.server import open_services
 
     try:
         cache_ttl = parse_duration(args.cache_ttl) if args.cache_ttl else None
@@ -41,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     settings = services.settings
     try:
         report = collect_garbage(
-            open_blob_store(settings.storage, settings.registry_dir, settings.aws_environment),
+            open_blob_storage(settings.storage, settings.registry_dir, settings.aws_environment),
             RegistryMetadata(services.db),
             grace_seconds=args.grace,
             dry_run=args.dry_run,

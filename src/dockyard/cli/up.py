@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--admin-user", default="admin", help="administrator's name")
     parser.add_argument(
         "--admin-password",
-        default=os.environ.get("DOCKYARD_ADMIN_PASSWORD"),
-        help="administrator's password (default: generated on first start, stored in the data dir)",
+        help="administrator's password (default: $DOCKYARD_ADMIN_PASSWORD, else generated on first"
+             " start and stored in the data dir)",
     )
     parser.add_argument("--public-url", help="URL clients use to reach this server")
     add_storage(parser)
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     os.umask(PRIVATE_UMASK)
     import uvicorn
 
-    from dockyard.server.app import build_app, open_services
+    from dockyard.server import build_app, open_services
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -43,10 +43,14 @@ def run(args: argparse.Namespace) -> int:
     # httpx logs every request URL at INFO; webhook and registry URLs may carry credentials.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
-    settings = settings_from(args)
+    try:
+        settings = settings_from(args)
+    except ValueError as exc:  # a bad DOCKYARD_* value, named in the message
+        print(f"dockyard up: {exc}", file=sys.stderr)
+        return 2
     for warning in check_data_dir(settings.data_dir):
         log.warning("%s", warning)
-    from dockyard.credentials.keycheck import KeyFileError
+    from dockyard.credentials import KeyFileError
     from dockyard.store import DatabaseUnavailable
 
     try:
@@ -57,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyFileError as exc:
         print(f"dockyard up: {exc}", file=sys.stderr)
         return 2
-    generated = services.auth.ensure_admin(settings.admin_user, args.admin_password)
+    generated = services.auth.ensure_admin(settings.admin_user, settings.admin_password or None)
     if generated:
         path = settings.secrets_dir / "admin-password"
         atomic_write_text(path, generated + "\n", mode=0o600)
@@ -74,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     except StorageError as exc:
         print(f"dockyard up: --storage {settings.storage}: {exc}", file=sys.stderr)
         return 2
-    from dockyard.http.head import BoundedHeadProtocol
+    from dockyard.http import BoundedHeadProtocol
 
     config = uvicorn.Config(
         app,

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dockyard.auth import AuthError
-    from dockyard.server.app import open_services
+    from dockyard.server import open_services
 
     services = open_services(settings_from(args))
     auth = services.auth

@@ -1,10 +1,29 @@
-"""What a running Dockyard needs to know about itself: where its data is and how it is reached."""
+"""What a running Dockyard needs to know about itself: where its data is, how it is reached, and
+every tunable of its components.
+
+`Settings.from_environ()` is the one place the server side reads the environment (once, at
+start-up; nothing at import time); everything else receives a `Settings`. Each `DOCKYARD_*` name
+is in `ENVIRONMENT` below and in README's Settings table (a test keeps the two equal).
+
+Environment variables read elsewhere, on purpose:
+- the builder's executor path, which runs alone in a pod like `/kaniko/executor` and never sees a
+  `Settings`: `DOCKYARD_CACHE_DIR`, `DOCKYARD_DATA_DIR` (its cache), `DOCKYARD_SNAPSHOT`,
+  `SOURCE_DATE_EPOCH`, `XDG_CACHE_HOME`, and Kaniko's own (`DOCKER_CONFIG`, `REGISTRY_AUTH_FILE`,
+  `XDG_RUNTIME_DIR`, `SSL_CERT_FILE`/`SSL_CERT_DIR`, `*_proxy`, build args from the environment);
+- the client commands' user environment (`DOCKYARD_URL`, `DOCKYARD_USER`, `DOCKYARD_PASSWORD`,
+  `DOCKYARD_TOKEN` of `dockyard ci|credentials|gitops`; `GIT_COMMIT` of `dockyard gitops`);
+- git's and the steps' own environment: git subprocesses get the caller's environment minus
+  `GIT_*`, the executor's zygote and a step's agent variables are the build's environment, and the
+  pre-receive hook reads `DOCKYARD_PUSH_RULES` that the git server sets for it.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 def default_data_dir() -> Path:
@@ -13,44 +32,108 @@ def default_data_dir() -> Path:
     return Path(base) / "dockyard"
 
 
-def _webhook_retry_delays() -> tuple[float, ...]:
-    """DOCKYARD_WEBHOOK_RETRY_DELAYS: seconds between delivery attempts, comma separated."""
-    raw = os.environ.get("DOCKYARD_WEBHOOK_RETRY_DELAYS", "")
+DEFAULT_WEBHOOK_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+DEFAULT_KANIKO_IMAGES = ("gcr.io/kaniko-project/executor", "cgr.dev/chainguard/kaniko")
+DEFAULT_CI_MAX_PARALLEL = 16  # parallel branches at once per build
+AWS_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
+                 "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION")
+_OFF = ("0", "false", "off", "no", "none")
+
+
+def _retry_delays(name: str, raw: str) -> tuple[float, ...]:
     try:
         return tuple(float(x) for x in raw.split(",") if x.strip()) or DEFAULT_WEBHOOK_RETRY_DELAYS
     except ValueError:
-        return DEFAULT_WEBHOOK_RETRY_DELAYS
+        raise ValueError(f"{name} must be seconds separated by commas, got {raw!r}") from None
 
 
-DEFAULT_WEBHOOK_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
-AWS_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
-                 "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION")
+def _positive_int(name: str, raw: str) -> int:
+    raw = raw.strip()
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    return int(raw)
 
 
-def _aws_environment() -> dict[str, str]:
-    """The usual AWS variables an s3:// storage URL takes its credentials and endpoint from."""
-    return {name: os.environ[name] for name in AWS_VARIABLES if os.environ.get(name)}
+def _seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+def _switch(_name: str, raw: str) -> bool:
+    return raw.strip().lower() not in _OFF
+
+
+def _image_prefixes(_name: str, raw: str) -> tuple[str, ...]:
+    if raw.strip().lower() in _OFF:
+        return ()
+    return tuple(p.strip() for p in raw.split(",") if p.strip())
+
+
+def _text(_name: str, raw: str) -> str:
+    return raw
+
+
+# variable -> (Settings field, parser(name, raw)); an unset or empty variable keeps the default
+ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
+    "DOCKYARD_DATA_DIR": ("data_dir", lambda _n, raw: Path(raw)),
+    "DOCKYARD_DATABASE_URL": ("database_url", _text),
+    "DOCKYARD_ADMIN_PASSWORD": ("admin_password", _text),
+    "DOCKYARD_STORAGE": ("storage", _text),
+    "DOCKYARD_UPLOAD_TTL": ("upload_ttl", _seconds),
+    "DOCKYARD_WEBHOOK_ALLOWED_HOSTS": ("webhook_allowed_hosts", _text),
+    "DOCKYARD_WEBHOOK_RETRY_DELAYS": ("webhook_retry_delays", _retry_delays),
+    "DOCKYARD_CI_WEBHOOK_SECRET": ("ci_webhook_secret", _text),
+    "DOCKYARD_CI_EXECUTORS": ("ci_executors", _positive_int),
+    "DOCKYARD_CI_MAX_PARALLEL": ("ci_max_parallel", _positive_int),
+    "DOCKYARD_CI_PREWARM": ("ci_prewarm", _switch),
+    "DOCKYARD_KANIKO_ALIAS": ("kaniko_images", _image_prefixes),
+}
 
 
 @dataclass(frozen=True)
 class Settings:
     """Immutable configuration; every path Dockyard writes is derived from `data_dir`."""
 
-    data_dir: Path
+    data_dir: Path = field(default_factory=default_data_dir)
     host: str = "127.0.0.1"
     port: int = 8080
     admin_user: str = "admin"
+    admin_password: str = field(default="", repr=False)  # '' generates one on first start
     public_url: str | None = None
     # Gitea's [webhook] ALLOWED_HOST_LIST: which addresses outgoing webhooks may reach
     # (`external`, `private`, `loopback`, `*`, CIDRs, host globs; see dockyard.git.hostmatch).
-    webhook_allowed_hosts: str = field(
-        default_factory=lambda: os.environ.get("DOCKYARD_WEBHOOK_ALLOWED_HOSTS") or "external")
-    webhook_retry_delays: tuple[float, ...] = field(default_factory=_webhook_retry_delays)
+    webhook_allowed_hosts: str = "external"
+    webhook_retry_delays: tuple[float, ...] = DEFAULT_WEBHOOK_RETRY_DELAYS
     # Registry blobs: file:// (registry_dir) or s3://BUCKET[/prefix] with the AWS variables.
-    storage: str = field(default_factory=lambda: os.environ.get("DOCKYARD_STORAGE") or "file://")
-    aws_environment: dict[str, str] = field(default_factory=_aws_environment, repr=False, compare=False)
+    storage: str = "file://"
+    aws_environment: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    upload_ttl: float = 24 * 3600.0  # seconds before an abandoned blob upload is removed
     # Metadata: '' is SQLite at db_path; or a URL such as postgresql://user@host/db.
-    database_url: str = field(default_factory=lambda: os.environ.get("DOCKYARD_DATABASE_URL") or "")
+    database_url: str = ""
+    # CI: '' generates the webhook secret in secrets_dir; None executors is one per CPU.
+    ci_webhook_secret: str = field(default="", repr=False)
+    ci_executors: int | None = None
+    ci_max_parallel: int = DEFAULT_CI_MAX_PARALLEL
+    ci_prewarm: bool = True  # keep a pre-started `dockyard executor` for the Kaniko stand-in
+    kaniko_images: tuple[str, ...] = DEFAULT_KANIKO_IMAGES  # images whose steps run Dockyard's executor
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from the environment (`os.environ` unless given), then `overrides` (command
+        flags); a bad value raises ValueError naming the variable."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, (attribute, parse) in ENVIRONMENT.items():
+            if env.get(name):
+                values[attribute] = parse(name, env[name])
+        values["aws_environment"] = {name: env[name] for name in AWS_VARIABLES if env.get(name)}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
 
     @property
     def base_url(self) -> str:

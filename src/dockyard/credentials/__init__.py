@@ -49,8 +49,11 @@ manage every credential, a user those of their own namespace and of orgs they ad
 listing never returns secrets. See `dockyard.credentials.api`.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from dockyard.credentials.bindings import bind_environment
 from dockyard.credentials.crypto import KeyMismatch, SecretBox, load_or_create_key
+from dockyard.credentials.keycheck import KeyFileError, check_key_file
 from dockyard.credentials.masking import MASK, MaskingWriter, SecretMasker, secret_forms
 from dockyard.credentials.migrations import MIGRATIONS
 from dockyard.credentials.models import (
@@ -84,8 +87,10 @@ __all__ = [
     "CredentialNotAvailable",
     "CredentialNotFound",
     "CredentialStore",
+    "CredentialsComponent",
     "DockerConfig",
     "JobCredentials",
+    "KeyFileError",
     "KeyMismatch",
     "MaskingWriter",
     "SecretFile",
@@ -94,9 +99,22 @@ __all__ = [
     "SecretText",
     "UsernamePassword",
     "bind_environment",
+    "check_key_file",
     "load_or_create_key",
     "job_credentials",
     "materialize_secret_volume",
     "resolve_for_job",
     "secret_forms",
 ]
+
+if TYPE_CHECKING:
+    from dockyard.credentials.component import CredentialsComponent
+
+
+def __getattr__(name: str) -> Any:
+    """`CredentialsComponent` (the store plus its HTTP API) loads Starlette: on first use only."""
+    if name == "CredentialsComponent":
+        from dockyard.credentials.component import CredentialsComponent
+
+        return CredentialsComponent
+    raise AttributeError(f"module 'dockyard.credentials' has no attribute {name!r}")

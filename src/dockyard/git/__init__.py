@@ -2,7 +2,7 @@
 
 Public surface for other packages:
 
-- `GitServer(settings, db, auth, bus)`: `.routes()` (API + smart HTTP; add after every fixed
+- `GitServer(services)`, a `dockyard.services.Component`: `.routes()` (API + smart HTTP; add after every fixed
   prefix), `await .start()` / `await .stop()`, `.repos` (a `RepoService`).
 - `MIGRATIONS`: the schema (`git.0001`...).
 - Events on the bus, one per updated ref, after every accepted push (and after API commits):

@@ -34,7 +34,7 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a git subprocess: ours, isolated from user and system config."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(_BASE_ENV)
-    env["HOME"] = env.get("DOCKYARD_GIT_HOME", "/nonexistent")
+    env["HOME"] = "/nonexistent"  # no user config (~/.gitconfig) reaches the server's git
     if extra:
         env.update(extra)
     return env

@@ -7,9 +7,6 @@ from pathlib import Path
 
 from starlette.routing import BaseRoute, Mount
 
-from dockyard.auth import AuthService
-from dockyard.config import Settings
-from dockyard.events import EventBus
 from dockyard.git.api.common import ApiContext
 from dockyard.git.api.contents import ContentsApi
 from dockyard.git.api.hooks import HookApi
@@ -18,6 +15,7 @@ from dockyard.git.api.repos import RepoApi
 from dockyard.git.api.statuses import StatusApi
 from dockyard.git.api.users import UserApi
 from dockyard.git.hostmatch import HostMatchList
+from dockyard.git.migrations import MIGRATIONS
 from dockyard.git.protection import ProtectionStore, install_pre_receive
 from dockyard.git.pushes import PushNotifier
 from dockyard.git.pushlog import install_hooks
@@ -25,11 +23,16 @@ from dockyard.git.repos import RepoService
 from dockyard.git.smarthttp import SmartHTTP
 from dockyard.git.statuses import StatusStore, record_ci_statuses
 from dockyard.git.webhooks import Deliverer, HookStore
-from dockyard.store import Database
+from dockyard.services import Services
 
 
 class GitServer:
-    def __init__(self, settings: Settings, db: Database, auth: AuthService, bus: EventBus) -> None:
+    """The git component (a `dockyard.services.Component`); its routes go last (see routes())."""
+
+    migrations = MIGRATIONS
+
+    def __init__(self, services: Services) -> None:
+        settings, db, auth, bus = services.settings, services.db, services.auth, services.events
         root = settings.git_dir
         _remove_leftovers(root)
         self.repos = RepoService(root, db, auth)

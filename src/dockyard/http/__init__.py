@@ -1,6 +1,10 @@
 """The one HTTP toolkit every API uses: bounded bodies, strict content types, typed fields and
-each wire format's error shape (see DESIGN.md: imports only `auth`)."""
+each wire format's error shape (imports only `auth`). `fields` holds the typed field readers and
+Gitea's and Harbor's length limits."""
 
+from typing import TYPE_CHECKING, Any
+
+from dockyard.http import fields
 from dockyard.http.body import (
     JOB_XML_LIMIT,
     JSON_LIMIT,
@@ -43,13 +47,26 @@ from dockyard.http.middleware import (
     wire_of,
 )
 from dockyard.http.principal import authenticate, principal_of
-from dockyard.http.routing import small_int
+from dockyard.http.routing import bound_int_path_params, small_int
 
 __all__ = [
     "GITEA", "HARBOR", "INTERNAL", "INVALID", "JENKINS", "JOB_XML_LIMIT", "JSON_LIMIT", "MAX_DEPTH",
     "NATIVE", "OCI", "STREAMED", "TOKEN", "TOO_LARGE", "UNSUPPORTED_TYPE", "WEBHOOK_LIMIT",
     "BadRequest", "BodyPolicy", "BodyRule", "BoundedBodyMiddleware", "KiB", "MiB", "WireFormat",
-    "authenticate", "form_body", "jenkins_error", "json_body", "json_object", "media_type",
+    "authenticate", "bound_int_path_params", "fields",
+    "form_body", "jenkins_error", "json_body", "json_object", "media_type",
     "parse_json", "principal_of", "read_body", "render_bad_request", "render_internal_error",
-    "require_json_type", "small_int", "too_large", "type_name", "wire_of",
+    "require_json_type", "small_int", "BoundedHeadProtocol", "too_large", "type_name", "wire_of",
 ]
+
+if TYPE_CHECKING:
+    from dockyard.http.head import BoundedHeadProtocol
+
+
+def __getattr__(name: str) -> Any:
+    """`BoundedHeadProtocol` subclasses uvicorn's protocol: loaded by `dockyard up` only."""
+    if name == "BoundedHeadProtocol":
+        from dockyard.http.head import BoundedHeadProtocol
+
+        return BoundedHeadProtocol
+    raise AttributeError(f"module 'dockyard.http' has no attribute {name!r}")

@@ -36,7 +36,7 @@ Reaching registries (used by `remote`)
                 registry-certificate, mirrors, registry-map), and the TLS contexts they mean.
 * `transport`   one host's session over `http`: scheme by ping, retries, auth on 401.
 * `auth`        the token flow of one host (`parse_challenge`, Bearer/Basic, tokens per scope).
-* `logins` `Logins.load()`: docker config.json (`auths`, credHelpers).
+* `logins`      `Logins.load()`: registry logins from docker config.json (`auths`, credHelpers).
 * `errors`      `RegistryError` (+ `RegistryAuthError`, `NotFoundError`): status and error JSON.
 * `http`        the standard-library HTTP client (pooled connections, bounded reads).
 
@@ -66,14 +66,20 @@ if TYPE_CHECKING:  # the names below load on first use (`__getattr__`)
     from dockyard.oci.blobcache import BlobCache
     from dockyard.oci.compression import compressing_writer, decompressing_reader, sniff_compression
     from dockyard.oci.digest import (
+        REGISTERED_ALGORITHMS,
+        SHA256,
         DigestMismatch,
         HashingReader,
         HashingWriter,
         InvalidDigest,
+        algorithm_of,
+        compute_digest,
         digest_file,
         digest_hex,
         digest_stream,
         is_digest,
+        is_registered_digest,
+        new_hasher,
         sha256_digest,
         validate_digest,
     )
@@ -108,6 +114,8 @@ if TYPE_CHECKING:  # the names below load on first use (`__getattr__`)
     from dockyard.oci.options import RegistryOptions
     from dockyard.oci.reference import (
         DOCKER_HUB,
+        REPOSITORY_PATTERN,
+        TAG_PATTERN,
         InvalidReference,
         Reference,
         check_digest,
@@ -133,6 +141,12 @@ _EXPORTS = {
     "InvalidDigest": "dockyard.oci.digest",
     "digest_file": "dockyard.oci.digest",
     "digest_hex": "dockyard.oci.digest",
+    "is_registered_digest": "dockyard.oci.digest",
+    "REGISTERED_ALGORITHMS": "dockyard.oci.digest",
+    "SHA256": "dockyard.oci.digest",
+    "algorithm_of": "dockyard.oci.digest",
+    "compute_digest": "dockyard.oci.digest",
+    "new_hasher": "dockyard.oci.digest",
     "digest_stream": "dockyard.oci.digest",
     "is_digest": "dockyard.oci.digest",
     "sha256_digest": "dockyard.oci.digest",
@@ -170,6 +184,8 @@ _EXPORTS = {
     "parse_manifest_or_index": "dockyard.oci.models",
     "RegistryOptions": "dockyard.oci.options",
     "DOCKER_HUB": "dockyard.oci.reference",
+    "REPOSITORY_PATTERN": "dockyard.oci.reference",
+    "TAG_PATTERN": "dockyard.oci.reference",
     "InvalidReference": "dockyard.oci.reference",
     "Reference": "dockyard.oci.reference",
     "parse_reference": "dockyard.oci.reference",
@@ -187,6 +203,8 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "REPOSITORY_PATTERN",
+    "TAG_PATTERN",
     "check_digest",
     "check_tag",
     "split_registry",
@@ -243,6 +261,12 @@ __all__ = [
     "digest_hex",
     "digest_stream",
     "is_digest",
+    "is_registered_digest",
+    "REGISTERED_ALGORITHMS",
+    "SHA256",
+    "algorithm_of",
+    "compute_digest",
+    "new_hasher",
     "mediatypes",
     "parse_manifest_or_index",
     "parse_reference",

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from dockyard.auth import NamespaceTaken
 from dockyard.http import read_body, small_int
-from dockyard.oci.digest import SHA256, algorithm_of, compute_digest
+from dockyard.oci import SHA256, algorithm_of, compute_digest
 from dockyard.registry.access import Access, Caller, create_project, realm_for
 from dockyard.registry.blob_response import BlobResponse
 from dockyard.registry.errors import RegistryError

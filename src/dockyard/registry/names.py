@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from dockyard.oci.digest import is_registered_digest
-from dockyard.oci.reference import REPOSITORY_PATTERN, TAG_PATTERN
+from dockyard.oci import REPOSITORY_PATTERN, TAG_PATTERN, is_registered_digest
 
 NAME_RE = re.compile(rf"^{REPOSITORY_PATTERN}$")
 TAG_RE = re.compile(rf"^{TAG_PATTERN}$")

@@ -5,31 +5,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 
 from starlette.routing import BaseRoute, Route
 
-from dockyard.auth import AuthService, TokenSigner
-from dockyard.config import Settings
 from dockyard.registry.access import Access
 from dockyard.registry.api_v2 import DistributionAPI
 from dockyard.registry.harbor import HarborAPI
 from dockyard.registry.metadata import RegistryMetadata
-from dockyard.registry.storage_select import open_blob_store
+from dockyard.registry.migrations import MIGRATIONS
+from dockyard.registry.storage_select import open_blob_storage
 from dockyard.registry.token_service import token_endpoint
-from dockyard.store import Database
+from dockyard.services import Services
 
 log = logging.getLogger(__name__)
-UPLOAD_TTL_SECONDS = float(os.environ.get("DOCKYARD_UPLOAD_TTL", 24 * 3600))
 _V2_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
 class Registry:
-    def __init__(self, settings: Settings, db: Database, auth: AuthService, signer: TokenSigner) -> None:
-        self.settings = settings
-        self.store = open_blob_store(settings.storage, settings.registry_dir, settings.aws_environment)
-        self.metadata = RegistryMetadata(db)
-        self.access = Access(auth, signer, self.metadata)
+    """The registry component (a `dockyard.services.Component`)."""
+
+    migrations = MIGRATIONS
+
+    def __init__(self, services: Services) -> None:
+        settings = self.settings = services.settings
+        auth = services.auth
+        self.store = open_blob_storage(settings.storage, settings.registry_dir, settings.aws_environment)
+        self.metadata = RegistryMetadata(services.db)
+        self.access = Access(auth, services.signer, self.metadata)
         self.v2 = DistributionAPI(self.store, self.metadata, self.access, settings.public_url)
         self.harbor = HarborAPI(auth, self.access, self.metadata, self.store)
         self._expiry: asyncio.Task[None] | None = None
@@ -52,9 +54,9 @@ class Registry:
                 await self._expiry
 
     async def _expire_uploads_forever(self) -> None:
-        """Upload sessions abandoned by clients are removed after UPLOAD_TTL_SECONDS."""
+        """Upload sessions abandoned by clients are removed after settings.upload_ttl seconds."""
         while True:
-            removed = await asyncio.to_thread(self.store.expire_uploads, UPLOAD_TTL_SECONDS)
+            removed = await asyncio.to_thread(self.store.expire_uploads, self.settings.upload_ttl)
             if removed:
                 log.info("expired %d abandoned upload sessions", removed)
-            await asyncio.sleep(min(600.0, UPLOAD_TTL_SECONDS / 2))
+            await asyncio.sleep(min(600.0, self.settings.upload_ttl / 2))

@@ -5,7 +5,7 @@ storage only through `BlobStorage`: read a blob from an offset, write an upload 
 `BlobWriter` whose `commit(digest)` verifies the bytes before the blob becomes visible,
 stat/exists/delete/list for garbage collection, and `local_path` as an optional fast path that
 only a backend with local files has. Backends: `storage_fs` (DATA/registry) and `storage_s3`
-(S3-compatible object storage); `storage_select.open_blob_store` picks one from a URL.
+(S3-compatible object storage); `storage_select.open_blob_storage` picks one from a URL.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from dockyard.oci.digest import SHA256, algorithm_of, compute_digest, new_hasher
+from dockyard.oci import SHA256, algorithm_of, compute_digest, new_hasher
 from dockyard.registry.names import valid_digest
 
 WRITE_BUFFER = 1 << 20

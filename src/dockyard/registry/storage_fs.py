@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from dockyard.oci.digest import REGISTERED_ALGORITHMS, SHA256, algorithm_of
+from dockyard.oci import REGISTERED_ALGORITHMS, SHA256, algorithm_of
 from dockyard.registry.storage import (
     BlobInfo,
     DigestMismatch,

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dockyard.oci.digest import REGISTERED_ALGORITHMS, SHA256, algorithm_of
+from dockyard.oci import REGISTERED_ALGORITHMS, SHA256, algorithm_of
 from dockyard.registry.names import valid_digest
 from dockyard.registry.storage import (
     BlobInfo,

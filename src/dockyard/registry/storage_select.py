@@ -11,7 +11,7 @@ from dockyard.registry.storage import BlobStorage, StorageError
 DEFAULT_STORAGE = "file://"
 
 
-def open_blob_store(url: str, registry_dir: Path, environ: Mapping[str, str]) -> BlobStorage:
+def open_blob_storage(url: str, registry_dir: Path, environ: Mapping[str, str]) -> BlobStorage:
     """The backend `url` names, checked to be reachable; StorageError says why not.
 
     `file://` alone means `registry_dir`; `file:///some/dir` another directory. S3 takes its

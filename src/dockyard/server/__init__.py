@@ -1,5 +1,7 @@
-"""Composes every component into one ASGI app on one port."""
+"""Composes every component into one ASGI app on one port: `open_services(settings)` (data
+directory, database, keys), `all_migrations()`, `compose(services)` (the components in route
+order), `build_app(services)`."""
 
-from dockyard.server.app import build_app
+from dockyard.server.app import all_migrations, build_app, compose, open_services
 
-__all__ = ["build_app"]
+__all__ = ["all_migrations", "build_app", "compose", "open_services"]

@@ -1,11 +1,13 @@
-"""The one ASGI app: health, then each component's routes in an order that keeps paths apart."""
+"""The one ASGI app: health, then each component's routes in an order that keeps paths apart.
+
+The components share `dockyard.services.Services` and each is a `dockyard.services.Component`."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -21,28 +23,18 @@ from dockyard.events import EventBus
 from dockyard.http import (
     BadRequest,
     BoundedBodyMiddleware,
+    bound_int_path_params,
     render_bad_request,
     render_internal_error,
     wire_of,
 )
-from dockyard.http.routing import bound_int_path_params
 from dockyard.server.http_policy import POLICY
 from dockyard.server.keys import load_or_create_key
 from dockyard.server.metrics import Metrics, MetricsMiddleware
-from dockyard.store import Database
+from dockyard.services import Component, MoreRoutes, Services
+from dockyard.store import Database, Migration
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Services:
-    """What the components share; built once per process."""
-
-    settings: Settings
-    db: Database
-    auth: AuthService
-    signer: TokenSigner
-    events: EventBus
 
 
 def open_services(settings: Settings) -> Services:
@@ -50,7 +42,7 @@ def open_services(settings: Settings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database)
     db.migrate(all_migrations())
-    from dockyard.credentials.keycheck import check_key_file
+    from dockyard.credentials import check_key_file
 
     check_key_file(db, settings.secrets_dir, SEALED_TABLES)  # KeyFileError: `dockyard up` refuses
     signer = TokenSigner(load_or_create_key(settings.secrets_dir / "token.key"))
@@ -65,16 +57,20 @@ SEALED_TABLES = {
 }
 
 
-def all_migrations() -> list:
+def all_migrations() -> list[Migration]:
     """Every component's migrations, in dependency order (auth first: others reference users)."""
-    from dockyard.ci import MIGRATIONS as CI_MIGRATIONS
-    from dockyard.credentials import MIGRATIONS as CREDENTIALS_MIGRATIONS
-    from dockyard.git import MIGRATIONS as GIT_MIGRATIONS
-    from dockyard.registry import MIGRATIONS as REGISTRY_MIGRATIONS
-    from dockyard.ui import MIGRATIONS as UI_MIGRATIONS
+    return [*AUTH_MIGRATIONS, *(m for kind in _component_types() for m in kind.migrations)]
 
-    return [*AUTH_MIGRATIONS, *REGISTRY_MIGRATIONS, *GIT_MIGRATIONS, *CREDENTIALS_MIGRATIONS, *CI_MIGRATIONS,
-            *UI_MIGRATIONS]
+
+def _component_types() -> list[Any]:
+    """The component classes in migration order (the components import Starlette: on first use)."""
+    from dockyard.ci import CIService
+    from dockyard.credentials import CredentialsComponent
+    from dockyard.git import GitServer
+    from dockyard.registry import Registry
+    from dockyard.ui import WebUI
+
+    return [Registry, GitServer, CredentialsComponent, CIService, WebUI]
 
 
 async def _sealed_with_another_key(request: Request, exc: Exception) -> Response:
@@ -85,50 +81,57 @@ async def _sealed_with_another_key(request: Request, exc: Exception) -> Response
                                               status=503, code="UNAVAILABLE"))
 
 
-def build_app(services: Services) -> Starlette:
-    from dockyard.ci import CIComponent, executor_backend, open_ci
-    from dockyard.credentials import CredentialStore, KeyMismatch
-    from dockyard.credentials.api import CredentialsAPI
+def compose(services: Services) -> list[Component]:
+    """Every component built from `services`, in route order: fixed paths first, the pages after
+    the APIs', then git (its /{owner}/{repo}.git/... patterns must not shadow fixed paths), then
+    the repository pages."""
+    from dockyard.ci import executor_backend, open_ci
+    from dockyard.credentials import CredentialsComponent
     from dockyard.git import GitServer
     from dockyard.registry import Registry
     from dockyard.ui import WebUI
 
+    registry = Registry(services)
+    git = GitServer(services)
+    credentials = CredentialsComponent(services)
+    ci = open_ci(
+        services,
+        credentials.store,
+        repo_role=git.repos.role_of,  # CI reads follow git's
+        executor=executor_backend("local", services.settings),  # steps never see DATA
+    )
+    ui = WebUI(services, git=git, ci=ci, registry=registry, credentials=credentials.store)
+    # the UI's pages on fixed paths (/, /user/..., /job/...) after the APIs'; git's
+    # /{owner}/{repo}.git/... patterns after every fixed path; the UI's /{owner}/{repo}/... pages
+    # last, so /api/v1 and smart HTTP (/{owner}/{repo}/info/refs, ...) always win
+    return [registry, credentials, ci, ui, git, MoreRoutes(ui.repo_routes())]
+
+
+def build_app(services: Services) -> Starlette:
+    from dockyard.credentials import KeyMismatch
+
     bound_int_path_params()
     metrics = Metrics()
-    registry = Registry(services.settings, services.db, services.auth, services.signer)
-    git = GitServer(services.settings, services.db, services.auth, services.events)
-    credentials = CredentialStore.open(services.db, services.settings.secrets_dir)
-    ci: CIComponent = open_ci(
-        services,
-        credentials,
-        repo_role=git.repos.role_of,  # CI reads follow git's
-        executor=executor_backend("local", services.settings.data_dir),  # steps never see DATA
-    )
-    ui = WebUI(services, git=git, ci=ci, registry=registry, credentials=credentials)
+    components = compose(services)
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET", "HEAD"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         Route("/version", _version, methods=["GET"]),
-        *registry.routes(),
-        *CredentialsAPI(credentials, services.auth).routes(),
-        *ci.routes(),
-        *ui.routes(),  # pages on fixed paths (/, /user/..., /job/...), after the APIs'
-        *git.routes(),  # its /{owner}/{repo}.git/... patterns must not shadow fixed paths
-        *ui.repo_routes(),  # last: /{owner}/{repo}/... pages, after git's /api/v1 and smart HTTP
+        *(route for component in components for route in component.routes()),
     ]
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await registry.start()
-        await git.start()
-        await ci.start()
-        log.info("dockyard %s ready on %s", __version__, services.settings.base_url)
+        started: list[Component] = []
         try:
+            for component in components:
+                await component.start()
+                started.append(component)
+            log.info("dockyard %s ready on %s", __version__, services.settings.base_url)
             yield
         finally:
-            await ci.stop()
-            await git.stop()
-            await registry.stop()
+            for component in reversed(started):
+                await component.stop()
             services.db.close()
 
     app = Starlette(

@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from dockyard.services import Services
 from dockyard.ui.account import Account, Tokens
 from dockyard.ui.admin_pages import AdminPages
 from dockyard.ui.ci_pages import CIPages
@@ -28,7 +29,11 @@ __all__ = ["MIGRATIONS", "WebUI"]
 
 
 class WebUI:
-    def __init__(self, services: Any, *, git: Any, ci: Any, registry: Any, credentials: Any = None,
+    """The UI component (a `dockyard.services.Component`)."""
+
+    migrations = MIGRATIONS
+
+    def __init__(self, services: Services, *, git: Any, ci: Any, registry: Any, credentials: Any = None,
                  limiter: LoginLimiter | None = None) -> None:
         self.sessions = SessionStore(services.db)
         self.web = Web(self.sessions, lambda: services.settings.base_url)
@@ -119,6 +124,12 @@ class WebUI:
             Route(build + "/-/rebuild", page(ci.rebuild), methods=["POST"]),
             Route(build + "/artifacts/{path:path}", page(ci.artifact), methods=["GET"]),
         ]
+
+    async def start(self) -> None:
+        """Nothing runs in the background."""
+
+    async def stop(self) -> None:
+        """Nothing to stop."""
 
 
 async def _add_slash(request: Request) -> Response:

@@ -11,8 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
-from dockyard.ci import DONE, QUEUED, Build, Job, JobError, JobNotFound, load_trace
-from dockyard.ci.access import JobForbidden
+from dockyard.ci import DONE, QUEUED, Build, Job, JobError, JobForbidden, JobNotFound, load_trace
 from dockyard.ui import console
 from dockyard.ui.web import SECURITY_HEADERS, PageError, Visitor, Web
 

@@ -8,8 +8,8 @@ Jenkins' `sh` does.
 
 Containers of a pod template:
 
-- an image in the Kaniko alias table (`gcr.io/kaniko-project/executor*` by default; set
-  `DOCKYARD_KANIKO_ALIAS` to a comma list of prefixes, or to `off`) becomes Dockyard's own
+- an image in the Kaniko alias table (Settings.kaniko_images: `gcr.io/kaniko-project/executor*`
+  by default; `DOCKYARD_KANIKO_ALIAS` a comma list of prefixes, or `off`) becomes Dockyard's own
   stand-in, built offline: on the read-only host view, `/kaniko/executor` runs `dockyard
   executor` with the same arguments, `/busybox/*` are busybox applets, and the pod's secret
   volumes are at their mountPath; its layer cache is the job's own (`DATA/ci/<job>/cache`).
@@ -39,28 +39,17 @@ from typing import Any
 from dockyard.ci.executor.container import BASE_ENV, DEFAULT_PATH, build_mounts, limits_from, step_request
 from dockyard.ci.executor.interface import AgentSpec, ContainerSpec, ExecutorError, StepHandle, StepSpec
 from dockyard.ci.executor.warm import WarmExecutor
+from dockyard.config import DEFAULT_KANIKO_IMAGES
 from dockyard.sandbox import Limits, RunRequest, SandboxMount
 
-DEFAULT_KANIKO_IMAGES = ("gcr.io/kaniko-project/executor", "cgr.dev/chainguard/kaniko")
 PGIDS_FILE = "pgids"
 AGENT_CONTAINER = "jnlp"  # Jenkins' name for the agent container: its limits apply to top-level steps
 WARM_SOCKET = "/run/dockyard/executor.sock"
 
 
-def kaniko_aliases() -> tuple[str, ...]:
-    raw = os.environ.get("DOCKYARD_KANIKO_ALIAS")
-    if raw is None:
-        return DEFAULT_KANIKO_IMAGES
-    if raw.strip().lower() in ("off", "0", "false", "none", ""):
-        return ()
-    return tuple(p.strip() for p in raw.split(",") if p.strip())
-
-
-def is_kaniko(image: str) -> bool:
-    return any(
-        image == p or image.startswith(p + ":") or image.startswith(p + "@") or image.startswith(p)
-        for p in kaniko_aliases()
-    )
+def is_kaniko(image: str, prefixes: Sequence[str] = DEFAULT_KANIKO_IMAGES) -> bool:
+    """Whether `image` is one of the Kaniko images (Settings.kaniko_images) Dockyard stands in for."""
+    return any(image.startswith(p) for p in prefixes)
 
 
 @dataclass
@@ -81,10 +70,13 @@ class _Container:
 class LocalExecutor:
     name = "local"
 
-    def __init__(self, warm: WarmExecutor | None = None, hidden: Sequence[Path] = ()) -> None:
-        """`hidden`: host paths no step may see (the data directory) beyond the built-in list."""
+    def __init__(self, warm: WarmExecutor | None = None, hidden: Sequence[Path] = (),
+                 kaniko_images: Sequence[str] = DEFAULT_KANIKO_IMAGES) -> None:
+        """`hidden`: host paths no step may see (the data directory) beyond the built-in list;
+        `kaniko_images`: the image prefixes whose containers are Dockyard's Kaniko stand-in."""
         self.warm = warm
         self.hidden = tuple(hidden)
+        self.kaniko_images = tuple(kaniko_images)
         self.log: Any = None
         self.spec: AgentSpec | None = None
         self.containers: dict[str, _Container] = {}
@@ -114,7 +106,7 @@ class LocalExecutor:
 
     def _prepare(self, spec: AgentSpec, c: ContainerSpec, log: Any) -> _Container:
         root = spec.build_dir / "agent" / c.name
-        kaniko = is_kaniko(c.image)
+        kaniko = is_kaniko(c.image, self.kaniko_images)
         root.mkdir(parents=True, exist_ok=True)
         if kaniko:
             (root / "kaniko").mkdir(exist_ok=True)

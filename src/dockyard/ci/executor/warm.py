@@ -31,7 +31,8 @@ def package_root() -> Path:
 class WarmExecutor:
     """Started on first use (the first Kaniko step), so servers that never build pay nothing."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled  # Settings.ci_prewarm; off: every Kaniko step starts the executor cold
         self.dir: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -53,7 +54,7 @@ class WarmExecutor:
         return self.dir / "executor.sock"
 
     def start(self, timeout: float = 60) -> bool:
-        if os.environ.get("DOCKYARD_CI_PREWARM", "1").lower() in ("0", "false", "off", "no"):
+        if not self.enabled:
             return False
         if importlib.util.find_spec("dockyard.builder") is None:
             return False

@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 
 from dockyard.ci.buildlog import SecretMasker
+from dockyard.ci.errors import StepFailed
 from dockyard.ci.podtemplate import CredentialLike, CredentialLookup
-from dockyard.ci.steps.interface import StepFailed
 
 
 class BuildCredentials:

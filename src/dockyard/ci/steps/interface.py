@@ -9,20 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from dockyard.ci.errors import BuildAborted as BuildAborted
+from dockyard.ci.errors import StepFailed as StepFailed
 from dockyard.ci.model import Step as Call
 
 if TYPE_CHECKING:
     from dockyard.ci.buildlog import BuildPaths, ConsoleLog, Trace
     from dockyard.ci.executor.interface import Executor, StepHandle
     from dockyard.ci.steps.credentials import BuildCredentials
-
-
-class StepFailed(Exception):
-    """A step failed; the message is what Jenkins prints after ERROR:."""
-
-
-class BuildAborted(Exception):
-    """The build was stopped or timed out while a step ran."""
 
 
 @dataclass

@@ -10,22 +10,15 @@ from dockyard.auth import AuthError, Principal, Role
 from dockyard.git.api.common import ApiContext, ApiError, bool_field, endpoint, json_body, str_field
 from dockyard.git.names import InvalidName, validate_owner
 from dockyard.git.payloads import org_json, user_json
-from dockyard.http.fields import (
-    GITEA_EMAIL_MAX,
-    GITEA_FULL_NAME_MAX,
-    GITEA_LOCATION_MAX,
-    GITEA_ORG_DESCRIPTION_MAX,
-    GITEA_ORG_WEBSITE_MAX,
-    GITEA_USER_NAME_MAX,
-)
+from dockyard.http import fields as limits
 
 GITEA_API_VERSION = "1.21.0"
 
 
 # Gitea's CreateOrgOption/EditOrgOption MaxSize tags
-_ORG_LIMITS = {"full_name": GITEA_FULL_NAME_MAX, "email": GITEA_EMAIL_MAX,
-               "description": GITEA_ORG_DESCRIPTION_MAX, "website": GITEA_ORG_WEBSITE_MAX,
-               "location": GITEA_LOCATION_MAX}
+_ORG_LIMITS = {"full_name": limits.GITEA_FULL_NAME_MAX, "email": limits.GITEA_EMAIL_MAX,
+               "description": limits.GITEA_ORG_DESCRIPTION_MAX, "website": limits.GITEA_ORG_WEBSITE_MAX,
+               "location": limits.GITEA_LOCATION_MAX}
 
 
 class UserApi:
@@ -80,7 +73,7 @@ class UserApi:
         if not principal.is_admin:
             raise ApiError(403, "only administrators may create users")
         body = await json_body(request)
-        username = str_field(body, "username", max_len=GITEA_USER_NAME_MAX)
+        username = str_field(body, "username", max_len=limits.GITEA_USER_NAME_MAX)
         password = str_field(body, "password", max_len=255)
         if not username or not password:
             raise ApiError(422, "username and password are required")
@@ -90,8 +83,8 @@ class UserApi:
             raise ApiError(422, str(exc)) from exc
         try:
             user = self.ctx.auth.create_user(
-                username, password, email=str_field(body, "email", max_len=GITEA_EMAIL_MAX),
-                full_name=str_field(body, "full_name", max_len=GITEA_FULL_NAME_MAX),
+                username, password, email=str_field(body, "email", max_len=limits.GITEA_EMAIL_MAX),
+                full_name=str_field(body, "full_name", max_len=limits.GITEA_FULL_NAME_MAX),
                 is_admin=bool_field(body, "admin"),
             )
         except AuthError as exc:
@@ -159,7 +152,7 @@ class UserApi:
 
     async def _create_org(self, request: Request, principal: Principal) -> Response:
         body = await json_body(request)
-        name = str_field(body, "username", max_len=GITEA_USER_NAME_MAX)
+        name = str_field(body, "username", max_len=limits.GITEA_USER_NAME_MAX)
         if not name:
             raise ApiError(422, "username (the organization's name) is required")
         fields = {k: str_field(body, k, max_len=_ORG_LIMITS.get(k, 255)) for k in
