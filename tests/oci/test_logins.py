@@ -66,6 +66,41 @@ def test_search_order_docker_config_first(tmp_path: Path, monkeypatch: pytest.Mo
     assert other is not None and other.username == "o"
 
 
+def test_containers_auth_files_after_docker_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """podman/skopeo's files, in containers/image's order, after docker's: the runtime file
+    (`/run/containers/<uid>/auth.json` without XDG_RUNTIME_DIR), then ~/.config's; a set
+    REGISTRY_AUTH_FILE replaces both, as it does for podman."""
+    from dockyard.oci.logins import default_config_paths
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("os.getuid", lambda: 1234)
+    assert default_config_paths() == [
+        home / ".docker" / "config.json", Path("/kaniko/.docker/config.json"),
+        Path("/run/containers/1234/auth.json"), home / ".config" / "containers" / "auth.json"]
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    assert default_config_paths()[2:] == [tmp_path / "run" / "containers" / "auth.json",
+                                          tmp_path / "cfg" / "containers" / "auth.json"]
+    write(home / ".docker" / "config.json", {"auths": {"h": {"auth": b64("docker:1")}}})
+    write(tmp_path / "run" / "containers" / "auth.json",
+          {"auths": {"h": {"auth": b64("podman:2")}, "p": {"auth": b64("podman:3")}}})
+    write(tmp_path / "cfg" / "containers" / "auth.json",
+          {"auths": {"p": {"auth": b64("cfg:4")}, "c": {"auth": b64("cfg:5")}}})
+    store = Logins.load()
+    assert [(x.username, x.password) for x in
+            (store.lookup("h"), store.lookup("p"), store.lookup("c")) if x] == [
+        ("docker", "1"), ("podman", "3"), ("cfg", "5")]
+
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path / "ci.json"))
+    assert default_config_paths()[2:] == [tmp_path / "ci.json"]
+
+
 def test_bad_config_names_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "config.json"
     bad.write_text("{not json")

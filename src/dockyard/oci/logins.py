@@ -1,8 +1,9 @@
 """Registry credentials from Docker's config.json (what `docker login` and Kaniko use).
 
 Files, first match per registry wins: `$DOCKER_CONFIG/config.json`, `~/.docker/config.json`,
-`/kaniko/.docker/config.json`, then podman's `$REGISTRY_AUTH_FILE` /
-`$XDG_RUNTIME_DIR/containers/auth.json`. An `auths` entry has `auth` (base64 `user:password`) or
+`/kaniko/.docker/config.json`, then what podman and skopeo log in to: `$REGISTRY_AUTH_FILE` or
+else `$XDG_RUNTIME_DIR/containers/auth.json` (`/run/containers/<uid>/auth.json` without it) and
+`~/.config/containers/auth.json`. An `auths` entry has `auth` (base64 `user:password`) or
 `username`/`password`, optionally `identitytoken`; keys may be `host`, `host:port`,
 `https://host/v1/` and so on. `credHelpers` / `credsStore` run `docker-credential-<name> get`.
 Secrets never appear in `repr()` or in error messages.
@@ -51,16 +52,28 @@ def normalise_registry_key(key: str) -> str:
 
 
 def default_config_paths() -> list[Path]:
+    """Docker's files, then the containers tools' (`containers_auth_paths`)."""
     paths: list[Path] = []
     if os.environ.get("DOCKER_CONFIG"):
         paths.append(Path(os.environ["DOCKER_CONFIG"]) / "config.json")
     paths.append(Path.home() / ".docker" / "config.json")
     paths.append(Path("/kaniko/.docker/config.json"))
+    return paths + containers_auth_paths()
+
+
+def containers_auth_paths() -> list[Path]:
+    """Where `podman login`, `skopeo login` and buildah write, read in their order
+    (containers/image's getAuthFilePaths): `$REGISTRY_AUTH_FILE` alone when set; otherwise the
+    runtime file, `$XDG_RUNTIME_DIR/containers/auth.json` or `/run/containers/<uid>/auth.json`
+    (root's `podman login` without a login session), then `$XDG_CONFIG_HOME/containers/auth.json`
+    (default `~/.config`). Their docker fall-backs are read before, in `default_config_paths`."""
     if os.environ.get("REGISTRY_AUTH_FILE"):
-        paths.append(Path(os.environ["REGISTRY_AUTH_FILE"]))
-    if os.environ.get("XDG_RUNTIME_DIR"):
-        paths.append(Path(os.environ["XDG_RUNTIME_DIR"]) / "containers" / "auth.json")
-    return paths
+        return [Path(os.environ["REGISTRY_AUTH_FILE"])]
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    runtime = (Path(runtime_dir) / "containers" / "auth.json" if runtime_dir
+               else Path(f"/run/containers/{os.getuid()}/auth.json"))
+    config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return [runtime, Path(config_home) / "containers" / "auth.json"]
 
 
 class Logins:
