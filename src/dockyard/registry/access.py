@@ -132,17 +132,32 @@ class Access:
                     f" may not {'/'.join(missing)} {repository!r}",
                 )
         scope = f"repository:{repository}:{','.join(sorted(set(actions)))}"
+        detail = [{"Type": "repository", "Name": repository, "Action": a} for a in missing]
+        if caller.bearer_grants is not None and not caller.principal.is_anonymous:
+            # A valid token of a user who may do it, issued for a narrower scope: RFC 6750's
+            # insufficient_scope, 403 with the challenge naming the scope to ask for. Clients
+            # that keep one token per session (oras-py) only fetch a new one after a 403;
+            # docker, containerd, podman and skopeo ask for every scope they need up front.
+            raise RegistryError(
+                "DENIED",
+                f"the token does not grant {'/'.join(missing)} on {repository!r}: ask the token"
+                f" service for scope {scope}",
+                detail,
+                headers={"WWW-Authenticate": self.challenge(realm, scope, "insufficient_scope")},
+            )
         raise RegistryError(
             "UNAUTHORIZED",
             "authentication required",
-            [{"Type": "repository", "Name": repository, "Action": a} for a in missing],
+            detail,
             headers={"WWW-Authenticate": self.challenge(realm, scope)},
         )
 
-    def challenge(self, realm: str, scope: str | None = None) -> str:
+    def challenge(self, realm: str, scope: str | None = None, error: str | None = None) -> str:
         value = f'Bearer realm="{realm}",service="{SERVICE}"'
         if scope:
             value += f',scope="{scope}"'
+        if error:
+            value += f',error="{error}"'
         return value
 
     # the token service ----------------------------------------------------------------------
