@@ -1,6 +1,6 @@
 """Atomic files: a temp file beside the target, fsync, chmod, rename; readers never see half.
 
-The one copy of the pattern (DESIGN.md: every write others can see is atomic). It lives at the
+The one copy of the pattern (docs/architecture.md: every write others can see is atomic). It lives at the
 top of the package and imports nothing from Dockyard, so that `oci` and `builder` (which never
 import the server side) use it as well as the server; `dockyard.store` re-exports it.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-# Owner names share the URL space with every other component (DESIGN.md "One port, one URL space").
+# Owner names share the URL space with every other component (docs/architecture.md "One port, one URL space").
 RESERVED_OWNERS = frozenset(
     name.lower()
     for name in (
