@@ -78,12 +78,13 @@ def test_create_push_and_browse(server: DockyardServer, tmp_path: Path) -> None:
     status = httpx.post(f"{server.url}/api/v1/repos/{ADMIN_USER}/{name}/statuses/{sha}",
                         auth=(ADMIN_USER, ADMIN_PASSWORD),
                         json={"state": "success", "context": "ci/dockyard",
-                              "target_url": f"{server.url}/job/some-job/1/"})
+                              "target_url": f"{server.url}/{ADMIN_USER}/{name}/branches"})
     assert status.status_code == 201, status.text
     commit = c.get(f"/{ADMIN_USER}/{name}/commit/{sha}")
     assert commit.status_code == 200 and "With a body line." in commit.text
     assert 'class="d-add">+print(&#39;hello from notes&#39;)' in commit.text
-    assert f'href="{server.url}/job/some-job/1/"' in commit.text and "ci/dockyard: success" in commit.text
+    assert f'href="{server.url}/{ADMIN_USER}/{name}/branches"' in commit.text
+    assert "ci/dockyard: success" in commit.text
     assert c.get(f"/{ADMIN_USER}/{name}/commit/{'0' * 40}").status_code == 404
     assert c.get(f"/{ADMIN_USER}/{name}/commit/--output=x").status_code == 404
     branches = c.get(f"/{ADMIN_USER}/{name}/branches")
@@ -97,6 +98,17 @@ def test_create_push_and_browse(server: DockyardServer, tmp_path: Path) -> None:
     # the API keeps /api/v1
     api = httpx.get(f"{server.url}/api/v1/repos/{ADMIN_USER}/{name}", auth=(ADMIN_USER, ADMIN_PASSWORD))
     assert api.json()["html_url"] == f"{server.url}/{ADMIN_USER}/{name}"
+
+
+def test_empty_repository_pages_show_how_to_push(server: DockyardServer) -> None:
+    c = sign_in(server)
+    name = unique("ui-empty")
+    created = post_form(c, "/repo/create", "/repo/create", {"owner": ADMIN_USER, "name": name})
+    assert created.status_code == 303
+    for path in ("", "/commits/branch/main", "/src/branch/main", "/branches"):
+        r = c.get(f"/{ADMIN_USER}/{name}{path}")
+        assert r.status_code == 200, path
+    assert "git push -u origin main" in c.get(f"/{ADMIN_USER}/{name}/commits/branch/main").text
 
 
 def test_private_repository_pages_are_404_to_others(server: DockyardServer) -> None:

@@ -82,12 +82,23 @@ class RepoPages:
         bare = self.repos.bare(repo)
         branches = await bare.branches()
         if not branches:
-            return self.web.render(request, visitor, "repo_empty.html", **self._common(repo, visitor, "code"))
+            empty = await self._empty(request, visitor, repo, "code")
+            assert empty is not None
+            return empty
         branch = repo.default_branch if repo.default_branch in branches else sorted(branches)[0]
         return await self._tree_or_file(request, visitor, repo, Place("branch", branch, branches[branch], ""))
 
+    async def _empty(self, request: Request, visitor: Visitor, repo: Repo, tab: str) -> Response | None:
+        """The empty-repository page (push instructions) when nothing was pushed yet."""
+        if await self.repos.bare(repo).is_empty():
+            return self.web.render(request, visitor, "repo_empty.html", **self._common(repo, visitor, tab))
+        return None
+
     async def src(self, request: Request, visitor: Visitor) -> Response:
         repo = await self._repo(visitor, request.path_params["owner"], request.path_params["repo"])
+        empty = await self._empty(request, visitor, repo, "code")
+        if empty is not None:
+            return empty
         kind = request.path_params["kind"]
         if kind not in ("branch", "tag", "commit"):
             raise PageError(404, "Use /src/branch/, /src/tag/ or /src/commit/.")
@@ -142,6 +153,9 @@ class RepoPages:
 
     async def commits(self, request: Request, visitor: Visitor) -> Response:
         repo = await self._repo(visitor, request.path_params["owner"], request.path_params["repo"])
+        empty = await self._empty(request, visitor, repo, "commits")
+        if empty is not None:
+            return empty
         place = await self._place(repo, "branch", request.path_params["rest"])
         value = request.query_params.get("page", "1")
         page = max(int(value), 1) if value.isdigit() and len(value) < 7 else 1
