@@ -15,7 +15,14 @@ from dockyard.auth import AuthService
 from dockyard.ci.store import CIStore
 from dockyard.credentials import SecretBox
 from dockyard.server.app import all_migrations
-from dockyard.store import Database, DatabaseUnavailable, Migration, insert_row, update_row
+from dockyard.store import (
+    Database,
+    DatabaseUnavailable,
+    InvalidText,
+    Migration,
+    insert_row,
+    update_row,
+)
 from dockyard.store.dialect import postgres_ddl
 from tests.ci.conftest import job_xml
 
@@ -133,6 +140,22 @@ def test_concurrent_pushes_of_one_image_neither_fail_nor_deadlock(database_url: 
     assert repo is not None
     assert meta.list_tags(repo.id) == ["latest", "v0", "v1", "v2"]
     assert meta.missing_blobs(repo.id, layers) == []
+
+
+def test_nul_in_text_is_invalid_input_on_postgres_and_stored_on_sqlite(database_url: str) -> None:
+    """PostgreSQL text cannot hold NUL: the store names it (InvalidText, a 400 at the HTTP
+    layer) instead of a driver error (a 500); SQLite keeps the value."""
+    db = _migrated(database_url)
+    lookup = "SELECT * FROM users WHERE lower(username) = lower(:u)"
+    if db.is_sqlite:
+        assert db.row(lookup, u="a\x00b") is None
+        return
+    with pytest.raises(InvalidText, match="NUL"):
+        db.row(lookup, u="a\x00b")
+    with pytest.raises(InvalidText), db.transaction() as conn:
+        insert_row(conn, "auth_namespaces", {"name": "x\x00", "lower_name": "x\x00",
+                                             "kind": "user", "created_at": "t"})
+    assert db.row(lookup, u="ab") is None  # the pool's connections still work
 
 
 def test_existing_sqlite_schema_is_what_it_was(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from dockyard.server.http_policy import POLICY
 from dockyard.server.keys import load_or_create_key
 from dockyard.server.metrics import Metrics, MetricsMiddleware
 from dockyard.services import Component, MoreRoutes, Services
-from dockyard.store import Database, Migration
+from dockyard.store import Database, InvalidText, Migration
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,11 @@ async def _sealed_with_another_key(request: Request, exc: Exception) -> Response
     log.error("%s %s: %s", request.method, request.url.path, exc)
     return wire_of(request).render(BadRequest(f"{exc}; restart Dockyard to have the key file checked",
                                               status=503, code="UNAVAILABLE"))
+
+
+async def _invalid_text(request: Request, exc: Exception) -> Response:
+    """Text the database cannot hold (PostgreSQL and NUL): the client's input, a 400."""
+    return wire_of(request).render(BadRequest(str(exc)))
 
 
 def compose(services: Services) -> list[Component]:
@@ -142,7 +147,7 @@ def build_app(services: Services) -> Starlette:
             Middleware(BoundedBodyMiddleware, policy=POLICY),
         ],
         exception_handlers={BadRequest: render_bad_request, KeyMismatch: _sealed_with_another_key,
-                            Exception: render_internal_error},
+                            InvalidText: _invalid_text, Exception: render_internal_error},
     )
     app.state.services = services
     return app

@@ -10,6 +10,7 @@ Migrations are written in SQLite's vocabulary and rendered for PostgreSQL by `st
 tests/store/test_sql_style.py keeps SQLite-only SQL out of the components."""
 
 from dockyard.store.database import Database, DatabaseUnavailable, Migration, utcnow
+from dockyard.store.dialect import InvalidText
 from dockyard.store.files import (
     AtomicFile,
     atomic_write_bytes,
@@ -20,6 +21,6 @@ from dockyard.store.files import (
 from dockyard.store.permissions import PRIVATE_UMASK, check_data_dir
 from dockyard.store.sql import insert_row, update_row
 
-__all__ = ["Database", "DatabaseUnavailable", "Migration", "utcnow", "AtomicFile", "atomic_write_bytes",
-           "atomic_write_text", "atomic_writer", "publish_file", "PRIVATE_UMASK", "check_data_dir",
-           "insert_row", "update_row"]
+__all__ = ["Database", "DatabaseUnavailable", "InvalidText", "Migration", "utcnow", "AtomicFile",
+           "atomic_write_bytes", "atomic_write_text", "atomic_writer", "publish_file", "PRIVATE_UMASK",
+           "check_data_dir", "insert_row", "update_row"]

@@ -22,6 +22,7 @@ from dockyard.store.dialect import (
     engine_url,
     postgres_ddl,
     psycopg_bools_as_integers,
+    refuse_nul_text,
     sqlite_pragmas,
 )
 
@@ -73,6 +74,7 @@ class Database:
                     " postgresql://USER[:PASSWORD]@HOST[:PORT]/DB, or none for SQLite") from None
             if self.engine.dialect.name == "postgresql":
                 event.listen(self.engine, "connect", psycopg_bools_as_integers)
+                event.listen(self.engine, "before_cursor_execute", refuse_nul_text)
         self._write_lock = threading.Lock()
 
     @property

@@ -69,6 +69,22 @@ def psycopg_bools_as_integers(dbapi_conn: Any, _record: object) -> None:
     dbapi_conn.adapters.register_dumper(bool, BoolAsInt)
 
 
+class InvalidText(ValueError):
+    """A text value PostgreSQL cannot hold (a NUL character): the client's input, a 400."""
+
+
+def refuse_nul_text(_conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any,
+                    executemany: bool) -> None:
+    """PostgreSQL text cannot contain NUL, and psycopg fails such a query with a driver error
+    (a 500); SQLite stores it. Name the problem before the query is sent: no stored name or
+    value can contain NUL there, so the request is refused as invalid input."""
+    for params in (parameters if executemany else [parameters]):
+        values = params.values() if isinstance(params, dict) else params or ()
+        for value in values:
+            if isinstance(value, str) and "\x00" in value:
+                raise InvalidText("text values must not contain NUL (\\x00) characters")
+
+
 def sqlite_pragmas(dbapi_conn: Any, _record: object) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
