@@ -44,6 +44,11 @@ def test_everyday_flow(server: DockyardServer) -> None:
                              change_pw=False, send_notify=False)
     org = admin.create_org(user, unique("team"), "the team")
     assert org.description == "the team"
+    assert {user.username, ADMIN_USER} <= {u.username for u in admin.get_users()}
+    assert admin.get_user_by_name(user.username).id == user.id
+    assert org.name in {o.name for o in admin.get_orgs()}
+    assert [o.name for o in user.get_orgs()] == [org.name]
+    assert [m.username for m in org.get_members()] == [user.username]
 
     # repositories for the user and for the organisation, read back by the user's own client
     user_repo = admin.create_repo(user, "app", "the app", default_branch="main")
@@ -67,6 +72,8 @@ def test_everyday_flow(server: DockyardServer) -> None:
                      {"message": "add hello", "branch": "main"})
     branches = repo.get_branches()
     assert [b.name for b in branches] == ["main"]
+    assert repo.add_branch(branches[0], "feature").name == "feature"
+    assert [b.name for b in repo.get_branches()] == ["feature", "main"]
     commits = repo.get_commits()
     assert commits[0].commit["message"].strip() == "add hello"
     assert GITEA_TIME.match(commits[0].commit["author"]["date"])
@@ -111,6 +118,29 @@ def test_everyday_flow(server: DockyardServer) -> None:
     assert GITEA_TIME.match(status["created_at"]), status
     combined = me.requests_get(f"/repos/{repo.full_name}/commits/{head}/status")
     assert combined["state"] == "success"
+
+
+def test_branch_creation_answers_as_gitea(server: DockyardServer) -> None:
+    """POST .../branches: 201 from a ref, 409 when the branch exists, 404 for an unknown start,
+    403 for a reader; the listings of users and organisations are administrators' only."""
+    admin = gitea.Gitea(server.url, auth=(ADMIN_USER, ADMIN_PASSWORD))
+    owner = admin.create_user(unique("br"), f"{uuid.uuid4().hex[:8]}@example.com", "pw-br-1",
+                              change_pw=False, send_notify=False)
+    repo = admin.create_repo(owner, "b", default_branch="main")
+    path = f"/api/v1/repos/{repo.full_name}/branches"
+    with server.client(owner.username, "pw-br-1") as c:
+        made = c.post(path, json={"new_branch_name": "rel", "old_ref_name": "main"})
+        assert made.status_code == 201 and made.json()["name"] == "rel"
+        assert c.post(path, json={"new_branch_name": "rel"}).status_code == 409
+        assert c.post(path, json={"new_branch_name": "x", "old_ref_name": "nope"}
+                      ).status_code == 404
+        assert c.post(path, json={"new_branch_name": "bad..name"}).status_code == 422
+        assert c.get("/api/v1/admin/users").status_code == 403
+        assert c.get("/api/v1/admin/orgs").status_code == 403
+    reader = admin.create_user(unique("rd"), f"{uuid.uuid4().hex[:8]}@example.com", "pw-rd-1",
+                               change_pw=False, send_notify=False)
+    with server.client(reader.username, "pw-rd-1") as c:
+        assert c.post(path, json={"new_branch_name": "mine"}).status_code == 403
 
 
 def test_collaborator_check_answers_as_gitea(server: DockyardServer) -> None:

@@ -101,6 +101,11 @@ class RepoService:
                                {"n": name.lower()}).first()
         return Org.from_row(row) if row else None
 
+    def list_orgs(self) -> list[Org]:
+        with self.db.read() as conn:
+            rows = conn.execute(text("SELECT * FROM git_orgs ORDER BY id")).all()
+        return [Org.from_row(r) for r in rows]
+
     def create_org(self, creator: Principal, name: str, **fields: str) -> Org:
         try:
             validate_owner(name)

@@ -168,6 +168,13 @@ def page_params(request: Request, default_limit: int = 30) -> tuple[int, int]:
     return page, min(max(limit, 1), 50)
 
 
+def paged(request: Request, items: list[Any]) -> Response:
+    """One page of `items` (Gitea's `page`/`limit`) with the total in X-Total-Count."""
+    page, limit = page_params(request)
+    return JSONResponse(items[(page - 1) * limit: page * limit],
+                        headers={"X-Total-Count": str(len(items))})
+
+
 def str_field(body: dict[str, Any], key: str, default: str = "",
               max_len: int = fields.TEXT_MAX) -> str:
     return fields.text(body, key, default=default, max_len=max_len)

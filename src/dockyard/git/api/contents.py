@@ -21,10 +21,10 @@ from dockyard.git.api.common import (
     str_field,
 )
 from dockyard.git.bare import BareRepo, CommitInfo, FileChange, Person, StaleRef, TreeEntry
-from dockyard.git.gitcmd import ZERO_SHA
+from dockyard.git.gitcmd import ZERO_SHA, GitError
 from dockyard.git.payloads import api_commit_json, branch_json, commit_time
 from dockyard.git.pushlog import RefUpdate
-from dockyard.git.repos import Repo
+from dockyard.git.repos import Repo, check_branch_name
 from dockyard.http import fields, type_name
 
 
@@ -45,6 +45,8 @@ class ContentsApi:
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/repos/{owner}/{repo}/branches", endpoint(self.branches), methods=["GET"]),
+            Route("/repos/{owner}/{repo}/branches", endpoint(self.create_branch),
+                  methods=["POST"]),
             Route("/repos/{owner}/{repo}/branches/{branch:path}", endpoint(self.branch),
                   methods=["GET"]),
             Route("/repos/{owner}/{repo}/branches/{branch:path}", endpoint(self.delete_branch),
@@ -94,6 +96,39 @@ class ContentsApi:
         if commit is None:
             raise ApiError(404, f"branch {name!r} does not exist")
         return JSONResponse(self._branch_json(repo, name, commit, principal, role))
+
+    async def create_branch(self, request: Request) -> Response:
+        """Gitea's `CreateBranchRepoOption`: `new_branch_name` from `old_ref_name` (a branch,
+        tag or commit) or the deprecated `old_branch_name`, default the default branch. 201 with
+        the `Branch`, 404 no such start, 409 the branch exists; protected names as for a push."""
+        repo, principal, role = await self.ctx.repo(request, Role.WRITE)
+        body = await json_body(request)
+        name = str_field(body, "new_branch_name", max_len=fields.GITEA_BRANCH_NAME_MAX)
+        if not name:
+            raise ApiError(422, "new_branch_name is required")
+        await check_branch_name(name)
+        start = (str_field(body, "old_ref_name", max_len=fields.GITEA_BRANCH_NAME_MAX)
+                 or str_field(body, "old_branch_name", max_len=fields.GITEA_BRANCH_NAME_MAX)
+                 or repo.default_branch)
+        bare = self.ctx.repos.bare(repo)
+        if name in await bare.branches():
+            raise ApiError(409, f"branch {name!r} already exists in {repo.full_name}")
+        sha = await bare.resolve(start)
+        commit = await bare.commit(sha) if sha else None
+        if commit is None:
+            raise ApiError(404, f"no branch, tag or commit named {start!r}")
+        refused = self.ctx.protections.check(repo.id, principal, name)
+        if refused:
+            raise ApiError(403, refused)
+        try:
+            await bare.create_branch(name, commit.sha)
+        except GitError:
+            raise ApiError(409, f"branch {name!r} already exists in {repo.full_name}") from None
+        await self.ctx.notifier.on_push(repo, principal,
+                                        [RefUpdate(f"refs/heads/{name}", ZERO_SHA, commit.sha)],
+                                        "api")
+        return JSONResponse(self._branch_json(repo, name, commit, principal, role),
+                            status_code=201)
 
     async def delete_branch(self, request: Request) -> Response:
         repo, principal, _ = await self.ctx.repo(request, Role.WRITE)

@@ -16,6 +16,7 @@ from dockyard.git.api.common import (
     endpoint,
     json_body,
     page_params,
+    paged,
     str_field,
 )
 from dockyard.git.repos import Repo, collaborator_namespace
@@ -175,11 +176,8 @@ class RepoApi:
 
         users = [self.ctx.auth.get_user(name)
                  for name, _role in self.ctx.auth.members(collaborator_namespace(repo))]
-        found = [u for u in users if u is not None]
-        page, limit = page_params(request)
-        return JSONResponse([user_json(u, self.ctx.base_url, principal)
-                             for u in found[(page - 1) * limit: page * limit]],
-                            headers={"X-Total-Count": str(len(found))})
+        return paged(request, [user_json(u, self.ctx.base_url, principal)
+                               for u in users if u is not None])
 
     async def is_collaborator(self, request: Request) -> Response:
         """Gitea's check: 204 when the user is a collaborator, 404 when not, 422 no such user."""

@@ -7,9 +7,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dockyard.auth import AuthError, Principal, Role
-from dockyard.git.api.common import ApiContext, ApiError, bool_field, endpoint, json_body, str_field
+from dockyard.git.api.common import (
+    ApiContext,
+    ApiError,
+    bool_field,
+    endpoint,
+    json_body,
+    paged,
+    str_field,
+)
 from dockyard.git.names import InvalidName, validate_owner
 from dockyard.git.payloads import org_json, user_json
+from dockyard.git.repos import Org
 from dockyard.http import fields as limits
 
 GITEA_API_VERSION = "1.21.0"
@@ -31,6 +40,10 @@ class UserApi:
             Route("/user", endpoint(self.me), methods=["GET"]),
             Route("/users/{username}", endpoint(self.get_user), methods=["GET"]),
             Route("/admin/users", endpoint(self.create_user), methods=["POST"]),
+            Route("/admin/users", endpoint(self.list_users), methods=["GET"]),
+            Route("/admin/orgs", endpoint(self.list_all_orgs), methods=["GET"]),
+            Route("/user/orgs", endpoint(self.my_orgs), methods=["GET"]),
+            Route("/users/{username}/orgs", endpoint(self.orgs_of_user), methods=["GET"]),
             Route("/users/{username}/tokens", endpoint(self.create_token), methods=["POST"]),
             Route("/users/{username}/tokens", endpoint(self.list_tokens), methods=["GET"]),
             Route("/users/{username}/tokens/{token}", endpoint(self.delete_token),
@@ -90,6 +103,18 @@ class UserApi:
         except AuthError as exc:
             raise ApiError(422, str(exc)) from exc
         return JSONResponse(user_json(user, self.ctx.base_url), status_code=201)
+
+    async def list_users(self, request: Request) -> Response:
+        """Gitea's admin `GET /admin/users`: every user, paged (`page`, `limit`)."""
+        await self._admin(request, "list users")
+        users = self.ctx.auth.list_users()
+        return paged(request, [user_json(u, self.ctx.base_url) for u in users])
+
+    async def _admin(self, request: Request, what: str) -> Principal:
+        principal = await self.ctx.user(request)
+        if not principal.is_admin:
+            raise ApiError(403, f"only administrators may {what}")
+        return principal
 
     # tokens ------------------------------------------------------------------------
     async def _token_owner(self, request: Request, *, need_password: bool) -> str:
@@ -203,6 +228,36 @@ class UserApi:
             raise ApiError(403, f"only owners of {org} may remove its members")
         self.ctx.auth.revoke(org, username)
         return Response(status_code=204)
+
+    async def list_all_orgs(self, request: Request) -> Response:
+        """Gitea's admin `GET /admin/orgs`: every organisation, paged."""
+        await self._admin(request, "list every organization")
+        orgs = self.ctx.repos.list_orgs()
+        return paged(request, [org_json(o, self.ctx.base_url) for o in orgs])
+
+    async def my_orgs(self, request: Request) -> Response:
+        """`GET /user/orgs`: the organisations the caller is a member of."""
+        principal = await self.ctx.user(request)
+        return paged(request, [org_json(o, self.ctx.base_url)
+                                for o in self._orgs_of(principal.username)])
+
+    async def orgs_of_user(self, request: Request) -> Response:
+        """`GET /users/{u}/orgs`: u's organisations that the caller may see (Gitea hides
+        private ones from non-members)."""
+        principal = await self.ctx.principal(request)
+        user = self.ctx.auth.get_user(request.path_params["username"])
+        if user is None:
+            raise ApiError(404, "user does not exist")
+        visible = [o for o in self._orgs_of(user.username)
+                   if o.visibility == "public"
+                   or (o.visibility == "limited" and not principal.is_anonymous)
+                   or self.ctx.auth.role_in(principal, o.name) >= Role.READ]
+        return paged(request, [org_json(o, self.ctx.base_url) for o in visible])
+
+    def _orgs_of(self, username: str) -> list[Org]:
+        wanted = username.lower()
+        return [o for o in self.ctx.repos.list_orgs()
+                if any(name.lower() == wanted for name, _role in self.ctx.auth.members(o.name))]
 
     def _org(self, request: Request) -> str:
         org = self.ctx.repos.get_org(request.path_params["org"])
