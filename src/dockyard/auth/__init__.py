@@ -3,7 +3,7 @@
 Other packages import only from here (never `dockyard.auth.<module>`):
     AuthService, AuthError, User, ApiToken     users, tokens, memberships, the one namespace
     Principal, Role, ANONYMOUS                 who is asking and what they hold in a namespace
-    Credentials, parse_authorization           an Authorization header, parsed, not judged
+    AuthHeader, parse_authorization            an Authorization header, parsed, not judged
     is_write, missing_scope, ScopeError        Gitea's token scopes (see dockyard.auth.scopes)
     Namespace, NamespaceTaken                  the one namespace of users, orgs and projects
                                                (AuthService.namespace/claim_namespace/project_refusal;
@@ -11,7 +11,7 @@ Other packages import only from here (never `dockyard.auth.<module>`):
     TokenSigner, JWTError, MIGRATIONS
 """
 
-from dockyard.auth.basic import Credentials, parse_authorization
+from dockyard.auth.basic import AuthHeader, parse_authorization
 from dockyard.auth.jwt import JWTError, TokenSigner
 from dockyard.auth.migrations import MIGRATIONS
 from dockyard.auth.namespaces import Namespace, NamespaceTaken
@@ -26,7 +26,7 @@ __all__ = [
     "ApiToken",
     "AuthError",
     "AuthService",
-    "Credentials",
+    "AuthHeader",
     "JWTError",
     "MIGRATIONS",
     "Namespace",

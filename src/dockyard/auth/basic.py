@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Credentials:
+class AuthHeader:
     """`scheme` is basic, bearer or token; basic carries username+secret, others only secret."""
 
     scheme: str
@@ -16,7 +16,7 @@ class Credentials:
     username: str = ""
 
 
-def parse_authorization(header: str | None) -> Credentials | None:
+def parse_authorization(header: str | None) -> AuthHeader | None:
     """Basic (RFC 7617), Bearer (RFC 6750) and Gitea's `token <t>`; None when absent or garbled."""
     if not header:
         return None
@@ -33,7 +33,7 @@ def parse_authorization(header: str | None) -> Credentials | None:
         username, sep, secret = decoded.partition(":")
         if not sep:
             return None
-        return Credentials("basic", secret, username)
+        return AuthHeader("basic", secret, username)
     if scheme in ("bearer", "token"):
-        return Credentials(scheme, value)
+        return AuthHeader(scheme, value)
     return None

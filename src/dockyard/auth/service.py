@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import text
 
 from dockyard.auth import namespaces
-from dockyard.auth.basic import Credentials
+from dockyard.auth.basic import AuthHeader
 from dockyard.auth.namespaces import Namespace, NamespaceTaken
 from dockyard.auth.passwords import generate_secret, hash_password, verify_password
 from dockyard.auth.principal import ANONYMOUS, Principal, Role
@@ -220,7 +220,7 @@ class AuthService:
         return bool(result.rowcount)
 
     # authentication ----------------------------------------------------------
-    def authenticate(self, creds: Credentials | None) -> Principal | None:
+    def authenticate(self, creds: AuthHeader | None) -> Principal | None:
         """ANONYMOUS for no credentials, a Principal for valid ones, None for invalid ones.
 
         Basic auth accepts the password or an API token as the secret (git and docker clients
@@ -243,7 +243,7 @@ class AuthService:
                 self._verified[cache_key] = (now + _VERIFIED_TTL, principal)
         return principal
 
-    def _authenticate_uncached(self, creds: Credentials) -> Principal | None:
+    def _authenticate_uncached(self, creds: AuthHeader) -> Principal | None:
         if creds.scheme == "basic":
             user = self._user_row(creds.username)
             if user is None:

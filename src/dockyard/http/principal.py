@@ -10,10 +10,10 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from dockyard.auth import AuthService, Credentials, Principal, parse_authorization
+from dockyard.auth import AuthHeader, AuthService, Principal, parse_authorization
 
 
-async def authenticate(auth: AuthService, creds: Credentials | None) -> Principal | None:
+async def authenticate(auth: AuthService, creds: AuthHeader | None) -> Principal | None:
     """ANONYMOUS without credentials, the principal for valid ones, None for invalid ones."""
     return await run_in_threadpool(auth.authenticate, creds)
 

@@ -20,11 +20,11 @@ def token_endpoint(access: Access):  # noqa: ANN201 - returns a Starlette endpoi
             if grant == "refresh_token":
                 principal = access.principal_from_refresh(str(form.get("refresh_token") or ""))
             elif grant == "password":
-                from dockyard.auth import Credentials
+                from dockyard.auth import AuthHeader
 
                 principal = await authenticate(
                     access.auth,
-                    Credentials("basic", str(form.get("password") or ""), str(form.get("username") or "")),
+                    AuthHeader("basic", str(form.get("password") or ""), str(form.get("username") or "")),
                 )
             else:
                 return _error(400, "unsupported_grant_type", f"grant_type {grant!r} is not supported")

@@ -8,7 +8,7 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dockyard.auth import AuthError, AuthService, Credentials
+from dockyard.auth import AuthError, AuthHeader, AuthService
 from dockyard.ui.sessions import SESSION_TTL, LoginLimiter, SessionStore
 from dockyard.ui.web import CSRF_COOKIE, SESSION_COOKIE, Visitor, Web, local_path
 
@@ -50,7 +50,7 @@ class Account:
         principal = None
         if username and password:
             principal = await asyncio.to_thread(self.auth.authenticate,
-                                                Credentials("basic", password, username))
+                                                AuthHeader("basic", password, username))
         if principal is None or principal.via != "password":  # API tokens do not open sessions
             self.limiter.failed(username, address)
             return again(401, "Wrong user name or password.")

@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from dockyard.auth import (
+    AuthHeader,
     AuthService,
-    Credentials,
     Principal,
     Role,
     is_write,
@@ -59,12 +59,12 @@ class ApiContext:
 
     async def principal(self, request: Request) -> Principal:
         """The caller: basic, `token <t>`, `bearer <t>`, `?token=` or `?access_token=`."""
-        creds: Credentials | None = parse_authorization(request.headers.get("authorization"))
+        creds: AuthHeader | None = parse_authorization(request.headers.get("authorization"))
         if creds is None:
             query_token = request.query_params.get("token") or request.query_params.get(
                 "access_token")
             if query_token:
-                creds = Credentials("token", query_token)
+                creds = AuthHeader("token", query_token)
         principal = await run_in_threadpool(self.auth.authenticate, creds)
         if principal is None:
             raise ApiError(401, "user does not exist or password/token is invalid")
