@@ -1,8 +1,9 @@
 """oras-py (PyPI `oras`), the ORAS Python SDK, pushing and pulling artifacts against a real server.
 
-oras-py keeps one bearer token per client and asks for a new one only after a 403: its first token
-is scoped to what the first request needed (often pull), so its push works only if the registry
-answers a valid token lacking a scope with 403 insufficient_scope and a challenge naming it.
+oras-py keeps one bearer token per client, sends it again after a 401 and asks for a new one only
+after a 403: its first token is scoped to what the first request needed (pull), so its push works
+only because the registry answers the same token sent twice for a scope it lacks with 403
+insufficient_scope and a challenge naming the scope (access.ScopeRefusals).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def test_oras_push_pull_then_push_again(server: DockyardServer, tmp_path: Path) 
     assert [Path(f).read_bytes() for f in files] == [b"first artifact\n"]
 
     # the same client, now holding a token from the pull, pushes a second artifact: the
-    # pull-scoped token gets 403 insufficient_scope and oras-py fetches a push token
+    # pull-scoped token gets 401, then 403 insufficient_scope, and oras-py fetches a push token
     second = artifact(tmp_path, "more.txt", b"second artifact\n")
     target2 = f"{server.host_port}/oras/other:v2"
     again = client.push(files=[str(second)], target=target2, disable_path_validation=True)

@@ -8,6 +8,11 @@ specifies.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -36,6 +41,37 @@ class Caller:
 
     principal: Principal
     bearer_grants: dict[str, set[str]] | None = None
+    token_id: str | None = None  # a hash of that bearer token, never the token itself
+
+
+class ScopeRefusals:
+    """Which tokens were already told they lack a scope (bounded, forgotten after a token's life).
+
+    A valid token lacking a scope its user holds first gets distribution's answer, 401 with an
+    `insufficient_scope` challenge naming the scope: docker, containerd, podman, skopeo and Go
+    clients fetch a token for it. A client that sends the same token again for the same scope
+    (oras-py reuses its token after a 401 and only asks for a new one after a 403) then gets
+    RFC 6750's 403 with the same challenge, within `ttl` seconds of the first. Every issued
+    token carries a unique `jti`, so a fresh token is never taken for a refused one. One
+    process's memory: behind several replicas the second answer may be a 401 again.
+    """
+
+    def __init__(self, ttl: float = 60.0, limit: int = 4096) -> None:
+        self._seen: OrderedDict[tuple[str, str, str], float] = OrderedDict()
+        self._ttl = ttl
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def repeated(self, token_id: str, repository: str, scope: str) -> bool:
+        """True if this token was refused `scope` before; records it otherwise."""
+        key = (token_id, repository, scope)
+        now = time.monotonic()
+        with self._lock:
+            told = self._seen.pop(key, None)
+            self._seen[key] = now
+            while len(self._seen) > self._limit:
+                self._seen.popitem(last=False)
+        return told is not None and now - told < self._ttl
 
 
 class Access:
@@ -43,6 +79,7 @@ class Access:
         self.auth = auth
         self.signer = signer
         self.metadata = metadata
+        self.refusals = ScopeRefusals()
 
     # who is calling ---------------------------------------------------------------------
     def identify(self, authorization: str | None) -> Caller | None:
@@ -68,7 +105,8 @@ class Access:
                 if claims.get("uid")
                 else ANONYMOUS
             )
-            return Caller(principal, grants)
+            token_id = hashlib.sha256(creds.secret.encode()).hexdigest()[:32]
+            return Caller(principal, grants, token_id)
         principal = self.auth.authenticate(creds)
         return Caller(principal) if principal else None
 
@@ -133,18 +171,15 @@ class Access:
                 )
         scope = f"repository:{repository}:{','.join(sorted(set(actions)))}"
         detail = [{"Type": "repository", "Name": repository, "Action": a} for a in missing]
-        if caller.bearer_grants is not None and not caller.principal.is_anonymous:
-            # A valid token of a user who may do it, issued for a narrower scope: RFC 6750's
-            # insufficient_scope, 403 with the challenge naming the scope to ask for. Clients
-            # that keep one token per session (oras-py) only fetch a new one after a 403;
-            # docker, containerd, podman and skopeo ask for every scope they need up front.
-            raise RegistryError(
-                "DENIED",
-                f"the token does not grant {'/'.join(missing)} on {repository!r}: ask the token"
-                f" service for scope {scope}",
-                detail,
-                headers={"WWW-Authenticate": self.challenge(realm, scope, "insufficient_scope")},
-            )
+        if caller.token_id is not None and not caller.principal.is_anonymous:
+            # A valid token of a user who may do it, issued for a narrower scope
+            # (ScopeRefusals says why the second refusal is a 403).
+            challenge = {"WWW-Authenticate": self.challenge(realm, scope, "insufficient_scope")}
+            message = (f"the token does not grant {'/'.join(missing)} on {repository!r}: ask the"
+                       f" token service for scope {scope}")
+            if self.refusals.repeated(caller.token_id, repository, scope):
+                raise RegistryError("DENIED", message, detail, headers=challenge)
+            raise RegistryError("UNAUTHORIZED", message, detail, headers=challenge)
         raise RegistryError(
             "UNAUTHORIZED",
             "authentication required",
@@ -186,6 +221,9 @@ class Access:
             "adm": principal.is_admin,
             "aud": SERVICE,
             "access": access,
+            # unique per issue, so a client's new token is never taken for one refused before
+            # (ScopeRefusals) even when the claims and the second are the same
+            "jti": secrets.token_hex(12),
         }
         if principal.scopes is not None:  # checks made later against the user (a mount's
             claims["scp"] = sorted(principal.scopes)  # source) keep the API token's limits
