@@ -11,7 +11,7 @@ import httpx
 from tests.ci.conftest import unique
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer
 from tests.registry.test_protocol import OCI_MANIFEST, digest_of, image_manifest, upload_monolithic
-from tests.ui.helpers import browser, form_token, sign_in
+from tests.ui.helpers import browser, form_token, post_form, sign_in
 
 CONFIG = {
     "architecture": "amd64", "os": "linux", "created": "2026-01-02T03:04:05Z",
@@ -106,3 +106,47 @@ def test_projects_artifact_page_and_delete_tag(server: DockyardServer) -> None:
     assert r.status_code == 403
     assert [t["name"] for t in admin.get(
         f"/api/v2.0/projects/{project}/repositories/notes-app/artifacts/{digest}/tags").json()] == ["latest"]
+
+
+def test_five_hundred_tags_paginate(server: DockyardServer) -> None:
+    admin = httpx.Client(base_url=server.url, auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=30)
+    project = unique("uitags").replace("-", "")
+    tags = [f"t{i:03d}" for i in range(500)]
+    digest = push(admin, f"{project}/many", tags, CONFIG, b"layer-many-tags")
+    pid = admin.get(f"/api/v2.0/projects/{project}").json()["project_id"]
+    c = sign_in(server)
+    path = f"/harbor/projects/{pid}/repositories/many/artifacts-tab/artifacts/{digest}"
+    seen: set[str] = set()
+    for page in range(1, 11):  # 50 tags a page
+        html = c.get(path, params={"tags_page": page}).text
+        shown = {t for t in tags if f'<span class="tag">{t}</span>' in html}
+        assert len(shown) == 50, (page, len(shown))
+        assert ("Next →" in html) == (page < 10)
+        seen |= shown
+    assert seen == set(tags)
+    repo = c.get(f"/harbor/projects/{pid}/repositories/many").text
+    assert "+492 more" in repo  # the artifact list shows a few tags and how many more
+
+
+def test_add_tag_and_delete_artifact(server: DockyardServer) -> None:
+    admin = httpx.Client(base_url=server.url, auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=30)
+    project = unique("uiadd").replace("-", "")
+    digest = push(admin, f"{project}/app", ["v1"], CONFIG, b"layer-add-tag")
+    pid = admin.get(f"/api/v2.0/projects/{project}").json()["project_id"]
+    c = sign_in(server)
+    page = f"/harbor/projects/{pid}/repositories/app/artifacts-tab/artifacts/{digest}"
+    fields = {"repository": "app", "digest": digest}
+    r = post_form(c, page, f"/harbor/projects/{pid}/-/add-tag", {**fields, "tag": "stable"})
+    assert r.status_code == 303 and "Tag stable added" in c.get(r.headers["location"]).text
+    assert admin.get(f"/v2/{project}/app/manifests/stable",
+                     headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}).status_code == 200
+    bad = post_form(c, page, f"/harbor/projects/{pid}/-/add-tag", {**fields, "tag": "-bad tag"})
+    assert bad.status_code == 400 and "invalid tag name" in bad.text
+    taken = post_form(c, page, f"/harbor/projects/{pid}/-/add-tag", {**fields, "tag": "v1"})
+    assert taken.status_code == 409
+    confirm = f"/harbor/projects/{pid}/-/delete-artifact?repository=app&digest={digest}"
+    assert "Delete this artifact?" in c.get(confirm).text
+    r = post_form(c, confirm, f"/harbor/projects/{pid}/-/delete-artifact", fields)
+    assert r.status_code == 303 and r.headers["location"] == f"/harbor/projects/{pid}/repositories/app"
+    assert c.get(page).status_code == 404
+    assert admin.get(f"/v2/{project}/app/manifests/v1").status_code == 404

@@ -274,8 +274,7 @@ class HarborAPI:
             if method == "GET":
                 return JSONResponse(self._artifact_json(repository, manifest))
             if method == "DELETE":
-                self._require_role(principal, project, Role.ADMIN)
-                self.metadata.delete_manifest(repository.id, manifest.digest)
+                self.delete_artifact(principal, project, repository, manifest)
                 return Response(status_code=200)
             raise HarborError(405, "METHOD_NOT_ALLOWED", f"{method} not allowed here")
         return await self._tags(request, principal, project, repository, manifest, tag)
@@ -306,16 +305,27 @@ class HarborAPI:
         self._require_role(principal, project, Role.WRITE)
         if method == "POST" and tag is None:
             body = await json_object(request, optional=True)
-            name = fields.text(body, "name", max_len=128)
-            if not valid_tag(name):
-                raise HarborError(400, "BAD_REQUEST", f"invalid tag name {name!r}")
-            if not self.metadata.add_tag(repository.id, manifest.id, name):
-                raise HarborError(409, "CONFLICT", f"tag {name} already exists in {repository.name}")
+            self.add_tag(principal, project, repository, manifest, fields.text(body, "name", max_len=128))
             return Response(status_code=201)
         if method == "DELETE" and tag is not None:
             self.delete_tag(principal, project, repository, manifest, tag)
             return Response(status_code=200)
         raise HarborError(405, "METHOD_NOT_ALLOWED", f"{method} not allowed here")
+
+    def add_tag(self, principal: Principal, project: Project, repository: Repository,
+                manifest: Manifest, name: str) -> None:
+        """Tag the artifact `name` (write role); the API's POST and the web UI's form."""
+        self._require_role(principal, project, Role.WRITE)
+        if not valid_tag(name):
+            raise HarborError(400, "BAD_REQUEST", f"invalid tag name {name!r}")
+        if not self.metadata.add_tag(repository.id, manifest.id, name):
+            raise HarborError(409, "CONFLICT", f"tag {name} already exists in {repository.name}")
+
+    def delete_artifact(self, principal: Principal, project: Project, repository: Repository,
+                        manifest: Manifest) -> None:
+        """Delete the artifact and its tags (admin role); the API's DELETE and the web UI's."""
+        self._require_role(principal, project, Role.ADMIN)
+        self.metadata.delete_manifest(repository.id, manifest.digest)
 
     def delete_tag(self, principal: Principal, project: Project, repository: Repository,
                    manifest: Manifest, tag: str) -> None:

@@ -131,7 +131,8 @@ class RegistryPages:
             config = self._json_blob(config_digest) if isinstance(config_digest, str) else None
             layers, children = _dicts(body.get("layers")), _dicts(body.get("manifests"))
             referrers = self.metadata.referrers(repository.id, manifest.digest)
-            can_delete = self.harbor.role(visitor.principal, project) >= Role.WRITE  # as the API
+            role = self.harbor.role(visitor.principal, project)  # the API's rules: tags need
+            can_delete, can_admin = role >= Role.WRITE, role >= Role.ADMIN  # write, artifacts admin
             return {"project": project, "repository": repository, "short": short, "m": manifest,
                     "tags": tags[(tags_page - 1) * TAGS_PER_PAGE: tags_page * TAGS_PER_PAGE],
                     "tag_total": len(tags), "tags_page": tags_page,
@@ -142,7 +143,7 @@ class RegistryPages:
                     "children": [{"digest": str(x.get("digest", "")), "size": _int(x.get("size")),
                                   "platform": x["platform"] if isinstance(x.get("platform"), dict) else {}}
                                  for x in children],
-                    "can_delete": can_delete}
+                    "can_delete": can_delete, "can_admin": can_admin}
 
         data = await asyncio.to_thread(load)
         return self.web.render(request, visitor, "harbor_artifact.html", host=self.host(),
@@ -158,17 +159,48 @@ class RegistryPages:
                                tag=q.get("tag", ""), artifact_path=artifact_path)
 
     async def delete_tag(self, request: Request, visitor: Visitor) -> Response:
+        return await self._act(request, visitor, "deleted", "delete_tag")
+
+    async def add_tag(self, request: Request, visitor: Visitor) -> Response:
+        return await self._act(request, visitor, "added", "add_tag")
+
+    async def confirm_delete_artifact(self, request: Request, visitor: Visitor) -> Response:
+        q = request.query_params
+        project, repository, manifest = await asyncio.to_thread(
+            self._target, visitor, request.path_params["project"], q.get("repository", ""),
+            q.get("digest", ""))
+        tags = await asyncio.to_thread(self.metadata.tags_of, manifest.id)
+        return self.web.render(request, visitor, "harbor_delete_artifact.html", project=project,
+                               repository=repository, short=q.get("repository", ""), m=manifest,
+                               tags=tags, artifact_path=artifact_path)
+
+    async def delete_artifact(self, request: Request, visitor: Visitor) -> Response:
         form = await self.web.form(request, visitor)
-        short, digest, tag = form.get("repository", ""), form.get("digest", ""), form.get("tag", "")
+        short = form.get("repository", "")
+        project, repository, manifest = await asyncio.to_thread(
+            self._target, visitor, request.path_params["project"], short, form.get("digest", ""))
+        try:
+            await asyncio.to_thread(self.harbor.delete_artifact, visitor.principal, project, repository,
+                                    manifest)
+        except HarborError as e:
+            raise PageError(e.status if e.status != 401 else 403, e.message) from None
+        return self.web.redirect(request, visitor,
+                                 f"/harbor/projects/{project.id}/repositories/{quote(short, safe='')}")
+
+    async def _act(self, request: Request, visitor: Visitor, done: str, method: str) -> Response:
+        """A tag action from a form (repository, digest, tag), through the Harbor API's own
+        `method` (its role check included); back to the artifact page saying what was `done`."""
+        form = await self.web.form(request, visitor)
+        short, digest, tag = form.get("repository", ""), form.get("digest", ""), form.get("tag", "").strip()
         project, repository, manifest = await asyncio.to_thread(
             self._target, visitor, request.path_params["project"], short, digest)
         try:
-            await asyncio.to_thread(self.harbor.delete_tag, visitor.principal, project, repository,
+            await asyncio.to_thread(getattr(self.harbor, method), visitor.principal, project, repository,
                                     manifest, tag)
         except HarborError as e:
             raise PageError(e.status if e.status != 401 else 403, e.message) from None
         return self.web.redirect(request, visitor, artifact_path(project.id, short, manifest.digest)
-                                 + f"?deleted={quote(tag, safe='')}")
+                                 + f"?{done}={quote(tag, safe='')}")
 
     def _target(self, visitor: Visitor, project_ref: str, short: str, digest: str) -> tuple[Any, Any, Any]:
         project = self._project(visitor, project_ref)
