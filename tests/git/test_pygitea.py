@@ -167,3 +167,28 @@ def test_collaborator_check_answers_as_gitea(server: DockyardServer) -> None:
         assert c.get(f"{path}/{owner.username}/permission").json()["permission"] == "admin"
     with server.client(user=None) as c:
         assert c.get(f"{path}/{peer.username}").status_code == 401
+
+
+def test_gitea_time_is_gos_rfc3339(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one formatter: to the second, the server's zone for stored times (`Z` at UTC), a
+    commit's own offset kept, Go's zero time for none."""
+    import time
+
+    from dockyard.git.apitime import EPOCH, gitea_time
+
+    stored = "2026-12-07T15:45:10.727900+00:00"
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    assert gitea_time(stored) == "2026-12-07T15:45:10Z"
+    assert gitea_time(EPOCH) == "1970-01-01T00:00:00Z"
+    monkeypatch.setenv("TZ", "CET-1")  # POSIX form: no tz database needed
+    time.tzset()
+    try:
+        assert gitea_time(stored) == "2026-12-07T16:45:10+01:00"
+        assert gitea_time("2026-12-07T15:45:10+05:30", own_offset=True) == \
+            "2026-12-07T15:45:10+05:30"
+        assert gitea_time("2026-12-07T15:45:10+00:00", own_offset=True) == "2026-12-07T15:45:10Z"
+        assert gitea_time("") == "0001-01-01T00:00:00Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
