@@ -35,27 +35,32 @@ def cache_dir() -> Path:
 
 
 def versitygw_binary() -> Path:
-    """The cached versitygw binary, built with `go install` when missing (under a lock)."""
-    target = cache_dir() / f"versitygw-{VERSITYGW_VERSION}" / "versitygw"
+    """The cached versitygw binary, built with `go install` when missing."""
+    return go_binary("github.com/versity/versitygw/cmd/versitygw", VERSITYGW_VERSION, "versitygw")
+
+
+def go_binary(package: str, version: str, name: str) -> Path:
+    """`package@version` built with `go install` into the cache the first time (under a lock)."""
+    target = cache_dir() / f"{name}-{version}" / name
     if target.exists():
         return target
     go = shutil.which("go")
     if go is None:
-        pytest.fail("the S3 tests build versitygw with Go: install Go (make deps-go) or put a"
-                    f" versitygw {VERSITYGW_VERSION} binary at {target}")
+        pytest.fail(f"these tests build {name} with Go: install Go (make deps-go) or put a"
+                    f" {name} {version} binary at {target}")
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not target.exists():
             staging = target.parent / f".build-{os.getpid()}"
             proc = subprocess.run(
-                [go, "install", f"github.com/versity/versitygw/cmd/versitygw@{VERSITYGW_VERSION}"],
+                [go, "install", f"{package}@{version}"],
                 env={**os.environ, "GOBIN": str(staging), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"},
                 capture_output=True, text=True, timeout=1800,
             )
             if proc.returncode != 0:
-                pytest.fail(f"building versitygw {VERSITYGW_VERSION} failed:\n{proc.stderr[-4000:]}")
-            os.replace(staging / "versitygw", target)
+                pytest.fail(f"building {name} {version} failed:\n{proc.stderr[-4000:]}")
+            os.replace(staging / package.rsplit("/", 1)[-1], target)
             shutil.rmtree(staging, ignore_errors=True)
     return target
 
