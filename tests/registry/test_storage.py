@@ -179,3 +179,29 @@ def test_invalid_digests_are_refused(store: BlobStorage) -> None:
     assert not store.delete("sha256:../../x")
     with pytest.raises(ValueError):
         store.open_blob("sha256:../../x")
+
+
+def test_sha512_blobs_beside_sha256(store: BlobStorage) -> None:
+    """sha512 content: verified with sha512 (the running sha256 does not apply, so the stored
+    bytes are hashed again, across S3 parts too), kept and listed under its own algorithm."""
+    data = os.urandom(9 * (1 << 20) + 321)  # more than one S3 part
+    sha512 = "sha512:" + hashlib.sha512(data).hexdigest()
+    state = store.start_upload("x/y")
+    append(store, state.id, data)
+    wrong = "sha512:" + hashlib.sha512(b"other").hexdigest()
+    with pytest.raises(DigestMismatch):
+        finish(store, state.id, wrong)
+    assert not store.exists(wrong)
+    state = store.start_upload("x/y")
+    append(store, state.id, data)
+    assert finish(store, state.id, sha512) == len(data)
+    manifest = store.put_blob(b'{"small": "content"}', "sha512")
+    assert manifest == "sha512:" + hashlib.sha512(b'{"small": "content"}').hexdigest()
+    plain = store.put_blob(b"sha256 beside it")
+    assert sorted((b.digest, b.size) for b in store.list_blobs()) == sorted(
+        [(sha512, len(data)), (manifest, 20), (plain, 16)])
+    assert not store.exists("sha256:" + sha512[7:71])  # another algorithm, another address
+    reader = store.open_blob(sha512, len(data) - 10)
+    assert reader.read(10) == data[-10:]
+    reader.close()
+    assert store.delete(sha512) and not store.exists(sha512)
