@@ -48,6 +48,8 @@ def test_everyday_flow(server: DockyardServer) -> None:
         seed = f"{name}-seed"
         repos = await client.get_repositories(seed)
         assert [(r.name, r.artifact_count) for r in repos] == [(f"{seed}/team/app", 1)]
+        everywhere = await client.get_repositories(limit=None)
+        assert f"{seed}/team/app" in {r.name for r in everywhere}
         repo = await client.get_repository(seed, "team/app")
         assert repo.name == f"{seed}/team/app"
         artifacts = await client.get_artifacts(seed, "team/app")
@@ -59,6 +61,12 @@ def test_everyday_flow(server: DockyardServer) -> None:
         assert [t.name for t in tags] == ["v1"]
 
     asyncio.run(flow())
+    with httpx.Client(base_url=server.url) as anonymous:  # a private project's stay hidden
+        listed = anonymous.get("/api/v2.0/repositories", params={"q": f"name=~{name}"})
+        assert listed.status_code == 200 and listed.json() == []
+    with httpx.Client(base_url=server.url, auth=(ADMIN_USER, ADMIN_PASSWORD)) as c:
+        listed = c.get("/api/v2.0/repositories", params={"q": f"name=~{name}"})
+        assert [r["name"] for r in listed.json()] == [f"{name}-seed/team/app"]
 
 
 def test_paged_listing_keeps_the_filter(server: DockyardServer) -> None:

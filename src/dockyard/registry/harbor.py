@@ -69,6 +69,7 @@ class HarborAPI:
             Route("/api/v2.0/projects", self._projects, methods=["GET", "HEAD", "POST"]),
             Route("/api/v2.0/projects/{project}", self._project, methods=["GET", "PUT", "DELETE"]),
             Route("/api/v2.0/projects/{project}/repositories", self._repositories, methods=["GET"]),
+            Route("/api/v2.0/repositories", self._all_repositories, methods=["GET"]),
             Route(
                 "/api/v2.0/projects/{project}/repositories/{rest:path}",
                 self._repository_path,
@@ -213,7 +214,19 @@ class HarborAPI:
 
     async def _repositories_impl(self, request: Request, principal: Principal) -> Response:
         project = self._visible_project(principal, request.path_params["project"])
-        repositories = self.metadata.list_repositories(project.id)
+        return self._repository_page(request, self.metadata.list_repositories(project.id))
+
+    async def _all_repositories(self, request: Request) -> Response:
+        return await self._guard(request, self._all_repositories_impl)
+
+    async def _all_repositories_impl(self, request: Request, principal: Principal) -> Response:
+        """Harbor's `GET /repositories`: every repository of the projects the caller may see."""
+        repositories = [r for p in self.metadata.list_projects() if self._can_see(principal, p)
+                        for r in self.metadata.list_repositories(p.id)]
+        return self._repository_page(request, repositories)
+
+    def _repository_page(self, request: Request, repositories: list[Repository]) -> Response:
+        """Harbor's `q=name=~part` filter (`name=x` is matched as a substring too), then a page."""
         query = request.query_params.get("q", "")
         match = re.match(r"^name=~?(.+)$", query)
         if match:
