@@ -114,7 +114,7 @@ class Settings:
     aws_environment: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     upload_ttl: float = 24 * 3600.0  # seconds before an abandoned blob upload is removed
     # Metadata: '' is SQLite at db_path; or a URL such as postgresql://user@host/db.
-    database_url: str = ""
+    database_url: str = field(default="", repr=False)  # it may carry a password
     # CI: '' generates the webhook secret in secrets_dir; None executors is one per CPU.
     ci_webhook_secret: str = field(default="", repr=False)
     ci_executors: int | None = None
