@@ -348,6 +348,34 @@ def test_repro11_numbers_in_paths_are_404_not_500(server: DockyardServer, jenkin
     assert server.process.poll() is None
 
 
+
+def test_repro11_token_ids_pages_and_offsets_no_int_takes(server: DockyardServer, jenkins: Jenkins) -> None:
+    """The same numbers where an API reads them as text: a token id-or-name, Gitea's page and
+    limit, the progressive log's start. Each was a 500 (ValueError, OverflowError)."""
+    user = create_user(server, "tok11")
+    with client(server, user) as c:
+        made = c.post(f"/api/v1/users/{user.username}/tokens", json={"name": "keep", "scopes": ["all"]})
+        assert made.status_code == 201, made.text
+        for ref in ("%C2%B2", "99999999999999999999", "9" * 5000):
+            r = c.delete(f"/api/v1/users/{user.username}/tokens/{ref}")
+            assert r.status_code == 404, (ref[:30], r.status_code, r.text[:200])
+        assert [t["name"] for t in c.get(f"/api/v1/users/{user.username}/tokens").json()] == ["keep"]
+        assert c.delete(f"/api/v1/users/{user.username}/tokens/{made.json()['id']}").status_code == 204
+        full = create_repo(server, user)["full_name"]
+        for query in ("page=%C2%B2", "page=99999999999999999999", "limit=99999999999999999999",
+                      f"page={'9' * 5000}"):
+            for path in (f"/api/v1/repos/{full}/commits", "/api/v1/repos/search", "/api/v1/user/repos"):
+                r = c.get(f"{path}?{query}")
+                assert r.status_code == 422 and "at most 18 digits" in r.text, (path, query[:30])
+        assert c.get(f"/api/v1/repos/{full}/commits?page=-3&limit=-1").status_code == 200
+    name = unique("start11")
+    jenkins.create(name, inline_job_xml(ECHO))
+    jenkins.run(name)
+    for start in ("99999999999999999999", "%C2%B2"):
+        r = jenkins.http.get(f"/job/{name}/1/logText/progressiveText?start={start}")
+        assert r.status_code == 400 and "byte offset" in r.text, (start, r.status_code, r.text[:200])
+    assert server.process.poll() is None
+
 # -- reproduction 5's next steps: huge heads, chunked bodies on every bounded route -------------
 
 def _raw_request(server: DockyardServer, head: bytes) -> bytes:

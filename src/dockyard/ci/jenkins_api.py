@@ -506,10 +506,9 @@ class JenkinsAPI:
 
     async def progressive_text(self, request: Request, principal: Principal) -> Response:
         b = await self._build(request, principal)
-        try:
-            start = int(request.query_params.get("start", "0"))
-        except ValueError:
-            raise HTTPError(400, "start must be a byte offset") from None
+        start = small_int(request.query_params.get("start", "0"))  # 20 digits: seek() overflows
+        if start is None:
+            raise HTTPError(400, "start must be a byte offset")
         building = b.state != DONE
         data, end = await asyncio.to_thread(
             read_from, self.ci.scheduler.paths(b.job_name, b.number).log, start

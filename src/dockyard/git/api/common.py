@@ -28,7 +28,7 @@ from dockyard.git.protection import ProtectionStore
 from dockyard.git.pushes import PushNotifier
 from dockyard.git.repos import Repo, RepoError, RepoService
 from dockyard.git.webhooks import Deliverer, HookStore
-from dockyard.http import fields, json_object
+from dockyard.http import fields, json_object, small_int
 
 log = logging.getLogger(__name__)
 
@@ -160,12 +160,17 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 def page_params(request: Request, default_limit: int = 30) -> tuple[int, int]:
     """Gitea's `page` (1-based) and `limit` query parameters, limit capped at 50 as in Gitea."""
-    try:
-        page = max(1, int(request.query_params.get("page", "1")))
-        limit = int(request.query_params.get("limit", str(default_limit)))
-    except ValueError as exc:
-        raise ApiError(422, "page and limit must be integers") from exc
-    return page, min(max(limit, 1), 50)
+    # 18 digits at most: a 20-digit page reached `git log --skip` (which refuses it) as a 500
+    page, limit = (_signed_small_int(request.query_params.get(key, default))
+                   for key, default in (("page", "1"), ("limit", str(default_limit))))
+    if page is None or limit is None:
+        raise ApiError(422, "page and limit must be integers of at most 18 digits")
+    return max(1, page), min(max(limit, 1), 50)
+
+
+def _signed_small_int(value: str) -> int | None:
+    number = small_int(value.removeprefix("-"))
+    return None if number is None else -number if value.startswith("-") else number
 
 
 def paged(request: Request, items: list[Any]) -> Response:
