@@ -10,13 +10,17 @@ Public surface for other packages:
   `git.create` / `git.delete` when a ref was created or deleted (see `push_event`).
 """
 
+from dockyard.git.api.common import ApiError
 from dockyard.git.migrations import MIGRATIONS
 from dockyard.git.names import RESERVED_OWNERS, InvalidName, validate_owner, validate_repo
 from dockyard.git.pushes import push_event
 from dockyard.git.repos import Repo, RepoError, RepoService
 from dockyard.git.server import GitServer
+from dockyard.git.webhooks import HookError
 
 __all__ = [
+    "ApiError",
+    "HookError",
     "GitServer",
     "InvalidName",
     "MIGRATIONS",

@@ -9,7 +9,7 @@ from starlette.routing import BaseRoute, Mount
 
 from dockyard.git.api.common import ApiContext
 from dockyard.git.api.contents import ContentsApi
-from dockyard.git.api.hooks import HookApi
+from dockyard.git.api.hooks import HookApi, send_test_delivery
 from dockyard.git.api.protections import ProtectionApi
 from dockyard.git.api.repos import RepoApi
 from dockyard.git.api.statuses import StatusApi
@@ -19,10 +19,10 @@ from dockyard.git.migrations import MIGRATIONS
 from dockyard.git.protection import ProtectionStore, install_pre_receive
 from dockyard.git.pushes import PushNotifier
 from dockyard.git.pushlog import install_hooks
-from dockyard.git.repos import RepoService
+from dockyard.git.repos import Repo, RepoService
 from dockyard.git.smarthttp import SmartHTTP
 from dockyard.git.statuses import StatusStore, record_ci_statuses
-from dockyard.git.webhooks import Deliverer, HookStore
+from dockyard.git.webhooks import Deliverer, Hook, HookStore
 from dockyard.services import Services
 
 
@@ -49,6 +49,10 @@ class GitServer:
                                     self.notifier.on_push)
         self.api = ApiContext(auth, self.repos, self.hooks, self.deliverer, self.notifier, bus,
                               self.protections, settings.base_url)
+
+    async def test_hook(self, repo: Repo, hook: Hook, username: str) -> str:
+        """The API's webhook test delivery (for the web UI); ApiError(409) on an empty repo."""
+        return await send_test_delivery(self.api, repo, hook, username)
 
     def api_routes(self) -> list[BaseRoute]:
         """The Gitea-compatible API under /api/v1."""

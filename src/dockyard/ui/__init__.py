@@ -23,6 +23,7 @@ from dockyard.ui.migrations import MIGRATIONS
 from dockyard.ui.registry_pages import RegistryPages
 from dockyard.ui.repo_pages import RepoPages
 from dockyard.ui.sessions import LoginLimiter, SessionStore
+from dockyard.ui.settings_pages import SettingsPages
 from dockyard.ui.web import STATIC, Web
 
 __all__ = ["MIGRATIONS", "WebUI"]
@@ -43,6 +44,7 @@ class WebUI:
         self.home = Home(self.web, self.parts)
         self.ci = CIPages(self.web, ci)
         self.repos = RepoPages(self.web, git, lambda: services.settings.base_url)
+        self.settings = SettingsPages(self.web, git)
         self.registry = RegistryPages(self.web, registry, lambda: services.settings.base_url)
         self.admin = AdminPages(self.web, services.auth, ci, credentials, services.settings.data_dir)
 
@@ -101,7 +103,22 @@ class WebUI:
             Route(repo + "/commits/branch/{rest:path}", page(r.commits), methods=["GET"]),
             Route(repo + "/commit/{sha}", page(r.commit), methods=["GET"]),
             Route(repo + "/branches", page(r.branches), methods=["GET"]),
+            *self._settings_routes(repo),
             Route("/{owner}", page(r.owner), methods=["GET"]),
+        ]
+
+    def _settings_routes(self, repo: str) -> list[BaseRoute]:
+        def page(handler: Any) -> Any:
+            return self.web.page(handler, signed_in=True)
+
+        st, hooks = self.settings, repo + "/settings/hooks"
+        return [
+            Route(repo + "/settings", _add_suffix("/hooks"), methods=["GET"]),
+            Route(hooks, page(st.hooks_page), methods=["GET"]),
+            Route(hooks, page(st.add_hook), methods=["POST"]),
+            Route(hooks + "/{id:int}", page(st.hook_page), methods=["GET"]),
+            Route(hooks + "/{id:int}/test", page(st.test_hook), methods=["POST"]),
+            Route(hooks + "/{id:int}/delete", page(st.delete_hook), methods=["POST"]),
         ]
 
     def _ci_routes(self) -> list[BaseRoute]:

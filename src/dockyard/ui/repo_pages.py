@@ -70,8 +70,9 @@ class RepoPages:
 
     def _common(self, repo: Repo, visitor: Visitor, tab: str) -> dict[str, Any]:
         clone = f"{self.base_url()}/{repo.owner}/{repo.name}.git"
-        return {"repo": repo, "tab": tab, "clone_url": clone,
-                "can_write": self.repos.role(visitor.principal, repo) >= Role.WRITE}
+        role = self.repos.role(visitor.principal, repo)
+        return {"repo": repo, "tab": tab, "clone_url": clone, "can_write": role >= Role.WRITE,
+                "can_admin": role >= Role.ADMIN}
 
     # pages ------------------------------------------------------------------------------------
     async def home(self, request: Request, visitor: Visitor) -> Response:

@@ -66,27 +66,32 @@ class HookApi:
         return Response(status_code=204)
 
     async def test(self, request: Request) -> Response:
-        """Send a push payload for the default branch's head to this hook (even if inactive)."""
         repo, hook, username = await self._hook(request)
-        bare = self.ctx.repos.bare(repo)
-        ref = f"refs/heads/{repo.default_branch}"
-        head = await bare.resolve(ref)
-        if head is None:
-            raise ApiError(409, f"{repo.full_name} has no commit on {repo.default_branch} yet")
-        parent = await bare.resolve(f"{head}^")
-        update = RefUpdate(ref, parent or head, head)
-        notifier = self.ctx.notifier
-        base = self.ctx.base_url
-        user = self.ctx.auth.get_user(username)
-        from dockyard.git.payloads import repo_json, user_json
-
-        sender = user_json(user, base) if user else {"login": username}
-        repository = repo_json(repo, base, notifier.owner_json(repo.owner, base), empty=False)
-        payload = await notifier.push_payload(bare, repo, update, repository, sender)
-        self.ctx.deliverer.enqueue(hook, "push", payload)
+        await send_test_delivery(self.ctx, repo, hook, username)
         return Response(status_code=204)
 
     async def deliveries(self, request: Request) -> Response:
         """Every delivery attempt, newest first: status, duration, request and response."""
         _repo, hook, _ = await self._hook(request)
         return JSONResponse(self.ctx.hooks.deliveries(hook.id))
+
+
+async def send_test_delivery(ctx: ApiContext, repo: Repo, hook: Hook, username: str) -> str:
+    """Send a push payload for the default branch's head to `hook` (even if inactive); the
+    API's `/tests` and the web UI's "Test delivery" button. Returns the delivery id."""
+    bare = ctx.repos.bare(repo)
+    ref = f"refs/heads/{repo.default_branch}"
+    head = await bare.resolve(ref)
+    if head is None:
+        raise ApiError(409, f"{repo.full_name} has no commit on {repo.default_branch} yet")
+    parent = await bare.resolve(f"{head}^")
+    update = RefUpdate(ref, parent or head, head)
+    notifier = ctx.notifier
+    base = ctx.base_url
+    user = ctx.auth.get_user(username)
+    from dockyard.git.payloads import repo_json, user_json
+
+    sender = user_json(user, base) if user else {"login": username}
+    repository = repo_json(repo, base, notifier.owner_json(repo.owner, base), empty=False)
+    payload = await notifier.push_payload(bare, repo, update, repository, sender)
+    return ctx.deliverer.enqueue(hook, "push", payload)

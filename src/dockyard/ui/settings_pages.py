@@ -1,0 +1,81 @@
+"""Repository settings at Gitea's /{owner}/{repo}/settings/hooks: webhooks (list, add, delete),
+each hook's delivery log and "Test delivery". The repository's admins only, as in the API:
+others who may read it get 403, the rest 404. HookStore and GitServer.test_hook do the work."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dockyard.auth import Role
+from dockyard.git import ApiError, HookError, Repo
+from dockyard.ui.web import PageError, Visitor, Web
+
+
+class SettingsPages:
+    def __init__(self, web: Web, git: Any) -> None:
+        self.web = web
+        self.git = git
+        self.hooks = git.hooks
+
+    async def _admin_repo(self, request: Request, visitor: Visitor) -> Repo:
+        owner, name = request.path_params["owner"], request.path_params["repo"]
+        repo = await asyncio.to_thread(self.git.repos.get, owner, name)
+        role = await asyncio.to_thread(self.git.repos.role, visitor.principal, repo) if repo else Role.NONE
+        if repo is None or role < Role.READ:
+            raise PageError(404, f"There is no repository {owner}/{name} that you may see.")
+        if role < Role.ADMIN:
+            raise PageError(403, f"Only administrators of {repo.full_name} change its settings.")
+        return repo
+
+    async def _hook(self, request: Request, visitor: Visitor) -> tuple[Repo, Any]:
+        repo = await self._admin_repo(request, visitor)
+        hook = await asyncio.to_thread(self.hooks.get, repo.id, request.path_params["id"])
+        if hook is None:
+            raise PageError(404, f"{repo.full_name} has no webhook {request.path_params['id']}.")
+        return repo, hook
+
+    async def hooks_page(self, request: Request, visitor: Visitor, status: int = 200,
+                         **extra: Any) -> Response:
+        repo = await self._admin_repo(request, visitor)
+        hooks = await asyncio.to_thread(self.hooks.for_repo, repo.id)
+        return self.web.render(request, visitor, "settings_hooks.html", status=status, repo=repo,
+                               hooks=hooks, tab="settings", **extra)
+
+    async def add_hook(self, request: Request, visitor: Visitor) -> Response:
+        form = await self.web.form(request, visitor)
+        repo = await self._admin_repo(request, visitor)
+        option = {"type": "gitea", "active": form.get("active") == "on",
+                  "branch_filter": form.get("branch_filter", "*") or "*", "events": ["push"],
+                  "config": {"url": form.get("url", "").strip(), "secret": form.get("secret", ""),
+                             "content_type": form.get("content_type", "json")}}
+        try:
+            await asyncio.to_thread(self.hooks.create, repo.id, option)
+        except HookError as e:
+            return await self.hooks_page(request, visitor, status=422, error=str(e))
+        return self.web.redirect(request, visitor, f"/{repo.owner}/{repo.name}/settings/hooks")
+
+    async def hook_page(self, request: Request, visitor: Visitor) -> Response:
+        repo, hook = await self._hook(request, visitor)
+        deliveries = await asyncio.to_thread(self.hooks.deliveries, hook.id)
+        return self.web.render(request, visitor, "settings_hook.html", repo=repo, hook=hook,
+                               deliveries=deliveries, tab="settings")
+
+    async def test_hook(self, request: Request, visitor: Visitor) -> Response:
+        await self.web.form(request, visitor)
+        repo, hook = await self._hook(request, visitor)
+        try:
+            await self.git.test_hook(repo, hook, visitor.principal.username)
+        except ApiError as e:
+            raise PageError(e.status, e.message) from None
+        return self.web.redirect(request, visitor,
+                                 f"/{repo.owner}/{repo.name}/settings/hooks/{hook.id}?tested=1")
+
+    async def delete_hook(self, request: Request, visitor: Visitor) -> Response:
+        await self.web.form(request, visitor)
+        repo, hook = await self._hook(request, visitor)
+        await asyncio.to_thread(self.hooks.delete, hook)
+        return self.web.redirect(request, visitor, f"/{repo.owner}/{repo.name}/settings/hooks")
