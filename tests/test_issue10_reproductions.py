@@ -376,6 +376,24 @@ def test_repro11_token_ids_pages_and_offsets_no_int_takes(server: DockyardServer
         assert r.status_code == 400 and "byte offset" in r.text, (start, r.status_code, r.text[:200])
     assert server.process.poll() is None
 
+
+def test_control_characters_in_parameter_values_are_refused_at_trigger(jenkins: Jenkins) -> None:
+    """A NUL in a value was accepted (201) and the build then failed with "exit code 125" and no
+    reason (execve refuses it): both APIs refuse it, and the other controls, naming the parameter."""
+    name = unique("ctl")
+    jenkins.create(name, _param_xml("pipeline { agent any\n stages { stage('s') { steps {"
+                                    " sh 'printf %s \"$WHO\" | od -c' } } } }", _string_param("WHO", "x")))
+    for value in ("a%00b", "%1B%5B2J", "a%7Fb", "%08"):
+        r = jenkins.http.post(f"/job/{name}/buildWithParameters", content=f"WHO={value}",
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 400 and "parameter 'WHO'" in r.text and "control character" in r.text, \
+            (value, r.status_code, r.text[:200])
+    r = jenkins.http.post(f"/api/ci/jobs/{name}/builds", json={"params": {"WHO": "a\u0000b"}})
+    assert r.status_code == 400 and "U+0000" in r.text and "'WHO'" in r.text, (r.status_code, r.text[:200])
+    assert jenkins.http.get(f"/job/{name}/api/json").json().get("builds") == []
+    info, console = jenkins.run(name, WHO="tab\there\r\nline two")  # tab, CR and newline still pass
+    assert info["result"] == "SUCCESS" and "\\t   h   e   r   e  \\r  \\n" in console, console[-800:]
+
 # -- reproduction 5's next steps: huge heads, chunked bodies on every bounded route -------------
 
 def _raw_request(server: DockyardServer, head: bytes) -> bytes:

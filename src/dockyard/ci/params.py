@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["forbidden_env_name", "check_parameter_name"]
+__all__ = ["forbidden_env_name", "check_parameter_name", "forbidden_env_value"]
 
 _VALID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+# C0 controls and DEL, except tab, newline and carriage return (a browser sends a text
+# parameter's lines as CRLF): NUL cannot be in an environment at all (execve refuses the step,
+# "exit code 125"), the others rewrite a console or a terminal that shows the value.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # Exact names a shell, the loader or a common tool interprets.
 _EXACT = {
@@ -149,6 +153,18 @@ def forbidden_env_name(name: str) -> str | None:
     return (
         f"parameter name {name!r} is not allowed: {name} is {why}, so a parameter value could"
         " change what a step runs; rename the parameter"
+    )
+
+
+def forbidden_env_value(name: str, value: str) -> str | None:
+    """Why `value` may not be the value of parameter `name` (an environment value), or None."""
+    bad = _CONTROL.search(value)
+    if bad is None:
+        return None
+    return (
+        f"parameter {name!r} contains the control character U+{ord(bad.group()):04X} at offset"
+        f" {bad.start()}: a parameter value may hold no control characters other than tab,"
+        " newline and carriage return (an environment variable cannot hold a NUL byte); remove it"
     )
 
 

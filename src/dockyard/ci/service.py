@@ -26,7 +26,7 @@ from dockyard.ci.jobxml import JobConfigError, parse_job_xml
 from dockyard.ci.migrations import MIGRATIONS
 from dockyard.ci.model import Parameter
 from dockyard.ci.native_api import native_routes
-from dockyard.ci.params import forbidden_env_name
+from dockyard.ci.params import forbidden_env_name, forbidden_env_value
 from dockyard.ci.parsing import parse_pipeline
 from dockyard.ci.podtemplate import CredentialLookup
 from dockyard.ci.runner import DEFAULT_MAX_PARALLEL
@@ -163,6 +163,9 @@ class CIService:
         values = {p.name: p.default for p in job.config.parameters if not forbidden_env_name(p.name)}
         for name, value in params.items():
             values[name] = _coerce(declared[name], value)
+            why = forbidden_env_value(name, str(values[name]))
+            if why:
+                raise JobError(why)
         secret = frozenset(n for n, p in declared.items() if p.kind == "password" and n in values)
         return self.scheduler.enqueue(job, cause=cause, params=values, secret_names=secret)
 
