@@ -82,3 +82,24 @@ def test_webhook_settings_test_delivery_and_log(loopback_server: DockyardServer,
     assert browser(server).get(settings).status_code == 303
     r = post_form(c, hook_page, hook_page + "/delete")
     assert r.status_code == 303 and api.get(f"/api/v1/repos/{ADMIN_USER}/{repo}/hooks").json() == []
+
+
+def test_collaborators_grant_access_to_a_private_repository(server: DockyardServer) -> None:
+    api = httpx.Client(base_url=server.url, auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=30)
+    repo = unique("ui-collab")
+    api.post("/api/v1/user/repos", json={"name": repo, "private": True, "auto_init": True}).raise_for_status()
+    server.add_user("ui-collab-user", "collab-password-1")
+    friend = sign_in(server, "ui-collab-user", "collab-password-1")
+    assert friend.get(f"/{ADMIN_USER}/{repo}").status_code == 404
+    c = sign_in(server)
+    page = f"/{ADMIN_USER}/{repo}/settings/collaboration"
+    r = post_form(c, page, page, {"username": "ui-collab-user", "permission": "read"})
+    assert r.status_code == 303 and "ui-collab-user" in c.get(page).text
+    members = api.get(f"/api/v1/repos/{ADMIN_USER}/{repo}/collaborators").json()
+    assert [m["login"] for m in members] == ["ui-collab-user"]
+    assert friend.get(f"/{ADMIN_USER}/{repo}").status_code == 200  # the same check as the API
+    assert friend.get(page).status_code == 403  # read is not admin
+    missing = post_form(c, page, page, {"username": "no-such-user-ui", "permission": "read"})
+    assert missing.status_code == 422
+    r = post_form(c, page, page + "/delete", {"username": "ui-collab-user"})
+    assert r.status_code == 303 and friend.get(f"/{ADMIN_USER}/{repo}").status_code == 404

@@ -14,11 +14,12 @@ from dockyard.git.api.common import ApiError
 from dockyard.git.migrations import MIGRATIONS
 from dockyard.git.names import RESERVED_OWNERS, InvalidName, validate_owner, validate_repo
 from dockyard.git.pushes import push_event
-from dockyard.git.repos import Repo, RepoError, RepoService
+from dockyard.git.repos import Repo, RepoError, RepoService, collaborator_namespace
 from dockyard.git.server import GitServer
 from dockyard.git.webhooks import HookError
 
 __all__ = [
+    "collaborator_namespace",
     "ApiError",
     "HookError",
     "GitServer",

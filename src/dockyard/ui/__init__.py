@@ -119,6 +119,9 @@ class WebUI:
             Route(hooks + "/{id:int}", page(st.hook_page), methods=["GET"]),
             Route(hooks + "/{id:int}/test", page(st.test_hook), methods=["POST"]),
             Route(hooks + "/{id:int}/delete", page(st.delete_hook), methods=["POST"]),
+            Route(repo + "/settings/collaboration", page(st.collaboration), methods=["GET"]),
+            Route(repo + "/settings/collaboration", page(st.add_collaborator), methods=["POST"]),
+            Route(repo + "/settings/collaboration/delete", page(st.remove_collaborator), methods=["POST"]),
         ]
 
     def _ci_routes(self) -> list[BaseRoute]:

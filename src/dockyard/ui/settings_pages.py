@@ -1,6 +1,8 @@
 """Repository settings at Gitea's /{owner}/{repo}/settings/hooks: webhooks (list, add, delete),
-each hook's delivery log and "Test delivery". The repository's admins only, as in the API:
-others who may read it get 403, the rest 404. HookStore and GitServer.test_hook do the work."""
+each hook's delivery log and "Test delivery"; /settings/collaboration: collaborators and their
+role (the API's AuthService.grant/revoke on the repository's collaborator namespace). The
+repository's admins only, as in the API: others who may read it get 403, the rest 404.
+HookStore and GitServer.test_hook do the webhook work."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dockyard.auth import Role
-from dockyard.git import ApiError, HookError, Repo
+from dockyard.auth import AuthError, Role
+from dockyard.git import ApiError, HookError, Repo, collaborator_namespace
 from dockyard.ui.web import PageError, Visitor, Web
 
 
@@ -79,3 +81,35 @@ class SettingsPages:
         repo, hook = await self._hook(request, visitor)
         await asyncio.to_thread(self.hooks.delete, hook)
         return self.web.redirect(request, visitor, f"/{repo.owner}/{repo.name}/settings/hooks")
+
+    # collaborators ------------------------------------------------------------------------------
+    async def collaboration(self, request: Request, visitor: Visitor, status: int = 200,
+                            **extra: Any) -> Response:
+        repo = await self._admin_repo(request, visitor)
+        members = await asyncio.to_thread(self.git.repos.auth.members, collaborator_namespace(repo))
+        return self.web.render(request, visitor, "settings_collaboration.html", status=status, repo=repo,
+                               members=[(name, role.name.lower()) for name, role in members],
+                               tab="settings", **extra)
+
+    async def add_collaborator(self, request: Request, visitor: Visitor) -> Response:
+        form = await self.web.form(request, visitor)
+        repo = await self._admin_repo(request, visitor)
+        auth = self.git.repos.auth
+        username = form.get("username", "").strip()
+        user = await asyncio.to_thread(auth.get_user, username) if username else None
+        if user is None:
+            return await self.collaboration(request, visitor, status=422,
+                                            error=f"There is no user {username!r}.")
+        try:
+            role = Role.parse(form.get("permission", "write") or "write")
+            await asyncio.to_thread(auth.grant, collaborator_namespace(repo), user.username, role)
+        except (ValueError, AuthError) as e:
+            return await self.collaboration(request, visitor, status=422, error=str(e))
+        return self.web.redirect(request, visitor, f"/{repo.owner}/{repo.name}/settings/collaboration")
+
+    async def remove_collaborator(self, request: Request, visitor: Visitor) -> Response:
+        form = await self.web.form(request, visitor)
+        repo = await self._admin_repo(request, visitor)
+        await asyncio.to_thread(self.git.repos.auth.revoke, collaborator_namespace(repo),
+                                form.get("username", ""))
+        return self.web.redirect(request, visitor, f"/{repo.owner}/{repo.name}/settings/collaboration")
