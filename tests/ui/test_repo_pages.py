@@ -131,3 +131,18 @@ def test_private_repository_pages_are_404_to_others(server: DockyardServer) -> N
     # and creating needs a signed-in user and a form token
     assert browser(server).get("/repo/create").status_code == 303
     assert c.post("/repo/create", data={"owner": ADMIN_USER, "name": unique("y")}).status_code == 403
+
+
+def test_hostile_refs_and_paths_are_404_not_500(server: DockyardServer) -> None:
+    c = sign_in(server)
+    name = unique("ui-hostile")
+    assert post_form(c, "/repo/create", "/repo/create",
+                     {"owner": ADMIN_USER, "name": name, "auto_init": "on"}).status_code == 303
+    base = f"/{ADMIN_USER}/{name}"
+    for path in ("/src/branch/main/%00", "/src/commit/%00", "/raw/branch/main/%00",
+                 "/commits/branch/main/%00", "/commit/%00", "/src/branch/main/..%2F..%2Fetc",
+                 "/src/branch/main/:(glob)*",
+                 "/src/commit/-x", "/src/tag/--help", "/src/commit/HEAD~1", "/src/commit/" + "a" * 300,
+                 "/raw/branch/main/:(exclude)x", "/commit/" + "a" * 40):
+        assert c.get(base + path).status_code == 404, path
+    assert c.get(base).status_code == 200  # and the connection is still fine

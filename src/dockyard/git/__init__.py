@@ -11,6 +11,7 @@ Public surface for other packages:
 """
 
 from dockyard.git.api.common import ApiError
+from dockyard.git.gitcmd import GitError
 from dockyard.git.migrations import MIGRATIONS
 from dockyard.git.names import RESERVED_OWNERS, InvalidName, validate_owner, validate_repo
 from dockyard.git.pushes import push_event
@@ -21,6 +22,7 @@ from dockyard.git.webhooks import HookError
 __all__ = [
     "collaborator_namespace",
     "ApiError",
+    "GitError",
     "HookError",
     "GitServer",
     "InvalidName",

@@ -21,7 +21,7 @@ from dockyard.ui.ci_pages import CIPages
 from dockyard.ui.home import Components, Home
 from dockyard.ui.migrations import MIGRATIONS
 from dockyard.ui.registry_pages import RegistryPages
-from dockyard.ui.repo_pages import RepoPages
+from dockyard.ui.repo_pages import RepoPages, not_found_on_git_error
 from dockyard.ui.sessions import LoginLimiter, SessionStore
 from dockyard.ui.settings_pages import SettingsPages
 from dockyard.ui.web import STATIC, Web
@@ -94,7 +94,11 @@ class WebUI:
     def repo_routes(self) -> list[BaseRoute]:
         """Gitea's page paths; mounted after git's routes, so /api/v1 and smart HTTP
         (/{owner}/{repo}/info/refs, git-upload-pack, git-receive-pack) always win."""
-        page, r = self.web.page, self.repos
+        r = self.repos
+
+        def page(handler: Any) -> Any:
+            return self.web.page(not_found_on_git_error(handler))
+
         repo = "/{owner}/{repo}"
         return [
             Route(repo, page(r.home), methods=["GET"]),

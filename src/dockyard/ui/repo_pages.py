@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from dockyard.auth import Role
-from dockyard.git import InvalidName, Repo, RepoError
+from dockyard.git import GitError, InvalidName, Repo, RepoError
 from dockyard.ui.markdown import render_markdown
 from dockyard.ui.web import PageError, Visitor, Web
 
@@ -55,6 +55,8 @@ class RepoPages:
         """Split `rest` into a ref and a path; branch names may hold slashes (longest wins)."""
         bare = self.repos.bare(repo)
         rest = rest.strip("/")
+        if not plain_path(rest):
+            raise PageError(404, f"{repo.full_name} has nothing at {rest[:200]!r}.")
         if kind == "branch":
             branches = await bare.branches()
             for branch in sorted(branches, key=len, reverse=True):
@@ -232,6 +234,25 @@ class RepoPages:
             return self.web.render(request, visitor, "repo_create.html", status=status, error=str(e),
                                    form=form)
         return self.web.redirect(request, visitor, f"/{repo.owner}/{repo.name}")
+
+
+def plain_path(path: str) -> bool:
+    """A path git reads literally: no NUL, no `.`/`..` parts, no pathspec magic (`:(glob)`)."""
+    parts = path.split("/")
+    return ("\0" not in path and len(path) <= 4096 and not path.startswith(":")
+            and not any(p in (".", "..") for p in parts))
+
+
+def not_found_on_git_error(handler: Any) -> Any:
+    """A git command that refuses its input (an odd ref or path) means there is no such page."""
+
+    async def wrapped(request: Request, visitor: Visitor) -> Response:
+        try:
+            return await handler(request, visitor)
+        except GitError:
+            raise PageError(404, "There is no such commit, branch or path.") from None
+
+    return wrapped
 
 
 def _crumbs(path: str) -> list[tuple[str, str]]:
