@@ -19,7 +19,7 @@ import pytest
 
 from tests.ci.conftest import Jenkins, inline_job_xml, job_xml, unique
 from tests.ci.conftest import jenkins as jenkins  # noqa: PLC0414 - the session fixture, re-exported
-from tests.ci.test_ci_hardening import _curl_post_as, _param_xml, _string_param
+from tests.ci.test_ci_hardening import _curl_post_as, _param_xml, _password_param, _string_param
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer, require_tool
 from tests.git.conftest import Account, client, create_repo, create_user, repo_url
 from tests.git.receiver import Receiver
@@ -393,6 +393,51 @@ def test_control_characters_in_parameter_values_are_refused_at_trigger(jenkins: 
     assert jenkins.http.get(f"/job/{name}/api/json").json().get("builds") == []
     info, console = jenkins.run(name, WHO="tab\there\r\nline two")  # tab, CR and newline still pass
     assert info["result"] == "SUCCESS" and "\\t   h   e   r   e  \\r  \\n" in console, console[-800:]
+
+
+# -- masking: a secret printed reversed, spaced out or hex-dumped -------------------------------
+
+DUMPS = """pipeline { agent any
+ stages { stage('s') { steps {
+  withCredentials([string(credentialsId: '%s', variable: 'TOKEN')]) {
+   sh '''for v in "$TOKEN" "$DEPLOY_PW"; do
+     printf %%s "$v" | rev; echo
+     echo "$v" | sed 's/./& /g'
+     printf %%s "$v" | od -tx1
+     printf %%s "$v" | od -An -tx1
+     printf %%s "$v" | od -c
+     printf %%s "$v" | hexdump -C
+     printf %%s "$v" | xxd -p
+     printf %%s "$v" | od -An -tx1 | tr -d '[:space:]'; echo
+     printf %%s "$v" | od -An -tx1 | tr -d '[:space:]' | tr a-f A-F; echo
+   done'''
+  } } } } }"""
+
+
+def test_bound_secrets_printed_reversed_spaced_or_hex_dumped_are_masked(
+        server: DockyardServer, jenkins: Jenkins) -> None:
+    """`rev`, `sed 's/./& /g'`, od, hexdump and xxd of a bound string credential and of a password
+    parameter showed them in clear; the console now shows **** for each (28 bytes: two od lines)."""
+    for tool in ("rev", "od", "hexdump", "xxd", "sed"):
+        require_tool(tool)
+    name, cid = unique("dumps"), unique("dumped")
+    token, password = "Tk-" + unique("t")[-25:].rjust(25, "x"), "Pw-" + unique("p")[-25:].rjust(25, "y")
+    assert len(token) == len(password) == 28
+    with server.client() as admin:
+        made = admin.post("/api/ci/credentials", json={"id": cid, "kind": "secret_text", "text": token})
+        assert made.status_code == 201, made.text
+        jenkins.create(name, _param_xml(DUMPS % cid, _password_param("DEPLOY_PW", "unused-default")))
+        assert admin.post(f"/api/ci/credentials/{cid}/grants", json={"job": name}).status_code in (200, 201)
+    info, console = jenkins.run(name, DEPLOY_PW=password)
+    assert info["result"] == "SUCCESS", console[-2000:]
+    for secret in (token, password):
+        raw = secret.encode()
+        clear = [secret, secret[::-1], " ".join(secret), raw.hex(), raw.hex().upper(), raw[:15].hex()]
+        clear += [raw[i:i + 16].hex(" ") for i in (0, 16)]
+        clear += ["   ".join(secret[:16]), "   ".join(secret[16:])]
+        for form in clear:
+            assert form not in console, (form, console[-3000:])
+    assert console.count("****") >= 2 * 12, console[-3000:]
 
 # -- reproduction 5's next steps: huge heads, chunked bodies on every bounded route -------------
 

@@ -190,8 +190,11 @@ def test_long_secret_split_at_every_point() -> None:
         data = b"pre " + payload + b" post"
         for cut in range(len(data) + 1):
             assert stream(masker, [data[:cut], data[cut:]]) == b"pre **** post", (payload[:10], cut)
-    near_miss = secret[:-1].encode() + b"X"
-    assert stream(masker, [near_miss[:100], near_miss[100:]]) == near_miss
+    near_miss = secret[:-1].encode() + b"X"  # its 16-byte hexdump slices are still masked
+    streamed = stream(masker, [near_miss[:100], near_miss[100:]])
+    assert streamed == masker.mask(near_miss) and streamed.endswith(b"cdef-enX")
+    other = b"k3y-" + b"0123456789ABCDEF" * 7 + b"-end"
+    assert stream(masker, [other[:100], other[100:]]) == other
 
 
 def test_big_secret_files_are_masked_by_line_and_binary_ones_by_base64() -> None:
@@ -205,3 +208,48 @@ def test_big_secret_files_are_masked_by_line_and_binary_ones_by_base64() -> None
     binary = SecretFile("bin", filename="k.bin", content=bytes(range(256)) * 2)
     encoded = base64.b64encode(binary.content)
     assert SecretMasker(binary.mask_values()).mask(b"k=" + encoded) == b"k=****"
+
+
+def _dumps(secret: str) -> list[bytes]:
+    """What `rev`, `sed 's/./& /g'`, od, hexdump and xxd print for `secret` (the real tools)."""
+    import shutil
+    import subprocess
+
+    commands = [["rev"], ["sed", "s/./& /g"], ["od", "-tx1"], ["od", "-An", "-tx1"], ["od", "-c"],
+                ["hexdump", "-C"], ["xxd", "-p"]]
+    out = []
+    for command in commands:
+        if shutil.which(command[0]):
+            stdin = secret.encode() + (b"\n" if command[0] in ("rev", "sed") else b"")
+            out.append(subprocess.run(command, input=stdin, capture_output=True, check=True).stdout)
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    secret=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=6, max_size=40),
+    cut=st.integers(min_value=0, max_value=400),
+)
+def test_reversed_spaced_and_hex_dumped_secrets_are_masked_across_a_split(secret: str, cut: int) -> None:
+    """Every 16-byte od/hexdump line of the secret (6 bytes or more), its reverse, its spaced
+    form and its hex (both cases) are hidden, however the stream is cut."""
+    raw = secret.encode()
+    masker = SecretMasker([secret])
+    lines = [raw[i : i + 16] for i in range(0, len(raw), 16) if len(raw[i : i + 16]) >= 6]
+    clear = [raw[::-1], " ".join(secret).encode(), raw.hex().encode(), raw.hex().upper().encode()]
+    clear += [line.hex(" ").encode() for line in lines]
+    clear += [b"   ".join(bytes([c]) for c in line) for line in lines]
+    clear += [raw[i : i + 30].hex().encode() for i in range(0, len(raw), 30) if len(raw) - i >= 6]
+    data = b"x " + b" | ".join([*clear, *_dumps(secret)]) + b" y"
+    cut = min(cut, len(data))
+    streamed = stream(masker, [data[:cut], data[cut:]])
+    assert streamed == masker.mask(data)
+    for form in clear:
+        assert form not in streamed, form
+
+
+def test_short_values_are_not_dumped_forms() -> None:
+    """Under MIN_DUMPED characters only the value itself is masked: `abc12`'s reverse or hex are
+    common strings in every log."""
+    masker = SecretMasker(["abc12"])
+    assert masker.mask(b"abc12 21cba 6162633132") == b"**** 21cba 6162633132"

@@ -5,8 +5,18 @@ URL-safe, unpadded so any padding works), URL-encoding (`quote` and `quote_plus`
 escaping. For a multi-line secret, each line of 8 or more characters is a secret of its own (a
 `cat` of a key file shows it line by line; CI runners split output by line). Values shorter than
 `MIN_LENGTH` are not masked: masking `a` or `on` would destroy every log and protect nothing
-(Woodpecker makes the same trade-off). A value over `MAX_WHOLE` bytes (a big secret file) is
-masked line by line only, so the writer never holds back more than a line of it.
+(Woodpecker makes the same trade-off).
+
+A value over `MAX_WHOLE` bytes (a big secret file) is masked line by line only, so the writer
+never holds back more than a line of it.
+
+A one-line value of `MIN_DUMPED` to `_DUMPED_MAX` bytes is also hidden reversed (`rev`), spaced
+out (`sed 's/./& /g'`), as hex (lower and upper case, `xxd -p` lines) and as `od -tx1`, `od -c`
+and `hexdump -C` print it when it is dumped on its own: they print 16 bytes a line, so each
+16-byte slice from its start is hidden in their forms (a tail slice under `MIN_DUMPED` bytes is
+left, and so is a short tail in hexdump's text column). Not caught: a dump of the value at another
+offset of a longer output, other spacings and encodings, dumps of a multi-line file (each form
+costs scanning time on every write). Masking is a courtesy; the credential's scope is the boundary.
 
 The writer keeps back at most `longest secret - 1` bytes, and only while they could still be the
 start of a secret, so live logs stay live.
@@ -24,7 +34,11 @@ from urllib.parse import quote, quote_plus
 
 MASK = b"****"
 MIN_LENGTH = 4
+MIN_DUMPED = 6
 MAX_WHOLE = 16 * 1024
+_DUMPED_MAX = 1024  # a password, token or short key; a file is masked by its lines (cost)
+_DUMP_LINE = 16  # bytes per line of od and hexdump -C
+_XXD_LINE = 30  # bytes per line of xxd -p
 _PREFIX = 64
 _FAST_PATH = 2048
 _MIN_LINE = 8
@@ -57,7 +71,34 @@ def secret_forms(secret: str | bytes) -> set[bytes]:
         forms.add(quote_plus(text).encode())
         forms.add(json.dumps(text)[1:-1].encode())
         forms.add(json.dumps(text, ensure_ascii=False)[1:-1].encode())
+    value = raw.strip()
+    if MIN_DUMPED <= len(value) <= _DUMPED_MAX and b"\n" not in value:
+        forms |= _dumped_forms(value)
     return {form for form in forms if len(form) >= MIN_LENGTH}
+
+
+def _dumped_forms(part: bytes) -> set[bytes]:
+    """`part` reversed, spaced out and as the hex dumpers print it (see the module's docstring)."""
+    forms = {part[::-1], part.hex().encode(), part.hex().upper().encode()}
+    try:
+        text = part.decode()
+        forms |= {text[::-1].encode(), " ".join(text).encode()}  # `rev` reverses characters
+    except UnicodeDecodeError:
+        pass
+    for i in range(0, len(part), _DUMP_LINE):
+        line = part[i : i + _DUMP_LINE]
+        if len(line) < MIN_DUMPED:
+            continue
+        if len(line) == _DUMP_LINE < len(part):
+            forms.add(line)  # hexdump -C's text column (a whole line: a short tail is too common)
+        forms.add(line.hex(" ").encode())  # od -tx1
+        forms.add(f"{line[:8].hex(' ')}  {line[8:].hex(' ')}".rstrip().encode())  # hexdump -C
+        if all(32 < c < 127 for c in line):
+            forms.add(b"   ".join(bytes([c]) for c in line))  # od -c: 4 columns a character
+    for i in range(0, len(part), _XXD_LINE):
+        if len(part) - i >= MIN_DUMPED:
+            forms.add(part[i : i + _XXD_LINE].hex().encode())
+    return forms
 
 
 class SecretMasker:
