@@ -150,3 +150,24 @@ def test_add_tag_and_delete_artifact(server: DockyardServer) -> None:
     assert r.status_code == 303 and r.headers["location"] == f"/harbor/projects/{pid}/repositories/app"
     assert c.get(page).status_code == 404
     assert admin.get(f"/v2/{project}/app/manifests/v1").status_code == 404
+
+
+def test_project_visibility_by_its_admins(server: DockyardServer) -> None:
+    admin = httpx.Client(base_url=server.url, auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=30)
+    project = unique("uivis").replace("-", "")
+    push(admin, f"{project}/app", ["v1"], CONFIG, b"layer-visibility")
+    pid = admin.get(f"/api/v2.0/projects/{project}").json()["project_id"]
+    page = f"/harbor/projects/{pid}/repositories"
+    assert browser(server).get(page).status_code == 404
+    c = sign_in(server)
+    r = post_form(c, page, f"/harbor/projects/{pid}/-/visibility", {"public": "true"})
+    assert r.status_code == 303
+    assert admin.get(f"/api/v2.0/projects/{project}").json()["metadata"]["public"] == "true"
+    assert browser(server).get(page).status_code == 200  # the API's visibility rule, now public
+    server.add_user("ui-vis-other", "vis-password-1")
+    other = sign_in(server, "ui-vis-other", "vis-password-1")
+    assert "Make private" not in other.get(page).text
+    refused = post_form(other, page, f"/harbor/projects/{pid}/-/visibility", {"public": "false"})
+    assert refused.status_code == 403
+    assert post_form(c, page, f"/harbor/projects/{pid}/-/visibility", {"public": "false"}).status_code == 303
+    assert browser(server).get(page).status_code == 404

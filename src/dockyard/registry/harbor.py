@@ -182,7 +182,7 @@ class HarborAPI:
             body = await json_object(request, optional=True)
             public = fields.obj(body, "metadata").get("public")
             if public is not None:
-                self.metadata.update_project(project.name, public=str(public).lower() == "true")
+                self.set_public(principal, project, str(public).lower() == "true")
             return Response(status_code=200)
         if self.metadata.project_repo_count(project.id):
             raise HarborError(
@@ -333,6 +333,11 @@ class HarborAPI:
             raise HarborError(400, "BAD_REQUEST", f"invalid tag name {name!r}")
         if not self.metadata.add_tag(repository.id, manifest.id, name):
             raise HarborError(409, "CONFLICT", f"tag {name} already exists in {repository.name}")
+
+    def set_public(self, principal: Principal, project: Project, public: bool) -> None:
+        """Project visibility (admin role); the API's PUT metadata.public and the web UI's."""
+        self._require_role(principal, project, Role.ADMIN)
+        self.metadata.update_project(project.name, public=public)
 
     def delete_artifact(self, principal: Principal, project: Project, repository: Repository,
                         manifest: Manifest) -> None:

@@ -86,6 +86,7 @@ class WebUI:
             Route(project + "/-/delete-tag", page(rp.confirm_delete_tag, signed_in=True), methods=["GET"]),
             Route(project + "/-/delete-tag", page(rp.delete_tag, signed_in=True), methods=["POST"]),
             Route(project + "/-/add-tag", page(rp.add_tag, signed_in=True), methods=["POST"]),
+            Route(project + "/-/visibility", page(rp.set_visibility, signed_in=True), methods=["POST"]),
             Route(project + "/-/delete-artifact", page(rp.confirm_delete_artifact, signed_in=True),
                   methods=["GET"]),
             Route(project + "/-/delete-artifact", page(rp.delete_artifact, signed_in=True), methods=["POST"]),

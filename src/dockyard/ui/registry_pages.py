@@ -83,13 +83,24 @@ class RegistryPages:
         return self.web.render(request, visitor, "harbor_projects.html", rows=rows)
 
     async def repositories(self, request: Request, visitor: Visitor) -> Response:
-        def load() -> tuple[Any, list[tuple[Any, int]]]:
+        def load() -> tuple[Any, list[tuple[Any, int]], bool]:
             project = self._project(visitor, request.path_params["project"])
             repos = [(r, len(self.harbor.top_level(r))) for r in self.metadata.list_repositories(project.id)]
-            return project, repos
+            return project, repos, self.harbor.role(visitor.principal, project) >= Role.ADMIN
 
-        project, rows = await asyncio.to_thread(load)
-        return self.web.render(request, visitor, "harbor_repositories.html", project=project, rows=rows)
+        project, rows, can_admin = await asyncio.to_thread(load)
+        return self.web.render(request, visitor, "harbor_repositories.html", project=project, rows=rows,
+                               can_admin=can_admin)
+
+    async def set_visibility(self, request: Request, visitor: Visitor) -> Response:
+        form = await self.web.form(request, visitor)
+        project = await asyncio.to_thread(self._project, visitor, request.path_params["project"])
+        try:
+            await asyncio.to_thread(self.harbor.set_public, visitor.principal, project,
+                                    form.get("public") == "true")
+        except HarborError as e:
+            raise PageError(e.status if e.status != 401 else 403, e.message) from None
+        return self.web.redirect(request, visitor, f"/harbor/projects/{project.id}/repositories")
 
     async def repository_path(self, request: Request, visitor: Visitor) -> Response:
         rest = request.path_params["rest"]
