@@ -20,15 +20,16 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
-# What each package may import of Dockyard (besides itself); `atomicfile` and `lazydataclass`
-# are the dependency-free helper modules. A package not listed may import anything not forbidden.
+# What each package may import of Dockyard (besides itself); `atomicfile`, `lazydataclass` and
+# `lazyimport` are the dependency-free helper modules. A package not listed may import anything not forbidden.
 ALLOWED = {
-    "oci": {"atomicfile", "lazydataclass"},  # nothing inside Dockyard: any registry's client
+    "oci": {"atomicfile", "lazydataclass", "lazyimport"},  # nothing inside Dockyard: any registry's client
     "sandbox": set(),  # the standard library only: the builder's start-up does not pay for it
-    "builder": {"oci", "sandbox", "atomicfile", "lazydataclass"},  # runs alone in a pod, as Kaniko
-    "http": {"auth"},
+    "builder": {"oci", "sandbox", "atomicfile", "lazydataclass", "lazyimport"},  # runs alone in a pod, as Kaniko
+    "http": {"auth", "lazyimport"},
     "atomicfile": set(),
     "lazydataclass": set(),
+    "lazyimport": set(),
     "config": set(),
     "events": set(),
     "store": {"atomicfile"},

@@ -25,8 +25,7 @@ Modules other packages use as namespaces (loaded on first use, like the names ab
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dockyard.lazyimport import lazy_exports
 
 _EXPORTS = {
     "BuildOptions": "dockyard.builder.options",
@@ -49,10 +48,4 @@ _MODULES = ("dockerfile", "dockerignore", "kaniko")
 __all__ = sorted([*_EXPORTS, *_MODULES])
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MODULES:
-        return importlib.import_module(f"dockyard.builder.{name}")
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dockyard.builder' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, {**_EXPORTS, **{m: f"dockyard.builder.{m}" for m in _MODULES}})

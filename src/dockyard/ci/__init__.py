@@ -21,7 +21,7 @@ Public surface for other packages:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dockyard.ci.access import JobForbidden
 from dockyard.ci.buildlog import format_trace, load_trace, read_from
@@ -31,6 +31,7 @@ from dockyard.ci.migrations import MIGRATIONS
 from dockyard.ci.params import forbidden_env_name
 from dockyard.ci.store import DONE, QUEUED, Build, Job, JobError, JobNotFound
 from dockyard.ci.yamlpipeline import parse_yaml_pipeline
+from dockyard.lazyimport import lazy_exports
 
 if TYPE_CHECKING:
     from dockyard.ci.access import RepoRole
@@ -102,19 +103,13 @@ def _credential_store(services: Services) -> CredentialLookup:
     return CredentialStore.open(services.db, services.settings.secrets_dir)
 
 
-def __getattr__(name: str) -> Any:
-    """The component protocols load on first use (they import Starlette and auth; `dockyard ci`
-    and the executor's zygote import this package and need neither)."""
-    if name == "ExecutorBackend":
-        from dockyard.ci.component import ExecutorBackend
-
-        return ExecutorBackend
-    if name == "CIService":
-        from dockyard.ci.service import CIService
-
-        return CIService
-    if name == "executor_backend":
-        from dockyard.ci.backends import executor_backend
-
-        return executor_backend
-    raise AttributeError(f"module 'dockyard.ci' has no attribute {name!r}")
+# The component protocols load on first use (they import Starlette and auth; `dockyard ci` and
+# the executor's zygote import this package and need neither).
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "ExecutorBackend": "dockyard.ci.component",
+        "CIService": "dockyard.ci.service",
+        "executor_backend": "dockyard.ci.backends",
+    },
+)

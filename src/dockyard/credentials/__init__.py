@@ -49,7 +49,7 @@ manage every credential, a user those of their own namespace and of orgs they ad
 listing never returns secrets. See `dockyard.credentials.api`.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dockyard.credentials.bindings import bind_environment
 from dockyard.credentials.crypto import KeyMismatch, SecretBox, load_or_create_key
@@ -74,6 +74,7 @@ from dockyard.credentials.scope import (
 )
 from dockyard.credentials.store import CredentialExists, CredentialInfo, CredentialNotFound, CredentialStore
 from dockyard.credentials.volume import materialize_secret_volume
+from dockyard.lazyimport import lazy_exports
 
 __all__ = [
     "DOCKERCONFIGJSON",
@@ -111,10 +112,5 @@ if TYPE_CHECKING:
     from dockyard.credentials.component import CredentialsComponent
 
 
-def __getattr__(name: str) -> Any:
-    """`CredentialsComponent` (the store plus its HTTP API) loads Starlette: on first use only."""
-    if name == "CredentialsComponent":
-        from dockyard.credentials.component import CredentialsComponent
-
-        return CredentialsComponent
-    raise AttributeError(f"module 'dockyard.credentials' has no attribute {name!r}")
+# `CredentialsComponent` (the store plus its HTTP API) loads Starlette: on first use only.
+__getattr__ = lazy_exports(__name__, {"CredentialsComponent": "dockyard.credentials.component"})

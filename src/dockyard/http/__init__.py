@@ -2,7 +2,7 @@
 each wire format's error shape (imports only `auth`). `fields` holds the typed field readers and
 Gitea's and Harbor's length limits."""
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dockyard.http import fields
 from dockyard.http.body import (
@@ -48,6 +48,7 @@ from dockyard.http.middleware import (
 )
 from dockyard.http.principal import authenticate, principal_of
 from dockyard.http.routing import bound_int_path_params, small_int
+from dockyard.lazyimport import lazy_exports
 
 __all__ = [
     "GITEA", "HARBOR", "INTERNAL", "INVALID", "JENKINS", "JOB_XML_LIMIT", "JSON_LIMIT", "MAX_DEPTH",
@@ -63,10 +64,5 @@ if TYPE_CHECKING:
     from dockyard.http.head import BoundedHeadProtocol
 
 
-def __getattr__(name: str) -> Any:
-    """`BoundedHeadProtocol` subclasses uvicorn's protocol: loaded by `dockyard up` only."""
-    if name == "BoundedHeadProtocol":
-        from dockyard.http.head import BoundedHeadProtocol
-
-        return BoundedHeadProtocol
-    raise AttributeError(f"module 'dockyard.http' has no attribute {name!r}")
+# `BoundedHeadProtocol` subclasses uvicorn's protocol: loaded by `dockyard up` only.
+__getattr__ = lazy_exports(__name__, {"BoundedHeadProtocol": "dockyard.http.head"})

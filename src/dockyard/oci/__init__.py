@@ -57,8 +57,9 @@ Import from here, not from the submodules: this list is the supported surface.
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from dockyard.lazyimport import lazy_exports
 
 if TYPE_CHECKING:  # the names below load on first use (`__getattr__`)
     from dockyard.oci import mediatypes, mutate
@@ -278,11 +279,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dockyard.oci' has no attribute {name!r}")
-    value = importlib.import_module(module) if module.endswith(f".{name}") else \
-        getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
