@@ -4,6 +4,7 @@ after "Test delivery" to a real receiver, delete; admins only, others 403/404.""
 from __future__ import annotations
 
 import http.server
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -103,3 +104,29 @@ def test_collaborators_grant_access_to_a_private_repository(server: DockyardServ
     assert missing.status_code == 422
     r = post_form(c, page, page + "/delete", {"username": "ui-collab-user"})
     assert r.status_code == 303 and friend.get(f"/{ADMIN_USER}/{repo}").status_code == 404
+
+
+def test_branch_protection_refuses_a_git_push(server: DockyardServer, tmp_path: Path) -> None:
+    from tests.ui.test_repo_pages import _git
+
+    api = httpx.Client(base_url=server.url, auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=30)
+    repo = unique("ui-protect")
+    api.post("/api/v1/user/repos", json={"name": repo, "auto_init": True}).raise_for_status()
+    c = sign_in(server)
+    page = f"/{ADMIN_USER}/{repo}/settings/branches"
+    r = post_form(c, page, page, {"rule_name": "main", "push": "none"})
+    assert r.status_code == 303 and "no one" in c.get(page).text
+    rules = api.get(f"/api/v1/repos/{ADMIN_USER}/{repo}/branch_protections").json()
+    assert [(x["rule_name"], x["enable_push"]) for x in rules] == [("main", False)]
+    work = tmp_path / "w"
+    url = f"http://{ADMIN_USER}:{ADMIN_PASSWORD}@{server.host_port}/{ADMIN_USER}/{repo}.git"
+    _git("clone", "-q", url, str(work), cwd=tmp_path)
+    (work / "x.txt").write_text("x\n")
+    _git("add", "-A", cwd=work)
+    _git("commit", "-q", "-m", "x", cwd=work)
+    pushed = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=work, capture_output=True, text=True)
+    assert pushed.returncode != 0  # the rule the page made is the one git enforces
+    assert post_form(c, page, page, {"rule_name": "main"}).status_code == 422  # exists already
+    r = post_form(c, page, page + "/delete", {"rule_name": "main"})
+    assert r.status_code == 303
+    assert api.get(f"/api/v1/repos/{ADMIN_USER}/{repo}/branch_protections").json() == []

@@ -14,6 +14,7 @@ from dockyard.git.api.common import ApiError
 from dockyard.git.gitcmd import GitError
 from dockyard.git.migrations import MIGRATIONS
 from dockyard.git.names import RESERVED_OWNERS, InvalidName, validate_owner, validate_repo
+from dockyard.git.protection import ProtectionError
 from dockyard.git.pushes import push_event
 from dockyard.git.repos import Repo, RepoError, RepoService, collaborator_namespace
 from dockyard.git.server import GitServer
@@ -24,6 +25,7 @@ __all__ = [
     "ApiError",
     "GitError",
     "HookError",
+    "ProtectionError",
     "GitServer",
     "InvalidName",
     "MIGRATIONS",

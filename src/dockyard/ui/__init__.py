@@ -127,6 +127,9 @@ class WebUI:
             Route(repo + "/settings/collaboration", page(st.collaboration), methods=["GET"]),
             Route(repo + "/settings/collaboration", page(st.add_collaborator), methods=["POST"]),
             Route(repo + "/settings/collaboration/delete", page(st.remove_collaborator), methods=["POST"]),
+            Route(repo + "/settings/branches", page(st.protections), methods=["GET"]),
+            Route(repo + "/settings/branches", page(st.add_protection), methods=["POST"]),
+            Route(repo + "/settings/branches/delete", page(st.delete_protection), methods=["POST"]),
         ]
 
     def _ci_routes(self) -> list[BaseRoute]:

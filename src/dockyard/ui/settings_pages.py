@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dockyard.auth import AuthError, Role
-from dockyard.git import ApiError, HookError, Repo, collaborator_namespace
+from dockyard.git import ApiError, HookError, ProtectionError, Repo, collaborator_namespace
 from dockyard.ui.web import PageError, Visitor, Web
 
 
@@ -113,3 +113,34 @@ class SettingsPages:
         await asyncio.to_thread(self.git.repos.auth.revoke, collaborator_namespace(repo),
                                 form.get("username", ""))
         return self.web.redirect(request, visitor, f"/{repo.owner}/{repo.name}/settings/collaboration")
+
+    # branch protection --------------------------------------------------------------------------
+    async def protections(self, request: Request, visitor: Visitor, status: int = 200,
+                          **extra: Any) -> Response:
+        repo = await self._admin_repo(request, visitor)
+        rules = await asyncio.to_thread(self.git.protections.for_repo, repo.id)
+        return self.web.render(request, visitor, "settings_branches.html", status=status, repo=repo,
+                               rules=rules, tab="settings", **extra)
+
+    async def add_protection(self, request: Request, visitor: Visitor) -> Response:
+        """Gitea's CreateBranchProtectionOption from the form: who may push, force pushes."""
+        form = await self.web.form(request, visitor)
+        repo = await self._admin_repo(request, visitor)
+        push = form.get("push", "none")
+        users = [u.strip() for u in form.get("users", "").replace(",", " ").split() if u.strip()]
+        option = {"rule_name": form.get("rule_name", "").strip(), "enable_push": push in ("all", "listed"),
+                  "enable_push_whitelist": push == "listed", "push_whitelist_usernames": users,
+                  "enable_force_push": form.get("force") == "on"}
+        try:
+            await asyncio.to_thread(self.git.protections.create, repo.id, option)
+        except ProtectionError as e:
+            return await self.protections(request, visitor, status=422, error=str(e))
+        return self.web.redirect(request, visitor, f"/{repo.owner}/{repo.name}/settings/branches")
+
+    async def delete_protection(self, request: Request, visitor: Visitor) -> Response:
+        form = await self.web.form(request, visitor)
+        repo = await self._admin_repo(request, visitor)
+        rule = await asyncio.to_thread(self.git.protections.get, repo.id, form.get("rule_name", ""))
+        if rule is not None:
+            await asyncio.to_thread(self.git.protections.delete, rule)
+        return self.web.redirect(request, visitor, f"/{repo.owner}/{repo.name}/settings/branches")
