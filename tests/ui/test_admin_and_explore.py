@@ -21,6 +21,8 @@ def test_admin_pages_for_administrators_only(server: DockyardServer) -> None:
     assert system.status_code == 200 and "Executors" in system.text and "free" in system.text
     creds = c.get("/-/admin/credentials")
     assert creds.status_code == 200 and r.json()["id"] in creds.text and secret not in creds.text
+    gc = post_form(c, "/-/admin", "/-/admin/gc")
+    assert gc.status_code == 200 and "would delete" in gc.text and "dry run" in gc.text
     name = unique("ui-made")
     made = post_form(c, "/-/admin/users", "/-/admin/users", {"username": name, "password": "made-password-1"})
     assert made.status_code == 200 and f"User {name} created" in made.text

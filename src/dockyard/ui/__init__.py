@@ -46,7 +46,8 @@ class WebUI:
         self.repos = RepoPages(self.web, git, lambda: services.settings.base_url)
         self.settings = SettingsPages(self.web, git)
         self.registry = RegistryPages(self.web, registry, lambda: services.settings.base_url)
-        self.admin = AdminPages(self.web, services.auth, ci, credentials, services.settings.data_dir)
+        self.admin = AdminPages(self.web, services.auth, ci, credentials, services.settings.data_dir,
+                                registry)
 
     def routes(self) -> list[BaseRoute]:
         page = self.web.page
@@ -65,6 +66,7 @@ class WebUI:
             Route("/explore", _to("/explore/repos"), methods=["GET"]),
             Route("/explore/repos", page(self.repos.explore), methods=["GET"]),
             Route("/-/admin", page(self.admin.system, signed_in=True), methods=["GET"]),
+            Route("/-/admin/gc", page(self.admin.gc_dry_run, signed_in=True), methods=["POST"]),
             Route("/-/admin/users", page(self.admin.users, signed_in=True), methods=["GET"]),
             Route("/-/admin/users", page(self.admin.create_user, signed_in=True), methods=["POST"]),
             Route("/-/admin/credentials", page(self.admin.credentials_page, signed_in=True), methods=["GET"]),

@@ -17,7 +17,9 @@ from dockyard.ui.web import PageError, Visitor, Web
 
 
 class AdminPages:
-    def __init__(self, web: Web, auth: AuthService, ci: Any, credentials: Any, data_dir: Any) -> None:
+    def __init__(self, web: Web, auth: AuthService, ci: Any, credentials: Any, data_dir: Any,
+                 registry: Any = None) -> None:
+        self.registry = registry
         self.web = web
         self.auth = auth
         self.ci = ci
@@ -32,14 +34,26 @@ class AdminPages:
     async def system(self, request: Request, visitor: Visitor) -> Response:
         self._require_admin(visitor)
 
-        def load() -> dict[str, Any]:
-            disk = shutil.disk_usage(self.data_dir)
-            return {"version": __version__, "data_dir": str(self.data_dir), "disk": disk,
-                    "queued": self.ci.store.queued(), "running": self.ci.store.running(),
-                    "executors": self.ci.scheduler.limit, "users": len(self.auth.list_users())}
-
-        facts = await asyncio.to_thread(load)
+        facts = await asyncio.to_thread(self._facts)
         return self.web.render(request, visitor, "admin_system.html", tab="system", **facts)
+
+    def _facts(self) -> dict[str, Any]:
+        disk = shutil.disk_usage(self.data_dir)
+        return {"version": __version__, "data_dir": str(self.data_dir), "disk": disk,
+                "queued": self.ci.store.queued(), "running": self.ci.store.running(),
+                "executors": self.ci.scheduler.limit, "users": len(self.auth.list_users())}
+
+    async def gc_dry_run(self, request: Request, visitor: Visitor) -> Response:
+        """The registry's garbage collection, dry: what a `dockyard registry gc` would delete."""
+        self._require_admin(visitor)
+        await self.web.form(request, visitor)
+        from dockyard.registry import collect_garbage
+
+        report = await asyncio.to_thread(collect_garbage, self.registry.store, self.registry.metadata,
+                                         dry_run=True)
+        facts = await asyncio.to_thread(self._facts)
+        return self.web.render(request, visitor, "admin_system.html", tab="system", gc=report.summary(),
+                               **facts)
 
     async def users(self, request: Request, visitor: Visitor, status: int = 200, **extra: Any) -> Response:
         self._require_admin(visitor)
