@@ -167,6 +167,10 @@ def test_tutorial_through_the_browser(chromium: object, tutorial_server: Dockyar
     assert state.text_content() == "Finished: SUCCESS", console.text_content()
     expect(console).to_contain_text("Finished: SUCCESS")
     assert page.evaluate("window.__loadedOnce") is True  # streamed, not reloaded
+    # the stage table followed the build in place
+    expect(page.locator("table.stages")).to_contain_text("Build and Push", timeout=15_000)
+    expect(page.locator("#outputs")).to_contain_text("hello-kaniko:latest")
+    assert page.evaluate("window.__loadedOnce") is True
     streamed = console.text_content() or ""
     api_log = httpx.get(f"{server.url}/job/hello-kaniko/1/consoleText",
                         auth=(ADMIN_USER, ADMIN_PASSWORD)).text

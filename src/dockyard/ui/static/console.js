@@ -20,9 +20,28 @@
     state.classList.remove("reconnecting");
     scroll();
   });
+  // the stage table and outputs follow the build: their server-rendered sections are fetched
+  // again every few seconds and swapped in (no page reload, so the console keeps its place)
+  function refreshSections() {
+    var sections = document.querySelectorAll("[data-refresh]");
+    if (!sections.length || !window.fetch || !window.DOMParser) return;
+    fetch(window.location.href, {credentials: "same-origin"}).then(function (r) {
+      return r.ok ? r.text() : "";
+    }).then(function (html) {
+      if (!html) return;
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      sections.forEach(function (el) {
+        var fresh = doc.getElementById(el.id);
+        if (fresh) el.replaceWith(document.importNode(fresh, true));
+      });
+    }).catch(function () {});
+  }
+  var refresher = setInterval(refreshSections, 4000);
   source.addEventListener("end", function (e) {
     var result = JSON.parse(e.data).result;
     source.close();
+    clearInterval(refresher);
+    refreshSections();
     state.textContent = "Finished: " + result;
     state.dataset.result = result;
     document.querySelectorAll("h1 .status").forEach(function (el) {
