@@ -209,6 +209,7 @@ def test_tutorial_through_the_browser(chromium: object, tutorial_server: Dockyar
     page.screenshot(path=str(SHOTS / "repository.png"), full_page=True)
     visit("/")
     expect(page.locator("body")).to_contain_text("hello-kaniko #1")
+    expect(page.locator("body")).to_contain_text("bootcamp pushed main of bootcamp/notes-app")
     page.screenshot(path=str(SHOTS / "home.png"), full_page=True)
     for path in ("/view/all/", "/job/hello-kaniko/", "/job/hello-kaniko/1/console", "/harbor/projects",
                  "/bootcamp/notes-app/commits/branch/main",

@@ -92,6 +92,9 @@ def test_api_urls_and_page_links_resolve(server: DockyardServer, jenkins: Jenkin
                 f"{server.url}/job/{job}/1/", f"{server.url}/{ADMIN_USER}/{repo}/src/branch/main/Jenkinsfile"}
     assert expected <= pages, expected - pages
     browser = sign_in(server)
+    home = browser.get("/").text
+    assert f"pushed <code>main</code> of <a href=\"/{ADMIN_USER}/{repo}\">" in home  # recent pushes
+    assert f"/{ADMIN_USER}/{repo}/commit/{sha}" in home
     for url in sorted(pages):
         r = browser.get(url, follow_redirects=True)
         assert r.status_code == 200, (url, r.status_code)

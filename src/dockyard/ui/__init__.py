@@ -20,6 +20,7 @@ from dockyard.ui.admin_pages import AdminPages
 from dockyard.ui.ci_pages import CIPages
 from dockyard.ui.home import Components, Home
 from dockyard.ui.migrations import MIGRATIONS
+from dockyard.ui.pushes import PushLog
 from dockyard.ui.registry_pages import RegistryPages
 from dockyard.ui.repo_pages import RepoPages, not_found_on_git_error
 from dockyard.ui.sessions import LoginLimiter, SessionStore
@@ -41,7 +42,7 @@ class WebUI:
         self.parts = Components(git, ci, registry)
         self.account = Account(self.web, services.auth, self.sessions, limiter)
         self.tokens = Tokens(self.web, services.auth)
-        self.home = Home(self.web, self.parts)
+        self.home = Home(self.web, self.parts, PushLog(services.db, services.events))
         self.ci = CIPages(self.web, ci)
         self.repos = RepoPages(self.web, git, lambda: services.settings.base_url)
         self.settings = SettingsPages(self.web, git)

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dockyard.auth import Principal, Role
+from dockyard.ui.pushes import PushLog
 from dockyard.ui.web import Visitor, Web
 
 JENKINS_VERSION = "2.462.3"  # the same X-Jenkins the CI API sends: Jenkins clients detect the server
@@ -36,7 +37,7 @@ def recent_builds(ci: Any, principal: Principal, limit: int = RECENT) -> list[An
 
 def recent_repos(git: Any, principal: Principal, limit: int = RECENT) -> list[Any]:
     repos = [r for r in git.repos.find() if git.repos.role(principal, r) >= Role.READ]
-    repos.sort(key=lambda r: r.updated_at, reverse=True)
+    repos.sort(key=lambda r: r.created_at, reverse=True)
     return repos[:limit]
 
 
@@ -48,17 +49,20 @@ def recent_images(registry: Any, principal: Principal, limit: int = RECENT) -> l
 
 
 class Home:
-    def __init__(self, web: Web, parts: Components) -> None:
+    def __init__(self, web: Web, parts: Components, pushes: PushLog) -> None:
         self.web = web
         self.parts = parts
+        self.pushes = pushes
 
     async def home(self, request: Request, visitor: Visitor) -> Response:
         p = visitor.principal
-        builds, repos, images = await asyncio.gather(
+        builds, repos, images, pushes = await asyncio.gather(
             asyncio.to_thread(recent_builds, self.parts.ci, p),
             asyncio.to_thread(recent_repos, self.parts.git, p),
             asyncio.to_thread(recent_images, self.parts.registry, p),
+            asyncio.to_thread(self.pushes.recent, self.parts.git.repos, p, RECENT),
         )
-        response = self.web.render(request, visitor, "home.html", builds=builds, repos=repos, images=images)
+        response = self.web.render(request, visitor, "home.html", builds=builds, repos=repos, images=images,
+                                   pushes=pushes)
         response.headers["X-Jenkins"] = JENKINS_VERSION
         return response

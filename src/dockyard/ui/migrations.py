@@ -18,3 +18,21 @@ MIGRATIONS = [
         ),
     ),
 ]
+
+# Recent pushes for the home page, recorded from the event bus (git.push), newest kept.
+MIGRATIONS.append(
+    Migration(
+        "ui.0002",
+        (
+            """CREATE TABLE ui_pushes (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                repo_id INTEGER NOT NULL,
+                full_name VARCHAR(255) NOT NULL,
+                ref VARCHAR(255) NOT NULL,
+                after VARCHAR(64) NOT NULL,
+                pusher VARCHAR(64) NOT NULL,
+                pushed_at VARCHAR(40) NOT NULL
+            )""",
+        ),
+    )
+)
