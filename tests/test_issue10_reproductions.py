@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.ci.conftest import Jenkins, inline_job_xml, job_xml, unique
+from tests.ci.conftest import Jenkins, api_token, inline_job_xml, job_xml, unique
 from tests.ci.conftest import jenkins as jenkins  # noqa: PLC0414 - the session fixture, re-exported
 from tests.ci.test_ci_hardening import _curl_post_as, _param_xml, _password_param, _string_param
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer, require_tool
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer, require_tool, start_server
 from tests.git.conftest import Account, client, create_repo, create_user, repo_url
 from tests.git.receiver import Receiver
 from tests.images import make_layout
@@ -438,6 +438,66 @@ def test_bound_secrets_printed_reversed_spaced_or_hex_dumped_are_masked(
         for form in clear:
             assert form not in console, (form, console[-3000:])
     assert console.count("****") >= 2 * 12, console[-3000:]
+
+
+# -- gitopsSetImage runs in the server: its deploy repository follows the webhook allow-list ----
+
+GITOPS = """pipeline { agent any
+ stages { stage('deploy') { steps {
+  gitopsSetImage repo: '%s', path: 'k8s', image: 'reg.example/app=reg.example/app:v2'%s
+ } } } }"""
+MANIFEST = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: reg.example/app:v1\n"
+
+
+def test_gitops_deploy_repository_is_this_dockyard_or_an_allowed_host(
+        server: DockyardServer, jenkins: Jenkins, tmp_path: Path) -> None:
+    """`gitopsSetImage repo: 'http://127.0.0.1:PORT/...'` made the server send requests to any
+    address (blind SSRF). Another host is reached only when DOCKYARD_WEBHOOK_ALLOWED_HOSTS accepts
+    its resolved address; the refusal fails the step naming the setting, nothing connects."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    try:
+        for repo in (f"http://127.0.0.1:{port}/o/deploy.git", f"http://localhost:{port}/o/deploy.git",
+                     f"http://2130706433:{port}/o/deploy.git", f"https://u:p@[::ffff:127.0.0.1]:{port}/d.git",
+                     "http://169.254.169.254/latest/deploy.git"):
+            name = unique("ssrf")
+            jenkins.create(name, inline_job_xml(GITOPS % (repo, "")))
+            info, console = jenkins.run(name)
+            assert info["result"] == "FAILURE", console[-1500:]
+            assert "deploy repository host" in console and "DOCKYARD_WEBHOOK_ALLOWED_HOSTS" in console, \
+                console[-1500:]
+            assert "u:p@" not in console
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # no step connected
+    finally:
+        listener.close()
+    # a deploy repository on another Dockyard (here: `server`), from a Dockyard allowed to reach
+    # loopback: a real clone, commit and push, authenticated by a granted secret-text credential
+    owner = create_user(server, "deployer")
+    full = create_repo(server, owner)["full_name"]
+    _commit_file(server, owner, full, "k8s/pod.yaml", MANIFEST)
+    with client(server, owner) as c:
+        token = c.post(f"/api/v1/users/{owner.username}/tokens", json={"name": "ci", "scopes": ["all"]})
+        assert token.status_code == 201, token.text
+    other = start_server(tmp_path / "data", env={"DOCKYARD_WEBHOOK_ALLOWED_HOSTS": "loopback"})
+    try:
+        cid, name = unique("deploy-token"), unique("allowed")
+        remote = Jenkins(other, api_token(other))
+        made = remote.http.post("/api/ci/credentials", json={"id": cid, "kind": "secret_text",
+                                                              "text": token.json()["sha1"]})
+        assert made.status_code == 201, made.text
+        script = GITOPS % (f"{server.url}/{full}.git", f", credentialsId: '{cid}'")
+        remote.create(name, inline_job_xml(script))
+        granted = remote.http.post(f"/api/ci/credentials/{cid}/grants", json={"job": name})
+        assert granted.status_code == 200, granted.text
+        info, console = remote.run(name, timeout=120)
+        assert info["result"] == "SUCCESS", console[-2000:]
+    finally:
+        other.stop()
+    with client(server, owner) as c:
+        pod = c.get(f"/api/v1/repos/{full}/raw/k8s/pod.yaml")
+    assert pod.status_code == 200 and "reg.example/app:v2" in pod.text, pod.text
 
 # -- reproduction 5's next steps: huge heads, chunked bodies on every bounded route -------------
 

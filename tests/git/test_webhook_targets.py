@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from dockyard.git.hostmatch import HostMatchList, parse_address
 from dockyard.git.webhooks import TargetRefused, resolve_targets
+from dockyard.http import HostMatchList, parse_address
 from tests.conftest import DockyardServer
 from tests.git.conftest import Account, client, create_repo
 from tests.git.receiver import Receiver

@@ -64,3 +64,25 @@ def test_step_refuses_local_repos_and_bad_parameters(deploy_repo: Path, store: C
         {**base, "images": {"mysql": "mysql:9"}}, env={}, log=lambda _line: None, allowed_protocols=None
     )
     assert result.pushed and len(result.changes) == 6
+
+
+def test_step_follows_the_allow_list_and_pins_the_checked_address(tmp_path: Path) -> None:
+    """With an allow-list (the server's webhook list, for a repository not on this Dockyard), a
+    name is resolved once, checked and pinned for git (`http.curloptResolve`); a refused address
+    fails before git runs, naming the setting."""
+    from dockyard.http import HostMatchList
+
+    bare = make_deploy_repo(tmp_path / "repos")
+    with serve_git(tmp_path / "repos", "deployer", "pw") as server:
+        port = server.url.rsplit(":", 1)[1]
+        params = {"repo": f"http://deployer:pw@localhost:{port}/{bare.name}", "path": "k8s",
+                  "image": f"{API}=:8888888"}
+        lines: list[str] = []
+        with pytest.raises(GitOpsError, match="localhost.*DOCKYARD_WEBHOOK_ALLOWED_HOSTS='external'"):
+            run_gitops_step(params, env={}, log=lines.append, allowed_hosts=HostMatchList.parse("external"))
+        assert lines == []  # no git command ran
+        for allowed in ("loopback", "127.0.0.0/8", "localhost"):
+            result = run_gitops_step({**params, "image": f"{API}=:{allowed[:3]}"}, env={}, log=lines.append,
+                                     allowed_hosts=HostMatchList.parse(allowed))
+            assert result.pushed, allowed
+    assert f"{API}:loc" in show(bare, "k8s/deployment.yaml")

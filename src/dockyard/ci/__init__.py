@@ -93,6 +93,7 @@ def open_ci(
         executor=executor or executor_backend("local", settings),
         executors=settings.ci_executors,
         max_parallel=settings.ci_max_parallel,
+        outgoing_hosts=settings.webhook_allowed_hosts,
     )
 
 

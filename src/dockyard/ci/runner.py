@@ -30,6 +30,7 @@ from dockyard.ci.scm import branch_glob, local_owner, strip_credentials
 from dockyard.ci.steps import BuildAborted, BuildCredentials, Ctx, StepFailed, interpolate, step_for
 from dockyard.ci.store import ABORTED, FAILURE, SUCCESS, UNSTABLE, Build, Job
 from dockyard.credentials import job_credentials
+from dockyard.http import HostMatchList
 
 YAML_PIPELINES = (".dockyard.yml", ".dockyard.yaml")
 # parallel branches of one build running steps at once (DOCKYARD_CI_MAX_PARALLEL)
@@ -69,6 +70,7 @@ class BuildRunner:
         base_url: str,
         on_commit: Callable[[str, str], None] | None = None,
         max_parallel: int = DEFAULT_MAX_PARALLEL,
+        outgoing_hosts: str = "external",
     ) -> None:
         self.job, self.build, self.paths = job, build, paths
         self.log, self.trace, self.executor = log, trace, executor
@@ -76,6 +78,8 @@ class BuildRunner:
         scoped = job_credentials(credentials, job.name, repo_owner=owner)
         self.credentials = BuildCredentials(scoped, log.masker, paths.root / "secrets")
         self.base_url = base_url
+        # which other hosts the server may call for a step (gitopsSetImage): the webhook allow-list
+        self.outgoing_hosts = HostMatchList.parse(outgoing_hosts)
         self.on_commit = on_commit
         self.max_parallel = max(1, max_parallel)
         self.abort_reason: str | None = None

@@ -38,8 +38,10 @@ class Scheduler:
         limit: int | None = None,
         executor_factory: Callable[[], Executor] = LocalExecutor,
         max_parallel: int = DEFAULT_MAX_PARALLEL,
+        outgoing_hosts: str = "external",
     ) -> None:
         self.store = store
+        self.outgoing_hosts = outgoing_hosts  # Settings.webhook_allowed_hosts
         self.ci_dir = ci_dir
         self.base_url = base_url
         self.events = events
@@ -150,6 +152,7 @@ class Scheduler:
             self.base_url(),
             on_commit=lambda c, br: self.store.set_commit(build.id, c, br),
             max_parallel=self.max_parallel,
+            outgoing_hosts=self.outgoing_hosts,
         )
         self.running[build.id] = runner
         self.events.publish(

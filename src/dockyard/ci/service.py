@@ -57,6 +57,7 @@ class CIService:
         repo_role: RepoRole | None = None,
         executor: ExecutorBackend | None = None,
         max_parallel: int | None = None,
+        outgoing_hosts: str = "external",
     ) -> None:
         max_parallel = max_parallel or DEFAULT_MAX_PARALLEL  # Settings.ci_max_parallel
         # job XML and password parameters are sealed with the credentials key (DATA/secrets)
@@ -83,6 +84,7 @@ class CIService:
             executors,
             executor_factory=self.executor.new,
             max_parallel=max_parallel,
+            outgoing_hosts=outgoing_hosts,
         )
         self.webhook_secret = webhook_secret
         events.subscribe(PUSH, self.on_git_push)

@@ -106,7 +106,7 @@ class Settings:
     admin_password: str = field(default="", repr=False)  # '' generates one on first start
     public_url: str | None = None
     # Gitea's [webhook] ALLOWED_HOST_LIST: which addresses outgoing webhooks may reach
-    # (`external`, `private`, `loopback`, `*`, CIDRs, host globs; see dockyard.git.hostmatch).
+    # (`external`, `private`, `loopback`, `*`, CIDRs, host globs; see dockyard.http.hostmatch).
     webhook_allowed_hosts: str = "external"
     webhook_retry_delays: tuple[float, ...] = DEFAULT_WEBHOOK_RETRY_DELAYS
     # Registry blobs: file:// (registry_dir) or s3://BUCKET[/prefix] with the AWS variables.

@@ -14,7 +14,6 @@ from dockyard.git.api.protections import ProtectionApi
 from dockyard.git.api.repos import RepoApi
 from dockyard.git.api.statuses import StatusApi
 from dockyard.git.api.users import UserApi
-from dockyard.git.hostmatch import HostMatchList
 from dockyard.git.migrations import MIGRATIONS
 from dockyard.git.protection import ProtectionStore, install_pre_receive
 from dockyard.git.pushes import PushNotifier
@@ -23,6 +22,7 @@ from dockyard.git.repos import Repo, RepoService
 from dockyard.git.smarthttp import SmartHTTP
 from dockyard.git.statuses import StatusStore, record_ci_statuses
 from dockyard.git.webhooks import Deliverer, Hook, HookStore
+from dockyard.http import HostMatchList
 from dockyard.services import Services
 
 

@@ -35,7 +35,7 @@ import httpx
 from sqlalchemy import text
 
 from dockyard.git.apitime import gitea_time
-from dockyard.git.hostmatch import HostMatchList, IPAddress, canonical, parse_address
+from dockyard.http import HostMatchList, IPAddress, canonical, parse_address
 from dockyard.store import Database, insert_row, update_row, utcnow
 
 log = logging.getLogger(__name__)

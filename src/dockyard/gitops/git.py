@@ -10,7 +10,7 @@ import base64
 import os
 import re
 import subprocess
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -74,6 +74,7 @@ class Git:
         auth: GitAuth | None,
         log: Callable[[str], None],
         allowed_protocols: Collection[str] | None = None,
+        config: Mapping[str, str] | None = None,
     ) -> None:
         self.cwd = cwd
         self.log = log
@@ -90,7 +91,8 @@ class Git:
         )
         if allowed_protocols is not None:
             env["GIT_ALLOW_PROTOCOL"] = ":".join(sorted(allowed_protocols))
-        config = {"commit.gpgsign": "false", "core.hooksPath": os.devnull, "protocol.version": "2"}
+        config = {"commit.gpgsign": "false", "core.hooksPath": os.devnull, "protocol.version": "2",
+                  **(config or {})}
         if auth is not None:
             config["http.extraHeader"] = f"Authorization: {auth.header}"
         env["GIT_CONFIG_COUNT"] = str(len(config))

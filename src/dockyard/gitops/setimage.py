@@ -68,6 +68,7 @@ def set_image(
     max_attempts: int = DEFAULT_ATTEMPTS,
     workdir: Path | None = None,
     allowed_protocols: Collection[str] | None = None,
+    git_config: Mapping[str, str] | None = None,
 ) -> SetImageResult:
     """Set `images` (NAME -> REF) under `path` of the deploy repo at `repo_url` and push.
 
@@ -75,6 +76,7 @@ def set_image(
     one line per git command and per change (pass the build's masked log writer).
     `allowed_protocols` (e.g. `("http", "https")` for URLs that come from pipelines) refuses
     anything else, `file://` and plain paths included, and is enforced by git as well.
+    `git_config` is added to every git command's configuration (the step pins the address).
     """
     sink = log or (lambda _line: None)
     refs = normalize_images(images)
@@ -91,7 +93,7 @@ def set_image(
         )
     with tempfile.TemporaryDirectory(prefix="dockyard-gitops-", dir=workdir) as tmp:
         work = Path(tmp) / "repo"
-        git = Git(Path(tmp), auth, sink, allowed_protocols)
+        git = Git(Path(tmp), auth, sink, allowed_protocols, git_config)
         clone = ["clone", "--quiet", "--depth", "1", "--single-branch", "--no-tags"]
         if branch:
             clone += ["--branch", branch]

@@ -6,6 +6,12 @@ one place: the credential is looked up by id (username/password -> basic auth, s
 token), the source commit defaults to `GIT_COMMIT` of the build, and only http(s) repositories
 are allowed (a pipeline must not write to the server's local repositories by path).
 
+The step runs in the server process, so a deploy repository on another server is reached only
+when the webhook allow-list (`DOCKYARD_WEBHOOK_ALLOWED_HOSTS`, `allowed_hosts`) accepts its
+resolved address, as for a webhook: git is then pinned to the checked addresses
+(`http.curloptResolve`, no second lookup) and follows no redirect. The caller passes no list for
+a repository of this Dockyard itself (the tutorial's deploy repository).
+
 Parameters: `repo` (required), `path` (default "."), `image` (one `NAME=REF` or a list of them)
 and/or `images` (a mapping NAME -> REF), `branch`, `message`, `credentialsId`, `sourceCommit`,
 `maxAttempts`.
@@ -16,11 +22,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from dockyard.gitops.errors import GitOpsError
-from dockyard.gitops.git import GitAuth
+from dockyard.gitops.git import GitAuth, redact
 from dockyard.gitops.references import ImageRef, ImageReferenceError, parse_image_arg
 from dockyard.gitops.setimage import DEFAULT_ATTEMPTS, SetImageResult, set_image
+from dockyard.http import ALLOWED_HOSTS_SETTING, HostMatchList, parse_address, resolve_allowed
 
 STEP_NAME = "gitopsSetImage"
 _KNOWN = {
@@ -48,8 +56,10 @@ def run_gitops_step(
     credentials: CredentialLookup | None = None,
     workdir: Path | None = None,
     allowed_protocols: Collection[str] | None = ("http", "https"),
+    allowed_hosts: HostMatchList | None = None,
 ) -> SetImageResult:
-    """Validate the step's parameters, resolve its credential and run `set_image`."""
+    """Validate the step's parameters, resolve its credential and run `set_image`; with
+    `allowed_hosts`, only a repository whose host the list accepts (see the module docstring)."""
     unknown = sorted(set(params) - _KNOWN)
     if unknown:
         raise GitOpsError(
@@ -63,6 +73,7 @@ def run_gitops_step(
     attempts = params.get("maxAttempts", DEFAULT_ATTEMPTS)
     if not isinstance(attempts, int):
         raise GitOpsError(f"{STEP_NAME}: maxAttempts must be a number")
+    git_config = _pinned(repo, allowed_hosts) if allowed_hosts is not None else None
     return set_image(
         repo,
         str(params.get("path") or "."),
@@ -75,7 +86,32 @@ def run_gitops_step(
         max_attempts=attempts,
         workdir=workdir,
         allowed_protocols=allowed_protocols,
+        git_config=git_config,
     )
+
+
+def _pinned(repo: str, allowed: HostMatchList) -> dict[str, str]:
+    """Git configuration that connects to the allowed addresses of `repo`'s host only."""
+    try:
+        parts = urlsplit(repo)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise GitOpsError(f"{STEP_NAME}: repo {redact(repo)!r} is not a valid URL") from None
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host:
+        return {}  # set_image refuses it, naming the allowed protocols
+    try:
+        addresses = resolve_allowed(host, port, allowed, "deploy repository host")
+    except ValueError as exc:
+        raise GitOpsError(
+            f"{STEP_NAME}: {exc}. The deploy repository must be on this Dockyard or on a host"
+            f" {ALLOWED_HOSTS_SETTING} allows"
+        ) from None
+    config = {"http.followRedirects": "false"}
+    if parse_address(host) is None:  # a name: connect to the addresses checked, no second lookup
+        shown = ",".join(f"[{ip}]" if ip.version == 6 else str(ip) for ip in addresses)
+        config["http.curloptResolve"] = f"{host}:{port}:{shown}"
+    return config
 
 
 def _images(params: Mapping[str, Any]) -> dict[str, ImageRef | str]:

@@ -37,6 +37,16 @@ from dockyard.http.errors import (
     jenkins_error,
     too_large,
 )
+from dockyard.http.hostmatch import (
+    SETTING as ALLOWED_HOSTS_SETTING,
+)
+from dockyard.http.hostmatch import (
+    HostMatchList,
+    IPAddress,
+    canonical,
+    parse_address,
+    resolve_allowed,
+)
 from dockyard.http.middleware import (
     STREAMED,
     BodyPolicy,
@@ -55,6 +65,7 @@ __all__ = [
     "NATIVE", "OCI", "STREAMED", "TOKEN", "TOO_LARGE", "UNSUPPORTED_TYPE", "WEBHOOK_LIMIT",
     "BadRequest", "BodyPolicy", "BodyRule", "BoundedBodyMiddleware", "KiB", "MiB", "WireFormat",
     "authenticate", "bound_int_path_params", "fields",
+    "ALLOWED_HOSTS_SETTING", "HostMatchList", "IPAddress", "canonical", "parse_address", "resolve_allowed",
     "form_body", "jenkins_error", "json_body", "json_object", "media_type",
     "parse_json", "principal_of", "read_body", "render_bad_request", "render_internal_error",
     "require_json_type", "small_int", "BoundedHeadProtocol", "too_large", "type_name", "wire_of",

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from dockyard.ci.model import GString
-from dockyard.ci.scm import strip_credentials
+from dockyard.ci.scm import local_repo, strip_credentials
 from dockyard.ci.steps.interface import Ctx, Step, StepFailed, StepHost
 from dockyard.ci.steps.values import interpolate
 
@@ -19,8 +19,9 @@ class GitopsSetImageStep(Step):
         from dockyard.gitops import GitOpsError, run_gitops_step
 
         params = {key: _value(value, ctx.env) for key, value in self.args.items()}
-        host.log.line(f"[Pipeline] gitopsSetImage ({params['repo']})")
-        with host.trace.span("gitops", strip_credentials(params["repo"])[0]) as span:
+        shown = strip_credentials(params["repo"])[0]  # no user:password in the console or trace
+        host.log.line(f"[Pipeline] gitopsSetImage ({shown})")
+        with host.trace.span("gitops", shown) as span:
             workdir = host.paths.root / "gitops"
             workdir.mkdir(exist_ok=True)
             try:
@@ -31,11 +32,17 @@ class GitopsSetImageStep(Step):
                     log=host.log.line,
                     credentials=host.credentials.lookup,
                     workdir=workdir,
+                    # this Dockyard's own repositories as in the tutorial; others by the allow-list
+                    allowed_hosts=None if _own(params["repo"], host.base_url) else host.outgoing_hosts,
                 )
             except GitOpsError as e:
                 span.status = "failed"
                 raise StepFailed(str(e)) from None
             span.detail["commit"] = (result.commit or "unchanged")[:12]
+
+
+def _own(repo: Any, base_url: str) -> bool:
+    return isinstance(repo, str) and local_repo(strip_credentials(repo)[0], base_url) is not None
 
 
 def _value(value: Any, env: dict[str, str]) -> Any:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from dockyard.ci.buildlog import BuildPaths, ConsoleLog, Trace
     from dockyard.ci.executor.interface import Executor, StepHandle
     from dockyard.ci.steps.credentials import BuildCredentials
+    from dockyard.http import HostMatchList
 
 
 @dataclass
@@ -38,6 +39,8 @@ class StepHost(Protocol):
     paths: BuildPaths
     executor: Executor
     credentials: BuildCredentials
+    base_url: str  # this Dockyard's own address
+    outgoing_hosts: HostMatchList  # where the server may connect for a step (webhook allow-list)
 
     @property
     def aborted(self) -> bool: ...

@@ -1,5 +1,6 @@
-"""Which webhook targets may be called: Gitea's `[webhook] ALLOWED_HOST_LIST`, as a value of
-`DOCKYARD_WEBHOOK_ALLOWED_HOSTS`.
+"""Which hosts the server itself may call: Gitea's `[webhook] ALLOWED_HOST_LIST`, as a value of
+`DOCKYARD_WEBHOOK_ALLOWED_HOSTS`. Webhook deliveries (dockyard.git) and the deploy repository of
+`gitopsSetImage` (dockyard.ci, dockyard.gitops) both go through it, so it lives here, below both.
 
 A comma list; each entry is one of
 - `external`: a global unicast address that is neither private nor reserved (Gitea's default,
@@ -139,10 +140,30 @@ class HostMatchList:
             return True
         return any(ip in net for net in self.networks if net.version == ip.version)
 
-    def refusal(self, host: str, ip: IPAddress) -> str:
+    def refusal(self, host: str, ip: IPAddress, what: str = "webhook target") -> str:
         """Why `ip` (resolved from `host`) is refused, naming the setting and the way out."""
         ip = canonical(ip)
         shown = str(ip) if parse_address(host) == ip else f"{ip} (resolved from {host})"
-        return (f"webhook target {shown} is {kind_of(ip)}, which {SETTING}={self.value!r} does"
+        return (f"{what} {shown} is {kind_of(ip)}, which {SETTING}={self.value!r} does"
                 f" not allow; an administrator may add 'loopback', 'private', a CIDR or the host"
                 f" name to {SETTING} (Gitea's [webhook] ALLOWED_HOST_LIST)")
+
+
+def resolve_allowed(host: str, port: int, allowed: HostMatchList, what: str) -> list[IPAddress]:
+    """The addresses of `host` the allow-list accepts, in the resolver's order, for a caller that
+    connects to exactly these (blocking: run it off the event loop). Raises ValueError with the
+    refusal (or the lookup failure) when there is none."""
+    literal = parse_address(host)
+    if literal is not None:
+        candidates = [literal]
+    else:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise ValueError(f"{what} {host}: cannot resolve the host name ({exc})") from None
+        candidates = [canonical(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])) for info in infos]
+    chosen = [ip for ip in dict.fromkeys(candidates) if allowed.allows(host, ip)]
+    if not chosen:
+        raise ValueError(allowed.refusal(host, candidates[0], what) if candidates
+                         else f"{what} {host}: no address")
+    return chosen
