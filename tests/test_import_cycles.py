@@ -25,7 +25,8 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 ALLOWED = {
     "oci": {"atomicfile", "lazydataclass", "lazyimport"},  # nothing inside Dockyard: any registry's client
     "sandbox": set(),  # the standard library only: the builder's start-up does not pay for it
-    "builder": {"oci", "sandbox", "atomicfile", "lazydataclass", "lazyimport"},  # runs alone in a pod, as Kaniko
+    # runs alone in a pod, as Kaniko
+    "builder": {"oci", "sandbox", "atomicfile", "lazydataclass", "lazyimport"},
     "http": {"auth", "lazyimport"},
     "atomicfile": set(),
     "lazydataclass": set(),
