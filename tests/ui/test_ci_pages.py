@@ -114,10 +114,16 @@ def test_build_with_parameters_stream_and_stage_table(server: DockyardServer, jo
     art = c.get(f"/job/{job}/{number}/artifacts/out.txt")
     assert art.status_code == 200 and art.text.strip() == "artifact-body"
     assert "sandbox" in art.headers["content-security-policy"]
-    assert c.get(f"/job/{job}/{number}/artifacts/../../../etc/passwd").status_code == 404
+    assert c.get(f"/job/{job}/{number}/artifacts/..%2F..%2F..%2F..%2Fetc%2Fpasswd").status_code == 404
     console = c.get(f"/job/{job}/{number}/console")
     assert console.status_code == 200 and "line 3 hello dockyard" in console.text
     assert c.get(f"/job/{job}/{number}/console/raw").text == api_text
+    # Jenkins' permalinks open the numbered pages
+    r = c.get(f"/job/{job}/lastSuccessfulBuild/")
+    assert r.status_code == 303 and r.headers["location"] == f"/job/{job}/{number}/"
+    assert c.get(f"/job/{job}/lastBuild/console").headers["location"] == f"/job/{job}/{number}/console"
+    assert c.get(f"/job/{job}/lastFailedBuild/").status_code == 404
+    assert c.get(f"/job/{job}/nonsense/").status_code == 404
     # the Jenkins API keeps its paths
     assert jenkins.http.get(f"/job/{job}/{number}/api/json").json()["result"] == "SUCCESS"
     assert jenkins.http.get(f"/job/{job}/api/json").json()["name"] == job

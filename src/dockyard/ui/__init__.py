@@ -158,6 +158,8 @@ class WebUI:
             Route(build + "/-/stop", page(ci.stop), methods=["POST"]),
             Route(build + "/-/rebuild", page(ci.rebuild), methods=["POST"]),
             Route(build + "/artifacts/{path:path}", page(ci.artifact), methods=["GET"]),
+            Route(job + "/{ref}/", page(ci.named_build), methods=["GET"]),
+            Route(job + "/{ref}/console", _permalink_console(page(ci.named_build)), methods=["GET"]),
         ]
 
     async def start(self) -> None:
@@ -169,6 +171,16 @@ class WebUI:
 
 async def _add_slash(request: Request) -> Response:
     return RedirectResponse(request.url.path + "/", status_code=301)
+
+
+def _permalink_console(endpoint: Any) -> Any:
+    """/job/x/lastBuild/console -> /job/x/<n>/console."""
+
+    async def console(request: Request) -> Response:
+        request.scope["path_params"]["rest"] = "console"
+        return await endpoint(request)
+
+    return console
 
 
 def _add_suffix(suffix: str) -> Any:

@@ -16,6 +16,14 @@ from dockyard.ui import console
 from dockyard.ui.web import SECURITY_HEADERS, PageError, Visitor, Web
 
 PAGE_SIZE = 25
+PERMALINKS: dict[str, Any] = {
+    "lastBuild": lambda b: True,
+    "lastCompletedBuild": lambda b: b.state == DONE,
+    "lastSuccessfulBuild": lambda b: b.result == "SUCCESS",
+    "lastStableBuild": lambda b: b.result == "SUCCESS",
+    "lastFailedBuild": lambda b: b.result == "FAILURE",
+    "lastUnsuccessfulBuild": lambda b: b.state == DONE and b.result != "SUCCESS",
+}
 
 
 def _page_number(request: Request) -> int:
@@ -98,6 +106,19 @@ class CIPages:
         params = await asyncio.to_thread(self.ci.declared_parameters, job)
         return self.web.render(request, visitor, "job.html", job=job, builds=shown, page=page,
                                more=len(builds) > page * PAGE_SIZE, params=list(params.values()))
+
+    async def named_build(self, request: Request, visitor: Visitor) -> Response:
+        """Jenkins' permalinks (/job/x/lastBuild/, lastSuccessfulBuild...) -> the numbered page."""
+        job = await self._job(visitor, request.path_params["name"])
+        ref, rest = request.path_params["ref"], request.path_params.get("rest", "")
+        want = PERMALINKS.get(ref)
+        if want is None:
+            raise PageError(404, f"Job {job.name} has no page {ref!r}.")
+        builds = await asyncio.to_thread(self.ci.store.builds, job.name, 1000)
+        found = next((b for b in builds if b.state != QUEUED and want(b)), None)
+        if found is None:
+            raise PageError(404, f"Job {job.name} has no {ref} yet.")
+        return self.web.redirect(request, visitor, f"/job/{job.name}/{found.number}/{rest}")
 
     async def build_form(self, request: Request, visitor: Visitor) -> Response:
         job = await self._job(visitor, request.path_params["name"])
