@@ -5,6 +5,7 @@ sandbox cannot be set up, with the reason on stdout). On SIGTERM the sandbox's p
 is killed first, so stopping this process stops everything the command started.
 """
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -39,4 +40,6 @@ def _stop(_sig: int, _frame: object) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    status = main(sys.argv[1])
+    sys.stdout.flush()
+    os._exit(status)  # one process per step: skip the interpreter's teardown (see dockyard.lazyimport)

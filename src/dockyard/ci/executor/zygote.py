@@ -10,7 +10,9 @@ there on those descriptors in its own process group, so the build sees exactly w
 sees; the zygote answers with the exit status (4 bytes, big-endian). If the client goes away
 (the step was stopped), the child's process group is killed.
 
-The loop is single-threaded (selectors + non-blocking waitpid) so forking is safe.
+The loop is single-threaded (selectors + non-blocking waitpid) so forking is safe. A child's
+exit wakes it at once (SIGCHLD through signal.set_wakeup_fd), so the step's status goes back
+as soon as the build ends; the timeout only rechecks that the server is still alive.
 `zygote_client.py` is the client; when the zygote is not there it execs the plain executor.
 """
 
@@ -27,6 +29,7 @@ import socket
 import struct
 import sys
 
+PARENT_CHECK_SECONDS = 0.5  # how soon a zygote whose server died (even by SIGKILL) goes
 NAMESPACES = ("net", "uts", "ipc", "pid", "mnt", "user")
 PRELOAD = (
     "dockyard.builder.kaniko",
@@ -52,6 +55,8 @@ def serve(path: str) -> None:
     listener.listen(64)
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ)
+    wakeup = _child_exit_wakeup()
+    sel.register(wakeup, selectors.EVENT_READ)
     children: dict[int, socket.socket] = {}  # pid -> client connection
     by_conn: dict[int, int] = {}  # connection fd -> pid
     print("ready", flush=True)
@@ -62,8 +67,12 @@ def serve(path: str) -> None:
                 _kill(pid)
             shutil.rmtree(os.path.dirname(path), ignore_errors=True)
             return
-        for key, _ in sel.select(timeout=0.02):
-            if key.fileobj is listener:
+        for key, _ in sel.select(timeout=PARENT_CHECK_SECONDS):
+            if key.fileobj is wakeup:
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(wakeup, 512):
+                        pass
+            elif key.fileobj is listener:
                 conn, _ = listener.accept()
                 started = _start(conn)
                 if started is None:
@@ -126,6 +135,8 @@ def _start(conn: socket.socket) -> int | None:
         code = 1
         try:
             os.setpgid(0, 0)
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             for target, fd in enumerate(fds):
                 os.dup2(fd, target)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -183,6 +194,15 @@ def enter_sandbox(pid: int) -> None:
     with contextlib.suppress(PermissionError):
         os.setgroups([])
     os.setresuid(0, 0, 0)
+
+
+def _child_exit_wakeup() -> int:
+    """A non-blocking pipe that becomes readable when a child exits (the signal module writes
+    the signal number into it), so the loop needs no polling interval on the exit path."""
+    read, write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.signal(signal.SIGCHLD, lambda _sig, _frame: None)  # a handler, so the fd is written
+    signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    return read
 
 
 def _exit_code(status: int) -> int:
