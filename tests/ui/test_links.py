@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+import pytest
 
 from tests.ci.conftest import Jenkins, job_xml, unique
 from tests.ci.conftest import jenkins as jenkins  # noqa: PLC0414 - the session fixture
@@ -40,8 +41,9 @@ def _urls(value: Any, keys: tuple[str, ...] = ("html_url", "url", "target_url"))
     return found
 
 
-def populate(server: DockyardServer, jenkins: Jenkins, tmp_path: Path) -> tuple[str, str, str]:
-    """(repository name, job name, pushed commit) after one push-triggered build finished."""
+def populate(server: DockyardServer, jenkins: Jenkins, tmp_path: Path) -> tuple[str, str, str, str]:
+    """(repository name, job name, pushed commit, image project) after one push-triggered build
+    finished and an image `{project}/app:v1,v2` was pushed."""
     require_tool("git")
     api = httpx.Client(base_url=server.url, auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=30)
     repo = unique("ui-links")
@@ -63,13 +65,57 @@ def populate(server: DockyardServer, jenkins: Jenkins, tmp_path: Path) -> tuple[
             break
         assert time.monotonic() < deadline, f"no final commit status for {sha}"
         time.sleep(0.2)
-    push(api, f"{unique('uilinks').replace('-', '')}/app", ["v1", "v2"], CONFIG, b"layer-links")
-    return repo, job, sha
+    project = unique("uilinks").replace("-", "")
+    push(api, f"{project}/app", ["v1", "v2"], CONFIG, b"layer-links")
+    return repo, job, sha, project
+
+
+@pytest.fixture(scope="module")
+def populated(server: DockyardServer, jenkins: Jenkins,  # noqa: F811
+              tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, str, str]:
+    return populate(server, jenkins, tmp_path_factory.mktemp("links"))
+
+
+# ², ¹², 25 digits, -1, empty, 0, an Arabic-Indic 1
+HOSTILE = ["\u00b2", "\u00b9\u00b2", "1" * 25, "-1", "", "0", "\u0661"]
+
+
+def _wire(value: str) -> bytes:
+    """A header value as the server reads it back (HTTP headers are latin-1 on the wire)."""
+    return value.encode("latin-1") if all(ord(c) < 256 for c in value) else value.encode()
+
+
+def test_hostile_page_numbers_are_first_pages(server: DockyardServer, jenkins: Jenkins,  # noqa: F811
+                                              populated: tuple[str, str, str, str]) -> None:
+    """`"²".isdigit()` is True but `int("²")` raises: every page number and the console's
+    Last-Event-ID go through one ASCII check, so hostile values give page 1 (or offset 0), not 500."""
+    repo, job, _, project = populated
+    api = httpx.Client(base_url=server.url, auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=30)
+    project_id = api.get(f"/api/v2.0/projects/{project}").json()["project_id"]
+    digest = api.get(f"/api/v2.0/projects/{project}/repositories/app/artifacts").json()[0]["digest"]
+    anonymous = httpx.Client(base_url=server.url, timeout=30)
+    browser = sign_in(server)
+    listings = [
+        (anonymous, f"/{ADMIN_USER}/{repo}/commits/branch/main", "page", "Add a pipeline"),
+        (browser, f"/job/{job}/", "page", "#1"),
+        (browser, f"/harbor/projects/{project_id}/repositories/app", "page", digest[:19]),
+        (browser, f"/harbor/projects/{project_id}/repositories/app/artifacts-tab/artifacts/{digest}",
+         "tags_page", "v2"),
+    ]
+    for client, path, name, first_page_shows in listings:
+        for value in HOSTILE:
+            r = client.get(path, params={name: value})
+            assert r.status_code == 200, (path, name, value, r.status_code)
+            assert first_page_shows in r.text, (path, value)
+    for value in HOSTILE:
+        r = browser.get(f"/job/{job}/1/console/events", headers={"Last-Event-ID": _wire(value)})
+        assert r.status_code == 200, (value, r.status_code)
+        assert "hello links" in r.text and "event: end" in r.text, value  # replayed from offset 0
 
 
 def test_api_urls_and_page_links_resolve(server: DockyardServer, jenkins: Jenkins,  # noqa: F811
-                                         tmp_path: Path) -> None:
-    repo, job, sha = populate(server, jenkins, tmp_path)
+                                         populated: tuple[str, str, str, str]) -> None:
+    repo, job, sha, _ = populated
     api = httpx.Client(base_url=server.url, auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=30)
     documents = [
         api.get(f"/api/v1/repos/{ADMIN_USER}/{repo}").json(),

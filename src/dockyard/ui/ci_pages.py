@@ -13,7 +13,7 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 
 from dockyard.ci import DONE, QUEUED, Build, Job, JobError, JobForbidden, JobNotFound, load_trace
 from dockyard.ui import console
-from dockyard.ui.web import SECURITY_HEADERS, PageError, Visitor, Web
+from dockyard.ui.web import SECURITY_HEADERS, PageError, Visitor, Web, page_number
 
 PAGE_SIZE = 25
 PERMALINKS: dict[str, Any] = {
@@ -24,11 +24,6 @@ PERMALINKS: dict[str, Any] = {
     "lastFailedBuild": lambda b: b.result == "FAILURE",
     "lastUnsuccessfulBuild": lambda b: b.state == DONE and b.result != "SUCCESS",
 }
-
-
-def _page_number(request: Request) -> int:
-    value = request.query_params.get("page", "1")
-    return max(int(value), 1) if value.isdigit() and len(value) < 7 else 1
 
 
 def stage_rows(trace: dict[str, Any]) -> list[dict[str, Any]]:
@@ -98,7 +93,7 @@ class CIPages:
 
     async def job(self, request: Request, visitor: Visitor) -> Response:
         job = await self._job(visitor, request.path_params["name"])
-        page = _page_number(request)
+        page = page_number(request)
         builds = await asyncio.to_thread(self.ci.store.builds, job.name, page * PAGE_SIZE + 1)
         shown = builds[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
         if page > 1 and not shown:

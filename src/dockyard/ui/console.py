@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from dockyard.ci import read_from
+from dockyard.http import small_int
 
 CHUNK = 64 * 1024
 POLL = 0.25
@@ -73,7 +74,8 @@ async def snapshot(path: Path) -> AsyncIterator[bytes]:
 
 
 def parse_offset(value: str | None) -> int:
-    return int(value) if value and value.isdigit() and len(value) <= 18 else 0
+    """A `Last-Event-ID` / `start` byte offset; anything but ASCII digits (`²`) starts at 0."""
+    return small_int(value or "") or 0
 
 
 async def events(path: Path, start: int, finished: Callable[[], str | None],

@@ -16,17 +16,12 @@ from starlette.responses import Response
 
 from dockyard.auth import Role
 from dockyard.registry import HarborError
-from dockyard.ui.web import PageError, Visitor, Web
+from dockyard.ui.web import PageError, Visitor, Web, page_number
 
 PAGE_SIZE = 25
 TAGS_PER_PAGE = 50
 MAX_JSON = 4 << 20  # manifests and configs larger than the registry's manifest limit are not read
 MARKER = "/artifacts-tab/artifacts/"
-
-
-def _page(request: Request, name: str = "page") -> int:
-    value = request.query_params.get(name, "1")
-    return max(int(value), 1) if value.isdigit() and len(value) < 7 else 1
 
 
 def artifact_path(project_id: int, short_name: str, digest: str) -> str:
@@ -110,7 +105,7 @@ class RegistryPages:
         return await self.repository(request, visitor, rest.strip("/"))
 
     async def repository(self, request: Request, visitor: Visitor, short: str) -> Response:
-        page = _page(request)
+        page = page_number(request)
 
         def load() -> dict[str, Any]:
             project = self._project(visitor, request.path_params["project"])
@@ -128,7 +123,7 @@ class RegistryPages:
                                artifact_path=artifact_path, **data)
 
     async def artifact(self, request: Request, visitor: Visitor, short: str, digest: str) -> Response:
-        tags_page = _page(request, "tags_page")
+        tags_page = page_number(request, "tags_page")
 
         def load() -> dict[str, Any]:
             project = self._project(visitor, request.path_params["project"])

@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from dockyard.auth import Role
 from dockyard.git import GitError, InvalidName, Repo, RepoError
 from dockyard.ui.markdown import render_markdown
-from dockyard.ui.web import PageError, Visitor, Web
+from dockyard.ui.web import PageError, Visitor, Web, page_number
 
 PAGE_SIZE = 30
 READMES = ("readme.md", "readme", "readme.txt")
@@ -160,8 +160,7 @@ class RepoPages:
         if empty is not None:
             return empty
         place = await self._place(repo, "branch", request.path_params["rest"])
-        value = request.query_params.get("page", "1")
-        page = max(int(value), 1) if value.isdigit() and len(value) < 7 else 1
+        page = page_number(request)
         bare = self.repos.bare(repo)
         found = await bare.log([place.commit], max_count=PAGE_SIZE + 1, skip=(page - 1) * PAGE_SIZE,
                                paths=[place.path] if place.path else None)

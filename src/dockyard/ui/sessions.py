@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from dockyard.auth import Principal
+from dockyard.http import small_int
 from dockyard.store import Database
 
 SESSION_TTL = 7 * 24 * 3600.0
@@ -39,7 +40,7 @@ class SessionStore:
         assert principal.user_id is not None
         session_id = secrets.token_urlsafe(32)
         kind, _, epoch_text = principal.origin.partition(":")
-        epoch = int(epoch_text) if kind == "password" and epoch_text.isdigit() else 0
+        epoch = (small_int(epoch_text) or 0) if kind == "password" else 0
         now = time.time()
         self.db.write(
             "DELETE FROM ui_sessions WHERE expires_at < :now", now=now,

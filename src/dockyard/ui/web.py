@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from dockyard import __version__
 from dockyard.auth import ANONYMOUS, Principal
-from dockyard.http import BadRequest, form_body
+from dockyard.http import BadRequest, form_body, small_int
 from dockyard.ui.sessions import SessionStore
 
 SESSION_COOKIE = "dockyard_session"
@@ -60,6 +60,16 @@ class Visitor:
     @property
     def signed_in(self) -> bool:
         return not self.principal.is_anonymous
+
+
+MAX_PAGE = 999_999  # deeper pages would only ask git and SQL for huge offsets
+
+
+def page_number(request: Request, name: str = "page") -> int:
+    """The 1-based page a listing asks for in `?{name}=`. Anything but ASCII digits 1..MAX_PAGE
+    (`²`, `-1`, empty, 25 digits) means page 1: a hostile number is a first page, never a 500."""
+    value = small_int(request.query_params.get(name, ""))
+    return value if value is not None and 1 <= value <= MAX_PAGE else 1
 
 
 def local_path(target: str | None, default: str = "/") -> str:
