@@ -5,11 +5,14 @@ console over server-sent events (resumed exactly by Last-Event-ID)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from dockyard.store import Database
 from tests.ci.conftest import Jenkins, inline_job_xml, jenkins, unique  # noqa: F401 - fixture
 from tests.conftest import DockyardServer
 from tests.ui.helpers import browser, post_form, sign_in
@@ -160,3 +163,46 @@ def test_build_now_stop_and_history_pages(server: DockyardServer, jenkins: Jenki
         c2 = c.get(f"/job/{name}/")
         token = c2.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
         c.post(f"/job/{name}/{n}/-/stop", data={"csrf_token": token})
+
+
+def test_history_of_a_thousand_builds_pages_through(server: DockyardServer, jenkins: Jenkins) -> None:  # noqa: F811
+    """1,000 finished builds (rows written straight into the server's CI tables, as 1,000 runs
+    would leave them): the history walks 40 pages of 25 by its Older links, each build once and
+    newest first, and Jenkins' job JSON still answers."""
+    name = unique("ui-thousand")
+    script = "pipeline { agent any\n stages { stage('A') { steps { sh 'true' } } } }"
+    jenkins.create(name, inline_job_xml(script))
+    db = Database(server.database())
+    try:
+        job_id = db.rows("SELECT id FROM ci_jobs WHERE name = :n", n=name)[0].id
+        now = time.time()
+        rows = [{"j": job_id, "n": n, "r": "SUCCESS" if n % 7 else "FAILURE", "t": now - 1000 + n}
+                for n in range(1, 1001)]
+        with db.transaction() as conn:
+            conn.execute(text("INSERT INTO ci_builds (job_id, number, state, result, cause, queued_at,"
+                              " started_at, finished_at)"
+                              " VALUES (:j, :n, 'DONE', :r, 'bulk', :t, :t, :t)"), rows)
+            conn.execute(text("UPDATE ci_jobs SET next_number = 1001 WHERE id = :j"), {"j": job_id})
+    finally:
+        db.close()
+    c = sign_in(server)
+    seen: list[int] = []
+    path: str | None = f"/job/{name}/"
+    pages = 0
+    while path is not None:
+        r = c.get(path)
+        assert r.status_code == 200, (path, r.status_code)
+        pages += 1
+        numbers = [int(n) for n in re.findall(rf'href="/job/{name}/(\d+)/"', r.text)]
+        seen += list(dict.fromkeys(numbers))
+        older = re.search(r'<a href="(\?page=\d+)">Older', r.text)
+        path = f"/job/{name}/{older.group(1)}" if older else None
+    assert pages == 40
+    assert seen == list(range(1000, 0, -1))
+    assert c.get(f"/job/{name}/?page=41").status_code == 404
+    assert c.get(f"/job/{name}/lastFailedBuild/").headers["location"].endswith(f"/job/{name}/994/")
+    api = jenkins.http.get(f"/job/{name}/api/json")
+    assert api.status_code == 200
+    body = api.json()
+    assert body["lastBuild"]["number"] == 1000 and body["nextBuildNumber"] == 1001
+    assert body["builds"][0]["number"] == 1000

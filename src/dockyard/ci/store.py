@@ -367,11 +367,12 @@ class CIStore:
             row = conn.execute(text(_BUILD_SELECT + " WHERE b.id = :i"), {"i": build_id}).first()
         return self._build(row) if row else None
 
-    def builds(self, job_name: str, limit: int = 100) -> list[Build]:
+    def builds(self, job_name: str, limit: int = 100, offset: int = 0) -> list[Build]:
+        """Newest first; `offset` skips that many (a history page reads only its own rows)."""
         with self.db.read() as conn:
             rows = conn.execute(
-                text(_BUILD_SELECT + " WHERE j.name = :n ORDER BY b.number DESC LIMIT :l"),
-                {"n": job_name, "l": limit},
+                text(_BUILD_SELECT + " WHERE j.name = :n ORDER BY b.number DESC LIMIT :l OFFSET :o"),
+                {"n": job_name, "l": limit, "o": offset},
             )
             return [self._build(r) for r in rows]
 

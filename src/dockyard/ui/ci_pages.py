@@ -94,13 +94,15 @@ class CIPages:
     async def job(self, request: Request, visitor: Visitor) -> Response:
         job = await self._job(visitor, request.path_params["name"])
         page = page_number(request)
-        builds = await asyncio.to_thread(self.ci.store.builds, job.name, page * PAGE_SIZE + 1)
-        shown = builds[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+        # one page's rows (and one more to know there is a next page), however long the history
+        offset = (page - 1) * PAGE_SIZE
+        builds = await asyncio.to_thread(self.ci.store.builds, job.name, PAGE_SIZE + 1, offset)
+        shown = builds[:PAGE_SIZE]
         if page > 1 and not shown:
             raise PageError(404, f"Job {job.name} has no page {page} of builds.")
         params = await asyncio.to_thread(self.ci.declared_parameters, job)
         return self.web.render(request, visitor, "job.html", job=job, builds=shown, page=page,
-                               more=len(builds) > page * PAGE_SIZE, params=list(params.values()))
+                               more=len(builds) > PAGE_SIZE, params=list(params.values()))
 
     async def named_build(self, request: Request, visitor: Visitor) -> Response:
         """Jenkins' permalinks (/job/x/lastBuild/, lastSuccessfulBuild...) -> the numbered page."""
