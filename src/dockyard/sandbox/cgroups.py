@@ -1,5 +1,5 @@
 """Resource limits for one sandboxed process tree: memory, CPU and a process count, and a
-lower CPU weight than the server's.
+CPU weight of one process for the whole tree.
 
 cgroup v2 where the machine has it (a child of this process's own cgroup, with the
 controllers enabled in its parent), cgroup v1 otherwise (one directory per controller:
@@ -21,9 +21,13 @@ from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
 DEFAULT_PIDS = 1024
-# A step's CPU weight against the processes outside its cgroup (the server): half of the
-# default, so that a busy step does not slow the API down (v1 cpu.shares, v2 cpu.weight).
-CPU_SHARES, CPU_WEIGHT = 512, 50
+# A step's CPU weight against the processes outside its cgroup (the server): the default
+# weight of one process (v1 cpu.shares, v2 cpu.weight) for the whole cgroup, so however many
+# processes a busy step runs, together they weigh as much as one server thread and the API
+# stays responsive. Not less: on v1 every process of the parent cgroup (the server, git, the
+# registry's clients, anything else on the machine) weighs 1024 on its own, and half the
+# default made each build ~1.2-1.5x slower on a loaded machine (bench/e2e.py).
+CPU_SHARES, CPU_WEIGHT = 1024, 100
 _UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4,
           "ki": 1024, "mi": 1024**2, "gi": 1024**3, "ti": 1024**4}
 
