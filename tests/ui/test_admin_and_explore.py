@@ -3,12 +3,15 @@ search, and rebuild, against a real `dockyard up`."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import httpx
 
 from tests.ci.conftest import Jenkins, inline_job_xml, unique
 from tests.ci.conftest import jenkins as jenkins  # noqa: F401 - the session fixture
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer
-from tests.ui.helpers import browser, post_form, sign_in
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer, require_tool
+from tests.ui.helpers import browser, form_token, post_form, sign_in
 
 
 def test_admin_pages_for_administrators_only(server: DockyardServer) -> None:
@@ -63,3 +66,86 @@ def test_rebuild_keeps_parameters_but_not_passwords(server: DockyardServer, jenk
     again = int(r.headers["location"].rsplit("=", 1)[1])
     info = jenkins.wait(name, again)
     assert info["result"] == "SUCCESS" and "hi first" in jenkins.console(name, again)
+
+
+def _curl(url: str, *args: str) -> int:
+    """The HTTP status curl gets for `url` (the real client the brief asks for)."""
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", *args, url],
+                         capture_output=True, text=True, check=True)
+    return int(out.stdout)
+
+
+def _git_works(server: DockyardServer, user: str, password: str, repo: str) -> bool:
+    url = f"http://{user}:{password}@{server.host_port}/{user}/{repo}.git"
+    done = subprocess.run(["git", "ls-remote", url], capture_output=True, text=True, check=False,
+                          env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    return done.returncode == 0 and "refs/heads/main" in done.stdout
+
+
+def _edit(client: httpx.Client, data: dict[str, str]) -> httpx.Response:
+    return post_form(client, "/-/admin/users", "/-/admin/users/edit", data)
+
+
+def test_disable_enable_and_administrators(fresh_server: DockyardServer) -> None:
+    """A disabled user's password (UI, basic auth, git), API token and open session stop working
+    at once and work again when enabled; the last administrator cannot be disabled or demoted."""
+    require_tool("curl")
+    require_tool("git")
+    server = fresh_server
+    admin = sign_in(server)
+    user, password = "ui-alice", "alice-password-7731"
+    assert post_form(admin, "/-/admin/users", "/-/admin/users",
+                     {"username": user, "password": password}).status_code == 200
+    api = httpx.Client(base_url=server.url, auth=(user, password), timeout=30)
+    token = api.post(f"/api/v1/users/{user}/tokens", json={"name": "t", "scopes": ["all"]}).json()["sha1"]
+    assert api.post("/api/v1/user/repos", json={"name": "app", "auto_init": True,
+                                                   "private": True}).status_code == 201
+    session = sign_in(server, user, password)
+    me = f"{server.url}/api/v1/user"
+
+    def works() -> list[bool]:
+        return [_curl(me, "-u", f"{user}:{password}") == 200,
+                _curl(me, "-H", f"Authorization: token {token}") == 200,
+                _curl(me, "-u", f"{user}:{token}") == 200,
+                _git_works(server, user, password, "app"),
+                session.get("/user/settings/applications").status_code == 200]
+
+    assert works() == [True] * 5
+    page = admin.get("/-/admin/users").text
+    assert f'name="username" value="{user}"' in page and 'value="disable"' in page
+    r = _edit(admin, {"username": user, "action": "disable"})
+    assert r.status_code == 200 and f"{user} is disabled" in r.text
+    assert works() == [False] * 5
+    login = browser(server)
+    token_field = form_token(login.get("/user/login").text)
+    refused = login.post("/user/login",
+                         data={"csrf_token": token_field, "username": user, "password": password})
+    assert refused.status_code != 303 and "dockyard_session" not in login.cookies
+    r = _edit(admin, {"username": user, "action": "enable"})
+    assert r.status_code == 200 and f"{user} is enabled again" in r.text
+    assert works()[:4] == [True] * 4
+    assert session.get("/user/settings/applications").status_code == 303  # closed for good
+    session = sign_in(server, user, password)
+
+    # administrators: never none left, nobody disables themself, no change without the form token
+    for action, says in (("remove_admin", "last enabled administrator"),
+                         ("disable", "cannot disable yourself")):
+        r = _edit(admin, {"username": ADMIN_USER, "action": action})
+        assert r.status_code == 422 and says in r.text, r.text
+    no_token = admin.post("/-/admin/users/edit", data={"username": user, "action": "make_admin"})
+    assert no_token.status_code == 403
+    alice = session
+    assert alice.get("/-/admin").status_code == 404
+    r = _edit(admin, {"username": user, "action": "make_admin"})
+    assert r.status_code == 200 and f"{user} is an administrator" in r.text
+    assert alice.get("/-/admin").status_code == 200  # takes effect on the open session
+    # two administrators: one can now step down, and the other is then the last one
+    r = _edit(alice, {"username": ADMIN_USER, "action": "remove_admin"})
+    assert r.status_code == 200 and f"{ADMIN_USER} is no longer an administrator" in r.text
+    assert admin.get("/-/admin").status_code == 404
+    r = _edit(alice, {"username": user, "action": "remove_admin"})
+    assert r.status_code == 422 and "last enabled administrator" in r.text
+    bad = _edit(alice, {"username": user, "action": "root"})
+    assert bad.status_code == 422 and "Unknown change" in bad.text
+    gone = _edit(alice, {"username": "nobody-here", "action": "disable"})
+    assert gone.status_code == 422 and "no such user" in gone.text

@@ -56,3 +56,9 @@ MIGRATIONS.append(
         ),
     )
 )
+
+# A disabled user keeps their repositories, projects and memberships but can no longer sign in,
+# push, pull or use tokens (AuthService.set_disabled); an administrator can enable them again.
+MIGRATIONS.append(
+    Migration("auth.0003", ("ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT 0",))
+)

@@ -43,10 +43,12 @@ class User:
     full_name: str
     is_admin: bool
     created_at: str
+    disabled: bool = False
 
     @classmethod
     def from_row(cls, row: Any) -> User:
-        return cls(row.id, row.username, row.email, row.full_name, bool(row.is_admin), row.created_at)
+        return cls(row.id, row.username, row.email, row.full_name, bool(row.is_admin), row.created_at,
+                   bool(row.disabled))
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,40 @@ class AuthService:
             password = generated = generate_secret(12)
         self.create_user(username, password, is_admin=True)
         return generated
+
+    def set_disabled(self, username: str, disabled: bool) -> User:
+        """Disable (or enable again) a user: a disabled one's password, tokens, sessions and
+        derived registry tokens stop working at once; their data stays. The last enabled
+        administrator cannot be disabled (nobody could administer the server any more)."""
+        return self._set_flag(username, "disabled", disabled)
+
+    def set_admin(self, username: str, admin: bool) -> User:
+        """Make a user an administrator or a plain user again; the last enabled administrator
+        cannot be demoted."""
+        return self._set_flag(username, "is_admin", admin)
+
+    def _set_flag(self, username: str, column: str, value: bool) -> User:
+        assert column in ("disabled", "is_admin")
+        with self.db.transaction() as conn:
+            row = conn.execute(text("SELECT id, is_admin, disabled FROM users"
+                                    " WHERE lower(username) = lower(:u)"), {"u": username}).first()
+            if row is None:
+                raise AuthError(f"no such user {username!r}")
+            takes_admin = bool(row.is_admin) and not row.disabled and (
+                (column == "disabled" and value) or (column == "is_admin" and not value))
+            if takes_admin:
+                others = conn.execute(
+                    text("SELECT count(*) FROM users WHERE is_admin = :t AND disabled = :f AND id != :i"),
+                    {"t": True, "f": False, "i": row.id}).scalar()
+                if not others:
+                    raise AuthError(f"{username} is the last enabled administrator: make another user an"
+                                    " administrator first")
+            conn.execute(text(f"UPDATE users SET {column} = :v WHERE id = :i"), {"v": value, "i": row.id})
+        with self._lock:  # remembered credentials carry the old flags
+            self._verified.clear()
+        user = self.get_user(username)
+        assert user is not None
+        return user
 
     def delete_user(self, username: str) -> None:
         with self.db.transaction() as conn:
@@ -247,7 +283,7 @@ class AuthService:
     def _authenticate_uncached(self, creds: AuthHeader) -> Principal | None:
         if creds.scheme == "basic":
             user = self._user_row(creds.username)
-            if user is None:
+            if user is None or user.disabled:
                 return None
             if verify_password(creds.secret, user.password_hash):
                 return Principal(user.id, user.username, bool(user.is_admin), "password",
@@ -257,7 +293,7 @@ class AuthService:
                 return _token_principal(token_user)
             return None
         token_user = self._token_user(creds.secret)
-        if token_user is None:
+        if token_user is None or token_user.disabled:
             return None
         return _token_principal(token_user)
 
@@ -284,13 +320,14 @@ class AuthService:
             return False
         with self.db.read() as conn:
             if kind == "token":
-                row = conn.execute(text("SELECT 1 FROM api_tokens WHERE id = :t AND user_id = :u"),
-                                   {"t": number, "u": user_id}).first()
+                row = conn.execute(text("SELECT 1 FROM api_tokens t JOIN users u ON u.id = t.user_id"
+                                        " WHERE t.id = :t AND t.user_id = :u AND u.disabled = :f"),
+                                   {"t": number, "u": user_id, "f": False}).first()
                 return row is not None
             if kind == "password":
-                row = conn.execute(text("SELECT password_epoch FROM users WHERE id = :u"),
+                row = conn.execute(text("SELECT password_epoch, disabled FROM users WHERE id = :u"),
                                    {"u": user_id}).first()
-                return row is not None and int(row.password_epoch) == number
+                return row is not None and not row.disabled and int(row.password_epoch) == number
         return False
 
     # the one namespace ----------------------------------------------------------

@@ -70,6 +70,7 @@ class WebUI:
             Route("/-/admin/gc", page(self.admin.gc_dry_run, signed_in=True), methods=["POST"]),
             Route("/-/admin/users", page(self.admin.users, signed_in=True), methods=["GET"]),
             Route("/-/admin/users", page(self.admin.create_user, signed_in=True), methods=["POST"]),
+            Route("/-/admin/users/edit", page(self.admin.edit_user, signed_in=True), methods=["POST"]),
             Route("/-/admin/credentials", page(self.admin.credentials_page, signed_in=True), methods=["GET"]),
             *self._ci_routes(),
             *self._registry_routes(),

@@ -1,5 +1,6 @@
 """Administration pages under Gitea's /-/admin: system information (version, disk, queue and
-executors), users (list, create), credentials (ids, kinds, owners and grants - never values).
+executors), users (list, create, disable/enable, make/remove administrator), credentials
+(ids, kinds, owners and grants - never values).
 Only administrators see them; others get the same 404 as for a page that does not exist."""
 
 from __future__ import annotations
@@ -14,6 +15,14 @@ from starlette.responses import Response
 from dockyard import __version__
 from dockyard.auth import AuthError, AuthService
 from dockyard.ui.web import PageError, Visitor, Web
+
+# form action -> (AuthService method, value, what the page says was done)
+USER_ACTIONS: dict[str, tuple[str, bool, str]] = {
+    "disable": ("set_disabled", True, "is disabled: their password, tokens and sessions no longer work"),
+    "enable": ("set_disabled", False, "is enabled again"),
+    "make_admin": ("set_admin", True, "is an administrator"),
+    "remove_admin": ("set_admin", False, "is no longer an administrator"),
+}
 
 
 class AdminPages:
@@ -71,6 +80,29 @@ class AdminPages:
         except AuthError as e:
             return await self.users(request, visitor, status=422, error=str(e))
         return await self.users(request, visitor, created=user.username)
+
+    async def edit_user(self, request: Request, visitor: Visitor) -> Response:
+        """Disable / enable a user, make them an administrator or a plain user again (one form
+        per button). The last enabled administrator stays one (AuthService refuses), and nobody
+        disables themself: another administrator does."""
+        self._require_admin(visitor)
+        form = await self.web.form(request, visitor)
+        username, action = form.get("username", ""), form.get("action", "")
+        change = USER_ACTIONS.get(action)
+        if change is None:
+            return await self.users(request, visitor, status=422,
+                                    error=f"Unknown change {action!r}: choose one of the buttons.")
+        if action == "disable" and username.lower() == visitor.principal.username.lower():
+            return await self.users(request, visitor, status=422,
+                                    error="You cannot disable yourself: another administrator can.")
+        method, value, done = change
+        try:
+            user = await asyncio.to_thread(getattr(self.auth, method), username, value)
+        except AuthError as e:
+            return await self.users(request, visitor, status=422, error=str(e))
+        if action == "disable":
+            await asyncio.to_thread(self.web.sessions.close_user, user.id)
+        return await self.users(request, visitor, changed=f"{user.username} {done}.")
 
     async def credentials_page(self, request: Request, visitor: Visitor) -> Response:
         self._require_admin(visitor)

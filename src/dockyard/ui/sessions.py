@@ -55,16 +55,17 @@ class SessionStore:
 
     def lookup(self, session_id: str | None) -> Session | None:
         """The live session for a cookie value; None when unknown, expired, or its user's
-        password changed since it was opened."""
+        password changed since it was opened, or who was disabled."""
         if not session_id or len(session_id) > 100:
             return None
         row = self.db.row(
             "SELECT s.csrf, s.expires_at, s.password_epoch AS session_epoch, u.id, u.username,"
-            " u.is_admin, u.password_epoch FROM ui_sessions s JOIN users u ON u.id = s.user_id"
+            " u.is_admin, u.disabled, u.password_epoch FROM ui_sessions s JOIN users u ON u.id = s.user_id"
             " WHERE s.id_hash = :h",
             h=_hash(session_id),
         )
-        if row is None or row.expires_at < time.time() or row.session_epoch != row.password_epoch:
+        if row is None or row.expires_at < time.time() or row.session_epoch != row.password_epoch \
+                or row.disabled:
             return None
         principal = Principal(row.id, row.username, bool(row.is_admin), "session",
                               origin=f"password:{row.password_epoch}")
@@ -74,6 +75,11 @@ class SessionStore:
         """Sign-out: the session row is deleted, so the cookie no longer opens anything."""
         if session_id:
             self.db.write("DELETE FROM ui_sessions WHERE id_hash = :h", h=_hash(session_id))
+
+
+    def close_user(self, user_id: int) -> None:
+        """Every session of a user (on disabling them): enabling them again opens none of them."""
+        self.db.write("DELETE FROM ui_sessions WHERE user_id = :u", u=user_id)
 
 
 class LoginLimiter:
