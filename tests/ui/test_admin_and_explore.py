@@ -149,3 +149,51 @@ def test_disable_enable_and_administrators(fresh_server: DockyardServer) -> None
     assert bad.status_code == 422 and "Unknown change" in bad.text
     gone = _edit(alice, {"username": "nobody-here", "action": "disable"})
     assert gone.status_code == 422 and "no such user" in gone.text
+
+
+def test_organisations_and_members(server: DockyardServer) -> None:
+    """Create an organisation from /-/admin/orgs, add, re-role and remove members; the Gitea API
+    sees the same memberships, and the only owner stays one."""
+    admin = sign_in(server)
+    api = httpx.Client(base_url=server.url, auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=30)
+    org, member = unique("ui-org"), unique("ui-member")
+    server.add_user(member, "member-password-1")
+    r = post_form(admin, "/-/admin/orgs", "/-/admin/orgs", {"name": org, "visibility": "private"})
+    assert r.status_code == 303 and r.headers["location"].endswith(f"/-/admin/orgs/{org}")
+    listing = admin.get("/-/admin/orgs").text
+    assert f'href="/-/admin/orgs/{org}"' in listing and "private" in listing
+    page = f"/-/admin/orgs/{org}"
+    assert ADMIN_USER in admin.get(page).text
+
+    def members() -> set[str]:
+        return {u["login"] for u in api.get(f"/api/v1/orgs/{org}/members").json()}
+
+    r = post_form(admin, page, f"{page}/members", {"username": member, "role": "read"})
+    assert r.status_code == 200 and f"{member} is a member (read)" in r.text
+    assert members() == {ADMIN_USER, member}
+    reader = httpx.Client(base_url=server.url, auth=(member, "member-password-1"), timeout=30)
+    assert reader.get(f"/api/v1/orgs/{org}").status_code == 200  # a private org, seen by its member
+    r = post_form(admin, page, f"{page}/members", {"username": member, "role": "admin"})
+    assert r.status_code == 200 and f"{member} is a member (admin)" in r.text
+    r = post_form(admin, page, f"{page}/members/delete", {"username": member})
+    assert r.status_code == 200 and f"{member} is no longer a member" in r.text
+    assert members() == {ADMIN_USER}
+    assert reader.get(f"/api/v1/orgs/{org}").status_code == 404
+    # refusals: the only owner, an unknown user or role, no form token, not an administrator
+    for action, data, says in (
+        ("/members/delete", {"username": ADMIN_USER}, "only owner"),
+        ("/members", {"username": ADMIN_USER, "role": "read"}, "only owner"),
+        ("/members", {"username": "nobody-here", "role": "read"}, "no such user"),
+        ("/members", {"username": member, "role": "god"}, "unknown role"),
+    ):
+        r = post_form(admin, page, page + action, data)
+        assert r.status_code == 422 and says in r.text, (action, data, r.text)
+    assert members() == {ADMIN_USER}
+    taken = post_form(admin, "/-/admin/orgs", "/-/admin/orgs", {"name": org})
+    assert taken.status_code == 422
+    assert admin.post(f"{page}/members", data={"username": member, "role": "read"}).status_code == 403
+    assert admin.get("/-/admin/orgs/no-such-org-here").status_code == 404
+    plain = sign_in(server, member, "member-password-1")
+    assert plain.get("/-/admin/orgs").status_code == 404 and plain.get(page).status_code == 404
+    assert post_form(plain, "/", f"{page}/members", {"username": member, "role": "admin"}).status_code == 404
+    assert members() == {ADMIN_USER}

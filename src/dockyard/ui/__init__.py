@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from dockyard.services import Services
 from dockyard.ui.account import Account, Tokens
+from dockyard.ui.admin_orgs import OrgAdminPages
 from dockyard.ui.admin_pages import AdminPages
 from dockyard.ui.ci_pages import CIPages
 from dockyard.ui.home import Components, Home
@@ -49,6 +50,7 @@ class WebUI:
         self.registry = RegistryPages(self.web, registry, lambda: services.settings.base_url)
         self.admin = AdminPages(self.web, services.auth, ci, credentials, services.settings.data_dir,
                                 registry)
+        self.orgs = OrgAdminPages(self.web, services.auth, git)
 
     def routes(self) -> list[BaseRoute]:
         page = self.web.page
@@ -71,6 +73,13 @@ class WebUI:
             Route("/-/admin/users", page(self.admin.users, signed_in=True), methods=["GET"]),
             Route("/-/admin/users", page(self.admin.create_user, signed_in=True), methods=["POST"]),
             Route("/-/admin/users/edit", page(self.admin.edit_user, signed_in=True), methods=["POST"]),
+            Route("/-/admin/orgs", page(self.orgs.orgs, signed_in=True), methods=["GET"]),
+            Route("/-/admin/orgs", page(self.orgs.create_org, signed_in=True), methods=["POST"]),
+            Route("/-/admin/orgs/{org}", page(self.orgs.org, signed_in=True), methods=["GET"]),
+            Route("/-/admin/orgs/{org}/members", page(self.orgs.set_member, signed_in=True),
+                  methods=["POST"]),
+            Route("/-/admin/orgs/{org}/members/delete", page(self.orgs.remove_member, signed_in=True),
+                  methods=["POST"]),
             Route("/-/admin/credentials", page(self.admin.credentials_page, signed_in=True), methods=["GET"]),
             *self._ci_routes(),
             *self._registry_routes(),

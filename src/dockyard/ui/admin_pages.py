@@ -36,12 +36,12 @@ class AdminPages:
         self.data_dir = data_dir
 
     @staticmethod
-    def _require_admin(visitor: Visitor) -> None:
+    def require_admin(visitor: Visitor) -> None:
         if not visitor.principal.is_admin:
             raise PageError(404, "There is no such page.")
 
     async def system(self, request: Request, visitor: Visitor) -> Response:
-        self._require_admin(visitor)
+        self.require_admin(visitor)
 
         facts = await asyncio.to_thread(self._facts)
         return self.web.render(request, visitor, "admin_system.html", tab="system", **facts)
@@ -54,7 +54,7 @@ class AdminPages:
 
     async def gc_dry_run(self, request: Request, visitor: Visitor) -> Response:
         """The registry's garbage collection, dry: what a `dockyard registry gc` would delete."""
-        self._require_admin(visitor)
+        self.require_admin(visitor)
         await self.web.form(request, visitor)
         from dockyard.registry import collect_garbage
 
@@ -65,13 +65,13 @@ class AdminPages:
                                **facts)
 
     async def users(self, request: Request, visitor: Visitor, status: int = 200, **extra: Any) -> Response:
-        self._require_admin(visitor)
+        self.require_admin(visitor)
         users = await asyncio.to_thread(self.auth.list_users)
         return self.web.render(request, visitor, "admin_users.html", status=status, tab="users", users=users,
                                **extra)
 
     async def create_user(self, request: Request, visitor: Visitor) -> Response:
-        self._require_admin(visitor)
+        self.require_admin(visitor)
         form = await self.web.form(request, visitor)
         try:
             user = await asyncio.to_thread(
@@ -85,7 +85,7 @@ class AdminPages:
         """Disable / enable a user, make them an administrator or a plain user again (one form
         per button). The last enabled administrator stays one (AuthService refuses), and nobody
         disables themself: another administrator does."""
-        self._require_admin(visitor)
+        self.require_admin(visitor)
         form = await self.web.form(request, visitor)
         username, action = form.get("username", ""), form.get("action", "")
         change = USER_ACTIONS.get(action)
@@ -105,6 +105,6 @@ class AdminPages:
         return await self.users(request, visitor, changed=f"{user.username} {done}.")
 
     async def credentials_page(self, request: Request, visitor: Visitor) -> Response:
-        self._require_admin(visitor)
+        self.require_admin(visitor)
         infos = await asyncio.to_thread(self.credentials.list) if self.credentials is not None else []
         return self.web.render(request, visitor, "admin_credentials.html", tab="credentials", infos=infos)
