@@ -1,11 +1,15 @@
-"""A signed-in browser-like client for page tests: cookies, form tokens, no Authorization."""
+"""A signed-in browser-like client for page tests (cookies, form tokens, no Authorization), and
+long build histories written straight into the CI tables."""
 
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
+from sqlalchemy import text
 
+from dockyard.store import Database
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -35,3 +39,22 @@ def post_form(client: httpx.Client, page: str, action: str,
     """Submit a form of `page` the way a browser does: with the page's form token."""
     token = form_token(client.get(page).text)
     return client.post(action, data={"csrf_token": token, **(data or {})})
+
+
+def insert_builds(server: DockyardServer, job: str, count: int) -> None:
+    """`count` finished builds #1..count of `job` (every 7th a FAILURE), written straight into
+    the server's CI tables as that many runs would leave them: long histories in seconds."""
+    db = Database(server.database())
+    try:
+        job_id = db.rows("SELECT id FROM ci_jobs WHERE name = :n", n=job)[0].id
+        now = time.time()
+        rows = [{"j": job_id, "n": n, "r": "SUCCESS" if n % 7 else "FAILURE", "t": now - count + n}
+                for n in range(1, count + 1)]
+        with db.transaction() as conn:
+            conn.execute(text("INSERT INTO ci_builds (job_id, number, state, result, cause, queued_at,"
+                              " started_at, finished_at)"
+                              " VALUES (:j, :n, 'DONE', :r, 'bulk', :t, :t, :t)"), rows)
+            conn.execute(text("UPDATE ci_jobs SET next_number = :n WHERE id = :j"),
+                         {"j": job_id, "n": count + 1})
+    finally:
+        db.close()

@@ -10,12 +10,10 @@ import time
 
 import httpx
 import pytest
-from sqlalchemy import text
 
-from dockyard.store import Database
 from tests.ci.conftest import Jenkins, inline_job_xml, jenkins, unique  # noqa: F401 - fixture
 from tests.conftest import DockyardServer
-from tests.ui.helpers import browser, post_form, sign_in
+from tests.ui.helpers import browser, insert_builds, post_form, sign_in
 
 SCRIPT = """pipeline { agent any
  parameters {
@@ -172,19 +170,7 @@ def test_history_of_a_thousand_builds_pages_through(server: DockyardServer, jenk
     name = unique("ui-thousand")
     script = "pipeline { agent any\n stages { stage('A') { steps { sh 'true' } } } }"
     jenkins.create(name, inline_job_xml(script))
-    db = Database(server.database())
-    try:
-        job_id = db.rows("SELECT id FROM ci_jobs WHERE name = :n", n=name)[0].id
-        now = time.time()
-        rows = [{"j": job_id, "n": n, "r": "SUCCESS" if n % 7 else "FAILURE", "t": now - 1000 + n}
-                for n in range(1, 1001)]
-        with db.transaction() as conn:
-            conn.execute(text("INSERT INTO ci_builds (job_id, number, state, result, cause, queued_at,"
-                              " started_at, finished_at)"
-                              " VALUES (:j, :n, 'DONE', :r, 'bulk', :t, :t, :t)"), rows)
-            conn.execute(text("UPDATE ci_jobs SET next_number = 1001 WHERE id = :j"), {"j": job_id})
-    finally:
-        db.close()
+    insert_builds(server, name, 1000)
     c = sign_in(server)
     seen: list[int] = []
     path: str | None = f"/job/{name}/"

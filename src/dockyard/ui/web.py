@@ -169,6 +169,14 @@ class Web:
         sign-in form, and renders PageError/BadRequest as error pages (never a stack trace)."""
 
         async def endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            response = await respond(request)
+            # the server's own time for the page (session, queries, rendering), which browsers'
+            # devtools and bench/ui.py read; a streamed body's time is not in it
+            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+            return response
+
+        async def respond(request: Request) -> Response:
             visitor = await self.visitor(request)
             if signed_in and not visitor.signed_in:
                 if request.method == "GET":
