@@ -24,7 +24,7 @@ from dockyard.auth.principal import ANONYMOUS, Principal, Role
 from dockyard.auth.scopes import ScopeError
 from dockyard.auth.scopes import normalize as normalize_scopes
 from dockyard.auth.scopes import parse as parse_scopes
-from dockyard.store import Database, utcnow
+from dockyard.store import Database, update_row, utcnow
 
 log = logging.getLogger(__name__)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,38}$")
@@ -175,7 +175,7 @@ class AuthService:
                 if not others:
                     raise AuthError(f"{username} is the last enabled administrator: make another user an"
                                     " administrator first")
-            conn.execute(text(f"UPDATE users SET {column} = :v WHERE id = :i"), {"v": value, "i": row.id})
+            update_row(conn, "users", {"id": row.id}, {column: value})
         with self._lock:  # remembered credentials carry the old flags
             self._verified.clear()
         user = self.get_user(username)

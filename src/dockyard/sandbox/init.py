@@ -291,12 +291,13 @@ def setup_host_view(merged: str, view: dict[str, Any], places: Placeholders) -> 
             later.append(target)
         elif os.path.lexists(target) and not os.path.islink(target):
             bind("/dev/null", target, readonly=True)
-    for path in view.get("extra_ro", []):
-        shown = any(_under(path, "/" + a) for a in allowed) and not any(_under(path, h) for h in hidden)
-        if os.path.isdir(path) and not shown:
-            bind(path, places.ensure(path, True), readonly=True)
     for path in view.get("tmpfs", []):
         mount("tmpfs", places.ensure(path, True), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m")
+    for path in view.get("extra_ro", []):  # after the tmpfs: an installation under /run stays shown
+        shown = any(_under(path, "/" + a) for a in allowed) and not any(_under(path, h) for h in hidden)
+        shown = shown and not any(_under(path, t) for t in view.get("tmpfs", []))
+        if os.path.isdir(path) and not shown:
+            bind(path, places.ensure(path, True), readonly=True)
     return later
 
 

@@ -48,17 +48,28 @@ def limits_from(raw: Mapping[str, object]) -> Limits:
 def host_view(hidden: tuple[Path, ...]) -> HostView:
     """The host's system directories read-only; the interpreter and Dockyard's own package
     added (the Kaniko stand-in runs Dockyard's builder), the data directory hidden."""
+    hide = [*HIDDEN, *(str(p) for p in hidden)]
+    return HostView(hide=tuple(hide), extra_ro=install_paths(tuple(hide)))
+
+
+def install_paths(hide: tuple[str, ...]) -> tuple[str, ...]:
+    """Where this Dockyard's interpreter, virtual environment and package live, wherever they
+    were installed (a checkout under /tmp or /root too), without any path that is or holds a
+    hidden one (a server started from the data directory's parent puts it on sys.path)."""
     import dockyard
 
     package = Path(dockyard.__file__).resolve().parent.parent
-    hide = [*HIDDEN, *(str(p) for p in hidden)]
     extra = {sys.prefix, sys.base_prefix, str(package)}
     extra |= {p for p in sys.path if p and os.path.isdir(p) and p.startswith("/")}
-    extra = {p for p in extra if not any(p == h or p.startswith(h.rstrip("/") + "/") for h in hide)}
-    return HostView(hide=tuple(hide), extra_ro=tuple(sorted(extra)))
+    return tuple(sorted(p for p in extra if not any(_under(p, h) or _under(h, p) for h in hide)))
 
 
-def build_mounts(workspace: Path, build_dir: Path, env: Mapping[str, str]) -> list[SandboxMount]:
+def _under(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def build_mounts(workspace: Path, build_dir: Path, env: Mapping[str, str],
+                 hidden: tuple[Path, ...] = ()) -> list[SandboxMount]:
     """What every step of a build gets: its workspace (read-write, at the same path), its own
     temp dir as /tmp, its scripts and credential files (read-only), the trace events file."""
     tmp = build_dir / "tmp"
@@ -68,6 +79,9 @@ def build_mounts(workspace: Path, build_dir: Path, env: Mapping[str, str]) -> li
         SandboxMount("bind", "/tmp", tmp, readonly=False, idmap=True),
         SandboxMount("bind", str(build_dir / "scripts"), build_dir / "scripts", readonly=True, idmap=True),
     ]
+    # The step's own /tmp covers the host's: an installation under /tmp is shown again on top.
+    hide = (*HIDDEN, *(str(p) for p in hidden), str(build_dir))
+    mounts += [SandboxMount("bind", p, Path(p)) for p in install_paths(hide) if _under(p, "/tmp")]
     secrets = build_dir / "secrets"
     if secrets.is_dir():  # withCredentials / credentials() files of this build only
         mounts.append(SandboxMount("bind", str(secrets), secrets, readonly=True, idmap=True))

@@ -149,7 +149,7 @@ class LocalExecutor:
         script_path.write_text(step.script)
         env = {**BASE_ENV, **step.env}
         argv = [step.shell or "/bin/sh", "-xe", str(script_path)]
-        mounts = build_mounts(self.spec.workspace, self.spec.build_dir, env)
+        mounts = build_mounts(self.spec.workspace, self.spec.build_dir, env, self.hidden)
         if container is None:
             agent = self.spec.containers.get(AGENT_CONTAINER)
             request = step_request(argv, env, step.cwd, mounts,
