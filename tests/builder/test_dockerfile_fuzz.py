@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dockyard.builder.dockerfile import DockerfileError, expand_instruction, parse, stages_needed
+from tests.fuzzing import mutations
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dockerfiles"
 GOOD = sorted((FIXTURES / "good").glob("*Dockerfile"))
@@ -37,26 +38,7 @@ _TOKENS = st.sampled_from(
 
 
 def _mutations(seed: str) -> st.SearchStrategy[str]:
-    edit = st.tuples(
-        st.sampled_from(["delete", "duplicate", "insert"]),
-        st.integers(0, len(seed)),
-        st.integers(1, 40),
-        _TOKENS,
-    )
-
-    def apply(edits: list[tuple[str, int, int, str]]) -> str:
-        text = seed
-        for kind, at, length, piece in edits:
-            at = min(at, len(text))
-            if kind == "delete":
-                text = text[:at] + text[at + length :]
-            elif kind == "duplicate":
-                text = text[:at] + text[at : at + length] + text[at:]
-            else:
-                text = text[:at] + piece + text[at:]
-        return text
-
-    return st.lists(edit, min_size=1, max_size=6).map(apply)
+    return mutations(seed, _TOKENS)
 
 
 def _parses_or_dockerfile_error(source: str) -> None:

@@ -13,7 +13,6 @@ import asyncio
 import base64
 import importlib.util
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from dockyard.ci.store import Build
 from dockyard.config import Settings
 from dockyard.events import EventBus
 from dockyard.store import Database
+from tests.ci.builds import finished
 from tests.ci.conftest import TUTORIAL, inline_job_xml, job_xml, make_repo
 from tests.conftest import require_tool
 
@@ -84,12 +84,7 @@ def run_build(tmp_path: Path, xml: str, **service: Any) -> tuple[Build, str]:
         try:
             job = ci.store.create_job("job", xml)
             build = ci.trigger(job, {}, "test")
-            deadline = time.monotonic() + 60
-            while ci.store.build("job", build.number).state != "DONE":
-                assert time.monotonic() < deadline, "build did not finish"
-                await asyncio.sleep(0.05)
-            done = ci.store.build("job", build.number)
-            return done, (tmp_path / "ci" / "job" / str(done.number) / "log").read_text()
+            return await finished(ci, "job", build.number, tmp_path / "ci", timeout=60)
         finally:
             await ci.stop()
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from dockyard.ci.store import Build
 from dockyard.config import Settings
 from dockyard.events import EventBus
 from dockyard.store import Database
+from tests.ci.builds import finished
 from tests.ci.conftest import Jenkins, inline_job_xml, unique
 
 
@@ -48,12 +48,7 @@ def run_build(
                 build = ci.trigger(job, {}, "test")
             else:
                 build = ci.scheduler.enqueue(job, cause="test", params=queued_params)
-            deadline = time.monotonic() + 120
-            while ci.store.build("job", build.number).state != "DONE":
-                assert time.monotonic() < deadline, "build did not finish"
-                await asyncio.sleep(0.05)
-            done = ci.store.build("job", build.number)
-            return done, (tmp_path / "ci" / "job" / str(done.number) / "log").read_text()
+            return await finished(ci, "job", build.number, tmp_path / "ci", timeout=120)
         finally:
             await ci.stop()
 

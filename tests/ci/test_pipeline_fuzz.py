@@ -21,6 +21,7 @@ from dockyard.ci.errors import PipelineError
 from dockyard.ci.jenkinsfile import parse_jenkinsfile
 from dockyard.ci.model import Pipeline
 from dockyard.ci.yamlpipeline import parse_yaml_pipeline
+from tests.fuzzing import mutations
 
 HERE = Path(__file__).parent
 TUTORIAL_JENKINSFILE = (HERE.parent / "fixtures" / "tutorial" / "Jenkinsfile").read_text()
@@ -43,28 +44,12 @@ def _parses_or_pipeline_error(parse: Any, source: str, filename: str) -> None:
     assert isinstance(result, Pipeline)
 
 
+_SYNTAX = st.sampled_from(list("{}[]()'\"$\\:=,;.\n #*&!|-") + ["${", "'''", '"""', "&a", "*a", "<<: "])
+
+
 def _mutations(seed: str) -> st.SearchStrategy[str]:
     """The seed with a few random edits: deletions, duplications, insertions of syntax characters."""
-    edit = st.tuples(
-        st.sampled_from(["delete", "duplicate", "insert"]),
-        st.integers(0, len(seed)),
-        st.integers(1, 40),
-        st.sampled_from(list("{}[]()'\"$\\:=,;.\n #*&!|-") + ["${", "'''", '"""', "&a", "*a", "<<: "]),
-    )
-
-    def apply(edits: list[tuple[str, int, int, str]]) -> str:
-        text = seed
-        for kind, at, length, piece in edits:
-            at = min(at, len(text))
-            if kind == "delete":
-                text = text[:at] + text[at + length :]
-            elif kind == "duplicate":
-                text = text[:at] + text[at : at + length] + text[at:]
-            else:
-                text = text[:at] + piece + text[at:]
-        return text
-
-    return st.lists(edit, min_size=1, max_size=6).map(apply)
+    return mutations(seed, _SYNTAX)
 
 
 # -- Jenkinsfile ------------------------------------------------------------------------------
