@@ -18,13 +18,15 @@ import pytest
 
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "bootcamp"
+# the test Kubernetes cluster's fixtures (k8s_cluster, k8s_namespace, k8s_registry) for any test
+pytest_plugins = ["tests.k8s.fixtures"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
@@ -82,15 +84,17 @@ class DockyardServer:
 
 
 def start_server(data_dir: Path, port: int | None = None, *extra: str,
-                 env: dict[str, str] | None = None, storage: str = "file://") -> DockyardServer:
+                 env: dict[str, str] | None = None, storage: str = "file://",
+                 host: str = "127.0.0.1") -> DockyardServer:
     """`env`: settings for this server only (e.g. DOCKYARD_WEBHOOK_ALLOWED_HOSTS=loopback for
     tests whose webhook receivers listen on 127.0.0.1, which the default refuses);
-    `storage`: its `--storage` URL. With DOCKYARD_TEST_DATABASE=postgresql its metadata lives
-    in a fresh database of the session's PostgreSQL server (tests/pgserver.py)."""
+    `storage`: its `--storage` URL; `host`: the loopback address it listens on (the test
+    cluster's gateway for a server that pods reach). With DOCKYARD_TEST_DATABASE=postgresql
+    its metadata lives in a fresh database of the session's PostgreSQL server (tests/pgserver.py)."""
     from tests import pgserver
 
     database_url = pgserver.database_for(data_dir) if pgserver.wanted() else ""
-    port = port or free_port()
+    port = port or free_port(host)
     log_path = data_dir.parent / f"dockyard-{port}.log"
     log_file = open(log_path, "ab")  # noqa: SIM115 - closed with the process
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -103,7 +107,7 @@ def start_server(data_dir: Path, port: int | None = None, *extra: str,
             "--data-dir",
             str(data_dir),
             "--host",
-            "127.0.0.1",
+            host,
             "--port",
             str(port),
             "--admin-user",
@@ -120,14 +124,14 @@ def start_server(data_dir: Path, port: int | None = None, *extra: str,
         stderr=subprocess.STDOUT,
         env=env,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"dockyard exited early:\n{log_path.read_text()}")
         try:
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return DockyardServer(url, f"127.0.0.1:{port}", data_dir, process, log_path, storage,
+                return DockyardServer(url, f"{host}:{port}", data_dir, process, log_path, storage,
                                       database_url)
         except httpx.HTTPError:
             pass

@@ -7,7 +7,6 @@ Each user of `s3_server` gets its own prefix in one bucket, so tests stay apart.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ import httpx
 import pytest
 
 from dockyard.registry.storage_s3_client import S3Client, S3Config
+from tests.buildcache import BuildFailed, build_once, cache_dir
 from tests.conftest import free_port
 from tests.processes import stop_process
 
@@ -28,10 +28,6 @@ VERSITYGW_VERSION = "v1.8.0"
 ACCESS_KEY = "dockyard-test"
 SECRET_KEY = "dockyard-test-secret-key"
 BUCKET = "dockyard"
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("DOCKYARD_TEST_CACHE") or Path.home() / ".cache" / "dockyard-test")
 
 
 def versitygw_binary() -> Path:
@@ -48,21 +44,21 @@ def go_binary(package: str, version: str, name: str) -> Path:
     if go is None:
         pytest.fail(f"these tests build {name} with Go: install Go (make deps-go) or put a"
                     f" {name} {version} binary at {target}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not target.exists():
-            staging = target.parent / f".build-{os.getpid()}"
-            proc = subprocess.run(
-                [go, "install", f"{package}@{version}"],
-                env={**os.environ, "GOBIN": str(staging), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"},
-                capture_output=True, text=True, timeout=1800,
-            )
-            if proc.returncode != 0:
-                pytest.fail(f"building {name} {version} failed:\n{proc.stderr[-4000:]}")
-            os.replace(staging / package.rsplit("/", 1)[-1], target)
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+
+    def install(staging: Path) -> None:
+        proc = subprocess.run(
+            [go, "install", f"{package}@{version}"],
+            env={**os.environ, "GOBIN": str(staging), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"},
+            capture_output=True, text=True, timeout=1800,
+        )
+        if proc.returncode != 0:
+            raise BuildFailed(f"building {name} {version} failed:\n{proc.stderr[-4000:]}")
+        os.replace(staging / package.rsplit("/", 1)[-1], staging / name)
+
+    try:
+        return build_once(target, install)
+    except BuildFailed as exc:
+        pytest.fail(str(exc))
 
 
 @dataclass
