@@ -12,8 +12,9 @@ Public surface for other packages:
 - Listens to `git.push` on the event bus (a `dockyard.events.PushEvent`: CI reads its
   `clone_url`, `branch`, `after`, `git_dir`, `pusher`, `deleted`); publishes `ci.build.started` and
   `ci.build.finished` (`job`, `number`, `result`, `commit`, `url`).
-- `parse_jenkinsfile(text)`, `parse_yaml_pipeline(text)` -> `Pipeline`; errors are `PipelineError`
-  with `file:line:col`.
+- `parse_jenkinsfile(text)`, `parse_yaml_pipeline(text)`, `parse_pipeline(text, filename)` ->
+  `Pipeline`; errors are `PipelineError` with `file:line:col`. `parse_job_xml(xml)` -> the job's
+  SCM URL, branch spec and script path (`JobConfigError`).
 - `format_trace(trace)`: a build's trace (as `/api/ci/.../trace` returns it) as a text table.
 - For the web UI's pages: `load_trace(path)`, `read_from(log, offset)` (the files behind
   `scheduler.paths(job, n)`), `Build`, `Job`, the states `QUEUED`/`DONE`, `JobError`, `JobNotFound`.
@@ -27,8 +28,10 @@ from dockyard.ci.access import JobForbidden
 from dockyard.ci.buildlog import format_trace, load_trace, read_from
 from dockyard.ci.errors import PipelineError
 from dockyard.ci.jenkinsfile import parse_jenkinsfile
+from dockyard.ci.jobxml import JobConfigError, parse_job_xml
 from dockyard.ci.migrations import MIGRATIONS
 from dockyard.ci.params import forbidden_env_name
+from dockyard.ci.parsing import parse_pipeline
 from dockyard.ci.store import DONE, QUEUED, Build, Job, JobError, JobNotFound
 from dockyard.ci.yamlpipeline import parse_yaml_pipeline
 from dockyard.lazyimport import lazy_exports
@@ -46,6 +49,7 @@ __all__ = [
     "QUEUED",
     "Build",
     "Job",
+    "JobConfigError",
     "JobError",
     "JobForbidden",
     "JobNotFound",
@@ -60,6 +64,8 @@ __all__ = [
     "format_trace",
     "open_ci",
     "parse_jenkinsfile",
+    "parse_job_xml",
+    "parse_pipeline",
     "parse_yaml_pipeline",
 ]
 

@@ -1,0 +1,153 @@
+"""`dockyard doctor` without a cluster, against a real `dockyard up`: the server-only checks, the
+output formats and the exit status (1 when a build would fail, 0 otherwise, 2 for usage)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.ci.conftest import unique
+from tests.conftest import ADMIN_USER, DockyardServer, free_port, start_server
+from tests.doctor.helpers import admin_http, doctor, login, repo_with_job, tutorial_jenkinsfile
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A HOME without ~/.kube/config: no cluster unless a test names one."""
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+def test_the_tutorial_template_is_healthy_without_a_cluster(server: DockyardServer, tmp_path: Path,
+                                                            home: Path) -> None:
+    jenkinsfile = tmp_path / "Jenkinsfile"
+    jenkinsfile.write_text(tutorial_jenkinsfile(server.host_port))
+    r = doctor("--url", server.url, *login(), "--jenkinsfile", str(jenkinsfile), "--json", home=home)
+    assert r.code == 0, r.out
+    doc = r.json()
+    assert doc["ok"] is True and doc["exit_code"] == 0
+    assert set(doc) == {"ok", "exit_code", "context", "summary", "findings"}
+    assert r.statuses("server.reach") == ["ok"]
+    assert r.statuses("ci.crumb") == ["ok"]
+    assert r.statuses("template.items") == ["ok"]
+    # :${GIT_SHA} and :latest go to one repository: one token request
+    assert r.statuses("registry.push") == ["ok"]
+    skipped = r.finding("kubernetes.config", "skipped")
+    assert "no cluster configured" in skipped["message"] and "--kubeconfig" in skipped["fix"]
+    assert r.finding("registry.image")["status"] == "skipped"  # gcr.io: never fetched from here
+    assert doc["summary"]["problem"] == 0
+
+
+def test_a_secret_volume_without_items_is_named_with_the_fixed_yaml(server: DockyardServer, tmp_path: Path,
+                                                                   home: Path) -> None:
+    jenkinsfile = tmp_path / "Jenkinsfile"
+    jenkinsfile.write_text(tutorial_jenkinsfile(server.host_port, items=False))
+    r = doctor("--url", server.url, *login(), "--jenkinsfile", str(jenkinsfile), home=home)
+    assert r.code == 1, r.out
+    assert "PROBLEM" in r.out
+    assert "/kaniko/.docker/.dockerconfigjson" in r.out and "/kaniko/.docker/config.json" in r.out
+    assert "UNAUTHORIZED" in r.out
+    assert "items: [{key: .dockerconfigjson, path: config.json}]" in r.out
+    assert "a build would fail" in r.out.splitlines()[-1]
+
+
+def test_no_credentials_skip_the_job_checks(server: DockyardServer, home: Path) -> None:
+    r = doctor("--url", server.url, "--job", "anything", "--no-cluster", "--json", home=home)
+    assert r.code == 0, r.out
+    assert r.statuses("server.auth") == ["warning"]
+    assert r.statuses("job.config") == ["skipped"]
+    assert "--no-cluster" in r.finding("kubernetes.config")["message"]
+
+
+def test_an_unreachable_server_is_one_clear_problem(home: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    r = doctor("--url", url, *login(), "--no-cluster", home=home)
+    assert r.code == 1
+    assert f"cannot reach Dockyard at {url}" in r.out and "dockyard up" in r.out
+
+
+def test_a_wrong_password_is_a_problem(server: DockyardServer, home: Path) -> None:
+    r = doctor("--url", server.url, *login(ADMIN_USER, "wrong"), "--no-cluster", "--json", home=home)
+    assert r.code == 1
+    assert "rejects user 'admin'" in r.finding("server.auth", "problem")["message"]
+
+
+def test_an_api_token_needs_no_crumb(server: DockyardServer, home: Path) -> None:
+    with server.client() as c:
+        token = c.post(f"/api/v1/users/{ADMIN_USER}/tokens", json={"name": unique("doctor")}).json()["sha1"]
+    r = doctor("--url", server.url, "--token", token, "--no-cluster", "--json", home=home)
+    assert r.code == 0, r.out
+    assert "API token" in r.finding("ci.crumb", "ok")["message"]
+
+
+def test_usage_errors_exit_2(server: DockyardServer, tmp_path: Path, home: Path) -> None:
+    r = doctor("--url", server.url, *login(), "--job", "x", "--jenkinsfile", str(tmp_path / "J"), home=home)
+    assert r.code == 2 and "not both" in r.err
+    r = doctor("--url", server.url, "--user", "admin", "--no-cluster", home=home)  # no password, no tty
+    assert r.code == 2 and "needs a password" in r.err
+
+
+def test_a_job_is_read_through_the_servers_permission_check(server: DockyardServer, home: Path) -> None:
+    alice, bob = unique("alice"), unique("bob")
+    server.add_user(alice, "alice-pw")
+    server.add_user(bob, "bob-pw")
+    repo, job = repo_with_job(server, alice, "alice-pw", tutorial_jenkinsfile(server.host_port), private=True)
+
+    mine = doctor("--url", server.url, *login(alice, "alice-pw"), "--job", job, "--no-cluster", "--json",
+                  home=home)
+    assert f"builds {repo} branch main from Jenkinsfile" in mine.finding("job.config", "ok")["message"]
+    assert mine.statuses("template.items") == ["ok"]
+    assert mine.statuses("git.http") == ["ok"]
+    # alice's own namespace on the registry is not bootcamp: she may not push there
+    push = mine.finding("registry.push", "problem")
+    assert f"{alice!r}" in push["message"] and "bootcamp/hello-kaniko" in push["message"]
+    assert mine.code == 1
+
+    # bob is told exactly what /job/NAME/ tells him: no such job
+    theirs = doctor("--url", server.url, *login(bob, "bob-pw"), "--job", job, "--no-cluster", "--json",
+                    home=home)
+    assert theirs.code == 1
+    refused = theirs.finding("job.config", "problem")
+    assert refused["message"] == f"no job named {job!r} that {bob} may see"
+    assert "git.http" not in theirs.out and "template.items" not in theirs.out
+    with server.client(bob, "bob-pw") as c:
+        assert c.get(f"/job/{job}/api/json").status_code == 404
+    nope = unique("nope")
+    missing = doctor("--url", server.url, *login(bob, "bob-pw"), "--job", nope, "--no-cluster", "--json",
+                     home=home)
+    assert missing.finding("job.config", "problem")["message"] == f"no job named {nope!r} that {bob} may see"
+
+
+def test_an_image_missing_from_the_registry_is_a_problem(server: DockyardServer, tmp_path: Path,
+                                                         home: Path) -> None:
+    jenkinsfile = tmp_path / "Jenkinsfile"
+    image = f"{server.host_port}/library/{unique('nothing')}:1"
+    jenkinsfile.write_text(tutorial_jenkinsfile(server.host_port, image=image))
+    r = doctor("--url", server.url, *login(), "--jenkinsfile", str(jenkinsfile), "--no-cluster", "--json",
+               home=home)
+    assert r.code == 1
+    problem = r.finding("registry.image", "problem")
+    assert image in problem["message"] and "does not exist" in problem["message"]
+    assert "skopeo copy" in problem["fix"]
+
+
+def test_a_webhook_to_dockyards_own_ci_is_a_warning(tmp_path: Path, home: Path) -> None:
+    server = start_server(tmp_path / "data", env={"DOCKYARD_WEBHOOK_ALLOWED_HOSTS": "loopback"})
+    try:
+        owner = unique("hooks")
+        server.add_user(owner, "pw")
+        repo, job = repo_with_job(server, owner, "pw", tutorial_jenkinsfile(server.host_port))
+        with admin_http(server) as http:
+            r = http.post(f"/api/v1/repos/{repo}/hooks", json={
+                "type": "gitea", "active": True, "events": ["push"],
+                "config": {"url": f"{server.url}/api/ci/hooks/gitea", "content_type": "json"}})
+            assert r.status_code == 201, r.text
+        result = doctor("--url", server.url, *login(), "--job", job, "--no-cluster", "--json", home=home)
+    finally:
+        server.stop()
+    assert "in-process" in result.finding("git.webhook", "ok")["message"]
+    warning = result.finding("git.webhook", "warning")
+    assert "builds start twice" in warning["message"] and "DELETE" in warning["fix"]
+    assert result.statuses("git.ssh") == ["skipped"]  # no SSH URL advertised
