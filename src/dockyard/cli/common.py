@@ -52,6 +52,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         admin_user=getattr(args, "admin_user", None),
         admin_password=getattr(args, "admin_password", None),
         public_url=getattr(args, "public_url", None),
+        ssh_port=getattr(args, "ssh_port", None),
         storage=getattr(args, "storage", None) or None,
         database_url=getattr(args, "database_url", None) or None,
     )

@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              " start and stored in the data dir)",
     )
     parser.add_argument("--public-url", help="URL clients use to reach this server")
+    parser.add_argument("--ssh-port", type=int, metavar="PORT",
+                        help="serve git over SSH on this port (default: $DOCKYARD_SSH_PORT, else off)")
     add_storage(parser)
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
@@ -43,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     # httpx logs every request URL at INFO; webhook and registry URLs may carry credentials.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # asyncssh (git over SSH) logs every connection, channel and auth step at INFO
+    logging.getLogger("asyncssh").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         settings = settings_from(args)
     except ValueError as exc:  # a bad DOCKYARD_* value, named in the message

@@ -64,6 +64,15 @@ def _seconds(name: str, raw: str) -> float:
     return value
 
 
+def _port_or_off(name: str, raw: str) -> int | None:
+    if raw.strip().lower() in _OFF:
+        return None
+    port = _positive_int(name, raw)
+    if port > 65535:
+        raise ValueError(f"{name} must be a TCP port (1-65535) or off, got {raw!r}")
+    return port
+
+
 def _switch(_name: str, raw: str) -> bool:
     return raw.strip().lower() not in _OFF
 
@@ -92,6 +101,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOCKYARD_CI_MAX_PARALLEL": ("ci_max_parallel", _positive_int),
     "DOCKYARD_CI_PREWARM": ("ci_prewarm", _switch),
     "DOCKYARD_KANIKO_ALIAS": ("kaniko_images", _image_prefixes),
+    "DOCKYARD_SSH_PORT": ("ssh_port", _port_or_off),
 }
 
 
@@ -121,6 +131,7 @@ class Settings:
     ci_max_parallel: int = DEFAULT_CI_MAX_PARALLEL
     ci_prewarm: bool = True  # keep a pre-started `dockyard executor` for the Kaniko stand-in
     kaniko_images: tuple[str, ...] = DEFAULT_KANIKO_IMAGES  # images whose steps run Dockyard's executor
+    ssh_port: int | None = None  # git over SSH on this port (on `host`); None: no SSH server
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -1,4 +1,4 @@
-"""The git server: smart HTTP, a Gitea-compatible `/api/v1`, push events and webhooks.
+"""The git server: smart HTTP, SSH (when on), a Gitea-compatible `/api/v1`, push events and webhooks.
 
 Public surface for other packages:
 

@@ -132,3 +132,23 @@ MIGRATIONS.append(
         ),
     )
 )
+
+# SSH public keys of users (Gitea's `public_key`): git over SSH authenticates with them
+# (dockyard.git.sshkeys); a key's fingerprint identifies it across all users.
+MIGRATIONS.append(
+    Migration(
+        "git.0005-public-keys",
+        (
+            """CREATE TABLE git_public_keys (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                title VARCHAR(255) NOT NULL,
+                content TEXT NOT NULL,
+                fingerprint VARCHAR(100) NOT NULL UNIQUE,
+                created_at VARCHAR(40) NOT NULL,
+                last_used_at VARCHAR(40),
+                UNIQUE (user_id, title)
+            )""",
+        ),
+    )
+)

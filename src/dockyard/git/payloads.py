@@ -77,7 +77,10 @@ def org_as_owner_json(org: Org, base_url: str) -> dict[str, Any]:
 
 def repo_json(
     repo: Repo, base_url: str, owner: dict[str, Any], *, empty: bool, role: Role | None = None,
+    ssh_base: str = "",
 ) -> dict[str, Any]:
+    """Gitea's `Repository`; `ssh_base` (dockyard.git.sshpaths.ssh_url_base) is '' while the SSH
+    server is off, and so is `ssh_url` then (as Gitea with SSH disabled)."""
     html_url = f"{base_url}/{repo.owner}/{repo.name}"
     permissions = None
     if role is not None:
@@ -102,7 +105,7 @@ def repo_json(
         "html_url": html_url,
         "url": f"{base_url}/api/v1/repos/{repo.full_name}",
         "link": "",
-        "ssh_url": "",  # Gitea leaves it empty while SSH is disabled; Dockyard has no SSH server
+        "ssh_url": f"{ssh_base}{repo.full_name}.git" if ssh_base else "",
         "clone_url": f"{html_url}.git",
         "original_url": "",
         "website": repo.website,

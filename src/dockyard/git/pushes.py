@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from dockyard.auth import Principal
+from dockyard.auth import Principal, Role
 from dockyard.events import CREATE, DELETE, PUSH, EventBus, PushEvent
 from dockyard.git.bare import BareRepo, CommitInfo
 from dockyard.git.gitcmd import ZERO_SHA
@@ -47,12 +47,14 @@ class PushNotifier:
         deliverer: Deliverer,
         bus: EventBus,
         base_url: Callable[[], str],
+        ssh_base: str = "",
     ) -> None:
         self.repos = repos
         self.hooks = hooks
         self.deliverer = deliverer
         self.bus = bus
         self.base_url = base_url
+        self.ssh_base = ssh_base  # '' while git over SSH is off (see repository_json)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def on_push(self, repo: Repo, pusher: Principal, updates: list[RefUpdate],
@@ -91,7 +93,7 @@ class PushNotifier:
             bare = self.repos.bare(repo)
             sender = self._sender(pusher, base)
             empty = all(u.deleted for u in updates) and await bare.is_empty()
-            repository = self._repository(repo, base, empty=empty)
+            repository = self.repository_json(repo, base, empty=empty)
             for update in updates:
                 branch = update.branch
                 short = branch or update.tag or update.ref
@@ -156,8 +158,11 @@ class PushNotifier:
                     "full_name": "", "email": ""}
         return user_json(user, base)
 
-    def _repository(self, repo: Repo, base: str, *, empty: bool) -> dict[str, Any]:
-        return repo_json(repo, base, self.owner_json(repo.owner, base), empty=empty)
+    def repository_json(self, repo: Repo, base: str, *, empty: bool,
+                        role: Role | None = None) -> dict[str, Any]:
+        """Gitea's `Repository` of `repo` (API answers and webhook payloads alike)."""
+        return repo_json(repo, base, self.owner_json(repo.owner, base), empty=empty, role=role,
+                         ssh_base=self.ssh_base)
 
     def owner_json(self, owner: str, base: str) -> dict[str, Any]:
         from dockyard.git.payloads import org_as_owner_json

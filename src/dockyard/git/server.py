@@ -1,15 +1,18 @@
-"""GitServer: composes storage, smart HTTP, the Gitea API, push events and webhooks."""
+"""GitServer: composes storage, smart HTTP, git over SSH (when on), the Gitea API, push events
+and webhooks."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute, Mount
 
 from dockyard.git.api.common import ApiContext
 from dockyard.git.api.contents import ContentsApi
 from dockyard.git.api.hooks import HookApi, send_test_delivery
+from dockyard.git.api.keys import KeysApi
 from dockyard.git.api.protections import ProtectionApi
 from dockyard.git.api.repos import RepoApi
 from dockyard.git.api.statuses import StatusApi
@@ -20,10 +23,15 @@ from dockyard.git.pushes import PushNotifier
 from dockyard.git.pushlog import install_hooks
 from dockyard.git.repos import Repo, RepoService
 from dockyard.git.smarthttp import SmartHTTP
+from dockyard.git.sshkeys import PublicKeyStore
+from dockyard.git.sshpaths import ssh_url_base
 from dockyard.git.statuses import StatusStore, record_ci_statuses
 from dockyard.git.webhooks import Deliverer, Hook, HookStore
 from dockyard.http import HostMatchList
 from dockyard.services import Services
+
+if TYPE_CHECKING:
+    from dockyard.git.sshserver import GitSSHServer
 
 
 class GitServer:
@@ -38,8 +46,12 @@ class GitServer:
         self.repos = RepoService(root, db, auth)
         self.hooks = HookStore(db, HostMatchList.parse(settings.webhook_allowed_hosts))
         self.deliverer = Deliverer(self.hooks, settings.webhook_retry_delays)
+        self.settings = settings
+        ssh_base = ssh_url_base(settings.base_url, settings.ssh_port) if settings.ssh_port else ""
         self.notifier = PushNotifier(self.repos, self.hooks, self.deliverer, bus,
-                                     lambda: settings.base_url)
+                                     lambda: settings.base_url, ssh_base)
+        self.keys = PublicKeyStore(db)  # SSH keys: the API manages them, the SSH server reads them
+        self.ssh: GitSSHServer | None = None
         self.protections = ProtectionStore(db)
         self.statuses = StatusStore(db)  # read by the web UI's commit badges
         record_ci_statuses(bus, self.repos, self.statuses)
@@ -58,7 +70,8 @@ class GitServer:
         """The Gitea-compatible API under /api/v1."""
         routes: list[BaseRoute] = []
         for api in (UserApi(self.api), RepoApi(self.api), ContentsApi(self.api),
-                    StatusApi(self.api), HookApi(self.api), ProtectionApi(self.api)):
+                    StatusApi(self.api), HookApi(self.api), ProtectionApi(self.api),
+                    KeysApi(self.api, self.keys)):
             routes += api.routes()
         return [Mount("/api/v1", routes=routes)]
 
@@ -71,8 +84,17 @@ class GitServer:
 
     async def start(self) -> None:
         await self.deliverer.start()
+        if self.settings.ssh_port:
+            from dockyard.git.sshserver import HOST_KEY_NAME, GitSSHServer  # loads asyncssh
+
+            self.ssh = GitSSHServer(self.smart_http, self.keys, self.repos.auth,
+                                    self.settings.secrets_dir / HOST_KEY_NAME, self.settings.host,
+                                    self.settings.ssh_port)
+            await self.ssh.start()
 
     async def stop(self) -> None:
+        if self.ssh is not None:
+            await self.ssh.stop()
         await self.notifier.drain_quickly()
         await self.deliverer.stop()
 

@@ -15,8 +15,10 @@ import os
 import re
 import tempfile
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -42,6 +44,15 @@ BODY_IDLE_TIMEOUT = 300.0
 _PROTOCOL_RE = re.compile(r"^[A-Za-z0-9=:._-]{1,200}$")
 
 PushCallback = Callable[[Repo, Principal, list[RefUpdate]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class AccessRefused:
+    """Why a git request may not go on: an HTTP status (401 asks for credentials) and the text
+    the client shows (HTTP body or SSH stderr)."""
+
+    status: int
+    message: str
 
 
 class SmartHTTP:
@@ -106,17 +117,29 @@ class SmartHTTP:
         if isinstance(target, Response):
             return target
         repo, principal = target
+        gzip = encoding in ("gzip", "x-gzip")
+        proc, done = await self.run_service(service, repo, principal, self._protocol(request),
+                                            lambda proc: _feed(request, proc, gzip=gzip))
+        return _git_response(self._stream(proc, done, b""), f"application/x-{service}-result")
+
+    async def run_service(
+        self, service: str, repo: Repo, principal: Principal, protocol: str,
+        feed: Callable[[asyncio.subprocess.Process], Coroutine[Any, Any, None]], *,
+        stateless: bool = True,
+    ) -> tuple[asyncio.subprocess.Process, asyncio.Task[None]]:
+        """Start `service` on an authorised repository for HTTP (`--stateless-rpc`) or SSH (one
+        full-duplex exchange): a push gets the protected-branch rules and its push log, and the
+        returned task ends after the push's events, webhooks and CI triggers have fired."""
         push_log = rules_file = None
         if service == "git-receive-pack":
             push_log = self._temp_file("push-", b"")
             rules = self.protections.rules_for(repo.id, principal)
             if rules is not None:
                 rules_file = self._temp_file("rules-", json.dumps(rules).encode())
-        proc = await self._spawn(service, repo, self._protocol(request), advertise=False,
-                                 push_log=push_log, rules_file=rules_file)
-        feeder = asyncio.create_task(_feed(request, proc, gzip=encoding in ("gzip", "x-gzip")))
-        done = self._supervise(service, proc, feeder, repo, principal, push_log, rules_file)
-        return _git_response(self._stream(proc, done, b""), f"application/x-{service}-result")
+        proc = await self._spawn(service, repo, protocol, advertise=False, push_log=push_log,
+                                 rules_file=rules_file, stateless=stateless)
+        feeder = asyncio.create_task(feed(proc))
+        return proc, self._supervise(service, proc, feeder, repo, principal, push_log, rules_file)
 
     def _temp_file(self, prefix: str, content: bytes) -> Path:
         fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix=prefix)
@@ -126,7 +149,7 @@ class SmartHTTP:
 
     async def _spawn(
         self, service: str, repo: Repo, protocol: str, *, advertise: bool,
-        push_log: Path | None, rules_file: Path | None = None,
+        push_log: Path | None, rules_file: Path | None = None, stateless: bool = True,
     ) -> asyncio.subprocess.Process:
         env = {}
         if protocol:
@@ -141,7 +164,7 @@ class SmartHTTP:
             "-c", "uploadpack.allowFilter=true",
             "-c", "uploadpack.allowAnySHA1InWant=true",
             "-c", "receive.advertisePushOptions=false",
-            service.removeprefix("git-"), "--stateless-rpc",
+            service.removeprefix("git-"), *(["--stateless-rpc"] if stateless else []),
         ]
         if advertise:
             argv.append("--advertise-refs")
@@ -213,43 +236,55 @@ class SmartHTTP:
                 await proc.wait()
         finally:
             if not finished:
-                # The client went away: keep draining so git can finish (or fail) on its own.
-                task = asyncio.create_task(_drain(proc))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
+                self.keep_draining(proc)
+
+    def keep_draining(self, proc: asyncio.subprocess.Process) -> None:
+        """The client went away: keep reading git's output so it can finish (or fail) on its
+        own, and a push that git accepted still fires its events."""
+        task = asyncio.create_task(_drain(proc))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # auth ------------------------------------------------------------------------------
     async def _authorize(self, request: Request, service: str) -> tuple[Repo, Principal] | Response:
-        owner = request.path_params["owner"]
-        name = strip_git_suffix(request.path_params["repo"])
-        try:
-            validate_owner(owner)
-            validate_repo(name)
-        except InvalidName as exc:
-            return PlainTextResponse(f"{exc}\n", status_code=400)
         creds = parse_authorization(request.headers.get("authorization"))
         principal = await run_in_threadpool(self.auth.authenticate, creds)
-        if principal is None:
-            return _challenge("Invalid username, password or token.")
+        owner, name = request.path_params["owner"], request.path_params["repo"]
+        if principal is None:  # a bad name is a 400 whoever asks
+            bad = _bad_name(owner, name)
+            return PlainTextResponse(f"{bad}\n", status_code=400) if bad else \
+                _challenge("Invalid username, password or token.")
+        access = self.access(principal, owner, name, service)
+        if isinstance(access, Repo):
+            return access, principal
+        if access.status == 401:
+            return _challenge(access.message)
+        return PlainTextResponse(f"{access.message}\n", status_code=access.status)
+
+    def access(self, principal: Principal, owner: str, name: str,
+               service: str) -> Repo | AccessRefused:
+        """The one permission check of git over HTTP and SSH: the repository `principal` may
+        read (git-upload-pack) or write (git-receive-pack), or why not, as an HTTP status."""
+        bad = _bad_name(owner, name)
+        if bad:
+            return AccessRefused(400, bad)
+        name = strip_git_suffix(name)
         repo = self.repos.get(owner, name)
         role = self.repos.role(principal, repo) if repo is not None else Role.NONE
         if repo is None or role < Role.READ:
             # Missing and hidden look the same; anonymous users are asked to log in.
             if principal.is_anonymous:
-                return _challenge("Authentication required.")
-            return PlainTextResponse(f"Repository {owner}/{name} not found.\n", status_code=404)
+                return AccessRefused(401, "Authentication required.")
+            return AccessRefused(404, f"Repository {owner}/{name} not found.")
         if service == "git-receive-pack" and role < Role.WRITE:
             if principal.is_anonymous:
-                return _challenge(f"Authentication required to push to {repo.full_name}.")
-            return PlainTextResponse(
-                f"User {principal.username} has no write permission on {repo.full_name}.\n",
-                status_code=403,
-            )
+                return AccessRefused(401, f"Authentication required to push to {repo.full_name}.")
+            return AccessRefused(
+                403, f"User {principal.username} has no write permission on {repo.full_name}.")
         pushing = service == "git-receive-pack"
         if not principal.allows("repository", pushing):  # (public-only: role() is NONE)
-            return PlainTextResponse(f"{missing_scope('repository', pushing)}\n",
-                                     status_code=403)
-        return repo, principal
+            return AccessRefused(403, missing_scope("repository", pushing))
+        return repo
 
     @staticmethod
     def _protocol(request: Request) -> str:
@@ -329,6 +364,15 @@ def _git_response(body: AsyncIterator[bytes], content_type: str) -> Response:
             "Expires": "Fri, 01 Jan 1980 00:00:00 GMT",
         },
     )
+
+
+def _bad_name(owner: str, name: str) -> str | None:
+    try:
+        validate_owner(owner)
+        validate_repo(strip_git_suffix(name))
+    except InvalidName as exc:
+        return str(exc)
+    return None
 
 
 def _challenge(message: str) -> Response:

@@ -89,9 +89,9 @@ async def send_test_delivery(ctx: ApiContext, repo: Repo, hook: Hook, username: 
     notifier = ctx.notifier
     base = ctx.base_url
     user = ctx.auth.get_user(username)
-    from dockyard.git.payloads import repo_json, user_json
+    from dockyard.git.payloads import user_json
 
     sender = user_json(user, base) if user else {"login": username}
-    repository = repo_json(repo, base, notifier.owner_json(repo.owner, base), empty=False)
+    repository = notifier.repository_json(repo, base, empty=False)
     payload = await notifier.push_payload(bare, repo, update, repository, sender)
     return ctx.deliverer.enqueue(hook, "push", payload)

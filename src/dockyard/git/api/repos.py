@@ -52,13 +52,9 @@ class RepoApi:
         ]
 
     async def to_json(self, repo: Repo, principal: Principal | None) -> dict[str, Any]:
-        from dockyard.git.payloads import repo_json
-
-        base = self.ctx.base_url
         role = self.ctx.repos.role(principal, repo) if principal is not None else None
         empty = await self.ctx.repos.bare(repo).is_empty()
-        return repo_json(repo, base, self.ctx.notifier.owner_json(repo.owner, base), empty=empty,
-                         role=role)
+        return self.ctx.notifier.repository_json(repo, self.ctx.base_url, empty=empty, role=role)
 
     # create ------------------------------------------------------------------------
     async def create_for_user(self, request: Request) -> Response:
