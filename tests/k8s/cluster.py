@@ -34,7 +34,7 @@ from tests.k8s.host import (
     clean_slot,
     create_bridge,
     create_cgroup_root,
-    stop_slot_processes,
+    forward_service,
 )
 
 SERVICE_RANGE = "10.96.0.0/16"
@@ -146,6 +146,7 @@ class Cluster:
         self._start_apiserver(credentials, etcd_url, api_port)
         self._import_pause()
         self._wait_api(credentials)
+        forward_service(self.slot, SERVICE_ADDRESS, 443, f"{self.gateway}:{api_port}")
         self._start_controller_manager(credentials)
         self._start_scheduler(credentials)
         self._start_kubelet(credentials)
@@ -186,7 +187,9 @@ class Cluster:
             "plugins": [
                 {"type": "bridge", "bridge": self.slot.bridge, "isGateway": True, "ipMasq": False,
                  "ipam": {"type": "host-local", "dataDir": str(cni / "ipam"),
-                          "ranges": [[{"subnet": self.slot.subnet, "gateway": self.gateway}]]}},
+                          "ranges": [[{"subnet": self.slot.subnet, "gateway": self.gateway}]],
+                          # Services: only the `kubernetes` one, forwarded by host.forward_service
+                          "routes": [{"dst": SERVICE_RANGE}]}},
                 {"type": "tuning", "sysctl": {"net.ipv4.conf.eth0.route_localnet": "1"}},
             ],
         }
@@ -376,10 +379,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     def stop(self) -> None:
         """Stop everything by PID, unmount, delete the bridge and cgroups; keep the logs."""
         try:
-            stop_slot_processes(self.slot, _STOP_ORDER)
+            clean_slot(self.slot, _STOP_ORDER, keep=("logs",))
             for process in self.processes.values():
                 process.poll()
-            clean_slot(self.slot, keep=("logs",))
         finally:
             self.slot.release()
 
@@ -402,7 +404,8 @@ def environment_problems() -> list[str]:
     if os.geteuid() != 0:
         problems.append("root (the kubelet, containerd and the pod network need it)")
     for tool, package in (("containerd", "containerd"), ("ctr", "containerd"), ("runc", "runc"),
-                          ("etcd", "etcd-server"), ("ip", "iproute2"), ("openssl", "openssl")):
+                          ("etcd", "etcd-server"), ("ip", "iproute2"), ("iptables", "iptables"),
+                          ("openssl", "openssl")):
         if shutil.which(tool) is None:
             problems.append(f"{tool} (apt-get install {package})")
     if shutil.which("go") is None and not binaries_dir().exists():

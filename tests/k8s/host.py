@@ -16,6 +16,7 @@ import ctypes
 import fcntl
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -298,6 +299,28 @@ def create_bridge(slot: Slot) -> None:
     Path(f"/proc/sys/net/ipv4/conf/{slot.bridge}/route_localnet").write_text("1\n")
 
 
+def _iptables(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["iptables", "-w", "5", *args], capture_output=True, text=True)
+
+
+def forward_service(slot: Slot, service: str, port: int, target: str) -> None:
+    """Pods' connections to `service`:`port` go to `target` (HOST:PORT on the gateway): the one
+    rule of kube-proxy the tests need, for the `kubernetes` Service in-cluster clients use."""
+    result = _iptables("-t", "nat", "-A", "PREROUTING", "-i", slot.bridge, "-d", f"{service}/32",
+                       "-p", "tcp", "--dport", str(port), "-m", "comment", "--comment",
+                       slot.cgroup_root, "-j", "DNAT", "--to-destination", target)
+    if result.returncode != 0:
+        raise RuntimeError(f"iptables could not forward {service}:{port}: {result.stderr.strip()}")
+
+
+def _remove_forwards(slot: Slot) -> None:
+    listed = _iptables("-t", "nat", "-S", "PREROUTING")
+    for rule in listed.stdout.splitlines():
+        words = shlex.split(rule)
+        if words[:1] == ["-A"] and slot.cgroup_root in words:
+            _iptables("-t", "nat", "-D", *words[1:])
+
+
 def create_cgroup_root(slot: Slot) -> None:
     """The slot's cgroup root (in every v1 hierarchy); the kubelet puts its pods below it."""
     if _unified():
@@ -330,17 +353,20 @@ def _remove_cgroups(slot: Slot) -> None:
                     time.sleep(0.05)  # processes that were just killed leave it a moment later
 
 
-def clean_slot(slot: Slot, keep: tuple[str, ...] = ()) -> None:
-    """Everything a cluster of this slot left: processes, mounts, network namespaces, the bridge,
-    cgroups and the state directory (but the entries named in `keep`)."""
-    namespaces = _network_namespaces(slot)
-    stop_slot_processes(slot, ["kubelet", "containerd"])
+def clean_slot(slot: Slot, order: list[str] | None = None, keep: tuple[str, ...] = ()) -> None:
+    """Stop a cluster of this slot (its processes in `order`, the kubelet first) and remove what
+    it leaves: mounts, network namespaces, the bridge, its iptables rule, cgroups and the state
+    directory (but the entries named in `keep`)."""
+    namespaces = _network_namespaces(slot)  # before containerd deletes the task directories
+    stop_slot_processes(slot, order or ["kubelet", "containerd"])
     unmount_all(slot.state)
     for ns in namespaces:
         _umount(str(ns))
         with contextlib.suppress(OSError):
             ns.unlink()
     _ip("link", "del", slot.bridge)
+    if shutil.which("iptables"):
+        _remove_forwards(slot)
     _remove_cgroups(slot)
     if slot.state.exists():
         for entry in slot.state.iterdir():

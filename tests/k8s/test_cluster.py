@@ -61,6 +61,26 @@ def test_private_image_without_pull_secret_is_refused(
         k8s_cluster.wait_pod(k8s_namespace, "nosecret", "Succeeded")
 
 
+def test_pod_reaches_the_api_server_through_the_kubernetes_service(
+        k8s_cluster: Cluster, k8s_namespace: str, k8s_registry: PodImages) -> None:
+    """An in-cluster client (kubectl with the pod's service account token, CA and
+    KUBERNETES_SERVICE_HOST) reaches the API server and is who RBAC says it is."""
+    secret = k8s_registry.pull_secret(k8s_cluster, k8s_namespace)
+    command = "/k8s/kubectl get --raw /version && /k8s/kubectl auth whoami -o name; /k8s/kubectl get pods"
+    manifest = pod("incluster", k8s_registry.busybox, command, secret=secret)
+    manifest["spec"]["volumes"] = [{"name": "k8s", "hostPath": {
+        "path": str(k8s_cluster.binaries), "type": "Directory"}}]
+    manifest["spec"]["containers"][0]["volumeMounts"] = [
+        {"name": "k8s", "mountPath": "/k8s", "readOnly": True}]
+    applied = k8s_cluster.apply(manifest, "-n", k8s_namespace)
+    assert applied.returncode == 0, applied.stderr
+    k8s_cluster.wait_pod(k8s_namespace, "incluster", "Failed")  # `get pods` is forbidden
+    logs = k8s_cluster.kubectl("logs", "-n", k8s_namespace, "incluster").stdout
+    assert '"gitVersion": "v1.36.3"' in logs
+    assert f"system:serviceaccount:{k8s_namespace}:default" in logs
+    assert 'pods is forbidden: User "system:serviceaccount:' in logs
+
+
 def test_exec_streams_output_and_returns_the_exit_code(
         k8s_cluster: Cluster, k8s_namespace: str, k8s_registry: PodImages) -> None:
     secret = k8s_registry.pull_secret(k8s_cluster, k8s_namespace)
