@@ -22,34 +22,24 @@ _WARNING = re.compile(r'^\d{3} \S+ "(.*)"$')
 
 
 def check_dry_run(report: Report, cluster: Cluster, pod: dict[str, Any]) -> None:
-    from kubernetes.client.exceptions import ApiException
-
     ns = cluster.namespace
     try:
-        _data, _status, headers = cluster.call(cluster.core().create_namespaced_pod_with_http_info,
-                                               ns, pod, dry_run="All")
-    except ApiException as e:
-        _denied(report, cluster, e.status or 0, api_message(e))
-        return
+        status, warnings, body = cluster.send("POST", f"/api/v1/namespaces/{ns}/pods", pod,
+                                              [("dryRun", "All")])
     except Exception as e:  # noqa: BLE001 - timeouts and connection failures
         report.add(AREA, "admission.dry-run", PROBLEM,
                    f"the dry-run create of the build pod failed: {api_message(e)}",
                    fix="check that the API server is reachable (see kubernetes above)")
         return
-    for text in _warnings(headers):
+    if status >= 300:
+        _denied(report, cluster, status, str(body.get("message") or f"HTTP {status}"))
+        return
+    for value in warnings:
+        m = _WARNING.match(value.strip())
+        text = m.group(1) if m else value.strip()
         report.add(AREA, "admission.warning", WARNING, f"the API server warns about the build pod: {text}")
     report.add(AREA, "admission.dry-run", OK,
                f"the build pod passes admission in namespace {ns} (server-side dry-run create)")
-
-
-def _warnings(headers: Any) -> list[str]:
-    raw = headers.getlist("Warning") if hasattr(headers, "getlist") else \
-        [v for k, v in (headers or {}).items() if k.lower() == "warning"]
-    out = []
-    for value in raw:
-        m = _WARNING.match(value.strip())
-        out.append(m.group(1) if m else value.strip())
-    return out
 
 
 def _denied(report: Report, cluster: Cluster, status: int, message: str) -> None:

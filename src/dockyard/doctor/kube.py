@@ -34,6 +34,26 @@ class Cluster:
         """One API call with the doctor's timeout (connect and read)."""
         return method(*args, _request_timeout=(self.timeout, self.timeout), **kwargs)
 
+    def send(self, method: str, path: str, body: Any = None,
+             query: list[tuple[str, str]] | None = None) -> tuple[int, list[str], dict[str, Any]]:
+        """One request with a manifest sent exactly as given: (status, Warning headers, JSON body).
+        The typed methods validate bodies against their models first, which refuses what the API
+        server accepts (`cpu: 1`, a number, in the tutorial's template)."""
+        params = self.api.param_serialize(
+            method=method, resource_path=path, query_params=query or [],
+            header_params={"Content-Type": "application/json", "Accept": "application/json"},
+            body=body, auth_settings=["BearerToken"])
+        response = self.api.call_api(*params, _request_timeout=(self.timeout, self.timeout))
+        data = response.read() or b""
+        headers = response.getheaders()
+        warnings = headers.getlist("Warning") if hasattr(headers, "getlist") else \
+            [v for k, v in dict(headers or {}).items() if k.lower() == "warning"]
+        try:
+            doc = json.loads(data) if data else {}
+        except ValueError:
+            doc = {"message": data.decode(errors="replace")[:500]}
+        return int(response.status), list(warnings), doc if isinstance(doc, dict) else {}
+
     def core(self) -> Any:
         from kubernetes import client
 

@@ -131,7 +131,9 @@ def _build_checks(report: Report, options: DoctorOptions, target: JobTarget | No
                    "the pod network was not probed: pass --probe-image IMAGE (a busybox image the cluster"
                    " can pull) to run a short pod that fetches " + ", ".join(urls))
         return
-    check_from_pod(report, cluster, options.probe_image, urls, pull_secrets(pod))
+    # the registry secret is a docker-registry secret too: it pulls the probe image from the registry
+    usable = [n for n in pull_secrets(pod) + config_secrets if n in facts.logins]
+    check_from_pod(report, cluster, options.probe_image, urls, list(dict.fromkeys(usable)))
 
 
 def _login_from(facts: SecretFacts, names: list[str], host: str) -> RegistryLogin | None:

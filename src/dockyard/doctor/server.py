@@ -82,7 +82,8 @@ def check_server(report: Report, server: Server) -> bool:
         version = ""
     if "+dockyard-" not in version:
         report.add(AREA, "server.reach", PROBLEM,
-                   f"{server.url} does not answer as a Dockyard server (/api/v1/version: HTTP {r.status_code})",
+                   f"{server.url} does not answer as a Dockyard server"
+                   f" (/api/v1/version: HTTP {r.status_code})",
                    fix="pass --url with the address `dockyard up` prints")
         return False
     version = version.split("+dockyard-", 1)[1]

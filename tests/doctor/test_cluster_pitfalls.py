@@ -1,0 +1,278 @@
+"""The tutorial's pitfalls reproduced on the real test cluster (tests/k8s) and diagnosed by
+`dockyard doctor`: each test breaks one thing, checks that the cluster really fails the way the
+doctor says, applies the fix the doctor prints, and checks that the doctor is then satisfied.
+
+The job is the tutorial's (its Jenkinsfile with the registry address changed) in a repository
+of a Dockyard that listens on the cluster's gateway, so pods reach it as a build would."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, free_port
+from tests.doctor.helpers import Result, doctor, login, repo_with_job, tutorial_jenkinsfile
+from tests.k8s.cluster import Cluster
+from tests.k8s.images import PodImages
+from tests.k8s.pki import UNPRIVILEGED_USER
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Setup:
+    cluster: Cluster
+    namespace: str
+    images: PodImages
+    home: Path
+
+    @property
+    def registry(self) -> str:
+        return self.images.server.host_port
+
+    def job(self, **template: object) -> str:
+        """A job building the tutorial's Jenkinsfile (with `template` changes) on the gateway server."""
+        text = tutorial_jenkinsfile(self.registry, **template)  # type: ignore[arg-type]
+        return repo_with_job(self.images.server, ADMIN_USER, ADMIN_PASSWORD, text)[1]
+
+    def secret(self, name: str = "harbor-auth", password: str = ADMIN_PASSWORD,
+               server: str | None = None) -> None:
+        """The tutorial's B.3, in the build namespace."""
+        made = self.cluster.kubectl("create", "secret", "docker-registry", name, "-n", self.namespace,
+                                    f"--docker-server={server or self.registry}",
+                                    f"--docker-username={ADMIN_USER}", f"--docker-password={password}")
+        assert made.returncode == 0, made.stderr
+
+    def doctor(self, job: str, *extra: str, kubeconfig: Path | None = None) -> Result:
+        return doctor("--url", self.images.server.url, *login(), "--job", job,
+                      "--kubeconfig", str(kubeconfig or self.cluster.kubeconfig),
+                      "--namespace", self.namespace,
+                      "--json", *extra, home=self.home)
+
+    def run_fix(self, fix: str) -> None:
+        """Run the kubectl lines of a finding's fix as the cluster's administrator."""
+        lines = [line for line in fix.splitlines() if line.startswith("kubectl ")]
+        assert lines, fix
+        for line in lines:
+            args = shlex.split(line.replace("USER", ADMIN_USER).replace("PASSWORD", ADMIN_PASSWORD))[1:]
+            done = self.cluster.kubectl(*args)
+            assert done.returncode == 0, f"{line}: {done.stderr}"
+
+
+@pytest.fixture
+def setup(k8s_cluster: Cluster, k8s_namespace: str, k8s_registry: PodImages, tmp_path: Path) -> Setup:
+    home = tmp_path / "home"
+    home.mkdir()
+    return Setup(k8s_cluster, k8s_namespace, k8s_registry, home)
+
+
+def _events(setup: Setup, pod: str, reason: str, wait: float = 60) -> list[str]:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        got = setup.cluster.kubectl("get", "events", "-n", setup.namespace, "-o", "json",
+                                    "--field-selector", f"involvedObject.name={pod}")
+        items = json.loads(got.stdout or "{}").get("items", [])
+        found = [e["message"] for e in items if e["reason"] == reason]
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"no {reason} event for pod {pod}")
+
+
+def _secret_pod(setup: Setup, name: str, items: bool) -> dict[str, object]:
+    """A busybox pod with the registry secret mounted at /kaniko/.docker, as the template does."""
+    secret: dict[str, object] = {"secretName": "harbor-auth"}
+    if items:
+        secret["items"] = [{"key": ".dockerconfigjson", "path": "config.json"}]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {
+        "restartPolicy": "Never", "imagePullSecrets": [{"name": "harbor-auth"}],
+        "containers": [{"name": "kaniko", "image": setup.images.busybox,
+                        "command": ["sh", "-c", "ls -A /kaniko/.docker"],
+                        "volumeMounts": [{"name": "docker-config", "mountPath": "/kaniko/.docker"}]}],
+        "volumes": [{"name": "docker-config", "secret": secret}]}}
+
+
+def test_an_all_good_namespace_exits_0(setup: Setup) -> None:
+    setup.secret()
+    job = setup.job()
+    r = setup.doctor(job, "--probe-image", setup.images.busybox)
+    assert r.code == 0, r.out
+    for check in ("kubernetes.reach", "rbac.pods", "rbac.pods/exec", "rbac.pods/log", "rbac.events",
+                  "rbac.secrets", "admission.dry-run", "secret.auths", "template.items", "registry.push",
+                  "git.http"):
+        assert r.statuses(check) == ["ok"], (check, r.out)
+    # the pod reached the registry and the git server on the gateway
+    reached = [f["message"] for f in r.json()["findings"] if f["check"] == "network.reach"]
+    assert len(reached) == 2 and all(f["status"] == "ok" for f in r.json()["findings"]
+                                     if f["check"] == "network.reach"), r.out
+    assert any("/v2/ (HTTP 401)" in m for m in reached) and any("info/refs" in m for m in reached)
+    left = setup.cluster.kubectl("get", "pods", "-n", setup.namespace, "-o", "name").stdout
+    assert left == ""  # the probe pod is gone
+
+
+def test_a_secret_without_items_gives_kaniko_no_config_json(setup: Setup) -> None:
+    setup.secret()
+    # the cluster's side of the pitfall: without items the file is .dockerconfigjson
+    for name, items in (("plain", False), ("mapped", True)):
+        made = setup.cluster.apply(_secret_pod(setup, name, items), "-n", setup.namespace)
+        assert made.returncode == 0, made.stderr
+        setup.cluster.wait_pod(setup.namespace, name)
+    def files(pod: str) -> list[str]:  # without the kubelet's own ..data and ..<timestamp>
+        listing = setup.cluster.kubectl("logs", "-n", setup.namespace, pod).stdout.split()
+        return [name for name in listing if not name.startswith("..")]
+
+    assert files("plain") == [".dockerconfigjson"]
+    assert files("mapped") == ["config.json"]
+
+    r = setup.doctor(setup.job(items=False))
+    assert r.code == 1
+    problem = r.finding("template.items", "problem")
+    assert "/kaniko/.docker/.dockerconfigjson" in problem["message"]
+    assert "Kaniko reads /kaniko/.docker/config.json" in problem["message"]
+    assert "items: [{key: .dockerconfigjson, path: config.json}]" in problem["fix"]
+    assert r.statuses("secret.auths") == ["ok"]  # the secret itself is fine: only the layout is wrong
+
+
+def test_a_missing_secret_is_named_with_the_command_that_creates_it(setup: Setup) -> None:
+    # the cluster's side: the pod waits in FailedMount within seconds
+    made = setup.cluster.apply(_secret_pod(setup, "nosecret", True), "-n", setup.namespace)
+    assert made.returncode == 0, made.stderr
+    assert any("harbor-auth" in m for m in _events(setup, "nosecret", "FailedMount"))
+
+    job = setup.job()
+    r = setup.doctor(job)
+    assert r.code == 1
+    problem = r.finding("secret.exists", "problem")
+    assert f"secret 'harbor-auth' does not exist in namespace {setup.namespace}" in problem["message"]
+    assert "FailedMount" in problem["message"]
+    assert problem["fix"] == ("kubectl create secret docker-registry harbor-auth"
+                              f" --namespace {setup.namespace}"
+                              f" --docker-server={setup.registry} --docker-username=USER"
+                              " --docker-password=PASSWORD")
+    assert r.statuses("registry.push") == ["skipped"]
+    setup.run_fix(problem["fix"])
+    again = setup.doctor(job)
+    assert again.code == 0, again.out
+    assert again.statuses("secret.auths") == again.statuses("registry.push") == ["ok"]
+
+
+def test_a_wrong_password_or_registry_in_the_secret(setup: Setup) -> None:
+    job = setup.job()
+    setup.secret(password="wrong")
+    r = setup.doctor(job)
+    assert r.code == 1
+    problem = r.finding("registry.push", "problem")
+    assert "refuses user 'admin' (secret harbor-auth)" in problem["message"]
+
+    setup.cluster.kubectl("delete", "secret", "harbor-auth", "-n", setup.namespace)
+    setup.secret(server=f"127.0.0.1:{free_port()}")
+    r = setup.doctor(job)
+    problem = r.finding("secret.auths", "problem")
+    assert f"not for {setup.registry}" in problem["message"]
+    setup.run_fix(problem["fix"])
+    assert setup.doctor(job).code == 0
+
+
+def test_pod_security_restricted_is_quoted_and_fixed(setup: Setup) -> None:
+    setup.secret()
+    job = setup.job()
+    labelled = setup.cluster.kubectl("label", "namespace", setup.namespace,
+                                     "pod-security.kubernetes.io/enforce=restricted")
+    assert labelled.returncode == 0, labelled.stderr
+    r = setup.doctor(job)
+    assert r.code == 1
+    problem = r.finding("admission.pod-security", "problem")
+    assert "enforces 'restricted'" in problem["message"]
+    assert 'violates PodSecurity "restricted:latest"' in problem["detail"]
+    assert 'container "kaniko" must set securityContext.allowPrivilegeEscalation=false' in problem["detail"]
+    setup.run_fix(problem["fix"])
+    assert setup.doctor(job).statuses("admission.dry-run") == ["ok"]
+
+
+def test_a_validating_admission_policy_is_quoted_and_fixed(setup: Setup) -> None:
+    setup.secret()
+    job = setup.job()
+    name = f"doctor-{uuid.uuid4().hex[:8]}"
+    message = "build pods must not use images from gcr.io"
+    policy = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+              "metadata": {"name": name}, "spec": {
+                  "failurePolicy": "Fail",
+                  "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                                                          "operations": ["CREATE"], "resources": ["pods"]}]},
+                  "validations": [{
+                      "expression": "object.spec.containers.all(c, !c.image.startsWith('gcr.io/'))",
+                      "message": message}]}}
+    binding = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+               "metadata": {"name": f"{name}-binding"}, "spec": {
+                   "policyName": name, "validationActions": ["Deny"],
+                   "matchResources": {"namespaceSelector": {"matchLabels": {
+                       "kubernetes.io/metadata.name": setup.namespace}}}}}
+    try:
+        for manifest in (policy, binding):
+            applied = setup.cluster.apply(manifest)
+            assert applied.returncode == 0, applied.stderr
+        r = _until(lambda: setup.doctor(job), lambda r: "admission.policy" in r.out)  # policies load async
+        assert r.code == 1
+        problem = r.finding("admission.policy", "problem")
+        assert f"ValidatingAdmissionPolicy '{name}' (binding '{name}-binding')" in problem["message"]
+        assert message in problem["detail"]
+        setup.run_fix(problem["fix"])
+        fixed = _until(lambda: setup.doctor(job), lambda r: r.code == 0)
+        warning = fixed.finding("admission.warning", "warning")
+        assert message in warning["message"]
+    finally:
+        setup.cluster.kubectl("delete", "validatingadmissionpolicybinding", f"{name}-binding")
+        setup.cluster.kubectl("delete", "validatingadmissionpolicy", name)
+
+
+def test_a_user_without_rbac_is_told_which_verbs(setup: Setup) -> None:
+    setup.secret()
+    job = setup.job()
+    r = setup.doctor(job, kubeconfig=setup.cluster.user_kubeconfig)
+    assert r.code == 1
+    pods = r.finding("rbac.pods", "problem")
+    assert pods["message"].startswith(f"{UNPRIVILEGED_USER} may not create, get, list, watch, delete pods"
+                                      f" in namespace {setup.namespace}")
+    for check, verbs in (("rbac.pods/exec", "create pods/exec"), ("rbac.pods/log", "get pods/log"),
+                         ("rbac.events", "list, watch events"), ("rbac.secrets", "get secrets")):
+        assert f"may not {verbs}" in r.finding(check, "problem")["message"]
+    assert r.statuses("admission.dry-run") == ["skipped"]  # needs create pods
+    assert r.statuses("secret.exists") == ["skipped"]  # needs get secrets
+    for check in ("rbac.pods", "rbac.pods/exec", "rbac.pods/log", "rbac.events", "rbac.secrets"):
+        fix = r.finding(check, "problem")["fix"]
+        assert f"--user={UNPRIVILEGED_USER}" in fix
+        setup.run_fix(fix)
+    again = setup.doctor(job, kubeconfig=setup.cluster.user_kubeconfig)
+    assert again.code == 0, again.out
+    assert again.statuses("admission.dry-run") == ["ok"]
+
+
+def test_a_registry_pods_cannot_reach(setup: Setup) -> None:
+    """The tutorial's addresses work from the host; a loopback one does not from a pod."""
+    setup.secret()
+    loopback = f"127.0.0.1:{setup.registry.rsplit(':', 1)[1]}"
+    text = tutorial_jenkinsfile(setup.registry).replace(f"--destination={setup.registry}",
+                                                        f"--destination={loopback}")
+    job = repo_with_job(setup.images.server, ADMIN_USER, ADMIN_PASSWORD, text)[1]
+    r = setup.doctor(job, "--probe-image", setup.images.busybox)
+    assert r.code == 1
+    problem = r.finding("network.reach", "problem")
+    assert f"cannot reach http://{loopback}/v2/" in problem["message"]
+    assert "refused" in problem["detail"].lower() or "timed out" in problem["detail"]
+
+
+def _until(run: Callable[[], Result], done: Callable[[Result], bool], wait: float = 30) -> Result:
+    """`run()` again until `done` (admission policies reach the API server's cache asynchronously)."""
+    deadline = time.monotonic() + wait
+    while True:
+        result = run()
+        if done(result) or time.monotonic() > deadline:
+            return result
+        time.sleep(1)
