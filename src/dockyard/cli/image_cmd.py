@@ -6,7 +6,9 @@ or mmdebstrap) into a one-layer base image and pushes it, so base images can be 
 reference), an OCI layout (`oci:DIR[:TAG]`) and an archive (`oci-archive:FILE` or
 `docker-archive:FILE`; the one Dockyard writes is both); `dockyard image inspect` prints what a
 registry, layout or archive holds. Sources are read lazily: inspect downloads no layer, and a
-copy between repositories of one registry mounts layers instead of moving them."""
+copy between repositories of one registry mounts layers instead of moving them.
+`dockyard image self --push REF` builds Dockyard's own image (server, build-pod agent, Kaniko
+stand-in) with Dockyard's builder."""
 
 from __future__ import annotations
 
@@ -28,6 +30,9 @@ if TYPE_CHECKING:  # the CLI imports dockyard.oci lazily so that --help stays fa
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     _add_copy_inspect(sub)
+    from dockyard.cli.selfimage_cmd import add_self_parser
+
+    add_self_parser(sub)
     imp = sub.add_parser("import", help="make a one-layer image from a root filesystem and push it")
     imp.add_argument(
         "--rootfs",
@@ -122,6 +127,10 @@ def _add_copy_inspect(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     from dockyard import oci
 
+    if args.action == "self":
+        from dockyard.cli.selfimage_cmd import run_self
+
+        return run_self(args)
     action = {"import": _import, "copy": _copy, "inspect": _inspect}[args.action]
     try:
         return action(args)

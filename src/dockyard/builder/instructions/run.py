@@ -138,6 +138,7 @@ class RunStep(Step):
         return SandboxMount("bind", mount.target, source, readonly=True)
 
     def execute(self, stage: StageState, build: BuildEnv) -> Change | None:
+        from dockyard.builder.podrun import run_step  # the sandbox, or chroot in Dockyard's pod
         from dockyard.builder.snapshot import (
             TreeState,
             prune_copied_up_dirs,
@@ -145,7 +146,7 @@ class RunStep(Step):
             tree_diff_entries,
         )
         from dockyard.builder.users import resolve_user
-        from dockyard.sandbox import RunRequest, run_in_sandbox
+        from dockyard.sandbox import RunRequest
 
         i = self.instruction
         assert isinstance(i, RunInstruction)
@@ -174,12 +175,12 @@ class RunStep(Step):
         if build.overlay:
             request.upper = build.new_dir("run") / "upper"
             request.upper.mkdir()
-            result = run_in_sandbox(request, output)
+            result = run_step(request, output)
             remove_placeholders(request.upper, result.created)
             prune_copied_up_dirs(request.upper, stage.rootfs)
             return Change(upper=request.upper, lower=stage.rootfs)
         before = TreeState(stage.rootfs)
-        result = run_in_sandbox(request, output)
+        result = run_step(request, output)
         remove_placeholders(stage.rootfs, [p for p in result.created
                                            if _new_path(before, p)])
         return Change(entries=tree_diff_entries(before, TreeState(stage.rootfs)))
