@@ -1,5 +1,7 @@
 """Clone and push a repository with >= 50 MB of history through Dockyard and through
-`git daemon`, in the same run, alternating rounds; print medians and the ratios.
+`git daemon`, in the same run, alternating rounds; print medians and the ratios. Each round
+also clones the same repository from Dockyard over SSH (its built-in server, `--ssh-port`, with
+a key added through `/api/v1/user/keys`, OpenSSH as the client).
 
 Also measures how soon a push event reaches the in-process bus (Dockyard's app under uvicorn
 in this process, subscribed to `git.push`) and how soon a signed webhook reaches a receiver.
@@ -116,12 +118,13 @@ def git_daemon(base: Path) -> Iterator[str]:
 
 
 @contextmanager
-def dockyard(data: Path) -> Iterator[str]:
+def dockyard(data: Path, ssh_port: int) -> Iterator[str]:
     port = free_port()
     log = open(data.parent / "dockyard.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "dockyard", "up", "--data-dir", str(data), "--port", str(port),
-         "--admin-user", ADMIN[0], "--admin-password", ADMIN[1], "--log-level", "warning"],
+         "--admin-user", ADMIN[0], "--admin-password", ADMIN[1], "--log-level", "warning",
+         "--ssh-port", str(ssh_port)],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **LOOPBACK_HOOKS})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -137,6 +140,19 @@ def dockyard(data: Path) -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=15)
         log.close()
+
+
+def ssh_client(work: Path, dy_url: str, env: dict[str, str]) -> dict[str, str]:
+    """A new ed25519 key, added to the administrator through the Gitea API; the environment
+    that makes git use OpenSSH with it (and only it)."""
+    key = work / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    response = httpx.post(dy_url + "/api/v1/user/keys", auth=ADMIN,
+                          json={"title": "bench", "key": Path(f"{key}.pub").read_text()})
+    response.raise_for_status()
+    command = (f"ssh -F /dev/null -i {key} -o IdentitiesOnly=yes -o BatchMode=yes "
+               f"-o UserKnownHostsFile={work / 'known_hosts'} -o StrictHostKeyChecking=accept-new")
+    return {**env, "GIT_SSH_COMMAND": command, "GIT_SSH_VARIANT": "ssh"}
 
 
 class Receiver:
@@ -232,10 +248,13 @@ def main() -> int:
         daemon_base = work / "daemon"
         daemon_base.mkdir()
         times: dict[str, dict[str, list[float]]] = {
-            "dockyard": {"push": [], "clone": []}, "git daemon": {"push": [], "clone": []}}
+            "dockyard": {"push": [], "clone": []}, "git daemon": {"push": [], "clone": []},
+            "dockyard ssh": {"clone": []}}
         webhook_ms: list[float] = []
         receiver = Receiver()
-        with dockyard(work / "data") as dy_url, git_daemon(daemon_base) as daemon_url:
+        ssh_port = free_port()
+        with dockyard(work / "data", ssh_port) as dy_url, git_daemon(daemon_base) as daemon_url:
+            ssh_env = ssh_client(work, dy_url, env)
             for rnd in range(args.rounds):
                 repo = f"r{rnd}"
                 # Dockyard: an empty repository with a webhook, pushed over HTTP
@@ -266,6 +285,12 @@ def main() -> int:
                     times[name]["clone"].append(timed(env, "clone", "-q", "--bare", url,
                                                       str(dest)))
                     shutil.rmtree(dest)
+                    if name == "dockyard":  # the same repository over SSH, right after HTTP
+                        dest = work / f"clone-ssh-{rnd}"
+                        ssh_url = f"ssh://git@127.0.0.1:{ssh_port}/admin/{repo}.git"
+                        times["dockyard ssh"]["clone"].append(
+                            timed(ssh_env, "clone", "-q", "--bare", ssh_url, str(dest)))
+                        shutil.rmtree(dest)
         print(f"\n{'operation':<8} {'dockyard (s)':>13} {'git daemon (s)':>15} {'ratio':>7}")
         for op in ("push", "clone"):
             dy = statistics.median(times["dockyard"][op])
@@ -274,6 +299,12 @@ def main() -> int:
         print(f"({args.rounds} rounds, medians; ratio = dockyard / git daemon, goal <= 1.15x; "
               f"{size:.0f} MB pack = {size / statistics.median(times['dockyard']['push']):.0f}"
               " MB/s push through Dockyard)")
+        ssh = statistics.median(times["dockyard ssh"]["clone"])
+        http = statistics.median(times["dockyard"]["clone"])
+        daemon = statistics.median(times["git daemon"]["clone"])
+        print(f"\nclone of the same repository: dockyard over SSH {ssh:.2f} s, over HTTP {http:.2f} s, "
+              f"git daemon {daemon:.2f} s; SSH / git daemon {ssh / daemon:.2f}x, SSH / HTTP "
+              f"{ssh / http:.2f}x ({size / ssh:.0f} MB/s over SSH; OpenSSH client, asyncssh server)")
         bus_ms, small_hook_ms = event_latency(work, env, pushes=20, receiver=receiver)
         print(f"\npush -> git.push event on the bus: median {statistics.median(bus_ms):+.1f} ms, "
               f"max {max(bus_ms):+.1f} ms after `git push` returned (20 small pushes; goal "

@@ -408,3 +408,30 @@ def test_ssh_port_setting() -> None:
     for bad in ("70000", "-1", "ssh"):
         with pytest.raises(ValueError, match="DOCKYARD_SSH_PORT"):
             Settings.from_environ({"DOCKYARD_SSH_PORT": bad})
+
+
+def test_keys_in_the_web_ui(ssh_server: SSHServer, git: Git, alice: Account, tmp_path: Path) -> None:
+    from tests.ui.helpers import post_form, sign_in
+
+    server = ssh_server.server
+    name = create_repo(server, alice)["full_name"]
+    key = new_key(tmp_path)
+    browser = sign_in(server, alice.username, alice.password)
+    try:
+        page = "/user/settings/keys"
+        assert "No keys." in browser.get(page).text and ssh_server.url("")[:-5] in browser.get(page).text
+        bad = post_form(browser, page, page, {"title": "bad", "content": "ssh-rsa nonsense"})
+        assert bad.status_code == 422 and "invalid key content" in bad.text
+        assert post_form(browser, page, page, {"title": "laptop", "content": key.public}).status_code == 303
+        listed = browser.get(page).text
+        assert "laptop" in listed and key.fingerprint in listed
+        assert git.run("ls-remote", ssh_server.url(name), env=git_ssh(tmp_path, key)).stdout
+        with client(server, alice) as c:
+            key_id = c.get("/api/v1/user/keys").json()[0]["id"]
+        assert post_form(browser, page, "/user/settings/keys/delete",
+                         {"id": str(key_id)}).status_code == 303
+        assert "No keys." in browser.get(page).text
+    finally:
+        browser.close()
+    gone = git.run("ls-remote", ssh_server.url(name), env=git_ssh(tmp_path, key), check=False)
+    assert gone.returncode != 0 and "Permission denied (publickey)" in gone.stderr

@@ -26,6 +26,7 @@ from dockyard.ui.registry_pages import RegistryPages
 from dockyard.ui.repo_pages import RepoPages, not_found_on_git_error
 from dockyard.ui.sessions import LoginLimiter, SessionStore
 from dockyard.ui.settings_pages import SettingsPages
+from dockyard.ui.ssh_keys import SSHKeys
 from dockyard.ui.web import STATIC, Web
 
 __all__ = ["MIGRATIONS", "WebUI"]
@@ -43,6 +44,7 @@ class WebUI:
         self.parts = Components(git, ci, registry)
         self.account = Account(self.web, services.auth, self.sessions, limiter)
         self.tokens = Tokens(self.web, services.auth)
+        self.ssh_keys = SSHKeys(self.web, git)
         self.home = Home(self.web, self.parts, PushLog(services.db, services.events))
         self.ci = CIPages(self.web, ci)
         self.repos = RepoPages(self.web, git, lambda: services.settings.base_url)
@@ -62,6 +64,10 @@ class WebUI:
             Route("/user/settings/applications", page(self.tokens.show, signed_in=True), methods=["GET"]),
             Route("/user/settings/applications", page(self.tokens.create, signed_in=True), methods=["POST"]),
             Route("/user/settings/applications/delete", page(self.tokens.revoke, signed_in=True),
+                  methods=["POST"]),
+            Route("/user/settings/keys", page(self.ssh_keys.show, signed_in=True), methods=["GET"]),
+            Route("/user/settings/keys", page(self.ssh_keys.add, signed_in=True), methods=["POST"]),
+            Route("/user/settings/keys/delete", page(self.ssh_keys.delete, signed_in=True),
                   methods=["POST"]),
             Mount("/assets", app=StaticFiles(directory=STATIC), name="assets"),
             Route("/repo/create", page(self.repos.create_form, signed_in=True), methods=["GET"]),
