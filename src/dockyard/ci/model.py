@@ -41,10 +41,12 @@ POST_CONDITIONS = (
 
 @dataclass(frozen=True)
 class Interp:
-    """`${expr}` inside a GString: a dotted name, resolved against the build's environment."""
+    """`${expr}` inside a GString: `expr` is its text; `code` its parsed Groovy expression
+    (`dockyard.ci.groovy.ast`), evaluated by the interpreter when it is more than a name."""
 
     expr: str
     pos: Pos
+    code: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class EnvVar:
     value: str | GString = ""
     credential_id: str = ""
     pos: Pos | None = None
+    code: Any = field(default=None, compare=False)  # a Groovy expression (`sh(...).trim()`)
 
 
 @dataclass(frozen=True)
@@ -97,17 +100,20 @@ class Options:
     timeout_seconds: float | None = None
     disable_concurrent: bool = False
     keep_builds: int | None = None
+    timestamps: bool = False
 
 
 @dataclass(frozen=True)
 class Condition:
-    """`when` conditions: branch (glob), environment (name/value), not/allOf/anyOf (children)."""
+    """`when` conditions: branch (glob), environment (name/value), not/allOf/anyOf (children),
+    expression (`code`)."""
 
     kind: str
     pattern: str = ""
     name: str = ""
     value: str = ""
     children: tuple[Condition, ...] = ()
+    code: Any = field(default=None, compare=False)  # `expression { ... }`: a Groovy block
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,15 @@ from dockyard.ci.buildlog import BuildPaths, ConsoleLog, Trace
 from dockyard.ci.checkout import checkout_workspace
 from dockyard.ci.errors import PipelineError, check_size
 from dockyard.ci.executor.interface import AgentSpec, Executor, ExecutorError, StepHandle
+from dockyard.ci.groovy.interpreter import evaluate, start_session
+from dockyard.ci.groovy.values import to_string, truth
 from dockyard.ci.model import Condition, EnvVar, Parameter, Pipeline, Post, Stage, Step
 from dockyard.ci.params import forbidden_env_name
 from dockyard.ci.parsing import parse_pipeline_off_loop
 from dockyard.ci.podtemplate import CredentialLookup, parse_pod_template
 from dockyard.ci.scm import branch_glob, local_owner, strip_credentials
 from dockyard.ci.steps import BuildAborted, BuildCredentials, Ctx, StepFailed, interpolate, step_for
+from dockyard.ci.steps.timestamps import timestamped
 from dockyard.ci.store import ABORTED, FAILURE, SUCCESS, UNSTABLE, Build, Job
 from dockyard.credentials import job_credentials
 from dockyard.http import HostMatchList
@@ -85,6 +88,7 @@ class BuildRunner:
         self.abort_reason: str | None = None
         self.failed = False
         self.unstable = False
+        self.marked = SUCCESS  # currentBuild.result = ..., catchError, unstable(): the build goes on
         self.stage_results: list[dict[str, Any]] = []
         self._handles: list[StepHandle] = []
         self._slots = asyncio.Semaphore(self.max_parallel)
@@ -123,15 +127,19 @@ class BuildRunner:
         self.mask_passwords(self.job.config.parameters)
         self.log.line(f"Started by {b.cause or 'user'}")
         self.log.line(f"Running on Dockyard in {self.paths.workspace}")
+        groovy = start_session(self)
         try:
             _refuse_forbidden(b.params)
             commit, branch = await self.checkout()
             env = self.base_env(commit, branch)
             pipeline = await self.load_pipeline()
             self.pipeline = pipeline
-            env = self.pipeline_env(pipeline, env)
-            await self.setup_agent(pipeline)
+            if pipeline.options.timestamps:
+                self.log = timestamped(self.log)
+            await self.setup_agent(pipeline)  # before the environment: its values may run sh
+            env = await self.pipeline_env(pipeline, env)
             ctx = Ctx(env, self.paths.workspace)
+            groovy.root_env = ctx.env  # env.X = ... in a script reaches the later stages
             timeout = pipeline.options.timeout_seconds
             watchdog = asyncio.create_task(self._watchdog(timeout)) if timeout else None
             try:
@@ -158,9 +166,20 @@ class BuildRunner:
     def result(self) -> str:
         if self.abort_reason is not None:
             return ABORTED
-        if self.failed:
+        if self.failed or self.marked == FAILURE:
             return FAILURE
-        return UNSTABLE if self.unstable else SUCCESS
+        return UNSTABLE if self.unstable or self.marked == UNSTABLE else SUCCESS
+
+    current_result = result
+
+    def mark_result(self, result: str) -> None:
+        """The build's result gets (never better) `result` while it goes on, as Jenkins'
+        currentBuild.result = ..., unstable() and catchError do."""
+        order = (SUCCESS, UNSTABLE, FAILURE)
+        if result in order and order.index(result) > order.index(self.marked):
+            self.marked = result
+        elif result == ABORTED and self.abort_reason is None:
+            self.marked = FAILURE
 
     async def _watchdog(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -231,20 +250,22 @@ class BuildRunner:
             env[name] = _param_value(value)
         return env
 
-    def pipeline_env(self, pipeline: Pipeline, env: dict[str, str]) -> dict[str, str]:
+    async def pipeline_env(self, pipeline: Pipeline, env: dict[str, str]) -> dict[str, str]:
         """Adds the pipeline's declared parameters (defaults) and its environment block."""
         _refuse_forbidden(p.name for p in pipeline.parameters)
         self.mask_passwords(pipeline.parameters)
         for p in pipeline.parameters:
             if p.name not in env:
                 env[p.name] = _param_value(p.default)
-        return self.apply_environment(pipeline.environment, env)
+        return await self.apply_environment(pipeline.environment, env)
 
-    def apply_environment(self, entries: tuple[EnvVar, ...], env: dict[str, str]) -> dict[str, str]:
+    async def apply_environment(self, entries: tuple[EnvVar, ...], env: dict[str, str]) -> dict[str, str]:
         env = dict(env)
         for e in entries:
             if e.credential_id:
                 env.update(self.credentials.env(e.name, e.credential_id))
+            elif e.code is not None:  # a Groovy expression: sh(returnStdout: true, ...).trim()
+                env[e.name] = to_string(await evaluate(e.code, Ctx(env, self.paths.workspace), self))
             else:
                 env[e.name] = interpolate(e.value, env)
         return env
@@ -304,8 +325,8 @@ class BuildRunner:
             self.log.line(f'Stage "{stage.name}" skipped due to {why}')
             record["end"] = time.time()
             return
-        env = self.apply_environment(stage.environment, ctx.env)
-        if stage.when and not all(self.condition(c, env) for c in stage.when):
+        env = await self.apply_environment(stage.environment, ctx.env)
+        if stage.when and not await self.conditions(stage.when, replace(ctx, env=env)):
             self.log.line(f'Stage "{stage.name}" skipped due to when conditional')
             record["end"] = time.time()
             return
@@ -343,34 +364,36 @@ class BuildRunner:
         record.update(status=status, end=time.time())
         self.log.line("[Pipeline] }")
 
-    def condition(self, c: Condition, env: dict[str, str]) -> bool:
+    async def conditions(self, conditions: tuple[Condition, ...], ctx: Ctx) -> bool:
+        for c in conditions:
+            if not await self.condition(c, ctx):
+                return False
+        return True
+
+    async def condition(self, c: Condition, ctx: Ctx) -> bool:
+        env = ctx.env
         if c.kind == "branch":
             return branch_glob(c.pattern, env.get("BRANCH_NAME", ""))
         if c.kind == "environment":
             return env.get(c.name) == c.value
+        if c.kind == "expression":
+            return truth(await evaluate(c.code, ctx, self))
         if c.kind == "not":
-            return not self.condition(c.children[0], env)
+            return not await self.condition(c.children[0], ctx)
         if c.kind == "allOf":
-            return all(self.condition(x, env) for x in c.children)
-        return any(self.condition(x, env) for x in c.children)
+            return await self.conditions(c.children, ctx)
+        for x in c.children:
+            if await self.condition(x, ctx):
+                return True
+        return False
 
     async def run_post(self, post: Post, ctx: Ctx, where: str, stage_failed: bool | None = None) -> None:
         if not post.blocks:
             return
-        failed = self.failed if stage_failed is None else stage_failed
-        aborted = self.abort_reason is not None
-        wanted = {"always", "cleanup"}
-        if aborted:
-            wanted |= {"aborted", "unsuccessful"}
-        elif failed:
-            wanted |= {"failure", "unsuccessful"}
-        elif self.unstable:
-            wanted |= {"unstable", "unsuccessful"}
-        else:
-            wanted.add("success")
         saved_abort = self.abort_reason
         for name in ("always", "aborted", "failure", "success", "unstable", "unsuccessful", "cleanup"):
-            if name in post.blocks and name in wanted:
+            # each condition against the result as it is now (an earlier post block may have failed)
+            if name in post.blocks and name in _post_conditions(self._post_result(stage_failed)):
                 self.log.line(f"Post stage ({where}: {name})")
                 with self.trace.span("post", f"{where} {name}"):
                     # post blocks run even after an abort, so let their steps start
@@ -383,12 +406,29 @@ class BuildRunner:
                     finally:
                         self.abort_reason = saved_abort
 
+    def _post_result(self, stage_failed: bool | None) -> str:
+        if stage_failed is None or self.abort_reason is not None:
+            return self.result()
+        if stage_failed:
+            return FAILURE
+        return UNSTABLE if self.result() == UNSTABLE else SUCCESS
+
     # -- steps ------------------------------------------------------------------
     async def run_steps(self, steps: tuple[Step, ...], ctx: Ctx) -> None:
         for step in steps:
             if self.abort_reason is not None:
                 raise BuildAborted()
             await step_for(step).run(ctx, self)
+
+
+def _post_conditions(result: str) -> set[str]:
+    """The post blocks that run for a build (or stage) with this result, as in Jenkins."""
+    return {"always", "cleanup"} | {
+        ABORTED: {"aborted", "unsuccessful"},
+        FAILURE: {"failure", "unsuccessful"},
+        UNSTABLE: {"unstable", "unsuccessful"},
+        SUCCESS: {"success"},
+    }[result]
 
 
 def _refuse_forbidden(names: Iterable[str]) -> None:

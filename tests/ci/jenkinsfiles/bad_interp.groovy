@@ -1,5 +1,5 @@
-// expect: Jenkinsfile:4:41: unsupported expression ${x + 1}
+// expect: Jenkinsfile:4:43: step sh(...) cannot run here
 pipeline {
   agent any
-  stages { stage('a') { steps { echo "n=${x + 1}" } } }
+  stages { stage('a') { steps { echo "n=${sh(script: 'id', returnStdout: true)}" } } }
 }

@@ -1,6 +1,6 @@
-// expect: Jenkinsfile:4:21: only credentials('id') may be called in environment, found readFile(...)
+// expect: Jenkinsfile:4:21: unknown step or function 'readFiles'
 pipeline {
   agent any
-  environment { X = readFile('x') }
+  environment { X = readFiles('x') }
   stages { stage('a') { steps { echo 'x' } } }
 }

@@ -1,10 +1,10 @@
-// expect: Jenkinsfile:7:9: script { }
+// expect: Jenkinsfile:7:26: 'new' (creating Java/Groovy objects) is not in Dockyard's Groovy subset
 pipeline {
   agent any
   stages {
     stage('a') {
       steps {
-        script { def x = 1 }
+        script { def f = new File('/etc/passwd') }
       }
     }
   }

@@ -4,10 +4,11 @@ arguments they take. Everything not listed here is an error with its line:column
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from dockyard.ci.errors import ForbiddenParameter, JenkinsfileError, Pos
+from dockyard.ci.groovy import ast as A
+from dockyard.ci.groovy.specs import STEPS
 from dockyard.ci.jenkinsfile.syntax import Node, Ref, parse_statements
 from dockyard.ci.model import (
     POST_CONDITIONS,
@@ -36,58 +37,6 @@ _TIME_UNITS = {
 }
 
 
-@dataclass(frozen=True)
-class StepSpec:
-    """Arguments a step takes: `positional` names the single unnamed argument."""
-
-    positional: str | None
-    named: frozenset[str]
-    required: tuple[str, ...] = ()
-    block: bool = False
-
-
-def _spec(
-    positional: str | None, *named: str, required: tuple[str, ...] = (), block: bool = False
-) -> StepSpec:
-    names = frozenset(named) | ({positional} if positional else set())
-    return StepSpec(positional, names, required, block)
-
-
-STEPS: dict[str, StepSpec] = {
-    "sh": _spec("script", "label", "encoding", required=("script",)),
-    "echo": _spec("message", required=("message",)),
-    "error": _spec("message", required=("message",)),
-    "container": _spec("name", "shell", required=("name",), block=True),
-    "dir": _spec("path", required=("path",), block=True),
-    "withCredentials": _spec("bindings", required=("bindings",), block=True),
-    "withEnv": _spec("vars", required=("vars",), block=True),
-    "archiveArtifacts": _spec(
-        "artifacts",
-        "allowEmptyArchive",
-        "fingerprint",
-        "onlyIfSuccessful",
-        "excludes",
-        required=("artifacts",),
-    ),
-    "checkout": _spec("scm", required=("scm",)),
-    "sleep": _spec("time", "unit", required=("time",)),
-    "retry": _spec("count", required=("count",), block=True),
-    "timeout": _spec("time", "unit", required=("time",), block=True),
-    # dockyard.gitops: patch image references in a deploy repository, commit, push with retries
-    "gitopsSetImage": _spec(
-        None,
-        "repo",
-        "path",
-        "image",
-        "images",
-        "credentialsId",
-        "branch",
-        "message",
-        "sourceCommit",
-        "maxAttempts",
-        required=("repo",),
-    ),
-}
 _BINDINGS = {
     "usernamePassword": (
         {"credentialsId", "usernameVariable", "passwordVariable"},
@@ -261,6 +210,10 @@ class _Builder:
             if not n.is_assign:
                 raise JenkinsfileError(f"environment entries are NAME = value; found '{n.name}'", n.pos)
             v = n.assign
+            if v is None and n.groovy is not None:
+                _no_credentials_call(n.groovy)
+                out.append(EnvVar(n.name, pos=n.pos, code=A.Block(n.pos, (A.Return(n.pos, n.groovy),))))
+                continue
             if isinstance(v, Call):
                 if v.name != "credentials" or len(v.args) != 1 or v.kwargs or not isinstance(v.args[0], str):
                     raise JenkinsfileError(
@@ -289,7 +242,11 @@ class _Builder:
                     n.pos,
                 )
             self._no_block(n)
-            if n.name == "timeout":
+            if n.name == "timestamps":
+                if n.args or n.kwargs:
+                    raise JenkinsfileError("timestamps() takes no arguments", n.pos)
+                opts.timestamps = True
+            elif n.name == "timeout":
                 opts.timeout_seconds = self._timeout(n.args, n.kwargs, n.pos)
             elif n.name == "disableConcurrentBuilds":
                 if n.args or set(n.kwargs) - {"abortPrevious"}:
@@ -449,13 +406,13 @@ class _Builder:
                 raise JenkinsfileError(f"{n.name} {{ }} needs conditions", n.pos)
             return Condition(n.name, children=children)
         if n.name == "expression":
-            raise JenkinsfileError(
-                "when 'expression' (arbitrary Groovy) is not supported: use branch,"
-                " environment, not, allOf or anyOf",
-                n.pos,
-            )
+            if n.groovy is None:
+                raise JenkinsfileError("when expression needs a block: expression { return ... }", n.pos)
+            return Condition("expression", code=n.groovy)
         raise JenkinsfileError(
-            f"when condition '{n.name}' is not supported (branch, environment, not, allOf, anyOf)", n.pos
+            f"when condition '{n.name}' is not supported (branch, environment, expression, not,"
+            " allOf, anyOf)",
+            n.pos,
         )
 
     def post(self, node: Node) -> Post:
@@ -470,12 +427,14 @@ class _Builder:
     def step(self, n: Node) -> Step:
         if n.is_assign:
             raise JenkinsfileError(
-                f"assignments ({n.name} = ...) need a script block, which is not"
-                " supported: use environment { } or withEnv",
+                f"assignments ({n.name} = ...) belong in a script {{ }} block (or in"
+                " environment {{ }})",
                 n.pos,
             )
         if n.name == "script":
-            raise JenkinsfileError("script { } (arbitrary Groovy) is not supported: use sh steps", n.pos)
+            if n.groovy is None:
+                raise JenkinsfileError("script needs a block: script { ... }", n.pos)
+            return Step("script", {"code": n.groovy}, None, n.pos)
         spec = STEPS.get(n.name)
         if spec is None:
             raise JenkinsfileError(
@@ -589,6 +548,14 @@ def _check_number(name: str) -> Callable[[_Builder, Node, dict[str, Any]], None]
     return check
 
 
+def _check_catch_error(b: _Builder, n: Node, args: dict[str, Any]) -> None:
+    _check_strings("message", "buildResult", "stageResult")(b, n, args)
+    for key in ("buildResult", "stageResult"):
+        value = args.get(key)
+        if value is not None and value not in ("SUCCESS", "UNSTABLE", "FAILURE", "NOT_BUILT", "ABORTED"):
+            raise JenkinsfileError(f"catchError {key}: one of 'SUCCESS', 'UNSTABLE', 'FAILURE'", n.pos)
+
+
 def _check_timeout(b: _Builder, n: Node, args: dict[str, Any]) -> None:
     args["seconds"] = b._timeout([], {k: v for k, v in args.items() if k != "seconds"}, n.pos)
 
@@ -607,4 +574,22 @@ _CHECKS: dict[str, Callable[[_Builder, Node, dict[str, Any]], None]] = {
     "retry": _check_number("count"),
     "timeout": _check_timeout,
     "gitopsSetImage": _check_gitops,
+    "unstable": _check_strings("message"),
+    "writeFile": _check_strings("file", "text", "encoding"),
+    "readFile": _check_strings("file", "encoding"),
+    "fileExists": _check_strings("file"),
+    "readJSON": _check_strings("file", "text"),
+    "writeJSON": _check_strings("file"),
+    "readYaml": _check_strings("file", "text"),
+    "readYAML": _check_strings("file", "text"),
+    "writeYaml": _check_strings("file"),
+    "writeYAML": _check_strings("file"),
+    "warnError": _check_strings("message"),
+    "catchError": _check_catch_error,
 }
+
+
+def _no_credentials_call(expr: A.Node) -> None:
+    """credentials('id') is an environment binding of its own, never part of an expression."""
+    if isinstance(expr, A.FuncCall) and expr.name == "credentials":
+        raise JenkinsfileError("credentials() takes one quoted id: NAME = credentials('id')", expr.pos)

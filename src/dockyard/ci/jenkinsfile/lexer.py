@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from dockyard.ci.errors import MAX_ELEMENTS, JenkinsfileError, Pos, too_many_elements
+from dockyard.ci.groovy import ast as A
+from dockyard.ci.groovy.parser import parse_interpolation_at
 from dockyard.ci.model import GString, Interp
 
 
@@ -134,6 +136,11 @@ class Lexer:
             return Token("op", ch, pos, newline, ch)
         if ch == "/":
             raise self.error("slashy strings and division are not supported: use '...' quotes")
+        if ch == "@":
+            raise self.error(
+                "annotations such as @Library are not supported: shared libraries are not available"
+                " in Dockyard (put the shared steps in the Jenkinsfile or in scripts of the repository)"
+            )
         raise self.error(f"unexpected character {ch!r}")
 
     # -- strings ----------------------------------------------------------------
@@ -197,18 +204,12 @@ class Lexer:
         self._advance()  # $
         if self._peek() == "{":
             self._advance()
-            close = self.src.find("}", self.i)
-            if close < 0:
-                raise self.error("unterminated ${ in string", pos)
-            expr = self.src[self.i : close].strip()
-            if not _DOTTED.fullmatch(expr):
-                raise self.error(
-                    f"unsupported expression ${{{expr}}}: only names such as ${{VAR}}, ${{env.VAR}} or"
-                    " ${params.NAME} are interpolated (write \\$ for a literal dollar)",
-                    pos,
-                )
-            self._advance(close + 1 - self.i)
-            return Interp(expr, pos)
+            start = self.i
+            code, (end, _line, _col) = parse_interpolation_at(
+                self.src, self.filename, self.i, self.line, self.col, pos
+            )
+            self._advance(end - self.i)
+            return Interp(self.src[start : end - 1].strip(), pos, code)
         m = _DOTTED.match(self.src, self.i)
         if not m:
             raise self.error(
@@ -217,15 +218,25 @@ class Lexer:
                 pos,
             )
         self._advance(len(m.group()))
-        return Interp(m.group(), pos)
+        return Interp(m.group(), pos, _dotted_code(m.group(), pos))
 
 
 class LazyTokens:
     """The token list as far as the parser has looked; past the end it repeats `eof`."""
 
     def __init__(self, lexer: Lexer) -> None:
+        self.lexer = lexer
         self._it = lexer.iter_tokens()
         self._buf: list[Token] = []
+
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    def resume_at(self, k: int, state: tuple[int, int, int]) -> None:
+        """Forgets tokens from index k on and lexes on from (offset, line, col): the Groovy parser
+        has read the source in between (a script block, an environment value)."""
+        del self._buf[k:]
+        self.lexer.i, self.lexer.line, self.lexer.col = state
 
     def __getitem__(self, k: int) -> Token:
         while len(self._buf) <= k and (not self._buf or self._buf[-1].kind != "eof"):
@@ -234,3 +245,12 @@ class LazyTokens:
                 raise too_many_elements("tokens (names, strings, numbers, symbols)", tok.pos)
             self._buf.append(tok)
         return self._buf[min(k, len(self._buf) - 1)]
+
+
+def _dotted_code(expr: str, pos: Pos) -> A.Node:
+    """`$a.b.c` as the Groovy expression a.b.c."""
+    names = expr.split(".")
+    node: A.Node = A.Name(pos, names[0])
+    for name in names[1:]:
+        node = A.Prop(pos, node, name)
+    return node

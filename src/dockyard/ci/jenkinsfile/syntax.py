@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.ci.errors import MAX_NESTING, JenkinsfileError, Pos, check_size
+from dockyard.ci.groovy import ast as A
+from dockyard.ci.groovy.parser import parse_block, parse_expression_at
 from dockyard.ci.jenkinsfile.lexer import LazyTokens, Lexer, Token
-from dockyard.ci.model import Call
+from dockyard.ci.model import Call, GString, Interp
 
 
 @dataclass
@@ -23,6 +25,7 @@ class Node:
     assign: Any = None
     is_assign: bool = False
     parens: bool = False
+    groovy: Any = None  # script { } / expression { }: the Groovy block; NAME = expr: the expression
 
 
 @dataclass(frozen=True)
@@ -104,13 +107,15 @@ class SyntaxParser:
             raise JenkinsfileError(
                 f"'{name}' is scripted-pipeline Groovy; Dockyard runs declarative pipelines only", t.pos
             )
-        if name == "script" and self._is_op("{"):
-            raise JenkinsfileError("script { } (arbitrary Groovy) is not supported: use sh steps", t.pos)
         node = Node(name, t.pos, [], {})
+        if name in ("script", "expression") and self._is_op("{"):
+            node.groovy = self._groovy_block()
+            return node
         if self._is_op("=") and not self.tok.newline_before:
             self._next()
             node.is_assign = True
-            node.assign = self._value()
+            node.groovy = self._groovy_expression()
+            node.assign = _plain_value(node.groovy)
             return node
         if self._is_op("("):
             self._next()
@@ -125,6 +130,25 @@ class SyntaxParser:
             self._expect_op("}", f"to close the block of {name} opened at {t.pos.line}:{t.pos.col}")
             self.depth -= 1
         return node
+
+    def _groovy_block(self) -> A.Block:
+        """The `{ ... }` at the current token, read by the Groovy parser."""
+        open_tok = self.tok
+        if self.toks.buffered() != self.k + 1:
+            raise JenkinsfileError("unexpected '{'", open_tok.pos)
+        lexer = self.toks.lexer
+        block, resume = parse_block(lexer.src, lexer.filename, lexer.i, lexer.line, lexer.col, open_tok.pos)
+        self.toks.resume_at(self.k, resume)
+        return block
+
+    def _groovy_expression(self) -> A.Node:
+        """The value after `NAME =`, read by the Groovy parser up to the end of its line."""
+        if self.toks.buffered() != self.k:
+            raise JenkinsfileError("unexpected '='", self.toks[self.k - 1].pos)
+        lexer = self.toks.lexer
+        expr, resume = parse_expression_at(lexer.src, lexer.filename, lexer.i, lexer.line, lexer.col)
+        self.toks.resume_at(self.k, resume)
+        return expr
 
     def _arglist(self, node: Node, closing: str | None) -> None:
         if closing and self._is_op(closing):
@@ -233,3 +257,34 @@ def _describe(t: Token) -> str:
 
 def parse_statements(source: str, filename: str = "Jenkinsfile") -> list[Node]:
     return SyntaxParser(source, filename).parse_file()
+
+
+def _plain_value(expr: A.Node) -> Any:
+    """An environment value the declarative model takes as it is: a literal, a string with
+    `${...}`, or `credentials('id')`; anything else stays a Groovy expression (None here)."""
+    if isinstance(expr, A.Lit):
+        return expr.value
+    if isinstance(expr, A.GStr):
+        parts = tuple(
+            p if isinstance(p, str) else Interp(_text(p), p.pos, p) for p in expr.parts
+        )
+        return GString(parts)
+    if (
+        isinstance(expr, A.FuncCall)
+        and expr.name == "credentials"
+        and len(expr.args.positional) == 1
+        and isinstance(expr.args.positional[0], A.Lit)
+        and isinstance(expr.args.positional[0].value, str)
+        and not expr.args.named
+    ):
+        return Call("credentials", (expr.args.positional[0].value,), {}, expr.pos)
+    return None
+
+
+def _text(node: A.Node) -> str:
+    """A short text for an interpolated expression (its dotted name when it is one)."""
+    if isinstance(node, A.Name):
+        return node.name
+    if isinstance(node, A.Prop):
+        return f"{_text(node.obj)}.{node.name}"
+    return "..."

@@ -9,35 +9,67 @@ from dockyard.ci.steps.archive_artifacts import ArchiveArtifactsStep
 from dockyard.ci.steps.checkout import CheckoutStep
 from dockyard.ci.steps.container import ContainerStep
 from dockyard.ci.steps.credentials import BuildCredentials
+from dockyard.ci.steps.data_files import (
+    ReadJSONStep,
+    ReadYAMLStep,
+    ReadYamlStep,
+    WriteJSONStep,
+    WriteYAMLStep,
+    WriteYamlStep,
+)
+from dockyard.ci.steps.delete_dir import CleanWsStep, DeleteDirStep
 from dockyard.ci.steps.dir import DirStep
 from dockyard.ci.steps.echo import EchoStep
 from dockyard.ci.steps.error import ErrorStep
 from dockyard.ci.steps.gitops_set_image import GitopsSetImageStep
 from dockyard.ci.steps.interface import BuildAborted, Ctx, Step, StepFailed, StepHost
+from dockyard.ci.steps.read_file import FileExistsStep, ReadFileStep
+from dockyard.ci.steps.results import CatchErrorStep, UnstableStep, WarnErrorStep
 from dockyard.ci.steps.retry import RetryStep
+from dockyard.ci.steps.script import ScriptStep
 from dockyard.ci.steps.sh import TRACE_EVENTS, ShStep
 from dockyard.ci.steps.sleep import SleepStep
 from dockyard.ci.steps.timeout import TimeoutStep
+from dockyard.ci.steps.timestamps import TimestampsStep
 from dockyard.ci.steps.values import interpolate
+from dockyard.ci.steps.wait_until import WaitUntilStep
 from dockyard.ci.steps.with_credentials import WithCredentialsStep
 from dockyard.ci.steps.with_env import WithEnvStep
+from dockyard.ci.steps.write_file import WriteFileStep
 
 STEPS: dict[str, type[Step]] = {
     cls.name: cls
     for cls in (
         ArchiveArtifactsStep,
+        CatchErrorStep,
         CheckoutStep,
+        CleanWsStep,
         ContainerStep,
+        DeleteDirStep,
         DirStep,
         EchoStep,
         ErrorStep,
+        FileExistsStep,
         GitopsSetImageStep,
+        ReadFileStep,
+        ReadJSONStep,
+        ReadYamlStep,
+        ReadYAMLStep,
         RetryStep,
+        ScriptStep,
         ShStep,
         SleepStep,
         TimeoutStep,
+        TimestampsStep,
+        UnstableStep,
+        WaitUntilStep,
+        WarnErrorStep,
         WithCredentialsStep,
         WithEnvStep,
+        WriteFileStep,
+        WriteJSONStep,
+        WriteYamlStep,
+        WriteYAMLStep,
     )
 }
 

@@ -45,6 +45,12 @@ class StepHost(Protocol):
     @property
     def aborted(self) -> bool: ...
 
+    def mark_result(self, result: str) -> None:
+        """The build's result becomes (never better than) `result`; the build goes on."""
+        ...
+
+    def current_result(self) -> str: ...
+
     def running(self, handle: StepHandle) -> AbstractAsyncContextManager[None]:
         """Registers a started process so that an abort kills it."""
         ...
@@ -69,6 +75,7 @@ class Step:
         """The nested steps of a block step (`dir('x') { ... }`)."""
         return self.call.body or ()
 
-    async def run(self, ctx: Ctx, host: StepHost) -> None:
-        """Runs the step; raises `StepFailed` (the build fails) or `BuildAborted`."""
+    async def run(self, ctx: Ctx, host: StepHost) -> Any:
+        """Runs the step; raises `StepFailed` (the build fails) or `BuildAborted`. The value is
+        what a script gets back (`def out = sh(returnStdout: true, ...)`), None for most steps."""
         raise NotImplementedError

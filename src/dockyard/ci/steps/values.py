@@ -23,6 +23,10 @@ def resolve(part: Interp, env: dict[str, str]) -> str:
     head, _, rest = expr.partition(".")
     if head in ("env", "params") and rest and "." not in rest:
         expr = rest
+    elif part.code is not None and ("." in expr or not expr.isidentifier()):
+        from dockyard.ci.groovy.interpreter import evaluate_interpolation
+
+        return evaluate_interpolation(part.code, env)
     elif "." in expr:
         raise StepFailed(
             f"{part.pos}: ${{{part.expr}}} is not supported (use a name, env.NAME or params.NAME)"
