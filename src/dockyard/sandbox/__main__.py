@@ -15,11 +15,13 @@ from dockyard.sandbox.run import RunFailed, RunRequest, SandboxUnavailable, run_
 SANDBOX_FAILED = 125
 
 
-def main(path: str) -> int:
+def main(path: str, fork: bool = False) -> int:
+    """Runs the request in file `path`; `fork` when this process is single-threaded (see
+    `run_in_sandbox`): the sandbox server's step processes."""
     request = RunRequest.from_json(Path(path).read_text())
     signal.signal(signal.SIGTERM, _stop)
     try:
-        run_in_sandbox(request, output=_write_out)
+        run_in_sandbox(request, output=_write_out, fork=fork)
     except RunFailed as e:
         return e.exit_code if 0 < e.exit_code < 256 else 1
     except SandboxUnavailable as e:

@@ -1,9 +1,10 @@
 """The inside of the sandbox: creates the namespaces, builds the root, runs the command.
 
-`run.run_in_sandbox` starts `python -I -S init.py SPEC.json` (this file by path: it imports
-only the standard library, so it starts in milliseconds and needs no package on sys.path).
-Three processes, so that every mount is made with the creator's full rights and then
-*locked* under an unprivileged user namespace:
+`run.run_in_sandbox` runs `start(spec)` in a fork of itself where it may fork (the sandbox
+server's single-threaded step processes), else in a new `python -I -S` with this file's
+directory on its path (it imports only the standard library, so it starts in milliseconds
+and needs no package on sys.path). Three processes, so that every mount is made with the
+creator's full rights and then *locked* under an unprivileged user namespace:
 
 P0 (the starter) joins the step's cgroups, takes a user namespace of its own only when it
    lacks CAP_SYS_ADMIN (a rootless server, or a builder inside a CI sandbox), prepares the
@@ -97,6 +98,13 @@ def _libc() -> Any:
 
         _LIBC = ctypes.CDLL(None, use_errno=True)
     return _LIBC
+
+
+def preload() -> None:
+    """Loads what the sandbox's first processes use (ctypes, libc), for a process that forks
+    them (the sandbox server): each fork then starts with it loaded."""
+    _libc()
+    import ctypes  # noqa: F401 - cached in sys.modules for `_errno` and `mount`
 
 
 def _errno() -> int:
@@ -573,9 +581,14 @@ def pid1(spec: dict[str, Any], userns_fd: int | None) -> int:
     return reap(child)
 
 
-def main() -> int:
-    with open(sys.argv[1]) as f:
-        spec = json.load(f)
+def main(spec_path: str) -> int:
+    with open(spec_path) as f:
+        return start(json.load(f))
+
+
+def start(spec: dict[str, Any]) -> int:
+    """P0: joins the cgroups, makes the namespaces, forks P1 and returns its status (the
+    caller exits with it; `run.py` runs this in a forked child where it can, else as a script)."""
     try:
         for cgroup in spec.get("cgroups", []):
             _write(os.path.join(cgroup, "cgroup.procs"), str(os.getpid()))
@@ -613,5 +626,13 @@ def main() -> int:
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
+def exit_with(status: int) -> None:
+    """Ends this process with `status` once its output is out; no interpreter teardown (nothing
+    is left to clean up, and it costs a step milliseconds)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main(sys.argv[1]))

@@ -41,6 +41,7 @@ from dockyard.ci.executor.interface import AgentSpec, ContainerSpec, ExecutorErr
 from dockyard.ci.executor.warm import WarmExecutor
 from dockyard.config import DEFAULT_KANIKO_IMAGES
 from dockyard.sandbox import Limits, RunRequest, SandboxMount
+from dockyard.sandbox.forkserver import SandboxServer
 
 PGIDS_FILE = "pgids"
 AGENT_CONTAINER = "jnlp"  # Jenkins' name for the agent container: its limits apply to top-level steps
@@ -52,10 +53,37 @@ def is_kaniko(image: str, prefixes: Sequence[str] = DEFAULT_KANIKO_IMAGES) -> bo
     return any(image.startswith(p) for p in prefixes)
 
 
+class _ForkedProcess:
+    """A step's supervisor forked by the sandbox server (dockyard.sandbox.forkserver), with the
+    three things this executor uses of an asyncio process: pid (its process group), stdout,
+    and wait() for its status (negative: the signal that killed it)."""
+
+    def __init__(self, pid: int, stdout: asyncio.StreamReader, status: asyncio.StreamReader,
+                 closer: asyncio.StreamWriter) -> None:
+        self.pid = pid
+        self.stdout = stdout
+        self.returncode: int | None = None
+        self._status = asyncio.ensure_future(self._read_status(status, closer))
+
+    async def _read_status(self, status: asyncio.StreamReader, closer: asyncio.StreamWriter) -> int:
+        try:
+            code = int.from_bytes(await status.readexactly(4), "big", signed=True)
+            await status.read()  # its end closes as it exits
+        except (asyncio.IncompleteReadError, OSError):
+            code = -signal.SIGKILL  # it went without a word: killed
+        finally:
+            closer.close()
+        self.returncode = code
+        return code
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._status)  # a timed-out wait (kill's grace) leaves it reading
+
+
 @dataclass
 class _Proc:
     id: str
-    process: asyncio.subprocess.Process
+    process: asyncio.subprocess.Process | _ForkedProcess
 
 
 @dataclass
@@ -91,6 +119,8 @@ class LocalExecutor:
         self.log = log
         spec.build_dir.mkdir(parents=True, exist_ok=True)
         found = await asyncio.to_thread(support, spec.build_dir)
+        if self.warm is not None and found.isolated:
+            await asyncio.to_thread(self.warm.sandboxes.ensure)
         if not found.isolated:
             raise ExecutorError(f"steps cannot run: {found.problem}")
         log.line(f"[dockyard] steps run in Dockyard's sandbox ({found.describe()})")
@@ -217,15 +247,19 @@ class LocalExecutor:
         fd = os.open(request_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(request.to_json())
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "dockyard.sandbox", str(request_path),
-            cwd=str(self.spec.build_dir),
-            env={"PATH": os.environ.get("PATH", DEFAULT_PATH), "PYTHONPATH": str(package_root())},
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
+        proc: asyncio.subprocess.Process | _ForkedProcess | None = None
+        if self.warm is not None:
+            proc = await _fork_step(self.warm.sandboxes, request_path, self.spec.build_dir)
+        if proc is None:  # no sandbox server (or it went): the same supervisor, started cold
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "dockyard.sandbox", str(request_path),
+                cwd=str(self.spec.build_dir),
+                env={"PATH": os.environ.get("PATH", DEFAULT_PATH), "PYTHONPATH": str(package_root())},
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
         handle = _Proc(step_id, proc)
         self._procs[step_id] = handle
         # remembered so that a restart after a crash can end what this build left running
@@ -263,7 +297,31 @@ class LocalExecutor:
             shutil.rmtree(self.spec.build_dir / "tmp", ignore_errors=True)
 
 
-async def _kill_group(proc: asyncio.subprocess.Process) -> None:
+async def _fork_step(server: SandboxServer, request_path: Path, cwd: Path) -> _ForkedProcess | None:
+    """The step's supervisor forked by the sandbox server; None when that server is not
+    running (the caller starts it cold; the next build's setup restarts the server)."""
+    try:
+        status_sock, out = server.spawn(request_path, cwd)
+    except OSError:
+        return None
+    loop = asyncio.get_running_loop()
+    stdout = asyncio.StreamReader(loop=loop)
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdout, loop=loop),
+                                     os.fdopen(out, "rb", buffering=0))
+        status, closer = await asyncio.open_unix_connection(sock=status_sock)
+    except OSError:
+        status_sock.close()
+        return None
+    try:
+        pid = int.from_bytes(await status.readexactly(4), "big", signed=True)
+    except (asyncio.IncompleteReadError, OSError):  # the server went before it forked
+        closer.close()
+        return None
+    return _ForkedProcess(pid, stdout, status, closer)
+
+
+async def _kill_group(proc: asyncio.subprocess.Process | _ForkedProcess) -> None:
     if proc.returncode is not None:
         return
     for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):

@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 from dockyard.ci.executor.interface import AGENT_UMASK
+from dockyard.sandbox.forkserver import SandboxServer
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ class WarmExecutor:
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled  # Settings.ci_prewarm; off: every Kaniko step starts the executor cold
+        # every step's supervisor is forked from it (started by the first build, kept till shutdown)
+        self.sandboxes = SandboxServer(str(package_root()))
         self.dir: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -80,6 +83,7 @@ class WarmExecutor:
         return True
 
     def close(self) -> None:
+        self.sandboxes.close()
         with self._lock:
             self._failed = True  # no restarts while shutting down
             self.stop()
