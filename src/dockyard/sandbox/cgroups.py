@@ -187,6 +187,11 @@ class Cgroup:
             raise
         return group
 
+    def add(self, pid: int) -> None:
+        """Moves process `pid` into this cgroup (its children forked from then on are in it)."""
+        for d in self.dirs.values():
+            (d / "cgroup.procs").write_text(str(pid))
+
     def _counter(self, controller: str, filename: str, key: str) -> int:
         d = self.dirs.get(controller) or self.dirs.get("unified")
         if d is None:

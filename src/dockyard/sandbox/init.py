@@ -6,11 +6,13 @@ directory on its path (it imports only the standard library, so it starts in mil
 and needs no package on sys.path). Three processes, so that every mount is made with the
 creator's full rights and then *locked* under an unprivileged user namespace:
 
-P0 (the starter) joins the step's cgroups, takes a user namespace of its own only when it
-   lacks CAP_SYS_ADMIN (a rootless server, or a builder inside a CI sandbox), prepares the
-   step's user namespace (a short-lived helper process holds it while P0 writes its id maps:
-   inside root = an unprivileged host uid), unshares mount/PID/UTS/IPC (and net for
-   `--network=none`) and forks P1; it exits with P1's status.
+P0 (the starter) takes a user namespace of its own only when it lacks CAP_SYS_ADMIN (a
+   rootless server, or a builder inside a CI sandbox), prepares the step's user namespace (a
+   short-lived helper process holds it while P0 writes its id maps: inside root = an
+   unprivileged host uid), unshares mount/PID/UTS/IPC (and net for `--network=none`), waits
+   on `gate_fd` until the supervisor has moved it into the step's cgroup (made and joined
+   meanwhile: a first cgroup v1 move waits ~10 ms for an RCU grace period) and forks P1,
+   so everything of the step is in the cgroup; it exits with P1's status.
 P1 (PID 1 of the new PID namespace, propagation private so nothing leaks to the host):
    1. mounts the root at `merged`: an overlay (lower = image rootfs, upper = the layer
       diff), a bind of the rootfs (tree-diff fallback), or a read-only view of the host
@@ -587,17 +589,20 @@ def main(spec_path: str) -> int:
 
 
 def start(spec: dict[str, Any]) -> int:
-    """P0: joins the cgroups, makes the namespaces, forks P1 and returns its status (the
+    """P0: makes the namespaces, waits for the cgroup, forks P1 and returns its status (the
     caller exits with it; `run.py` runs this in a forked child where it can, else as a script)."""
     try:
-        for cgroup in spec.get("cgroups", []):
-            _write(os.path.join(cgroup, "cgroup.procs"), str(os.getpid()))
         _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the supervisor went: so do we
         if not has_cap_sys_admin():
             own_userns()
         userns_fd = step_userns(spec["step_ids"]) if spec.get("step_ids") else None
         flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC
         _unshare(flags | (CLONE_NEWNET if spec.get("network") == "none" else 0), "namespaces")
+        gate = int(spec["gate_fd"])
+        go = os.read(gate, 1)  # the supervisor moved this process into the step's cgroup meanwhile
+        os.close(gate)
+        if go != b"1":
+            raise OSError(errno.ECANCELED, "the supervisor did not let the step start")
     except OSError as exc:
         sys.stderr.write(f"dockyard: sandbox set-up failed: {exc}\n")
         return 125

@@ -234,18 +234,30 @@ def run_in_sandbox(request: RunRequest, output: Callable[[bytes], None] | None =
     new interpreter (~30 ms less). Only for a single-threaded caller (a fork of a threaded
     process may hold another thread's locks): the sandbox server's step processes."""
     started = time.monotonic()
-    cgroup, warning = _cgroup(request)
-    if warning and output is not None:
-        output(f"dockyard: warning: {warning}\n".encode())
+    cgroup: Cgroup | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="dockyard-run-") as tmp:
-            spec = _spec(request, Path(tmp), cgroup)
-            if fork:
-                child = _fork_init(spec)
-            else:
-                spec_path = Path(tmp) / "spec.json"
-                spec_path.write_text(json.dumps(spec))
-                child = _start_init(_init_argv(spec_path))
+            spec = _spec(request, Path(tmp))
+            gate, go = os.pipe()
+            spec["gate_fd"] = gate
+            try:
+                if fork:
+                    child = _fork_init(spec, gate)
+                else:
+                    spec_path = Path(tmp) / "spec.json"
+                    spec_path.write_text(json.dumps(spec))
+                    child = _start_init(_init_argv(spec_path), gate)
+            finally:
+                os.close(gate)
+            # the cgroup is made and joined while the first process makes the namespaces
+            with os.fdopen(go, "wb", buffering=0) as go_file:
+                cgroup, warning = _cgroup(request)
+                if warning and output is not None:
+                    output(f"dockyard: warning: {warning}\n".encode())
+                if cgroup is not None:
+                    _join(cgroup, child)
+                with contextlib.suppress(OSError):  # it may have failed already: it says why
+                    go_file.write(b"1")
             exit_code, tail, timed_out = _supervise(child, request.timeout, output, cgroup)
             if request.upper is not None:
                 shutil.rmtree(request.upper.parent / (request.upper.name + ".work"), ignore_errors=True)
@@ -273,7 +285,17 @@ def _cgroup(request: RunRequest) -> tuple[Cgroup | None, str]:
     return Cgroup.create(name.replace("/", "_"), request.limits)
 
 
-def _spec(request: RunRequest, scratch: Path, cgroup: Cgroup | None) -> dict[str, object]:
+def _join(cgroup: Cgroup, child: _Init) -> None:
+    """Moves the sandbox's first process (before it forks the rest) into the step's cgroup."""
+    try:
+        cgroup.add(child.pid)
+    except OSError as e:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        raise SandboxUnavailable(f"the sandbox could not join its cgroup: {e}") from None
+
+
+def _spec(request: RunRequest, scratch: Path) -> dict[str, object]:
     """The JSON that init.py reads (see there for what each field does)."""
     merged = scratch / "merged"
     merged.mkdir()
@@ -289,7 +311,6 @@ def _spec(request: RunRequest, scratch: Path, cgroup: Cgroup | None) -> dict[str
         "gid": request.gid,
         "groups": request.groups,
         "network": request.network,
-        "cgroups": cgroup.paths if cgroup is not None else [],
         "mask_proc": not request.isolate,
         "idmap": idmap,
         "mounts": [
@@ -344,9 +365,10 @@ class _Init:
         self.pid, self.fd, self.wait = pid, fd, wait
 
 
-def _start_init(argv: list[str]) -> _Init:
+def _start_init(argv: list[str], gate: int) -> _Init:
     process = subprocess.Popen(
         argv,
+        pass_fds=(gate,),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -364,10 +386,10 @@ def _start_init(argv: list[str]) -> _Init:
     return _Init(process.pid, stdout.fileno(), wait)
 
 
-def _fork_init(spec: dict[str, object]) -> _Init:
+def _fork_init(spec: dict[str, object], gate: int) -> _Init:
     """P0 as a fork of this process, set up as `_start_init`'s Popen sets up its child: own
     session, stdin /dev/null, output to a pipe, umask 022, default signal dispositions, and
-    no descriptor of this process (nothing of the server reaches the step)."""
+    no descriptor of this process but `gate` (nothing of the server reaches the step)."""
     from dockyard.sandbox import init
 
     read, write = os.pipe()
@@ -383,7 +405,9 @@ def _fork_init(spec: dict[str, object]) -> _Init:
             os.dup2(null, 0)
             os.dup2(write, 1)
             os.dup2(write, 2)
-            os.closerange(3, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536)
+            top = os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536
+            os.closerange(3, gate)
+            os.closerange(gate + 1, top)
             for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
                         signal.SIGCHLD):
                 signal.signal(sig, signal.SIG_DFL)
