@@ -219,7 +219,7 @@ def main() -> int:
                 single.append(took[("hello-0", sha)])
             print(
                 f"single push -> both tags, {len(single)} pushes: p50 {statistics.median(single):.2f}s"
-                f"  min {min(single):.2f}s  max {max(single):.2f}s"
+                f"  p95 {pct(single, 0.95):.2f}s  min {min(single):.2f}s  max {max(single):.2f}s"
             )
 
             before = {i: len(loop.builds(f"hello-{i}")) for i in range(args.repos)}
