@@ -25,7 +25,7 @@ KUBERNETES_VERSION = "v1.36.3"
 COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl")
 PAUSE_IMAGE = f"dockyard.test/kubernetes/pause:{KUBERNETES_VERSION}"
 _MODULE = "dockyardtest/k8snode"  # the same module as the first build here, so Go's cache hits
-_STAGING_REPLACE = re.compile(r"^\s*(k8s\.io/[\w.-]+)\s*=>\s*\./staging/", re.MULTILINE)
+_STAGING_REPLACE = re.compile(r"^\s*(?:replace\s+)?(k8s\.io/[\w.-]+)\s*=>\s*\./staging/", re.MULTILINE)
 _BUILD_TIMEOUT = 3600
 
 

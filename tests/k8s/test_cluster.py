@@ -5,6 +5,7 @@ Dockyard server on the gateway, Pod Security admission on server-side dry-run, a
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -130,3 +131,41 @@ def test_unprivileged_user_has_no_rights(k8s_cluster: Cluster, k8s_namespace: st
     assert listed.returncode != 0 and "Forbidden" in listed.stderr
     admin = k8s_cluster.kubectl("auth", "can-i", "create", "pods", "-n", k8s_namespace)
     assert admin.stdout.strip() == "yes"
+
+
+def test_validating_admission_policy_denies_with_its_message(
+        k8s_cluster: Cluster, k8s_namespace: str) -> None:
+    name = f"{k8s_namespace}-no-forbidden"
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": {"failurePolicy": "Fail",
+                 "matchConstraints": {"resourceRules": [{
+                     "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+                     "resources": ["pods"]}]},
+                 "validations": [{"expression": "object.metadata.name != 'forbidden'",
+                                  "message": "pods may not be called forbidden"}]}}
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": {"policyName": name, "validationActions": ["Deny"],
+                 "matchResources": {"namespaceSelector": {"matchLabels": {
+                     "kubernetes.io/metadata.name": k8s_namespace}}}}}
+    try:
+        for manifest in (policy, binding):
+            applied = k8s_cluster.apply(manifest)
+            assert applied.returncode == 0, applied.stderr
+        forbidden = pod("forbidden", "example.invalid/busybox:1", "true")
+        deadline = time.monotonic() + 30
+        while True:  # the API server compiles a new policy a moment after it is stored
+            denied = k8s_cluster.apply(forbidden, "-n", k8s_namespace, "--dry-run=server")
+            if denied.returncode != 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert "pods may not be called forbidden" in denied.stderr, denied.stderr
+        allowed = k8s_cluster.apply(pod("fine", "example.invalid/busybox:1", "true"),
+                                    "-n", k8s_namespace, "--dry-run=server")
+        assert allowed.returncode == 0, allowed.stderr
+    finally:
+        k8s_cluster.kubectl("delete", "validatingadmissionpolicybinding,validatingadmissionpolicy",
+                            name, "--ignore-not-found")
