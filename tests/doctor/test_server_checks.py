@@ -151,3 +151,33 @@ def test_a_webhook_to_dockyards_own_ci_is_a_warning(tmp_path: Path, home: Path) 
     warning = result.finding("git.webhook", "warning")
     assert "builds start twice" in warning["message"] and "DELETE" in warning["fix"]
     assert result.statuses("git.ssh") == ["skipped"]  # no SSH URL advertised
+
+
+def test_git_over_ssh_is_checked_when_the_server_advertises_it(tmp_path: Path, home: Path) -> None:
+    ssh_port = free_port()
+    server = start_server(tmp_path / "data", None, "--ssh-port", str(ssh_port))
+    try:
+        owner = unique("ssh")
+        server.add_user(owner, "pw")
+        _repo, job = repo_with_job(server, owner, "pw", tutorial_jenkinsfile(server.host_port))
+        r = doctor("--url", server.url, *login(owner, "pw"), "--job", job, "--no-cluster", "--json",
+                   home=home)
+    finally:
+        server.stop()
+    ok = r.finding("git.ssh", "ok")["message"]
+    assert f"answers at 127.0.0.1:{ssh_port}: SSH-2.0-" in ok and f"ssh -p {ssh_port}" in ok
+
+
+def test_an_ssh_port_held_by_another_service_is_named(server: DockyardServer) -> None:
+    """The tutorial's A.4: the advertised SSH port answers, but it is not git's SSH server."""
+    from dockyard.doctor import Report
+    from dockyard.doctor.git import check_ssh
+
+    report = Report()
+    http_port = server.host_port.rsplit(":", 1)[1]
+    check_ssh(report, f"ssh://git@127.0.0.1:{http_port}/o/r.git", timeout=2)  # an HTTP server says nothing
+    check_ssh(report, f"ssh://git@127.0.0.1:{free_port()}/o/r.git", timeout=2)
+    silent, refused = report.findings
+    assert silent.status == refused.status == "problem"
+    assert "is not an SSH server: it sends no SSH banner within 2 s" in silent.message
+    assert "nothing answers" in refused.message

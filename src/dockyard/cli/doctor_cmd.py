@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="check the pod template of a local pipeline file instead of a job's")
     kube = parser.add_argument_group("cluster")
     kube.add_argument("--kubeconfig", type=Path, metavar="PATH",
-                      help="kubeconfig of the build cluster (default: $KUBECONFIG, ~/.kube/config, or the"
-                           " pod's service account)")
+                      help="kubeconfig of the build cluster (default: $DOCKYARD_K8S_KUBECONFIG, $KUBECONFIG,"
+                           " ~/.kube/config, or the pod's service account)")
     kube.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
     kube.add_argument("--namespace", "-n", metavar="NS",
                       help="build namespace (default: $DOCKYARD_K8S_NAMESPACE, else the context's namespace)")
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         job=args.job,
         jenkinsfile=args.jenkinsfile,
         cluster=not args.no_cluster,
-        kubeconfig=args.kubeconfig,
+        kubeconfig=args.kubeconfig or _env_path("DOCKYARD_K8S_KUBECONFIG"),
         context=args.context,
         namespace=args.namespace or os.environ.get("DOCKYARD_K8S_NAMESPACE") or None,
         probe_image=args.probe_image,
@@ -73,3 +73,8 @@ def run(args: argparse.Namespace) -> int:
     report = run_doctor(options)
     sys.stdout.write(render_json(report) if args.json else render_text(report))
     return report.exit_code
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name, "")
+    return Path(value) if value else None

@@ -53,16 +53,21 @@ def check_ssh(report: Report, ssh_url: str, timeout: float) -> None:
     else:  # scp-like git@host:owner/repo.git
         host, port = ssh_url.split("@", 1)[-1].split(":", 1)[0], 22
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.settimeout(timeout)
-            banner = sock.recv(256).decode(errors="replace").strip()
+        sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as e:
         report.add(AREA, "git.ssh", PROBLEM, f"git over SSH: nothing answers at {host}:{port}: {brief(e)}",
                    fix=f"start the SSH listener, or correct the advertised SSH URL ({ssh_url})")
         return
+    try:
+        with sock:
+            sock.settimeout(timeout)
+            banner = sock.recv(256).decode(errors="replace").strip()
+    except OSError:
+        banner = ""  # an HTTP server, for one, waits for the client to speak first
     if not banner.startswith("SSH-2.0-"):
+        said = f"says {banner[:60]!r}" if banner else f"sends no SSH banner within {timeout:g} s"
         report.add(AREA, "git.ssh", PROBLEM,
-                   f"{host}:{port} answers, but not as an SSH server ({banner[:60]!r})",
+                   f"{host}:{port} accepts connections but is not an SSH server: it {said}",
                    fix="another service holds the port: give git's SSH another one (the tutorial's A.4)")
         return
     hint = f" (clients need `ssh -p {port}` or a ~/.ssh/config entry)" if port != 22 else ""
