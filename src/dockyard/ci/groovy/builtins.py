@@ -121,9 +121,13 @@ async def _split(rt: Runtime, recv: Any, args: list[Any], pos: Pos) -> Any:
     if not args:
         return checked_list(rt, s.split(), pos)
     sep = need_str(args[0], "split", pos)
+    if s == "":
+        return [""]  # as Java: splitting the empty string gives it back
+    if sep == "":
+        return checked_list(rt, list(s), pos)
     plain = re.fullmatch(r"[^\\^$.|?*+()\[\]{}]+", sep)
     parts = s.split(sep) if plain else safe_regex(sep, pos).split(s)
-    while parts and parts[-1] == "" and len(parts) > 1:  # Java drops trailing empty strings
+    while parts and parts[-1] == "":  # Java drops trailing empty strings
         parts.pop()
     return checked_list(rt, parts, pos)
 

@@ -595,11 +595,8 @@ class Exec:
 
     def set_prop(self, obj: Any, name: str, value: Any, pos: Pos) -> None:
         if isinstance(obj, EnvView):
-            from dockyard.ci.params import forbidden_env_name
-
-            why = forbidden_env_name(name)
-            if why:
-                raise GroovyError(why, pos)
+            if not name or "=" in name or "\0" in name:
+                raise GroovyError(f"{name!r} is not a valid environment variable name", pos)
             text = to_string(value)
             self.ctx.env[name] = text
             if self.session.root_env is not None:
@@ -841,7 +838,10 @@ def evaluate_interpolation(node: A.Node, env: dict[str, str]) -> str:
     """`${expr}` of a string outside script { } (no steps), against the build's session."""
     session = CURRENT.get() or Session(None)
     ctx = _EnvCtx(env)
-    return to_string(drive(Exec(session, ctx, may_run_steps=False).expr(node, Scope())))
+    try:
+        return to_string(drive(Exec(session, ctx, may_run_steps=False).expr(node, Scope())))
+    except RecursionError:
+        raise _too_deep(node.pos) from None
 
 
 @dataclass
@@ -851,12 +851,23 @@ class _EnvCtx:
 
 async def evaluate(code: A.Block, ctx: Any, host: Any) -> Any:
     """A script { } body, when expression or environment value for `ctx` in the build of `host`."""
-    return await Exec(session_for(host), ctx).run_block(code)
+    try:
+        return await Exec(session_for(host), ctx).run_block(code)
+    except RecursionError:
+        raise _too_deep(code.pos) from None
 
 
 async def run_closure(fn: ClosureValue, ctx: Any, host: Any) -> Any:
     """The body of a block step called from a script (`dir('x') { ... }`), in the step's ctx."""
-    return await Exec(session_for(host), ctx).call(fn, [], fn.node.pos)
+    try:
+        return await Exec(session_for(host), ctx).call(fn, [], fn.node.pos)
+    except RecursionError:
+        raise _too_deep(fn.node.pos) from None
+
+
+def _too_deep(pos: Pos) -> LimitExceeded:
+    """Nested expressions inside recursive closures can outgrow Python's own stack first."""
+    return LimitExceeded("the script nests calls and expressions too deeply: stopped", pos)
 
 
 __all__ = ["ClosureValue", "Session", "evaluate", "run_closure", "start_session", "replace"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from dockyard.ci.errors import MAX_ELEMENTS, PipelineError, Pos, too_many_elements
+from dockyard.ci.errors import MAX_ELEMENTS, MAX_NESTING, PipelineError, Pos, too_many_elements
 
 _ESCAPES = {
     "b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", "s": " ",
@@ -40,6 +40,7 @@ class Lexer:
         self.src, self.filename = src, filename
         self.i, self.line, self.col = start, line, col
         self.count = 0
+        self.depth = 0  # "${ "${ ... }" }" strings inside interpolations inside strings
 
     def pos(self) -> Pos:
         return Pos(self.filename, self.line, self.col)
@@ -192,7 +193,11 @@ class Lexer:
         self._advance()
         if self._peek() == "{":
             self._advance()
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise self.error(f"strings nested in ${{...}} deeper than {MAX_NESTING} levels", pos)
             toks = self.until_close(pos)
+            self.depth -= 1
             if len(toks) == 1:
                 raise self.error("empty ${} in a string", pos)
             return toks

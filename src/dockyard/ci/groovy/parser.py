@@ -399,10 +399,13 @@ class Parser:
             return self._range()
         left = self._binary(level + 1)
         ops = _BINARY[level]
+        depth = self.depth
         while self._binary_op_here(ops):
             t = self.advance()
+            self.enter(t.pos)  # a chain a + b + c is a tree as deep as it is long
             right = self._binary(level + 1)
             left = A.Binary(t.pos, str(t.value), left, right)
+        self.depth = depth
         if self.is_op("=~", "==~"):
             raise PipelineError(
                 "regex operators =~ and ==~ are not in Dockyard's Groovy subset: use .matches('...'),"
@@ -453,9 +456,17 @@ class Parser:
             raise PipelineError("++ and -- need a variable", pos)
 
     def _postfix(self) -> A.Node:
-        expr = self._primary()
+        depth = self.depth
+        try:
+            return self._postfix_chain(self._primary())
+        finally:
+            self.depth = depth
+
+    def _postfix_chain(self, expr: A.Node) -> A.Node:
         while True:
             t = self.tok
+            if self.is_op(".", "?.", "[", "++", "--"):
+                self.enter(t.pos)  # a.b.c[d] is a tree as deep as the chain is long
             if self.is_op(".", "?."):
                 self.advance()
                 name_tok = self.tok
@@ -577,6 +588,7 @@ class Parser:
                 explicit = True
         for p in params:
             self._check_variable_name(p, open_tok.pos)
+        self.declared.update(params)  # a closure parameter may be a closure to call: body()
         body = self.statements()
         self.expect("}", f"to close the closure opened at {open_tok.pos.line}:{open_tok.pos.col}")
         self.depth -= 1
@@ -632,12 +644,16 @@ class Parser:
         nxt = self.tok
         if self.is_op("(") and not nxt.nl:
             return self._func(t, name, self._call_args(name))
-        if self.is_op("{") and not nxt.nl and (name in STEPS or name in FUNCTIONS):
+        if self.is_op("{") and not nxt.nl and (name in STEPS or name in FUNCTIONS or name in self.declared):
             return self._func(t, name, A.Args((), (), self._closure()))
         if not nxt.nl and self._command_start(nxt) and (name in STEPS or name in FUNCTIONS):
             return self._func(t, name, self._command_args())
-        if not nxt.nl and name[0].islower() and (  # `mail to: ...`: reported as an unknown step
-            nxt.kind in ("str", "gstr") or (nxt.kind == "ident" and self.is_op(":", tok=self.peek()))
+        if (
+            not nxt.nl
+            and name[0].islower()
+            and (  # `mail to: ...`: reported as an unknown step
+                nxt.kind in ("str", "gstr") or (nxt.kind == "ident" and self.is_op(":", tok=self.peek()))
+            )
         ):
             return self._func(t, name, self._command_args())
         return A.Name(t.pos, name)
