@@ -121,6 +121,29 @@ class Cluster:
         raise AssertionError(f"pod {namespace}/{name} not {phase}: {problem}\n{describe.stdout}"
                              f"{describe.stderr}")
 
+    def persistent_volume(self, name: str, size: str = "1Gi") -> Path:
+        """A PersistentVolume `name` of the default StorageClass `standard`, backed by a host
+        directory (returned) in the slot's state: the cluster has no dynamic provisioner, so a
+        PersistentVolumeClaim (or a StatefulSet's claim template) binds to one made here."""
+        storage_class = {
+            "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": "standard", "annotations": {
+                "storageclass.kubernetes.io/is-default-class": "true"}},
+            "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "Immediate"}
+        directory = self.state / "volumes" / name
+        directory.mkdir(parents=True)
+        directory.chmod(0o777)  # pods run as any user (restricted pods as non-root)
+        volume = {
+            "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+            "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"],
+                     "storageClassName": "standard", "persistentVolumeReclaimPolicy": "Retain",
+                     "hostPath": {"path": str(directory), "type": "Directory"}}}
+        for manifest in (storage_class, volume):
+            applied = self.apply(manifest)
+            if applied.returncode != 0:
+                raise RuntimeError(f"kubectl apply {manifest['kind']}: {applied.stderr}")
+        return directory
+
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.logs / f"{name}.log"
         text = path.read_text(errors="replace") if path.exists() else ""

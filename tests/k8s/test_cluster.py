@@ -169,3 +169,20 @@ def test_validating_admission_policy_denies_with_its_message(
     finally:
         k8s_cluster.kubectl("delete", "validatingadmissionpolicybinding,validatingadmissionpolicy",
                             name, "--ignore-not-found")
+
+
+def test_claim_binds_to_a_persistent_volume_on_the_host(
+        k8s_cluster: Cluster, k8s_namespace: str, k8s_registry: PodImages) -> None:
+    directory = k8s_cluster.persistent_volume(f"{k8s_namespace}-data")
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    assert k8s_cluster.apply(claim, "-n", k8s_namespace).returncode == 0
+    secret = k8s_registry.pull_secret(k8s_cluster, k8s_namespace)
+    writer = pod("writer", k8s_registry.busybox, "id -u > /data/who", secret=secret)
+    writer["spec"]["securityContext"] = {"runAsUser": 1000}
+    writer["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+    writer["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    applied = k8s_cluster.apply(writer, "-n", k8s_namespace)
+    assert applied.returncode == 0, applied.stderr
+    k8s_cluster.wait_pod(k8s_namespace, "writer", "Succeeded")
+    assert (directory / "who").read_text() == "1000\n"
