@@ -64,7 +64,8 @@ def _parses_or_own_error(source: str) -> None:
         return
     # no steps are reachable from here: a call to one fails as a StepFailed too
     with contextlib.suppress(StepFailed):
-        asyncio.run(Exec(Session(_Host()), Ctx({}, Path("/nonexistent")), may_run_steps=False).run_block(block))
+        runner = Exec(Session(_Host()), Ctx({}, Path("/nonexistent")), may_run_steps=False)
+        asyncio.run(runner.run_block(block))
 
 
 @FUZZ
