@@ -7,7 +7,7 @@ Public surface for other packages:
 - `open_ci(services, credentials, executor) -> CIService`, a `dockyard.services.Component` (`.migrations`,
   `.routes()`, `await .start()` / `await .stop()`), also `.push(event)` (queue builds for a pushed
   ref) and `.store` (`CIStore`: jobs and builds). `executor` is an `ExecutorBackend`
-  (`executor_backend("local", settings)` by default).
+  (`executor_backend(settings.ci_executor, settings)` by default).
 - `forbidden_env_name(name)`: why a build parameter may not set that environment name, or None.
 - Listens to `git.push` on the event bus (a `dockyard.events.PushEvent`: CI reads its
   `clone_url`, `branch`, `after`, `git_dir`, `pusher`, `deleted`); publishes `ci.build.started` and
@@ -96,8 +96,10 @@ def open_ci(
         webhook_secret=load_webhook_secret(settings.secrets_dir, settings.ci_webhook_secret),
         secrets_dir=settings.secrets_dir,
         repo_role=repo_role,
-        executor=executor or executor_backend("local", settings),
-        executors=settings.ci_executors,
+        executor=executor or executor_backend(settings.ci_executor, settings),
+        # builds on Kubernetes wait in the queue beyond the cloud's cap, not this machine's CPUs
+        executors=settings.ci_executors
+        or (settings.k8s_container_cap if settings.ci_executor == "kubernetes" else None),
         max_parallel=settings.ci_max_parallel,
         outgoing_hosts=settings.webhook_allowed_hosts,
     )

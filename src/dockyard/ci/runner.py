@@ -22,6 +22,7 @@ from dockyard.ci.buildlog import BuildPaths, ConsoleLog, Trace
 from dockyard.ci.checkout import checkout_workspace
 from dockyard.ci.errors import PipelineError, check_size
 from dockyard.ci.executor.interface import AgentSpec, Executor, ExecutorError, StepHandle
+from dockyard.ci.executor.kubernetes_pod import EXECUTOR_ANNOTATION, template_annotation
 from dockyard.ci.groovy.interpreter import evaluate, start_session
 from dockyard.ci.groovy.values import to_string, truth
 from dockyard.ci.model import Condition, EnvVar, Parameter, Pipeline, Post, Stage, Step
@@ -272,10 +273,15 @@ class BuildRunner:
 
     # -- agent ------------------------------------------------------------------
     async def setup_agent(self, pipeline: Pipeline) -> None:
+        agent = pipeline.agent
+        pod_yaml = agent.pod_yaml if agent.kind == "kubernetes" else ""
+        pick = getattr(self.executor, "pick", None)
+        if callable(pick):  # the backend serves several executors: the pipeline may choose
+            self.executor = pick(template_annotation(pod_yaml, EXECUTOR_ANNOTATION))
+        remote = self.executor.name == "kubernetes"  # the cluster mounts the template's Secrets
         with self.trace.span("phase", "agent ready", executor=self.executor.name):
             containers: dict[str, Any] = {}
-            agent = pipeline.agent
-            if agent.kind == "kubernetes":
+            if agent.kind == "kubernetes" and not remote:
                 containers, masks = parse_pod_template(agent.pod_yaml, self.credentials.lookup)
                 self.log.masker.add(masks)
             elif agent.kind == "label":
@@ -287,9 +293,12 @@ class BuildRunner:
                         " containers in the pipeline's agent"
                     )
             own = urlsplit(self.base_url).netloc
-            await self.executor.setup(
-                AgentSpec(self.paths.workspace, self.paths.root, containers, [own] if own else []), self.log
-            )
+            spec = AgentSpec(self.paths.workspace, self.paths.root, containers, [own] if own else [],
+                             pod_yaml=pod_yaml, job=self.job.name, number=self.build.number,
+                             build_url=f"{self.base_url}/job/{self.job.name}/{self.build.number}/",
+                             timeout_seconds=pipeline.options.timeout_seconds,
+                             credentials=self.credentials.lookup)
+            await self.executor.setup(spec, self.log)
             self.default_container = agent.default_container or None
 
     # -- stages -----------------------------------------------------------------

@@ -94,6 +94,7 @@ class CIService:
 
     async def start(self) -> None:
         self.ci_dir.mkdir(parents=True, exist_ok=True)
+        await self.executor.start()
         await self.scheduler.start()
 
     async def stop(self) -> None:

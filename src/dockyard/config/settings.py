@@ -35,6 +35,9 @@ def default_data_dir() -> Path:
 DEFAULT_WEBHOOK_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 DEFAULT_KANIKO_IMAGES = ("gcr.io/kaniko-project/executor", "cgr.dev/chainguard/kaniko")
 DEFAULT_CI_MAX_PARALLEL = 16  # parallel branches at once per build
+CI_EXECUTORS = ("local", "kubernetes")
+DEFAULT_K8S_POD_TIMEOUT = 120.0  # seconds a build pod may take to start
+DEFAULT_K8S_CONTAINER_CAP = 10  # build pods at once (Jenkins' containerCap default)
 AWS_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
                  "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION")
 _OFF = ("0", "false", "off", "no", "none")
@@ -87,6 +90,13 @@ def _text(_name: str, raw: str) -> str:
     return raw
 
 
+def _executor(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in CI_EXECUTORS:
+        raise ValueError(f"{name} must be one of {', '.join(CI_EXECUTORS)}, got {raw!r}")
+    return value
+
+
 # variable -> (Settings field, parser(name, raw)); an unset or empty variable keeps the default
 ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOCKYARD_DATA_DIR": ("data_dir", lambda _n, raw: Path(raw)),
@@ -102,6 +112,14 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOCKYARD_CI_PREWARM": ("ci_prewarm", _switch),
     "DOCKYARD_KANIKO_ALIAS": ("kaniko_images", _image_prefixes),
     "DOCKYARD_SSH_PORT": ("ssh_port", _port_or_off),
+    "DOCKYARD_CI_EXECUTOR": ("ci_executor", _executor),
+    "DOCKYARD_K8S_NAMESPACE": ("k8s_namespace", _text),
+    "DOCKYARD_K8S_KUBECONFIG": ("k8s_kubeconfig", _text),
+    "DOCKYARD_K8S_AGENT_IMAGE": ("k8s_agent_image", _text),
+    "DOCKYARD_K8S_EXECUTOR_IMAGE": ("k8s_executor_image", _text),
+    "DOCKYARD_K8S_POD_TIMEOUT": ("k8s_pod_timeout", _seconds),
+    "DOCKYARD_K8S_CONTAINER_CAP": ("k8s_container_cap", _positive_int),
+    "DOCKYARD_K8S_PULL_CREDENTIAL": ("k8s_pull_credential", _text),
 }
 
 
@@ -132,6 +150,20 @@ class Settings:
     ci_prewarm: bool = True  # keep a pre-started `dockyard executor` for the Kaniko stand-in
     kaniko_images: tuple[str, ...] = DEFAULT_KANIKO_IMAGES  # images whose steps run Dockyard's executor
     ssh_port: int | None = None  # git over SSH on this port (on `host`); None: no SSH server
+    # Where builds run: "local" (this machine's sandbox) or "kubernetes" (one pod per build); a
+    # pipeline picks the other with its pod template's `dockyard.io/executor` annotation.
+    ci_executor: str = "local"
+    # The Kubernetes cloud: namespace ('' = the service account's, else the kubeconfig context's),
+    # kubeconfig ('' = in-cluster service account, else KUBECONFIG / ~/.kube/config as kubectl),
+    # images ('' = Dockyard's own image in its own registry), start timeout, pods at once, and the
+    # credential id an imagePullSecret is made from for every build pod ('' = none).
+    k8s_namespace: str = ""
+    k8s_kubeconfig: str = ""
+    k8s_agent_image: str = ""
+    k8s_executor_image: str = ""
+    k8s_pod_timeout: float = DEFAULT_K8S_POD_TIMEOUT
+    k8s_container_cap: int = DEFAULT_K8S_CONTAINER_CAP
+    k8s_pull_credential: str = ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

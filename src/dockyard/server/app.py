@@ -103,7 +103,7 @@ def compose(services: Services) -> list[Component]:
         services,
         credentials.store,
         repo_role=git.repos.role_of,  # CI reads follow git's
-        executor=executor_backend("local", services.settings),  # steps never see DATA
+        executor=executor_backend(services.settings.ci_executor, services.settings),  # steps never see DATA
     )
     ui = WebUI(services, git=git, ci=ci, registry=registry, credentials=credentials.store)
     # the UI's pages on fixed paths (/, /user/..., /job/...) after the APIs'; git's

@@ -56,6 +56,14 @@ class AgentSpec:
     build_dir: Path
     containers: dict[str, ContainerSpec] = field(default_factory=dict)
     insecure_registries: list[str] = field(default_factory=list)  # plain-HTTP pulls (Dockyard's own)
+    # For executors that run the build elsewhere (Kubernetes): the pod template as written, the
+    # build's identity and timeout (pod labels, activeDeadlineSeconds), and the job's credentials.
+    pod_yaml: str = ""
+    job: str = ""
+    number: int = 0
+    build_url: str = ""
+    timeout_seconds: float | None = None
+    credentials: Any = None
 
 
 @dataclass(frozen=True)
