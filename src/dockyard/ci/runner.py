@@ -79,6 +79,7 @@ class BuildRunner:
         self.job, self.build, self.paths = job, build, paths
         self.log, self.trace, self.executor = log, trace, executor
         owner = build.source_repo.partition("/")[0] or local_owner(job.scm_url, base_url)
+        self.store = credentials  # the whole store: only for the cloud's own settings (AgentSpec)
         scoped = job_credentials(credentials, job.name, repo_owner=owner)
         self.credentials = BuildCredentials(scoped, log.masker, paths.root / "secrets")
         self.base_url = base_url
@@ -297,7 +298,7 @@ class BuildRunner:
                              pod_yaml=pod_yaml, job=self.job.name, number=self.build.number,
                              build_url=f"{self.base_url}/job/{self.job.name}/{self.build.number}/",
                              timeout_seconds=pipeline.options.timeout_seconds,
-                             credentials=self.credentials.lookup)
+                             cloud_credentials=self.store)
             await self.executor.setup(spec, self.log)
             self.default_container = agent.default_container or None
 

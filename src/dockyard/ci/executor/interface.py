@@ -57,13 +57,14 @@ class AgentSpec:
     containers: dict[str, ContainerSpec] = field(default_factory=dict)
     insecure_registries: list[str] = field(default_factory=list)  # plain-HTTP pulls (Dockyard's own)
     # For executors that run the build elsewhere (Kubernetes): the pod template as written, the
-    # build's identity and timeout (pod labels, activeDeadlineSeconds), and the job's credentials.
+    # build's identity and timeout (pod labels, activeDeadlineSeconds), and the server's credential
+    # store for the cloud's own settings (an administrator's pull credential), never for steps.
     pod_yaml: str = ""
     job: str = ""
     number: int = 0
     build_url: str = ""
     timeout_seconds: float | None = None
-    credentials: Any = None
+    cloud_credentials: Any = None
 
 
 @dataclass(frozen=True)

@@ -197,10 +197,10 @@ class KubernetesExecutor:
 
     async def _create_pull_secret(self, name: str, spec: AgentSpec) -> None:
         cred_id = self.backend.cloud.pull_credential
-        if spec.credentials is None:
+        if spec.cloud_credentials is None:
             raise ExecutorError("DOCKYARD_K8S_PULL_CREDENTIAL is set but there is no credential store")
         try:
-            credential = spec.credentials.get(cred_id)
+            credential = await self.kube.run(spec.cloud_credentials.get, cred_id)
         except KeyError as e:
             raise ExecutorError(f"DOCKYARD_K8S_PULL_CREDENTIAL: {e}") from None
         manifest = pull_secret_manifest(name, credential, cred_id)
