@@ -21,6 +21,9 @@ OWN_ENVIRONMENT = {
     "builder/kaniko.py": {"DOCKYARD_SNAPSHOT"},
     "cli/remote.py": {"DOCKYARD_URL", "DOCKYARD_USER", "DOCKYARD_PASSWORD", "DOCKYARD_TOKEN"},
     "cli/gitops_cmd.py": {"DOCKYARD_URL"},
+    # `dockyard doctor` checks a cluster as the server's Kubernetes executor would see it, from the
+    # environment the server's settings come from
+    "cli/doctor_cmd.py": {"DOCKYARD_K8S_AGENT_IMAGE", "DOCKYARD_K8S_NAMESPACE", "DOCKYARD_K8S_KUBECONFIG"},
 }
 
 
