@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gitops": ("dockyard.cli.gitops_cmd", "set image tags in a deploy repo and push"),
     "ci": ("dockyard.cli.ci_cmd", "CI jobs and builds on a running server"),
     "trace": ("dockyard.cli.trace_cmd", "print a build's trace as a table (dockyard trace JOB N)"),
+    "k8s": ("dockyard.cli.k8s_cmd", "Dockyard's Kubernetes install (dockyard k8s manifests)"),
     "demo": ("dockyard.cli.demo_cmd", "run the tutorial's push -> image -> deploy loop end to end"),
     "doctor": ("dockyard.cli.doctor_cmd", "check the server and build cluster for the tutorial's pitfalls"),
 }

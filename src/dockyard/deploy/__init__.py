@@ -10,6 +10,8 @@ Public API (imported lazily):
     source_tree() -> Path                  the checkout this Dockyard runs from
     default_cache_dir() -> Path            where the base is cached by default
     SelfImageError                         a step failed (names it and the fix)
+    render(Values(namespace=..., image=...)) -> [objects]   the kustomize base with values
+    base_objects(), to_yaml(objects)       the base as kustomize builds it; multi-document YAML
 """
 
 from __future__ import annotations
@@ -25,12 +27,17 @@ _EXPORTS = {
     "source_tree": "dockyard.deploy.selfimage",
     "default_cache_dir": "dockyard.deploy.selfimage",
     "SelfImageError": "dockyard.deploy.selfimage",
+    "Values": "dockyard.deploy.manifests",
+    "render": "dockyard.deploy.manifests",
+    "base_objects": "dockyard.deploy.manifests",
+    "to_yaml": "dockyard.deploy.manifests",
 }
 
-__all__ = ["SelfImageError", "base_layout", "build_argv", "context_dir", "default_cache_dir",
-           "source_tree"]
+__all__ = ["SelfImageError", "Values", "base_layout", "base_objects", "build_argv", "context_dir",
+           "default_cache_dir", "render", "source_tree", "to_yaml"]
 
 if TYPE_CHECKING:
+    from dockyard.deploy.manifests import Values, base_objects, render, to_yaml
     from dockyard.deploy.selfimage import (
         SelfImageError,
         base_layout,
