@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -44,6 +45,9 @@ _STOP_ORDER = ["kubelet", "containerd", "kube-scheduler", "kube-controller-manag
                "kube-apiserver", "etcd"]
 _STUCK = {"ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff", "CreateContainerConfigError",
           "CreateContainerError", "InvalidImageName", "RunContainerError"}
+# pull errors the kubelet retries: waited for, unless the registry refused (a 401 stays a 401)
+_PULLING = {"ErrImagePull", "ImagePullBackOff"}
+_PERMANENT_PULL = re.compile(r"\b(401|403|404)\b|unauthorized|denied|not found", re.IGNORECASE)
 _CONTROLLERS = "*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller"
 
 
@@ -111,10 +115,12 @@ class Cluster:
             if current in ("Succeeded", "Failed") and current != phase:
                 problem = f"ended {current}"
                 break
-            waiting = [c["state"]["waiting"].get("reason") for c in status.get("containerStatuses", [])
+            waiting = [c["state"]["waiting"] for c in status.get("containerStatuses", [])
                        if "waiting" in c.get("state", {})]
-            if any(reason in _STUCK for reason in waiting):
-                problem = f"stuck in {waiting}"
+            stuck = [w for w in waiting if w.get("reason") in _STUCK and not (
+                w["reason"] in _PULLING and not _PERMANENT_PULL.search(w.get("message", "")))]
+            if stuck:
+                problem = f"stuck: {stuck}"
                 break
             time.sleep(0.2)
         describe = self.kubectl("describe", "pod", "-n", namespace, name)

@@ -41,7 +41,7 @@ def test_private_image_runs_logs_and_reaches_dockyard_on_the_gateway(
     secret = k8s_registry.pull_secret(k8s_cluster, k8s_namespace)
     healthz = f"{k8s_registry.server.url}/healthz"
     assert healthz.startswith(f"http://{k8s_cluster.gateway}:")
-    command = f"echo hello from a pod; timeout 5 wget -q -O - {healthz}; echo; echo wget=$?"
+    command = f"echo hello from a pod; timeout 20 wget -q -O - {healthz}; echo; echo wget=$?"
     applied = k8s_cluster.apply(pod("hello", k8s_registry.busybox, command, secret=secret),
                                 "-n", k8s_namespace)
     assert applied.returncode == 0, applied.stderr
