@@ -24,6 +24,7 @@ from dockyard.ci.buildlog import read_from
 from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import CRUMB_FIELD, SESSION_COOKIE, HTTPError
 from dockyard.ci.jobxml import JobConfigError, restore_job_secrets
+from dockyard.ci.steps.junit import load_report, test_result_action
 from dockyard.ci.store import DONE, QUEUED, RUNNING, Build, Job, JobError, JobNotFound
 from dockyard.http import (
     JOB_XML_LIMIT,
@@ -108,6 +109,7 @@ def jenkins_routes(ci: CIOperations) -> list[BaseRoute]:
         Route(build + "/stop", ep(api.stop, post=True), methods=["POST"]),
         Route(build + "/wfapi/describe", ep(api.wfapi_describe), methods=["GET"]),
         Route(build + "/artifact/{path:path}", ep(api.artifact), methods=["GET"]),
+        Route(build + "/testReport/api/json", ep(api.test_report), methods=["GET"]),
     ]
 
 
@@ -497,7 +499,18 @@ class JenkinsAPI:
             data["artifacts"] = [
                 {"fileName": f.rsplit("/", 1)[-1], "relativePath": f, "displayPath": f} for f in files
             ]
+        tests = test_result_action(load_report(self.ci.scheduler.paths(b.job_name, b.number).root))
+        if tests:
+            data["actions"].append(tests)
         return JSONResponse(data)
+
+    async def test_report(self, request: Request, principal: Principal) -> Response:
+        """The build's JUnit results (the junit step) in Jenkins' TestResult shape."""
+        b = await self._build(request, principal)
+        report = load_report(self.ci.scheduler.paths(b.job_name, b.number).root)
+        if report["empty"]:
+            raise HTTPError(404, f"{b.job_name} #{b.number} has no test results (no junit step recorded any)")
+        return JSONResponse(report)
 
     async def console_text(self, request: Request, principal: Principal) -> Response:
         b = await self._build(request, principal)

@@ -426,9 +426,12 @@ class BuildRunner:
     # -- steps ------------------------------------------------------------------
     async def run_steps(self, steps: tuple[Step, ...], ctx: Ctx) -> None:
         for step in steps:
-            if self.abort_reason is not None:
-                raise BuildAborted()
-            await step_for(step).run(ctx, self)
+            await self.run_step(step, ctx)
+
+    async def run_step(self, step: Step, ctx: Ctx) -> Any:
+        if self.abort_reason is not None:
+            raise BuildAborted()
+        return await step_for(step).run(ctx, self)
 
 
 def _post_conditions(result: str) -> set[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.ci.conftest import Jenkins, job_xml, make_repo, unique
+from tests.ci.conftest import ADMIN_PASSWORD, ADMIN_USER, Jenkins, job_xml, make_repo, unique
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "jenkinsfiles"
 OK = sorted((FIXTURES / "ok").glob("*.groovy"))
@@ -108,3 +108,46 @@ def test_escape_attempt_stopped_by_a_limit_server_stays_responsive(
     assert message in log, log
     assert "after the script" not in log
     print(f"{case}: slowest /healthz {slowest[0] * 1000:.0f} ms")  # reported, not asserted (bench/)
+
+
+def test_junit_results_in_jenkins_shape_via_python_jenkins(jenkins: Jenkins, tmp_path: Path) -> None:
+    import jenkins as python_jenkins  # python-jenkins, as a Jenkins user would read the report
+
+    source = (FIXTURES / "ok" / "junit_reports.groovy").read_text()
+    bare, _work, _ = make_repo(tmp_path, {"Jenkinsfile": source})
+    name = unique("junit")
+    jenkins.create(name, job_xml(str(bare)))
+    info, log = jenkins.run(name, timeout=120)
+    assert info["result"] == "UNSTABLE", log
+    client = python_jenkins.Jenkins(jenkins.server.url, username=ADMIN_USER, password=ADMIN_PASSWORD)
+    report = client.get_build_test_report(name, 1)
+    assert report["_class"] == "hudson.tasks.junit.TestResult"
+    assert (report["failCount"], report["skipCount"], report["passCount"]) == (1, 1, 2)
+    cases = {(c["className"], c["name"]): c for s in report["suites"] for c in s["cases"]}
+    failed = cases[("api.HealthTest", "returns_version")]
+    assert failed["status"] == "FAILED" and failed["errorDetails"] == "expected 1.2 but was 1.1"
+    assert cases[("web.PageTest", "slow_render")]["status"] == "SKIPPED"
+    action = next(a for a in client.get_build_info(name, 1)["actions"] if a.get("urlName") == "testReport")
+    assert (action["failCount"], action["skipCount"], action["totalCount"]) == (1, 1, 4)
+    trace = jenkins.http.get(f"/api/ci/jobs/{name}/builds/1/trace").json()
+    assert "junit" in str(trace)
+
+
+def test_junit_refuses_entities(jenkins: Jenkins, tmp_path: Path) -> None:
+    source = """pipeline {
+  agent any
+  stages {
+    stage('t') {
+      steps {
+        sh '''printf '<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa">]><testsuite/>' > r.xml'''
+        junit 'r.xml'
+      }
+    }
+  }
+}
+"""
+    info, log = _run(jenkins, tmp_path, source)
+    assert info["result"] == "FAILURE", log
+    assert "junit: r.xml has a DTD or entities" in log
+    job = str(info["fullDisplayName"]).split(" ")[0]
+    assert jenkins.http.get(f"/job/{job}/1/testReport/api/json").status_code == 404

@@ -9,9 +9,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from dockyard.ci.errors import Pos
+from dockyard.ci.groovy.operators import arith
 from dockyard.ci.groovy.values import (
     MAX_ITEMS,
     MAX_STRING,
+    ClosureValue,
     ErrorValue,
     GroovyError,
     LimitExceeded,
@@ -389,8 +391,6 @@ def _closure_arg(rt: Runtime, args: list[Any], name: str, pos: Pos, optional: bo
             return None
         raise GroovyError(f"{name}() needs a closure: {name} {{ ... }}", pos)
     fn = args[-1]
-    from dockyard.ci.groovy.interpreter import ClosureValue
-
     if not isinstance(fn, ClosureValue):
         raise GroovyError(f"{name}() needs a closure, got {type_name(fn)}", pos)
     return fn
@@ -514,8 +514,6 @@ async def _count(rt: Runtime, recv: Any, args: list[Any], pos: Pos) -> Any:
     argn(args, 1, "count", pos)
     if isinstance(recv, str):
         return recv.count(to_string(args[0])) if args[0] != "" else len(recv) + 1
-    from dockyard.ci.groovy.interpreter import ClosureValue
-
     if isinstance(args[0], ClosureValue):
         return sum([truth(await _apply(rt, args[0], recv, x, pos)) for x in _elements(recv, "count", pos)])
     return sum(1 for x in _elements(recv, "count", pos) if equal(x, args[0]))
@@ -652,8 +650,6 @@ async def _sum(rt: Runtime, recv: Any, args: list[Any], pos: Pos) -> Any:
     items = _list(recv, "sum", pos)
     if not items:
         return None
-    from dockyard.ci.groovy.interpreter import arith
-
     total = items[0]
     for x in items[1:]:
         total = arith(rt, "+", total, x, pos)
@@ -768,8 +764,6 @@ async def _with_index(rt: Runtime, recv: Any, args: list[Any], pos: Pos) -> Any:
 
 def _op_method(op: str) -> Method:
     async def m(rt: Runtime, recv: Any, args: list[Any], pos: Pos) -> Any:
-        from dockyard.ci.groovy.interpreter import arith
-
         argn(args, 1, op, pos)
         return arith(rt, op, recv, args[0], pos)
 
@@ -870,8 +864,6 @@ async def _times(rt: Runtime, recv: Any, args: list[Any], pos: Pos) -> Any:
 
 @method("call")
 async def _call(rt: Runtime, recv: Any, args: list[Any], pos: Pos) -> Any:
-    from dockyard.ci.groovy.interpreter import ClosureValue
-
     if not isinstance(recv, ClosureValue):
         raise bad(recv, "call", pos)
     return await rt.call(recv, args, pos)

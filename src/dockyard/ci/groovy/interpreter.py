@@ -12,20 +12,24 @@ import asyncio
 import os
 import time
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.ci.errors import BuildAborted, Pos, StepFailed
 from dockyard.ci.groovy import ast as A
 from dockyard.ci.groovy.builtins import METHODS, SPECIAL_METHODS
+from dockyard.ci.groovy.operators import arith
 from dockyard.ci.groovy.specs import STEPS
 from dockyard.ci.groovy.values import (
+    AGENT_ENV,
     MAX_ITEMS,
     MAX_STRING,
+    ClosureValue,
     ErrorValue,
     GroovyError,
     LimitExceeded,
     MapEntry,
+    Scope,
     Thrown,
     compare,
     equal,
@@ -51,7 +55,7 @@ _STRING_ARGS = {
     "readFile": ("file", "encoding"), "fileExists": ("file",), "readJSON": ("file", "text"),
     "writeJSON": ("file",), "readYaml": ("file", "text"), "readYAML": ("file", "text"),
     "writeYaml": ("file",), "writeYAML": ("file",), "warnError": ("message",),
-    "catchError": ("message", "buildResult", "stageResult"),
+    "catchError": ("message", "buildResult", "stageResult"), "junit": ("testResults",),
     "gitopsSetImage": ("repo", "path", "credentialsId", "branch", "message", "sourceCommit"),
 }  # fmt: skip
 
@@ -67,29 +71,6 @@ class _Break(Exception):
 
 class _Continue(Exception):
     pass
-
-
-class Scope:
-    def __init__(self, parent: Scope | None = None) -> None:
-        self.vars: dict[str, Any] = {}
-        self.parent = parent
-
-    def find(self, name: str) -> Scope | None:
-        s: Scope | None = self
-        while s is not None:
-            if name in s.vars:
-                return s
-            s = s.parent
-        return None
-
-
-@dataclass
-class ClosureValue:
-    node: A.Closure
-    scope: Scope
-
-    def __str__(self) -> str:
-        return f"Closure@{self.node.pos.line}:{self.node.pos.col}"
 
 
 class EnvView:
@@ -458,8 +439,6 @@ class Exec:
         raise GroovyError(f"No such property: {name}", pos, "groovy.lang.MissingPropertyException")
 
     def env_value(self, name: str) -> str | None:
-        from dockyard.ci.steps.values import AGENT_ENV
-
         env = self.ctx.env
         if name in env:
             return str(env[name])
@@ -717,10 +696,8 @@ class Exec:
         body = None
         if n.args.closure is not None:
             body = (StepCall("script", {"closure": ClosureValue(n.args.closure, scope)}, None, n.pos),)
-        from dockyard.ci.steps import step_for
-
         self.tick(n.pos)
-        return await step_for(StepCall(n.name, args, body, n.pos)).run(self.ctx, self.session.host)
+        return await self.session.host.run_step(StepCall(n.name, args, body, n.pos), self.ctx)
 
     def step_args(self, name: str, args: dict[str, Any], pos: Pos) -> dict[str, Any]:
         """Values as the step modules take them from the declarative front end."""
@@ -752,75 +729,6 @@ class Exec:
                 raise GroovyError("only 'checkout scm' is supported (the job's repository)", pos)
             args["scm"] = "scm"
         return args
-
-
-def arith(rt: Any, op: str, a: Any, b: Any, pos: Pos) -> Any:
-    """+ - * / % intdiv ** with Groovy's meaning on strings, lists, maps and numbers."""
-    num = (int, float)
-    if op == "+":
-        if isinstance(a, str):
-            s = a + to_string(b, MAX_STRING - len(a))
-            rt.charge(len(s), pos)
-            return s
-        if isinstance(a, list):
-            out = a + (b if isinstance(b, list) else [b])
-            _items(rt, len(out), pos)
-            return out
-        if isinstance(a, dict) and isinstance(b, dict):
-            merged = {**a, **b}
-            _items(rt, len(merged), pos)
-            return merged
-    if op == "-":
-        if isinstance(a, list):
-            drop = b if isinstance(b, list) else [b]
-            return [x for x in a if not any(equal(x, d) for d in drop)]
-        if isinstance(a, str) and isinstance(b, str):
-            return a.replace(b, "", 1)
-    if op == "*" and isinstance(a, str | list) and isinstance(b, int) and not isinstance(b, bool):
-        size = len(a) * max(b, 0)
-        if (isinstance(a, str) and size > MAX_STRING) or (isinstance(a, list) and size > MAX_ITEMS):
-            raise LimitExceeded(
-                f"{type_name(a)} * {b} would have {size} elements (at most"
-                f" {MAX_STRING if isinstance(a, str) else MAX_ITEMS})",
-                pos,
-            )
-        rt.charge(size, pos)
-        return a * max(b, 0)
-    if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, num) or not isinstance(b, num):
-        raise GroovyError(
-            f"No signature of method: {type_name(a)}.{op}({type_name(b)})",
-            pos,
-            "groovy.lang.MissingMethodException",
-        )
-    if op in ("/", "%", "intdiv") and b == 0:
-        raise GroovyError("Division by zero", pos, "java.lang.ArithmeticException")
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        if abs(a) > 1e300 or abs(b) > 1e300:
-            raise LimitExceeded("number too large", pos)
-        return a * b
-    if op == "/":
-        if isinstance(a, int) and isinstance(b, int) and a % b == 0:
-            return a // b
-        return a / b
-    if op == "%":
-        return a % b if isinstance(a, int) and isinstance(b, int) else a % b
-    if op == "intdiv":
-        return int(a // b)
-    if op == "**":
-        if abs(b) > 64 or abs(a) > 1 << 32:
-            raise LimitExceeded("exponent too large for Dockyard's Groovy subset", pos)
-        return a**b
-    raise GroovyError(f"unknown operator {op}", pos)
-
-
-def _items(rt: Any, n: int, pos: Pos) -> None:
-    if n > MAX_ITEMS:
-        raise LimitExceeded(f"a list or map would have more than {MAX_ITEMS} elements", pos)
-    rt.charge(8 * n, pos)
 
 
 def drive(coro: Any) -> Any:
@@ -870,4 +778,4 @@ def _too_deep(pos: Pos) -> LimitExceeded:
     return LimitExceeded("the script nests calls and expressions too deeply: stopped", pos)
 
 
-__all__ = ["ClosureValue", "Session", "evaluate", "run_closure", "start_session", "replace"]
+__all__ = ["ClosureValue", "Session", "arith", "evaluate", "run_closure", "start_session"]

@@ -74,14 +74,8 @@ STEPS: dict[str, StepSpec] = {
     "warnError": _spec("message", required=("message",), block=True),
     "waitUntil": _spec(None, "initialRecurrencePeriod", "quiet", block=True),
     "timestamps": _spec(None, block=True),
+    "junit": _spec("testResults", "allowEmptyResults", required=("testResults",)),
 }
 # pipeline-utility-steps spells them readYaml/writeYaml; the issue and many files say YAML
 STEPS["readYAML"] = STEPS["readYaml"]
 STEPS["writeYAML"] = STEPS["writeYaml"]
-
-# steps whose value a script uses (`def v = readFile 'x'`): the others return null
-RETURNS_VALUE = frozenset(
-    {"sh", "readFile", "fileExists", "readJSON", "writeJSON", "readYaml", "readYAML", "writeYaml",
-     "writeYAML", "catchError", "warnError", "retry", "timeout", "dir", "withEnv", "withCredentials",
-     "container", "timestamps"}
-)  # fmt: skip

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.ci.errors import Pos, StepFailed
+from dockyard.ci.groovy import ast as A
 
 MAX_STRING = 1 << 20  # characters in one string value
 MAX_ITEMS = 100_000  # elements of one list or map
+# the agent's own variables a pipeline may read as ${PATH}, ${env.HOME}... (Jenkins' env.PATH)
+AGENT_ENV = ("PATH", "HOME", "LANG", "USER", "LOGNAME", "TMPDIR", "TZ")
 
 
 class GroovyError(StepFailed):
@@ -170,3 +173,26 @@ def _double(x: float) -> str:
     if x == int(x) and abs(x) < 1e7:
         return f"{int(x)}.0"
     return repr(x).replace("e+", "E").replace("e-", "E-")
+
+
+class Scope:
+    def __init__(self, parent: Scope | None = None) -> None:
+        self.vars: dict[str, Any] = {}
+        self.parent = parent
+
+    def find(self, name: str) -> Scope | None:
+        s: Scope | None = self
+        while s is not None:
+            if name in s.vars:
+                return s
+            s = s.parent
+        return None
+
+
+@dataclass
+class ClosureValue:
+    node: A.Closure
+    scope: Scope
+
+    def __str__(self) -> str:
+        return f"Closure@{self.node.pos.line}:{self.node.pos.col}"

@@ -586,6 +586,7 @@ _CHECKS: dict[str, Callable[[_Builder, Node, dict[str, Any]], None]] = {
     "writeYAML": _check_strings("file"),
     "warnError": _check_strings("message"),
     "catchError": _check_catch_error,
+    "junit": _check_strings("testResults"),
 }
 
 

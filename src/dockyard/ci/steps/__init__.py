@@ -23,6 +23,7 @@ from dockyard.ci.steps.echo import EchoStep
 from dockyard.ci.steps.error import ErrorStep
 from dockyard.ci.steps.gitops_set_image import GitopsSetImageStep
 from dockyard.ci.steps.interface import BuildAborted, Ctx, Step, StepFailed, StepHost
+from dockyard.ci.steps.junit import JunitStep
 from dockyard.ci.steps.read_file import FileExistsStep, ReadFileStep
 from dockyard.ci.steps.results import CatchErrorStep, UnstableStep, WarnErrorStep
 from dockyard.ci.steps.retry import RetryStep
@@ -51,6 +52,7 @@ STEPS: dict[str, type[Step]] = {
         ErrorStep,
         FileExistsStep,
         GitopsSetImageStep,
+        JunitStep,
         ReadFileStep,
         ReadJSONStep,
         ReadYamlStep,

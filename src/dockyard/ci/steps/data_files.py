@@ -12,6 +12,7 @@ from dockyard.ci.errors import PipelineError
 from dockyard.ci.steps.files import MAX_FILE, read_bytes, workspace_path, write_bytes
 from dockyard.ci.steps.interface import Ctx, Step, StepFailed, StepHost
 from dockyard.ci.steps.values import interpolate
+from dockyard.ci.yamlpipeline import _check_events
 
 
 class _DataStep(Step):
@@ -78,8 +79,6 @@ class ReadYamlStep(_DataStep):
     async def run(self, ctx: Ctx, host: StepHost) -> Any:
         from ruamel.yaml import YAML
         from ruamel.yaml.error import YAMLError
-
-        from dockyard.ci.yamlpipeline import _check_events
 
         text = self.source(ctx, host)
         host.log.line("[Pipeline] readYaml")

@@ -57,6 +57,10 @@ class StepHost(Protocol):
 
     async def run_steps(self, steps: tuple[Call, ...], ctx: Ctx) -> None: ...
 
+    async def run_step(self, step: Call, ctx: Ctx) -> Any:
+        """One step, its value returned (what a script gets back from a step call)."""
+        ...
+
 
 class Step:
     """One step call of a pipeline, already parsed and checked by its front end."""

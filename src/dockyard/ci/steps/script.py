@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dockyard.ci.groovy.interpreter import evaluate, run_closure
 from dockyard.ci.steps.interface import Ctx, Step, StepHost
 
 
@@ -13,8 +14,6 @@ class ScriptStep(Step):
     name = "script"
 
     async def run(self, ctx: Ctx, host: StepHost) -> Any:
-        from dockyard.ci.groovy.interpreter import evaluate, run_closure
-
         if "closure" in self.args:
             return await run_closure(self.args["closure"], ctx, host)
         return await evaluate(self.args["code"], ctx, host)

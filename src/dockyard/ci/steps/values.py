@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 
+from dockyard.ci.groovy.interpreter import evaluate_interpolation
+from dockyard.ci.groovy.values import AGENT_ENV
 from dockyard.ci.model import GString, Interp
 from dockyard.ci.steps.interface import StepFailed
-
-# the agent's own variables a pipeline may read as ${PATH}, ${env.HOME}... (Jenkins' env.PATH)
-AGENT_ENV = ("PATH", "HOME", "LANG", "USER", "LOGNAME", "TMPDIR", "TZ")
 
 
 def interpolate(value: str | GString, env: dict[str, str]) -> str:
@@ -24,8 +23,6 @@ def resolve(part: Interp, env: dict[str, str]) -> str:
     if head in ("env", "params") and rest and "." not in rest:
         expr = rest
     elif part.code is not None and ("." in expr or not expr.isidentifier()):
-        from dockyard.ci.groovy.interpreter import evaluate_interpolation
-
         return evaluate_interpolation(part.code, env)
     elif "." in expr:
         raise StepFailed(

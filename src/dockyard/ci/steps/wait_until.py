@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+from dockyard.ci.groovy.values import truth
 from dockyard.ci.steps.interface import BuildAborted, Ctx, Step, StepFailed, StepHost
 
 MAX_TRIES = 1000
@@ -15,9 +16,6 @@ class WaitUntilStep(Step):
     name = "waitUntil"
 
     async def run(self, ctx: Ctx, host: StepHost) -> None:
-        from dockyard.ci.groovy.values import truth
-        from dockyard.ci.steps import step_for
-
         delay = float(self.args.get("initialRecurrencePeriod") or 250) / 1000
         quiet = bool(self.args.get("quiet"))
         host.log.line("[Pipeline] waitUntil")
@@ -26,7 +24,7 @@ class WaitUntilStep(Step):
             for call in self.body:
                 if host.aborted:
                     raise BuildAborted()
-                value = await step_for(call).run(ctx, host)
+                value = await host.run_step(call, ctx)
             if truth(value):
                 return
             if not quiet:
