@@ -45,7 +45,7 @@ def test_tutorial_template_becomes_a_pod_as_jenkins_makes_it() -> None:
     assert pod.mapped == {"kaniko": "gcr.io/kaniko-project/executor:debug"}
     assert kaniko["command"] == KEEP_ALIVE and kaniko["tty"] is True
     assert kaniko["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"},
-                                   "limits": {"cpu": 1, "memory": "1Gi"}}
+                                   "limits": {"cpu": "1", "memory": "1Gi"}}  # as kubectl sends it
     # the template's secret volume passes through unchanged, items included (the cluster mounts it)
     secret = next(v for v in spec["volumes"] if v["name"] == "docker-config")
     items = [{"key": ".dockerconfigjson", "path": "config.json"}]

@@ -186,6 +186,8 @@ class KubernetesExecutor:
         try:
             created = await self.kube.call("create_namespaced_pod", namespace, pod.manifest)
         except Exception as e:
+            if api_status(e) is None:  # the client's own check of the manifest
+                raise ExecutorError(f"the pod template is not a valid Pod: {e}") from None
             raise ExecutorError(f"the cluster refused the build pod: {api_message(e)}") from None
         self.created = True
         if pull:
@@ -279,7 +281,7 @@ class KubernetesExecutor:
         counted: list[int] = [0, 0]
         res = await self.kube.run(
             self.kube.exec_blocking, self.pod.name, AGENT_CONTAINER,
-            ["sh", "-c", f"umask {AGENT_UMASK:03o} && tar xf - -C {quote(ws)}"],
+            ["sh", "-c", f"umask {AGENT_UMASK:03o} && tar -x -o -f - -C {quote(ws)}"],
             _tar_chunks(spec.workspace, counted), None, None, 120.0,
         )
         _check(res, f"copying the workspace into container '{AGENT_CONTAINER}' (tar x)")

@@ -167,7 +167,7 @@ def build_pod(pod_yaml: str, options: PodOptions, suffix: str) -> BuildPod:
         if name in mapped or ("command" not in c and name not in keep):
             c["command"] = list(KEEP_ALIVE)
             c.pop("args", None)
-        out.append(_with_workspace(c, workspace))
+        out.append(_with_workspace(_quantities(c), workspace))
     if AGENT_CONTAINER not in names:
         agent = {"name": AGENT_CONTAINER, "image": options.agent_image, "command": list(KEEP_ALIVE),
                  "resources": AGENT_RESOURCES}
@@ -207,6 +207,18 @@ def _mapping(value: object, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ExecutorError(f"pod {where} must be a mapping")
     return {str(k): str(v) for k, v in value.items()}
+
+
+def _quantities(c: dict[str, Any]) -> dict[str, Any]:
+    """`resources` quantities as strings (`cpu: 1` -> "1"), as kubectl sends them: the API
+    accepts both, the client library's model only strings."""
+    resources = c.get("resources")
+    if isinstance(resources, dict):
+        c["resources"] = {
+            kind: {k: str(v) for k, v in values.items()} if isinstance(values, dict) else values
+            for kind, values in resources.items()
+        }
+    return c
 
 
 def _with_workspace(c: dict[str, Any], workspace: str) -> dict[str, Any]:
