@@ -75,6 +75,8 @@ STEPS: dict[str, StepSpec] = {
     "waitUntil": _spec(None, "initialRecurrencePeriod", "quiet", block=True),
     "timestamps": _spec(None, block=True),
     "junit": _spec("testResults", "allowEmptyResults", required=("testResults",)),
+    "stash": _spec("name", "includes", "excludes", "allowEmpty", "useDefaultExcludes", required=("name",)),
+    "unstash": _spec("name", required=("name",)),
 }
 # pipeline-utility-steps spells them readYaml/writeYaml; the issue and many files say YAML
 STEPS["readYAML"] = STEPS["readYaml"]

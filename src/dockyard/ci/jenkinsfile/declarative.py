@@ -587,6 +587,8 @@ _CHECKS: dict[str, Callable[[_Builder, Node, dict[str, Any]], None]] = {
     "warnError": _check_strings("message"),
     "catchError": _check_catch_error,
     "junit": _check_strings("testResults"),
+    "stash": _check_strings("name", "includes", "excludes"),
+    "unstash": _check_strings("name"),
 }
 
 

@@ -30,6 +30,7 @@ from dockyard.ci.steps.retry import RetryStep
 from dockyard.ci.steps.script import ScriptStep
 from dockyard.ci.steps.sh import TRACE_EVENTS, ShStep
 from dockyard.ci.steps.sleep import SleepStep
+from dockyard.ci.steps.stash import StashStep, UnstashStep
 from dockyard.ci.steps.timeout import TimeoutStep
 from dockyard.ci.steps.timestamps import TimestampsStep
 from dockyard.ci.steps.values import interpolate
@@ -61,9 +62,11 @@ STEPS: dict[str, type[Step]] = {
         ScriptStep,
         ShStep,
         SleepStep,
+        StashStep,
         TimeoutStep,
         TimestampsStep,
         UnstableStep,
+        UnstashStep,
         WaitUntilStep,
         WarnErrorStep,
         WithCredentialsStep,
