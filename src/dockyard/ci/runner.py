@@ -14,7 +14,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +25,7 @@ from dockyard.ci.executor.interface import AgentSpec, Executor, ExecutorError, S
 from dockyard.ci.executor.kubernetes_pod import EXECUTOR_ANNOTATION, template_annotation
 from dockyard.ci.groovy.interpreter import evaluate, start_session
 from dockyard.ci.groovy.values import to_string, truth
-from dockyard.ci.model import Condition, EnvVar, Parameter, Pipeline, Post, Stage, Step
+from dockyard.ci.model import Call, Condition, EnvVar, Parameter, Pipeline, Post, Stage, Step
 from dockyard.ci.params import forbidden_env_name
 from dockyard.ci.parsing import parse_pipeline_off_loop
 from dockyard.ci.podtemplate import CredentialLookup, parse_pod_template
@@ -301,6 +301,9 @@ class BuildRunner:
                              cloud_credentials=self.store)
             await self.executor.setup(spec, self.log)
             self.default_container = agent.default_container or None
+            fallback = getattr(self.executor, "credential_fallback", None)
+            if callable(fallback):  # credentials('id') may name the cluster's Secrets
+                self.credentials.store = await fallback(self.credentials.store, credential_ids(pipeline))
 
     # -- stages -----------------------------------------------------------------
     async def run_stages(self, stages: tuple[Stage, ...], ctx: Ctx) -> None:
@@ -461,6 +464,34 @@ def _param_value(value: Any) -> str:
 def _missing(e: KeyError, credential_id: str) -> str:
     """The store's own message (not found / not available to this job), or a plain lookup's."""
     return str(e) if type(e) is not KeyError else f"no credential with id {credential_id!r}"
+
+
+def credential_ids(tree: Any) -> list[str]:
+    """Every credential id the pipeline names literally: `credentials('id')` in environments and
+    the `credentialsId:` of withCredentials bindings (ids built at run time are not known)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, EnvVar) and node.credential_id:
+            found.append(node.credential_id)
+        if isinstance(node, Call):
+            cid = node.kwargs.get("credentialsId")
+            if node.name == "credentials" and node.args:
+                cid = node.args[0]
+            if isinstance(cid, str) and cid not in found:
+                found.append(cid)
+        if is_dataclass(node) and not isinstance(node, type):
+            for f in fields(node):
+                walk(getattr(node, f.name))
+        elif isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                walk(value)
+
+    walk(tree)
+    return list(dict.fromkeys(found))
 
 
 def _all_stages(stages: tuple[Stage, ...]) -> list[Stage]:

@@ -318,3 +318,44 @@ def test_ten_builds_with_a_cap_of_four_never_have_more_than_four_pods(
     assert results == ["SUCCESS"] * 10, waited
     assert len(seen) == 10 and peak[0] <= 4, (len(seen), peak[0])
     assert any("waiting for a Kubernetes slot" in log for log in waited)
+
+
+def test_admission_denial_fails_the_build_with_the_policys_message(k8s_ci: K8sCI) -> None:
+    labelled = k8s_ci.cluster.kubectl("label", "namespace", k8s_ci.namespace,
+                                      "pod-security.kubernetes.io/enforce=restricted")
+    assert labelled.returncode == 0, labelled.stderr
+    script = f"""pipeline {{
+  agent {{ kubernetes {{ yaml '''{template(k8s_ci.images.busybox)}''' }} }}
+  stages {{ stage('x') {{ steps {{ sh 'echo never' }} }} }}
+}}"""
+    info, log = k8s_ci.ci.run(k8s_ci.job(script), timeout=60)
+    assert info["result"] == "FAILURE", log
+    assert "the cluster refused the build pod:" in log
+    assert 'violates PodSecurity "restricted:latest"' in log and "runAsNonRoot" in log
+    assert not k8s_ci.pods()
+
+
+def test_credentials_resolve_to_the_namespaces_secrets(k8s_ci: K8sCI) -> None:
+    ns = k8s_ci.namespace
+    for args in (["generic", "api-token", "--from-literal=text=s3cret-token"],
+                 ["generic", "deploy-login", "--type=kubernetes.io/basic-auth",
+                  "--from-literal=username=deployer", "--from-literal=password=pw-123-456"],
+                 ["docker-registry", "harbor", "--docker-server=r.example:5000", "--docker-username=u",
+                  "--docker-password=p-789-xyz"]):
+        made = k8s_ci.cluster.kubectl("create", "secret", *args, "-n", ns)
+        assert made.returncode == 0, made.stderr
+    script = """pipeline { agent any
+  environment { TOKEN = credentials('api-token'); CFG = credentials('harbor') }
+  stages { stage('x') { steps {
+    withCredentials([usernamePassword(credentialsId: 'deploy-login',
+                                      usernameVariable: 'U', passwordVariable: 'P')]) {
+      sh 'test "$P" = pw-123-456 && echo pw-ok; test "$TOKEN" = s3cret-token && echo token-ok; echo "p=$P"'
+      sh 'grep -q p-789-xyz "$CFG" || grep -q "$(echo -n u:p-789-xyz | base64)" "$CFG"; echo file-ok'
+    }
+  } } }
+}"""
+    info, log = k8s_ci.ci.run(k8s_ci.job(script), timeout=120)
+    assert info["result"] == "SUCCESS", log
+    assert "pw-ok" in log and "token-ok" in log and "file-ok" in log
+    assert "pw-123-456" not in log and "s3cret-token" not in log and "p=****" in log  # masked
+    assert f"credential 'api-token': the Secret of namespace {ns}" in log

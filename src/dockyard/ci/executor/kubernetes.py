@@ -47,7 +47,12 @@ from dockyard.ci.executor.kubernetes_pod import (
     PodOptions,
     build_pod,
 )
-from dockyard.ci.executor.kubernetes_secrets import own_by_pod, pull_secret_manifest
+from dockyard.ci.executor.kubernetes_secrets import (
+    SecretLookup,
+    own_by_pod,
+    pull_secret_manifest,
+    read_secrets,
+)
 
 BUILD_DIR = f"{CONTROL_DIR}/build"  # the build directory's files the steps see (host: DATA/ci/<job>/<n>)
 POLL_STARTING = 0.5  # seconds between looks at a starting pod
@@ -287,6 +292,14 @@ class KubernetesExecutor:
         _check(res, f"copying the workspace into container '{AGENT_CONTAINER}' (tar x)")
         self.log.line(f"[dockyard] workspace copied into the pod: {counted[0]} files,"
                       f" {counted[1] / 1e6:.1f} MB in {time.monotonic() - started:.1f} s")
+
+    async def credential_fallback(self, first: Any, ids: list[str]) -> SecretLookup:
+        """The build's credential lookup extended with the namespace's Secrets the pipeline
+        names and Dockyard does not have (kubernetes_secrets says how they bind)."""
+        found = await read_secrets(self.kube, first, ids)
+        for cid in found:
+            self.log.line(f"[dockyard] credential {cid!r}: the Secret of namespace {self.kube.namespace}")
+        return SecretLookup(first, found, self.kube.namespace)
 
     # -- steps ------------------------------------------------------------------
     def _to_pod(self, value: str) -> str:

@@ -57,33 +57,57 @@ def secret_data(secret: Any) -> dict[str, bytes]:
 
 
 class SecretLookup:
-    """A `CredentialLookup`: Dockyard's store first, then the build namespace's Secrets."""
+    """A `CredentialLookup`: Dockyard's store first, then the build namespace's Secrets read when
+    the build's pod was set up (`secrets`: the ones the pipeline names that Dockyard lacks), so a
+    lookup never waits on the API server."""
 
-    def __init__(self, first: Any, kube: KubeClient) -> None:
-        self.first, self.kube = first, kube
+    def __init__(self, first: Any, secrets: dict[str, KubernetesSecret], namespace: str) -> None:
+        self.first, self.secrets, self.namespace = first, secrets, namespace
 
     def get(self, credential_id: str) -> Any:
-        if self.first is not None:
-            try:
-                return self.first.get(credential_id)
-            except KeyError as e:
-                if type(e) is not KeyError:  # the store's "not available to this job": keep it
-                    raise
+        from dockyard.credentials import CredentialNotAvailable
+
         try:
-            secret = self.kube.core.read_namespaced_secret(credential_id, self.kube.namespace,
-                                                           _request_timeout=(10, 30))
-        except Exception as e:
-            if api_status(e) == 404:
-                raise KeyError(
-                    f"no credential with id {credential_id!r} in Dockyard and no Secret of that name"
-                    f" in namespace {self.kube.namespace}"
-                ) from None
-            raise KeyError(f"Secret {credential_id!r}: {api_message(e)}") from None
-        return KubernetesSecret(secret_data(secret))
+            if self.first is None:
+                raise KeyError(credential_id)
+            return self.first.get(credential_id)
+        except CredentialNotAvailable:
+            raise  # it exists in Dockyard for other jobs: the store's message names the fix
+        except KeyError:
+            if credential_id in self.secrets:
+                return self.secrets[credential_id]
+            raise KeyError(
+                f"no credential with id {credential_id!r} in Dockyard, and no Secret of that name in"
+                f" namespace {self.namespace}"
+            ) from None
 
     def mask_values(self) -> list[str]:
         values = getattr(self.first, "mask_values", None)
         return list(values()) if callable(values) else []
+
+
+async def read_secrets(kube: KubeClient, first: Any, ids: list[str]) -> dict[str, KubernetesSecret]:
+    """The Secrets named `ids` that Dockyard's store (`first`) does not have."""
+    from dockyard.credentials import CredentialNotAvailable
+
+    found: dict[str, KubernetesSecret] = {}
+    for cid in ids:
+        if first is not None:
+            try:
+                await kube.run(first.get, cid)
+                continue
+            except CredentialNotAvailable:
+                continue
+            except KeyError:
+                pass
+        try:
+            secret = await kube.call("read_namespaced_secret", cid, kube.namespace)
+        except Exception as e:
+            if api_status(e) in (403, 404):
+                continue  # the lookup's own error names the id when a step asks for it
+            raise ExecutorError(f"reading Secret {cid!r}: {api_message(e)}") from None
+        found[cid] = KubernetesSecret(secret_data(secret))
+    return found
 
 
 def pull_secret_manifest(name: str, credential: Any, credential_id: str) -> dict[str, Any]:
