@@ -45,9 +45,10 @@ _STOP_ORDER = ["kubelet", "containerd", "kube-scheduler", "kube-controller-manag
                "kube-apiserver", "etcd"]
 _STUCK = {"ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff", "CreateContainerConfigError",
           "CreateContainerError", "InvalidImageName", "RunContainerError"}
-# pull errors the kubelet retries: waited for, unless the registry refused (a 401 stays a 401)
+# pull errors the kubelet retries (after 10 s, then longer): other pull errors are waited for
 _PULLING = {"ErrImagePull", "ImagePullBackOff"}
-_PERMANENT_PULL = re.compile(r"\b(401|403|404)\b|unauthorized|denied|not found", re.IGNORECASE)
+_REFUSED_PULL = re.compile(r"\b(401|403|404)\b|unauthorized|denied|not found", re.IGNORECASE)
+_PULL_RETRY = 15.0
 _CONTROLLERS = "*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller"
 
 
@@ -100,9 +101,13 @@ class Cluster:
 
     def wait_pod(self, namespace: str, name: str, phase: str = "Succeeded",
                  timeout: float = 90) -> dict[str, Any]:
-        """The pod once in `phase` ("Running" means all containers ready too); fails at once,
-        with `kubectl describe`, when it ends in another phase or cannot pull or start."""
+        """The pod once in `phase` ("Running" means all containers ready too); fails, with
+        `kubectl describe`, when it ends in another phase, cannot start, or the registry keeps
+        refusing its image (401/403/404) past the kubelet's first retry: a fresh pod's pull
+        secret may be unreadable to the kubelet for a moment (the Node authorizer learns of it
+        after the pod is bound), so one refused pull is not yet an answer."""
         deadline = time.monotonic() + timeout
+        refused_since: float | None = None
         problem = "timed out"
         while time.monotonic() < deadline:
             got = self.kubectl("get", "pod", "-n", namespace, name, "-o", "json")
@@ -117,8 +122,12 @@ class Cluster:
                 break
             waiting = [c["state"]["waiting"] for c in status.get("containerStatuses", [])
                        if "waiting" in c.get("state", {})]
-            stuck = [w for w in waiting if w.get("reason") in _STUCK and not (
-                w["reason"] in _PULLING and not _PERMANENT_PULL.search(w.get("message", "")))]
+            stuck = [w for w in waiting if w.get("reason") in _STUCK - _PULLING]
+            refused = [w for w in waiting if w.get("reason") in _PULLING
+                       and _REFUSED_PULL.search(w.get("message", ""))]
+            refused_since = (refused_since or time.monotonic()) if refused else None
+            if refused_since is not None and time.monotonic() - refused_since > _PULL_RETRY:
+                stuck = refused
             if stuck:
                 problem = f"stuck: {stuck}"
                 break
