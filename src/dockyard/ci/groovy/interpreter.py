@@ -753,6 +753,14 @@ def evaluate_interpolation(node: A.Node, env: dict[str, str]) -> str:
         raise _too_deep(node.pos) from None
 
 
+def script_variable(name: str) -> str | None:
+    """A variable a script of this build set without `def` (the script binding), as text."""
+    session = CURRENT.get()
+    if session is None or name not in session.globals:
+        return None
+    return to_string(session.globals[name])
+
+
 @dataclass
 class _EnvCtx:
     env: dict[str, str]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from dockyard.ci.groovy.interpreter import evaluate_interpolation
+from dockyard.ci.groovy.interpreter import evaluate_interpolation, script_variable
 from dockyard.ci.groovy.values import AGENT_ENV
 from dockyard.ci.model import GString, Interp
 from dockyard.ci.steps.interface import StepFailed
@@ -32,6 +32,9 @@ def resolve(part: Interp, env: dict[str, str]) -> str:
         return env[expr]
     if expr in AGENT_ENV and expr in os.environ:
         return os.environ[expr]
+    value = script_variable(expr) if head not in ("env", "params") else None
+    if value is not None:  # `script { version = '1.2' }` earlier in the build, as in Jenkins
+        return value
     raise StepFailed(f"{part.pos}: no such property: {part.expr} (not in the environment or parameters)")
 
 
