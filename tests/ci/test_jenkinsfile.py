@@ -11,7 +11,10 @@ from dockyard.ci.jenkinsfile import JenkinsfileError, parse_jenkinsfile
 from dockyard.ci.model import GString, Interp
 
 HERE = Path(__file__).parent
-CORPUS = sorted((HERE / "jenkinsfiles").glob("*.groovy"))
+# the declarative front end's own, and the Groovy subset's refusals (tests/fixtures/jenkinsfiles/refused)
+CORPUS = sorted((HERE / "jenkinsfiles").glob("*.groovy")) + sorted(
+    (HERE.parent / "fixtures" / "jenkinsfiles" / "refused").glob("*.groovy")
+)
 
 
 def test_tutorial_jenkinsfile_parses_unchanged() -> None:
@@ -115,4 +118,4 @@ def test_broken_jenkinsfile_reports_line_and_column(path: Path) -> None:
 
 
 def test_corpus_is_not_empty() -> None:
-    assert len(CORPUS) >= 15
+    assert len(CORPUS) >= 30

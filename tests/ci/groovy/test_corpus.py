@@ -151,3 +151,8 @@ def test_junit_refuses_entities(jenkins: Jenkins, tmp_path: Path) -> None:
     assert "junit: r.xml has a DTD or entities" in log
     job = str(info["fullDisplayName"]).split(" ")[0]
     assert jenkins.http.get(f"/job/{job}/1/testReport/api/json").status_code == 404
+
+
+def test_refused_corpus_size() -> None:
+    """Each refused file is checked by tests/ci/test_jenkinsfile.py (file:line:column, message)."""
+    assert len(list((FIXTURES / "refused").glob("*.groovy"))) >= 18

@@ -13,6 +13,7 @@ _ESCAPES = {
     "\\": "\\", "'": "'", '"': '"', "$": "$", "/": "/",
 }  # fmt: skip
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _NUMBER = re.compile(r"\d+(\.\d+)?([eE][+-]?\d+)?[LlGgDdFfIi]?")
 # longest first
 _OPS = (
@@ -21,6 +22,16 @@ _OPS = (
     "+", "-", "*", "/", "%", "<", ">", "=", "!", "?", ":", ".", ",", ";", "(", ")", "[", "]",
     "{", "}", "@", "&", "|", "^", "~",
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Interpolation:
+    """`${expr}` or `$a.b` inside a "..." string: where its `$` is, its tokens (ending with the
+    closing `}`) and its source text."""
+
+    pos: Pos
+    toks: list[Tok]
+    text: str
 
 
 @dataclass(frozen=True)
@@ -90,7 +101,7 @@ class Lexer:
             return Tok("eof", None, pos, True, self.i)
         ch = self._peek()
         if ch in "'\"":
-            kind, text = self._string()
+            kind, text = self.string()
             return Tok(kind, text, pos, nl, self.i)
         if self._peek(2) == "$/":
             raise self.error("dollar-slashy strings $/.../$ are not supported: use '...' quotes")
@@ -135,13 +146,15 @@ class Lexer:
                 break
         return nl
 
-    def _string(self) -> tuple[str, object]:
+    def string(self) -> tuple[str, object]:
+        """The quoted string at the current offset: ("str", text), or ("gstr", parts) where the
+        parts are text and `Interpolation`s."""
         start = self.pos()
         quote = self._peek()
         delim = quote * 3 if self._peek(3) == quote * 3 else quote
         self._advance(len(delim))
         interpolate = quote == '"'
-        parts: list[str | list[Tok]] = []
+        parts: list[str | Interpolation] = []
         buf: list[str] = []
         while True:
             if self.i >= len(self.src):
@@ -187,12 +200,14 @@ class Lexer:
         self._advance(2)
         return _ESCAPES[nxt]
 
-    def _interpolation(self) -> list[Tok]:
+    def _interpolation(self) -> Interpolation:
         """`${expr}` as the tokens of expr (ending with its `}`), `$a.b` as ident/`.` tokens."""
         pos = self.pos()
         self._advance()
+        start = self.i
         if self._peek() == "{":
             self._advance()
+            start = self.i
             self.depth += 1
             if self.depth > MAX_NESTING:
                 raise self.error(f"strings nested in ${{...}} deeper than {MAX_NESTING} levels", pos)
@@ -200,8 +215,8 @@ class Lexer:
             self.depth -= 1
             if len(toks) == 1:
                 raise self.error("empty ${} in a string", pos)
-            return toks
-        m = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*").match(self.src, self.i)
+            return Interpolation(pos, toks, self.src[start : self.i - 1].strip())
+        m = _DOTTED.match(self.src, self.i)
         if not m:
             raise self.error(
                 'illegal character after $ in a "..." string: write \\$ for a literal dollar'
@@ -217,4 +232,4 @@ class Lexer:
             self._advance(len(name))
             path.append(Tok("ident", name, p, False, self.i))
         path.append(Tok("op", "}", self.pos(), False, self.i))
-        return path
+        return Interpolation(pos, path, self.src[start : self.i])

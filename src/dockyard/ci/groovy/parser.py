@@ -708,7 +708,7 @@ class Parser:
             if isinstance(part, str):
                 parts.append(part)
                 continue
-            sub = Parser(part, self.steps_allowed, self.depth + 1)
+            sub = Parser(part.toks, self.steps_allowed, self.depth + 1)
             sub.declared = self.declared
             expr = sub.expression()
             if not sub.is_end():
@@ -783,17 +783,6 @@ def parse_block(
     lexer = Lexer(src, filename, start, line, col)
     toks = lexer.until_close(opening)
     return Parser(toks).script(), (lexer.i, lexer.line, lexer.col)
-
-
-def parse_interpolation_at(
-    src: str, filename: str, start: int, line: int, col: int, opening: Pos
-) -> tuple[A.Node, tuple[int, int, int]]:
-    """The expression of a `${...}` whose `{` ends just before `start`; steps are not allowed."""
-    lexer = Lexer(src, filename, start, line, col)
-    toks = lexer.until_close(opening)
-    if len(toks) == 1:
-        raise PipelineError("empty ${} in a string", opening)
-    return parse_interpolation(toks), (lexer.i, lexer.line, lexer.col)
 
 
 def parse_expression_at(

@@ -1,9 +1,11 @@
 """Tokenizer for the declarative-Jenkinsfile subset of Groovy.
 
 Strings follow Groovy: '...' and '''...''' never interpolate; "..." and \"\"\"...\"\"\" interpolate
-`${name}` / `$name`. Escapes (\\\\, \\', \\", \\$, \\n, \\t, a backslash before a newline in triple-quoted
-strings) are decoded here, so `sh '''a \\\\\\n b'''` reaches the shell as `a \\` + newline + ` b`, as in
-Jenkins. Unknown escapes and a bare `$(` in an interpolating string are errors, as in Groovy.
+`${expr}` / `$name`. Strings are lexed by `dockyard.ci.groovy.lexer` (the Groovy subset's own lexer)
+and `${...}` parsed as its expressions. Escapes (\\\\, \\', \\", \\$, \\n, \\t, a backslash before a
+newline in triple-quoted strings) are decoded there, so `sh '''a \\\\\\n b'''` reaches the shell as
+`a \\` + newline + ` b`, as in Jenkins. Unknown escapes and a bare `$(` in an interpolating string
+are errors, as in Groovy.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from dockyard.ci.errors import MAX_ELEMENTS, JenkinsfileError, Pos, too_many_elements
-from dockyard.ci.groovy import ast as A
-from dockyard.ci.groovy.parser import parse_interpolation_at
+from dockyard.ci.groovy.lexer import Lexer as GroovyLexer
+from dockyard.ci.groovy.parser import parse_interpolation
 from dockyard.ci.model import GString, Interp
 
 
@@ -27,21 +29,7 @@ class Token:
     text: str = field(default="", compare=False)
 
 
-_ESCAPES = {
-    "b": "\b",
-    "t": "\t",
-    "n": "\n",
-    "f": "\f",
-    "r": "\r",
-    "s": " ",
-    "\\": "\\",
-    "'": "'",
-    '"': '"',
-    "$": "$",
-    "/": "/",
-}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _OPS = "{}()[],:=;."
 
@@ -145,80 +133,20 @@ class Lexer:
 
     # -- strings ----------------------------------------------------------------
     def _string(self) -> str | GString:
-        start = self._pos()
-        quote = self._peek()
-        triple = self._peek(3) == quote * 3
-        delim = quote * 3 if triple else quote
-        self._advance(len(delim))
-        interpolate = quote == '"'
-        parts: list[str | Interp] = []
-        buf: list[str] = []
-        while True:
-            if self.i >= len(self.src):
-                raise self.error(f"unterminated string (opened with {delim})", start)
-            if self._peek(len(delim)) == delim:
-                self._advance(len(delim))
-                break
-            ch = self._peek()
-            if ch == "\n" and not triple:
-                raise self.error(
-                    f"newline in a {delim}-quoted string: use {delim * 3 if len(delim) == 1 else delim}"
-                    " for text over several lines",
-                    start,
-                )
-            if ch == "\\":
-                esc_pos = self._pos()
-                nxt = self.src[self.i + 1 : self.i + 2]
-                if nxt == "\n" and triple:
-                    self._advance(2)  # backslash-newline joins lines
-                    continue
-                if nxt == "u":
-                    hexdigits = self.src[self.i + 2 : self.i + 6]
-                    if not re.fullmatch(r"[0-9A-Fa-f]{4}", hexdigits):
-                        raise self.error("\\u needs four hex digits", esc_pos)
-                    self._advance(6)
-                    buf.append(chr(int(hexdigits, 16)))
-                    continue
-                if nxt not in _ESCAPES:
-                    raise self.error(
-                        f"unknown escape \\{nxt} in a Groovy string: write \\\\ for a backslash", esc_pos
-                    )
-                self._advance(2)
-                buf.append(_ESCAPES[nxt])
-                continue
-            if ch == "$" and interpolate:
-                if buf:
-                    parts.append("".join(buf))
-                    buf = []
-                parts.append(self._interpolation())
-                continue
-            buf.append(self._advance())
-        if buf:
-            parts.append("".join(buf))
-        if not interpolate or all(isinstance(p, str) for p in parts):
-            return "".join(p for p in parts if isinstance(p, str))
-        return GString(tuple(parts))
-
-    def _interpolation(self) -> Interp:
-        pos = self._pos()
-        self._advance()  # $
-        if self._peek() == "{":
-            self._advance()
-            start = self.i
-            code, (end, _line, _col) = parse_interpolation_at(
-                self.src, self.filename, self.i, self.line, self.col, pos
+        """Groovy's own string lexing (`dockyard.ci.groovy.lexer`): escapes, triple quotes and
+        `${...}`, whose expression is parsed here (steps are not allowed in it)."""
+        lexer = GroovyLexer(self.src, self.filename, self.i, self.line, self.col)
+        kind, value = lexer.string()
+        self._advance(lexer.i - self.i)
+        if kind == "str":
+            assert isinstance(value, str)
+            return value
+        assert isinstance(value, list)
+        return GString(
+            tuple(
+                p if isinstance(p, str) else Interp(p.text, p.pos, parse_interpolation(p.toks)) for p in value
             )
-            self._advance(end - self.i)
-            return Interp(self.src[start : end - 1].strip(), pos, code)
-        m = _DOTTED.match(self.src, self.i)
-        if not m:
-            raise self.error(
-                'illegal character after $ in a "..." string: write \\$ for a literal dollar'
-                " (for example \\$(pwd)), or use '...' quotes",
-                pos,
-            )
-        self._advance(len(m.group()))
-        return Interp(m.group(), pos, _dotted_code(m.group(), pos))
+        )
 
 
 class LazyTokens:
@@ -246,11 +174,3 @@ class LazyTokens:
             self._buf.append(tok)
         return self._buf[min(k, len(self._buf) - 1)]
 
-
-def _dotted_code(expr: str, pos: Pos) -> A.Node:
-    """`$a.b.c` as the Groovy expression a.b.c."""
-    names = expr.split(".")
-    node: A.Node = A.Name(pos, names[0])
-    for name in names[1:]:
-        node = A.Prop(pos, node, name)
-    return node
