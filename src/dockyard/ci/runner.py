@@ -91,6 +91,7 @@ class BuildRunner:
         self.failed = False
         self.unstable = False
         self.marked = SUCCESS  # currentBuild.result = ..., catchError, unstable(): the build goes on
+        self.stage_marks: dict[str, str] = {}  # the same for stages, by name
         self.stage_results: list[dict[str, Any]] = []
         self._handles: list[StepHandle] = []
         self._slots = asyncio.Semaphore(self.max_parallel)
@@ -174,10 +175,15 @@ class BuildRunner:
 
     current_result = result
 
-    def mark_result(self, result: str) -> None:
+    def mark_result(self, result: str, stage: str = "", stage_result: str | None = None) -> None:
         """The build's result gets (never better) `result` while it goes on, as Jenkins'
-        currentBuild.result = ..., unstable() and catchError do."""
+        currentBuild.result = ..., unstable() and catchError do; so does `stage`'s, with
+        `stage_result` when it differs (catchError(buildResult:, stageResult:))."""
         order = (SUCCESS, UNSTABLE, FAILURE)
+        if stage and (stage_result or result) in order:
+            mark = stage_result or result
+            if order.index(mark) > order.index(self.stage_marks.get(stage, SUCCESS)):
+                self.stage_marks[stage] = mark
         if result in order and order.index(result) > order.index(self.marked):
             self.marked = result
         elif result == ABORTED and self.abort_reason is None:
@@ -372,8 +378,10 @@ class BuildRunner:
                 if self.abort_reason
                 else ("FAILURE" if self.failed and not failed_before else "SUCCESS")
             )
+            if status == "SUCCESS":  # unstable(), junit failures, catchError(stageResult: ...)
+                status = self.stage_marks.get(stage.name, status)
             span.status = status.lower()
-            await self.run_post(stage.post, inner, f"stage '{stage.name}'", stage_failed=status == "FAILURE")
+            await self.run_post(stage.post, inner, f"stage '{stage.name}'", stage_result=status)
         record.update(status=status, end=time.time())
         self.log.line("[Pipeline] }")
 
@@ -400,13 +408,13 @@ class BuildRunner:
                 return True
         return False
 
-    async def run_post(self, post: Post, ctx: Ctx, where: str, stage_failed: bool | None = None) -> None:
+    async def run_post(self, post: Post, ctx: Ctx, where: str, stage_result: str | None = None) -> None:
         if not post.blocks:
             return
         saved_abort = self.abort_reason
         for name in ("always", "aborted", "failure", "success", "unstable", "unsuccessful", "cleanup"):
             # each condition against the result as it is now (an earlier post block may have failed)
-            if name in post.blocks and name in _post_conditions(self._post_result(stage_failed)):
+            if name in post.blocks and name in _post_conditions(self._post_result(stage_result)):
                 self.log.line(f"Post stage ({where}: {name})")
                 with self.trace.span("post", f"{where} {name}"):
                     # post blocks run even after an abort, so let their steps start
@@ -419,12 +427,11 @@ class BuildRunner:
                     finally:
                         self.abort_reason = saved_abort
 
-    def _post_result(self, stage_failed: bool | None) -> str:
-        if stage_failed is None or self.abort_reason is not None:
+    def _post_result(self, stage_result: str | None) -> str:
+        """The result post conditions are judged by: the stage's, or the build's as it is now."""
+        if stage_result is None or self.abort_reason is not None:
             return self.result()
-        if stage_failed:
-            return FAILURE
-        return UNSTABLE if self.result() == UNSTABLE else SUCCESS
+        return stage_result
 
     # -- steps ------------------------------------------------------------------
     async def run_steps(self, steps: tuple[Step, ...], ctx: Ctx) -> None:

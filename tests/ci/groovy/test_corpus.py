@@ -23,7 +23,7 @@ OK = sorted((FIXTURES / "ok").glob("*.groovy"))
 def _headers(source: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for line in source.splitlines():
-        m = re.match(r"// (result|console|absent|regex): (.*)", line)
+        m = re.match(r"// (result|console|absent|regex|stages): (.*)", line)
         if not m:
             break
         out.setdefault(m.group(1), []).append(m.group(2))
@@ -34,7 +34,8 @@ def _run(jenkins: Jenkins, tmp_path: Path, source: str) -> tuple[dict[str, objec
     bare, _work, _ = make_repo(tmp_path, {"Jenkinsfile": source})
     name = unique("groovy")
     jenkins.create(name, job_xml(str(bare)))
-    return jenkins.run(name, timeout=120)
+    info, log = jenkins.run(name, timeout=120)
+    return {**info, "job": name}, log
 
 
 @pytest.mark.parametrize("path", OK, ids=[p.stem for p in OK])
@@ -49,6 +50,9 @@ def test_corpus_file_gives_jenkins_result_and_console(jenkins: Jenkins, tmp_path
         assert line not in log, f"unexpected {line!r} in:\n{log}"
     for rx in want.get("regex", []):
         assert re.search(rx, log, re.M), f"no line matching {rx!r} in:\n{log}"
+    if "stages" in want:  # the stage view as the API shows it: name=status, ...
+        stages = jenkins.http.get(f"/api/ci/jobs/{info['job']}/builds/1/stages").json()
+        assert ",".join(f"{s['name']}={s['status']}" for s in stages) == want["stages"][0], log
 
 
 def test_corpus_size() -> None:
@@ -149,8 +153,7 @@ def test_junit_refuses_entities(jenkins: Jenkins, tmp_path: Path) -> None:
     info, log = _run(jenkins, tmp_path, source)
     assert info["result"] == "FAILURE", log
     assert "junit: r.xml has a DTD or entities" in log
-    job = str(info["fullDisplayName"]).split(" ")[0]
-    assert jenkins.http.get(f"/job/{job}/1/testReport/api/json").status_code == 404
+    assert jenkins.http.get(f"/job/{info['job']}/1/testReport/api/json").status_code == 404
 
 
 def test_refused_corpus_size() -> None:

@@ -45,8 +45,9 @@ class StepHost(Protocol):
     @property
     def aborted(self) -> bool: ...
 
-    def mark_result(self, result: str) -> None:
-        """The build's result becomes (never better than) `result`; the build goes on."""
+    def mark_result(self, result: str, stage: str = "", stage_result: str | None = None) -> None:
+        """The build's result becomes (never better than) `result`, and `stage`'s too (or
+        `stage_result`); the build goes on."""
         ...
 
     def current_result(self) -> str: ...

@@ -57,7 +57,7 @@ class JunitStep(Step):
             f" ({len(files)} report file(s))"
         )
         if added["failCount"]:
-            host.mark_result("UNSTABLE")
+            host.mark_result("UNSTABLE", ctx.stage)
             host.log.line(f"[dockyard] {added['failCount']} test(s) failed: the build is UNSTABLE")
         return summary
 

@@ -14,11 +14,12 @@ class UnstableStep(Step):
     async def run(self, ctx: Ctx, host: StepHost) -> None:
         message = interpolate(self.args["message"], ctx.env)
         host.log.line(f"[Pipeline] unstable\nWARNING: {message}")
-        host.mark_result("UNSTABLE")
+        host.mark_result("UNSTABLE", ctx.stage)
 
 
 class CatchErrorStep(Step):
-    """`catchError(buildResult: 'FAILURE', stageResult: 'SUCCESS', message: '...') { ... }`."""
+    """`catchError(buildResult: 'FAILURE', stageResult: 'SUCCESS', message: '...') { ... }`
+    (those are Jenkins' defaults)."""
 
     name = "catchError"
 
@@ -32,8 +33,9 @@ class CatchErrorStep(Step):
             if self.args.get("message"):
                 host.log.line(interpolate(self.args["message"], ctx.env))
             host.log.line(f"ERROR: {e}")
-            build_result = self.args.get("buildResult") or "FAILURE"
-            host.mark_result(interpolate(build_result, ctx.env))
+            build_result = interpolate(self.args.get("buildResult") or "FAILURE", ctx.env)
+            stage_result = interpolate(self.args.get("stageResult") or "SUCCESS", ctx.env)
+            host.mark_result(build_result, ctx.stage, stage_result)
 
 
 class WarnErrorStep(Step):
@@ -49,4 +51,4 @@ class WarnErrorStep(Step):
             raise
         except StepFailed as e:
             host.log.line(f"{interpolate(self.args['message'], ctx.env)}\nERROR: {e}")
-            host.mark_result("UNSTABLE")
+            host.mark_result("UNSTABLE", ctx.stage)
