@@ -58,6 +58,10 @@ BUILD_DIR = f"{CONTROL_DIR}/build"  # the build directory's files the steps see 
 POLL_STARTING = 0.5  # seconds between looks at a starting pod
 POLL_RUNNING = 2.0  # seconds between looks at a running pod's events
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL of a step
+# The pod's containers get this long after SIGTERM (the keep-alive exits at once; the steps were
+# killed already); a graceful delete keeps the pod in the API until its containers are stopped,
+# so the cap counts what really runs on the nodes.
+DELETE_GRACE = 2
 GONE_TIMEOUT = 60.0  # seconds to wait for a deleted pod to disappear before giving its slot back
 RECONNECT_LIMIT = 300.0  # seconds of failing exec connections before a step is given up
 TAR_CHUNK = 1 << 20
@@ -478,7 +482,7 @@ class KubernetesExecutor:
         with contextlib.suppress(Exception):
             await self._poll_events()
         try:
-            await self.kube.call("delete_namespaced_pod", name, ns, grace_period_seconds=0)
+            await self.kube.call("delete_namespaced_pod", name, ns, grace_period_seconds=DELETE_GRACE)
         except Exception as e:
             if api_status(e) == 404:
                 return
