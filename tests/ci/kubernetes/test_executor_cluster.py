@@ -219,7 +219,7 @@ def test_abort_deletes_the_pod(k8s_ci: K8sCI) -> None:
     assert info["result"] == "ABORTED"
     log = k8s_ci.ci.console(name, number)
     assert "exit code 143" in log or "Finished: ABORTED" in log
-    assert "deleted (" in log
+    assert "deleting pod" in log
 
 
 def test_timeout_deletes_the_pod(k8s_ci: K8sCI) -> None:

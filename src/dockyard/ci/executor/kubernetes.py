@@ -96,6 +96,7 @@ class KubernetesBackend:
         self.instance = instance_id(data_dir)
         self.live: set[str] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._forgetting: set[asyncio.Task[None]] = set()
 
     def new(self) -> KubernetesExecutor:
         return KubernetesExecutor(self)
@@ -120,9 +121,34 @@ class KubernetesBackend:
             await asyncio.sleep(SWEEP_INTERVAL)
             await self.sweep_once("sweep")
 
+    def forget_when_gone(self, name: str, slot: bool) -> None:
+        """Once the deleted pod `name` has left the API: no build owns it, and its cap slot (if
+        `slot`) is free again. Runs in the background so the build ends without waiting."""
+        task = asyncio.create_task(self._forget_when_gone(name, slot))
+        self._forgetting.add(task)
+        task.add_done_callback(self._forgetting.discard)
+
+    async def _forget_when_gone(self, name: str, slot: bool) -> None:
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < GONE_TIMEOUT:
+                try:
+                    await self.kube.call("read_namespaced_pod", name, await self.kube.ready())
+                except Exception as e:
+                    if api_status(e) == 404:
+                        return
+                await asyncio.sleep(0.25)
+            log.warning("Kubernetes executor: pod %s still terminating after %g s", name, GONE_TIMEOUT)
+        finally:
+            self.live.discard(name)
+            if slot:
+                self.cap.release()
+
     def close(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        """Stops the background tasks (thread-safe: CIService.stop calls it from a thread)."""
+        tasks = [*self._forgetting, *([self._sweeper] if self._sweeper else [])]
+        for task in tasks:
+            task.get_loop().call_soon_threadsafe(task.cancel)
         self.kube.close()
 
 
@@ -466,17 +492,22 @@ class KubernetesExecutor:
             self._watcher.cancel()
         for step in self._steps.values():
             step.stop.set()
+        deleting = False
         try:
             if self.pod is not None and self.created:
-                await self._delete_pod()
+                deleting = await self._delete_pod()
         finally:
-            if self.pod is not None:
-                self.backend.live.discard(self.pod.name)
-            if self._slot:
-                self._slot = False
-                self.backend.cap.release()
+            slot, self._slot = self._slot, False
+            if self.pod is not None and deleting:  # the build ends now; the slot once the pod is gone
+                self.backend.forget_when_gone(self.pod.name, slot)
+            else:
+                if self.pod is not None:
+                    self.backend.live.discard(self.pod.name)
+                if slot:
+                    self.backend.cap.release()
 
-    async def _delete_pod(self) -> None:
+    async def _delete_pod(self) -> bool:
+        """Asks for the pod's deletion; False when it is gone already or cannot be deleted."""
         assert self.pod is not None
         name, ns = self.pod.name, self.kube.namespace
         with contextlib.suppress(Exception):
@@ -484,21 +515,12 @@ class KubernetesExecutor:
         try:
             await self.kube.call("delete_namespaced_pod", name, ns, grace_period_seconds=DELETE_GRACE)
         except Exception as e:
-            if api_status(e) == 404:
-                return
-            self.log.line(f"[dockyard] could not delete pod {name}: {api_message(e)}"
-                          " (the orphan sweep retries)")
-            return
-        started = time.monotonic()
-        while time.monotonic() - started < GONE_TIMEOUT:
-            try:
-                await self.kube.call("read_namespaced_pod", name, ns)
-            except Exception as e:
-                if api_status(e) == 404:
-                    self.log.line(f"[dockyard] pod {name} deleted ({time.monotonic() - started:.1f} s)")
-                    return
-            await asyncio.sleep(0.25)
-        self.log.line(f"[dockyard] pod {name} is still terminating after {GONE_TIMEOUT:g} s")
+            if api_status(e) != 404:
+                self.log.line(f"[dockyard] could not delete pod {name}: {api_message(e)}"
+                              " (the orphan sweep retries)")
+            return False
+        self.log.line(f"[dockyard] deleting pod {name}")
+        return True
 
 
 def default_image(registry: str) -> str:
