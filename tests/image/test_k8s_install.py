@@ -101,20 +101,10 @@ class InCluster:
         return DockyardServer(url, f"{ip}:8080", Path("/nonexistent"), None, Path("/dev/null"))  # type: ignore[arg-type]
 
 
-def test_install_restricted_namespace_and_data_survives_the_pod(
-        k8s_cluster: Cluster, k8s_namespace: str, k8s_registry: PodImages, tmp_path: Path) -> None:
-    cluster, ns = k8s_cluster, k8s_namespace
-    labels = [f"{k}={v}" for k, v in RESTRICTED.items()]
-    assert cluster.kubectl("label", "namespace", ns, *labels).returncode == 0
-    registry = k8s_registry.server.host_port
-    image = push_dockyard_image(registry, docker_config(tmp_path / "docker", registry))
-    pull = k8s_registry.pull_secret(cluster, ns)
-    made = cluster.kubectl("create", "secret", "generic", "dockyard-admin", "-n", ns,
-                           f"--from-literal=password={ADMIN_PASSWORD}")
-    assert made.returncode == 0, made.stderr
-
-    # the volume a provisioner would make: a hostPath PV bound to the StatefulSet's claim
-    data = tmp_path / "pv"
+def data_volume(cluster: Cluster, ns: str, root: Path) -> str:
+    """What a provisioner would make for the StatefulSet's claim: a hostPath PV bound to
+    `data-dockyard-0` of `ns`, owned by the server's uid; its StorageClass name."""
+    data = root / "pv"
     data.mkdir(mode=0o700)
     os.chown(data, 65532, 65532)
     storage_class = f"dockyard-{ns}"
@@ -123,7 +113,43 @@ def test_install_restricted_namespace_and_data_survives_the_pod(
                    "persistentVolumeReclaimPolicy": "Retain", "storageClassName": storage_class,
                    "hostPath": {"path": str(data), "type": "Directory"},
                    "claimRef": {"namespace": ns, "name": "data-dockyard-0"}}}
-    assert cluster.apply(pv).returncode == 0
+    applied = cluster.apply(pv)
+    assert applied.returncode == 0, applied.stderr
+    return storage_class
+
+
+def prepare(cluster: Cluster, ns: str, registry: PodImages, root: Path) -> tuple[str, str, str]:
+    """A restricted namespace with the admin Secret and a pull secret, Dockyard's image in the
+    host's registry, the data volume: (image, pull secret, storage class)."""
+    labels = [f"{k}={v}" for k, v in RESTRICTED.items()]
+    assert cluster.kubectl("label", "namespace", ns, *labels).returncode == 0
+    host = registry.server.host_port
+    image = push_dockyard_image(host, docker_config(root / "docker", host))
+    pull = registry.pull_secret(cluster, ns)
+    made = cluster.kubectl("create", "secret", "generic", "dockyard-admin", "-n", ns,
+                           f"--from-literal=password={ADMIN_PASSWORD}")
+    assert made.returncode == 0, made.stderr
+    return image, pull, data_volume(cluster, ns, root)
+
+
+def replace_pod(cluster: Cluster, server: InCluster) -> DockyardServer:
+    """Deletes the server's pod; the StatefulSet's new one, once ready."""
+    uid = server.pod()["metadata"]["uid"]
+    deleted = cluster.kubectl("delete", "pod", "-n", server.namespace, "dockyard-0", "--wait=true")
+    assert deleted.returncode == 0, deleted.stderr
+    deadline = time.monotonic() + 120
+    while True:
+        got = cluster.kubectl("get", "pod", "-n", server.namespace, "dockyard-0", "-o", "json")
+        if got.returncode == 0 and json.loads(got.stdout)["metadata"]["uid"] != uid:
+            return server.ready()
+        assert time.monotonic() < deadline, "the StatefulSet did not replace the pod"
+        time.sleep(0.5)
+
+
+def test_install_restricted_namespace_and_data_survives_the_pod(
+        k8s_cluster: Cluster, k8s_namespace: str, k8s_registry: PodImages, tmp_path: Path) -> None:
+    cluster, ns = k8s_cluster, k8s_namespace
+    image, pull, storage_class = prepare(cluster, ns, k8s_registry, tmp_path)
     try:
         claim = "/spec/volumeClaimTemplates/0/spec"
         patches = [
@@ -139,7 +165,6 @@ def test_install_restricted_namespace_and_data_survives_the_pod(
         assert "violate" not in applied.stderr, applied.stderr
         server = InCluster(cluster, ns)
         first = server.ready()
-        first_uid = server.pod()["metadata"]["uid"]
         assert server.pod()["spec"]["containers"][0]["image"] == image
         # PSS restricted is enforced on the namespace: the running pod passed admission
         relabel = cluster.kubectl("label", "--dry-run=server", "--overwrite", "namespace", ns,
@@ -166,16 +191,7 @@ def test_install_restricted_namespace_and_data_survives_the_pod(
                 assert time.monotonic() < deadline, "build 1 never appeared"
                 time.sleep(0.5)
 
-        deleted = cluster.kubectl("delete", "pod", "-n", ns, "dockyard-0", "--wait=true")
-        assert deleted.returncode == 0, deleted.stderr
-        deadline = time.monotonic() + 120
-        while True:
-            got = cluster.kubectl("get", "pod", "-n", ns, "dockyard-0", "-o", "json")
-            if got.returncode == 0 and json.loads(got.stdout)["metadata"]["uid"] != first_uid:
-                break
-            assert time.monotonic() < deadline, "the StatefulSet did not replace the pod"
-            time.sleep(0.5)
-        second = server.ready()
+        second = replace_pod(cluster, server)
         with second.client() as http:
             assert http.get("/api/v1/repos/admin/notes-app").status_code == 200
             assert http.get("/job/hello/1/api/json").status_code == 200
@@ -188,5 +204,97 @@ def test_install_restricted_namespace_and_data_survives_the_pod(
         logs = cluster.kubectl("logs", "-n", ns, "dockyard-0").stdout
         assert ADMIN_PASSWORD not in logs and token not in logs
     finally:
+        cluster.kubectl("delete", "namespace", ns, "--wait=true", timeout=120)
+        cluster.kubectl("delete", "pv", f"pv-{ns}")
+
+
+def test_tutorial_loop_in_cluster_with_builds_as_pods(
+        k8s_cluster: Cluster, k8s_namespace: str, k8s_registry: PodImages, tmp_path: Path) -> None:
+    """Acceptance 4: Dockyard in a restricted namespace (`dockyard k8s manifests`), builds as
+    pods of the Kubernetes executor in a baseline namespace; the tutorial's Jenkinsfile
+    (registry address changed) builds and pushes to the in-cluster registry, the image runs;
+    the build, its image and the repository survive the server's pod."""
+    from tests.doctor.helpers import repo_with_job, tutorial_jenkinsfile
+    from tests.image.podlike import pod_config, run_pod
+    from tests.image.test_self_image import unpack
+
+    cluster, ns = k8s_cluster, k8s_namespace
+    builds = f"{ns}-builds"
+    assert cluster.kubectl("create", "namespace", builds).returncode == 0
+    assert cluster.kubectl("label", "namespace", builds,
+                           "pod-security.kubernetes.io/enforce=baseline").returncode == 0
+    image, pull, storage_class = prepare(cluster, ns, k8s_registry, tmp_path)
+    try:
+        printed = subprocess.run(
+            [sys.executable, "-m", "dockyard", "k8s", "manifests", "--namespace", ns, "--image", image,
+             "--storage-size", "1Gi", "--storage-class", storage_class, "--image-pull-secret", pull,
+             "--build-namespace", builds, "--public-url", "http://$(POD_IP):8080",
+             "--env", "DOCKYARD_CI_EXECUTOR=kubernetes"], capture_output=True, text=True, check=True).stdout
+        applied = cluster.kubectl("apply", "-f", "-", input=printed)
+        assert applied.returncode == 0 and "violate" not in applied.stderr, applied.stderr
+        server = InCluster(cluster, ns)
+        first = server.ready()
+        own = first.host_port  # the in-cluster registry, as pods and containerd reach it
+        cluster.trust_registry(own)
+        with first.client() as http:  # Dockyard's image and the base: public, pods pull anonymously
+            for project in ("dockyard", "library"):
+                made = http.post("/api/v2.0/projects", json={"project_name": project,
+                                                              "metadata": {"public": "true"}})
+                assert made.status_code == 201, made.text
+        push_dockyard_image(own, docker_config(tmp_path / "own-docker", own))
+        base = f"{own}/library/busybox:1"
+        subprocess.run(["skopeo", "copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false",
+                        "--src-creds", f"{ADMIN_USER}:{ADMIN_PASSWORD}",
+                        "--dest-creds", f"{ADMIN_USER}:{ADMIN_PASSWORD}",
+                        f"docker://{k8s_registry.busybox}", f"docker://{base}"],
+                       check=True, capture_output=True, timeout=300)
+        secret = cluster.kubectl("create", "secret", "docker-registry", "harbor-auth", "-n", builds,
+                                 f"--docker-server={own}", f"--docker-username={ADMIN_USER}",
+                                 f"--docker-password={ADMIN_PASSWORD}")
+        assert secret.returncode == 0, secret.stderr
+
+        repo, job = repo_with_job(first, ADMIN_USER, ADMIN_PASSWORD, tutorial_jenkinsfile(own))
+        dockerfile = (REPO_ROOT / "tests" / "fixtures" / "tutorial" / "Dockerfile").read_text()
+        content = base64.b64encode(dockerfile.replace("FROM alpine:3.20", f"FROM {base}").encode())
+        with first.client() as http:
+            added = http.post(f"/api/v1/repos/{repo}/contents/Dockerfile",
+                              json={"content": content.decode(), "message": "Dockerfile"})
+            assert added.status_code == 201, added.text
+        with admin_http(first) as http:
+            assert http.post(f"/job/{job}/build").status_code in (200, 201)
+        with first.client() as http:
+            deadline = time.monotonic() + 420
+            info: dict[str, Any] = {}
+            while not info.get("result"):
+                assert time.monotonic() < deadline, "the build did not finish"
+                got = http.get(f"/job/{job}/1/api/json")
+                info = got.json() if got.status_code == 200 else {}
+                time.sleep(1)
+            log = http.get(f"/job/{job}/1/consoleText").text
+        assert info["result"] == "SUCCESS", log
+        assert f"build pod {builds}/" in log, log
+        assert "[Normal]" in log and "Scheduled" in log, log  # the pod's events in the build log
+        assert "RUN mode:" in log, log
+        tags = json.loads(subprocess.run(
+            ["skopeo", "list-tags", "--tls-verify=false", "--creds", f"{ADMIN_USER}:{ADMIN_PASSWORD}",
+             f"docker://{own}/bootcamp/hello-kaniko"], check=True, capture_output=True, text=True).stdout)
+        assert "latest" in tags["Tags"] and len(tags["Tags"]) == 2, tags
+        hello = unpack(f"{own}/bootcamp/hello-kaniko:latest", tmp_path, "hello")
+        pod_config(hello, ["cat", "/hello.txt"], cwd="/")
+        ran = run_pod(hello, f"k8simage-incluster-{os.getpid()}")
+        assert ran.stdout == "Hello from Kaniko\n", ran.stderr
+
+        second = replace_pod(cluster, server)
+        with second.client() as http:
+            assert http.get(f"/job/{job}/1/api/json").json()["result"] == "SUCCESS"
+            assert http.get(f"/api/v1/repos/{repo}").status_code == 200
+        cluster.trust_registry(second.host_port)
+        tags_after = json.loads(subprocess.run(
+            ["skopeo", "list-tags", "--tls-verify=false", "--creds", f"{ADMIN_USER}:{ADMIN_PASSWORD}",
+             f"docker://{second.host_port}/bootcamp/hello-kaniko"], check=True, capture_output=True,
+            text=True).stdout)
+        assert sorted(tags_after["Tags"]) == sorted(tags["Tags"])
+    finally:
+        cluster.kubectl("delete", "namespace", builds, "--wait=false")
         cluster.kubectl("delete", "namespace", ns, "--wait=true", timeout=120)
         cluster.kubectl("delete", "pv", f"pv-{ns}")

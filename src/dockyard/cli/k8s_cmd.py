@@ -47,6 +47,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 "default: the server's namespace)")
     manifests.add_argument("--image-pull-secret", type=_name,
                            help="a docker-registry Secret to pull the image with")
+    manifests.add_argument("--public-url", help="the URL clients and build pods use to reach the"
+                                                " server; $(POD_IP) is the pod's address")
+    manifests.add_argument("--env", action="append", default=[], type=_setting, metavar="KEY=VALUE",
+                           help="a server setting, e.g. DOCKYARD_CI_EXECUTOR=kubernetes (repeatable)")
+
+
+def _setting(value: str) -> tuple[str, str]:
+    key, sep, rest = value.partition("=")
+    if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+        raise argparse.ArgumentTypeError(f"{value!r} is not KEY=VALUE")
+    return key, rest
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     values = deploy.Values(namespace=args.namespace, image=args.image,
                            storage_size=args.storage_size, storage_class=args.storage_class,
                            node_port=args.node_port, build_namespace=args.build_namespace,
-                           image_pull_secret=args.image_pull_secret)
+                           image_pull_secret=args.image_pull_secret, public_url=args.public_url,
+                           env=dict(args.env))
     sys.stdout.write(deploy.to_yaml(deploy.render(values)))
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ class Values:
     node_port: int | None = None
     build_namespace: str | None = None  # default: the server's own namespace
     image_pull_secret: str | None = None
+    public_url: str | None = None  # `dockyard up --public-url` (may use $(POD_IP))
+    env: dict[str, str] = field(default_factory=dict)  # more DOCKYARD_* settings
 
 
 def _yaml() -> Any:
@@ -67,6 +69,7 @@ def render(values: Values) -> list[Manifest]:
         if kind == "ServiceAccount" and values.image_pull_secret:
             obj["imagePullSecrets"] = [{"name": values.image_pull_secret}]
         if kind == "StatefulSet":
+            _server_settings(obj["spec"]["template"]["spec"]["containers"][0], values)
             claim = obj["spec"]["volumeClaimTemplates"][0]["spec"]
             if values.storage_size:
                 claim["resources"]["requests"]["storage"] = values.storage_size
@@ -75,6 +78,18 @@ def render(values: Values) -> list[Manifest]:
     if values.node_port is not None:
         objects.append(_node_port_service(objects, values))
     return objects
+
+
+def _server_settings(container: Manifest, values: Values) -> None:
+    """--public-url and the environment: DOCKYARD_K8S_NAMESPACE follows --build-namespace."""
+    if values.public_url:
+        container["args"] += ["--public-url", values.public_url]
+    env = dict(values.env)
+    if values.build_namespace:
+        env.setdefault("DOCKYARD_K8S_NAMESPACE", values.build_namespace)
+    for name, value in env.items():
+        container["env"] = [e for e in container["env"] if e["name"] != name]
+        container["env"].append({"name": name, "value": value})
 
 
 def _node_port_service(objects: list[Manifest], values: Values) -> Manifest:
