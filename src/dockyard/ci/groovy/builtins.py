@@ -546,7 +546,7 @@ async def _join(rt: Runtime, recv: Any, args: list[Any], pos: Pos) -> Any:
     parts = []
     total = 0
     for x in recv:
-        s = to_string(x, MAX_STRING - total)
+        s = to_string(x, MAX_STRING - total, pos)
         total += len(s) + len(sep)
         if total > MAX_STRING + len(sep):
             raise LimitExceeded(f"a string would be longer than {MAX_STRING} characters", pos)

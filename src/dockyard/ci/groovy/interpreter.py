@@ -30,7 +30,6 @@ from dockyard.ci.groovy.values import (
     LimitExceeded,
     MapEntry,
     Scope,
-    Thrown,
     compare,
     equal,
     error_value,
@@ -241,7 +240,7 @@ class Exec:
             value = await self.expr(n.value, scope)
             if not isinstance(value, ErrorValue):
                 raise GroovyError("throw needs a caught exception (throw e); use error('message')", n.pos)
-            raise Thrown(value)
+            raise value.error  # the caught failure itself, with its own message and position
         raise GroovyError(f"cannot run {type(n).__name__}", n.pos)
 
     async def _for_in(self, n: A.ForIn, scope: Scope) -> None:

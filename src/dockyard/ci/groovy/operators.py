@@ -22,7 +22,7 @@ def arith(rt: Any, op: str, a: Any, b: Any, pos: Pos) -> Any:
     num = (int, float)
     if op == "+":
         if isinstance(a, str):
-            s = a + to_string(b, MAX_STRING - len(a))
+            s = a + to_string(b, MAX_STRING - len(a), pos)
             rt.charge(len(s), pos)
             return s
         if isinstance(a, list):

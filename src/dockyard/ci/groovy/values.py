@@ -52,17 +52,7 @@ class MapEntry:
 def error_value(e: BaseException) -> ErrorValue:
     if isinstance(e, GroovyError):
         return ErrorValue(e.kind, e.bare, e)
-    if isinstance(e, Thrown):
-        return e.value
     return ErrorValue("hudson.AbortException", str(e), e)
-
-
-class Thrown(StepFailed):
-    """`throw e` of a caught exception value."""
-
-    def __init__(self, value: ErrorValue) -> None:
-        super().__init__(value.message)
-        self.value = value
 
 
 def type_name(v: Any) -> str:
@@ -112,8 +102,9 @@ def compare(a: Any, b: Any, pos: Pos | None) -> int:
     )
 
 
-def to_string(v: Any, budget: int = MAX_STRING) -> str:
-    """Groovy's toString, stopped with LimitExceeded past `budget` characters."""
+def to_string(v: Any, budget: int = MAX_STRING, pos: Pos | None = None) -> str:
+    """Groovy's toString, stopped with LimitExceeded past `budget` characters (what is left of
+    MAX_STRING for the string being built)."""
     out: list[str] = []
     size = 0
 
@@ -121,7 +112,7 @@ def to_string(v: Any, budget: int = MAX_STRING) -> str:
         nonlocal size
         size += len(s)
         if size > budget:
-            raise LimitExceeded(f"a string would be longer than {budget} characters", None)
+            raise LimitExceeded(f"a string would be longer than {MAX_STRING} characters", pos)
         out.append(s)
 
     def walk(x: Any, depth: int) -> None:
