@@ -359,3 +359,52 @@ def test_credentials_resolve_to_the_namespaces_secrets(k8s_ci: K8sCI) -> None:
     assert "pw-ok" in log and "token-ok" in log and "file-ok" in log
     assert "pw-123-456" not in log and "s3cret-token" not in log and "p=****" in log  # masked
     assert f"credential 'api-token': the Secret of namespace {ns}" in log
+
+
+def restart_with(k8s_ci: K8sCI, **env: str) -> None:
+    """The same server (data, credentials) restarted with other settings."""
+    assert k8s_ci.server is not None
+    k8s_ci.server.stop()
+    k8s_ci.env.update(env)
+    k8s_ci.start()
+
+
+def test_unschedulable_pod_fails_at_the_pod_timeout_with_the_schedulers_reason(k8s_ci: K8sCI) -> None:
+    restart_with(k8s_ci, DOCKYARD_K8S_POD_TIMEOUT="6")
+    extra = "  nodeSelector: {disk: nvme-that-no-node-has}\n"
+    script = f"""pipeline {{
+  agent {{ kubernetes {{ yaml '''{template(k8s_ci.images.busybox, extra)}''' }} }}
+  stages {{ stage('x') {{ steps {{ sh 'echo never' }} }} }}
+}}"""
+    info, log = k8s_ci.ci.run(k8s_ci.job(script), timeout=120)
+    assert info["result"] == "FAILURE", log
+    assert "the build pod did not start within 6 s (DOCKYARD_K8S_POD_TIMEOUT)" in log
+    assert "node affinity/selector" in log  # the scheduler's own words
+    k8s_ci.wait_no_pods()
+
+
+def test_image_that_cannot_be_pulled_fails_after_the_back_offs(k8s_ci: K8sCI) -> None:
+    missing = k8s_ci.images.busybox.rsplit("/", 1)[0] + "/no-such-image:1"
+    yaml = f"spec:\n  containers:\n  - {{name: tools, image: '{missing}'}}\n"
+    script = f"""pipeline {{
+  agent {{ kubernetes {{ yaml '''{yaml}''' }} }}
+  stages {{ stage('x') {{ steps {{ container('tools') {{ sh 'echo never' }} }} }} }}
+}}"""
+    info, log = k8s_ci.ci.run(k8s_ci.job(script), timeout=180)
+    assert info["result"] == "FAILURE", log
+    assert "[Failed]" in log and "[BackOff]" in log
+    assert "the build pod could not start: container 'tools': " in log and "not found" in log
+    k8s_ci.wait_no_pods()
+
+
+def test_local_default_and_a_pipeline_that_asks_for_kubernetes(k8s_ci: K8sCI) -> None:
+    restart_with(k8s_ci, DOCKYARD_CI_EXECUTOR="local")
+    yaml = "metadata:\n  annotations: {dockyard.io/executor: kubernetes}\n" + template(k8s_ci.images.busybox)
+    script = f"""pipeline {{
+  agent {{ kubernetes {{ yaml '''{yaml}''' }} }}
+  stages {{ stage('x') {{ steps {{ container('tools') {{ sh 'echo "on $POD_CONTAINER"' }} }} }} }}
+}}"""
+    info, log = k8s_ci.ci.run(k8s_ci.job(script), timeout=120)
+    assert info["result"] == "SUCCESS", log
+    assert "[dockyard] Kubernetes: build pod" in log and "on tools" in log
+    k8s_ci.wait_no_pods()
