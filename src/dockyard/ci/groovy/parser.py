@@ -56,6 +56,12 @@ REFUSED = {
 }
 _FORBIDDEN_PROPS = {"class", "metaClass", "delegate", "owner", "thisObject", "declaringClass",
                     "classLoader", "binding", "properties", "methods"}  # fmt: skip
+# what the interpreter answers for currentBuild.X (anything else would fail half-way through a build)
+_BUILD_PROPS = frozenset(
+    {"number", "id", "result", "currentResult", "displayName", "description", "projectName",
+     "fullProjectName", "fullDisplayName", "absoluteUrl", "duration", "durationString",
+     "startTimeInMillis", "timeInMillis"}
+)  # fmt: skip
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 _ASSIGN_OPS = {"=", "+=", "-=", "*=", "/=", "%="}
 _CMD_ARG_START = {"str", "gstr", "num", "ident"}
@@ -507,6 +513,12 @@ class Parser:
         if name in _FORBIDDEN_PROPS or name in REFUSED:
             raise PipelineError(
                 REFUSED.get(name, f"property .{name} is not in Dockyard's Groovy subset"), pos
+            )
+        if isinstance(obj, A.Name) and obj.name == "currentBuild" and name not in _BUILD_PROPS:
+            raise PipelineError(
+                f"currentBuild.{name} is not available in Dockyard (available:"
+                f" {', '.join(sorted(_BUILD_PROPS))})",
+                pos,
             )
         return A.Prop(pos, obj, name, safe)
 

@@ -16,7 +16,10 @@ class WaitUntilStep(Step):
     name = "waitUntil"
 
     async def run(self, ctx: Ctx, host: StepHost) -> None:
-        delay = float(self.args.get("initialRecurrencePeriod") or 250) / 1000
+        period = self.args.get("initialRecurrencePeriod") or 250
+        if isinstance(period, bool) or not isinstance(period, int | float) or period <= 0:
+            raise StepFailed("waitUntil initialRecurrencePeriod: milliseconds, a positive number")
+        delay = float(period) / 1000
         quiet = bool(self.args.get("quiet"))
         host.log.line("[Pipeline] waitUntil")
         for attempt in range(1, MAX_TRIES + 1):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dockyard.ci.steps.files import workspace_path, write_bytes
-from dockyard.ci.steps.interface import Ctx, Step, StepHost
+from dockyard.ci.steps.interface import Ctx, Step, StepFailed, StepHost
 from dockyard.ci.steps.values import interpolate
 
 
@@ -22,8 +22,12 @@ class WriteFileStep(Step):
 def _encode(text: str, encoding: str) -> bytes:
     if encoding.lower() == "base64":
         import base64
+        import binascii
 
-        return base64.b64decode(text)
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise StepFailed("writeFile: text is not valid Base64 (encoding: 'Base64')") from None
     return text.encode(
         encoding if encoding.lower().replace("-", "") in ("utf8", "ascii", "latin1") else "utf-8"
     )
