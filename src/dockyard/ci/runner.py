@@ -94,6 +94,7 @@ class BuildRunner:
         self.stage_marks: dict[str, str] = {}  # the same for stages, by name
         self.stage_results: list[dict[str, Any]] = []
         self._handles: list[StepHandle] = []
+        self._setup: asyncio.Future[None] | None = None  # the agent being set up (abort cancels it)
         self._slots = asyncio.Semaphore(self.max_parallel)
         self.pipeline: Pipeline | None = None
         self.default_container: str | None = None
@@ -107,6 +108,8 @@ class BuildRunner:
         if self.abort_reason is None:
             self.abort_reason = reason
             self.log.line(f"[dockyard] {reason}")
+        if self._setup is not None:  # waiting for a pod (or a slot of the cap) ends now
+            self._setup.cancel()
         for h in list(self._handles):
             await self.executor.kill(h)
 
@@ -305,7 +308,15 @@ class BuildRunner:
                              build_url=f"{self.base_url}/job/{self.job.name}/{self.build.number}/",
                              timeout_seconds=pipeline.options.timeout_seconds,
                              cloud_credentials=self.store)
-            await self.executor.setup(spec, self.log)
+            self._setup = asyncio.ensure_future(self.executor.setup(spec, self.log))
+            try:
+                await self._setup
+            except asyncio.CancelledError:
+                if self.abort_reason is None or not self._setup.cancelled():
+                    raise
+                raise BuildAborted() from None
+            finally:
+                self._setup = None
             self.default_container = agent.default_container or None
             fallback = getattr(self.executor, "credential_fallback", None)
             if callable(fallback):  # credentials('id') may name the cluster's Secrets

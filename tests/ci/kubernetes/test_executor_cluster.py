@@ -408,3 +408,25 @@ def test_local_default_and_a_pipeline_that_asks_for_kubernetes(k8s_ci: K8sCI) ->
     assert info["result"] == "SUCCESS", log
     assert "[dockyard] Kubernetes: build pod" in log and "on tools" in log
     k8s_ci.wait_no_pods()
+
+
+def test_abort_while_waiting_for_a_slot_or_for_the_pod_to_start(k8s_ci: K8sCI) -> None:
+    restart_with(k8s_ci, DOCKYARD_K8S_CONTAINER_CAP="1", DOCKYARD_CI_EXECUTORS="4")
+    extra = "  nodeSelector: {disk: nvme-that-no-node-has}\n"
+    pending = f"""pipeline {{
+  agent {{ kubernetes {{ yaml '''{template(k8s_ci.images.busybox, extra)}''' }} }}
+  stages {{ stage('x') {{ steps {{ sh 'echo never' }} }} }}
+}}"""
+    first = k8s_ci.job(pending)
+    n1 = k8s_ci.ci.number_of(k8s_ci.ci.build(first))
+    k8s_ci.wait_for_log(first, n1, "[FailedScheduling]")  # holds the only slot, Pending
+    second = k8s_ci.job("pipeline { agent any\n stages { stage('x') { steps { sh 'echo never' } } } }")
+    n2 = k8s_ci.ci.number_of(k8s_ci.ci.build(second))
+    k8s_ci.wait_for_log(second, n2, "waiting for a Kubernetes slot")
+    for name, number in ((second, n2), (first, n1)):
+        r = k8s_ci.ci.http.post(f"/job/{name}/{number}/stop")
+        assert r.status_code in (200, 302), r.text
+        info = k8s_ci.ci.wait(name, number, timeout=30)
+        assert info["result"] == "ABORTED", k8s_ci.ci.console(name, number)
+    k8s_ci.wait_no_pods(timeout=30)
+    assert "never" not in k8s_ci.ci.console(second, n2).replace("echo never", "")

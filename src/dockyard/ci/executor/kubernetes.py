@@ -218,13 +218,14 @@ class KubernetesExecutor:
             await self._create_pull_secret(pull, spec)
         self.backend.live.add(pod.name)
         started = time.monotonic()
+        self.created = True  # from the request on: an abort while it is in flight deletes the pod
         try:
             created = await self.kube.call("create_namespaced_pod", namespace, pod.manifest)
         except Exception as e:
+            self.created = False
             if api_status(e) is None:  # the client's own check of the manifest
                 raise ExecutorError(f"the pod template is not a valid Pod: {e}") from None
             raise ExecutorError(f"the cluster refused the build pod: {api_message(e)}") from None
-        self.created = True
         if pull:
             await own_by_pod(self.kube, pull, created)
         await self._wait_started(started)
