@@ -27,7 +27,8 @@ from dockyard.ci.groovy.values import (
 
 # functions callable by name besides steps
 FUNCTIONS = frozenset(
-    {"credentials", "println", "isUnix", "usernamePassword", "string", "file", "usernameColonPassword"}
+    {"credentials", "println", "isUnix", "parallel", "usernamePassword", "string", "file",
+     "usernameColonPassword"}  # fmt: skip
 )
 
 

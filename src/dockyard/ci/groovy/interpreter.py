@@ -108,7 +108,6 @@ class Session:
     globals: dict[str, Any] = field(default_factory=dict)
     statements: int = 0
     allocated: int = 0
-    depth: int = 0
     root_env: dict[str, str] | None = None
     display_name: str | None = None
     description: str | None = None
@@ -117,6 +116,9 @@ class Session:
 
 
 CURRENT: ContextVar[Session | None] = ContextVar("dockyard_groovy_session", default=None)
+# closure calls in progress, per task: parallel branches each have their own
+_DEPTH: ContextVar[int] = ContextVar("dockyard_groovy_depth", default=0)
+MAX_BRANCHES = 100  # branches of one `parallel` call in a script
 
 
 def start_session(host: Any) -> Session:
@@ -181,8 +183,8 @@ class Exec:
     async def call(self, fn: Any, args: list[Any], pos: Pos) -> Any:
         if not isinstance(fn, ClosureValue):
             raise GroovyError(f"{type_name(fn)} is not a closure", pos)
-        s = self.session
-        if s.depth >= MAX_DEPTH:
+        depth = _DEPTH.get()
+        if depth >= MAX_DEPTH:
             raise LimitExceeded(f"closures call each other deeper than {MAX_DEPTH} levels: stopped", pos)
         self.tick(pos)
         node = fn.node
@@ -195,11 +197,11 @@ class Exec:
             if len(args) != len(node.params):
                 raise GroovyError(f"the closure takes {len(node.params)} argument(s), got {len(args)}", pos)
             scope.vars.update(zip(node.params, args, strict=True))
-        s.depth += 1
+        token = _DEPTH.set(depth + 1)
         try:
             return await self.run_block(node.body, scope)
         finally:
-            s.depth -= 1
+            _DEPTH.reset(token)
 
     # -- statements -------------------------------------------------------------------------
     async def block(self, block: A.Block, scope: Scope) -> Any:
@@ -666,6 +668,8 @@ class Exec:
             return Call(name, (), {k: to_string(v) for k, v in named.items()}, n.pos)
         if name == "isUnix":
             return True
+        if name == "parallel":
+            return await self.parallel(n, scope)
         if name == "println":
             values = [await self.expr(a, scope) for a in n.args.positional]
             self._narrate(to_string(values[0]) if values else "")
@@ -673,6 +677,53 @@ class Exec:
         if name in STEPS:
             return await self.step(n, scope)
         raise GroovyError(f"No such method or step: {name}()", n.pos, "java.lang.NoSuchMethodError")
+
+    async def parallel(self, n: A.FuncCall, scope: Scope) -> None:
+        """`parallel branches` / `parallel a: { ... }, b: { ... }, failFast: true`: the closures
+        run at once (at most the build's parallel limit), each in its own `Branch: name` block;
+        the first failure fails the call once all have ended (at once with failFast)."""
+        if not self.may_run_steps:
+            raise GroovyError("parallel cannot run here", n.pos)
+        branches: dict[str, Any] = {}
+        for value in [await self.expr(a, scope) for a in n.args.positional]:
+            if not isinstance(value, dict):
+                raise GroovyError("parallel takes a map of branch name to closure", n.pos)
+            branches.update({to_string(k): v for k, v in value.items()})
+        branches.update({k: await self.expr(v, scope) for k, v in n.args.named})
+        fail_fast = truth(branches.pop("failFast", False))
+        if not branches or len(branches) > MAX_BRANCHES:
+            raise GroovyError(f"parallel needs 1 to {MAX_BRANCHES} branches, got {len(branches)}", n.pos)
+        bad = [k for k, v in branches.items() if not isinstance(v, ClosureValue)]
+        if bad:
+            raise GroovyError(f"parallel branch {bad[0]!r} is not a closure {{ ... }}", n.pos)
+        host = self.session.host
+        slots = asyncio.Semaphore(max(1, int(getattr(host, "max_parallel", 16))))
+        failures: list[BaseException] = []
+        tasks: list[asyncio.Task[None]] = []
+
+        async def branch(name: str, fn: ClosureValue) -> None:
+            async with slots:
+                self._narrate(f"[Pipeline] {{ (Branch: {name})")
+                try:
+                    await Exec(self.session, self.ctx).call(fn, [], n.pos)
+                except StepFailed as e:
+                    failures.append(e)
+                    self._narrate(f"Failed in branch {name}")
+                    if fail_fast:
+                        for t in tasks:
+                            if t is not asyncio.current_task():
+                                t.cancel()
+                finally:
+                    self._narrate("[Pipeline] }")
+
+        self._narrate("[Pipeline] parallel")
+        tasks.extend(asyncio.create_task(branch(k, v)) for k, v in branches.items())
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        aborted = [r for r in results if isinstance(r, BuildAborted)]
+        if aborted:
+            raise aborted[0]
+        if failures:
+            raise failures[0]
 
     async def step(self, n: A.FuncCall, scope: Scope) -> Any:
         if not self.may_run_steps:

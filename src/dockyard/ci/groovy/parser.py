@@ -34,7 +34,6 @@ REFUSED = {
     "load": "load() (running another Groovy file) is not in Dockyard's Groovy subset",
     "node": "'node' is scripted-pipeline Groovy; Dockyard runs declarative pipelines only",
     "stage": "stage() inside script { } is scripted-pipeline Groovy: declare stages in stages { }",
-    "parallel": "parallel inside script { } is not supported: declare parallel stages in the pipeline",
     "library": "shared libraries are not supported",
     "switch": "'switch' is not in Dockyard's Groovy subset: use if / else if",
     "do": "'do ... while' is not in Dockyard's Groovy subset: use while",
