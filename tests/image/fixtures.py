@@ -8,6 +8,7 @@ importing the `dockyard_image` fixture into their conftest (it pushes to the ses
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import os
@@ -36,7 +37,9 @@ def self_image_layout() -> Path:
     if "layout" not in _built:
         if shutil.which("mmdebstrap") is None:
             pytest.skip("mmdebstrap is not installed (make install adds it on Debian)")
-        layout = Path(tempfile.mkdtemp(prefix="dockyard-self-image-")) / "layout"
+        scratch = tempfile.mkdtemp(prefix="dockyard-self-image-")
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # ~60 MB, once per session
+        layout = Path(scratch) / "layout"
         result = subprocess.run(
             [sys.executable, "-m", "dockyard", "image", "self", "--oci-layout-path", str(layout),
              "--cache-dir", str(cache_root() / "self-image")],

@@ -17,6 +17,8 @@ def add_self_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="base image (oci-layout://DIR[:TAG] or a registry reference) with "
                              "python3.11, git, ca-certificates and busybox-static; default: a "
                              "Debian made with mmdebstrap, cached")
+    parser.add_argument("--refresh-base", action="store_true",
+                        help="make the cached Debian base again (to pick up Debian's updates)")
     parser.add_argument("--source", type=Path, help="Dockyard source tree (default: this one's)")
     parser.add_argument("--cache-dir", type=Path,
                         help="where the base is cached (default: ~/.cache/dockyard/self-image)")
@@ -40,7 +42,8 @@ def run_self(args: argparse.Namespace) -> int:
         print(f"dockyard image self: {message}", file=sys.stderr, flush=True)
 
     try:
-        base = args.base or deploy.base_layout(args.cache_dir or deploy.default_cache_dir(), log)
+        base = args.base or deploy.base_layout(args.cache_dir or deploy.default_cache_dir(), log,
+                                                   refresh=args.refresh_base)
         with deploy.context_dir(args.source or deploy.source_tree(), log) as context:
             extra: list[str] = []
             for flag, value in (("--oci-layout-path", args.oci_layout_path),

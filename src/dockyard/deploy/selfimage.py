@@ -43,15 +43,17 @@ def base_key() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def base_layout(cache_dir: Path, log: Log) -> str:
+def base_layout(cache_dir: Path, log: Log, refresh: bool = False) -> str:
     """`oci-layout://DIR:TAG` of the Debian base, made with mmdebstrap on first use (under a
-    lock: concurrent callers wait for one build)."""
+    lock: concurrent callers wait for one build); `refresh` makes it again (Debian's updates)."""
     target = cache_dir / f"base-{SUITE}-{base_key()}"
     ref = f"oci-layout://{target}:{SUITE}"
-    if (target / "index.json").is_file():
+    if (target / "index.json").is_file() and not refresh:
         return ref
     cache_dir.mkdir(parents=True, exist_ok=True)
     with _locked(cache_dir / ".base.lock"):
+        if refresh:
+            shutil.rmtree(target, ignore_errors=True)
         if (target / "index.json").is_file():
             return ref
         mmdebstrap = shutil.which("mmdebstrap")
