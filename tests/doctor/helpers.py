@@ -59,10 +59,12 @@ def login(user: str = ADMIN_USER, password: str = ADMIN_PASSWORD) -> list[str]:
 
 
 def tutorial_jenkinsfile(registry: str, items: bool = True, secret: str = "harbor-auth",
-                         image: str | None = None) -> str:
+                         image: str | None = None, pull_secret: str | None = None) -> str:
     """The tutorial's Jenkinsfile with its registry address changed (and the pitfalls on demand)."""
     text = (TUTORIAL / "Jenkinsfile").read_text().replace(TUTORIAL_REGISTRY, registry)
     assert ITEMS_LINE in text
+    if pull_secret:
+        text = text.replace("spec:\n", f"spec:\n  imagePullSecrets: [{{name: {pull_secret}}}]\n", 1)
     if not items:
         text = text.replace(ITEMS_LINE, "")
     if image is not None:

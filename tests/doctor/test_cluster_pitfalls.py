@@ -8,69 +8,17 @@ of a Dockyard that listens on the cluster's gateway, so pods reach it as a build
 from __future__ import annotations
 
 import json
-import shlex
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, free_port
-from tests.doctor.helpers import Result, doctor, login, repo_with_job, tutorial_jenkinsfile
-from tests.k8s.cluster import Cluster
-from tests.k8s.images import PodImages
+from tests.doctor.cluster import Setup, until
+from tests.doctor.helpers import repo_with_job, tutorial_jenkinsfile
 from tests.k8s.pki import UNPRIVILEGED_USER
 
 pytestmark = pytest.mark.slow
-
-
-@dataclass
-class Setup:
-    cluster: Cluster
-    namespace: str
-    images: PodImages
-    home: Path
-
-    @property
-    def registry(self) -> str:
-        return self.images.server.host_port
-
-    def job(self, **template: object) -> str:
-        """A job building the tutorial's Jenkinsfile (with `template` changes) on the gateway server."""
-        text = tutorial_jenkinsfile(self.registry, **template)  # type: ignore[arg-type]
-        return repo_with_job(self.images.server, ADMIN_USER, ADMIN_PASSWORD, text)[1]
-
-    def secret(self, name: str = "harbor-auth", password: str = ADMIN_PASSWORD,
-               server: str | None = None) -> None:
-        """The tutorial's B.3, in the build namespace."""
-        made = self.cluster.kubectl("create", "secret", "docker-registry", name, "-n", self.namespace,
-                                    f"--docker-server={server or self.registry}",
-                                    f"--docker-username={ADMIN_USER}", f"--docker-password={password}")
-        assert made.returncode == 0, made.stderr
-
-    def doctor(self, job: str, *extra: str, kubeconfig: Path | None = None) -> Result:
-        return doctor("--url", self.images.server.url, *login(), "--job", job,
-                      "--kubeconfig", str(kubeconfig or self.cluster.kubeconfig),
-                      "--namespace", self.namespace,
-                      "--json", *extra, home=self.home)
-
-    def run_fix(self, fix: str) -> None:
-        """Run the kubectl lines of a finding's fix as the cluster's administrator."""
-        lines = [line for line in fix.splitlines() if line.startswith("kubectl ")]
-        assert lines, fix
-        for line in lines:
-            args = shlex.split(line.replace("USER", ADMIN_USER).replace("PASSWORD", ADMIN_PASSWORD))[1:]
-            done = self.cluster.kubectl(*args)
-            assert done.returncode == 0, f"{line}: {done.stderr}"
-
-
-@pytest.fixture
-def setup(k8s_cluster: Cluster, k8s_namespace: str, k8s_registry: PodImages, tmp_path: Path) -> Setup:
-    home = tmp_path / "home"
-    home.mkdir()
-    return Setup(k8s_cluster, k8s_namespace, k8s_registry, home)
 
 
 def _events(setup: Setup, pod: str, reason: str, wait: float = 60) -> list[str]:
@@ -218,13 +166,13 @@ def test_a_validating_admission_policy_is_quoted_and_fixed(setup: Setup) -> None
         for manifest in (policy, binding):
             applied = setup.cluster.apply(manifest)
             assert applied.returncode == 0, applied.stderr
-        r = _until(lambda: setup.doctor(job), lambda r: "admission.policy" in r.out)  # policies load async
+        r = until(lambda: setup.doctor(job), lambda r: "admission.policy" in r.out)  # policies load async
         assert r.code == 1
         problem = r.finding("admission.policy", "problem")
         assert f"ValidatingAdmissionPolicy '{name}' (binding '{name}-binding')" in problem["message"]
         assert message in problem["detail"]
         setup.run_fix(problem["fix"])
-        fixed = _until(lambda: setup.doctor(job), lambda r: r.code == 0)
+        fixed = until(lambda: setup.doctor(job), lambda r: r.code == 0)
         warning = fixed.finding("admission.warning", "warning")
         assert message in warning["message"]
     finally:
@@ -254,6 +202,24 @@ def test_a_user_without_rbac_is_told_which_verbs(setup: Setup) -> None:
     assert again.statuses("admission.dry-run") == ["ok"]
 
 
+def test_template_images_resolve_with_the_pull_secret_only(setup: Setup) -> None:
+    setup.secret()
+    pull = setup.images.pull_secret(setup.cluster, setup.namespace)
+    image = setup.images.busybox  # in a private project
+    good = setup.doctor(setup.job(image=image, pull_secret=pull))
+    assert good.code == 0, good.out
+    assert f"image {image} resolves with secret {pull}" in good.finding("registry.image", "ok")["message"]
+    assert "secret 'dockyard-pull'" in " ".join(f["message"] for f in good.json()["findings"]
+                                                  if f["check"] == "secret.auths")
+    bad = setup.doctor(setup.job(image=image))
+    assert bad.code == 1
+    problem = bad.finding("registry.image", "problem")
+    assert f"image {image} cannot be resolved anonymously" in problem["message"]
+    assert "imagePullSecrets" in problem["fix"]
+    missing = setup.doctor(setup.job(image=image.replace("busybox", "nothing-here"), pull_secret=pull))
+    assert "does not exist in the registry" in missing.finding("registry.image", "problem")["message"]
+
+
 def test_a_registry_pods_cannot_reach(setup: Setup) -> None:
     """The tutorial's addresses work from the host; a loopback one does not from a pod."""
     setup.secret()
@@ -266,13 +232,3 @@ def test_a_registry_pods_cannot_reach(setup: Setup) -> None:
     problem = r.finding("network.reach", "problem")
     assert f"cannot reach http://{loopback}/v2/" in problem["message"]
     assert "refused" in problem["detail"].lower() or "timed out" in problem["detail"]
-
-
-def _until(run: Callable[[], Result], done: Callable[[Result], bool], wait: float = 30) -> Result:
-    """`run()` again until `done` (admission policies reach the API server's cache asynchronously)."""
-    deadline = time.monotonic() + wait
-    while True:
-        result = run()
-        if done(result) or time.monotonic() > deadline:
-            return result
-        time.sleep(1)
