@@ -27,7 +27,9 @@ class Setup:
         return self.images.server.host_port
 
     def job(self, **template: object) -> str:
-        """A job building the tutorial's Jenkinsfile (with `template` changes) on the gateway server."""
+        """A job building the tutorial's Jenkinsfile (with `template` changes; the registry's pull
+        secret `dockyard-pull` unless pull_secret='') on the gateway server."""
+        template.setdefault("pull_secret", "dockyard-pull")
         text = tutorial_jenkinsfile(self.registry, **template)  # type: ignore[arg-type]
         return repo_with_job(self.images.server, ADMIN_USER, ADMIN_PASSWORD, text)[1]
 
@@ -42,7 +44,7 @@ class Setup:
     def doctor(self, job: str, *extra: str, kubeconfig: Path | None = None) -> Result:
         return doctor("--url", self.images.server.url, *login(), "--job", job,
                       "--kubeconfig", str(kubeconfig or self.cluster.kubeconfig),
-                      "--namespace", self.namespace,
+                      "--namespace", self.namespace, "--agent-image", self.images.busybox,
                       "--json", *extra, home=self.home)
 
     def run_fix(self, fix: str) -> None:

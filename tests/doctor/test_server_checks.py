@@ -21,10 +21,11 @@ def home(tmp_path: Path) -> Path:
 
 
 def test_the_tutorial_template_is_healthy_without_a_cluster(server: DockyardServer, tmp_path: Path,
-                                                            home: Path) -> None:
+                                                            home: Path, agent_image: str) -> None:
     jenkinsfile = tmp_path / "Jenkinsfile"
     jenkinsfile.write_text(tutorial_jenkinsfile(server.host_port))
-    r = doctor("--url", server.url, *login(), "--jenkinsfile", str(jenkinsfile), "--json", home=home)
+    r = doctor("--url", server.url, *login(), "--jenkinsfile", str(jenkinsfile), "--json",
+               "--agent-image", agent_image, home=home)
     assert r.code == 0, r.out
     doc = r.json()
     assert doc["ok"] is True and doc["exit_code"] == 0
@@ -36,7 +37,10 @@ def test_the_tutorial_template_is_healthy_without_a_cluster(server: DockyardServ
     assert r.statuses("registry.push") == ["ok"]
     skipped = r.finding("kubernetes.config", "skipped")
     assert "no cluster configured" in skipped["message"] and "--kubeconfig" in skipped["fix"]
-    assert r.finding("registry.image")["status"] == "skipped"  # gcr.io: never fetched from here
+    # the executor's pod: its agent container and Kaniko's container both run the agent image here
+    assert f"image {agent_image} resolves" in r.finding("registry.image", "ok")["message"]
+    assert "gcr.io/kaniko-project/executor:debug runs as Dockyard's executor image" in \
+        r.finding("job.pod", "ok")["message"]
     assert doc["summary"]["problem"] == 0
 
 
@@ -121,13 +125,14 @@ def test_a_job_is_read_through_the_servers_permission_check(server: DockyardServ
 
 
 def test_an_image_missing_from_the_registry_is_a_problem(server: DockyardServer, tmp_path: Path,
-                                                         home: Path) -> None:
+                                                         home: Path, agent_image: str) -> None:
     jenkinsfile = tmp_path / "Jenkinsfile"
     image = f"{server.host_port}/library/{unique('nothing')}:1"
     jenkinsfile.write_text(tutorial_jenkinsfile(server.host_port, image=image))
     r = doctor("--url", server.url, *login(), "--jenkinsfile", str(jenkinsfile), "--no-cluster", "--json",
-               home=home)
+               "--agent-image", agent_image, home=home)
     assert r.code == 1
+    assert r.statuses("registry.image") == ["problem", "ok"]  # the template's image, the agent's
     problem = r.finding("registry.image", "problem")
     assert image in problem["message"] and "does not exist" in problem["message"]
     assert "skopeo copy" in problem["fix"]

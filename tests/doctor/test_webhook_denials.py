@@ -106,20 +106,26 @@ def _register(setup: Setup, name: str, webhook_name: str, url: str, pem: bytes) 
     assert applied.returncode == 0, applied.stderr
 
 
-def test_a_kyverno_denial_is_quoted_with_the_policies_and_their_fix(
-        setup: Setup, webhook: tuple[int, bytes]) -> None:
-    """STAND-IN for Kyverno (see the module docstring): its webhook name and message format."""
+def _denied(setup: Setup, webhook: tuple[int, bytes], webhook_name: str, path: str,
+            check: str) -> dict[str, str]:
+    """The doctor's finding `check` while the stand-in webhook denies pods in the namespace."""
     port, pem = webhook
     setup.secret()
     job = setup.job()
-    name = f"doctor-kyverno-{uuid.uuid4().hex[:8]}"
-    _register(setup, name, "validate.kyverno.svc-fail", f"https://127.0.0.1:{port}/kyverno", pem)
+    name = f"doctor-{path}-{uuid.uuid4().hex[:8]}"
+    _register(setup, name, webhook_name, f"https://127.0.0.1:{port}/{path}", pem)
     try:
-        r = until(lambda: setup.doctor(job), lambda r: "admission.kyverno" in r.out)
+        r = until(lambda: setup.doctor(job), lambda r: check in r.out)
     finally:
         setup.cluster.kubectl("delete", "validatingwebhookconfiguration", name)
     assert r.code == 1
-    problem = r.finding("admission.kyverno", "problem")
+    return r.finding(check, "problem")
+
+
+def test_a_kyverno_denial_is_quoted_with_the_policies_and_their_fix(
+        setup: Setup, webhook: tuple[int, bytes]) -> None:
+    """STAND-IN for Kyverno (see the module docstring): its webhook name and message format."""
+    problem = _denied(setup, webhook, "validate.kyverno.svc-fail", "kyverno", "admission.kyverno")
     assert problem["message"] == ("Kyverno policy require-requests-limits, disallow-latest-tag blocks the"
                                   " build pod")
     assert 'admission webhook "validate.kyverno.svc-fail" denied the request' in problem["detail"]
@@ -132,17 +138,7 @@ def test_a_kyverno_denial_is_quoted_with_the_policies_and_their_fix(
 def test_a_gatekeeper_denial_is_quoted_with_the_constraint_and_its_fix(
         setup: Setup, webhook: tuple[int, bytes]) -> None:
     """STAND-IN for Gatekeeper (see the module docstring): its webhook name and message format."""
-    port, pem = webhook
-    setup.secret()
-    job = setup.job()
-    name = f"doctor-gatekeeper-{uuid.uuid4().hex[:8]}"
-    _register(setup, name, "validation.gatekeeper.sh", f"https://127.0.0.1:{port}/gatekeeper", pem)
-    try:
-        r = until(lambda: setup.doctor(job), lambda r: "admission.gatekeeper" in r.out)
-    finally:
-        setup.cluster.kubectl("delete", "validatingwebhookconfiguration", name)
-    assert r.code == 1
-    problem = r.finding("admission.gatekeeper", "problem")
+    problem = _denied(setup, webhook, "validation.gatekeeper.sh", "gatekeeper", "admission.gatekeeper")
     assert problem["message"] == "Gatekeeper constraint must-have-owner denies the build pod"
     assert 'you must provide labels: {"owner"}' in problem["detail"]
     assert "kubectl patch $(kubectl get constraints -o name | grep '/must-have-owner$')" in problem["fix"]

@@ -15,6 +15,8 @@ Public surface for other packages:
 - `parse_jenkinsfile(text)`, `parse_yaml_pipeline(text)`, `parse_pipeline(text, filename)` ->
   `Pipeline`; errors are `PipelineError` with `file:line:col`. `parse_job_xml(xml)` -> the job's
   SCM URL, branch spec and script path (`JobConfigError`).
+- `build_pod(pod_yaml, PodOptions(...), suffix)` -> the Kubernetes executor's `BuildPod` (its
+  `.manifest`) and `default_image(registry)`: `dockyard doctor` dry-runs the executor's own pod.
 - `format_trace(trace)`: a build's trace (as `/api/ci/.../trace` returns it) as a text table.
 - For the web UI's pages: `load_trace(path)`, `read_from(log, offset)` (the files behind
   `scheduler.paths(job, n)`), `Build`, `Job`, the states `QUEUED`/`DONE`, `JobError`, `JobNotFound`.
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
     from dockyard.ci.access import RepoRole
     from dockyard.ci.backends import executor_backend
     from dockyard.ci.component import ExecutorBackend
+    from dockyard.ci.executor.kubernetes import default_image
+    from dockyard.ci.executor.kubernetes_pod import PodOptions, build_pod
     from dockyard.ci.podtemplate import CredentialLookup
     from dockyard.ci.service import CIService
     from dockyard.services import Services
@@ -58,6 +62,9 @@ __all__ = [
     "MIGRATIONS",
     "CIService",
     "ExecutorBackend",
+    "PodOptions",
+    "build_pod",
+    "default_image",
     "PipelineError",
     "executor_backend",
     "forbidden_env_name",
@@ -120,5 +127,8 @@ __getattr__ = lazy_exports(
         "ExecutorBackend": "dockyard.ci.component",
         "CIService": "dockyard.ci.service",
         "executor_backend": "dockyard.ci.backends",
+        "PodOptions": "dockyard.ci.executor.kubernetes_pod",
+        "build_pod": "dockyard.ci.executor.kubernetes_pod",
+        "default_image": "dockyard.ci.executor.kubernetes",
     },
 )

@@ -8,7 +8,6 @@ something would break a build (2 for a usage error)."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -33,9 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kube.add_argument("--probe-image", metavar="IMAGE",
                       help="run a short pod from this busybox image to check that pods reach the registry")
     kube.add_argument("--agent-image", metavar="IMAGE",
-                      default=os.environ.get("DOCKYARD_K8S_AGENT_IMAGE", ""),
-                      help="the agent container's image the executor adds"
-                           " (default: $DOCKYARD_K8S_AGENT_IMAGE)")
+                      help="the agent container's image the executor adds (default:"
+                           " $DOCKYARD_K8S_AGENT_IMAGE, else Dockyard's image in its registry)")
+    kube.add_argument("--executor-image", metavar="IMAGE",
+                      help="the image Kaniko containers run as (default: $DOCKYARD_K8S_EXECUTOR_IMAGE,"
+                           " else the agent image)")
     parser.add_argument("--registry", action="append", default=[], metavar="HOST:PORT",
                         help="another address of this Dockyard's registry (images there are resolved)")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
@@ -44,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dockyard.config import Settings
     from dockyard.doctor import DoctorOptions, PodSettings, Server, render_json, render_text, run_doctor
 
     if args.job and args.jenkinsfile:
@@ -54,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         remote = remote_from(args)
-    except RemoteError as e:
+        settings = Settings.from_environ()  # the executor's DOCKYARD_K8S_* settings, as `dockyard up`
+    except (RemoteError, ValueError) as e:
         print(f"dockyard doctor: {e}", file=sys.stderr)
         return 2
     options = DoctorOptions(
@@ -62,19 +65,18 @@ def run(args: argparse.Namespace) -> int:
         job=args.job,
         jenkinsfile=args.jenkinsfile,
         cluster=not args.no_cluster,
-        kubeconfig=args.kubeconfig or _env_path("DOCKYARD_K8S_KUBECONFIG"),
+        kubeconfig=args.kubeconfig or (Path(settings.k8s_kubeconfig) if settings.k8s_kubeconfig else None),
         context=args.context,
-        namespace=args.namespace or os.environ.get("DOCKYARD_K8S_NAMESPACE") or None,
+        namespace=args.namespace or settings.k8s_namespace or None,
         probe_image=args.probe_image,
         registries=list(args.registry),
-        pod=PodSettings(agent_image=args.agent_image),
+        pod=PodSettings(agent_image=args.agent_image or settings.k8s_agent_image,
+                        executor_image=args.executor_image or settings.k8s_executor_image,
+                        kaniko_images=tuple(settings.kaniko_images),
+                        pull_credential=settings.k8s_pull_credential),
         timeout=args.timeout,
     )
     report = run_doctor(options)
     sys.stdout.write(render_json(report) if args.json else render_text(report))
     return report.exit_code
 
-
-def _env_path(name: str) -> Path | None:
-    value = os.environ.get(name, "")
-    return Path(value) if value else None

@@ -1,52 +1,43 @@
-"""The build pod the doctor dry-runs: the job's pod template made into a Pod the way the executor
-will, with a name of the doctor's own so it never collides with a real build."""
+"""The build pod the doctor dry-runs: the Kubernetes executor's own pod for the job's template
+(`dockyard.ci.build_pod`: workspace, agent container, the Kaniko image mapped to Dockyard's
+executor image, keep-alive, labels), so admission sees exactly what a build would create."""
 
 from __future__ import annotations
 
-import copy
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from dockyard.config import DEFAULT_KANIKO_IMAGES
 from dockyard.doctor.job import JobTarget
 
-AGENT_HOME = "/home/jenkins/agent"
-WORKSPACE_VOLUME = "workspace-volume"
 DOCTOR_LABEL = "dockyard.io/doctor"
 
 
 @dataclass(frozen=True)
 class PodSettings:
-    """What the executor adds that the template does not say (the cloud's settings)."""
+    """The cloud's settings the executor builds pods with (`Settings.k8s_*`, DOCKYARD_K8S_*)."""
 
-    agent_image: str = ""  # the agent container's image; '' leaves the agent container out
+    agent_image: str = ""  # '' -> Dockyard's own image in its own registry
+    executor_image: str = ""  # '' -> the agent image
+    kaniko_images: tuple[str, ...] = DEFAULT_KANIKO_IMAGES
+    pull_credential: str = ""  # a credential id the executor makes each build's pull secret from
 
 
-def build_pod(target: JobTarget, settings: PodSettings) -> dict[str, Any]:
-    """The Pod manifest for a build of `target` (whose template must be set)."""
-    assert target.pod is not None
-    doc = copy.deepcopy(target.pod)
-    spec = doc.setdefault("spec", {})
-    containers = [c for c in spec.get("containers") or [] if isinstance(c, dict)]
-    names = {c.get("name") for c in containers}
-    if settings.agent_image and "jnlp" not in names:
-        containers.append({"name": "jnlp", "image": settings.agent_image,
-                           "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}}})
-    for c in containers:
-        mounts = c.setdefault("volumeMounts", [])
-        if not any(isinstance(m, dict) and m.get("mountPath") == AGENT_HOME for m in mounts):
-            mounts.append({"name": WORKSPACE_VOLUME, "mountPath": AGENT_HOME})
-    spec["containers"] = containers
-    volumes = spec.setdefault("volumes", [])
-    if not any(isinstance(v, dict) and v.get("name") == WORKSPACE_VOLUME for v in volumes):
-        volumes.append({"name": WORKSPACE_VOLUME, "emptyDir": {}})
-    spec["restartPolicy"] = "Never"
-    meta = doc.setdefault("metadata", {})
-    meta["name"] = f"dockyard-doctor-{secrets.token_hex(4)}"
-    meta.pop("namespace", None)
-    meta.setdefault("labels", {})[DOCTOR_LABEL] = "true"
-    doc["apiVersion"], doc["kind"] = "v1", "Pod"
-    return doc
+def build_pod(target: JobTarget, settings: PodSettings,
+              registry: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """(the Pod manifest for a build of `target`, container -> the Kaniko image it no longer runs);
+    `registry`: this Dockyard's host:port."""
+    from dockyard.ci import PodOptions, default_image
+    from dockyard.ci import build_pod as executor_pod
+
+    agent = settings.agent_image or default_image(registry)
+    options = PodOptions(agent_image=agent, executor_image=settings.executor_image or agent,
+                         kaniko_images=settings.kaniko_images, instance="dockyard-doctor",
+                         job=target.name, number=0)
+    pod = executor_pod(target.pod_yaml, options, secrets.token_hex(3))
+    pod.manifest["metadata"].setdefault("labels", {})[DOCTOR_LABEL] = "true"
+    return pod.manifest, dict(pod.mapped)
 
 
 def images(pod: dict[str, Any]) -> list[str]:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from dockyard.doctor.admission import check_dry_run
-from dockyard.doctor.findings import SKIPPED, Report
+from dockyard.doctor.findings import OK, PROBLEM, SKIPPED, Report, brief
 from dockyard.doctor.git import check_git
 from dockyard.doctor.job import JobTarget, load_file, load_job
 from dockyard.doctor.kube import Cluster, connect
@@ -80,7 +82,7 @@ def _target(report: Report, options: DoctorOptions, up: bool) -> JobTarget | Non
 def _build_checks(report: Report, options: DoctorOptions, target: JobTarget | None,
                   cluster: Cluster | None) -> None:
     server = options.server
-    pod = build_pod(target, options.pod) if target is not None and target.pod is not None else None
+    pod = _pod(report, options, target)
     if cluster is not None:
         check_rbac(report, cluster)
         if pod is not None:
@@ -119,8 +121,10 @@ def _build_checks(report: Report, options: DoctorOptions, target: JobTarget | No
         check_push(report, probe, destination, login)
     for image in images(pod):
         host = image.split("/", 1)[0]
-        check_image(report, probe, image, _login_from(facts, pull_secrets(pod), host) or
-                    (own_login if cluster is None else None), ours)
+        login = _login_from(facts, pull_secrets(pod), host)
+        if login is None and (cluster is None or options.pod.pull_credential) and own_login is not None:
+            login = own_login  # builds pull with a secret made from the pull credential: not in the cluster
+        check_image(report, probe, image, login, ours)
     if cluster is None:
         return
     urls = [f"{probe.scheme(h)}://{h}/v2/" for h in push_hosts]
@@ -134,6 +138,28 @@ def _build_checks(report: Report, options: DoctorOptions, target: JobTarget | No
     # the registry secret is a docker-registry secret too: it pulls the probe image from the registry
     usable = [n for n in pull_secrets(pod) + config_secrets if n in facts.logins]
     check_from_pod(report, cluster, options.probe_image, urls, list(dict.fromkeys(usable)))
+
+
+def _pod(report: Report, options: DoctorOptions, target: JobTarget | None) -> dict[str, Any] | None:
+    """The executor's pod for the target's template (None without one, or when it refuses it)."""
+    if target is None or target.pod is None:
+        return None
+    server = options.server
+    registry = urlsplit(server.base_url or server.url).netloc
+    try:
+        manifest, mapped = build_pod(target, options.pod, registry)
+    except Exception as e:  # noqa: BLE001 - the executor's ExecutorError names what is wrong
+        report.add("job", "job.pod", PROBLEM, f"the Kubernetes executor refuses the pod template: {brief(e)}",
+                   fix="correct the pod template (or set DOCKYARD_K8S_AGENT_IMAGE / --agent-image)")
+        return None
+    for name, image in mapped.items():
+        report.add("job", "job.pod", OK, f"container {name!r}: {image} runs as Dockyard's executor image"
+                   f" {_image_of(manifest, name)} (/kaniko/executor = dockyard executor)")
+    return manifest
+
+
+def _image_of(pod: dict[str, Any], container: str) -> str:
+    return next((str(c.get("image")) for c in pod["spec"]["containers"] if c.get("name") == container), "")
 
 
 def _login_from(facts: SecretFacts, names: list[str], host: str) -> RegistryLogin | None:
