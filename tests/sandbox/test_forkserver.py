@@ -67,9 +67,10 @@ def test_a_step_is_forked_by_the_sandbox_server_and_keeps_its_output_and_status(
         assert "out\n" in out and "err\n" in out and "\n0\n" in out  # root of its own user namespace
         code, out, _ = await _run(executor, "test -w \"$PWD\" && echo wrote > f && cat f", ws)
         assert code == 0 and "wrote" in out
-        # what the step's shell holds: its output and its script, nothing of either server
-        code, out, _ = await _run(executor, "ls -l /proc/$$/fd/ | sed 's/^/fd: /'", ws)
-        links = [line for line in out.splitlines() if line.startswith("fd: ") and "->" in line]
+        # what a command of the step inherits: its output (and the script), nothing of either
+        # server (`ls` lists its own: /proc/self/fd, open while it reads it, is the only other)
+        code, out, _ = await _run(executor, "ls -l /proc/self/fd/", ws)
+        links = ["fd: " + line for line in out.splitlines() if "->" in line]
         assert code == 0 and links, out
         assert not any("socket:" in line for line in links), out
         beyond = [line.split("->")[1].strip() for line in links

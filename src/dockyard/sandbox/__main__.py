@@ -10,18 +10,18 @@ import signal
 import sys
 from pathlib import Path
 
-from dockyard.sandbox.run import RunFailed, RunRequest, SandboxUnavailable, run_in_sandbox
+from dockyard.sandbox.run import RunFailed, RunRequest, SandboxUnavailable, SpareUserns, run_in_sandbox
 
 SANDBOX_FAILED = 125
 
 
-def main(path: str, fork: bool = False) -> int:
-    """Runs the request in file `path`; `fork` when this process is single-threaded (see
-    `run_in_sandbox`): the sandbox server's step processes."""
-    request = RunRequest.from_json(Path(path).read_text())
+def main(path: str, fork: bool = False, userns: SpareUserns | None = None) -> int:
+    """Runs the request in file `path`; `fork` when this process is single-threaded, `userns`
+    made ahead of time (see `run_in_sandbox`): the sandbox server's step processes."""
     signal.signal(signal.SIGTERM, _stop)
     try:
-        run_in_sandbox(request, output=_write_out, fork=fork)
+        request = RunRequest.from_json(Path(path).read_text())
+        run_in_sandbox(request, output=_write_out, fork=fork, userns=userns)
     except RunFailed as e:
         return e.exit_code if 0 < e.exit_code < 256 else 1
     except SandboxUnavailable as e:

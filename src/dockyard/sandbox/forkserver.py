@@ -6,15 +6,17 @@ The server process (multi-threaded, so it must not fork Python code itself) hold
 a SOCK_SEQPACKET socket pair; this process has the other, inherited, and no path on disk, so
 nothing else can ask it for anything. A request is one message: the JSON
 `{"request": REQUEST.json path, "cwd": dir}` with two descriptors, a stream socket for the
-step's status and the write end of the step's output pipe. The forked child starts a session
+step's status and the write end of the step's output pipe (and, made while it waited, a
+user namespace for the step: the first step process then forks no helper to make one). The
+forked child starts a session
 of its own, sends its pid (4 bytes, big-endian) on the status socket, runs
 `python -m dockyard.sandbox`'s `main` with its stdout and stderr on the pipe, and sends its
 exit status (4 bytes) before it exits. The caller stops it with its process group, as any
 step process (SIGTERM: the supervisor kills the sandbox and removes its cgroup); a status
 socket closed without a status means the supervisor was killed.
 
-This process reaps nothing (SIGCHLD ignored: the kernel reaps its children) and exits when
-the server's end closes, however the server went; running steps go on to their end.
+This process reaps its children as they exit and exits when the server's end closes, however
+the server went; running steps go on to their end.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import array
 import contextlib
 import json
 import os
+import select
 import signal
 import socket
 import struct
@@ -39,14 +42,21 @@ def serve(control: socket.socket) -> None:
     """The loop: one fork per request until the server's end of `control` closes."""
     from dockyard.sandbox import init
     from dockyard.sandbox.__main__ import main
+    from dockyard.sandbox.run import SpareUserns
 
     init.preload()
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    wakeup = _child_exit_wakeup()
     print("ready", flush=True)
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)  # the server stopped reading after "ready"
     os.close(null)
+    spare = SpareUserns.make()  # the next step's user namespace, made while nothing waits
     while True:
+        readable, _, _ = select.select([control.fileno(), wakeup], [], [])
+        if wakeup in readable:
+            _reap(wakeup)
+        if control.fileno() not in readable:
+            continue
         try:
             message, fds = _receive(control)
         except OSError:
@@ -61,9 +71,31 @@ def serve(control: socket.socket) -> None:
         pid = os.fork()
         if pid == 0:
             control.close()
-            _step(json.loads(message), status_fd, out, main)
+            os.close(wakeup)
+            _step(json.loads(message), status_fd, out, main, spare)
         os.close(status_fd)
         os.close(out)
+        if spare is not None:
+            spare.close()  # the step's now
+        spare = SpareUserns.make()
+
+
+def _child_exit_wakeup() -> int:
+    """A pipe that becomes readable when a step's supervisor exits, to reap it then (not
+    SIGCHLD ignored: that would make the wait for a spare user namespace's helper fail)."""
+    read, write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.signal(signal.SIGCHLD, lambda _sig, _frame: None)  # a handler, so the fd is written
+    signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    return read
+
+
+def _reap(wakeup: int) -> None:
+    with contextlib.suppress(BlockingIOError):
+        while os.read(wakeup, 512):
+            pass
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
 
 
 def _receive(control: socket.socket) -> tuple[bytes, list[int]]:
@@ -75,11 +107,12 @@ def _receive(control: socket.socket) -> tuple[bytes, list[int]]:
     return message, list(fds)
 
 
-def _step(request: dict[str, str], status_fd: int, out: int, main: object) -> None:
+def _step(request: dict[str, str], status_fd: int, out: int, main: object, userns: object) -> None:
     """In the forked child: become the step's supervisor; never returns."""
     code = 1
     try:
         os.setsid()
+        signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.set_inheritable(status_fd, False)
         null = os.open(os.devnull, os.O_RDONLY)
@@ -90,7 +123,7 @@ def _step(request: dict[str, str], status_fd: int, out: int, main: object) -> No
         os.close(out)
         os.write(status_fd, STATUS.pack(os.getpid()))
         os.chdir(request["cwd"])
-        code = main(request["request"], fork=True)  # type: ignore[operator]
+        code = main(request["request"], fork=True, userns=userns)  # type: ignore[operator]
     except SystemExit as e:  # SIGTERM: the sandbox is gone, its cgroup removed
         code = e.code if isinstance(e.code, int) else 1
     except BaseException as e:  # noqa: BLE001 - the status is all the caller gets

@@ -595,7 +595,9 @@ def start(spec: dict[str, Any]) -> int:
         _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the supervisor went: so do we
         if not has_cap_sys_admin():
             own_userns()
-        userns_fd = step_userns(spec["step_ids"]) if spec.get("step_ids") else None
+        userns_fd = spec.get("userns_fd")  # made ahead of time by the sandbox server
+        if userns_fd is None and spec.get("step_ids"):
+            userns_fd = step_userns(spec["step_ids"])
         flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC
         _unshare(flags | (CLONE_NEWNET if spec.get("network") == "none" else 0), "namespaces")
         gate = int(spec["gate_fd"])

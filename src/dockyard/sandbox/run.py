@@ -151,6 +151,39 @@ def step_ids() -> tuple[int, int, int]:
     return found[0], found[1], STEP_IDS
 
 
+def step_id_map() -> dict[str, object]:
+    """The id map of an isolated sandbox's user namespace, as init.py's `step_userns` takes it."""
+    uid, gid, count = step_ids()
+    return {"uid": uid if count > 1 else 0, "gid": gid if count > 1 else 0, "count": count,
+            "setgroups": count > 1}
+
+
+class SpareUserns:
+    """A step user namespace made ahead of time (an fd of it, with `ids` mapped) by the sandbox
+    server while it waits, so the step's first process need not fork a helper to make one: its
+    own, never used before, closed by whoever does not use it."""
+
+    def __init__(self, fd: int, ids: dict[str, object]) -> None:
+        self.fd, self.ids = fd, ids
+
+    @classmethod
+    def make(cls) -> SpareUserns | None:
+        """None where the step's first process must make it (rootless: inside its own)."""
+        if rootless():
+            return None
+        from dockyard.sandbox.init import step_userns
+
+        ids = step_id_map()
+        try:
+            return cls(step_userns(ids), ids)
+        except OSError:
+            return None
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
 def _unshare() -> str:
     path = shutil.which("unshare")
     if path is None:
@@ -226,13 +259,15 @@ def _hosts_file(hostname: str) -> str:
 
 
 def run_in_sandbox(request: RunRequest, output: Callable[[bytes], None] | None = None, *,
-                   fork: bool = False) -> RunResult:
+                   fork: bool = False, userns: SpareUserns | None = None) -> RunResult:
     """Runs the command; streams its output to `output`; raises RunFailed on non-zero
     (with the reason when a limit ended it) and SandboxUnavailable when it cannot start.
 
     `fork`: the sandbox's first process is a fork of this one running init.py's code, not a
     new interpreter (~30 ms less). Only for a single-threaded caller (a fork of a threaded
-    process may hold another thread's locks): the sandbox server's step processes."""
+    process may hold another thread's locks): the sandbox server's step processes, which
+    may also hand in a `userns` made ahead of time (used when the request is isolated with
+    the same ids; closed here either way)."""
     started = time.monotonic()
     cgroup: Cgroup | None = None
     try:
@@ -240,15 +275,19 @@ def run_in_sandbox(request: RunRequest, output: Callable[[bytes], None] | None =
             spec = _spec(request, Path(tmp))
             gate, go = os.pipe()
             spec["gate_fd"] = gate
+            if fork and userns is not None and spec.get("step_ids") == userns.ids:
+                spec["userns_fd"] = userns.fd
             try:
                 if fork:
-                    child = _fork_init(spec, gate)
+                    child = _fork_init(spec, gate, userns.fd if userns is not None else gate)
                 else:
                     spec_path = Path(tmp) / "spec.json"
                     spec_path.write_text(json.dumps(spec))
                     child = _start_init(_init_argv(spec_path), gate)
             finally:
                 os.close(gate)
+                if userns is not None:
+                    userns.close()
             # the cgroup is made and joined while the first process makes the namespaces
             with os.fdopen(go, "wb", buffering=0) as go_file:
                 cgroup, warning = _cgroup(request)
@@ -326,9 +365,7 @@ def _spec(request: RunRequest, scratch: Path) -> dict[str, object]:
         ],
     }
     if request.isolate:
-        uid, gid, count = step_ids()
-        spec["step_ids"] = {"uid": uid if count > 1 else 0, "gid": gid if count > 1 else 0,
-                            "count": count, "setgroups": count > 1}
+        spec["step_ids"] = step_id_map()
     if request.host_view is not None:
         view = request.host_view
         spec["host_view"] = {"allow": list(view.allow), "hide": list(view.hide),
@@ -386,10 +423,10 @@ def _start_init(argv: list[str], gate: int) -> _Init:
     return _Init(process.pid, stdout.fileno(), wait)
 
 
-def _fork_init(spec: dict[str, object], gate: int) -> _Init:
+def _fork_init(spec: dict[str, object], *keep: int) -> _Init:
     """P0 as a fork of this process, set up as `_start_init`'s Popen sets up its child: own
     session, stdin /dev/null, output to a pipe, umask 022, default signal dispositions, and
-    no descriptor of this process but `gate` (nothing of the server reaches the step)."""
+    no descriptor of this process but `keep` (nothing of the server reaches the step)."""
     from dockyard.sandbox import init
 
     read, write = os.pipe()
@@ -405,9 +442,11 @@ def _fork_init(spec: dict[str, object], gate: int) -> _Init:
             os.dup2(null, 0)
             os.dup2(write, 1)
             os.dup2(write, 2)
-            top = os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536
-            os.closerange(3, gate)
-            os.closerange(gate + 1, top)
+            low = 3
+            for fd in sorted(set(keep)):
+                os.closerange(low, fd)
+                low = fd + 1
+            os.closerange(low, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536)
             for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
                         signal.SIGCHLD):
                 signal.signal(sig, signal.SIG_DFL)
