@@ -111,6 +111,12 @@ def test_tutorial_jenkinsfile_runs_as_a_pod_and_the_items_pitfall_gives_401(
             m = http.head(f"/v2/bootcamp/hello-kaniko/manifests/{tag}", headers=accept)
             assert m.status_code == 200, (tag, m.status_code, log)
         print(f"\npush -> both tags on Kubernetes: {took:.1f} s")
+        # the builder's spans, written in the pod, reach the build's trace
+        table = subprocess.run([sys.executable, "-m", "dockyard", "trace", "hello-kaniko", "1", "--url",
+                                server.url, "--user", ADMIN_USER, "--password", ADMIN_PASSWORD],
+                               capture_output=True, text=True, timeout=60).stdout
+        assert "| agent ready |" in table and f"| pull: {base} |" in table, table
+        assert f"| push: {hp}/****/hello-kaniko:latest |" in table, table
 
         # the image runs and prints the tutorial's line
         layout = tmp_path / "hello-oci"

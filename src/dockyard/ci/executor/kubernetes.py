@@ -377,6 +377,7 @@ class KubernetesExecutor:
             async for chunk, ended in self._follow(step):
                 if chunk:
                     step.offset += len(chunk)
+                    failing_since = None  # the connection works: only a run of failures counts
                     yield chunk
                 res = ended or res
             assert res is not None
