@@ -9,6 +9,7 @@ Other packages import only from here (never `dockyard.auth.<module>`):
                                                (AuthService.namespace/claim_namespace/project_refusal;
     claim_namespace(conn, name, kind)          claim inside the caller's own transaction)
     TokenSigner, JWTError, MIGRATIONS
+    hash_password, verify_password, generate_secret   scrypt hashes and random secrets
 """
 
 from dockyard.auth.basic import AuthHeader, parse_authorization
@@ -16,6 +17,7 @@ from dockyard.auth.jwt import JWTError, TokenSigner
 from dockyard.auth.migrations import MIGRATIONS
 from dockyard.auth.namespaces import Namespace, NamespaceTaken
 from dockyard.auth.namespaces import claim as claim_namespace
+from dockyard.auth.passwords import generate_secret, hash_password, verify_password
 from dockyard.auth.principal import ANONYMOUS, Principal, Role
 from dockyard.auth.scopes import ScopeError, is_write
 from dockyard.auth.scopes import missing as missing_scope
@@ -36,6 +38,9 @@ __all__ = [
     "ScopeError",
     "TokenSigner",
     "claim_namespace",
+    "generate_secret",
+    "hash_password",
+    "verify_password",
     "User",
     "is_write",
     "missing_scope",

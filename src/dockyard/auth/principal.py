@@ -34,10 +34,17 @@ class Principal:
     # what the credential was, for tokens derived from it (registry refresh tokens):
     # "token:<api token id>" or "password:<password epoch>"; see AuthService.origin_valid
     origin: str = ""
+    # a registry robot account (no user behind it): exactly these (project, action) pairs, the
+    # project "*" meaning every project; None for users. See dockyard.registry.harbor_robots.
+    grants: frozenset[tuple[str, str]] | None = None
 
     @property
     def is_anonymous(self) -> bool:
-        return self.user_id is None
+        return self.user_id is None and self.grants is None
+
+    @property
+    def is_robot(self) -> bool:
+        return self.grants is not None
 
     def allows(self, category: str, write: bool) -> bool:
         """Whether the credential used may act on `category` (see dockyard.auth.scopes)."""

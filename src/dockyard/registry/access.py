@@ -1,9 +1,10 @@
 """Who may pull, push or delete in which repository, and the token service docker clients use.
 
 Clients authenticate three ways: no credentials (anonymous pull of public projects), Basic
-(password or API token, checked by `dockyard.auth`), or a Bearer JWT from `/service/token`
-whose `access` claim lists the granted actions per repository, as distribution's token auth
-specifies.
+(password or API token, checked by `dockyard.auth`; or a Harbor robot account's `robot$...`
+name and secret, checked by `RobotStore`), or a Bearer JWT from `/service/token` whose `access`
+claim lists the granted actions per repository, as distribution's token auth specifies. Users
+and robots meet in one permission check, `Access.permitted`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 from dockyard.auth import (
     ANONYMOUS,
+    AuthHeader,
     AuthService,
     JWTError,
     Principal,
@@ -26,6 +28,7 @@ from dockyard.auth import (
     parse_authorization,
 )
 from dockyard.registry.errors import RegistryError
+from dockyard.registry.harbor_robots_store import EVERY_PROJECT, ROBOT_PREFIX, Robot, RobotStore
 from dockyard.registry.metadata import Project, RegistryMetadata
 from dockyard.registry.names import project_of
 
@@ -79,7 +82,16 @@ class Access:
         self.auth = auth
         self.signer = signer
         self.metadata = metadata
+        self.robots = RobotStore(metadata.db)
         self.refusals = ScopeRefusals()
+
+    def authenticate(self, creds: AuthHeader | None) -> Principal | None:
+        """`AuthService.authenticate`, plus Harbor robot accounts (basic `robot$...` logins,
+        a name no user can hold). Slow (scrypt): call it off the event loop."""
+        if creds is not None and creds.scheme == "basic" and creds.username.startswith(ROBOT_PREFIX):
+            robot = self.robots.authenticate(creds.username, creds.secret)
+            return robot_principal(robot) if robot else None
+        return self.auth.authenticate(creds)
 
     # who is calling ---------------------------------------------------------------------
     def identify(self, authorization: str | None) -> Caller | None:
@@ -94,20 +106,26 @@ class Access:
                 return Caller(principal) if principal else None
             if claims.get("typ") != "access":
                 return None
+            robot: Robot | None = None
+            if "rob" in claims:  # a robot's token stops with the robot, at once
+                robot = self.robots.live(claims.get("rob"), claims.get("org"))
+                if robot is None:
+                    return None
             grants: dict[str, set[str]] = {}
             for entry in claims.get("access", []):
                 if entry.get("type") == "repository":
                     grants.setdefault(entry.get("name", ""), set()).update(entry.get("actions", []))
             scopes = claims.get("scp")
-            principal = (
-                Principal(claims.get("uid"), claims.get("sub", ""), bool(claims.get("adm")),
-                          "bearer", frozenset(scopes) if isinstance(scopes, list) else None)
-                if claims.get("uid")
-                else ANONYMOUS
-            )
+            if robot is not None:
+                principal = robot_principal(robot)
+            elif claims.get("uid"):
+                principal = Principal(claims.get("uid"), claims.get("sub", ""), bool(claims.get("adm")),
+                                      "bearer", frozenset(scopes) if isinstance(scopes, list) else None)
+            else:
+                principal = ANONYMOUS
             token_id = hashlib.sha256(creds.secret.encode()).hexdigest()[:32]
             return Caller(principal, grants, token_id)
-        principal = self.auth.authenticate(creds)
+        principal = self.authenticate(creds)
         return Caller(principal) if principal else None
 
     # what they may do -----------------------------------------------------------------------
@@ -129,6 +147,8 @@ class Access:
 
     def _by_role(self, principal: Principal, repository: str) -> set[str]:
         project = self.metadata.get_project(project_of(repository))
+        if project is None and principal.grants is not None:
+            return set()  # robots act in existing projects only, never create one
         if project is None:
             # Pushing to a new project creates it: administrators anywhere free, users under
             # their own name or an org they administer (dockyard.auth's one namespace decides).
@@ -137,6 +157,8 @@ class Access:
         actions: set[str] = set()
         if project.public:
             actions.add("pull")
+        if principal.grants is not None:  # a robot: what it was granted there, nothing else
+            return actions | {a for p, a in principal.grants if p in (project.name, EVERY_PROJECT)}
         role = self.auth.role_in(principal, project.name)
         if principal.user_id is not None and project.owner_id == principal.user_id:
             role = Role.ADMIN
@@ -227,6 +249,9 @@ class Access:
         }
         if principal.scopes is not None:  # checks made later against the user (a mount's
             claims["scp"] = sorted(principal.scopes)  # source) keep the API token's limits
+        robot_id = robot_id_of(principal)
+        if robot_id is not None:  # checked again on every use (RobotStore.live)
+            claims.update(rob=robot_id, org=principal.origin)
         token = self.signer.sign(claims, TOKEN_TTL_SECONDS)
         body = {
             "token": token,
@@ -240,6 +265,8 @@ class Access:
                                           "uid": principal.user_id, "org": principal.origin}
             if principal.scopes is not None:  # a refresh never widens the token it came from
                 refresh["scp"] = sorted(principal.scopes)
+            if robot_id is not None:
+                refresh["rob"] = robot_id
             body["refresh_token"] = self.signer.sign(refresh, REFRESH_TTL_SECONDS)
         return body
 
@@ -250,6 +277,9 @@ class Access:
             return None
         if claims.get("typ") != "refresh":
             return None
+        if "rob" in claims:  # disabled, expired, deleted or a new secret: refused
+            robot = self.robots.live(claims.get("rob"), claims.get("org"))
+            return robot_principal(robot) if robot else None
         user = self.auth.get_user(claims.get("sub", ""))
         if user is None or user.id != claims.get("uid"):
             return None
@@ -259,6 +289,23 @@ class Access:
         scopes = claims.get("scp")
         return Principal(user.id, user.username, user.is_admin, "refresh",
                          frozenset(scopes) if isinstance(scopes, list) else None, origin=origin)
+
+
+def robot_principal(robot: Robot) -> Principal:
+    """A robot as the principal the one permission check (`Access.permitted`) reads: no user,
+    the registry actions of its grants, and the `package` scope only, so that nothing outside
+    the registry would let it in even if it were handed one."""
+    return Principal(None, robot.name, False, "robot", frozenset({"write:package"}),
+                     origin=robot.origin, grants=robot.registry_grants())
+
+
+def robot_id_of(principal: Principal) -> int | None:
+    """The robot id a robot principal's origin (`robot:<id>:<epoch>`) names; None for users."""
+    if principal.grants is None:
+        return None
+    kind, _, rest = principal.origin.partition(":")
+    number = rest.partition(":")[0]
+    return int(number) if kind == "robot" and number.isascii() and number.isdigit() else None
 
 
 def create_project(

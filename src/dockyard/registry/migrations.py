@@ -81,3 +81,36 @@ MIGRATIONS.append(
         ),
     )
 )
+
+# Harbor's robot accounts (dockyard.registry.harbor_robots): a project robot goes with its
+# project; a grant names its project by id, so a project deleted and created again under the same
+# name by someone else is not reached by an old robot. project_id NULL in a grant: every project.
+MIGRATIONS.append(
+    Migration(
+        "registry.0003-robots",
+        (
+            """CREATE TABLE registry_robots (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name VARCHAR(300) NOT NULL UNIQUE,
+                level VARCHAR(16) NOT NULL,
+                project_id INTEGER REFERENCES registry_projects(id) ON DELETE CASCADE,
+                description TEXT NOT NULL DEFAULT '',
+                secret_hash VARCHAR(255) NOT NULL,
+                secret_epoch INTEGER NOT NULL DEFAULT 0,
+                duration INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL,
+                disabled BOOLEAN NOT NULL DEFAULT 0,
+                creator_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+                created_at VARCHAR(40) NOT NULL,
+                updated_at VARCHAR(40) NOT NULL
+            )""",
+            """CREATE TABLE registry_robot_access (
+                robot_id INTEGER NOT NULL REFERENCES registry_robots(id) ON DELETE CASCADE,
+                project_id INTEGER REFERENCES registry_projects(id) ON DELETE CASCADE,
+                resource VARCHAR(64) NOT NULL,
+                action VARCHAR(32) NOT NULL
+            )""",
+            "CREATE INDEX registry_robot_access_robot ON registry_robot_access (robot_id)",
+        ),
+    )
+)

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 from dockyard.registry.access import Access
 from dockyard.registry.api_v2 import DistributionAPI
 from dockyard.registry.harbor import HarborAPI
+from dockyard.registry.harbor_robots import RobotAPI
 from dockyard.registry.metadata import RegistryMetadata
 from dockyard.registry.migrations import MIGRATIONS
 from dockyard.registry.storage_select import open_blob_storage
@@ -34,6 +35,7 @@ class Registry:
         self.access = Access(auth, services.signer, self.metadata)
         self.v2 = DistributionAPI(self.store, self.metadata, self.access, settings.public_url)
         self.harbor = HarborAPI(auth, self.access, self.metadata, self.store)
+        self.robots = RobotAPI(self.harbor, self.access.robots)
         self._expiry: asyncio.Task[None] | None = None
 
     def routes(self) -> list[BaseRoute]:
@@ -42,6 +44,7 @@ class Registry:
             Route("/v2/{rest:path}", self.v2.dispatch, methods=_V2_METHODS),
             Route("/service/token", token_endpoint(self.access), methods=["GET", "POST"]),
             *self.harbor.routes(),
+            *self.robots.routes(),
         ]
 
     async def start(self) -> None:

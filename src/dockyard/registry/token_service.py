@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from dockyard.auth import ANONYMOUS, parse_authorization
-from dockyard.http import authenticate, form_body
+from dockyard.auth import ANONYMOUS, AuthHeader, parse_authorization
+from dockyard.http import form_body
 from dockyard.registry.access import Access
 
 
@@ -19,11 +20,9 @@ def token_endpoint(access: Access):  # noqa: ANN201 - returns a Starlette endpoi
             scopes = [str(s) for s in str(form.get("scope") or "").split(" ") if s]
             if grant == "refresh_token":
                 principal = access.principal_from_refresh(str(form.get("refresh_token") or ""))
-            elif grant == "password":
-                from dockyard.auth import AuthHeader
-
-                principal = await authenticate(
-                    access.auth,
+            elif grant == "password":  # users and robot accounts (scrypt: off the loop)
+                principal = await run_in_threadpool(
+                    access.authenticate,
                     AuthHeader("basic", str(form.get("password") or ""), str(form.get("username") or "")),
                 )
             else:
@@ -33,7 +32,7 @@ def token_endpoint(access: Access):  # noqa: ANN201 - returns a Starlette endpoi
             body = access.issue(principal, scopes, offline=grant == "password")
             return JSONResponse(body)
         creds = parse_authorization(request.headers.get("authorization"))
-        principal = await authenticate(access.auth, creds) if creds else ANONYMOUS
+        principal = await run_in_threadpool(access.authenticate, creds) if creds else ANONYMOUS
         if principal is None:
             return _error(401, "UNAUTHORIZED", "invalid username, password or token")
         scopes = request.query_params.getlist("scope")
