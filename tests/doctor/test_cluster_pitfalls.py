@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, free_port
 from tests.doctor.cluster import Setup, until
-from tests.doctor.helpers import repo_with_job, tutorial_jenkinsfile
+from tests.doctor.helpers import doctor, login, repo_with_job, tutorial_jenkinsfile
 from tests.k8s.pki import UNPRIVILEGED_USER
 
 pytestmark = pytest.mark.slow
@@ -198,6 +198,13 @@ def test_a_user_without_rbac_is_told_which_verbs(setup: Setup) -> None:
         assert f"may not {verbs}" in r.finding(check, "problem")["message"]
     assert r.statuses("admission.dry-run") == ["skipped"]  # needs create pods
     assert set(r.statuses("secret.exists")) == {"skipped"}  # needs get secrets
+    text = doctor("--url", setup.images.server.url, *login(), "--job", job, "--kubeconfig",
+                  str(setup.cluster.user_kubeconfig), "--namespace", setup.namespace, home=setup.home)
+    print(text.out)  # the terminal form, for the curious (pytest -s)
+    assert text.code == 1 and text.out.splitlines()[-1].endswith("a build would fail: fix the problems above")
+    assert f"PROBLEM    [rbac] {UNPRIVILEGED_USER} may not create pods/exec" in text.out
+    assert "fix: as a cluster administrator:\n" in text.out
+    assert f"     kubectl create role dockyard-build-pods --namespace {setup.namespace}" in text.out
     for check in ("rbac.pods", "rbac.pods/exec", "rbac.pods/log", "rbac.events", "rbac.secrets"):
         fix = r.finding(check, "problem")["fix"]
         assert f"--user={UNPRIVILEGED_USER}" in fix

@@ -48,6 +48,7 @@ def run_doctor(options: DoctorOptions) -> Report:
         target = _target(report, options, up)
         if target is not None and target.repo:
             check_git(report, server, target.repo)
+        pod = _pod(report, options, target)
         cluster = None
         if options.cluster:
             cluster = connect(report, options.kubeconfig, options.context, options.namespace, options.timeout)
@@ -56,7 +57,7 @@ def run_doctor(options: DoctorOptions) -> Report:
                        "--no-cluster: the Kubernetes checks (RBAC, dry-run, registry secret, pod network)"
                        " were skipped")
         try:
-            _build_checks(report, options, target, cluster)
+            _build_checks(report, options, target, pod, cluster)
         finally:
             if cluster is not None:
                 cluster.close()
@@ -80,9 +81,8 @@ def _target(report: Report, options: DoctorOptions, up: bool) -> JobTarget | Non
 
 
 def _build_checks(report: Report, options: DoctorOptions, target: JobTarget | None,
-                  cluster: Cluster | None) -> None:
+                  pod: dict[str, Any] | None, cluster: Cluster | None) -> None:
     server = options.server
-    pod = _pod(report, options, target)
     if cluster is not None:
         check_rbac(report, cluster)
         if pod is not None:
