@@ -29,6 +29,7 @@ from tests.k8s.images import PodImages
 
 pytestmark = pytest.mark.slow
 BASE = REPO_ROOT / "deploy" / "kubernetes"
+CREDS = f"{ADMIN_USER}:{ADMIN_PASSWORD}"
 RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")}
 
 
@@ -191,14 +192,32 @@ def test_install_restricted_namespace_and_data_survives_the_pod(
                 assert time.monotonic() < deadline, "build 1 never appeared"
                 time.sleep(0.5)
 
-        second = replace_pod(cluster, server)
-        with second.client() as http:
-            assert http.get("/api/v1/repos/admin/notes-app").status_code == 200
-            assert http.get("/job/hello/1/api/json").status_code == 200
-        tags = subprocess.run(["skopeo", "list-tags", "--tls-verify=false", "--creds",
-                               f"{ADMIN_USER}:{ADMIN_PASSWORD}", f"docker://{second.host_port}/bootcamp/busybox"],
-                              check=True, capture_output=True, text=True).stdout
-        assert json.loads(tags)["Tags"] == ["1"]
+        def kept(now: DockyardServer) -> None:
+            with now.client() as http:
+                assert http.get("/api/v1/repos/admin/notes-app").status_code == 200
+                assert http.get("/job/hello/1/api/json").status_code == 200
+            tags = subprocess.run(["skopeo", "list-tags", "--tls-verify=false", "--creds", CREDS,
+                                   f"docker://{now.host_port}/bootcamp/busybox"],
+                                  check=True, capture_output=True, text=True).stdout
+            assert json.loads(tags)["Tags"] == ["1"]
+
+        kept(replace_pod(cluster, server))
+        # an upgrade: a new image tag rolls the StatefulSet; the claim stays
+        registry = k8s_registry.server.host_port
+        upgraded = push_dockyard_image(registry, docker_config(tmp_path / "docker", registry), "upgrade")
+        uid = server.pod()["metadata"]["uid"]
+        overlay = write_overlay(tmp_path / "overlay", ns, upgraded, {"patches": patches})
+        applied = cluster.kubectl("apply", "-k", str(overlay))
+        assert applied.returncode == 0, applied.stderr
+        deadline = time.monotonic() + 180
+        while True:
+            got = cluster.kubectl("get", "pod", "-n", ns, "dockyard-0", "-o", "json")
+            pod = json.loads(got.stdout) if got.returncode == 0 else {}
+            if pod and pod["metadata"]["uid"] != uid and pod["spec"]["containers"][0]["image"] == upgraded:
+                break
+            assert time.monotonic() < deadline, "the StatefulSet did not roll to the new image"
+            time.sleep(0.5)
+        kept(server.ready())
         assert __version__ in image
         token = base64.b64encode(f"{ADMIN_USER}:{ADMIN_PASSWORD}".encode()).decode()
         logs = cluster.kubectl("logs", "-n", ns, "dockyard-0").stdout
