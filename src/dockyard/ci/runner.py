@@ -37,6 +37,13 @@ from dockyard.credentials import job_credentials
 from dockyard.http import HostMatchList
 
 YAML_PIPELINES = (".dockyard.yml", ".dockyard.yaml")
+# Steps that read or write workspace files on Dockyard's side. With an executor whose workspace
+# lives elsewhere (Kubernetes: `pull_workspace`/`push_workspace`), Dockyard's copy is replaced by
+# the agent's before each of them, and the writing ones send it back after.
+WRITES_WORKSPACE = frozenset({"writeFile", "writeJSON", "writeYaml", "writeYAML", "deleteDir", "cleanWs",
+                              "unstash"})
+FILE_STEPS = WRITES_WORKSPACE | {"readFile", "fileExists", "readJSON", "readYaml", "readYAML",
+                                 "archiveArtifacts", "junit", "stash"}
 # parallel branches of one build running steps at once (DOCKYARD_CI_MAX_PARALLEL)
 DEFAULT_MAX_PARALLEL = 16
 
@@ -452,7 +459,14 @@ class BuildRunner:
     async def run_step(self, step: Step, ctx: Ctx) -> Any:
         if self.abort_reason is not None:
             raise BuildAborted()
-        return await step_for(step).run(ctx, self)
+        pull = getattr(self.executor, "pull_workspace", None) if step.name in FILE_STEPS else None
+        if pull is None:
+            return await step_for(step).run(ctx, self)
+        await pull()  # the workspace lives in the agent (a pod): Dockyard's copy catches up
+        result = await step_for(step).run(ctx, self)
+        if step.name in WRITES_WORKSPACE:
+            await self.executor.push_workspace()  # type: ignore[attr-defined]
+        return result
 
 
 def _post_conditions(result: str) -> set[str]:

@@ -430,3 +430,27 @@ def test_abort_while_waiting_for_a_slot_or_for_the_pod_to_start(k8s_ci: K8sCI) -
         assert info["result"] == "ABORTED", k8s_ci.ci.console(name, number)
     k8s_ci.wait_no_pods(timeout=30)
     assert "never" not in k8s_ci.ci.console(second, n2).replace("echo never", "")
+
+
+def test_file_steps_see_the_pods_workspace(k8s_ci: K8sCI) -> None:
+    script = """pipeline { agent any
+  stages { stage('x') { steps {
+    sh 'mkdir -p dist && echo built-in-pod > dist/app.txt && echo gone > old.txt'
+    script {
+      def text = readFile('dist/app.txt').trim()
+      echo "readFile says ${text}"
+    }
+    writeFile file: 'from-dockyard.txt', text: 'written by writeFile'
+    sh 'cat from-dockyard.txt; echo; rm old.txt'
+    archiveArtifacts artifacts: 'dist/*.txt'
+    script { echo "old.txt exists: ${fileExists('old.txt')}" }
+  } } }
+}"""
+    name = k8s_ci.job(script)
+    info, log = k8s_ci.ci.run(name, timeout=120)
+    assert info["result"] == "SUCCESS", log
+    assert "readFile says built-in-pod" in log
+    assert "written by writeFile" in log.replace("writeFile file", "")
+    assert "old.txt exists: false" in log and "Archiving 1 artifact(s)" in log
+    artifact = k8s_ci.ci.http.get(f"/job/{name}/1/artifact/dist/app.txt")
+    assert artifact.status_code == 200 and artifact.text == "built-in-pod\n"

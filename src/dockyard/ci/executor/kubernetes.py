@@ -26,6 +26,7 @@ import itertools
 import logging
 import os
 import secrets
+import shutil
 import tarfile
 import threading
 import time
@@ -65,6 +66,7 @@ DELETE_GRACE = 2
 GONE_TIMEOUT = 60.0  # seconds to wait for a deleted pod to disappear before giving its slot back
 RECONNECT_LIMIT = 300.0  # seconds of failing exec connections before a step is given up
 TAR_CHUNK = 1 << 20
+MAX_WORKSPACE = 8 << 30  # bytes of a pod's workspace Dockyard copies back for its file steps
 
 log = logging.getLogger(__name__)
 
@@ -332,6 +334,43 @@ class KubernetesExecutor:
             self.log.line(f"[dockyard] credential {cid!r}: the Secret of namespace {self.kube.namespace}")
         return SecretLookup(first, found, self.kube.namespace)
 
+    # -- the workspace on Dockyard's side (file steps) --------------------------------
+    async def pull_workspace(self) -> None:
+        """Dockyard's copy of the workspace becomes the pod's (files steps made, deleted ones
+        gone); the pod's tar is untrusted: extracted with tarfile's `data` filter, bounded."""
+        if self.spec is None or self.pod is None or not self.created:
+            return
+        spec, ws = self.spec, self.pod.workspace
+        archive = spec.build_dir / "workspace-pull.tar"
+        size = [0]
+        with open(archive, "wb") as out:
+            def take(chunk: bytes) -> None:
+                size[0] += len(chunk)
+                if size[0] <= MAX_WORKSPACE:
+                    out.write(chunk)
+
+            tar = ["sh", "-c", f"cd {quote(ws)} && tar -c -f - ."]
+            res = await self.kube.run(self.kube.exec_blocking, self.pod.name, AGENT_CONTAINER, tar,
+                                      None, take, None, 300.0)
+        try:
+            _check(res, f"reading the workspace from container '{AGENT_CONTAINER}' (tar c)")
+            if size[0] > MAX_WORKSPACE:
+                raise ExecutorError(f"the pod's workspace is over {MAX_WORKSPACE >> 30} GiB: not copied back")
+            await asyncio.to_thread(_replace_with, spec.workspace, archive)
+        finally:
+            archive.unlink(missing_ok=True)
+
+    async def push_workspace(self) -> None:
+        """The pod's workspace becomes Dockyard's copy (after a step wrote files there)."""
+        if self.spec is None or self.pod is None or not self.created:
+            return
+        ws = quote(self.pod.workspace)
+        script = (f"cd {ws} && rm -rf -- * .[!.]* ..?* && umask {AGENT_UMASK:03o} && tar -x -o -f -")
+        chunks = _tar_chunks(self.spec.workspace, [0, 0])
+        res = await self.kube.run(self.kube.exec_blocking, self.pod.name, AGENT_CONTAINER,
+                                  ["sh", "-c", script], chunks, None, None, 300.0)
+        _check(res, f"copying the workspace into container '{AGENT_CONTAINER}' (tar x)")
+
     # -- steps ------------------------------------------------------------------
     def _to_pod(self, value: str) -> str:
         assert self.spec is not None and self.pod is not None
@@ -542,6 +581,19 @@ def _check(res: ExecResult, what: str) -> None:
     if res.error or res.code != 0:
         detail = res.error or res.stderr.strip() or f"exit code {res.code}"
         raise ExecutorError(f"{what} failed: {detail}")
+
+
+def _replace_with(workspace: Path, archive: Path) -> None:
+    """`workspace`'s content replaced by the tar `archive` (no links out, no devices, safe modes)."""
+    if workspace.exists():
+        for child in workspace.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    workspace.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "r:") as tar:
+        tar.extractall(workspace, filter="data")
 
 
 def _tar_chunks(root: Path, counted: list[int]) -> Iterator[bytes]:
