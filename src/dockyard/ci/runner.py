@@ -99,6 +99,7 @@ class BuildRunner:
         self.unstable = False
         self.marked = SUCCESS  # currentBuild.result = ..., catchError, unstable(): the build goes on
         self.stage_marks: dict[str, str] = {}  # the same for stages, by name
+        self.aborted_before_post = False
         self.stage_results: list[dict[str, Any]] = []
         self._handles: list[StepHandle] = []
         self._setup: asyncio.Future[None] | None = None  # the agent being set up (abort cancels it)
@@ -177,7 +178,7 @@ class BuildRunner:
         return RunResult(result, self.abort_reason or "", self.pipeline, self.stage_results)
 
     def result(self) -> str:
-        if self.abort_reason is not None:
+        if self.abort_reason is not None or self.aborted_before_post:
             return ABORTED
         if self.failed or self.marked == FAILURE:
             return FAILURE
@@ -430,6 +431,7 @@ class BuildRunner:
         if not post.blocks:
             return
         saved_abort = self.abort_reason
+        self.aborted_before_post |= saved_abort is not None  # currentBuild in post still says so
         for name in ("always", "aborted", "failure", "success", "unstable", "unsuccessful", "cleanup"):
             # each condition against the result as it is now (an earlier post block may have failed)
             if name in post.blocks and name in _post_conditions(self._post_result(stage_result)):

@@ -331,6 +331,12 @@ class _Compiler:
             raise PipelineError(
                 f"unsupported step '{name}' (supported: {', '.join(sorted(STEPS))})", self.pos(value, name)
             )
+        if STEPS[name].block and name not in _BLOCK_STEPS:
+            raise PipelineError(
+                f"step '{name}' takes a block of steps, which .dockyard.yml does not offer for it:"
+                " use a Jenkinsfile",
+                self.pos(value, name),
+            )
         args: dict[str, Any]
         body = None
         if name in _BLOCK_STEPS:
