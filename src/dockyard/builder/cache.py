@@ -118,6 +118,7 @@ class CacheEntry:
     size: int
     media_type: str
     created: float
+    history_created: str = ""  # the made step's history time, repeated by a hit ("" unknown)
 
 
 class LayerCache:

@@ -39,7 +39,17 @@ from dockyard.builder.instructions import Change, step_for
 from dockyard.builder.options import BuildError, BuildOptions, CachedLayerUnusable
 from dockyard.builder.state import DEFAULT_SHELL, BuildEnv, StageState
 from dockyard.builder.step_cache import CacheEvent, StepCache
-from dockyard.oci import BlobCache, Descriptor, History, Image, ImageConfig, Layer, Platform, mutate
+from dockyard.oci import (
+    BlobCache,
+    Descriptor,
+    History,
+    Image,
+    ImageConfig,
+    Layer,
+    Platform,
+    mutate,
+    parse_rfc3339,
+)
 
 
 @dataclass
@@ -63,6 +73,29 @@ def _timestamp(epoch: int | None) -> str:
     )
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if epoch is None else \
         moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _step_time(state: StageState, epoch: int | None, makes_layer: bool) -> str:
+    """A history entry's `created`: SOURCE_DATE_EPOCH (or 0 with --reproducible) when set;
+    else now for a step that makes a layer (a cache hit then puts the time its layer was made,
+    StepCache.reuse); a step that only changes the config (ENV, CMD, LABEL...) takes the time
+    of the entry before it, so an all-cached rebuild repeats every time and the digest."""
+    if epoch is not None or makes_layer:
+        return _timestamp(epoch)
+    for entry in reversed(state.history):
+        if entry.created:
+            return entry.created
+    return state.config.created or _timestamp(0)
+
+
+def _image_time(history: list[History], epoch: int | None) -> str:
+    """The config's `created`: SOURCE_DATE_EPOCH (or 0) when set, else its newest history entry
+    (BuildKit's reproducible-on-hit: an all-cached build is the same image), else now."""
+    if epoch is not None:
+        return _timestamp(epoch)
+    times = [(parse_rfc3339(h.created), h.created) for h in history if h.created]
+    known = [(moment, text) for moment, text in times if moment is not None]
+    return max(known)[1] if known else _timestamp(None)
 
 
 def target_platform(options: BuildOptions) -> Platform:
@@ -241,8 +274,8 @@ class Builder:
         step = step_for(expanded)
         started = time.monotonic()
         key = self.cache.begin(step, expanded, state, env)
-        history = History(created=_timestamp(env.epoch), created_by=step.created_by(),
-                          comment="dockyard")
+        created = _step_time(state, env.epoch, step.makes_layer)
+        history = History(created=created, created_by=step.created_by(), comment="dockyard")
         self.cache.label = self.step_label
         if self.cache.reuse(key, step, instruction, state, history):
             self.steps.append((instruction.original, time.monotonic() - started))
@@ -253,17 +286,16 @@ class Builder:
         except DockerfileError as exc:
             exc.filename = self.options.dockerfile.name
             raise
-        layer = self.commit(state, change, step.created_by(), env)
-        self.cache.store(key, layer, step)
+        layer = self.commit(state, change, step.created_by(), env, created)
+        self.cache.store(key, layer, step, created if env.epoch is None else None)
         self.steps.append((instruction.original, time.monotonic() - started))
 
     def commit(self, state: StageState, change: Change | None, created_by: str,
-               env: BuildEnv) -> Layer | None:
+               env: BuildEnv, created: str) -> Layer | None:
         """Turns the change into a layer (None when nothing changed) and folds it in."""
         from dockyard.builder.snapshot import merge_upper, upper_entries  # RUN/COPY only
 
-        history = History(created=_timestamp(env.epoch), created_by=created_by,
-                          comment="dockyard")
+        history = History(created=created, created_by=created_by, comment="dockyard")
         entries = None
         layer: Layer | None = None
         if change is not None and change.upper is not None:
@@ -298,7 +330,7 @@ class Builder:
             labels = dict(config.config.labels or {})
             labels.update(self.options.labels)
             config.config.labels = labels
-        config.created = _timestamp(self.options.source_date_epoch)
+        config.created = _image_time(final.history, self.options.source_date_epoch)
         config.history = final.history
         config.config.on_build = config.config.on_build or None
         return Image.assemble(config, [mutate.oci_layer(layer) for layer in final.layers])

@@ -198,23 +198,27 @@ class RemoteCache:
 
     # ------------------------------------------------------------------ store
 
-    def store(self, key: str, layer: Layer | None, created_by: str, platform: str) -> None:
+    def store(self, key: str, layer: Layer | None, created_by: str, platform: str,
+              made: str | None = None) -> None:
         """Pushes the entry in the background; `layer.source` becomes the cache repository
         once its blob is there, so the final push mounts it instead of uploading again."""
         if self.disabled or self._ref is None:
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cache-push")
-        future = self._pool.submit(self._push, key, layer, created_by, platform)
+        future = self._pool.submit(self._push, key, layer, created_by, platform, made)
         self._stores.append((key, future))
 
-    def _push(self, key: str, layer: Layer | None, created_by: str, platform: str) -> None:
+    def _push(self, key: str, layer: Layer | None, created_by: str, platform: str,
+              made: str | None) -> None:
         if self.disabled:
             return
         from dockyard.oci import History, Image, ImageConfig, Platform
 
         target = Platform.parse(platform)
-        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        # the step's own history time, which a hit on another machine repeats (it also dates
+        # the entry for --cache-ttl); now under SOURCE_DATE_EPOCH, whose times are fixed
+        now = made or datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         config = ImageConfig(architecture=target.architecture, os=target.os,
                              variant=target.variant, created=now,
                              history=[History(created=now, created_by=created_by,

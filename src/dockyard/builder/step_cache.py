@@ -189,7 +189,7 @@ class StepCache:
         later step reads the rootfs (a remote hit's blob is not even downloaded till then)."""
         if key is None or state.cache_missed or self.lookups_allowed(instruction.keyword):
             return False
-        layer, where = self._lookup(key)
+        layer, where, made = self._lookup(key)
         if where == "" or (layer is not None and layer.digest in self.unusable):
             return False
         if layer is None:
@@ -197,6 +197,8 @@ class StepCache:
         else:
             state.layers.append(layer)
             state.pending.append(layer)
+        if made and self.options.source_date_epoch is None:
+            history.created = made  # the time the layer was made: an all-cached build repeats
         step.apply_config(state)
         state.history.append(history)
         suffix = "" if where == "local" else f" from {self.remote.name if self.remote else ''}"
@@ -205,21 +207,22 @@ class StepCache:
                                       key, where))
         return True
 
-    def _lookup(self, key: str) -> tuple[Layer | None, str]:
-        """(layer or None, "local"/"remote"), or (None, "") on a miss."""
+    def _lookup(self, key: str) -> tuple[Layer | None, str, str]:
+        """(layer or None, "local"/"remote", the made step's history time or ""), or
+        (None, "", "") on a miss."""
         if self.local is not None:
             entry = self.local.lookup(key, self.blobs.has)
             if entry is not None:
                 if entry.digest is None or entry.diff_id is None:
-                    return None, "local"
+                    return None, "local", entry.history_created
                 descriptor = Descriptor(media_type=entry.media_type, digest=entry.digest,
                                         size=entry.size)
-                return Layer(descriptor, entry.diff_id, self.blobs), "local"
+                return Layer(descriptor, entry.diff_id, self.blobs), "local", entry.history_created
         if self.remote is not None:
             remote = self.remote.lookup(key)
             if remote is not None:
-                return remote.layer, "remote"
-        return None, ""
+                return remote.layer, "remote", remote.created
+        return None, "", ""
 
     def forget(self, digests: list[str]) -> None:
         """Entries with these layers are misses from now on (the build starts again); bad
@@ -255,16 +258,18 @@ class StepCache:
         if not (reason.startswith("--cache-copy-layers") and not state.cache_missed):
             state.cache_missed = True
 
-    def store(self, key: str | None, layer: Layer | None, step: Step) -> None:
-        """Records what a missed step made, locally and (in the background) remotely."""
+    def store(self, key: str | None, layer: Layer | None, step: Step, made: str | None) -> None:
+        """Records what a missed step made, locally and (in the background) remotely; `made`
+        is its history time (None under SOURCE_DATE_EPOCH), which a later hit repeats."""
         if key is None or not self.enabled:
             return
         if self.local is not None:
             self.local.store(key, CacheEntry(
                 layer.digest if layer else None, layer.diff_id if layer else None,
-                layer.size if layer else 0, layer.media_type if layer else "", time.time()))
+                layer.size if layer else 0, layer.media_type if layer else "", time.time(),
+                made or ""))
         if self.remote is not None:
-            self.remote.store(key, layer, step.created_by(), self.platform)
+            self.remote.store(key, layer, step.created_by(), self.platform, made)
 
     def finish(self) -> None:
         """Waits for remote stores (the final push then mounts their blobs)."""
