@@ -170,7 +170,7 @@ RUN --mount=type=cache,target=/var/cache/x --mount=type=secret,id=tok \\
     cat /run/secrets/tok /src/file.txt && echo c >> /var/cache/x/n && touch /scratch/t \\
     && wc -l < /var/cache/x/n > /count
 USER app
-RUN id -u > /tmp/id
+RUN (sleep 1000 &) ; id -u > /tmp/id
 """
 
 

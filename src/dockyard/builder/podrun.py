@@ -253,8 +253,9 @@ def _copy_back(path: Path, source: Path) -> None:
 
 def _supervise(argv: list[str], timeout: float | None, output: Output | None
                ) -> tuple[int, str, bool]:
-    """Runs the child in its own session, streaming its combined output; kills the session
-    at the deadline or when the build is interrupted."""
+    """Runs the child in its own session, streaming its combined output. There is no PID
+    namespace to end with the command: once it exits, what it left running in its session (a
+    daemon holding the output pipe) is killed, as at the deadline or an interrupted build."""
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, start_new_session=True,
                                env={"PATH": DEFAULT_PATH}, umask=0o022)
@@ -266,11 +267,13 @@ def _supervise(argv: list[str], timeout: float | None, output: Output | None
         with selectors.DefaultSelector() as selector:
             selector.register(process.stdout, selectors.EVENT_READ)
             while True:
-                wait = None if deadline is None else deadline - time.monotonic()
-                if wait is not None and wait <= 0:
+                wait = 0.2 if deadline is None else min(0.2, deadline - time.monotonic())
+                if wait <= 0:
                     timed_out = True
                     break
                 if not selector.select(wait):
+                    if process.poll() is not None:
+                        _kill_session(process.pid)  # stragglers keep the pipe open
                     continue
                 chunk = os.read(process.stdout.fileno(), 65536)
                 if not chunk:
@@ -279,13 +282,21 @@ def _supervise(argv: list[str], timeout: float | None, output: Output | None
                     output(chunk)
                 tail += chunk
                 del tail[:-TAIL_BYTES]
+    except BaseException:
+        _kill_session(process.pid)
+        raise
     finally:
-        if timed_out or sys.exc_info()[0] is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+        if timed_out:
+            _kill_session(process.pid)
         process.stdout.close()
         code = process.wait()
+    _kill_session(process.pid)
     return code, tail.decode(errors="replace"), timed_out
+
+
+def _kill_session(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def _child(spec: dict[str, Any]) -> None:
