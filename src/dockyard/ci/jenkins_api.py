@@ -24,6 +24,7 @@ from dockyard.ci.buildlog import read_from
 from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import CRUMB_FIELD, SESSION_COOKIE, HTTPError
 from dockyard.ci.jobxml import JobConfigError, restore_job_secrets
+from dockyard.ci.steps.build_info import apply_build_info
 from dockyard.ci.steps.junit import load_report, test_result_action
 from dockyard.ci.store import DONE, QUEUED, RUNNING, Build, Job, JobError, JobNotFound
 from dockyard.http import (
@@ -499,7 +500,9 @@ class JenkinsAPI:
             data["artifacts"] = [
                 {"fileName": f.rsplit("/", 1)[-1], "relativePath": f, "displayPath": f} for f in files
             ]
-        tests = test_result_action(load_report(self.ci.scheduler.paths(b.job_name, b.number).root))
+        root = self.ci.scheduler.paths(b.job_name, b.number).root
+        apply_build_info(data, root, b.job_name)  # currentBuild.displayName / description
+        tests = test_result_action(load_report(root))
         if tests:
             data["actions"].append(tests)
         return JSONResponse(data)

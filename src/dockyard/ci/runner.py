@@ -31,6 +31,7 @@ from dockyard.ci.parsing import parse_pipeline_off_loop
 from dockyard.ci.podtemplate import CredentialLookup, parse_pod_template
 from dockyard.ci.scm import branch_glob, local_owner, strip_credentials
 from dockyard.ci.steps import BuildAborted, BuildCredentials, Ctx, StepFailed, interpolate, step_for
+from dockyard.ci.steps.build_info import save_build_info
 from dockyard.ci.steps.timestamps import timestamped
 from dockyard.ci.store import ABORTED, FAILURE, SUCCESS, UNSTABLE, Build, Job
 from dockyard.credentials import job_credentials
@@ -199,6 +200,9 @@ class BuildRunner:
             self.marked = result
         elif result == ABORTED and self.abort_reason is None:
             self.marked = FAILURE
+
+    def set_build_info(self, **values: str | None) -> None:
+        save_build_info(self.paths.root, **values)
 
     async def _watchdog(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -23,7 +23,7 @@ OK = sorted((FIXTURES / "ok").glob("*.groovy"))
 def _headers(source: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for line in source.splitlines():
-        m = re.match(r"// (result|console|absent|regex|stages): (.*)", line)
+        m = re.match(r"// (result|console|absent|regex|stages|api): (.*)", line)
         if not m:
             break
         out.setdefault(m.group(1), []).append(m.group(2))
@@ -50,6 +50,11 @@ def test_corpus_file_gives_jenkins_result_and_console(jenkins: Jenkins, tmp_path
         assert line not in log, f"unexpected {line!r} in:\n{log}"
     for rx in want.get("regex", []):
         assert re.search(rx, log, re.M), f"no line matching {rx!r} in:\n{log}"
+    if "api" in want:  # fields of /job/NAME/1/api/json: key=value, ...
+        build = jenkins.http.get(f"/job/{info['job']}/1/api/json").json()
+        for pair in want["api"][0].split(", "):
+            key, _, value = pair.partition("=")
+            assert str(build[key]) == value, (key, build[key])
     if "stages" in want:  # the stage view as the API shows it: name=status, ...
         stages = jenkins.http.get(f"/api/ci/jobs/{info['job']}/builds/1/stages").json()
         assert ",".join(f"{s['name']}={s['status']}" for s in stages) == want["stages"][0], log

@@ -608,13 +608,21 @@ class Exec:
         elif name == "displayName":
             s.display_name = to_string(value)[:200]
             self._narrate(f"[dockyard] display name set to {s.display_name!r}")
+            self._record(displayName=s.display_name)
         elif name == "description":
             s.description = None if value is None else to_string(value)[:2000]
             self._narrate(f"[dockyard] description set to {s.description!r}")
+            self._record(description=s.description)
         else:
             raise GroovyError(
                 f"currentBuild.{name} cannot be set (result, displayName and description can)", pos
             )
+
+    def _record(self, **values: str | None) -> None:
+        """Kept for the build's API (`StepHost.set_build_info`)."""
+        record = getattr(self.session.host, "set_build_info", None)
+        if callable(record):
+            record(**values)
 
     def _narrate(self, line: str) -> None:
         log = getattr(self.session.host, "log", None)

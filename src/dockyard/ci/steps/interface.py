@@ -52,6 +52,10 @@ class StepHost(Protocol):
 
     def current_result(self) -> str: ...
 
+    def set_build_info(self, **values: str | None) -> None:
+        """currentBuild.displayName / description, shown by the build's API."""
+        ...
+
     def running(self, handle: StepHandle) -> AbstractAsyncContextManager[None]:
         """Registers a started process so that an abort kills it."""
         ...
