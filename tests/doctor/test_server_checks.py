@@ -186,3 +186,20 @@ def test_an_ssh_port_held_by_another_service_is_named(server: DockyardServer) ->
     assert silent.status == refused.status == "problem"
     assert "is not an SSH server: it sends no SSH banner within 2 s" in silent.message
     assert "nothing answers" in refused.message
+
+
+def test_a_pod_template_with_yaml_aliases_is_refused(server: DockyardServer, tmp_path: Path,
+                                                    home: Path) -> None:
+    """A "billion laughs": 300 bytes that are 10^7 env entries once expanded (serialising it for the
+    dry-run would never end)."""
+    laughs = "\n".join(["    x0: &x0 [a, a, a, a, a, a, a, a, a, a]"] + [
+        f"    x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 10)}]" for i in range(1, 8)])
+    template = tutorial_jenkinsfile(server.host_port).replace(
+        "  tolerations: [{operator: Exists}]\n",
+        f"  tolerations: [{{operator: Exists}}]\n  nodeSelector:\n{laughs}\n", 1)
+    jenkinsfile = tmp_path / "Jenkinsfile"
+    jenkinsfile.write_text(template)
+    r = doctor("--url", server.url, *login(), "--jenkinsfile", str(jenkinsfile), "--no-cluster", "--json",
+               home=home, timeout=60)
+    assert r.code == 1
+    assert "YAML alias *x0 is not allowed" in r.finding("job.agent", "problem")["message"]

@@ -17,6 +17,8 @@ Public surface for other packages:
   SCM URL, branch spec and script path (`JobConfigError`).
 - `build_pod(pod_yaml, PodOptions(...), suffix)` -> the Kubernetes executor's `BuildPod` (its
   `.manifest`) and `default_image(registry)`: `dockyard doctor` dry-runs the executor's own pod.
+- `check_yaml_events(text, filename)`: PipelineError for YAML aliases (a "billion laughs") and deep
+  nesting, before the text is loaded.
 - `format_trace(trace)`: a build's trace (as `/api/ci/.../trace` returns it) as a text table.
 - For the web UI's pages: `load_trace(path)`, `read_from(log, offset)` (the files behind
   `scheduler.paths(job, n)`), `Build`, `Job`, the states `QUEUED`/`DONE`, `JobError`, `JobNotFound`.
@@ -35,6 +37,7 @@ from dockyard.ci.migrations import MIGRATIONS
 from dockyard.ci.params import forbidden_env_name
 from dockyard.ci.parsing import parse_pipeline
 from dockyard.ci.store import DONE, QUEUED, Build, Job, JobError, JobNotFound
+from dockyard.ci.yamlpipeline import _check_events as check_yaml_events
 from dockyard.ci.yamlpipeline import parse_yaml_pipeline
 from dockyard.lazyimport import lazy_exports
 
@@ -64,6 +67,7 @@ __all__ = [
     "ExecutorBackend",
     "PodOptions",
     "build_pod",
+    "check_yaml_events",
     "default_image",
     "PipelineError",
     "executor_backend",

@@ -116,7 +116,7 @@ def _target(report: Report, target: JobTarget) -> JobTarget | None:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
-    from dockyard.ci import PipelineError, parse_pipeline
+    from dockyard.ci import PipelineError, check_yaml_events, parse_pipeline
 
     try:
         pipeline = parse_pipeline(target.source, target.script_path)
@@ -132,6 +132,11 @@ def _target(report: Report, target: JobTarget) -> JobTarget | None:
                    f"the pipeline's agent is {agent.kind!r}, not a kubernetes pod template:"
                    " the build-pod checks do not apply")
         return target
+    try:
+        check_yaml_events(agent.pod_yaml, "the kubernetes agent's yaml")
+    except PipelineError as e:  # aliases would make a small template huge when serialised
+        report.add(AREA, "job.agent", PROBLEM, str(e), fix="write the pod template out without anchors")
+        return None
     try:
         doc = YAML(typ="safe").load(agent.pod_yaml)
     except YAMLError as e:
