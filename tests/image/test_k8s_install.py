@@ -79,6 +79,9 @@ def test_manifests_command_renders_what_kustomize_builds(k8s_cluster: Cluster, t
     node_ports = sorted(p["nodePort"] for o in tutorial if o["kind"] == "Service"
                         for p in o["spec"]["ports"] if "nodePort" in p)
     assert node_ports == [30002, 30022, 30808]
+    policy = k8s_cluster.kubectl("apply", "--dry-run=server", "-n", "default", "-f",
+                                 str(BASE / "examples" / "networkpolicy.yaml"))
+    assert policy.returncode == 0 and policy.stdout.count("created (server dry run)") == 2, policy.stderr
 
 
 class InCluster:
