@@ -203,3 +203,16 @@ def test_a_pod_template_with_yaml_aliases_is_refused(server: DockyardServer, tmp
                home=home, timeout=60)
     assert r.code == 1
     assert "YAML alias *x0 is not allowed" in r.finding("job.agent", "problem")["message"]
+
+
+def test_a_template_that_asks_for_the_local_executor_skips_the_build_pod_checks(
+        server: DockyardServer, tmp_path: Path, home: Path) -> None:
+    text = tutorial_jenkinsfile(server.host_port).replace(
+        "kind: Pod\n", "kind: Pod\nmetadata:\n  annotations: {dockyard.io/executor: local}\n", 1)
+    jenkinsfile = tmp_path / "Jenkinsfile"
+    jenkinsfile.write_text(text)
+    r = doctor("--url", server.url, *login(), "--jenkinsfile", str(jenkinsfile), "--no-cluster", "--json",
+               home=home)
+    assert r.code == 0, r.out
+    assert "dockyard.io/executor: local" in r.finding("job.agent", "skipped")["message"]
+    assert "registry.image" not in r.out and "template.items" not in r.out

@@ -20,6 +20,7 @@ AREA = "job"
 # Kaniko's (and `dockyard executor`'s) destinations in the pipeline's shell steps
 _DESTINATION = re.compile(r"--destination(?:=|[ \t]+)[\"']?([^\s\"'\\]+)")
 PIPELINE_LIMIT = 1024 * 1024  # what CI itself accepts (dockyard.ci.errors)
+EXECUTOR_ANNOTATION = "dockyard.io/executor"  # a pipeline's choice of executor (local | kubernetes)
 
 
 @dataclass
@@ -147,6 +148,13 @@ def _target(report: Report, target: JobTarget) -> JobTarget | None:
         report.add(AREA, "job.agent", PROBLEM, "the kubernetes agent's yaml is not a Pod with a spec",
                    fix="write the pod template as `apiVersion: v1`, `kind: Pod`, `spec: {containers: [...]}`")
         return None
+    annotations = (doc.get("metadata") or {}).get("annotations") or {}
+    chosen = str(annotations.get(EXECUTOR_ANNOTATION, "")) if isinstance(annotations, dict) else ""
+    if chosen == "local":
+        report.add(AREA, "job.agent", SKIPPED,
+                   f"the pod template's annotation {EXECUTOR_ANNOTATION}: local runs this build on the"
+                   " Dockyard host, not as a pod: the build-pod checks do not apply")
+        return target
     target.pod, target.pod_yaml = doc, agent.pod_yaml
     target.default_container = agent.default_container
     names = [str(c.get("name")) for c in doc["spec"].get("containers") or [] if isinstance(c, dict)]
