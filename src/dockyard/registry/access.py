@@ -28,6 +28,7 @@ from dockyard.auth import (
     parse_authorization,
 )
 from dockyard.registry.errors import RegistryError
+from dockyard.registry.harbor_members_store import MemberRoles
 from dockyard.registry.harbor_robots_store import EVERY_PROJECT, ROBOT_PREFIX, Robot, RobotStore
 from dockyard.registry.metadata import Project, RegistryMetadata
 from dockyard.registry.names import project_of
@@ -83,6 +84,7 @@ class Access:
         self.signer = signer
         self.metadata = metadata
         self.robots = RobotStore(metadata.db)
+        self.member_roles = MemberRoles(metadata.db)
         self.refusals = ScopeRefusals()
 
     def authenticate(self, creds: AuthHeader | None) -> Principal | None:
@@ -166,6 +168,8 @@ class Access:
             actions.add("pull")
         if role >= Role.WRITE:
             actions.add("push")
+        if role == Role.WRITE and self.member_roles.is_maintainer(project.name, principal.user_id):
+            actions.add("delete")  # Harbor's maintainers delete artifacts (harbor_members)
         if role >= Role.ADMIN:
             actions.add("delete")
         return actions

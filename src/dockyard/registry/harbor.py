@@ -7,6 +7,7 @@ Harbor's swagger, so scripts written for Harbor work against Dockyard.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -78,6 +79,16 @@ class HarborAPI:
         ]
 
     # plumbing -----------------------------------------------------------------------------------
+    def endpoint(self, handler: Callable[[Request, Principal], Awaitable[Response]]
+                 ) -> Callable[[Request], Awaitable[Response]]:
+        """A Starlette endpoint running `handler(request, principal)` behind `_guard`: the
+        Harbor API's login, `package` scope and error shape (the robot, member and system
+        modules' routes use it)."""
+        async def endpoint(request: Request) -> Response:
+            return await self._guard(request, handler)
+
+        return endpoint
+
     async def _guard(self, request: Request, handler: Any) -> Response:
         try:
             principal = await principal_of(request, self.auth)

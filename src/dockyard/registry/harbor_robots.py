@@ -10,7 +10,6 @@ the registry, where `Access.permitted` (the check users go through) grants exact
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +40,6 @@ MAX_ACCESS = 100
 MAX_DURATION_DAYS = 36_500
 DESCRIPTION_MAX = 1024
 _DAY = 86_400
-Handler = Callable[[Request, Principal], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
@@ -60,19 +58,13 @@ class RobotAPI:
     def routes(self) -> list[BaseRoute]:
         one = ["GET", "PUT", "PATCH", "DELETE"]
         return [
-            Route("/api/v2.0/robots", self._endpoint(self._robots), methods=["GET", "POST"]),
-            Route("/api/v2.0/robots/{robot_id}", self._endpoint(self._robot), methods=one),
-            Route("/api/v2.0/projects/{project}/robots", self._endpoint(self._project_robots),
+            Route("/api/v2.0/robots", self.harbor.endpoint(self._robots), methods=["GET", "POST"]),
+            Route("/api/v2.0/robots/{robot_id}", self.harbor.endpoint(self._robot), methods=one),
+            Route("/api/v2.0/projects/{project}/robots", self.harbor.endpoint(self._project_robots),
                   methods=["GET", "POST"]),
-            Route("/api/v2.0/projects/{project}/robots/{robot_id}", self._endpoint(self._robot), methods=one),
+            Route("/api/v2.0/projects/{project}/robots/{robot_id}", self.harbor.endpoint(self._robot),
+                  methods=one),
         ]
-
-    def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        """`handler` behind the Harbor API's own guard (login, the `package` scope, its errors)."""
-        async def endpoint(request: Request) -> Response:
-            return await self.harbor._guard(request, handler)
-
-        return endpoint
 
     # collections --------------------------------------------------------------------------------
     async def _robots(self, request: Request, principal: Principal) -> Response:

@@ -114,3 +114,19 @@ MIGRATIONS.append(
         ),
     )
 )
+
+# Harbor's role id of a project member (maintainer vs developer, limitedGuest vs guest); the
+# permission itself is auth's membership (dockyard.registry.harbor_members).
+MIGRATIONS.append(
+    Migration(
+        "registry.0004-member-roles",
+        (
+            """CREATE TABLE registry_member_roles (
+                namespace VARCHAR(255) NOT NULL,
+                user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                role_id INTEGER NOT NULL,
+                PRIMARY KEY (namespace, user_id)
+            )""",
+        ),
+    )
+)

@@ -11,7 +11,9 @@ from starlette.routing import BaseRoute, Route
 from dockyard.registry.access import Access
 from dockyard.registry.api_v2 import DistributionAPI
 from dockyard.registry.harbor import HarborAPI
+from dockyard.registry.harbor_members import MemberAPI
 from dockyard.registry.harbor_robots import RobotAPI
+from dockyard.registry.harbor_system import SystemAPI
 from dockyard.registry.metadata import RegistryMetadata
 from dockyard.registry.migrations import MIGRATIONS
 from dockyard.registry.storage_select import open_blob_storage
@@ -36,6 +38,8 @@ class Registry:
         self.v2 = DistributionAPI(self.store, self.metadata, self.access, settings.public_url)
         self.harbor = HarborAPI(auth, self.access, self.metadata, self.store)
         self.robots = RobotAPI(self.harbor, self.access.robots)
+        self.members = MemberAPI(self.harbor, self.access.member_roles)
+        self.system = SystemAPI(self.harbor, settings.public_url, settings.storage)
         self._expiry: asyncio.Task[None] | None = None
 
     def routes(self) -> list[BaseRoute]:
@@ -45,6 +49,8 @@ class Registry:
             Route("/service/token", token_endpoint(self.access), methods=["GET", "POST"]),
             *self.harbor.routes(),
             *self.robots.routes(),
+            *self.members.routes(),
+            *self.system.routes(),
         ]
 
     async def start(self) -> None:
