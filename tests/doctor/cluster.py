@@ -41,11 +41,12 @@ class Setup:
                                     f"--docker-username={ADMIN_USER}", f"--docker-password={password}")
         assert made.returncode == 0, made.stderr
 
-    def doctor(self, job: str, *extra: str, kubeconfig: Path | None = None) -> Result:
+    def doctor(self, job: str, *extra: str, kubeconfig: Path | None = None,
+               env: dict[str, str] | None = None) -> Result:
         return doctor("--url", self.images.server.url, *login(), "--job", job,
                       "--kubeconfig", str(kubeconfig or self.cluster.kubeconfig),
                       "--namespace", self.namespace, "--agent-image", self.images.busybox,
-                      "--json", *extra, home=self.home)
+                      "--json", *extra, home=self.home, env=env)
 
     def run_fix(self, fix: str) -> None:
         """Run the kubectl lines of a finding's fix as the cluster's administrator."""

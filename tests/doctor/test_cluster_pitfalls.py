@@ -197,6 +197,10 @@ def test_a_user_without_rbac_is_told_which_verbs(setup: Setup) -> None:
                          ("rbac.events", "list, watch events"), ("rbac.secrets", "get secrets")):
         assert f"may not {verbs}" in r.finding(check, "problem")["message"]
     assert r.statuses("admission.dry-run") == ["skipped"]  # needs create pods
+    # an executor that makes each build's pull secret from a credential needs more of secrets
+    pulls = setup.doctor(job, kubeconfig=setup.cluster.user_kubeconfig,
+                         env={"DOCKYARD_K8S_PULL_CREDENTIAL": "registry-login"})
+    assert "may not get, create, patch secrets" in pulls.finding("rbac.secrets", "problem")["message"]
     assert set(r.statuses("secret.exists")) == {"skipped"}  # needs get secrets
     text = doctor("--url", setup.images.server.url, *login(), "--job", job, "--kubeconfig",
                   str(setup.cluster.user_kubeconfig), "--namespace", setup.namespace, home=setup.home)

@@ -19,13 +19,24 @@ NEEDED: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
 )
 
 
-def missing_verbs(cluster: Cluster) -> dict[str, list[str]]:
+# with DOCKYARD_K8S_PULL_CREDENTIAL the executor makes each build's pull secret and hands it to the pod
+PULL_SECRETS = ("secrets", "", ("get", "create", "patch"),
+                "read the registry secret, make each build's pull secret and hand it to its pod")
+
+
+def needed(pull_credential: bool) -> tuple[tuple[str, str, tuple[str, ...], str], ...]:
+    """The executor's rules; with a pull credential its secrets rule is PULL_SECRETS."""
+    return tuple(PULL_SECRETS if pull_credential and rule[0] == "secrets" else rule for rule in NEEDED)
+
+
+def missing_verbs(cluster: Cluster, rules: tuple[tuple[str, str, tuple[str, ...], str], ...] = NEEDED
+                  ) -> dict[str, list[str]]:
     """`pods/exec` -> the verbs the current identity lacks (RuntimeError when the review fails)."""
     from kubernetes import client
 
     authz = client.AuthorizationV1Api(cluster.api)
     missing: dict[str, list[str]] = {}
-    for resource, sub, verbs, _why in NEEDED:
+    for resource, sub, verbs, _why in rules:
         name = f"{resource}/{sub}" if sub else resource
         for verb in verbs:
             review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
@@ -61,16 +72,18 @@ def fix_commands(namespace: str, username: str, missing: dict[str, list[str]]) -
     return "\n".join(lines)
 
 
-def check_rbac(report: Report, cluster: Cluster) -> dict[str, list[str]]:
-    """The missing verbs (empty when everything is allowed)."""
+def check_rbac(report: Report, cluster: Cluster, pull_credential: bool = False) -> dict[str, list[str]]:
+    """The missing verbs (empty when everything is allowed); `pull_credential`: the executor makes
+    pull secrets (DOCKYARD_K8S_PULL_CREDENTIAL), which needs more of secrets."""
     who = cluster.username or "the kubeconfig's identity"
+    rules = needed(pull_credential)
     try:
-        missing = missing_verbs(cluster)
+        missing = missing_verbs(cluster, rules)
     except RuntimeError as e:
         report.add(AREA, "rbac.review", PROBLEM, f"SelfSubjectAccessReview failed: {e}",
                    fix="check that the API server serves authorization.k8s.io/v1")
         return {}
-    for resource, sub, verbs, why in NEEDED:
+    for resource, sub, verbs, why in rules:
         name = f"{resource}/{sub}" if sub else resource
         lacking = missing.get(name)
         if lacking:

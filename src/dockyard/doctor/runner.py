@@ -84,7 +84,7 @@ def _build_checks(report: Report, options: DoctorOptions, target: JobTarget | No
                   pod: dict[str, Any] | None, cluster: Cluster | None) -> None:
     server = options.server
     if cluster is not None:
-        check_rbac(report, cluster)
+        check_rbac(report, cluster, pull_credential=bool(options.pod.pull_credential))
         if pod is not None:
             check_dry_run(report, cluster, pod)
     if target is None or pod is None:
