@@ -92,7 +92,7 @@ class Lexer:
                 depth -= 1
 
     def next(self) -> Tok:
-        nl = self._skip()
+        nl = self.skip_space()
         self.count += 1
         if self.count > MAX_ELEMENTS:
             raise too_many_elements("tokens (names, strings, numbers, symbols)", self.pos())
@@ -122,7 +122,8 @@ class Lexer:
                 return Tok("op", op, pos, nl, self.i)
         raise self.error(f"unexpected character {ch!r}")
 
-    def _skip(self) -> bool:
+    def skip_space(self) -> bool:
+        """Past blanks, comments and backslash-newlines; whether a newline was among them."""
         nl = False
         while self.i < len(self.src):
             ch = self._peek()

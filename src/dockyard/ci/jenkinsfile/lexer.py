@@ -80,28 +80,14 @@ class Lexer:
 
 
     def _skip_space_and_comments(self) -> bool:
-        saw_newline = False
-        while self.i < len(self.src):
-            ch = self._peek()
-            if ch == "\n":
-                saw_newline = True
-                self._advance()
-            elif ch in " \t\r\f":
-                self._advance()
-            elif ch == "\\" and self._peek(2) in ("\\\n",):
-                self._advance(2)  # explicit line continuation outside strings
-            elif self._peek(2) == "//":
-                while self.i < len(self.src) and self._peek() != "\n":
-                    self._advance()
-            elif self._peek(2) == "/*":
-                start = self._pos()
-                end = self.src.find("*/", self.i + 2)
-                if end < 0:
-                    raise self.error("unterminated /* comment", start)
-                self._advance(end + 2 - self.i)
-            else:
-                break
-        return saw_newline
+        lexer = self._groovy()
+        newline = lexer.skip_space()
+        self._advance(lexer.i - self.i)
+        return newline
+
+    def _groovy(self) -> GroovyLexer:
+        """The Groovy subset's lexer at this position (strings, blanks and comments are its job)."""
+        return GroovyLexer(self.src, self.filename, self.i, self.line, self.col)
 
     def _next(self, newline: bool) -> Token:
         pos = self._pos()
@@ -135,7 +121,7 @@ class Lexer:
     def _string(self) -> str | GString:
         """Groovy's own string lexing (`dockyard.ci.groovy.lexer`): escapes, triple quotes and
         `${...}`, whose expression is parsed here (steps are not allowed in it)."""
-        lexer = GroovyLexer(self.src, self.filename, self.i, self.line, self.col)
+        lexer = self._groovy()
         kind, value = lexer.string()
         self._advance(lexer.i - self.i)
         if kind == "str":
