@@ -1,10 +1,12 @@
 """The local agent: every step of a build runs on this machine in Dockyard's sandbox.
 
-Each step is a child process (`python -m dockyard.sandbox REQUEST.json`) that runs it in its
-own namespaces and cgroup (container.py says what the step sees) and streams its output, so
-this executor starts, tails, waits for and kills it like any process; each runs in its own
-session so that stop and timeouts end everything it started. `/bin/sh -xe script`, as
-Jenkins' `sh` does.
+Each step is a supervisor process (`python -m dockyard.sandbox REQUEST.json`'s `main`) that
+runs it in its own namespaces and cgroup (container.py says what the step sees) and streams
+its output, so this executor starts, tails, waits for and kills it like any process; each
+runs in its own session so that stop and timeouts end everything it started. The supervisor
+is forked by the warm sandbox server (dockyard.sandbox.forkserver: no interpreter start per
+step) and, when that server is not running, started as that command. `/bin/sh -xe script`,
+as Jenkins' `sh` does.
 
 Containers of a pod template:
 
