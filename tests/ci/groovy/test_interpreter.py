@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dockyard.ci.groovy.interpreter import Exec, Session
+from dockyard.ci.groovy.interpreter import evaluate
 from dockyard.ci.groovy.parser import parse_script
 from dockyard.ci.groovy.values import GroovyError, LimitExceeded, to_string
 from dockyard.ci.steps.interface import Ctx
@@ -29,12 +29,15 @@ class _Host:
     def __init__(self) -> None:
         self.log = _Log()
 
+    async def run_step(self, call: Any, ctx: Ctx) -> str:
+        """Steps are the runner's: here a call shows the arguments a step module would get."""
+        return f"{call.name} {sorted(call.args.items())}"
+
 
 def run(source: str, env: dict[str, str] | None = None) -> Any:
     block = parse_script(source, "t.groovy")
     ctx = Ctx(env if env is not None else {}, Path("/nonexistent"))
-    ex = Exec(Session(_Host()), ctx, may_run_steps=False)
-    return asyncio.run(ex.run_block(block))
+    return asyncio.run(evaluate(block, ctx, _Host()))
 
 
 VALUES = [
@@ -80,6 +83,9 @@ VALUES = [
     ),
     ("def r\ntry { [].first() } catch (e) { r = e.toString() }\nr", None),
     ("\"${[1, 'a', null, true, [k: 'v']]}\"", "[1, a, null, true, [k:v]]"),
+    ('sh(returnStdout: true, script: "echo ${1 + 1}")', "sh [('returnStdout', True), ('script', 'echo 2')]"),
+    ("timeout(time: 2) { 'x' }", "timeout [('seconds', 120.0), ('time', 2), ('unit', 'MINUTES')]"),
+    ("echo 5", "echo [('message', '5')]"),
     ('"tag-${env.BUILD_NUMBER}"', "tag-7"),
     ("BUILD_NUMBER.toInteger() * 2", 14),
     ("env.NEW = 5\nenv.NEW", "5"),
@@ -118,7 +124,11 @@ ERRORS = [
     ("'aaa'.matches('(a+)+b')", GroovyError, "is too complex"),
     ("throw 'x'", GroovyError, "throw needs a caught exception"),
     ("currentBuild.result = 'MAYBE'", GroovyError, "currentBuild.result must be one of"),
-    ("sh 'id'", GroovyError, "step sh cannot run here"),
+    ("def m = [:]\nm[[1]] = 2", GroovyError, "t.groovy:2:1: a list or map cannot be a map key"),
+    ("[([a: 1]): 2]", GroovyError, "a list or map cannot be a map key"),
+    ("[[1], [1]].groupBy { it }", GroovyError, "a list or map cannot be a map key"),
+    ("def a = []\na << a\na == a", LimitExceeded, "nests calls and expressions too deeply"),
+    ("for (i in 0..<5000) { env['V' + i] = 'x' }", LimitExceeded, "more than 4096 variables"),
 ]
 
 

@@ -119,6 +119,7 @@ CURRENT: ContextVar[Session | None] = ContextVar("dockyard_groovy_session", defa
 # closure calls in progress, per task: parallel branches each have their own
 _DEPTH: ContextVar[int] = ContextVar("dockyard_groovy_depth", default=0)
 MAX_BRANCHES = 100  # branches of one `parallel` call in a script
+MAX_ENV = 4096  # variables of a step's environment a script may grow it to
 
 
 def start_session(host: Any) -> Session:
@@ -214,9 +215,15 @@ class Exec:
         self.tick(n.pos)
         await self.pause()
         if isinstance(n, A.ExprStmt):
-            return await self.expr(n.expr, scope)
+            try:
+                return await self.expr(n.expr, scope)
+            except TypeError as e:  # a list or map as a map key, and the like
+                raise _type_error(e, n.pos) from None
         if isinstance(n, A.VarDecl):
-            scope.vars[n.name] = await self.expr(n.value, scope) if n.value is not None else None
+            try:
+                scope.vars[n.name] = await self.expr(n.value, scope) if n.value is not None else None
+            except TypeError as e:
+                raise _type_error(e, n.pos) from None
             return None
         if isinstance(n, A.Block):
             return await self.block(n, Scope(scope))
@@ -578,6 +585,8 @@ class Exec:
         if isinstance(obj, EnvView):
             if not name or "=" in name or "\0" in name:
                 raise GroovyError(f"{name!r} is not a valid environment variable name", pos)
+            if name not in self.ctx.env and len(self.ctx.env) >= MAX_ENV:
+                raise LimitExceeded(f"the environment would have more than {MAX_ENV} variables", pos)
             text = to_string(value)
             self.ctx.env[name] = text
             if self.session.root_env is not None:
@@ -809,6 +818,8 @@ def evaluate_interpolation(node: A.Node, env: dict[str, str]) -> str:
         return to_string(drive(Exec(session, ctx, may_run_steps=False).expr(node, Scope())))
     except RecursionError:
         raise _too_deep(node.pos) from None
+    except TypeError as e:
+        raise _type_error(e, node.pos) from None
 
 
 def script_variable(name: str) -> str | None:
@@ -838,6 +849,11 @@ async def run_closure(fn: ClosureValue, ctx: Any, host: Any) -> Any:
         return await Exec(session_for(host), ctx).call(fn, [], fn.node.pos)
     except RecursionError:
         raise _too_deep(fn.node.pos) from None
+
+
+def _type_error(e: TypeError, pos: Pos) -> GroovyError:
+    why = "a list or map cannot be a map key" if "unhashable" in str(e) else str(e)
+    return GroovyError(f"{why} in Dockyard's Groovy subset", pos, "java.lang.IllegalArgumentException")
 
 
 def _too_deep(pos: Pos) -> LimitExceeded:
