@@ -105,8 +105,7 @@ class KubernetesBackend:
 
     async def start(self) -> None:
         """Deletes the pods a previous run of this Dockyard left (no build runs yet), then keeps
-        sweeping in the background."""
-        await self.sweep_once("at start")
+        sweeping; in the background, so an unreachable API server never delays start-up."""
         self._sweeper = asyncio.create_task(self._sweep_forever())
 
     async def sweep_once(self, when: str) -> None:
@@ -119,6 +118,7 @@ class KubernetesBackend:
             log.warning("Kubernetes executor %s: deleted orphan build pod %s", when, name)
 
     async def _sweep_forever(self) -> None:
+        await self.sweep_once("at start")
         while True:
             await asyncio.sleep(SWEEP_INTERVAL)
             await self.sweep_once("sweep")

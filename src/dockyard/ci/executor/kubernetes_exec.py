@@ -69,9 +69,9 @@ exit 0
 """
 
 # Runs the launcher detached: its pid in `pid`, the waiting shell's in `wpid`, the exit code in
-# `exit` (written atomically, so FOLLOW never reads half of it).
+# `exit` (pid and exit written atomically, so nothing reads half of them).
 WAITER = (
-    'trap "" HUP; sh "$1/run" > "$1/log" 2>&1 < /dev/null & echo $! > "$1/pid";'
+    'trap "" HUP; sh "$1/run" > "$1/log" 2>&1 < /dev/null & echo $! > "$1/pid.tmp"; mv "$1/pid.tmp" "$1/pid";'
     ' wait $!; echo $? > "$1/exit.tmp"; mv "$1/exit.tmp" "$1/exit"'
 )
 LAUNCH = f"""sh -c '{WAITER}' sh "$d" > /dev/null 2>&1 < /dev/null &
