@@ -454,3 +454,51 @@ def test_file_steps_see_the_pods_workspace(k8s_ci: K8sCI) -> None:
     assert "old.txt exists: false" in log and "Archiving 1 artifact(s)" in log
     artifact = k8s_ci.ci.http.get(f"/job/{name}/1/artifact/dist/app.txt")
     assert artifact.status_code == 200 and artifact.text == "built-in-pod\n"
+
+
+def test_validating_admission_policy_denial_is_the_builds_error(k8s_ci: K8sCI) -> None:
+    name = f"{k8s_ci.namespace}-team-label"
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": {"failurePolicy": "Fail",
+                 "matchConstraints": {"resourceRules": [{
+                     "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+                     "resources": ["pods"]}]},
+                 "validations": [{
+                     "expression": "has(object.metadata.labels) && 'team' in object.metadata.labels",
+                     "message": "build pods need a team label (metadata.labels.team)"}]}}
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": {"policyName": name, "validationActions": ["Deny"],
+                 "matchResources": {"namespaceSelector": {"matchLabels": {
+                     "kubernetes.io/metadata.name": k8s_ci.namespace}}}}}
+    try:
+        for manifest in (policy, binding):
+            applied = k8s_ci.cluster.apply(manifest)
+            assert applied.returncode == 0, applied.stderr
+        probe = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe"},
+                 "spec": {"containers": [{"name": "c", "image": "example.invalid/x:1"}]}}
+        deadline = time.monotonic() + 30
+        while k8s_ci.cluster.apply(probe, "-n", k8s_ci.namespace, "--dry-run=server").returncode == 0:
+            assert time.monotonic() < deadline, "the policy never took effect"
+            time.sleep(0.2)  # the API server compiles a new policy a moment after it is stored
+        script = f"""pipeline {{
+  agent {{ kubernetes {{ yaml '''{template(k8s_ci.images.busybox)}''' }} }}
+  stages {{ stage('x') {{ steps {{ sh 'echo never' }} }} }}
+}}"""
+        info, log = k8s_ci.ci.run(k8s_ci.job(script), timeout=60)
+        assert info["result"] == "FAILURE", log
+        assert "the cluster refused the build pod:" in log
+        assert "build pods need a team label (metadata.labels.team)" in log
+        labelled = "metadata:\n  labels: {team: web}\n" + template(k8s_ci.images.busybox)
+        script = f"""pipeline {{
+  agent {{ kubernetes {{ yaml '''{labelled}''' }} }}
+  stages {{ stage('x') {{ steps {{ sh 'echo admitted' }} }} }}
+}}"""
+        info, log = k8s_ci.ci.run(k8s_ci.job(script), timeout=120)
+        assert info["result"] == "SUCCESS" and "admitted" in log, log
+    finally:
+        k8s_ci.cluster.kubectl("delete", "validatingadmissionpolicybinding,validatingadmissionpolicy",
+                               name, "--ignore-not-found")
