@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import datetime
+import ipaddress
 import json
 import os
 import subprocess
@@ -99,3 +101,29 @@ def repo_with_job(server: DockyardServer, owner: str, password: str, jenkinsfile
                       headers={"Content-Type": "application/xml"})
         assert r.status_code == 200, r.text
     return f"{owner}/{name}", job
+
+
+def certificate(directory: Path) -> tuple[Path, Path, bytes]:
+    """A self-signed serving certificate for 127.0.0.1: (cert file, key file, PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "doctor-webhook")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    cert_file, key_file = directory / "webhook.crt", directory / "webhook.key"
+    cert_file.write_bytes(pem)
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file, pem

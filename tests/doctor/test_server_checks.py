@@ -3,13 +3,16 @@ output formats and the exit status (1 when a build would fail, 0 otherwise, 2 fo
 
 from __future__ import annotations
 
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.ci.conftest import unique
 from tests.conftest import ADMIN_USER, DockyardServer, free_port, start_server
-from tests.doctor.helpers import admin_http, doctor, login, repo_with_job, tutorial_jenkinsfile
+from tests.doctor.helpers import admin_http, certificate, doctor, login, repo_with_job, tutorial_jenkinsfile
 
 
 @pytest.fixture
@@ -216,3 +219,54 @@ def test_a_template_that_asks_for_the_local_executor_skips_the_build_pod_checks(
     assert r.code == 0, r.out
     assert "dockyard.io/executor: local" in r.finding("job.agent", "skipped")["message"]
     assert "registry.image" not in r.out and "template.items" not in r.out
+
+
+class _Registry(BaseHTTPRequestHandler):
+    """A registry that answers every request with a token challenge, counting what reaches it."""
+
+    seen: list[tuple[str, str]] = []  # (path, Authorization header)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        _Registry.seen.append((self.path.split("?")[0], self.headers.get("Authorization", "")))
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", f'Bearer realm="https://127.0.0.1:{self.server.server_address[1]}'
+                                              '/token",service="stand-in"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_no_password_goes_to_a_registry_that_is_not_dockyards_or_not_verified(
+        server: DockyardServer, tmp_path: Path, home: Path) -> None:
+    """A Jenkinsfile names the registry: with verified TLS (no --skip-tls-verify) a self-signed one
+    gets no request at all, and the doctor's own Dockyard password never goes to a foreign host."""
+    cert_file, key_file, _pem = certificate(tmp_path)
+    registry = ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    registry.socket = context.wrap_socket(registry.socket, server_side=True)
+    threading.Thread(target=registry.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{registry.server_address[1]}"
+    try:
+        text = tutorial_jenkinsfile(host).replace(" \\\\\n--insecure --skip-tls-verify", "")
+        assert "--insecure" not in text
+        jenkinsfile = tmp_path / "Jenkinsfile"
+        skipping = text.replace("--context=$(pwd)", "--context=$(pwd) --skip-tls-verify")
+        for source, reached in ((text, False), (skipping, True)):
+            _Registry.seen.clear()
+            jenkinsfile.write_text(source)
+            r = doctor("--url", server.url, *login(), "--jenkinsfile", str(jenkinsfile), "--no-cluster",
+                       "--json", home=home)
+            problem = r.finding("registry.push", "problem")
+            assert bool(_Registry.seen) is reached, (_Registry.seen, problem)
+            assert all(auth == "" for _path, auth in _Registry.seen), _Registry.seen
+            if reached:  # anonymous: the token service says no
+                assert [path for path, _auth in _Registry.seen] == ["/v2/", "/token"]
+                assert "refuses anonymous access" in problem["message"]
+            else:  # the self-signed certificate is refused before a byte of HTTP
+                assert "CERTIFICATE_VERIFY_FAILED" in problem["message"]
+    finally:
+        registry.shutdown()
+        registry.server_close()

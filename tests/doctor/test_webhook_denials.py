@@ -9,8 +9,6 @@ and the dry-run are the real ones; only the policy engine behind the webhook is 
 from __future__ import annotations
 
 import base64
-import datetime
-import ipaddress
 import json
 import ssl
 import threading
@@ -22,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.doctor.cluster import Setup, until
+from tests.doctor.helpers import certificate
 
 pytestmark = pytest.mark.slow
 
@@ -32,32 +31,6 @@ KYVERNO = ("\n\nresource Pod/{ns}/{name} was blocked due to the following polici
            "disallow-latest-tag:\n  validate-image-tag: 'validation error: Using a mutable image tag"
            " e.g. latest is not allowed. rule validate-image-tag failed at path /spec/containers/0/image/'\n")
 GATEKEEPER = "[must-have-owner] you must provide labels: {{\"owner\"}}"
-
-
-def _certificate(directory: Path) -> tuple[Path, Path, bytes]:
-    """A self-signed serving certificate for 127.0.0.1: (cert file, key file, PEM)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "doctor-webhook")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(hours=2))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    cert_file, key_file = directory / "webhook.crt", directory / "webhook.key"
-    cert_file.write_bytes(pem)
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_file, key_file, pem
 
 
 class _Deny(BaseHTTPRequestHandler):
@@ -81,7 +54,7 @@ class _Deny(BaseHTTPRequestHandler):
 @pytest.fixture
 def webhook(tmp_path: Path) -> Iterator[tuple[int, bytes]]:
     """(port, CA PEM) of the denying HTTPS server on 127.0.0.1."""
-    cert_file, key_file, pem = _certificate(tmp_path)
+    cert_file, key_file, pem = certificate(tmp_path)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Deny)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)

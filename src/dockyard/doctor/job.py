@@ -37,6 +37,7 @@ class JobTarget:
     default_container: str = ""
     destinations: list[str] = field(default_factory=list)  # host:port/repository:tag
     insecure: bool = False  # the steps pass --insecure: the registry speaks plain HTTP
+    skip_tls_verify: bool = False  # the steps pass --skip-tls-verify
 
     def registry_hosts(self) -> list[str]:
         return sorted({d.split("/", 1)[0] for d in self.destinations if "/" in d})
@@ -126,7 +127,8 @@ def _target(report: Report, target: JobTarget) -> JobTarget | None:
                    fix=f"correct {target.script_path} (the build would fail the same way)")
         return None
     target.destinations = _DESTINATION.findall(target.source)
-    target.insecure = "--insecure" in target.source
+    target.insecure = re.search(r"--insecure(?![-\w])", target.source) is not None
+    target.skip_tls_verify = "--skip-tls-verify" in target.source
     agent = pipeline.agent
     if agent.kind != "kubernetes":
         report.add(AREA, "job.agent", SKIPPED,

@@ -58,10 +58,13 @@ def registry_host(key: str) -> str:
 
 
 class Probe:
-    """Talks to registries by host, plain HTTP where `insecure` says so (Kaniko's --insecure)."""
+    """Talks to registries by host as Kaniko's flags say: plain HTTP for `insecure` hosts
+    (--insecure), unverified TLS for `unverified` ones (--skip-tls-verify); otherwise verified
+    TLS, so no registry password goes to a host that cannot prove who it is."""
 
-    def __init__(self, insecure: Iterable[str], timeout: float) -> None:
+    def __init__(self, insecure: Iterable[str], timeout: float, unverified: Iterable[str] = ()) -> None:
         self.insecure = set(insecure)
+        self.unverified = set(unverified)
         self.timeout = timeout
 
     def scheme(self, host: str) -> str:
@@ -75,7 +78,7 @@ class Probe:
         from dockyard.oci import parse_challenge
 
         base = f"{self.scheme(host)}://{host}"
-        with httpx.Client(timeout=self.timeout, verify=False) as http:  # noqa: S501 - a probe
+        with httpx.Client(timeout=self.timeout, verify=host not in self.unverified) as http:
             try:
                 ping = http.get(base + "/v2/")
             except httpx.HTTPError as e:
@@ -106,7 +109,8 @@ class Probe:
 
         ref = parse_reference(image)
         logins = Logins({ref.registry: Login(login.username, login.password)} if login else {})
-        options = RegistryOptions(insecure=set(self.insecure), timeout=self.timeout, retries=0)
+        options = RegistryOptions(insecure=set(self.insecure), skip_tls_verify=set(self.unverified),
+                                  timeout=self.timeout, retries=0)
         with RegistryClient(options, logins) as client:
             return client.head_manifest(ref) is not None
 

@@ -105,14 +105,18 @@ def _build_checks(report: Report, options: DoctorOptions, target: JobTarget | No
     insecure = set(push_hosts) if target.insecure else set()
     if server.url.startswith("http://"):
         insecure |= server.hosts()
-    probe = Probe(insecure, options.timeout)
+    probe = Probe(insecure, options.timeout, set(push_hosts) if target.skip_tls_verify else set())
+    # the doctor's own Dockyard password goes to Dockyard's registry only, never to a host a
+    # Jenkinsfile names
+    dockyard = server.hosts() | {registry_host(h) for h in options.registries}
     own_login = _own_login(server)
     config_secrets = [v.secret for v in config_volumes(target.pod)]
     for destination in _one_per_repository(target.destinations):
         host = destination.split("/", 1)[0]
         login = _login_from(facts, config_secrets, host)
         if cluster is None and config_secrets:
-            login = own_login  # the secret lives in the cluster: at least the registry and the user
+            # the secret lives in the cluster: at least the registry and the user
+            login = own_login if host in dockyard else None
         elif login is None and config_secrets:
             report.add("registry", "registry.push", SKIPPED,
                        f"push to {destination} not checked: secret {', '.join(config_secrets)} is not usable"
@@ -122,7 +126,7 @@ def _build_checks(report: Report, options: DoctorOptions, target: JobTarget | No
     for image in images(pod):
         host = image.split("/", 1)[0]
         login = _login_from(facts, pull_secrets(pod), host)
-        if login is None and (cluster is None or options.pod.pull_credential) and own_login is not None:
+        if login is None and (cluster is None or options.pod.pull_credential) and host in dockyard:
             login = own_login  # builds pull with a secret made from the pull credential: not in the cluster
         check_image(report, probe, image, login, ours)
     if cluster is None:
