@@ -8,6 +8,8 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+import re2
+
 from dockyard.ci.errors import Pos
 from dockyard.ci.groovy.operators import arith
 from dockyard.ci.groovy.values import (
@@ -91,23 +93,23 @@ def need_int(v: Any, name: str, pos: Pos) -> int:
     return v
 
 
-# -- regular expressions: simple ones only, so that no pattern can backtrack for minutes ---------
-_NESTED_QUANTIFIER = re.compile(r"\)[*+?{]|\\[1-9]|\(\?[<=!]")
+# -- regular expressions: RE2 (linear time in the text, whatever the pattern), so that no pattern
+# can hold the server's event loop; RE2 has no backreferences or lookarounds, which are refused.
+MAX_PATTERN = 1000
 
 
-def safe_regex(pattern: Any, pos: Pos) -> re.Pattern[str]:
+def safe_regex(pattern: Any, pos: Pos) -> Any:
     p = need_str(pattern, "regex", pos)
-    if len(p) > 200 or _NESTED_QUANTIFIER.search(p):
-        raise GroovyError(
-            f"regex {p!r} is too complex for Dockyard's Groovy subset (no quantified groups,"
-            " backreferences or lookarounds; at most 200 characters)",
-            pos,
-        )
+    if len(p) > MAX_PATTERN:
+        raise GroovyError(f"regex of {len(p)} characters: at most {MAX_PATTERN}", pos)
     try:
-        return re.compile(p)
-    except re.error as e:
+        return re2.compile(p)
+    except re2.error as e:
         raise GroovyError(
-            f"invalid regex {p!r}: {e}", pos, "java.util.regex.PatternSyntaxException"
+            f"regex {p!r} is not supported: {e} (Dockyard's regexes are RE2: no backreferences"
+            " or lookarounds)",
+            pos,
+            "java.util.regex.PatternSyntaxException",
         ) from None
 
 
@@ -129,10 +131,24 @@ async def _split(rt: Runtime, recv: Any, args: list[Any], pos: Pos) -> Any:
     if sep == "":
         return checked_list(rt, list(s), pos)
     plain = re.fullmatch(r"[^\\^$.|?*+()\[\]{}]+", sep)
-    parts = s.split(sep) if plain else safe_regex(sep, pos).split(s)
+    parts = s.split(sep) if plain else _regex_split(safe_regex(sep, pos), s)
     while parts and parts[-1] == "":  # Java drops trailing empty strings
         parts.pop()
     return checked_list(rt, parts, pos)
+
+
+def _regex_split(rx: Any, s: str) -> list[str]:
+    """Java's String.split: the text between matches (groups are not kept, a zero-width match at
+    the start makes no leading empty string)."""
+    parts: list[str] = []
+    last = 0
+    for m in rx.finditer(s):
+        if m.end() == 0:
+            continue
+        parts.append(s[last : m.start()])
+        last = m.end()
+    parts.append(s[last:])
+    return parts
 
 
 @method("tokenize")
