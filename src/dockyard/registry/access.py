@@ -28,6 +28,7 @@ from dockyard.auth import (
     parse_authorization,
 )
 from dockyard.registry.errors import RegistryError
+from dockyard.registry.harbor_immutable_store import ImmutableRules
 from dockyard.registry.harbor_members_store import MemberRoles
 from dockyard.registry.harbor_robots_store import EVERY_PROJECT, ROBOT_PREFIX, Robot, RobotStore
 from dockyard.registry.metadata import Project, RegistryMetadata
@@ -85,6 +86,7 @@ class Access:
         self.metadata = metadata
         self.robots = RobotStore(metadata.db)
         self.member_roles = MemberRoles(metadata.db)
+        self.immutable = ImmutableRules(metadata)
         self.refusals = ScopeRefusals()
 
     def authenticate(self, creds: AuthHeader | None) -> Principal | None:

@@ -235,6 +235,8 @@ class DistributionAPI:
                 )
         parsed = parse_manifest(body, request.headers.get("content-type"))
         repository = self._repository_for_push(caller, name)
+        # Harbor's immutable tag rules: a covered tag is pushed once, never replaced
+        self.access.immutable.refuse(name, [t for t in tags if self.metadata.resolve_tag(repository.id, t)])
         missing = self.metadata.missing_blobs(repository.id, [d for d, _s in parsed.blobs])
         if missing:
             raise RegistryError(
@@ -292,11 +294,15 @@ class DistributionAPI:
         if looks_like_digest(reference):
             if not valid_digest(reference):
                 raise invalid_digest(reference)
+            manifest = self.metadata.get_manifest(repository.id, reference)
+            if manifest is not None:  # nor deleted, with its artifact (immutable tag rules)
+                self.access.immutable.refuse(name, [t.name for t in self.metadata.tags_of(manifest.id)])
             if not self.metadata.delete_manifest(repository.id, reference):
                 raise RegistryError("MANIFEST_UNKNOWN", f"manifest {reference} not found in {name}")
         else:
             if not valid_tag(reference):
                 raise RegistryError("TAG_INVALID", f"invalid tag {reference!r}")
+            self.access.immutable.refuse(name, [reference])
             if not self.metadata.delete_tag(repository.id, reference):
                 raise RegistryError("MANIFEST_UNKNOWN", f"tag {reference!r} not found in {name}")
         return Response(status_code=202)

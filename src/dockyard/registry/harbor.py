@@ -354,6 +354,7 @@ class HarborAPI:
                         manifest: Manifest) -> None:
         """Delete the artifact and its tags (admin role); the API's DELETE and the web UI's."""
         self._require_role(principal, project, Role.ADMIN)
+        self._refuse_immutable(repository, [t.name for t in self.metadata.tags_of(manifest.id)])
         self.metadata.delete_manifest(repository.id, manifest.digest)
 
     def delete_tag(self, principal: Principal, project: Project, repository: Repository,
@@ -362,7 +363,15 @@ class HarborAPI:
         self._require_role(principal, project, Role.WRITE)
         if tag not in {t.name for t in self.metadata.tags_of(manifest.id)}:
             raise HarborError(404, "NOT_FOUND", f"tag {tag} not found on this artifact")
+        self._refuse_immutable(repository, [tag])
         self.metadata.delete_tag(repository.id, tag)
+
+    def _refuse_immutable(self, repository: Repository, tags: list[str]) -> None:
+        """Immutable tag rules' 412, as the HarborError the web UI also catches."""
+        try:
+            self.access.immutable.refuse(repository.name, tags)
+        except RegistryError as exc:
+            raise HarborError(exc.status, exc.code, exc.message) from None
 
     def visible_project(self, principal: Principal, ref: str) -> Project | None:
         """The project `ref` (name or id) if the principal may see it, else None."""
@@ -385,7 +394,7 @@ class HarborAPI:
             "name": tag.name,
             "push_time": tag.pushed_at,
             "pull_time": tag.pulled_at,
-            "immutable": False,
+            "immutable": self.access.immutable.immutable(repository.name, tag.name),
         }
 
     def _artifact_json(self, repository: Repository, manifest: Manifest) -> dict[str, Any]:

@@ -130,3 +130,23 @@ MIGRATIONS.append(
         ),
     )
 )
+
+# Harbor's immutable tag rules (dockyard.registry.harbor_immutable_store); selectors as JSON
+# lists of [decoration, pattern].
+MIGRATIONS.append(
+    Migration(
+        "registry.0005-immutable-rules",
+        (
+            """CREATE TABLE registry_immutable_rules (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                project_id INTEGER NOT NULL REFERENCES registry_projects(id) ON DELETE CASCADE,
+                priority INTEGER NOT NULL DEFAULT 0,
+                disabled BOOLEAN NOT NULL DEFAULT 0,
+                tag_selectors TEXT NOT NULL,
+                scope_selectors TEXT NOT NULL,
+                created_at VARCHAR(40) NOT NULL,
+                updated_at VARCHAR(40) NOT NULL
+            )""",
+        ),
+    )
+)

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 from dockyard.registry.access import Access
 from dockyard.registry.api_v2 import DistributionAPI
 from dockyard.registry.harbor import HarborAPI
+from dockyard.registry.harbor_immutable import ImmutableAPI
 from dockyard.registry.harbor_members import MemberAPI
 from dockyard.registry.harbor_robots import RobotAPI
 from dockyard.registry.harbor_system import SystemAPI
@@ -39,6 +40,7 @@ class Registry:
         self.harbor = HarborAPI(auth, self.access, self.metadata, self.store)
         self.robots = RobotAPI(self.harbor, self.access.robots)
         self.members = MemberAPI(self.harbor, self.access.member_roles)
+        self.immutable = ImmutableAPI(self.harbor, self.access.immutable)
         self.system = SystemAPI(self.harbor, settings.public_url, settings.storage)
         self._expiry: asyncio.Task[None] | None = None
 
@@ -51,6 +53,7 @@ class Registry:
             *self.robots.routes(),
             *self.members.routes(),
             *self.system.routes(),
+            *self.immutable.routes(),
         ]
 
     async def start(self) -> None:
