@@ -102,6 +102,8 @@ def safe_regex(pattern: Any, pos: Pos) -> Any:
     p = need_str(pattern, "regex", pos)
     if len(p) > MAX_PATTERN:
         raise GroovyError(f"regex of {len(p)} characters: at most {MAX_PATTERN}", pos)
+    import re2  # loaded on the first regex a script uses (the parser never needs it)
+
     try:
         return re2.compile(p)
     except re2.error as e:
