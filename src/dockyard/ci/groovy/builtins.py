@@ -8,8 +8,6 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-import re2
-
 from dockyard.ci.errors import Pos
 from dockyard.ci.groovy.operators import arith
 from dockyard.ci.groovy.values import (
