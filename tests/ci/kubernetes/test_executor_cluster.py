@@ -502,3 +502,44 @@ def test_validating_admission_policy_denial_is_the_builds_error(k8s_ci: K8sCI) -
     finally:
         k8s_ci.cluster.kubectl("delete", "validatingadmissionpolicybinding,validatingadmissionpolicy",
                                name, "--ignore-not-found")
+
+
+def _drop_connections(pid: int, api_url: str) -> int:
+    """Aborts every TCP connection process `pid` has to the API server (`ss -K`, the kernel's
+    socket destroy): a real network failure under Dockyard's exec streams. Returns how many."""
+    port = api_url.rsplit(":", 1)[1].rstrip("/")
+    listed = subprocess.run(["ss", "-tnpH", "state", "established", "dport", "=", f":{port}"],
+                            capture_output=True, text=True, check=True).stdout
+    dropped = 0
+    for line in listed.splitlines():
+        if f"pid={pid}," not in line:
+            continue
+        local = line.split()[2].rsplit(":", 1)[1]
+        subprocess.run(["ss", "-K", "-t", "sport", "=", f":{local}", "dport", "=", f":{port}"],
+                       capture_output=True, check=True)
+        dropped += 1
+    return dropped
+
+
+def test_dropped_exec_connections_lose_no_output_and_give_no_false_result(k8s_ci: K8sCI) -> None:
+    if subprocess.run(["ss", "-V"], capture_output=True).returncode != 0:
+        pytest.skip("ss (iproute2) is needed to drop connections")
+    script = """pipeline { agent any
+  stages { stage('x') { steps {
+    sh 'i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo line-$i; sleep 0.25; done; exit 4'
+  } } }
+}"""
+    name = k8s_ci.job(script)
+    number = k8s_ci.ci.number_of(k8s_ci.ci.build(name))
+    assert k8s_ci.server is not None
+    dropped = 0
+    for marker in ("line-5", "line-15", "line-25"):
+        k8s_ci.wait_for_log(name, number, f"{marker}\n")
+        dropped += _drop_connections(k8s_ci.server.process.pid, k8s_ci.cluster.api_url)
+    info = k8s_ci.ci.wait(name, number, timeout=120)
+    log = k8s_ci.ci.console(name, number)
+    assert dropped >= 3, dropped
+    assert "exec connection to container 'jnlp' failed (the connection dropped" in log, log
+    lines = [line for line in log.splitlines() if line.startswith("line-")]
+    assert lines == [f"line-{i}" for i in range(1, 41)], log  # each once, in order
+    assert info["result"] == "FAILURE" and "script returned exit code 4" in log, log

@@ -441,8 +441,8 @@ class KubernetesExecutor:
                            f" exec connections: {why}\n").encode()
                     step.code = -1
                 else:
-                    self.log.line(f"[dockyard] exec connection to container '{step.container}' lost ({why}):"
-                                  f" reading the step's output again from byte {step.offset}")
+                    self.log.line(f"[dockyard] exec connection to container '{step.container}' failed"
+                                  f" ({why}): reading the step's output again from byte {step.offset}")
                     await asyncio.sleep(min(5.0, 0.5 + time.monotonic() - failing_since))
 
     async def _follow(self, step: _Step) -> AsyncIterator[tuple[bytes, ExecResult | None]]:

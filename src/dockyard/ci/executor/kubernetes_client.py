@@ -179,7 +179,7 @@ class KubeClient:
             if not result.error:
                 result.code = _returncode(ws)
         except Exception as e:  # the websocket dropped mid-stream
-            result.error = f"exec connection lost: {e or type(e).__name__}"
+            result.error = f"the connection dropped: {e or type(e).__name__}"
         finally:
             with contextlib.suppress(Exception):  # closing a dead socket
                 ws.close()
