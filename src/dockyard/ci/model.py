@@ -101,6 +101,7 @@ class Options:
     disable_concurrent: bool = False
     keep_builds: int | None = None
     timestamps: bool = False
+    ansi_color: str = ""  # options { ansiColor('xterm') }: TERM for the steps
 
 
 @dataclass(frozen=True)

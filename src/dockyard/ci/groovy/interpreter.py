@@ -55,7 +55,7 @@ _STRING_ARGS = {
     "writeJSON": ("file",), "readYaml": ("file", "text"), "readYAML": ("file", "text"),
     "writeYaml": ("file",), "writeYAML": ("file",), "warnError": ("message",),
     "catchError": ("message", "buildResult", "stageResult"), "junit": ("testResults",),
-    "stash": ("name", "includes", "excludes"), "unstash": ("name",),
+    "stash": ("name", "includes", "excludes"), "unstash": ("name",), "ansiColor": ("colorMapName",),
     "gitopsSetImage": ("repo", "path", "credentialsId", "branch", "message", "sourceCommit"),
 }  # fmt: skip
 

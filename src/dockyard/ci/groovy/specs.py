@@ -74,6 +74,7 @@ STEPS: dict[str, StepSpec] = {
     "warnError": _spec("message", required=("message",), block=True),
     "waitUntil": _spec(None, "initialRecurrencePeriod", "quiet", block=True),
     "timestamps": _spec(None, block=True),
+    "ansiColor": _spec("colorMapName", required=("colorMapName",), block=True),
     "junit": _spec("testResults", "allowEmptyResults", required=("testResults",)),
     "stash": _spec("name", "includes", "excludes", "allowEmpty", "useDefaultExcludes", required=("name",)),
     "unstash": _spec("name", required=("name",)),
@@ -81,3 +82,6 @@ STEPS: dict[str, StepSpec] = {
 # pipeline-utility-steps spells them readYaml/writeYaml; the issue and many files say YAML
 STEPS["readYAML"] = STEPS["readYaml"]
 STEPS["writeYAML"] = STEPS["writeYaml"]
+
+# ansiColor's color maps (as Jenkins' AnsiColor plugin names them)
+COLOR_MAPS = ("xterm", "vga", "css", "gnome-terminal")

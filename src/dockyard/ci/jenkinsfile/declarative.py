@@ -8,7 +8,7 @@ from typing import Any
 
 from dockyard.ci.errors import ForbiddenParameter, JenkinsfileError, Pos
 from dockyard.ci.groovy import ast as A
-from dockyard.ci.groovy.specs import STEPS
+from dockyard.ci.groovy.specs import COLOR_MAPS, STEPS
 from dockyard.ci.jenkinsfile.syntax import Node, Ref, parse_statements
 from dockyard.ci.model import (
     POST_CONDITIONS,
@@ -136,11 +136,15 @@ class _Builder:
         agent = self.agent(sections["agent"])
         if agent is None or agent.kind == "none":
             agent = agent or Agent("none")
+        options = self.options(sections["options"], top=True) if "options" in sections else Options()
+        environment = self.environment(sections["environment"]) if "environment" in sections else ()
+        if options.ansi_color:  # as the AnsiColor plugin: TERM names the color map for the steps
+            environment = (EnvVar("TERM", options.ansi_color), *environment)
         return Pipeline(
             agent=agent,
             stages=self.stages(sections["stages"]),
-            environment=self.environment(sections["environment"]) if "environment" in sections else (),
-            options=self.options(sections["options"], top=True) if "options" in sections else Options(),
+            environment=environment,
+            options=options,
             parameters=self.parameters(sections["parameters"]) if "parameters" in sections else (),
             triggers=self.triggers(sections["triggers"]) if "triggers" in sections else (),
             post=self.post(sections["post"]) if "post" in sections else Post(),
@@ -231,7 +235,14 @@ class _Builder:
     def options(self, node: Node, top: bool) -> Options:
         opts = Options()
         allowed = (
-            {"timeout", "disableConcurrentBuilds", "buildDiscarder", "timestamps", "skipDefaultCheckout"}
+            {
+                "timeout",
+                "disableConcurrentBuilds",
+                "buildDiscarder",
+                "timestamps",
+                "skipDefaultCheckout",
+                "ansiColor",
+            }
             if top
             else {"timeout"}
         )
@@ -242,7 +253,9 @@ class _Builder:
                     n.pos,
                 )
             self._no_block(n)
-            if n.name == "timestamps":
+            if n.name == "ansiColor":
+                opts.ansi_color = _color_map(self._single(n, "color map name ('xterm')"), n.pos)
+            elif n.name == "timestamps":
                 if n.args or n.kwargs:
                     raise JenkinsfileError("timestamps() takes no arguments", n.pos)
                 opts.timestamps = True
@@ -548,6 +561,16 @@ def _check_number(name: str) -> Callable[[_Builder, Node, dict[str, Any]], None]
     return check
 
 
+def _color_map(value: Any, pos: Pos) -> str:
+    if value not in COLOR_MAPS:
+        raise JenkinsfileError(f"ansiColor takes a color map: {', '.join(repr(c) for c in COLOR_MAPS)}", pos)
+    return str(value)
+
+
+def _check_ansi_color(_b: _Builder, n: Node, args: dict[str, Any]) -> None:
+    args["colorMapName"] = _color_map(args["colorMapName"], n.pos)
+
+
 def _check_catch_error(b: _Builder, n: Node, args: dict[str, Any]) -> None:
     _check_strings("message", "buildResult", "stageResult")(b, n, args)
     for key in ("buildResult", "stageResult"):
@@ -587,6 +610,7 @@ _CHECKS: dict[str, Callable[[_Builder, Node, dict[str, Any]], None]] = {
     "warnError": _check_strings("message"),
     "catchError": _check_catch_error,
     "junit": _check_strings("testResults"),
+    "ansiColor": _check_ansi_color,
     "stash": _check_strings("name", "includes", "excludes"),
     "unstash": _check_strings("name"),
 }

@@ -5,6 +5,7 @@ no module implements is a `StepFailed` naming the known steps."""
 from __future__ import annotations
 
 from dockyard.ci.model import Step as Call
+from dockyard.ci.steps.ansi_color import AnsiColorStep
 from dockyard.ci.steps.archive_artifacts import ArchiveArtifactsStep
 from dockyard.ci.steps.checkout import CheckoutStep
 from dockyard.ci.steps.container import ContainerStep
@@ -42,6 +43,7 @@ from dockyard.ci.steps.write_file import WriteFileStep
 STEPS: dict[str, type[Step]] = {
     cls.name: cls
     for cls in (
+        AnsiColorStep,
         ArchiveArtifactsStep,
         CatchErrorStep,
         CheckoutStep,
