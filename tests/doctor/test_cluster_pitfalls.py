@@ -248,3 +248,25 @@ def test_a_registry_pods_cannot_reach(setup: Setup) -> None:
     problem = r.finding("network.reach", "problem")
     assert f"cannot reach http://{loopback}/v2/" in problem["message"]
     assert "refused" in problem["detail"].lower() or "timed out" in problem["detail"]
+
+
+def test_a_build_namespace_that_does_not_exist(setup: Setup) -> None:
+    missing = f"t-{uuid.uuid4().hex[:12]}"
+    job = setup.job()
+    r = doctor("--url", setup.images.server.url, *login(), "--job", job, "--kubeconfig",
+               str(setup.cluster.kubeconfig), "--namespace", missing, "--agent-image", setup.images.busybox,
+               "--json", home=setup.home)
+    assert r.code == 1
+    problem = r.finding("admission.dry-run", "problem")
+    assert problem["message"] == f"namespace {missing} does not exist"
+    assert problem["fix"] == f"kubectl create namespace {missing}"
+    assert f"secret 'harbor-auth' does not exist in namespace {missing}" in r.out
+    setup.run_fix(problem["fix"])
+    try:
+        fixed = until(lambda: doctor("--url", setup.images.server.url, *login(), "--job", job, "--kubeconfig",
+                                     str(setup.cluster.kubeconfig), "--namespace", missing, "--json",
+                                     home=setup.home),
+                      lambda r: r.statuses("admission.dry-run") == ["ok"])
+        assert fixed.statuses("admission.dry-run") == ["ok"], fixed.out
+    finally:
+        setup.cluster.kubectl("delete", "namespace", missing, "--wait=false")
