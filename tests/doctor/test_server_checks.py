@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ci.conftest import unique
+from tests.ci.conftest import job_xml, unique
 from tests.conftest import ADMIN_USER, DockyardServer, free_port, start_server
 from tests.doctor.helpers import admin_http, certificate, doctor, login, repo_with_job, tutorial_jenkinsfile
 
@@ -270,3 +270,16 @@ def test_no_password_goes_to_a_registry_that_is_not_dockyards_or_not_verified(
     finally:
         registry.shutdown()
         registry.server_close()
+
+
+def test_a_job_of_another_server_says_how_its_pushes_arrive(server: DockyardServer, home: Path) -> None:
+    job = unique("external")
+    with admin_http(server) as http:
+        r = http.post("/createItem", params={"name": job}, content=job_xml("https://gitea.example/o/app.git"),
+                      headers={"Content-Type": "application/xml"})
+        assert r.status_code == 200, r.text
+    result = doctor("--url", server.url, *login(), "--job", job, "--no-cluster", "--json", home=home)
+    assert result.code == 0, result.out
+    skipped = result.finding("job.config", "skipped")
+    assert "https://gitea.example/o/app.git" in skipped["message"]
+    assert f"{server.url}/api/ci/hooks/gitea" in skipped["message"] and "--jenkinsfile" in skipped["fix"]

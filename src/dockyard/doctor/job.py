@@ -77,9 +77,12 @@ def load_job(report: Report, server: Server, name: str) -> JobTarget | None:
     path = url.path.strip("/").removesuffix(".git")
     host = f"{url.hostname}:{url.port or (443 if url.scheme == 'https' else 80)}" if url.hostname else ""
     if host not in server.hosts() or path.count("/") != 1:
+        hook = f"{(server.base_url or server.url).rstrip('/')}/api/ci/hooks/gitea"
         report.add(AREA, "job.config", SKIPPED,
                    f"job {name!r} builds {cfg.scm_url} (not a repository of this Dockyard): its"
-                   " Jenkinsfile cannot be read from here",
+                   " Jenkinsfile cannot be read from here, and pushes there start it only through a"
+                   f" webhook on that server posting to {hook} (GitHub: /api/ci/hooks/github) signed"
+                   " with the CI webhook secret (GET /api/ci/hooks/secret)",
                    fix="pass --jenkinsfile PATH (a local copy) to check its pod template")
         return None
     branch = _branch(cfg.branch_spec)
