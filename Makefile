@@ -45,7 +45,7 @@ test: install lint deps-k8s
 # The tutorial loop, the registry clients and the git/CI API tests again, with every server on a
 # fresh database of a real PostgreSQL (tests/pgserver.py; tests/store runs both in the main suite).
 PG_TESTS := tests/integration/test_tutorial_loop.py tests/registry/test_clients.py tests/registry/test_robots.py \
-	tests/registry/test_members.py tests/registry/test_immutable.py \
+	tests/registry/test_members.py tests/registry/test_immutable.py tests/registry/test_retention.py \
 	tests/git/test_api.py tests/git/test_protection.py tests/git/test_webhooks.py tests/ci/test_jenkins_api.py
 test-postgres: deps-python
 	DOCKYARD_TEST_DATABASE=postgresql $(PY) -m pytest -q -p no:cacheprovider $(PG_TESTS)

@@ -30,6 +30,7 @@ from dockyard.auth import (
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.harbor_immutable_store import ImmutableRules
 from dockyard.registry.harbor_members_store import MemberRoles
+from dockyard.registry.harbor_retention_store import Retention
 from dockyard.registry.harbor_robots_store import EVERY_PROJECT, ROBOT_PREFIX, Robot, RobotStore
 from dockyard.registry.metadata import Project, RegistryMetadata
 from dockyard.registry.names import project_of
@@ -87,6 +88,7 @@ class Access:
         self.robots = RobotStore(metadata.db)
         self.member_roles = MemberRoles(metadata.db)
         self.immutable = ImmutableRules(metadata)
+        self.retention = Retention(metadata, self.immutable)
         self.refusals = ScopeRefusals()
 
     def authenticate(self, creds: AuthHeader | None) -> Principal | None:

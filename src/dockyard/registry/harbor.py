@@ -216,8 +216,15 @@ class HarborAPI:
             "update_time": project.updated_at,
             "repo_count": self.metadata.project_repo_count(project.id),
             "deleted": False,
-            "metadata": {"public": "true" if project.public else "false"},
+            "metadata": self._project_metadata(project),
         }
+
+    def _project_metadata(self, project: Project) -> dict[str, str]:
+        metadata = {"public": "true" if project.public else "false"}
+        policy = self.access.retention.for_project(project.id)
+        if policy is not None:  # Harbor's pointer to the project's tag retention policy
+            metadata["retention_id"] = str(policy.id)
+        return metadata
 
     # repositories -------------------------------------------------------------------------------
     async def _repositories(self, request: Request) -> Response:

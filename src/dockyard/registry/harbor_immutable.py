@@ -48,9 +48,9 @@ class ImmutableAPI:
         _check_kind(body)
         rule_id = self.rules.create(
             project.id, fields.integer(body, "priority", default=0) or 0, fields.boolean(body, "disabled"),
-            _selectors(fields.array(body, "tag_selectors"), _TAG_DECORATIONS, "tag_selectors"),
-            _selectors(fields.array(fields.obj(body, "scope_selectors"), "repository"), _REPO_DECORATIONS,
-                       "scope_selectors.repository"))
+            parse_selectors(fields.array(body, "tag_selectors"), _TAG_DECORATIONS, "tag_selectors"),
+            parse_selectors(fields.array(fields.obj(body, "scope_selectors"), "repository"),
+                            _REPO_DECORATIONS, "scope_selectors.repository"))
         return Response(status_code=201, headers={
             "Location": f"/api/v2.0/projects/{project.id}/immutabletagrules/{rule_id}"})
 
@@ -69,9 +69,9 @@ class ImmutableAPI:
         _check_kind(body)
         tags = scope = None
         if body.get("tag_selectors") is not None:
-            tags = _selectors(fields.array(body, "tag_selectors"), _TAG_DECORATIONS, "tag_selectors")
+            tags = parse_selectors(fields.array(body, "tag_selectors"), _TAG_DECORATIONS, "tag_selectors")
         if body.get("scope_selectors") is not None:
-            scope = _selectors(fields.array(fields.obj(body, "scope_selectors"), "repository"),
+            scope = parse_selectors(fields.array(fields.obj(body, "scope_selectors"), "repository"),
                                _REPO_DECORATIONS, "scope_selectors.repository")
         self.rules.update(rule.id, priority=fields.integer(body, "priority"),
                           disabled=fields.optional_boolean(body, "disabled"),
@@ -86,7 +86,7 @@ def _check_kind(body: dict[str, Any]) -> None:
         raise BadRequest("an immutable tag rule has action 'immutable' and template 'immutable_template'")
 
 
-def _selectors(raw: list[Any], decorations: tuple[str, ...], what: str) -> list[Selector]:
+def parse_selectors(raw: list[Any], decorations: tuple[str, ...], what: str) -> list[Selector]:
     if not raw or len(raw) > MAX_SELECTORS:
         raise BadRequest(f"{what} needs 1-{MAX_SELECTORS} selectors such as"
                          f" {{kind: doublestar, decoration: {decorations[0]}, pattern: '**'}}")

@@ -41,10 +41,10 @@ class Rule:
 
     def covers(self, repository: str, tag: str) -> bool:
         """`repository` is the name without its project, as Harbor matches it."""
-        return not self.disabled and _selected(self.repositories, repository) and _selected(self.tags, tag)
+        return not self.disabled and selected(self.repositories, repository) and selected(self.tags, tag)
 
 
-def _selected(selectors: tuple[Selector, ...], value: str) -> bool:
+def selected(selectors: tuple[Selector, ...], value: str) -> bool:
     for selector in selectors:
         matched = doublestar(selector.pattern).fullmatch(value) is not None
         if matched != (selector.decoration in ("matches", "repoMatches")):

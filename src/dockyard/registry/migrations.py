@@ -150,3 +150,32 @@ MIGRATIONS.append(
         ),
     )
 )
+
+# Harbor's tag retention (dockyard.registry.harbor_retention_store): one policy per project (the
+# policy as Harbor shapes it, JSON), and its runs.
+MIGRATIONS.append(
+    Migration(
+        "registry.0006-retention",
+        (
+            """CREATE TABLE registry_retention_policies (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                project_id INTEGER NOT NULL UNIQUE REFERENCES registry_projects(id) ON DELETE CASCADE,
+                policy TEXT NOT NULL,
+                created_at VARCHAR(40) NOT NULL,
+                updated_at VARCHAR(40) NOT NULL
+            )""",
+            """CREATE TABLE registry_retention_executions (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                policy_id INTEGER NOT NULL REFERENCES registry_retention_policies(id) ON DELETE CASCADE,
+                start_time VARCHAR(40) NOT NULL,
+                end_time VARCHAR(40),
+                status VARCHAR(16) NOT NULL,
+                trigger_kind VARCHAR(16) NOT NULL,
+                dry_run BOOLEAN NOT NULL DEFAULT 0,
+                retained INTEGER NOT NULL DEFAULT 0,
+                deleted INTEGER NOT NULL DEFAULT 0,
+                log TEXT NOT NULL DEFAULT ''
+            )""",
+        ),
+    )
+)
