@@ -44,6 +44,8 @@ class ShStep(Step):
             tracer = BuilderOutputTracer()
             try:
                 async with host.running(handle):
+                    if host.aborted:  # stopped while the step was starting: abort() did not see it
+                        await host.executor.kill(handle)
                     async for chunk in host.executor.tail(handle):
                         host.log.write(chunk)
                         tracer.feed(chunk, time.time())
