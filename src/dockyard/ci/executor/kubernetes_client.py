@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import functools
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -218,7 +217,3 @@ def _returncode(ws: Any) -> int | None:
         return int(ws.returncode)
     except (ValueError, TypeError, KeyError, IndexError):
         return None
-
-
-def in_cluster() -> bool:
-    return (SERVICE_ACCOUNT / "token").exists() and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
