@@ -111,6 +111,19 @@ def test_harborapi_robot_pushes_with_skopeo_and_oras_to_its_project_only(
                   disable_path_validation=True)
     assert admin.get(f"/v2/{other}/notes/tags/list").status_code == 404
     assert secret not in server.log()
+
+    async def read_as_robot() -> None:  # harborapi with the robot's login: its project only
+        from harborapi.exceptions import NotFound
+
+        client = harborapi.HarborAsyncClient(url=f"{server.url}/api/v2.0", username=name, secret=secret)
+        repositories = {r.name for r in await client.get_repositories(granted)}
+        assert repositories == {f"{granted}/app", f"{granted}/notes"}
+        visible = {p.name for p in await client.get_projects(limit=None)}
+        assert granted in visible and other not in visible
+        with pytest.raises(NotFound):
+            await client.get_project(other)
+
+    asyncio.run(read_as_robot())
     assert "secret" not in admin.get(f"/api/v2.0/robots/{robot_id}").json()
 
 
@@ -308,10 +321,14 @@ def test_hostile_robot_requests_never_500(server: DockyardServer, admin: httpx.C
     assert admin.get("/api/v2.0/robots", params={"q": "ProjectID=x"}).status_code == 400
     anonymous = httpx.post(f"{server.url}/api/v2.0/robots", json={"name": "anon"})
     assert anonymous.status_code == 401
-    # a robot login is not a user: no Harbor API, no robot made by a robot
+    # a robot login is not a user: it reads the Harbor API, never writes it (no robot made by
+    # a robot, no project), and the Gitea API does not know it
     robot = push_robot(admin, unique("nested"), "*", "pull")
     creds = (robot["name"], robot["secret"])
-    assert httpx.get(f"{server.url}/api/v2.0/robots", auth=creds).status_code == 401
+    assert httpx.get(f"{server.url}/api/v2.0/robots", auth=creds).json() == []
+    assert httpx.post(f"{server.url}/api/v2.0/robots", auth=creds, json={"name": "child"}).status_code == 403
+    assert httpx.post(f"{server.url}/api/v2.0/projects", auth=creds,
+                      json={"project_name": unique("byrobot")}).status_code == 403
     assert httpx.get(f"{server.url}/api/v1/user", auth=creds).status_code == 401
     again = admin.post("/api/v2.0/robots", json={"name": robot["name"].removeprefix("robot$"),
                                                   "level": "system", "permissions": [

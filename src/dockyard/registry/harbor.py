@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote, urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -22,8 +23,9 @@ from dockyard.auth import (
     Role,
     is_write,
     missing_scope,
+    parse_authorization,
 )
-from dockyard.http import fields, json_object, principal_of, small_int
+from dockyard.http import fields, json_object, small_int
 from dockyard.registry.access import Access, create_project
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.manifests import INDEX_TYPES
@@ -91,10 +93,15 @@ class HarborAPI:
 
     async def _guard(self, request: Request, handler: Any) -> Response:
         try:
-            principal = await principal_of(request, self.auth)
+            # users, and robot accounts (read-only here: the registry is where they act)
+            creds = parse_authorization(request.headers.get("authorization"))
+            principal = await run_in_threadpool(self.access.authenticate, creds)
             if principal is None:
                 raise HarborError(401, "UNAUTHORIZED", "invalid username, password or token")
             writing = is_write(request.method)
+            if writing and principal.is_robot:
+                raise HarborError(403, "FORBIDDEN", f"{principal.username} is a robot account: it pushes"
+                                  " and pulls in the registry and may only read this API")
             if not principal.allows("package", writing):
                 raise HarborError(403, "FORBIDDEN", missing_scope("package", writing))
             return await handler(request, principal)
@@ -115,6 +122,9 @@ class HarborAPI:
     def _role(self, principal: Principal, project: Project) -> Role:
         if principal.public_only and not project.public:
             return Role.NONE
+        if principal.grants is not None:  # a robot reads the projects it holds grants in
+            granted = any(name in (project.name, "*") for name, _ in principal.grants)
+            return Role.READ if granted else Role.NONE
         if principal.user_id is not None and project.owner_id == principal.user_id:
             return Role.ADMIN
         return self.auth.role_in(principal, project.name)
