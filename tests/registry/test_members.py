@@ -73,6 +73,11 @@ def test_members_get_their_harbor_roles_in_the_registry(server: DockyardServer, 
     gone = f"{server.url}/v2/{project}/app/manifests/{digest}"
     assert httpx.delete(gone, auth=(users["dev"], "memberpw")).status_code in (401, 403)
     assert httpx.delete(gone, auth=(users["keeper"], "memberpw")).status_code == 202
+    # and through the Harbor API too (the registry's delete right, one check)
+    push(layout.ref, server, f"{project}/app:v2")
+    artifact = f"{server.url}/api/v2.0/projects/{project}/repositories/app/artifacts/v2"
+    assert httpx.delete(artifact, auth=(users["dev"], "memberpw")).status_code == 403
+    assert httpx.delete(artifact, auth=(users["keeper"], "memberpw")).status_code == 200
     # only the project admin manages members; a developer is refused
     with server.client(users["dev"], "memberpw") as dev:
         refused = dev.post(f"/api/v2.0/projects/{project}/members",

@@ -369,8 +369,10 @@ class HarborAPI:
 
     def delete_artifact(self, principal: Principal, project: Project, repository: Repository,
                         manifest: Manifest) -> None:
-        """Delete the artifact and its tags (admin role); the API's DELETE and the web UI's."""
-        self._require_role(principal, project, Role.ADMIN)
+        """Delete the artifact and its tags (admin role, or the registry's delete right, which
+        Harbor's maintainers also hold); the API's DELETE and the web UI's."""
+        if "delete" not in self.access.permitted(principal, repository.name):
+            self._require_role(principal, project, Role.ADMIN)
         self._refuse_immutable(repository, [t.name for t in self.metadata.tags_of(manifest.id)])
         self.metadata.delete_manifest(repository.id, manifest.digest)
 
