@@ -67,6 +67,9 @@ def test_a_step_is_forked_by_the_sandbox_server_and_keeps_its_output_and_status(
         assert "out\n" in out and "err\n" in out and "\n0\n" in out  # root of its own user namespace
         code, out, _ = await _run(executor, "test -w \"$PWD\" && echo wrote > f && cat f", ws)
         assert code == 0 and "wrote" in out
+        # the step's processes are in its cgroup (its limits), however early they started
+        code, out, _ = await _run(executor, "grep -c dockyard-step- /proc/self/cgroup", ws)
+        assert code == 0 and int(out.strip().splitlines()[-1]) >= 1, out
         # what a command of the step inherits: its output (and the script), nothing of either
         # server (`ls` lists its own: /proc/self/fd, open while it reads it, is the only other)
         code, out, _ = await _run(executor, "ls -l /proc/self/fd/", ws)

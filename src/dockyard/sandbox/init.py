@@ -9,10 +9,10 @@ creator's full rights and then *locked* under an unprivileged user namespace:
 P0 (the starter) takes a user namespace of its own only when it lacks CAP_SYS_ADMIN (a
    rootless server, or a builder inside a CI sandbox), prepares the step's user namespace (a
    short-lived helper process holds it while P0 writes its id maps: inside root = an
-   unprivileged host uid), unshares mount/PID/UTS/IPC (and net for `--network=none`), waits
-   on `gate_fd` until the supervisor has moved it into the step's cgroup (made and joined
-   meanwhile: a first cgroup v1 move waits ~10 ms for an RCU grace period) and forks P1,
-   so everything of the step is in the cgroup; it exits with P1's status.
+   unprivileged host uid), unshares mount/PID/UTS/IPC (and net for `--network=none`), forks
+   P1 and tells the supervisor its pid (`report_fd`), so that the supervisor moves P1 into
+   the step's cgroup while P1 builds the root (a first cgroup v1 move waits ~10 ms for an
+   RCU grace period); it exits with P1's status.
 P1 (PID 1 of the new PID namespace, propagation private so nothing leaks to the host):
    1. mounts the root at `merged`: an overlay (lower = image rootfs, upper = the layer
       diff), a bind of the rootfs (tree-diff fallback), or a read-only view of the host
@@ -23,7 +23,8 @@ P1 (PID 1 of the new PID namespace, propagation private so nothing leaks to the 
    3. pivots into `merged`, detaches the host's tree, and enters the step's user namespace
       with a fresh mount namespace: every mount is then locked, nothing can be unmounted
       to uncover what it hides;
-   4. forks the command with the bounding set cut to Docker's defaults, the image user's
+   4. waits on `gate_fd` until it is in the step's cgroup (so is everything it forks from
+      then on), forks the command with the bounding set cut to Docker's defaults, the image user's
       uid/gid, in the working directory, with exactly the given environment, and reaps
       every process until the command exits.
 
@@ -576,6 +577,11 @@ def pid1(spec: dict[str, Any], userns_fd: int | None) -> int:
     if userns_fd is not None:
         enter_step_userns(userns_fd, bool(spec["step_ids"].get("setgroups")))
         _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # cleared by the id change
+    gate = int(spec["gate_fd"])
+    go = os.read(gate, 1)  # the supervisor has moved this process into the step's cgroup
+    os.close(gate)
+    if go != b"1":
+        raise OSError(errno.ECANCELED, "the supervisor did not let the step start")
     sys.stdout.flush()
     child = os.fork()
     if child == 0:
@@ -589,8 +595,8 @@ def main(spec_path: str) -> int:
 
 
 def start(spec: dict[str, Any]) -> int:
-    """P0: makes the namespaces, waits for the cgroup, forks P1 and returns its status (the
-    caller exits with it; `run.py` runs this in a forked child where it can, else as a script)."""
+    """P0: makes the namespaces, forks P1 and returns its status (the caller exits with it;
+    `run.py` runs this in a forked child where it can, else as a script)."""
     try:
         _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the supervisor went: so do we
         if not has_cap_sys_admin():
@@ -600,19 +606,20 @@ def start(spec: dict[str, Any]) -> int:
             userns_fd = step_userns(spec["step_ids"])
         flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC
         _unshare(flags | (CLONE_NEWNET if spec.get("network") == "none" else 0), "namespaces")
-        gate = int(spec["gate_fd"])
-        go = os.read(gate, 1)  # the supervisor moved this process into the step's cgroup meanwhile
-        os.close(gate)
-        if go != b"1":
-            raise OSError(errno.ECANCELED, "the supervisor did not let the step start")
     except OSError as exc:
         sys.stderr.write(f"dockyard: sandbox set-up failed: {exc}\n")
         return 125
     sys.stdout.flush()
     child = os.fork()
-    if child == 0:
+    if child != 0:  # the supervisor moves P1 into the step's cgroup while P1 builds the root
+        with contextlib.suppress(OSError):
+            os.write(int(spec["report_fd"]), str(child).encode())
+        os.close(int(spec["report_fd"]))
+        os.close(int(spec["gate_fd"]))
+    else:
         code = 125
         try:
+            os.close(int(spec["report_fd"]))  # P0's to write: the supervisor reads it to its end
             code = pid1(spec, userns_fd)
         except OSError as exc:
             sys.stderr.write(f"dockyard: sandbox set-up failed: {exc}\n")

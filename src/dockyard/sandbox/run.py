@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from dockyard.sandbox.cgroups import Cgroup, Limits
 
@@ -269,32 +270,32 @@ def run_in_sandbox(request: RunRequest, output: Callable[[bytes], None] | None =
     may also hand in a `userns` made ahead of time (used when the request is isolated with
     the same ids; closed here either way)."""
     started = time.monotonic()
-    cgroup: Cgroup | None = None
+    cgroup, warning = _cgroup(request)
+    if warning and output is not None:
+        output(f"dockyard: warning: {warning}\n".encode())
     try:
         with tempfile.TemporaryDirectory(prefix="dockyard-run-") as tmp:
             spec = _spec(request, Path(tmp))
             gate, go = os.pipe()
-            spec["gate_fd"] = gate
+            report, reported = os.pipe()
+            spec.update(gate_fd=gate, report_fd=reported)
             if fork and userns is not None and spec.get("step_ids") == userns.ids:
                 spec["userns_fd"] = userns.fd
             try:
                 if fork:
-                    child = _fork_init(spec, gate, userns.fd if userns is not None else gate)
+                    child = _fork_init(spec, gate, reported, *([userns.fd] if userns is not None else []))
                 else:
                     spec_path = Path(tmp) / "spec.json"
                     spec_path.write_text(json.dumps(spec))
-                    child = _start_init(_init_argv(spec_path), gate)
+                    child = _start_init(_init_argv(spec_path), gate, reported)
             finally:
                 os.close(gate)
+                os.close(reported)
                 if userns is not None:
                     userns.close()
-            # the cgroup is made and joined while the first process makes the namespaces
-            with os.fdopen(go, "wb", buffering=0) as go_file:
-                cgroup, warning = _cgroup(request)
-                if warning and output is not None:
-                    output(f"dockyard: warning: {warning}\n".encode())
+            with os.fdopen(go, "wb", buffering=0) as go_file, os.fdopen(report, "rb") as report_file:
                 if cgroup is not None:
-                    _join(cgroup, child)
+                    _join(cgroup, child, report_file)
                 with contextlib.suppress(OSError):  # it may have failed already: it says why
                     go_file.write(b"1")
             exit_code, tail, timed_out = _supervise(child, request.timeout, output, cgroup)
@@ -324,10 +325,16 @@ def _cgroup(request: RunRequest) -> tuple[Cgroup | None, str]:
     return Cgroup.create(name.replace("/", "_"), request.limits)
 
 
-def _join(cgroup: Cgroup, child: _Init) -> None:
-    """Moves the sandbox's first process (before it forks the rest) into the step's cgroup."""
+def _join(cgroup: Cgroup, child: _Init, report: BinaryIO) -> None:
+    """Moves the sandbox's first process into the step's cgroup at once, then P1 once the
+    first says its pid (P1 waits for the gate before it forks the command): the move's wait
+    for an RCU grace period runs while they make the namespaces and the root."""
     try:
         cgroup.add(child.pid)
+        pid1 = report.read()  # empty: P0 failed before it forked (its output says why)
+        if pid1:
+            with contextlib.suppress(ProcessLookupError):  # P1 failed already: it says why
+                cgroup.add(int(pid1))
     except OSError as e:
         os.killpg(child.pid, signal.SIGKILL)
         child.wait()
@@ -402,10 +409,10 @@ class _Init:
         self.pid, self.fd, self.wait = pid, fd, wait
 
 
-def _start_init(argv: list[str], gate: int) -> _Init:
+def _start_init(argv: list[str], *keep: int) -> _Init:
     process = subprocess.Popen(
         argv,
-        pass_fds=(gate,),
+        pass_fds=keep,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
