@@ -10,7 +10,17 @@ both tags (`:<sha>` and `:latest`) resolvable in Dockyard's registry.
 The peer is the tutorial's own measurement (Jenkins + Kaniko on Kubernetes, C.5: 120 s per
 commit); it cannot run offline here, so the ratio is against that published figure.
 
+`--executor kubernetes`: the same loop with builds as pods on a real single-node cluster (the
+one tests/k8s builds and starts, on a slot of its own, stopped at the end): Dockyard listens on
+the cluster's gateway, its own image is the agent and executor image, `harbor-auth` is made with
+`kubectl create secret docker-registry` as the tutorial does. One repository (notes-app, job
+hello-kaniko, the tutorial's Jenkinsfile with only the registry address changed): the first push
+(the node pulls Dockyard's image: "cold"), then --single pushes on Kubernetes, then the same
+pushes on the local executor of the same server (the pod template annotated
+`dockyard.io/executor: local`). Each push starts when the previous build has finished.
+
     .venv/bin/python bench/e2e.py [--single 5] [--repos 5] [--burst 20]
+    .venv/bin/python bench/e2e.py --executor kubernetes [--single 10]
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.builder.images import busybox_context  # noqa: E402
 
+from bench import e2e_k8s  # noqa: E402
 from bench.peers import start_dockyard  # noqa: E402
 
 TUTORIAL = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tutorial"
@@ -63,16 +74,20 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+LOCAL_ANNOTATION = "metadata:\n  annotations:\n    dockyard.io/executor: local\nspec:\n"
+
+
 class Loop:
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, host: str = "127.0.0.1", env: dict[str, str] | None = None) -> None:
         self.work = work
-        self.peer = start_dockyard(work, PASSWORD)
+        self.peer = start_dockyard(work, PASSWORD, env=env, host=host)
         self.hp = self.peer.host_port
         self.url = f"http://{self.hp}"
         self.http = httpx.Client(base_url=self.url, auth=("admin", PASSWORD), timeout=30)
         self.data = work / "dockyard-data"
 
-    def setup(self, repos: int) -> list[Path]:
+    def setup(self, names: list[tuple[str, str]]) -> list[Path]:
+        """Repositories and jobs [(repo, job)]; each job pushes to the image named as itself."""
         dockyard("user", "--data-dir", str(self.data), "add", "bootcamp", "--password", "bootcamp")
         conn = ["--url", self.url, "--user", "admin", "--password", PASSWORD]
         dockyard(
@@ -108,8 +123,7 @@ class Loop:
         crumb_session = httpx.Client(base_url=self.url, auth=("admin", PASSWORD), timeout=30)
         crumb = crumb_session.get("/crumbIssuer/api/json").json()
         clones = []
-        for i in range(repos):
-            name = f"notes-{i}"
+        for name, job in names:
             r = httpx.post(
                 f"{self.url}/api/v1/user/repos",
                 auth=("bootcamp", "bootcamp"),
@@ -120,7 +134,7 @@ class Loop:
             xml = xml.replace("notes-app", name)
             r = crumb_session.post(
                 "/createItem",
-                params={"name": f"hello-{i}"},
+                params={"name": job},
                 content=xml,
                 headers={crumb["crumbRequestField"]: crumb["crumb"]},
             )
@@ -131,7 +145,7 @@ class Loop:
                 (TUTORIAL / "Dockerfile").read_text().replace("FROM alpine:3.20", f"FROM {base}")
             )
             jf = (TUTORIAL / "Jenkinsfile").read_text().replace("10.0.24.28:30002", self.hp)
-            (clone / "Jenkinsfile").write_text(jf.replace("hello-kaniko", f"hello-{i}"))
+            (clone / "Jenkinsfile").write_text(jf.replace("hello-kaniko", job))
             run("git", "add", "Dockerfile", "Jenkinsfile", cwd=clone)
             run("git", "commit", "-q", "-m", "pipeline", cwd=clone)
             clones.append(clone)
@@ -139,7 +153,7 @@ class Loop:
 
     def push_change(self, clone: Path, n: int) -> tuple[str, float]:
         (clone / "change.txt").write_text(f"{n} {time.time()}\n")
-        run("git", "add", "change.txt", cwd=clone)
+        run("git", "add", "-A", cwd=clone)  # change.txt and any other edit (the Jenkinsfile)
         run("git", "commit", "-q", "-m", f"change {n}", cwd=clone)
         run("git", "push", "-q", "origin", "main", cwd=clone)
         pushed = time.perf_counter()
@@ -172,6 +186,21 @@ class Loop:
             time.sleep(0.02)
         return done
 
+    def push_and_time(self, clone: Path, job: str, n: int) -> float:
+        """One push -> both tags of `job`'s image in the registry; returns once its build has
+        finished too (so the next push starts on an idle server), failing unless SUCCESS."""
+        before = len(self.builds(job))
+        sha, pushed = self.push_change(clone, n)
+        took = self.wait_tags({(job, sha): pushed}, {job: sha})[(job, sha)]
+        new = self.finished_builds(job, before)
+        if [b["result"] for b in new] != ["SUCCESS"]:
+            raise SystemExit(f"push {n}: builds {new} (want one SUCCESS); see {self.url}/job/{job}/")
+        return took
+
+    def console(self, job: str) -> str:
+        number = self.builds(job)[0]["number"]
+        return self.http.get(f"/job/{job}/{number}/consoleText").text
+
     def builds(self, job: str) -> list[dict]:
         return list(self.http.get(f"/api/ci/jobs/{job}/builds").json())
 
@@ -187,13 +216,59 @@ class Loop:
             time.sleep(0.05)
 
 
+def summary(name: str, first: float, times: list[float]) -> str:
+    return (f"{name:<11} {first:7.2f}s {statistics.median(times):7.2f}s {pct(times, 0.95):7.2f}s"
+            f" {min(times):7.2f}s {max(times):7.2f}s {len(times):4d}")
+
+
+def kubernetes_vs_local(pushes: int) -> int:
+    """The tutorial's loop with builds as pods on the real cluster, then on this machine."""
+    job = "hello-kaniko"
+    with e2e_k8s.bench_cluster() as cluster, tempfile.TemporaryDirectory(prefix="dockyard-e2e-") as tmp:
+        loop = Loop(Path(tmp), host=cluster.gateway, env=e2e_k8s.server_env(cluster))
+        try:
+            (clone,) = loop.setup([("notes-app", job)])
+            e2e_k8s.prepare(cluster, loop.hp, loop.work / "docker", PASSWORD)
+            dockyard("credentials", "--url", loop.url, "--user", "admin", "--password", PASSWORD,
+                     "add-docker-registry", e2e_k8s.PULL_CREDENTIAL, "--server", loop.hp,
+                     "--username", "admin", "--password", PASSWORD)
+            figures: dict[str, tuple[float, list[float]]] = {}
+            for executor in ("kubernetes", "local"):
+                if executor == "local":  # the same Jenkinsfile, its pod template annotated
+                    jenkinsfile = clone / "Jenkinsfile"
+                    jenkinsfile.write_text(jenkinsfile.read_text().replace("spec:\n", LOCAL_ANNOTATION, 1))
+                first = loop.push_and_time(clone, job, 0)
+                log = loop.console(job)
+                on_pod = f"[{e2e_k8s.NAMESPACE}/dockyard-{job}-" in log
+                if on_pod != (executor == "kubernetes"):
+                    raise SystemExit(f"the build did not run on the {executor} executor:\n{log}")
+                print(f"{executor}: first push -> both tags {first:.2f}s", flush=True)
+                times = [loop.push_and_time(clone, job, n) for n in range(1, pushes + 1)]
+                figures[executor] = (first, times)
+            print(f"\npush -> hello-kaniko:<sha> and :latest in the registry, {pushes} pushes after"
+                  " the first (cold: the node pulls Dockyard's image; local: the first build)")
+            print(f"{'executor':<11} {'cold':>8} {'p50':>8} {'p95':>8} {'min':>8} {'max':>8} {'n':>4}")
+            for executor, (first, times) in figures.items():
+                print(summary(executor, first, times))
+            print(f"{'tutorial':<11} {'':>8} {TUTORIAL_SECONDS:7.0f}s   (Jenkins Kubernetes plugin +"
+                  " Kaniko, its C.5 figure, not measured here)")
+            p50 = statistics.median(figures["kubernetes"][1])
+            print(f"kubernetes p50 is {TUTORIAL_SECONDS / p50:.0f}x faster than the tutorial's figure")
+        finally:
+            loop.peer.stop()
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--single", type=int, default=5, help="sequential pushes to one repository")
+    parser.add_argument("--single", type=int, default=None,
+                        help="sequential pushes to one repository (5; 10 per executor with kubernetes)")
     parser.add_argument("--repos", type=int, default=5)
     parser.add_argument("--burst", type=int, default=20, help="pushes in the burst, spread over --repos")
+    parser.add_argument("--executor", choices=("local", "kubernetes"), default="local",
+                        help="kubernetes: builds as pods on a real cluster, next to local")
     args = parser.parse_args()
     try:
         import dockyard.credentials  # noqa: F401
@@ -201,10 +276,13 @@ def main() -> int:
         raise SystemExit(
             "bench/e2e.py needs dockyard.credentials (the tutorial's harbor-auth secret)"
         ) from None
+    if args.executor == "kubernetes":
+        return kubernetes_vs_local(args.single or 10)
+    args.single = args.single or 5
     with tempfile.TemporaryDirectory(prefix="dockyard-e2e-") as tmp:
         loop = Loop(Path(tmp))
         try:
-            clones = loop.setup(args.repos)
+            clones = loop.setup([(f"notes-{i}", f"hello-{i}") for i in range(args.repos)])
             # warm-up: the first build of each repo (not measured: it includes the first base pull)
             warm = {}
             for i, clone in enumerate(clones):

@@ -15,9 +15,9 @@ import httpx
 from tests.processes import stop_process
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
@@ -52,9 +52,10 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], what: str) -> None:
 
 
 def start_dockyard(workdir: Path, password: str = "bench-pass", storage: str = "file://",
-                   env: dict[str, str] | None = None) -> Peer:
-    """`storage`: its --storage URL; `env`: extra environment (an S3 server's credentials)."""
-    port = free_port()
+                   env: dict[str, str] | None = None, host: str = "127.0.0.1") -> Peer:
+    """`storage`: its --storage URL; `env`: extra environment (an S3 server's credentials);
+    `host`: the loopback address it listens on (a test cluster's gateway, for pods)."""
+    port = free_port(host)
     log = open(workdir / "dockyard.log", "wb")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(
         [
@@ -64,6 +65,8 @@ def start_dockyard(workdir: Path, password: str = "bench-pass", storage: str = "
             "up",
             "--data-dir",
             str(workdir / "dockyard-data"),
+            "--host",
+            host,
             "--port",
             str(port),
             "--admin-password",
@@ -77,8 +80,8 @@ def start_dockyard(workdir: Path, password: str = "bench-pass", storage: str = "
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
     )
-    _wait_ready(f"http://127.0.0.1:{port}/healthz", process, "dockyard")
-    return Peer("dockyard", process, f"127.0.0.1:{port}", f"admin:{password}")
+    _wait_ready(f"http://{host}:{port}/healthz", process, "dockyard")
+    return Peer("dockyard", process, f"{host}:{port}", f"admin:{password}")
 
 
 def start_distribution(workdir: Path) -> Peer:
