@@ -12,6 +12,7 @@ Public API:
                HostView(...), isolate=True, limits=Limits(memory=..., cpu=..., pids=...))
     run_in_sandbox(request, output=callback) -> RunResult     raises RunFailed (exit code,
                reason such as "killed: memory limit 256Mi exceeded") or SandboxUnavailable
+    SandboxServer(...)      the warm process that forks every CI step's sandbox (forkserver.py)
     support() -> Support        what this machine allows (user namespaces, cgroup version)
     overlay_supported(dir)      whether an overlay mount works there (probed once)
     inside(root, path)          a container path resolved under `root`, symlinks included
@@ -22,6 +23,7 @@ exits with the command's status (how CI runs a step as a child process it can st
 """
 
 from dockyard.sandbox.cgroups import DEFAULT_PIDS, Limits, parse_cpu, parse_memory
+from dockyard.sandbox.forkserver import SandboxServer
 from dockyard.sandbox.init import inside
 from dockyard.sandbox.run import (
     HostView,
@@ -44,6 +46,7 @@ __all__ = [
     "RunRequest",
     "RunResult",
     "SandboxMount",
+    "SandboxServer",
     "SandboxUnavailable",
     "Support",
     "inside",

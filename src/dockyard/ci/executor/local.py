@@ -42,8 +42,7 @@ from dockyard.ci.executor.container import BASE_ENV, DEFAULT_PATH, build_mounts,
 from dockyard.ci.executor.interface import AgentSpec, ContainerSpec, ExecutorError, StepHandle, StepSpec
 from dockyard.ci.executor.warm import WarmExecutor
 from dockyard.config import DEFAULT_KANIKO_IMAGES
-from dockyard.sandbox import Limits, RunRequest, SandboxMount
-from dockyard.sandbox.forkserver import SandboxServer
+from dockyard.sandbox import Limits, RunRequest, SandboxMount, SandboxServer
 
 PGIDS_FILE = "pgids"
 AGENT_CONTAINER = "jnlp"  # Jenkins' name for the agent container: its limits apply to top-level steps

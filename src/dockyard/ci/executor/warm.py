@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 
 from dockyard.ci.executor.interface import AGENT_UMASK
-from dockyard.sandbox.forkserver import SandboxServer
+from dockyard.sandbox import SandboxServer
 
 log = logging.getLogger(__name__)
 
