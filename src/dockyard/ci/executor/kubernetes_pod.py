@@ -10,7 +10,9 @@ so a template behaves as on Jenkins, pitfalls included (a secret volume without 
 - the workspace: an emptyDir `workspace-volume` mounted in every container at `AGENT_HOME`
   (Jenkins' `/home/jenkins/agent`); the build's workspace is `AGENT_HOME/workspace/<job>`;
 - the agent container `jnlp` (Jenkins' name) that runs top-level steps, from the agent image,
-  unless the template has its own `jnlp` container;
+  unless the template has its own `jnlp` container; when every container of the template runs
+  as non-root, `jnlp` runs as their uid with PSS `restricted` settings (`agent_security`), so
+  a restricted-compatible template passes a `restricted` namespace;
 - a keep-alive command for every container without `command:` (templates with `command: [cat]`
   and `tty: true` keep theirs); `dockyard.io/keep-entrypoint: "a,b"` (pod annotation) leaves
   containers `a` and `b` on their image's entrypoint (sidecar services); native sidecars
@@ -47,6 +49,12 @@ KEEP_ALIVE = ["sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait
 DEADLINE_GRACE = 300  # seconds on top of the build's timeout before the cluster kills the pod
 DEFAULT_DEADLINE = 24 * 3600  # activeDeadlineSeconds of a build without a timeout
 AGENT_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}}  # Jenkins' jnlp defaults
+AGENT_UID = 1000  # the non-root agent's uid when the template's non-root containers name none
+RESTRICTED = {  # what PSS `restricted` asks of every container besides running as non-root
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 
 LABEL_MANAGED = "app.kubernetes.io/managed-by"
 LABEL_INSTANCE = "dockyard.io/instance"
@@ -148,6 +156,10 @@ def build_pod(pod_yaml: str, options: PodOptions, suffix: str) -> BuildPod:
     if not isinstance(containers, list):
         raise ExecutorError("pod spec.containers must be a list")
     workspace = workspace_path(options.job)
+    security = agent_security(spec.get("securityContext"), [c for c in containers if isinstance(c, dict)])
+    # the runtime makes a missing workingDir as root: non-root containers start in the emptyDir
+    # (world-writable) and the agent makes the workspace as their uid; steps cd into it
+    working_dir = AGENT_HOME if security else workspace
     mapped: dict[str, str] = {}
     out: list[dict[str, Any]] = []
     names: set[str] = set()
@@ -167,11 +179,13 @@ def build_pod(pod_yaml: str, options: PodOptions, suffix: str) -> BuildPod:
         if name in mapped or ("command" not in c and name not in keep):
             c["command"] = list(KEEP_ALIVE)
             c.pop("args", None)
-        out.append(_with_workspace(_quantities(c), workspace))
+        out.append(_with_workspace(_quantities(c), working_dir))
     if AGENT_CONTAINER not in names:
         agent = {"name": AGENT_CONTAINER, "image": options.agent_image, "command": list(KEEP_ALIVE),
                  "resources": AGENT_RESOURCES}
-        out.append(_with_workspace(agent, workspace))
+        if security:
+            agent["securityContext"] = security
+        out.append(_with_workspace(agent, working_dir))
     spec["containers"] = out
     volumes = list(spec.get("volumes") or [])
     if not any(isinstance(v, dict) and v.get("name") == WORKSPACE_VOLUME for v in volumes):
@@ -201,6 +215,33 @@ def build_pod(pod_yaml: str, options: PodOptions, suffix: str) -> BuildPod:
     return BuildPod(manifest, [str(c["name"]) for c in out], mapped)
 
 
+def agent_security(pod_context: object, containers: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The added `jnlp` container's securityContext: restricted-compatible, as the uid (and gid)
+    the template's containers run as, when every one of them runs as non-root (their own or the
+    pod's runAsUser/runAsNonRoot); one uid for all keeps the workspace writable by all, as the
+    files each container leaves there are its uid's. None (the agent image's user, root) when
+    any may run as root, as Kaniko does: a non-root agent could not change what root leaves in
+    the workspace, and such a pod needs PSS `baseline` anyway."""
+    pod = pod_context if isinstance(pod_context, dict) else {}
+    ids: list[tuple[object, object]] = []
+    for c in containers:
+        own = c.get("securityContext")
+        own = own if isinstance(own, dict) else {}
+        uid = own.get("runAsUser", pod.get("runAsUser"))
+        non_root = own.get("runAsNonRoot", pod.get("runAsNonRoot"))
+        if uid == 0 or (not isinstance(uid, int) and non_root is not True):
+            return None
+        ids.append((uid, own.get("runAsGroup", pod.get("runAsGroup"))))
+    if not ids:
+        return None
+    named = [(uid, gid) for uid, gid in ids if isinstance(uid, int)]
+    uid, gid = named[0] if named else (AGENT_UID, None)
+    security: dict[str, Any] = {"runAsNonRoot": True, "runAsUser": uid, **RESTRICTED}
+    if isinstance(gid, int):
+        security["runAsGroup"] = gid
+    return security
+
+
 def _mapping(value: object, where: str) -> dict[str, Any]:
     if value is None:
         return {}
@@ -221,12 +262,13 @@ def _quantities(c: dict[str, Any]) -> dict[str, Any]:
     return c
 
 
-def _with_workspace(c: dict[str, Any], workspace: str) -> dict[str, Any]:
-    """The container with the workspace volume at AGENT_HOME and the workspace as its working
-    directory (unless the template chose one), as Jenkins mounts it in every container."""
+def _with_workspace(c: dict[str, Any], working_dir: str) -> dict[str, Any]:
+    """The container with the workspace volume at AGENT_HOME and `working_dir` (the workspace,
+    or AGENT_HOME for non-root pods) as its working directory unless the template chose one, as
+    Jenkins mounts it in every container."""
     mounts = list(c.get("volumeMounts") or [])
     if not any(isinstance(m, dict) and m.get("mountPath") == AGENT_HOME for m in mounts):
         mounts.append({"name": WORKSPACE_VOLUME, "mountPath": AGENT_HOME})
     c["volumeMounts"] = mounts
-    c.setdefault("workingDir", workspace)
+    c.setdefault("workingDir", working_dir)
     return c
