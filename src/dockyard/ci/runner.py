@@ -29,6 +29,7 @@ from dockyard.ci.model import Call, Condition, EnvVar, Parameter, Pipeline, Post
 from dockyard.ci.params import forbidden_env_name
 from dockyard.ci.parsing import parse_pipeline_off_loop
 from dockyard.ci.podtemplate import CredentialLookup, parse_pod_template
+from dockyard.ci.post_conditions import HISTORY_CONDITIONS, POST_CONDITIONS, post_conditions
 from dockyard.ci.scm import branch_glob, local_owner, strip_credentials
 from dockyard.ci.steps import BuildAborted, BuildCredentials, Ctx, StepFailed, interpolate, step_for
 from dockyard.ci.steps.build_info import save_build_info
@@ -41,10 +42,19 @@ YAML_PIPELINES = (".dockyard.yml", ".dockyard.yaml")
 # Steps that read or write workspace files on Dockyard's side. With an executor whose workspace
 # lives elsewhere (Kubernetes: `pull_workspace`/`push_workspace`), Dockyard's copy is replaced by
 # the agent's before each of them, and the writing ones send it back after.
-WRITES_WORKSPACE = frozenset({"writeFile", "writeJSON", "writeYaml", "writeYAML", "deleteDir", "cleanWs",
-                              "unstash"})
-FILE_STEPS = WRITES_WORKSPACE | {"readFile", "fileExists", "readJSON", "readYaml", "readYAML",
-                                 "archiveArtifacts", "junit", "stash"}
+WRITES_WORKSPACE = frozenset(
+    {"writeFile", "writeJSON", "writeYaml", "writeYAML", "deleteDir", "cleanWs", "unstash"}
+)
+FILE_STEPS = WRITES_WORKSPACE | {
+    "readFile",
+    "fileExists",
+    "readJSON",
+    "readYaml",
+    "readYAML",
+    "archiveArtifacts",
+    "junit",
+    "stash",
+}
 # parallel branches of one build running steps at once (DOCKYARD_CI_MAX_PARALLEL)
 DEFAULT_MAX_PARALLEL = 16
 
@@ -83,6 +93,7 @@ class BuildRunner:
         on_commit: Callable[[str, str], None] | None = None,
         max_parallel: int = DEFAULT_MAX_PARALLEL,
         outgoing_hosts: str = "external",
+        previous_lookup: Callable[[], str | None] | None = None,
     ) -> None:
         self.job, self.build, self.paths = job, build, paths
         self.log, self.trace, self.executor = log, trace, executor
@@ -94,6 +105,9 @@ class BuildRunner:
         # which other hosts the server may call for a step (gitopsSetImage): the webhook allow-list
         self.outgoing_hosts = HostMatchList.parse(outgoing_hosts)
         self.on_commit = on_commit
+        # the previous completed build's result, for post { changed / fixed / regression }
+        self.previous_lookup = previous_lookup
+        self._previous: tuple[str | None] | None = None
         self.max_parallel = max(1, max_parallel)
         self.abort_reason: str | None = None
         self.failed = False
@@ -315,11 +329,18 @@ class BuildRunner:
                         " containers in the pipeline's agent"
                     )
             own = urlsplit(self.base_url).netloc
-            spec = AgentSpec(self.paths.workspace, self.paths.root, containers, [own] if own else [],
-                             pod_yaml=pod_yaml, job=self.job.name, number=self.build.number,
-                             build_url=f"{self.base_url}/job/{self.job.name}/{self.build.number}/",
-                             timeout_seconds=pipeline.options.timeout_seconds,
-                             cloud_credentials=self.store)
+            spec = AgentSpec(
+                self.paths.workspace,
+                self.paths.root,
+                containers,
+                [own] if own else [],
+                pod_yaml=pod_yaml,
+                job=self.job.name,
+                number=self.build.number,
+                build_url=f"{self.base_url}/job/{self.job.name}/{self.build.number}/",
+                timeout_seconds=pipeline.options.timeout_seconds,
+                cloud_credentials=self.store,
+            )
             self._setup = asyncio.ensure_future(self.executor.setup(spec, self.log))
             try:
                 await self._setup
@@ -436,9 +457,10 @@ class BuildRunner:
             return
         saved_abort = self.abort_reason
         self.aborted_before_post |= saved_abort is not None  # currentBuild in post still says so
-        for name in ("always", "aborted", "failure", "success", "unstable", "unsuccessful", "cleanup"):
+        previous = await self.previous_result() if HISTORY_CONDITIONS & set(post.blocks) else None
+        for name in POST_CONDITIONS:
             # each condition against the result as it is now (an earlier post block may have failed)
-            if name in post.blocks and name in _post_conditions(self._post_result(stage_result)):
+            if name in post.blocks and name in post_conditions(self._post_result(stage_result), previous):
                 self.log.line(f"Post stage ({where}: {name})")
                 with self.trace.span("post", f"{where} {name}"):
                     # post blocks run even after an abort, so let their steps start
@@ -450,6 +472,13 @@ class BuildRunner:
                         self.failed = True
                     finally:
                         self.abort_reason = saved_abort
+
+    async def previous_result(self) -> str | None:
+        """The job's previous completed build's result (read once, when a post block needs it)."""
+        if self._previous is None:
+            lookup = self.previous_lookup
+            self._previous = (await asyncio.to_thread(lookup),) if lookup else (None,)
+        return self._previous[0]
 
     def _post_result(self, stage_result: str | None) -> str:
         """The result post conditions are judged by: the stage's, or the build's as it is now."""
@@ -473,16 +502,6 @@ class BuildRunner:
         if step.name in WRITES_WORKSPACE:
             await self.executor.push_workspace()  # type: ignore[attr-defined]
         return result
-
-
-def _post_conditions(result: str) -> set[str]:
-    """The post blocks that run for a build (or stage) with this result, as in Jenkins."""
-    return {"always", "cleanup"} | {
-        ABORTED: {"aborted", "unsuccessful"},
-        FAILURE: {"failure", "unsuccessful"},
-        UNSTABLE: {"unstable", "unsuccessful"},
-        SUCCESS: {"success"},
-    }[result]
 
 
 def _refuse_forbidden(names: Iterable[str]) -> None:

@@ -153,6 +153,7 @@ class Scheduler:
             on_commit=lambda c, br: self.store.set_commit(build.id, c, br),
             max_parallel=self.max_parallel,
             outgoing_hosts=self.outgoing_hosts,
+            previous_lookup=lambda: self.store.previous_result(build.job_id, build.number),
         )
         self.running[build.id] = runner
         self.events.publish(

@@ -323,8 +323,10 @@ class CIStore:
             # one statement takes the number and moves the counter: concurrent triggers on
             # PostgreSQL queue on the job's row lock instead of reading the same number
             number = conn.execute(
-                text("UPDATE ci_jobs SET next_number = next_number + 1 WHERE id = :i"
-                     " RETURNING next_number - 1"), {"i": job.id}
+                text(
+                    "UPDATE ci_jobs SET next_number = next_number + 1 WHERE id = :i RETURNING next_number - 1"
+                ),
+                {"i": job.id},
             ).scalar()
             if number is None:
                 raise JobNotFound(f"no job named {job.name!r}")
@@ -421,6 +423,18 @@ class CIStore:
                 ),
                 {"d": DONE, "r": result, "why": reason, "t": time.time(), "i": build_id},
             )
+
+    def previous_result(self, job_id: int, number: int) -> str | None:
+        """The result of the job's last completed build before `number` (post { changed })."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT result FROM ci_builds WHERE job_id = :j AND number < :n AND state = :d"
+                    " AND result IS NOT NULL ORDER BY number DESC LIMIT 1"
+                ),
+                {"j": job_id, "n": number, "d": DONE},
+            ).first()
+        return str(row[0]) if row else None
 
     def request_cancel(self, build_id: int) -> None:
         with self.db.transaction() as conn:
