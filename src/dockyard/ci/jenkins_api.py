@@ -23,6 +23,7 @@ from dockyard.ci.access import JobForbidden
 from dockyard.ci.buildlog import read_from
 from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import CRUMB_FIELD, SESSION_COOKIE, HTTPError
+from dockyard.ci.input_api import pending_inputs, pending_json, settle_input
 from dockyard.ci.jobxml import JobConfigError, restore_job_secrets
 from dockyard.ci.steps.build_info import apply_build_info
 from dockyard.ci.steps.junit import load_report, test_result_action
@@ -111,6 +112,10 @@ def jenkins_routes(ci: CIOperations) -> list[BaseRoute]:
         Route(build + "/wfapi/describe", ep(api.wfapi_describe), methods=["GET"]),
         Route(build + "/artifact/{path:path}", ep(api.artifact), methods=["GET"]),
         Route(build + "/testReport/api/json", ep(api.test_report), methods=["GET"]),
+        Route(build + "/wfapi/pendingInputActions", ep(api.pending_input_actions), methods=["GET"]),
+        Route(build + "/input/{input_id}/proceedEmpty", ep(api.input_proceed, post=True), methods=["POST"]),
+        Route(build + "/input/{input_id}/submit", ep(api.input_submit, post=True), methods=["POST"]),
+        Route(build + "/input/{input_id}/abort", ep(api.input_abort, post=True), methods=["POST"]),
     ]
 
 
@@ -540,6 +545,30 @@ class JenkinsAPI:
         if b.state != DONE:
             await self.ci.scheduler.cancel(b, f"Aborted by {principal.username}")
         return RedirectResponse(f"{self.job_url(b.job_name)}{b.number}/api/json", status_code=302)
+
+    # -- input steps (dockyard.ci.input_api) -----------------------------------------
+    async def pending_input_actions(self, request: Request, principal: Principal) -> Response:
+        b = await self._build(request, principal)
+        url = f"{self.job_url(b.job_name)}{b.number}/"
+        return JSONResponse([pending_json(p, url) for p in pending_inputs(self.ci, b)])
+
+    async def input_proceed(self, request: Request, principal: Principal) -> Response:
+        b = await self._build(request, principal)
+        await settle_input(self.ci, principal, b, request.path_params["input_id"], proceed=True)
+        return PlainTextResponse("")
+
+    async def input_abort(self, request: Request, principal: Principal) -> Response:
+        b = await self._build(request, principal)
+        await settle_input(self.ci, principal, b, request.path_params["input_id"], proceed=False)
+        return PlainTextResponse("")
+
+    async def input_submit(self, request: Request, principal: Principal) -> Response:
+        """The input page's form: `proceed=<ok>` (with `json=`) proceeds, `abort=...` aborts."""
+        b = await self._build(request, principal)
+        form = await self._form(request)
+        proceed = "abort" not in form
+        await settle_input(self.ci, principal, b, request.path_params["input_id"], proceed=proceed)
+        return RedirectResponse(f"{self.job_url(b.job_name)}{b.number}/", status_code=302)
 
     async def artifact(self, request: Request, principal: Principal) -> Response:
         b = await self._build(request, principal)

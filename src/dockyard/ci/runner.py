@@ -25,6 +25,7 @@ from dockyard.ci.executor.interface import AgentSpec, Executor, ExecutorError, S
 from dockyard.ci.executor.kubernetes_pod import EXECUTOR_ANNOTATION, template_annotation
 from dockyard.ci.groovy.interpreter import evaluate, start_session
 from dockyard.ci.groovy.values import to_string, truth
+from dockyard.ci.input_state import InputAnswer, PendingInput
 from dockyard.ci.model import Call, Condition, EnvVar, Parameter, Pipeline, Post, Stage, Step
 from dockyard.ci.params import forbidden_env_name
 from dockyard.ci.parsing import parse_pipeline_off_loop
@@ -108,6 +109,8 @@ class BuildRunner:
         # the previous completed build's result, for post { changed / fixed / regression }
         self.previous_lookup = previous_lookup
         self._previous: tuple[str | None] | None = None
+        self.job_name, self.build_number = job.name, build.number
+        self.pending_inputs: dict[str, PendingInput] = {}
         self.max_parallel = max(1, max_parallel)
         self.abort_reason: str | None = None
         self.failed = False
@@ -131,6 +134,8 @@ class BuildRunner:
         if self.abort_reason is None:
             self.abort_reason = reason
             self.log.line(f"[dockyard] {reason}")
+        for pending in list(self.pending_inputs.values()):  # an `input` waiting ends now
+            pending.settle(InputAnswer(proceed=False, by=""))
         if self._setup is not None:  # waiting for a pod (or a slot of the cap) ends now
             self._setup.cancel()
         for h in list(self._handles):

@@ -56,6 +56,7 @@ _STRING_ARGS = {
     "writeYaml": ("file",), "writeYAML": ("file",), "warnError": ("message",),
     "catchError": ("message", "buildResult", "stageResult"), "junit": ("testResults",),
     "stash": ("name", "includes", "excludes"), "unstash": ("name",), "ansiColor": ("colorMapName",),
+    "input": ("message", "ok", "submitter", "id"),
     "gitopsSetImage": ("repo", "path", "credentialsId", "branch", "message", "sourceCommit"),
 }  # fmt: skip
 

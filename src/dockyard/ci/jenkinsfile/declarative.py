@@ -613,6 +613,7 @@ _CHECKS: dict[str, Callable[[_Builder, Node, dict[str, Any]], None]] = {
     "ansiColor": _check_ansi_color,
     "stash": _check_strings("name", "includes", "excludes"),
     "unstash": _check_strings("name"),
+    "input": _check_strings("message", "ok", "submitter", "id"),
 }
 
 

@@ -23,6 +23,7 @@ from dockyard.ci.steps.dir import DirStep
 from dockyard.ci.steps.echo import EchoStep
 from dockyard.ci.steps.error import ErrorStep
 from dockyard.ci.steps.gitops_set_image import GitopsSetImageStep
+from dockyard.ci.steps.input import InputStep
 from dockyard.ci.steps.interface import BuildAborted, Ctx, Step, StepFailed, StepHost
 from dockyard.ci.steps.junit import JunitStep
 from dockyard.ci.steps.read_file import FileExistsStep, ReadFileStep
@@ -54,6 +55,7 @@ STEPS: dict[str, type[Step]] = {
         EchoStep,
         ErrorStep,
         FileExistsStep,
+        InputStep,
         GitopsSetImageStep,
         JunitStep,
         ReadFileStep,

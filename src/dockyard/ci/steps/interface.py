@@ -16,6 +16,7 @@ from dockyard.ci.model import Step as Call
 if TYPE_CHECKING:
     from dockyard.ci.buildlog import BuildPaths, ConsoleLog, Trace
     from dockyard.ci.executor.interface import Executor, StepHandle
+    from dockyard.ci.input_state import PendingInput
     from dockyard.ci.steps.credentials import BuildCredentials
     from dockyard.http import HostMatchList
 
@@ -42,8 +43,16 @@ class StepHost(Protocol):
     base_url: str  # this Dockyard's own address
     outgoing_hosts: HostMatchList  # where the server may connect for a step (webhook allow-list)
 
+    job_name: str
+    build_number: int
+    pending_inputs: dict[str, PendingInput]  # `input` steps waiting, by id (the API settles them)
+
     @property
     def aborted(self) -> bool: ...
+
+    async def abort(self, reason: str) -> None:
+        """Ends the build ABORTED with `reason` (an `input` rejected or timed out)."""
+        ...
 
     def mark_result(self, result: str, stage: str = "", stage_result: str | None = None) -> None:
         """The build's result becomes (never better than) `result`, and `stage`'s too (or

@@ -1,0 +1,164 @@
+"""The `input` step against a real `dockyard up`: python-jenkins triggers the build, the pending
+input shows at `/job/N/B/wfapi/pendingInputActions`, and python-jenkins' own authenticated session
+(with its crumb) proceeds or aborts it over HTTP (python-jenkins has no input helper). A writer
+who is not a listed submitter gets 403 (curl with password, crumb and cookie jar); a stranger 404.
+Also: a surrounding timeout, stopping the build while it waits, wrong ids and huge bodies."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import jenkins as python_jenkins
+import pytest
+import requests
+
+from tests.ci.conftest import inline_job_xml, job_xml
+from tests.ci.test_trigger_access import curl_post
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer
+from tests.git.conftest import Git, client, create_repo, create_user, repo_url, unique
+
+pytestmark = pytest.mark.slow
+
+GATED = """pipeline {
+  agent any
+  stages {
+    stage('Build') { steps { echo 'built' } }
+    stage('Deploy') {
+      steps {
+        input message: 'Deploy?', ok: 'Yes', submitter: 'SUBMITTER', id: 'Deploy'
+        echo 'deploying now'
+      }
+    }
+  }
+  post { aborted { echo 'post aborted ran' } }
+}
+"""
+
+
+def _open(j: python_jenkins.Jenkins, method: str, path: str, **kw: Any) -> requests.Response:
+    """A request through python-jenkins' session: its auth and (for POSTs) its crumb."""
+    req = requests.Request(method, j.server.rstrip("/") + path, **kw)
+    j.maybe_add_crumb(req)
+    return j._session.send(j._session.prepare_request(req), timeout=30)
+
+
+def _wait(predicate: Any, what: str, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+    return value
+
+
+def _start(j: python_jenkins.Jenkins, name: str) -> int:
+    queue_id = j.build_job(name)
+    return int(_wait(lambda: j.get_queue_item(queue_id).get("executable"), "never started")["number"])
+
+
+def _pending(j: python_jenkins.Jenkins, name: str, number: int) -> list[dict[str, Any]]:
+    def ask() -> list[dict[str, Any]]:
+        r = _open(j, "GET", f"/job/{name}/{number}/wfapi/pendingInputActions")
+        assert r.status_code == 200, r.text
+        return list(r.json())
+
+    return list(_wait(ask, f"#{number} never asked for input"))
+
+
+def _finished(j: python_jenkins.Jenkins, name: str, number: int) -> dict[str, Any]:
+    return dict(_wait(lambda: (i := j.get_build_info(name, number))["result"] and i, f"#{number} runs on"))
+
+
+def test_input_proceed_abort_and_submitter(server: DockyardServer, tmp_path: Path) -> None:
+    alice, bob, stranger = (create_user(server, p) for p in ("alice", "bob", "other"))
+    repo = create_repo(server, alice, private=True)
+    full = repo["full_name"]
+    with client(server, alice) as c:  # bob may run the job, but is not a submitter
+        r = c.put(f"/api/v1/repos/{full}/collaborators/{bob.username}", json={"permission": "write"})
+        assert r.status_code == 204, r.text
+    (home := tmp_path / "home").mkdir()
+    git, work = Git(home), tmp_path / "work"
+    git.run("clone", "-q", repo_url(server, full, alice.username, alice.password), str(work))
+    (work / "Jenkinsfile").write_text(GATED.replace("SUBMITTER", f"{alice.username},admins"))
+    git.run("add", "Jenkinsfile", cwd=work)
+    git.run("commit", "-q", "-m", "gated deploy", cwd=work)
+    git.run("push", "-q", "origin", "main", cwd=work)
+    name = unique("gated")
+    admin = python_jenkins.Jenkins(server.url, username=ADMIN_USER, password=ADMIN_PASSWORD)
+    admin.create_job(name, job_xml(repo_url(server, full, alice.username, alice.password)))
+    as_alice = python_jenkins.Jenkins(server.url, username=alice.username, password=alice.password)
+
+    # 1: alice proceeds; bob (a writer, not a submitter) is refused; a stranger sees nothing
+    n = _start(as_alice, name)
+    [pending] = _pending(as_alice, name, n)
+    assert pending["id"] == "Deploy" and pending["message"] == "Deploy?" and pending["proceedText"] == "Yes"
+    assert pending["proceedUrl"] == f"/job/{name}/{n}/input/Deploy/proceedEmpty"
+    console = as_alice.get_build_console_output(name, n)
+    assert "Input requested\nDeploy?\nYes or Abort" in console and "deploying now" not in console
+    for action in ("proceedEmpty", "abort", "submit"):
+        url = f"{server.url}/job/{name}/{n}/input/Deploy/{action}"
+        status, body = curl_post(bob, url, tmp_path / "bob")
+        assert status == 403 and f"{bob.username} may not answer input 'Deploy'" in body, (action, body)
+        status, body = curl_post(stranger, url, tmp_path / "s")
+        assert status == 404, (action, body)
+    assert _open(as_alice, "POST", f"/job/{name}/{n}/input/Nope/proceedEmpty").status_code == 404
+    huge = _open(as_alice, "POST", f"/job/{name}/{n}/input/Deploy/submit",
+                 data={"json": "x" * (8 << 20)})
+    assert huge.status_code in (400, 413), huge.status_code
+    assert _open(as_alice, "POST", f"/job/{name}/{n}/input/Deploy/proceedEmpty").status_code == 200
+    info = _finished(as_alice, name, n)
+    console = as_alice.get_build_console_output(name, n)
+    assert info["result"] == "SUCCESS", console
+    assert f"Approved by {alice.username}" in console and "deploying now" in console
+    assert _open(as_alice, "POST", f"/job/{name}/{n}/input/Deploy/proceedEmpty").status_code == 404
+
+    # 2: abort -> ABORTED, post { aborted } runs, the later step does not
+    n = _start(as_alice, name)
+    _pending(as_alice, name, n)
+    assert _open(as_alice, "POST", f"/job/{name}/{n}/input/Deploy/abort").status_code == 200
+    info = _finished(as_alice, name, n)
+    console = as_alice.get_build_console_output(name, n)
+    assert info["result"] == "ABORTED", console
+    assert f"Rejected by {alice.username}" in console and "post aborted ran" in console
+    assert "deploying now" not in console
+
+    # 3: the input page's form (submit with proceed=) from the admin, who may answer any input
+    n = _start(admin, name)
+    _pending(admin, name, n)
+    r = _open(admin, "POST", f"/job/{name}/{n}/input/Deploy/submit", data={"proceed": "Yes", "json": "{}"})
+    assert r.status_code == 200, r.text  # requests followed the 302 to the build page
+    assert _finished(admin, name, n)["result"] == "SUCCESS"
+
+    # 4: stopping the build while it waits ends it ABORTED (no hang)
+    n = _start(as_alice, name)
+    _pending(as_alice, name, n)
+    as_alice.stop_build(name, n)
+    assert _finished(as_alice, name, n)["result"] == "ABORTED"
+    assert _open(as_alice, "GET", f"/job/{name}/{n}/wfapi/pendingInputActions").json() == []
+
+
+TIMED = """pipeline {
+  agent any
+  stages {
+    stage('Gate') {
+      steps {
+        timeout(time: 1, unit: 'SECONDS') { input message: 'Release?' }
+        echo 'released'
+      }
+    }
+  }
+}
+"""
+
+
+def test_input_inside_timeout_aborts_the_build(server: DockyardServer) -> None:
+    admin = python_jenkins.Jenkins(server.url, username=ADMIN_USER, password=ADMIN_PASSWORD)
+    name = unique("timed")
+    admin.create_job(name, inline_job_xml(TIMED))
+    n = _start(admin, name)
+    info = _finished(admin, name, n)
+    console = admin.get_build_console_output(name, n)
+    assert info["result"] == "ABORTED", console
+    assert "Input requested\nRelease?\nProceed or Abort" in console
+    assert "Timeout has been exceeded" in console and "released" not in console
