@@ -6,6 +6,7 @@ Also: a surrounding timeout, stopping the build while it waits, wrong ids and hu
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,14 @@ GATED = """pipeline {
 """
 
 
-def _open(j: python_jenkins.Jenkins, method: str, path: str, **kw: Any) -> requests.Response:
+def _open(
+    j: python_jenkins.Jenkins, method: str, path: str, allow_redirects: bool = True, **kw: Any
+) -> requests.Response:
     """A request through python-jenkins' session: its auth and (for POSTs) its crumb."""
     req = requests.Request(method, j.server.rstrip("/") + path, **kw)
     j.maybe_add_crumb(req)
-    return j._session.send(j._session.prepare_request(req), timeout=30)
+    prepared = j._session.prepare_request(req)
+    return j._session.send(prepared, timeout=30, allow_redirects=allow_redirects)
 
 
 def _wait(predicate: Any, what: str, timeout: float = 60) -> Any:
@@ -61,6 +65,8 @@ def _pending(j: python_jenkins.Jenkins, name: str, number: int) -> list[dict[str
     def ask() -> list[dict[str, Any]]:
         r = _open(j, "GET", f"/job/{name}/{number}/wfapi/pendingInputActions")
         assert r.status_code == 200, r.text
+        if not r.json():  # a build that ended instead of asking: its console says why
+            assert not j.get_build_info(name, number)["result"], j.get_build_console_output(name, number)
         return list(r.json())
 
     return list(_wait(ask, f"#{number} never asked for input"))
@@ -162,3 +168,72 @@ def test_input_inside_timeout_aborts_the_build(server: DockyardServer) -> None:
     assert info["result"] == "ABORTED", console
     assert "Input requested\nRelease?\nProceed or Abort" in console
     assert "Timeout has been exceeded" in console and "released" not in console
+
+
+ASK = """pipeline {
+  agent any
+  stages {
+    stage('Ask') {
+      steps {
+        script {
+          def answer = input(message: 'Release which?', id: 'Release', parameters: [
+            string(name: 'VERSION', defaultValue: '1.0', description: 'the version'),
+            booleanParam(name: 'DRY', defaultValue: true),
+            choice(name: 'TARGET', choices: ['staging', 'prod'])
+          ])
+          echo "version=${answer.VERSION} dry=${answer.DRY} target=${answer.TARGET}"
+          def tag = input(message: 'Tag?', id: 'Tag',
+                          parameters: [string(name: 'TAG', defaultValue: 'latest')])
+          echo "tag=${tag}"
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def test_input_parameters_reach_the_script(server: DockyardServer) -> None:
+    """Jenkins' input form (submit with json=) and the native API pass values to `def x = input(...)`:
+    a map for several parameters, the value itself for one; values that do not fit are 400."""
+    admin = python_jenkins.Jenkins(server.url, username=ADMIN_USER, password=ADMIN_PASSWORD)
+    name = unique("ask")
+    admin.create_job(name, inline_job_xml(ASK))
+    n = _start(admin, name)
+    [pending] = _pending(admin, name, n)
+    inputs = pending["inputs"]
+    defaults = [(i["type"], i["name"], i["definition"]["defaultParameterValue"]["value"]) for i in inputs]
+    assert defaults == [
+        ("StringParameterDefinition", "VERSION", "1.0"),
+        ("BooleanParameterDefinition", "DRY", True),
+        ("ChoiceParameterDefinition", "TARGET", "staging"),
+    ]
+    submit = f"/job/{name}/{n}/input/Release/submit"
+
+    def form(*params: tuple[str, Any]) -> dict[str, str]:
+        values = [{"name": k, "value": v} for k, v in params]
+        return {"proceed": "Release", "json": json.dumps({"parameter": values})}
+
+    for bad, why in (
+        (form(("TARGET", "moon")), "is one of staging, prod"),
+        (form(("NOPE", "x")), "has no parameter 'NOPE'"),
+        (form(("DRY", "maybe")), "is a boolean"),
+        ({"json": "{not json"}, "json parameter is not valid"),
+    ):
+        r = _open(admin, "POST", submit, data=bad, allow_redirects=False)
+        assert r.status_code == 400 and why in r.text, (bad, r.status_code, r.text)
+    r = _open(admin, "POST", submit, data=form(("VERSION", "2.1"), ("DRY", False), ("TARGET", "prod")),
+              allow_redirects=False)
+    assert r.status_code == 302, r.text
+    # the second input, through the native API
+    native = f"/api/ci/jobs/{name}/builds/{n}/input"
+    [tag] = _wait(lambda: _open(admin, "GET", native).json(), "never asked for the tag")
+    assert tag["id"] == "Tag"
+    assert _open(admin, "POST", f"{native}/Tag/launch", json={}).status_code == 404
+    assert _open(admin, "POST", f"{native}/Tag/proceed", json={"parameters": []}).status_code == 400
+    proceeded = _open(admin, "POST", f"{native}/Tag/proceed", json={"parameters": {"TAG": "v2"}})
+    assert proceeded.status_code == 202, proceeded.text
+    info = _finished(admin, name, n)
+    console = admin.get_build_console_output(name, n)
+    assert info["result"] == "SUCCESS", console
+    assert "version=2.1 dry=false target=prod" in console and "tag=v2" in console

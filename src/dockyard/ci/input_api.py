@@ -13,7 +13,7 @@ from typing import Any
 from dockyard.auth import Principal
 from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import HTTPError
-from dockyard.ci.input_state import InputAnswer, PendingInput, may_submit
+from dockyard.ci.input_state import PARAM_TYPES, InputAnswer, InputValueError, PendingInput, may_submit
 from dockyard.ci.store import Build
 
 __all__ = ["pending_inputs", "pending_json", "settle_input"]
@@ -32,7 +32,18 @@ def pending_json(p: PendingInput, build_url: str) -> dict[str, Any]:
         "id": p.id,
         "proceedText": p.ok,
         "message": p.message,
-        "inputs": [],
+        "inputs": [
+            {
+                "type": PARAM_TYPES[q.kind],
+                "name": q.name,
+                "description": q.description,
+                "definition": {
+                    "defaultParameterValue": {"name": q.name, "value": q.default},
+                    **({"choices": list(q.choices)} if q.choices else {}),
+                },
+            }
+            for q in p.params
+        ],
         "submitter": ",".join(sorted(p.submitters)) or None,
         "proceedUrl": f"/{path}input/{p.id}/proceedEmpty",
         "abortUrl": f"/{path}input/{p.id}/abort",
@@ -41,9 +52,15 @@ def pending_json(p: PendingInput, build_url: str) -> dict[str, Any]:
 
 
 async def settle_input(
-    ci: CIOperations, principal: Principal, build: Build, input_id: str, proceed: bool
+    ci: CIOperations,
+    principal: Principal,
+    build: Build,
+    input_id: str,
+    proceed: bool,
+    submitted: dict[str, Any] | None = None,
 ) -> None:
-    """Proceeds or aborts the build's input `input_id` as `principal`; HTTPError 403/404/409."""
+    """Proceeds or aborts the build's input `input_id` as `principal`, with `submitted`
+    parameter values (defaults for the others); HTTPError 400/403/404/409."""
     await asyncio.to_thread(ci.runnable_job, principal, build.job_name)
     pending = {p.id: p for p in pending_inputs(ci, build)}.get(input_id)
     if pending is None:
@@ -56,5 +73,9 @@ async def settle_input(
             f"{principal.username} may not answer input {input_id!r}: only"
             f" {', '.join(sorted(pending.submitters))} (or an administrator) may",
         )
-    if not pending.settle(InputAnswer(proceed=proceed, by=principal.username)):
+    try:
+        values = pending.values(submitted or {}) if proceed else {}
+    except InputValueError as e:
+        raise HTTPError(400, str(e)) from None
+    if not pending.settle(InputAnswer(proceed, principal.username, values)):
         raise HTTPError(409, f"input {input_id!r} was answered already")

@@ -349,15 +349,7 @@ class JenkinsAPI:
         params: dict[str, Any] = {}
         form = await self._form(request)
         if "json" in form:  # the HTML form's json={"parameter": [{"name":..,"value":..}]}
-            try:
-                raw = parse_json(form["json"]).get("parameter", [])
-                params = {p["name"]: p.get("value") for p in (raw if isinstance(raw, list) else [raw])}
-                if not all(isinstance(name, str) for name in params):
-                    raise TypeError("parameter names are strings")
-            except (BadRequest, ValueError, AttributeError, KeyError, TypeError):
-                raise HTTPError(
-                    400, 'json parameter is not valid: expected {"parameter": [{name, value}]}'
-                ) from None
+            params = _json_parameters(form["json"])
         return await self._trigger(request, principal, params)
 
     async def build_with_parameters(self, request: Request, principal: Principal) -> Response:
@@ -567,7 +559,8 @@ class JenkinsAPI:
         b = await self._build(request, principal)
         form = await self._form(request)
         proceed = "abort" not in form
-        await settle_input(self.ci, principal, b, request.path_params["input_id"], proceed=proceed)
+        submitted = _json_parameters(form["json"]) if "json" in form else {}
+        await settle_input(self.ci, principal, b, request.path_params["input_id"], proceed, submitted)
         return RedirectResponse(f"{self.job_url(b.job_name)}{b.number}/", status_code=302)
 
     async def artifact(self, request: Request, principal: Principal) -> Response:
@@ -613,6 +606,18 @@ _PARAM_CLASSES = {
     "choice": "ChoiceParameterDefinition",
     "password": "PasswordParameterDefinition",
 }
+
+
+def _json_parameters(text: str) -> dict[str, Any]:
+    """Jenkins' form field json={"parameter": [{"name": .., "value": ..}]} (build and input forms)."""
+    try:
+        raw = parse_json(text).get("parameter", [])
+        params = {p["name"]: p.get("value") for p in (raw if isinstance(raw, list) else [raw])}
+        if not all(isinstance(name, str) for name in params):
+            raise TypeError("parameter names are strings")
+    except (BadRequest, ValueError, AttributeError, KeyError, TypeError):
+        raise HTTPError(400, 'json parameter is not valid: expected {"parameter": [{name, value}]}') from None
+    return params
 
 
 def _param_value(name: str, value: Any, password: bool) -> dict[str, Any]:

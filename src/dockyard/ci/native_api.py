@@ -2,7 +2,9 @@
 
 Writes: `POST /api/ci/jobs/NAME/builds` (JSON `{"params": {...}}`, optional) queues a build and
 answers 201 with its summary; `POST /api/ci/jobs/NAME/builds/N/abort` stops a queued or running
-build (202). Both need write access to the job's repository (`JobAccess.check_run`, git push's
+build (202); `GET .../builds/N/input` lists the inputs it waits for and `POST .../input/ID/proceed`
+(`{"parameters": {...}}`, optional) or `.../input/ID/abort` answers one (a listed submitter or an
+administrator). All need write access to the job's repository (`JobAccess.check_run`, git push's
 rule): a reader gets 403, a hidden job stays 404. A session-cookie caller sends a crumb as on
 Jenkins' API; JSON bodies must be `application/json`.
 """
@@ -22,6 +24,7 @@ from dockyard.ci.access import JobForbidden
 from dockyard.ci.buildlog import load_trace
 from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import HTTPError
+from dockyard.ci.input_api import pending_inputs, pending_json, settle_input
 from dockyard.ci.store import DONE, Build, JobError, JobNotFound
 from dockyard.http import BadRequest, json_object
 
@@ -125,6 +128,25 @@ def native_routes(ci: CIOperations) -> list[BaseRoute]:
         return JSONResponse(build_summary(await asyncio.to_thread(ci.store.build, b.job_name, b.number)),
                             status_code=202)
 
+    async def inputs(request: Request, principal: Principal) -> Response:
+        b = await visible_build(request, principal)
+        url = f"{ci.base_url()}/job/{b.job_name}/{b.number}/"
+        return JSONResponse([pending_json(p, url) for p in pending_inputs(ci, b)])
+
+    async def answer_input(request: Request, principal: Principal) -> Response:
+        """POST .../input/ID/proceed ({"parameters": {...}}, optional) or .../input/ID/abort."""
+        action = request.path_params["action"]
+        if action not in ("proceed", "abort"):
+            raise HTTPError(404, f"no input action {action!r}: use proceed or abort")
+        b = await visible_build(request, principal)
+        proceed = action == "proceed"
+        body = await json_object(request, optional=True)
+        submitted = body.get("parameters", {})
+        if not isinstance(submitted, dict) or set(body) - {"parameters"}:
+            raise BadRequest('the body is {"parameters": {"NAME": value, ...}} (optional)')
+        await settle_input(ci, principal, b, request.path_params["input_id"], proceed, submitted)
+        return JSONResponse(build_summary(b), status_code=202)
+
     async def queue(request: Request, principal: Principal) -> Response:
         return JSONResponse([build_summary(b) for b in await asyncio.to_thread(ci.visible_queue, principal)])
 
@@ -135,6 +157,10 @@ def native_routes(ci: CIOperations) -> list[BaseRoute]:
         Route(base, guard(builds), methods=["GET"]),
         Route(base, guard(trigger, post=True), methods=["POST"]),
         Route(base + "/{n:int}/abort", guard(abort, post=True), methods=["POST"]),
+        Route(base + "/{n:int}/input", guard(inputs), methods=["GET"]),
+        Route(
+            base + "/{n:int}/input/{input_id}/{action:str}", guard(answer_input, post=True), methods=["POST"]
+        ),
         Route(base + "/{n:int}", guard(build), methods=["GET"]),
         Route(base + "/{n:int}/trace", guard(trace), methods=["GET"]),
         Route(base + "/{n:int}/stages", guard(stages), methods=["GET"]),

@@ -28,7 +28,7 @@ from dockyard.ci.groovy.values import (
 # functions callable by name besides steps
 FUNCTIONS = frozenset(
     {"credentials", "println", "isUnix", "parallel", "usernamePassword", "string", "file",
-     "usernameColonPassword"}  # fmt: skip
+     "usernameColonPassword", "booleanParam", "choice", "text"}  # fmt: skip
 )
 
 

@@ -684,6 +684,12 @@ class Exec:
         if name in ("usernamePassword", "string", "file", "usernameColonPassword"):
             named = {k: await self.expr(v, scope) for k, v in n.args.named}
             return Call(name, (), {k: to_string(v) for k, v in named.items()}, n.pos)
+        if name in ("booleanParam", "choice", "text"):  # input parameters: lists, booleans kept
+            named = {k: await self.expr(v, scope) for k, v in n.args.named}
+            keep = (bool, list)
+            return Call(
+                name, (), {k: v if isinstance(v, keep) else to_string(v) for k, v in named.items()}, n.pos
+            )
         if name == "isUnix":
             return True
         if name == "parallel":

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from dockyard.ci.input_state import PendingInput, default_input_id
+from dockyard.ci.input_state import PARAM_TYPES, InputParam, PendingInput, default_input_id
+from dockyard.ci.model import Call
 from dockyard.ci.steps.interface import BuildAborted, Ctx, Step, StepFailed, StepHost
 from dockyard.ci.steps.values import interpolate
 
@@ -29,7 +30,7 @@ class InputStep(Step):
             raise StepFailed(
                 f"input id {input_id!r} is already waiting in this build: give each input its own id"
             )
-        pending = PendingInput(input_id, message, ok, names)
+        pending = PendingInput(input_id, message, ok, names, _params(self.args.get("parameters")))
         url = f"{host.base_url}/job/{host.job_name}/{host.build_number}/input/{input_id}"
         host.log.line(f"[Pipeline] input\nInput requested\n{message}\n{ok} or Abort")
         host.log.line(f"(POST {url}/proceedEmpty to proceed, {url}/abort to abort)")
@@ -48,4 +49,31 @@ class InputStep(Step):
             await host.abort(f"Input {input_id!r} aborted by {answer.by}")
             raise BuildAborted()
         host.log.line(f"Approved by {answer.by}")
-        return None
+        return pending.result(answer.values)
+
+
+def _params(raw: Any) -> tuple[InputParam, ...]:
+    """`parameters: [string(name:, defaultValue:), booleanParam(...), choice(name:, choices:)]`."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(c, Call) for c in raw):
+        raise StepFailed("input parameters: a list such as [string(name: 'V', defaultValue: '1')]")
+    out: list[InputParam] = []
+    for c in raw:
+        kw = c.kwargs
+        name = kw.get("name")
+        if c.name not in PARAM_TYPES or not isinstance(name, str) or not name:
+            raise StepFailed(f"input parameters: {', '.join(PARAM_TYPES)} with a name (not {c.name})")
+        choices: tuple[str, ...] = ()
+        if c.name == "choice":
+            given = kw.get("choices")
+            items = given.split("\n") if isinstance(given, str) else given
+            if not isinstance(items, list | tuple) or not items:
+                raise StepFailed(f"input choice {name!r} needs choices: ['a', 'b']")
+            choices = tuple(str(x) for x in items if str(x))
+        if c.name == "booleanParam":
+            default: str | bool = kw.get("defaultValue") in (True, "true")
+        else:
+            default = choices[0] if choices else str(kw.get("defaultValue") or "")
+        out.append(InputParam(c.name, name, default, str(kw.get("description") or ""), choices))
+    return tuple(out)
