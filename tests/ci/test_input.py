@@ -7,6 +7,7 @@ Also: a surrounding timeout, stopping the build while it waits, wrong ids and hu
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -237,3 +238,23 @@ def test_input_parameters_reach_the_script(server: DockyardServer) -> None:
     console = admin.get_build_console_output(name, n)
     assert info["result"] == "SUCCESS", console
     assert "version=2.1 dry=false target=prod" in console and "tag=v2" in console
+
+
+def test_server_stop_while_waiting_aborts_the_build(fresh_server: DockyardServer) -> None:
+    """Stopping Dockyard (SIGTERM) while a build waits for input ends the wait and the build
+    ABORTED with the reason; the process exits, and after a restart the API says so."""
+    from tests.conftest import start_server
+
+    admin = python_jenkins.Jenkins(fresh_server.url, username=ADMIN_USER, password=ADMIN_PASSWORD)
+    name = unique("restart")
+    admin.create_job(name, inline_job_xml(TIMED.replace("timeout(time: 1, unit: 'SECONDS')", "dir('.')")))
+    n = _start(admin, name)
+    _pending(admin, name, n)
+    assert fresh_server.stop(signal.SIGTERM) != -signal.SIGKILL  # it exited by itself: no hang
+    restarted = start_server(fresh_server.data_dir, None)
+    fresh_server.process = restarted.process  # the fixture stops the new process at the end
+    admin = python_jenkins.Jenkins(restarted.url, username=ADMIN_USER, password=ADMIN_PASSWORD)
+    info = admin.get_build_info(name, n)
+    console = admin.get_build_console_output(name, n)
+    assert info["result"] == "ABORTED", console
+    assert "Dockyard is shutting down" in console and "released" not in console

@@ -10,6 +10,7 @@ from typing import Any
 from dockyard.ci.input_state import PARAM_TYPES, InputParam, PendingInput, default_input_id
 from dockyard.ci.model import Call
 from dockyard.ci.steps.interface import BuildAborted, Ctx, Step, StepFailed, StepHost
+from dockyard.ci.steps.timeout import TIMEOUT_CANCEL
 from dockyard.ci.steps.values import interpolate
 
 
@@ -37,8 +38,9 @@ class InputStep(Step):
         inputs[input_id] = pending
         try:
             answer = await pending.future
-        except asyncio.CancelledError:  # a surrounding timeout(): Jenkins aborts the build
-            await host.abort(f"Timeout has been exceeded: input {input_id!r} was not answered")
+        except asyncio.CancelledError as e:
+            if e.args and e.args[0] == TIMEOUT_CANCEL:  # a surrounding timeout(): Jenkins aborts
+                await host.abort(f"Timeout has been exceeded: input {input_id!r} was not answered")
             raise
         finally:
             inputs.pop(input_id, None)

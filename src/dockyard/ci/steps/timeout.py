@@ -8,6 +8,8 @@ import contextlib
 
 from dockyard.ci.steps.interface import Ctx, Step, StepFailed, StepHost
 
+TIMEOUT_CANCEL = "timeout"  # the cancel message that tells a timeout from other cancellations
+
 
 class TimeoutStep(Step):
     name = "timeout"
@@ -17,7 +19,7 @@ class TimeoutStep(Step):
         task = asyncio.create_task(host.run_steps(self.body, ctx))
         done, _ = await asyncio.wait({task}, timeout=seconds)
         if not done:
-            task.cancel()
+            task.cancel(TIMEOUT_CANCEL)  # an `input` waiting in there aborts the build, as in Jenkins
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             raise StepFailed(f"Timeout has been exceeded ({seconds:g} s)")
