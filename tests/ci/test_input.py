@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -258,3 +259,46 @@ def test_server_stop_while_waiting_aborts_the_build(fresh_server: DockyardServer
     console = admin.get_build_console_output(name, n)
     assert info["result"] == "ABORTED", console
     assert "Dockyard is shutting down" in console and "released" not in console
+
+
+UI_ASK = """pipeline {
+  agent any
+  stages {
+    stage('Ask') {
+      steps {
+        script {
+          def a = input(message: 'Ship it?', id: 'Ship', ok: 'Ship', parameters: [
+            booleanParam(name: 'LOUD', defaultValue: true), choice(name: 'WHERE', choices: ['eu', 'us'])])
+          echo "loud=${a.LOUD} where=${a.WHERE}"
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def test_build_page_form_proceeds_and_aborts(server: DockyardServer) -> None:
+    from tests.ui.helpers import post_form, sign_in
+
+    admin = python_jenkins.Jenkins(server.url, username=ADMIN_USER, password=ADMIN_PASSWORD)
+    name = unique("uiask")
+    admin.create_job(name, inline_job_xml(UI_ASK))
+    with closing(sign_in(server)) as ui:
+        for action in ("proceed", "abort"):
+            n = _start(admin, name)
+            _pending(admin, name, n)
+            page = f"/job/{name}/{n}/"
+            html = ui.get(page).text
+            assert "Input requested" in html and "Ship it?" in html and f"{page}-/input/Ship" in html
+            # without the page's form token: refused
+            assert ui.post(f"{page}-/input/Ship", data={action: "1"}).status_code == 403
+            r = post_form(ui, page, f"{page}-/input/Ship", {action: "1", "WHERE": "us"})  # LOUD unchecked
+            assert r.status_code in (302, 303), r.text
+            info = _finished(admin, name, n)
+            console = admin.get_build_console_output(name, n)
+            if action == "proceed":
+                assert info["result"] == "SUCCESS" and "loud=false where=us" in console, console
+            else:
+                assert info["result"] == "ABORTED" and "Rejected by admin" in console, console
+        assert post_form(ui, page, f"{page}-/input/Ship", {"proceed": "1"}).status_code == 404

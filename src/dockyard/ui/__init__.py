@@ -173,6 +173,7 @@ class WebUI:
             Route(build + "/console/raw", page(ci.console_raw), methods=["GET"]),
             Route(build + "/-/stop", page(ci.stop), methods=["POST"]),
             Route(build + "/-/rebuild", page(ci.rebuild), methods=["POST"]),
+            Route(build + "/-/input/{input_id}", page(ci.answer_input), methods=["POST"]),
             Route(build + "/artifacts/{path:path}", page(ci.artifact), methods=["GET"]),
             Route(job + "/{ref}/", page(ci.named_build), methods=["GET"]),
             Route(job + "/{ref}/console", _permalink_console(page(ci.named_build)), methods=["GET"]),

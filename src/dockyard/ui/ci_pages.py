@@ -12,6 +12,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from dockyard.ci import DONE, QUEUED, Build, Job, JobError, JobForbidden, JobNotFound, load_trace
+from dockyard.ci.csrf import HTTPError
+from dockyard.ci.input_api import pending_inputs, settle_input
 from dockyard.ui import console
 from dockyard.ui.web import SECURITY_HEADERS, PageError, Visitor, Web, page_number
 
@@ -159,6 +161,23 @@ class CIPages:
             await self.ci.scheduler.cancel(build, f"Aborted by {visitor.principal.username}")
         return self.web.redirect(request, visitor, f"/job/{job.name}/{build.number}/")
 
+    async def answer_input(self, request: Request, visitor: Visitor) -> Response:
+        """The build page's Proceed/Abort form for a waiting `input` step (dockyard.ci.input_api:
+        the same rule as the APIs); unchecked boolean boxes are false, as in Jenkins' form."""
+        form = await self.web.form(request, visitor)
+        job, build = await self._build(visitor, request.path_params["name"], request.path_params["number"])
+        await self._runnable(visitor, job.name)
+        input_id, proceed = request.path_params["input_id"], "abort" not in form
+        pending = {p.id: p for p in pending_inputs(self.ci, build)}.get(input_id)
+        submitted: dict[str, Any] = {}
+        for q in pending.params if pending else ():
+            submitted[q.name] = q.name in form if q.kind == "booleanParam" else form.get(q.name, q.default)
+        try:
+            await settle_input(self.ci, visitor.principal, build, input_id, proceed, submitted)
+        except HTTPError as e:
+            raise PageError(e.status, e.message) from None
+        return self.web.redirect(request, visitor, f"/job/{job.name}/{build.number}/")
+
     async def build(self, request: Request, visitor: Visitor) -> Response:
         job, b = await self._build(visitor, request.path_params["name"], request.path_params["number"])
         paths = self._paths(b)
@@ -169,6 +188,7 @@ class CIPages:
         )
         return self.web.render(
             request, visitor, "build.html", job=job, b=b, stages=stage_rows(trace), artifacts=artifacts,
+            inputs=pending_inputs(self.ci, b),
             log=text, log_start=start, log_end=end, pushes=[s for s in trace.get("spans", [])
                                                             if s["kind"] == "push"])
 
