@@ -25,6 +25,7 @@ from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import CRUMB_FIELD, SESSION_COOKIE, HTTPError
 from dockyard.ci.input_api import pending_inputs, pending_json, settle_input
 from dockyard.ci.jobxml import JobConfigError, restore_job_secrets
+from dockyard.ci.rebuild import rebuild_cause, rebuild_params
 from dockyard.ci.steps.build_info import apply_build_info
 from dockyard.ci.steps.junit import load_report, test_result_action
 from dockyard.ci.store import DONE, QUEUED, RUNNING, Build, Job, JobError, JobNotFound
@@ -109,6 +110,7 @@ def jenkins_routes(ci: CIOperations) -> list[BaseRoute]:
         Route(build + "/consoleText", ep(api.console_text), methods=["GET"]),
         Route(build + "/logText/progressiveText", ep(api.progressive_text), methods=["GET", "POST"]),
         Route(build + "/stop", ep(api.stop, post=True), methods=["POST"]),
+        Route(build + "/rebuild", ep(api.rebuild, post=True), methods=["POST"]),
         Route(build + "/wfapi/describe", ep(api.wfapi_describe), methods=["GET"]),
         Route(build + "/artifact/{path:path}", ep(api.artifact), methods=["GET"]),
         Route(build + "/testReport/api/json", ep(api.test_report), methods=["GET"]),
@@ -562,6 +564,14 @@ class JenkinsAPI:
         submitted = _json_parameters(form["json"]) if "json" in form else {}
         await settle_input(self.ci, principal, b, request.path_params["input_id"], proceed, submitted)
         return RedirectResponse(f"{self.job_url(b.job_name)}{b.number}/", status_code=302)
+
+    async def rebuild(self, request: Request, principal: Principal) -> Response:
+        """A new build with this one's parameters (dockyard.ci.rebuild); 201 with its queue item."""
+        b = await self._build(request, principal)
+        job = await asyncio.to_thread(self.ci.runnable_job, principal, b.job_name)
+        cause = rebuild_cause(principal.username, b)
+        new = await asyncio.to_thread(self.ci.trigger, job, rebuild_params(b), cause)
+        return Response(status_code=201, headers={"Location": f"{self.base}/queue/item/{new.id}/"})
 
     async def artifact(self, request: Request, principal: Principal) -> Response:
         b = await self._build(request, principal)

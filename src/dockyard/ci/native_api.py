@@ -4,7 +4,8 @@ Writes: `POST /api/ci/jobs/NAME/builds` (JSON `{"params": {...}}`, optional) que
 answers 201 with its summary; `POST /api/ci/jobs/NAME/builds/N/abort` stops a queued or running
 build (202); `GET .../builds/N/input` lists the inputs it waits for and `POST .../input/ID/proceed`
 (`{"parameters": {...}}`, optional) or `.../input/ID/abort` answers one (a listed submitter or an
-administrator). All need write access to the job's repository (`JobAccess.check_run`, git push's
+administrator); `POST .../builds/N/rebuild` queues the build again with its parameters. All need
+write access to the job's repository (`JobAccess.check_run`, git push's
 rule): a reader gets 403, a hidden job stays 404. A session-cookie caller sends a crumb as on
 Jenkins' API; JSON bodies must be `application/json`.
 """
@@ -25,6 +26,7 @@ from dockyard.ci.buildlog import load_trace
 from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import HTTPError
 from dockyard.ci.input_api import pending_inputs, pending_json, settle_input
+from dockyard.ci.rebuild import rebuild_cause, rebuild_params
 from dockyard.ci.store import DONE, Build, JobError, JobNotFound
 from dockyard.http import BadRequest, json_object
 
@@ -128,6 +130,13 @@ def native_routes(ci: CIOperations) -> list[BaseRoute]:
         return JSONResponse(build_summary(await asyncio.to_thread(ci.store.build, b.job_name, b.number)),
                             status_code=202)
 
+    async def rebuild(request: Request, principal: Principal) -> Response:
+        b = await visible_build(request, principal)
+        job = await asyncio.to_thread(ci.runnable_job, principal, b.job_name)
+        cause = rebuild_cause(principal.username, b)
+        new = await asyncio.to_thread(ci.trigger, job, rebuild_params(b), cause)
+        return JSONResponse(build_summary(new), status_code=201)
+
     async def inputs(request: Request, principal: Principal) -> Response:
         b = await visible_build(request, principal)
         url = f"{ci.base_url()}/job/{b.job_name}/{b.number}/"
@@ -157,6 +166,7 @@ def native_routes(ci: CIOperations) -> list[BaseRoute]:
         Route(base, guard(builds), methods=["GET"]),
         Route(base, guard(trigger, post=True), methods=["POST"]),
         Route(base + "/{n:int}/abort", guard(abort, post=True), methods=["POST"]),
+        Route(base + "/{n:int}/rebuild", guard(rebuild, post=True), methods=["POST"]),
         Route(base + "/{n:int}/input", guard(inputs), methods=["GET"]),
         Route(
             base + "/{n:int}/input/{input_id}/{action:str}", guard(answer_input, post=True), methods=["POST"]

@@ -14,6 +14,7 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from dockyard.ci import DONE, QUEUED, Build, Job, JobError, JobForbidden, JobNotFound, load_trace
 from dockyard.ci.csrf import HTTPError
 from dockyard.ci.input_api import pending_inputs, settle_input
+from dockyard.ci.rebuild import rebuild_cause, rebuild_params
 from dockyard.ui import console
 from dockyard.ui.web import SECURITY_HEADERS, PageError, Visitor, Web, page_number
 
@@ -145,10 +146,10 @@ class CIPages:
         await self.web.form(request, visitor)
         job, build = await self._build(visitor, request.path_params["name"], request.path_params["number"])
         await self._runnable(visitor, job.name)
-        params = {k: v for k, v in build.params.items() if k not in build.secret_names}
+        params = rebuild_params(build)
         try:
             new = await asyncio.to_thread(self.ci.trigger, job, params,
-                                          f"user {visitor.principal.username} (rebuild of #{build.number})")
+                                          rebuild_cause(visitor.principal.username, build))
         except JobError as e:
             raise PageError(400, str(e)) from None
         return self.web.redirect(request, visitor, f"/job/{job.name}/?queued={new.number}")
