@@ -20,7 +20,7 @@ import requests
 from tests.ci.conftest import inline_job_xml, job_xml
 from tests.ci.test_trigger_access import curl_post
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer
-from tests.git.conftest import Git, client, create_repo, create_user, repo_url, unique
+from tests.git.conftest import Account, Git, client, create_repo, create_user, repo_url, unique
 
 pytestmark = pytest.mark.slow
 
@@ -78,23 +78,34 @@ def _finished(j: python_jenkins.Jenkins, name: str, number: int) -> dict[str, An
     return dict(_wait(lambda: (i := j.get_build_info(name, number))["result"] and i, f"#{number} runs on"))
 
 
-def test_input_proceed_abort_and_submitter(server: DockyardServer, tmp_path: Path) -> None:
+def owned_job(
+    server: DockyardServer, tmp_path: Path, script: str, prefix: str
+) -> tuple[str, Account, Account, Account]:
+    """(job, alice, bob, stranger): alice's private repository with `script` (ALICE: her name)
+    pushed as its Jenkinsfile, bob a write collaborator (he may run the job), the job created by the admin."""
     alice, bob, stranger = (create_user(server, p) for p in ("alice", "bob", "other"))
-    repo = create_repo(server, alice, private=True)
-    full = repo["full_name"]
-    with client(server, alice) as c:  # bob may run the job, but is not a submitter
+    full = create_repo(server, alice, private=True)["full_name"]
+    with client(server, alice) as c:
         r = c.put(f"/api/v1/repos/{full}/collaborators/{bob.username}", json={"permission": "write"})
         assert r.status_code == 204, r.text
     (home := tmp_path / "home").mkdir()
     git, work = Git(home), tmp_path / "work"
     git.run("clone", "-q", repo_url(server, full, alice.username, alice.password), str(work))
-    (work / "Jenkinsfile").write_text(GATED.replace("SUBMITTER", f"{alice.username},admins"))
+    (work / "Jenkinsfile").write_text(script.replace("ALICE", alice.username))
     git.run("add", "Jenkinsfile", cwd=work)
-    git.run("commit", "-q", "-m", "gated deploy", cwd=work)
+    git.run("commit", "-q", "-m", "pipeline", cwd=work)
     git.run("push", "-q", "origin", "main", cwd=work)
-    name = unique("gated")
+    name = unique(prefix)
     admin = python_jenkins.Jenkins(server.url, username=ADMIN_USER, password=ADMIN_PASSWORD)
     admin.create_job(name, job_xml(repo_url(server, full, alice.username, alice.password)))
+    return name, alice, bob, stranger
+
+
+def test_input_proceed_abort_and_submitter(server: DockyardServer, tmp_path: Path) -> None:
+    # bob may run the job, but is not a submitter
+    gated = GATED.replace("SUBMITTER", "ALICE,admins")
+    name, alice, bob, stranger = owned_job(server, tmp_path, gated, "gated")
+    admin = python_jenkins.Jenkins(server.url, username=ADMIN_USER, password=ADMIN_PASSWORD)
     as_alice = python_jenkins.Jenkins(server.url, username=alice.username, password=alice.password)
 
     # 1: alice proceeds; bob (a writer, not a submitter) is refused; a stranger sees nothing

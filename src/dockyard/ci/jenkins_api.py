@@ -23,9 +23,12 @@ from dockyard.ci.access import JobForbidden
 from dockyard.ci.buildlog import read_from
 from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import CRUMB_FIELD, SESSION_COOKIE, HTTPError
+from dockyard.ci.errors import MAX_PIPELINE_BYTES, PipelineError
 from dockyard.ci.input_api import pending_inputs, pending_json, settle_input
 from dockyard.ci.jobxml import JobConfigError, restore_job_secrets
+from dockyard.ci.parsing import parse_pipeline_off_loop
 from dockyard.ci.rebuild import rebuild_cause, rebuild_params
+from dockyard.ci.replay import REPLAY_CAUSE, may_replay, replay_file
 from dockyard.ci.steps.build_info import apply_build_info
 from dockyard.ci.steps.junit import load_report, test_result_action
 from dockyard.ci.store import DONE, QUEUED, RUNNING, Build, Job, JobError, JobNotFound
@@ -111,6 +114,7 @@ def jenkins_routes(ci: CIOperations) -> list[BaseRoute]:
         Route(build + "/logText/progressiveText", ep(api.progressive_text), methods=["GET", "POST"]),
         Route(build + "/stop", ep(api.stop, post=True), methods=["POST"]),
         Route(build + "/rebuild", ep(api.rebuild, post=True), methods=["POST"]),
+        Route(build + "/replay", ep(api.replay, post=True), methods=["POST"]),
         Route(build + "/wfapi/describe", ep(api.wfapi_describe), methods=["GET"]),
         Route(build + "/artifact/{path:path}", ep(api.artifact), methods=["GET"]),
         Route(build + "/testReport/api/json", ep(api.test_report), methods=["GET"]),
@@ -564,6 +568,37 @@ class JenkinsAPI:
         submitted = _json_parameters(form["json"]) if "json" in form else {}
         await settle_input(self.ci, principal, b, request.path_params["input_id"], proceed, submitted)
         return RedirectResponse(f"{self.job_url(b.job_name)}{b.number}/", status_code=302)
+
+    async def replay(self, request: Request, principal: Principal) -> Response:
+        """Runs the build again with an edited script: form field `mainScript` (Jenkins' replay
+        form) or a text/plain body; administrators and the job's owners only (dockyard.ci.replay)."""
+        b = await self._build(request, principal)
+        job = await asyncio.to_thread(self.ci.runnable_job, principal, b.job_name)
+        if not may_replay(principal, job, self.base):
+            raise HTTPError(403, f"{principal.username} may not replay builds of job {job.name!r}:"
+                            " that needs an administrator or the job's owner")
+        if media_type(request) == "text/plain":
+            script = (await read_body(request, MAX_PIPELINE_BYTES)).decode("utf-8", errors="replace")
+        else:
+            script = (await self._form(request)).get("mainScript", "")
+        if not script.strip():
+            raise HTTPError(400, "no script: send the edited Jenkinsfile as mainScript= or a text/plain body")
+        try:
+            await parse_pipeline_off_loop(script, "Jenkinsfile")
+        except PipelineError as e:
+            raise HTTPError(400, f"the replayed script does not parse: {e}") from None
+        paths = self.ci.scheduler.paths(job.name, b.number)
+        cause = f"user {principal.username} {REPLAY_CAUSE}{b.number})"
+
+        def queue() -> Build:
+            new = self.ci.trigger(job, rebuild_params(b), cause)
+            target = replay_file(paths, new.id)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(script)
+            return new
+
+        new = await asyncio.to_thread(queue)
+        return Response(status_code=201, headers={"Location": f"{self.base}/queue/item/{new.id}/"})
 
     async def rebuild(self, request: Request, principal: Principal) -> Response:
         """A new build with this one's parameters (dockyard.ci.rebuild); 201 with its queue item."""

@@ -31,6 +31,7 @@ from dockyard.ci.params import forbidden_env_name
 from dockyard.ci.parsing import parse_pipeline_off_loop
 from dockyard.ci.podtemplate import CredentialLookup, parse_pod_template
 from dockyard.ci.post_conditions import HISTORY_CONDITIONS, POST_CONDITIONS, post_conditions
+from dockyard.ci.replay import replay_script
 from dockyard.ci.scm import branch_glob, local_owner, strip_credentials
 from dockyard.ci.steps import BuildAborted, BuildCredentials, Ctx, StepFailed, interpolate, step_for
 from dockyard.ci.steps.build_info import save_build_info
@@ -247,6 +248,13 @@ class BuildRunner:
 
     # -- pipeline ---------------------------------------------------------------
     async def load_pipeline(self) -> Pipeline:
+        try:
+            replayed = replay_script(self.paths, self.build)
+        except FileNotFoundError as e:
+            raise StepFailed(f"cannot replay: {e}") from None
+        if replayed is not None:
+            self.log.line(f"Replayed: an edited Jenkinsfile, not the repository's ({self.build.cause})")
+            return await parse_pipeline_off_loop(replayed, "Jenkinsfile")
         inline = self.job.config.inline_script
         if inline:
             return await parse_pipeline_off_loop(inline, "Jenkinsfile")

@@ -1,0 +1,42 @@
+"""Replay: run a build again with an edited Jenkinsfile (Jenkins' Replay), allowed to Dockyard
+administrators and the job's owners only (who created it, or owns its repository), since the
+edited script runs with the job's credentials.
+
+The script is kept at DATA/ci/<job>/replays/<queue id>.groovy, written as the build is queued; the
+runner reads it instead of the repository's file. A build queued as a replay whose script is
+missing fails with that reason rather than silently running the repository's file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dockyard.auth import Principal
+from dockyard.ci.buildlog import BuildPaths
+from dockyard.ci.scm import local_owner
+from dockyard.ci.store import Build, Job
+
+__all__ = ["REPLAY_CAUSE", "may_replay", "replay_file", "replay_script"]
+
+REPLAY_CAUSE = "(replay of #"
+
+
+def replay_file(paths: BuildPaths, queue_id: int) -> Path:
+    """Where the replayed script of the build with `queue_id` lives (next to the job's builds)."""
+    return paths.root.parent / "replays" / f"{queue_id}.groovy"
+
+
+def may_replay(principal: Principal, job: Job, base_url: str) -> bool:
+    if principal.is_anonymous:
+        return False
+    owners = {job.created_by, local_owner(job.scm_url, base_url)}
+    return principal.is_admin or principal.username in owners
+
+
+def replay_script(paths: BuildPaths, build: Build) -> str | None:
+    """The edited script when `build` is a replay; None for any other build."""
+    if REPLAY_CAUSE not in build.cause:
+        return None
+    path = replay_file(paths, build.id)
+    if not path.is_file():
+        raise FileNotFoundError(f"the replayed script of this build is gone ({path.name})")
+    return path.read_text()
