@@ -313,3 +313,24 @@ def test_build_page_form_proceeds_and_aborts(server: DockyardServer) -> None:
             else:
                 assert info["result"] == "ABORTED" and "Rejected by admin" in console, console
         assert post_form(ui, page, f"{page}-/input/Ship", {"proceed": "1"}).status_code == 404
+
+
+def test_submitter_organisation_members_may_answer(server: DockyardServer, tmp_path: Path) -> None:
+    """`submitter` names an organisation: its members may answer (Jenkins' groups), others not."""
+    team = unique("team")
+    name, alice, bob, stranger = owned_job(server, tmp_path, GATED.replace("SUBMITTER", team), "team")
+    with client(server, alice) as c:
+        assert c.post("/api/v1/orgs", json={"username": team}).status_code == 201
+    as_alice = python_jenkins.Jenkins(server.url, username=alice.username, password=alice.password)
+    as_bob = python_jenkins.Jenkins(server.url, username=bob.username, password=bob.password)
+    n = _start(as_alice, name)
+    _pending(as_alice, name, n)
+    refused = _open(as_bob, "POST", f"/job/{name}/{n}/input/Deploy/proceedEmpty")
+    assert refused.status_code == 403 and "members of those organisations" in refused.text, refused.text
+    with client(server, alice) as c:
+        r = c.put(f"/api/v1/orgs/{team}/members/{bob.username}", json={"role": "read"})
+        assert r.status_code == 204, r.text
+    assert _open(as_bob, "POST", f"/job/{name}/{n}/input/Deploy/proceedEmpty").status_code == 200
+    info = _finished(as_bob, name, n)
+    console = as_bob.get_build_console_output(name, n)
+    assert info["result"] == "SUCCESS" and f"Approved by {bob.username}" in console, console

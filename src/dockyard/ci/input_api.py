@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from dockyard.auth import Principal
+from dockyard.auth import Principal, Role
 from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import HTTPError
 from dockyard.ci.input_state import PARAM_TYPES, InputAnswer, InputValueError, PendingInput, may_submit
@@ -67,11 +67,14 @@ async def settle_input(
         raise HTTPError(
             404, f"{build.job_name} #{build.number} is not waiting for an input with id {input_id!r}"
         )
-    if not may_submit(pending, principal.username, principal.is_admin):
+    if not may_submit(pending, principal.username, principal.is_admin) and not await asyncio.to_thread(
+        _member_of_any, ci, principal, pending.submitters
+    ):
         raise HTTPError(
             403,
             f"{principal.username} may not answer input {input_id!r}: only"
-            f" {', '.join(sorted(pending.submitters))} (or an administrator) may",
+            f" {', '.join(sorted(pending.submitters))} (users or members of those organisations,"
+            " or an administrator) may",
         )
     try:
         values = pending.values(submitted or {}) if proceed else {}
@@ -79,3 +82,11 @@ async def settle_input(
         raise HTTPError(400, str(e)) from None
     if not pending.settle(InputAnswer(proceed, principal.username, values)):
         raise HTTPError(409, f"input {input_id!r} was answered already")
+
+
+def _member_of_any(ci: CIOperations, principal: Principal, names: frozenset[str]) -> bool:
+    """Whether the principal belongs to one of the submitter names taken as organisations (Jenkins
+    accepts group names there; Dockyard's groups are its organisations)."""
+    if principal.is_anonymous:
+        return False
+    return any(ci.crumbs.auth.role_in(principal, name) != Role.NONE for name in names)
