@@ -57,3 +57,4 @@ def test_replay_runs_the_edited_script_for_owners_only(server: DockyardServer, t
     k = int(_wait(lambda: admin.get_queue_item(queue_id).get("executable"), "never started")["number"])
     _finished(admin, name, k)
     assert "the admin script" in admin.get_build_console_output(name, k)
+    assert not list((server.data_dir / "ci" / name / "replays").glob("*"))  # read once, then deleted

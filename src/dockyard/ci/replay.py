@@ -39,4 +39,6 @@ def replay_script(paths: BuildPaths, build: Build) -> str | None:
     path = replay_file(paths, build.id)
     if not path.is_file():
         raise FileNotFoundError(f"the replayed script of this build is gone ({path.name})")
-    return path.read_text()
+    script = path.read_text()
+    path.unlink()  # read once, when the build starts: replays leave nothing behind
+    return script
