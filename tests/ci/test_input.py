@@ -334,3 +334,33 @@ def test_submitter_organisation_members_may_answer(server: DockyardServer, tmp_p
     info = _finished(as_bob, name, n)
     console = as_bob.get_build_console_output(name, n)
     assert info["result"] == "SUCCESS" and f"Approved by {bob.username}" in console, console
+
+
+DECLARATIVE = """pipeline {
+  agent any
+  environment { FALLBACK = 'v9' }
+  stages {
+    stage('Gate') {
+      steps {
+        input message: "Go with ${env.FALLBACK}?", id: 'Go',
+              parameters: [string(name: 'V', defaultValue: "${env.FALLBACK}")]
+        echo 'went'
+      }
+    }
+  }
+}
+"""
+
+
+def test_declarative_input_with_parameters(server: DockyardServer) -> None:
+    """`input` straight in `steps` (not in a script): GString message and defaults are interpolated."""
+    admin = python_jenkins.Jenkins(server.url, username=ADMIN_USER, password=ADMIN_PASSWORD)
+    name = unique("decl")
+    admin.create_job(name, inline_job_xml(DECLARATIVE))
+    n = _start(admin, name)
+    [pending] = _pending(admin, name, n)
+    assert pending["message"] == "Go with v9?", pending
+    assert pending["inputs"][0]["definition"]["defaultParameterValue"]["value"] == "v9", pending
+    assert _open(admin, "POST", f"/job/{name}/{n}/input/Go/proceedEmpty").status_code == 200
+    assert _finished(admin, name, n)["result"] == "SUCCESS"
+    assert "went" in admin.get_build_console_output(name, n)

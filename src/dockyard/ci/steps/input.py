@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 from dockyard.ci.input_state import PARAM_TYPES, InputParam, PendingInput, default_input_id
-from dockyard.ci.model import Call
+from dockyard.ci.model import Call, GString
 from dockyard.ci.steps.interface import BuildAborted, Ctx, Step, StepFailed, StepHost
 from dockyard.ci.steps.timeout import TIMEOUT_CANCEL
 from dockyard.ci.steps.values import interpolate
@@ -31,7 +31,7 @@ class InputStep(Step):
             raise StepFailed(
                 f"input id {input_id!r} is already waiting in this build: give each input its own id"
             )
-        pending = PendingInput(input_id, message, ok, names, _params(self.args.get("parameters")))
+        pending = PendingInput(input_id, message, ok, names, _params(self.args.get("parameters"), ctx.env))
         url = f"{host.base_url}/job/{host.job_name}/{host.build_number}/input/{input_id}"
         host.log.line(f"[Pipeline] input\nInput requested\n{message}\n{ok} or Abort")
         host.log.line(f"(POST {url}/proceedEmpty to proceed, {url}/abort to abort)")
@@ -54,15 +54,15 @@ class InputStep(Step):
         return pending.result(answer.values)
 
 
-def _params(raw: Any) -> tuple[InputParam, ...]:
+def _params(raw: Any, env: dict[str, str]) -> tuple[InputParam, ...]:
     """`parameters: [string(name:, defaultValue:), booleanParam(...), choice(name:, choices:)]`."""
     if raw is None:
         return ()
     if not isinstance(raw, list) or not all(isinstance(c, Call) for c in raw):
         raise StepFailed("input parameters: a list such as [string(name: 'V', defaultValue: '1')]")
     out: list[InputParam] = []
-    for c in raw:
-        kw = c.kwargs
+    for c in raw:  # declarative "${...}" values are GStrings until now
+        kw = {k: interpolate(v, env) if isinstance(v, GString) else v for k, v in c.kwargs.items()}
         name = kw.get("name")
         if c.name not in PARAM_TYPES or not isinstance(name, str) or not name:
             raise StepFailed(f"input parameters: {', '.join(PARAM_TYPES)} with a name (not {c.name})")
