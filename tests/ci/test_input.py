@@ -78,6 +78,14 @@ def _finished(j: python_jenkins.Jenkins, name: str, number: int) -> dict[str, An
     return dict(_wait(lambda: (i := j.get_build_info(name, number))["result"] and i, f"#{number} runs on"))
 
 
+def _admin_run(server: DockyardServer, script: str, prefix: str) -> tuple[python_jenkins.Jenkins, str, int]:
+    """(the admin's python-jenkins client, job, build number): an inline job with `script`, started."""
+    admin = python_jenkins.Jenkins(server.url, username=ADMIN_USER, password=ADMIN_PASSWORD)
+    name = unique(prefix)
+    admin.create_job(name, inline_job_xml(script))
+    return admin, name, _start(admin, name)
+
+
 def owned_job(
     server: DockyardServer, tmp_path: Path, script: str, prefix: str
 ) -> tuple[str, Account, Account, Account]:
@@ -172,10 +180,7 @@ TIMED = """pipeline {
 
 
 def test_input_inside_timeout_aborts_the_build(server: DockyardServer) -> None:
-    admin = python_jenkins.Jenkins(server.url, username=ADMIN_USER, password=ADMIN_PASSWORD)
-    name = unique("timed")
-    admin.create_job(name, inline_job_xml(TIMED))
-    n = _start(admin, name)
+    admin, name, n = _admin_run(server, TIMED, "timed")
     info = _finished(admin, name, n)
     console = admin.get_build_console_output(name, n)
     assert info["result"] == "ABORTED", console
@@ -209,10 +214,7 @@ ASK = """pipeline {
 def test_input_parameters_reach_the_script(server: DockyardServer) -> None:
     """Jenkins' input form (submit with json=) and the native API pass values to `def x = input(...)`:
     a map for several parameters, the value itself for one; values that do not fit are 400."""
-    admin = python_jenkins.Jenkins(server.url, username=ADMIN_USER, password=ADMIN_PASSWORD)
-    name = unique("ask")
-    admin.create_job(name, inline_job_xml(ASK))
-    n = _start(admin, name)
+    admin, name, n = _admin_run(server, ASK, "ask")
     [pending] = _pending(admin, name, n)
     inputs = pending["inputs"]
     defaults = [(i["type"], i["name"], i["definition"]["defaultParameterValue"]["value"]) for i in inputs]
@@ -354,10 +356,7 @@ DECLARATIVE = """pipeline {
 
 def test_declarative_input_with_parameters(server: DockyardServer) -> None:
     """`input` straight in `steps` (not in a script): GString message and defaults are interpolated."""
-    admin = python_jenkins.Jenkins(server.url, username=ADMIN_USER, password=ADMIN_PASSWORD)
-    name = unique("decl")
-    admin.create_job(name, inline_job_xml(DECLARATIVE))
-    n = _start(admin, name)
+    admin, name, n = _admin_run(server, DECLARATIVE, "decl")
     [pending] = _pending(admin, name, n)
     assert pending["message"] == "Go with v9?", pending
     assert pending["inputs"][0]["definition"]["defaultParameterValue"]["value"] == "v9", pending
