@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.ci.executor.container import BASE_ENV, DEFAULT_PATH, build_mounts, limits_from, step_request
+from dockyard.ci.executor.fdstream import FdStream, read_fd
 from dockyard.ci.executor.interface import AgentSpec, ContainerSpec, ExecutorError, StepHandle, StepSpec
 from dockyard.ci.executor.warm import WarmExecutor
 from dockyard.config import DEFAULT_KANIKO_IMAGES
@@ -59,21 +60,20 @@ class _ForkedProcess:
     three things this executor uses of an asyncio process: pid (its process group), stdout,
     and wait() for its status (negative: the signal that killed it)."""
 
-    def __init__(self, pid: int, stdout: asyncio.StreamReader, status: asyncio.StreamReader,
-                 closer: asyncio.StreamWriter) -> None:
+    def __init__(self, pid: int, stdout: asyncio.StreamReader, status: FdStream) -> None:
         self.pid = pid
         self.stdout = stdout
         self.returncode: int | None = None
-        self._status = asyncio.ensure_future(self._read_status(status, closer))
+        self._status = asyncio.ensure_future(self._read_status(status))
 
-    async def _read_status(self, status: asyncio.StreamReader, closer: asyncio.StreamWriter) -> int:
+    async def _read_status(self, status: FdStream) -> int:
         try:
-            code = int.from_bytes(await status.readexactly(4), "big", signed=True)
-            await status.read()  # its end closes as it exits
+            code = int.from_bytes(await status.reader.readexactly(4), "big", signed=True)
+            await status.reader.read()  # its end closes as it exits
         except (asyncio.IncompleteReadError, OSError):
             code = -signal.SIGKILL  # it went without a word: killed
         finally:
-            closer.close()
+            status.close()
         self.returncode = code
         return code
 
@@ -305,21 +305,17 @@ async def _fork_step(server: SandboxServer, request_path: Path, cwd: Path) -> _F
         status_sock, out = server.spawn(request_path, cwd)
     except OSError:
         return None
-    loop = asyncio.get_running_loop()
-    stdout = asyncio.StreamReader(loop=loop)
+    # each descriptor owned by one FdStream, closed once (see fdstream: uvloop's pipe and
+    # socket transports closed them twice)
+    stdout = read_fd(out)
+    status = read_fd(status_sock.detach())
     try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdout, loop=loop),
-                                     os.fdopen(out, "rb", buffering=0))
-        status, closer = await asyncio.open_unix_connection(sock=status_sock)
-    except OSError:
-        status_sock.close()
-        return None
-    try:
-        pid = int.from_bytes(await status.readexactly(4), "big", signed=True)
+        pid = int.from_bytes(await status.reader.readexactly(4), "big", signed=True)
     except (asyncio.IncompleteReadError, OSError):  # the server went before it forked
-        closer.close()
+        status.close()
+        stdout.close()
         return None
-    return _ForkedProcess(pid, stdout, status, closer)
+    return _ForkedProcess(pid, stdout.reader, status)
 
 
 async def _kill_group(proc: asyncio.subprocess.Process | _ForkedProcess) -> None:
