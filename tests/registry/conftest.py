@@ -56,6 +56,18 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     srv.stop()
 
 
+def module_server(label: str) -> Callable[..., Iterator[DockyardServer]]:
+    """A `server` fixture of the test module's own (one storage, its own users and projects)."""
+
+    @pytest.fixture(scope="module")
+    def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]:
+        srv = start_server(tmp_path_factory.mktemp(label) / "data")
+        yield srv
+        srv.stop()
+
+    return server
+
+
 @pytest.fixture
 def admin(server: DockyardServer):  # noqa: ANN201
     with server.client() as client:

@@ -6,22 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer, start_server
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer
+from tests.registry.conftest import module_server
 from tests.registry.test_protocol import push_image
 
 harborapi = pytest.importorskip("harborapi", reason="harborapi is in the dev extra")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]:
-    srv = start_server(tmp_path_factory.mktemp("harborapi") / "data")
-    yield srv
-    srv.stop()
+server = module_server("harborapi")
 
 
 def test_everyday_flow(server: DockyardServer) -> None:

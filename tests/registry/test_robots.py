@@ -14,19 +14,15 @@ import httpx
 import pytest
 
 from dockyard.store import Database
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer, start_server
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer
 from tests.images import make_layout
-from tests.registry.conftest import push, skopeo
+from tests.registry.conftest import module_server, push, skopeo
 
 harborapi = pytest.importorskip("harborapi", reason="harborapi is in the dev extra")
 oras_provider = pytest.importorskip("oras.provider")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardServer]:
-    srv = start_server(tmp_path_factory.mktemp("robots") / "data")
-    yield srv
-    srv.stop()
+server = module_server("robots")
 
 
 @pytest.fixture(scope="module")
