@@ -7,12 +7,13 @@ Each user of `s3_server` gets its own prefix in one bucket, so tests stay apart.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,40 @@ def versitygw_binary() -> Path:
 
 def go_binary(package: str, version: str, name: str) -> Path:
     """`package@version` built with `go install` into the cache the first time (under a lock)."""
+
+    def install(go: str, staging: Path) -> None:
+        _go(go, name, version, staging, "install", f"{package}@{version}", GOBIN=str(staging))
+        os.replace(staging / package.rsplit("/", 1)[-1], staging / name)
+
+    return _cached_go_build(name, version, install)
+
+
+def go_test_binary(module: str, version: str, name: str) -> Path:
+    """The tests of `module@version` compiled with `go test -c` (a suite shipped as Go tests,
+    which `go install` cannot build) into the cache the first time (under a lock)."""
+
+    def compile_tests(go: str, staging: Path) -> None:
+        listed = _go(go, name, version, staging, "mod", "download", "-json", f"{module}@{version}")
+        source = staging / "src"
+        shutil.copytree(json.loads(listed)["Dir"], source)
+        for path in [source, *source.rglob("*")]:  # the module cache is read-only
+            path.chmod(path.stat().st_mode | 0o200)
+        _go(go, name, version, source, "test", "-c", "-o", str(staging / name), ".")
+
+    return _cached_go_build(name, version, compile_tests)
+
+
+def _go(go: str, name: str, version: str, cwd: Path, *args: str, **env: str) -> str:
+    proc = subprocess.run(
+        [go, *args], cwd=cwd, capture_output=True, text=True, timeout=1800,
+        env={**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0", **env},
+    )
+    if proc.returncode != 0:
+        raise BuildFailed(f"building {name} {version} (go {' '.join(args)}) failed:\n{proc.stderr[-4000:]}")
+    return proc.stdout
+
+
+def _cached_go_build(name: str, version: str, build: Callable[[str, Path], None]) -> Path:
     target = cache_dir() / f"{name}-{version}" / name
     if target.exists():
         return target
@@ -44,19 +79,8 @@ def go_binary(package: str, version: str, name: str) -> Path:
     if go is None:
         pytest.fail(f"these tests build {name} with Go: install Go (make deps-go) or put a"
                     f" {name} {version} binary at {target}")
-
-    def install(staging: Path) -> None:
-        proc = subprocess.run(
-            [go, "install", f"{package}@{version}"],
-            env={**os.environ, "GOBIN": str(staging), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"},
-            capture_output=True, text=True, timeout=1800,
-        )
-        if proc.returncode != 0:
-            raise BuildFailed(f"building {name} {version} failed:\n{proc.stderr[-4000:]}")
-        os.replace(staging / package.rsplit("/", 1)[-1], staging / name)
-
     try:
-        return build_once(target, install)
+        return build_once(target, lambda staging: build(go, staging))
     except BuildFailed as exc:
         pytest.fail(str(exc))
 
