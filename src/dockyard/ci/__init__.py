@@ -45,9 +45,12 @@ if TYPE_CHECKING:
     from dockyard.ci.access import RepoRole
     from dockyard.ci.backends import executor_backend
     from dockyard.ci.component import ExecutorBackend
+    from dockyard.ci.csrf import HTTPError
     from dockyard.ci.executor.kubernetes import default_image
     from dockyard.ci.executor.kubernetes_pod import PodOptions, build_pod
+    from dockyard.ci.input_api import pending_inputs, settle_input
     from dockyard.ci.podtemplate import CredentialLookup
+    from dockyard.ci.rebuild import rebuild_cause, rebuild_params
     from dockyard.ci.service import CIService
     from dockyard.services import Services
 
@@ -65,6 +68,7 @@ __all__ = [
     "MIGRATIONS",
     "CIService",
     "ExecutorBackend",
+    "HTTPError",
     "PodOptions",
     "build_pod",
     "check_yaml_events",
@@ -78,6 +82,10 @@ __all__ = [
     "parse_job_xml",
     "parse_pipeline",
     "parse_yaml_pipeline",
+    "pending_inputs",
+    "rebuild_cause",
+    "rebuild_params",
+    "settle_input",
 ]
 
 
@@ -134,5 +142,10 @@ __getattr__ = lazy_exports(
         "PodOptions": "dockyard.ci.executor.kubernetes_pod",
         "build_pod": "dockyard.ci.executor.kubernetes_pod",
         "default_image": "dockyard.ci.executor.kubernetes",
+        "HTTPError": "dockyard.ci.csrf",
+        "pending_inputs": "dockyard.ci.input_api",
+        "settle_input": "dockyard.ci.input_api",
+        "rebuild_cause": "dockyard.ci.rebuild",
+        "rebuild_params": "dockyard.ci.rebuild",
     },
 )

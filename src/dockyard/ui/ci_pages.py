@@ -11,10 +11,21 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
-from dockyard.ci import DONE, QUEUED, Build, Job, JobError, JobForbidden, JobNotFound, load_trace
-from dockyard.ci.csrf import HTTPError
-from dockyard.ci.input_api import pending_inputs, settle_input
-from dockyard.ci.rebuild import rebuild_cause, rebuild_params
+from dockyard.ci import (
+    DONE,
+    QUEUED,
+    Build,
+    HTTPError,
+    Job,
+    JobError,
+    JobForbidden,
+    JobNotFound,
+    load_trace,
+    pending_inputs,
+    rebuild_cause,
+    rebuild_params,
+    settle_input,
+)
 from dockyard.ui import console
 from dockyard.ui.web import SECURITY_HEADERS, PageError, Visitor, Web, page_number
 
