@@ -124,6 +124,14 @@ spec:
 {extra}"""
 
 
+def one_step_pipeline(busybox: str, extra: str = "") -> str:
+    """A pipeline whose pod (the busybox template plus `extra`) runs one `echo` step."""
+    return f"""pipeline {{
+  agent {{ kubernetes {{ yaml '''{template(busybox, extra)}''' }} }}
+  stages {{ stage('x') {{ steps {{ sh 'echo never' }} }} }}
+}}"""
+
+
 def test_pod_template_build_runs_steps_in_its_containers_with_live_output(
         k8s_ci: K8sCI, tmp_path: Path) -> None:
     busybox = k8s_ci.images.busybox
@@ -168,10 +176,7 @@ def test_missing_secret_fails_with_failedmount_in_the_log(k8s_ci: K8sCI) -> None
       secretName: harbor-auth
       items: [{key: .dockerconfigjson, path: config.json}]
 """
-    script = f"""pipeline {{
-  agent {{ kubernetes {{ yaml '''{template(k8s_ci.images.busybox, extra)}''' }} }}
-  stages {{ stage('x') {{ steps {{ sh 'echo never' }} }} }}
-}}"""
+    script = one_step_pipeline(k8s_ci.images.busybox, extra)
     info, log = k8s_ci.ci.run(k8s_ci.job(script), timeout=120)
     assert info["result"] == "FAILURE", log
     assert "[Warning]" in log and "[FailedMount]" in log and 'secret "harbor-auth" not found' in log
@@ -324,10 +329,7 @@ def test_admission_denial_fails_the_build_with_the_policys_message(k8s_ci: K8sCI
     labelled = k8s_ci.cluster.kubectl("label", "namespace", k8s_ci.namespace,
                                       "pod-security.kubernetes.io/enforce=restricted")
     assert labelled.returncode == 0, labelled.stderr
-    script = f"""pipeline {{
-  agent {{ kubernetes {{ yaml '''{template(k8s_ci.images.busybox)}''' }} }}
-  stages {{ stage('x') {{ steps {{ sh 'echo never' }} }} }}
-}}"""
+    script = one_step_pipeline(k8s_ci.images.busybox)
     info, log = k8s_ci.ci.run(k8s_ci.job(script), timeout=60)
     assert info["result"] == "FAILURE", log
     assert "the cluster refused the build pod:" in log
@@ -372,10 +374,7 @@ def restart_with(k8s_ci: K8sCI, **env: str) -> None:
 def test_unschedulable_pod_fails_at_the_pod_timeout_with_the_schedulers_reason(k8s_ci: K8sCI) -> None:
     restart_with(k8s_ci, DOCKYARD_K8S_POD_TIMEOUT="6")
     extra = "  nodeSelector: {disk: nvme-that-no-node-has}\n"
-    script = f"""pipeline {{
-  agent {{ kubernetes {{ yaml '''{template(k8s_ci.images.busybox, extra)}''' }} }}
-  stages {{ stage('x') {{ steps {{ sh 'echo never' }} }} }}
-}}"""
+    script = one_step_pipeline(k8s_ci.images.busybox, extra)
     info, log = k8s_ci.ci.run(k8s_ci.job(script), timeout=120)
     assert info["result"] == "FAILURE", log
     assert "the build pod did not start within 6 s (DOCKYARD_K8S_POD_TIMEOUT)" in log
@@ -413,10 +412,7 @@ def test_local_default_and_a_pipeline_that_asks_for_kubernetes(k8s_ci: K8sCI) ->
 def test_abort_while_waiting_for_a_slot_or_for_the_pod_to_start(k8s_ci: K8sCI) -> None:
     restart_with(k8s_ci, DOCKYARD_K8S_CONTAINER_CAP="1", DOCKYARD_CI_EXECUTORS="4")
     extra = "  nodeSelector: {disk: nvme-that-no-node-has}\n"
-    pending = f"""pipeline {{
-  agent {{ kubernetes {{ yaml '''{template(k8s_ci.images.busybox, extra)}''' }} }}
-  stages {{ stage('x') {{ steps {{ sh 'echo never' }} }} }}
-}}"""
+    pending = one_step_pipeline(k8s_ci.images.busybox, extra)
     first = k8s_ci.job(pending)
     n1 = k8s_ci.ci.number_of(k8s_ci.ci.build(first))
     k8s_ci.wait_for_log(first, n1, "[FailedScheduling]")  # holds the only slot, Pending
@@ -484,10 +480,7 @@ def test_validating_admission_policy_denial_is_the_builds_error(k8s_ci: K8sCI) -
         while k8s_ci.cluster.apply(probe, "-n", k8s_ci.namespace, "--dry-run=server").returncode == 0:
             assert time.monotonic() < deadline, "the policy never took effect"
             time.sleep(0.2)  # the API server compiles a new policy a moment after it is stored
-        script = f"""pipeline {{
-  agent {{ kubernetes {{ yaml '''{template(k8s_ci.images.busybox)}''' }} }}
-  stages {{ stage('x') {{ steps {{ sh 'echo never' }} }} }}
-}}"""
+        script = one_step_pipeline(k8s_ci.images.busybox)
         info, log = k8s_ci.ci.run(k8s_ci.job(script), timeout=60)
         assert info["result"] == "FAILURE", log
         assert "the cluster refused the build pod:" in log
