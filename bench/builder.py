@@ -20,7 +20,9 @@ process, and only the registry cache (the Kubernetes build-pod case): "no-change
 and "code-change, new pod". Peak RSS is printed for both builders.
 
 Run: .venv/bin/python bench/builder.py [--rounds 3] [--skip-hello] [--skip-capp] [--skip-rss]
-     [--big-mb 1024]
+     [--big-mb 1024] [--profile]
+`--profile` adds the C app's per-phase breakdown (bench/builder_profile.py) of the cold,
+no-change and code-change paths from fresh pods.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.builder_profile import print_profile, profile_capp  # noqa: E402
 from bench.peers import free_port  # noqa: E402  (run as a script: the repo root is not on sys.path)
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -302,6 +305,10 @@ def main() -> int:
     parser.add_argument("--skip-rss", action="store_true", help="skip the big-layer RSS row")
     parser.add_argument("--rounds", type=int, default=1,
                         help="repeat every row; medians (and the median ratio) are printed")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print the C app's per-phase breakdown (bench/builder_profile.py)")
+    parser.add_argument("--profile-only", action="store_true",
+                        help="only the C app's breakdown: no buildah rows, no RSS row")
     args = parser.parse_args()
     for tool in ("buildah", "docker-registry", "busybox"):
         if shutil.which(tool) is None:
@@ -315,6 +322,7 @@ def main() -> int:
         base = f"{registry.host}/bench/busybox:1"
         run(dockyard("image", "import", "--rootfs", str(busybox_rootfs(work)), "-d", base))
         rows = []
+        profile: dict[str, list[dict[str, float]]] = {}
         hello = work / "hello"
         hello.mkdir()
 
@@ -324,7 +332,7 @@ def main() -> int:
                 text = text.replace("Hello from Kaniko", f"Hello from Dockyard {step}")
             (hello / "Dockerfile").write_text(text)
 
-        if not args.skip_hello:
+        if not args.skip_hello and not args.profile_only:
             for round_ in range(args.rounds):
                 rows += compare("hello", hello, hello_change, registry, work, round_)
         if not args.skip_capp:
@@ -340,13 +348,22 @@ def main() -> int:
             def capp_change(step: int) -> None:
                 (capp / "main.c").write_text(MAIN_C.format(msg=f"answer v{step}:"))
 
-            for round_ in range(args.rounds):
+            for round_ in range(0 if args.profile_only else args.rounds):
                 rows += compare("capp", capp, capp_change, registry, work, round_)
-        rss_kb, buildah_rss_kb = (0, 0) if args.skip_rss else \
+            if args.profile or args.profile_only:
+                profile = profile_capp(
+                    lambda cache, dest, repo: dockyard(
+                        "executor", f"--context={capp}", f"--destination={dest}",
+                        f"--cache-dir={cache}", "--cache", "--insecure", "--insecure-pull",
+                        "-v", "warn", f"--cache-repo={repo}"),
+                    ENV, capp_change, registry.host, work, settle, args.rounds)
+        rss_kb, buildah_rss_kb = (0, 0) if args.skip_rss or args.profile_only else \
             peak_rss_big_layer(registry, base, work, args.big_mb)
     finally:
         registry.stop()
         shutil.rmtree(work, ignore_errors=True)
+    if profile:
+        print_profile(profile)
     summary = summarize(rows)
     print(f"\n{'build (median of ' + str(args.rounds) + ')':28} {'dockyard s':>11} "
           f"{'buildah s':>10} {'ratio dy/bh':>12}")

@@ -37,6 +37,7 @@ from dockyard.builder.dockerfile import (
 from dockyard.builder.dockerfile.expansion import global_env
 from dockyard.builder.instructions import Change, step_for
 from dockyard.builder.options import BuildError, BuildOptions, CachedLayerUnusable
+from dockyard.builder.phases import phase
 from dockyard.builder.state import DEFAULT_SHELL, BuildEnv, StageState
 from dockyard.builder.step_cache import CacheEvent, StepCache
 from dockyard.oci import (
@@ -145,7 +146,8 @@ class Builder:
 
     def run_once(self) -> BuildResult:
         started = time.monotonic()
-        dockerfile = self.parse()
+        with phase("parse"):
+            dockerfile = self.parse()
         platform = target_platform(self.options)
         auto_args = platform_args(str(platform))
         build_args = {k: v for k, v in self.options.build_args.items() if v is not None}
@@ -177,7 +179,8 @@ class Builder:
                 if stage.name:
                     env.stage_names[stage.name] = index
             final = env.stages[needed[-1]]
-            self.cache.finish()  # remote cache stores done: their blobs can be mounted
+            with phase("cache store wait"):
+                self.cache.finish()  # remote cache stores done: their blobs can be mounted
             image = self.assemble(final, blobs)
         finally:
             remove_in_background(scratch)
@@ -228,7 +231,8 @@ class Builder:
                 cache_chain=parent.cache_chain, cache_missed=parent.cache_missed,
                 source=source, pending=pending, fetch_missing=parent.fetch_missing,
             )
-        base: BaseImage = resolve_base(base_name, self.options, blobs, platform, self.log)
+        with phase("base resolution"):
+            base: BaseImage = resolve_base(base_name, self.options, blobs, platform, self.log)
         config = copy.deepcopy(base.config)
         config.history = None
         from_base = materializer(base, self.options.cache_dir, lambda: env.overlay,
@@ -273,20 +277,23 @@ class Builder:
                 raise
         step = step_for(expanded)
         started = time.monotonic()
-        key = self.cache.begin(step, expanded, state, env)
-        created = _step_time(state, env.epoch, step.makes_layer)
-        history = History(created=created, created_by=step.created_by(), comment="dockyard")
-        self.cache.label = self.step_label
-        if self.cache.reuse(key, step, instruction, state, history):
-            self.steps.append((instruction.original, time.monotonic() - started))
-            return
-        self.cache.miss(key, step, instruction, state)
+        with phase("cache lookups"):
+            key = self.cache.begin(step, expanded, state, env)
+            created = _step_time(state, env.epoch, step.makes_layer)
+            history = History(created=created, created_by=step.created_by(), comment="dockyard")
+            self.cache.label = self.step_label
+            if self.cache.reuse(key, step, instruction, state, history):
+                self.steps.append((instruction.original, time.monotonic() - started))
+                return
+            self.cache.miss(key, step, instruction, state)
         try:
-            change = step.execute(state, env)
+            with phase(step.keyword):
+                change = step.execute(state, env)
         except DockerfileError as exc:
             exc.filename = self.options.dockerfile.name
             raise
-        layer = self.commit(state, change, step.created_by(), env, created)
+        with phase("layer write"):
+            layer = self.commit(state, change, step.created_by(), env, created)
         self.cache.store(key, layer, step, created if env.epoch is None else None)
         self.steps.append((instruction.original, time.monotonic() - started))
 

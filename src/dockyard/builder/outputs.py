@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dockyard.atomicfile import atomic_write_bytes
 from dockyard.builder.options import BuildError, BuildOptions
+from dockyard.builder.phases import phase
 from dockyard.oci import (
     DigestMismatch,
     Image,
@@ -90,5 +91,6 @@ def deliver(image: Image, options: BuildOptions, log: Callable[[str], None]) -> 
     except (RegistryError, DigestMismatch) as exc:  # a layer known by descriptor only
         raise BuildError(f"cannot fetch a layer of the image: {exc}") from None
     if options.destinations and not options.no_push:
-        push(image, options, log)
+        with phase("push"):
+            push(image, options, log)
     write_digest_files(image, options)

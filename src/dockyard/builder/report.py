@@ -13,9 +13,22 @@ QUIET = ("panic", "fatal", "error", "warn")
 
 
 def run_build(options: BuildOptions, live: bool = False) -> int:
-    from dockyard.builder.dockerfile import DockerfileError
-    from dockyard.builder.engine import build
-    from dockyard.builder.outputs import deliver
+    from dockyard.builder import phases
+
+    phases.start()
+    try:
+        return _run_build(options, live)
+    finally:
+        phases.finish()
+
+
+def _run_build(options: BuildOptions, live: bool) -> int:
+    from dockyard.builder.phases import phase
+
+    with phase("imports"):
+        from dockyard.builder.dockerfile import DockerfileError
+        from dockyard.builder.engine import build
+        from dockyard.builder.outputs import deliver
 
     started = time.monotonic()
     quiet = options.verbosity in QUIET

@@ -11,6 +11,7 @@ from pathlib import Path
 from dockyard.builder.baseimage import resolve_base, rootfs_for
 from dockyard.builder.context import BuildContext
 from dockyard.builder.options import BuildOptions, CachedLayerUnusable
+from dockyard.builder.phases import phase
 from dockyard.oci import (
     BlobCache,
     DigestMismatch,
@@ -54,6 +55,12 @@ class StageState:
 
     @property
     def rootfs(self) -> Path:
+        if self.source is None and not self.pending:
+            return self.rootfs_path
+        with phase("unpack"):
+            return self._materialize()
+
+    def _materialize(self) -> Path:
         if self.source is not None:
             source, self.source = self.source, None
             source(self.rootfs_path)

@@ -33,6 +33,7 @@ from dockyard.builder.dockerfile import (
     RunInstruction,
 )
 from dockyard.builder.options import BuildOptions
+from dockyard.builder.phases import phase
 from dockyard.oci import BlobCache, Descriptor, Layer
 
 if TYPE_CHECKING:
@@ -89,7 +90,8 @@ class StepCache:
     def begin(self, step: Step, expanded: Instruction, state: StageState,
               env: BuildEnv) -> str | None:
         """The step's key (None: not cached), and the stage's chain moved past the step."""
-        key = self.key_for(step, expanded, state, env) if self.enabled else None
+        with phase("context hashing"):
+            key = self.key_for(step, expanded, state, env) if self.enabled else None
         state.cache_chain = chain_link(state.cache_chain, key or instruction_text(expanded))
         return key
 
