@@ -23,7 +23,8 @@ from dockyard.events import PushEvent
 
 
 class BuildQueue(Protocol):
-    """What the routes use of the scheduler: capacity, running builds, build files, cancelling."""
+    """What the routes use of the scheduler: capacity, running builds, build files, cancelling,
+    queueing as is (a restart keeps its origin's commit)."""
 
     @property
     def limit(self) -> int: ...
@@ -34,6 +35,8 @@ class BuildQueue(Protocol):
     def paths(self, job_name: str, number: int) -> BuildPaths: ...
 
     async def cancel(self, build: Build, reason: str) -> None: ...
+
+    def enqueue(self, job: Job, **kwargs: Any) -> Build: ...
 
 
 class CIOperations(Protocol):

@@ -73,6 +73,7 @@ class PendingInput:
     ok: str
     submitters: frozenset[str]  # empty: anyone who may run the job
     params: tuple[InputParam, ...] = ()
+    stage: str = ""  # the stage it waits in (wfapi shows it PAUSED_PENDING_INPUT)
     future: asyncio.Future[InputAnswer] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from dockyard import __version__
 from dockyard.auth import Principal
 from dockyard.ci.access import JobForbidden
-from dockyard.ci.buildlog import read_from
+from dockyard.ci.buildlog import load_trace, read_from
 from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import CRUMB_FIELD, SESSION_COOKIE, HTTPError
 from dockyard.ci.errors import MAX_PIPELINE_BYTES, PipelineError
@@ -29,9 +29,11 @@ from dockyard.ci.jobxml import JobConfigError, restore_job_secrets
 from dockyard.ci.parsing import parse_pipeline_off_loop
 from dockyard.ci.rebuild import rebuild_cause, rebuild_params
 from dockyard.ci.replay import REPLAY_CAUSE, may_replay, replay_file
+from dockyard.ci.restart import queue_restart, restart_action_json, restart_cause_json, restartable_stages
 from dockyard.ci.steps.build_info import apply_build_info
 from dockyard.ci.steps.junit import load_report, test_result_action
 from dockyard.ci.store import DONE, QUEUED, RUNNING, Build, Job, JobError, JobNotFound
+from dockyard.ci.wfapi import describe
 from dockyard.http import (
     JOB_XML_LIMIT,
     BadRequest,
@@ -115,6 +117,9 @@ def jenkins_routes(ci: CIOperations) -> list[BaseRoute]:
         Route(build + "/stop", ep(api.stop, post=True), methods=["POST"]),
         Route(build + "/rebuild", ep(api.rebuild, post=True), methods=["POST"]),
         Route(build + "/replay", ep(api.replay, post=True), methods=["POST"]),
+        Route(build + "/restart/api/json", ep(api.restart_json), methods=["GET"]),
+        Route(build + "/restart/restart", ep(api.restart, post=True), methods=["POST"]),
+        Route(build + "/restart/restartPipeline", ep(api.restart_pipeline, post=True), methods=["POST"]),
         Route(build + "/wfapi/describe", ep(api.wfapi_describe), methods=["GET"]),
         Route(build + "/artifact/{path:path}", ep(api.artifact), methods=["GET"]),
         Route(build + "/testReport/api/json", ep(api.test_report), methods=["GET"]),
@@ -600,6 +605,47 @@ class JenkinsAPI:
         new = await asyncio.to_thread(queue)
         return Response(status_code=201, headers={"Location": f"{self.base}/queue/item/{new.id}/"})
 
+    # -- restart from a stage (dockyard.ci.restart) ---------------------------------------
+    async def restart_json(self, request: Request, principal: Principal) -> Response:
+        b = await self._build(request, principal)
+        stages = await asyncio.to_thread(restartable_stages, self.ci.scheduler.paths(b.job_name, b.number))
+        job = await asyncio.to_thread(self.ci.visible_job, principal, b.job_name)
+        allowed = not job.disabled and await asyncio.to_thread(self._may_run, principal, job.name)
+        return JSONResponse(restart_action_json(b, stages, allowed))
+
+    def _may_run(self, principal: Principal, name: str) -> bool:
+        try:
+            self.ci.runnable_job(principal, name)
+        except (JobForbidden, JobNotFound):
+            return False
+        return True
+
+    async def restart(self, request: Request, principal: Principal) -> Response:
+        """The restart page's form (`stageName=`, or Jenkins' `json={"stageName": ...}`): queues
+        the restart and sends the browser to the job, as Jenkins does."""
+        b = await self._build(request, principal)
+        form = await self._form(request)
+        stage = form.get("stageName", "")
+        if not stage and "json" in form:
+            try:
+                stage = str(parse_json(form["json"]).get("stageName") or "")
+            except (BadRequest, AttributeError):
+                raise HTTPError(400, 'json is not valid: expected {"stageName": "..."}') from None
+        new = await queue_restart(self.ci, principal, b, stage)
+        return RedirectResponse(self.job_url(b.job_name), status_code=302,
+                                headers={"X-Queue-Item": f"{self.base}/queue/item/{new.id}/"})
+
+    async def restart_pipeline(self, request: Request, principal: Principal) -> Response:
+        """`restart/restartPipeline?stageName=X`: Jenkins' JSON answer {"success", "message"}."""
+        b = await self._build(request, principal)
+        try:
+            new = await queue_restart(self.ci, principal, b, request.query_params.get("stageName", ""))
+        except HTTPError as e:
+            failure = f"Failure restarting from stage: {e.message}"
+            return JSONResponse({"success": "false", "message": failure}, status_code=e.status)
+        return JSONResponse({"success": "true", "message": "ok", "queueId": new.id}, status_code=201,
+                            headers={"Location": f"{self.base}/queue/item/{new.id}/"})
+
     async def rebuild(self, request: Request, principal: Principal) -> Response:
         """A new build with this one's parameters (dockyard.ci.rebuild); 201 with its queue item."""
         b = await self._build(request, principal)
@@ -617,31 +663,12 @@ class JenkinsAPI:
         return FileResponse(target, media_type="application/octet-stream")
 
     async def wfapi_describe(self, request: Request, principal: Principal) -> Response:
-        from dockyard.ci.buildlog import load_trace
-
         b = await self._build(request, principal)
-        trace = load_trace(self.ci.scheduler.paths(b.job_name, b.number).trace)
-        stages = [
-            {
-                "id": str(i),
-                "name": s["name"],
-                "status": s["status"].upper(),
-                "startTimeMillis": int(s["start"] * 1000),
-                "durationMillis": s.get("duration_ms") or 0,
-            }
-            for i, s in enumerate(trace["spans"])
-            if s["kind"] == "stage"
-        ]
-        return JSONResponse(
-            {
-                "id": str(b.number),
-                "name": f"#{b.number}",
-                "status": b.result or "IN_PROGRESS",
-                "startTimeMillis": int((b.started_at or b.queued_at) * 1000),
-                "durationMillis": b.duration_ms,
-                "stages": stages,
-            }
-        )
+        runner = self.ci.scheduler.running.get(b.id)  # a running build's stages are not saved yet
+        trace = runner.trace.to_json() if runner is not None else await asyncio.to_thread(
+            load_trace, self.ci.scheduler.paths(b.job_name, b.number).trace)
+        url = f"{self.job_url(b.job_name)}{b.number}/"
+        return JSONResponse(describe(b, trace, pending_inputs(self.ci, b), url))
 
 
 _PARAM_CLASSES = {
@@ -681,6 +708,9 @@ def build_json(b: Build, job_url: str) -> dict[str, Any]:
             "causes": [{"_class": "hudson.model.Cause", "shortDescription": f"Started by {b.cause}"}],
         }
     ]
+    restarted = restart_cause_json(b)
+    if restarted:
+        actions[0]["causes"].append(restarted)
     if b.params:
         actions.append(
             {

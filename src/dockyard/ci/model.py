@@ -102,6 +102,7 @@ class Options:
     keep_builds: int | None = None
     timestamps: bool = False
     ansi_color: str = ""  # options { ansiColor('xterm') }: TERM for the steps
+    preserve_stashes: int | None = None  # preserveStashes(buildCount: N): completed builds keeping theirs
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ Writes: `POST /api/ci/jobs/NAME/builds` (JSON `{"params": {...}}`, optional) que
 answers 201 with its summary; `POST /api/ci/jobs/NAME/builds/N/abort` stops a queued or running
 build (202); `GET .../builds/N/input` lists the inputs it waits for and `POST .../input/ID/proceed`
 (`{"parameters": {...}}`, optional) or `.../input/ID/abort` answers one (a listed submitter or an
-administrator); `POST .../builds/N/rebuild` queues the build again with its parameters. All need
+administrator); `POST .../builds/N/rebuild` queues the build again with its parameters;
+`GET .../builds/N/restart` lists the stages it may restart from and `POST .../builds/N/restart`
+(`{"stage": "X"}`) restarts it. All need
 write access to the job's repository (`JobAccess.check_run`, git push's
 rule): a reader gets 403, a hidden job stays 404. A session-cookie caller sends a crumb as on
 Jenkins' API; JSON bodies must be `application/json`.
@@ -27,6 +29,7 @@ from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import HTTPError
 from dockyard.ci.input_api import pending_inputs, pending_json, settle_input
 from dockyard.ci.rebuild import rebuild_cause, rebuild_params
+from dockyard.ci.restart import queue_restart, restartable_stages
 from dockyard.ci.store import DONE, Build, JobError, JobNotFound
 from dockyard.http import BadRequest, json_object
 
@@ -137,6 +140,20 @@ def native_routes(ci: CIOperations) -> list[BaseRoute]:
         new = await asyncio.to_thread(ci.trigger, job, rebuild_params(b), cause)
         return JSONResponse(build_summary(new), status_code=201)
 
+    async def restart(request: Request, principal: Principal) -> Response:
+        """POST .../builds/N/restart {"stage": "Deploy"}: the build again from that top-level stage."""
+        b = await visible_build(request, principal)
+        body = await json_object(request)
+        stage = body.get("stage")
+        if not isinstance(stage, str) or set(body) - {"stage"}:
+            raise BadRequest('the body is {"stage": "<a top-level stage of the build>"}')
+        return JSONResponse(build_summary(await queue_restart(ci, principal, b, stage)), status_code=201)
+
+    async def restart_stages(request: Request, principal: Principal) -> Response:
+        b = await visible_build(request, principal)
+        stages = await asyncio.to_thread(restartable_stages, ci.scheduler.paths(b.job_name, b.number))
+        return JSONResponse({"restartable": b.state == DONE and stages is not None, "stages": stages or []})
+
     async def inputs(request: Request, principal: Principal) -> Response:
         b = await visible_build(request, principal)
         url = f"{ci.base_url()}/job/{b.job_name}/{b.number}/"
@@ -167,6 +184,8 @@ def native_routes(ci: CIOperations) -> list[BaseRoute]:
         Route(base, guard(trigger, post=True), methods=["POST"]),
         Route(base + "/{n:int}/abort", guard(abort, post=True), methods=["POST"]),
         Route(base + "/{n:int}/rebuild", guard(rebuild, post=True), methods=["POST"]),
+        Route(base + "/{n:int}/restart", guard(restart_stages), methods=["GET"]),
+        Route(base + "/{n:int}/restart", guard(restart, post=True), methods=["POST"]),
         Route(base + "/{n:int}/input", guard(inputs), methods=["GET"]),
         Route(
             base + "/{n:int}/input/{input_id}/{action:str}", guard(answer_input, post=True), methods=["POST"]

@@ -32,6 +32,7 @@ from dockyard.ci.parsing import parse_pipeline_off_loop
 from dockyard.ci.podtemplate import CredentialLookup, parse_pod_template
 from dockyard.ci.post_conditions import HISTORY_CONDITIONS, POST_CONDITIONS, post_conditions
 from dockyard.ci.replay import replay_script
+from dockyard.ci.restart import RestartPlan, restart_plan, save_script, save_stage_results, skip_for_restart
 from dockyard.ci.scm import branch_glob, local_owner, strip_credentials
 from dockyard.ci.steps import BuildAborted, BuildCredentials, Ctx, StepFailed, interpolate, step_for
 from dockyard.ci.steps.build_info import save_build_info
@@ -124,6 +125,7 @@ class BuildRunner:
         self._setup: asyncio.Future[None] | None = None  # the agent being set up (abort cancels it)
         self._slots = asyncio.Semaphore(self.max_parallel)
         self.pipeline: Pipeline | None = None
+        self.restart: RestartPlan | None = None  # a restart from a stage (dockyard.ci.restart)
         self.default_container: str | None = None
 
     # -- control ----------------------------------------------------------------
@@ -177,8 +179,11 @@ class BuildRunner:
             groovy.root_env = ctx.env  # env.X = ... in a script reaches the later stages
             timeout = pipeline.options.timeout_seconds
             watchdog = asyncio.create_task(self._watchdog(timeout)) if timeout else None
+            stages = pipeline.stages
+            if self.restart is not None:
+                stages = skip_for_restart(self.restart, stages, self.log, self.trace, self.stage_results)
             try:
-                await self.run_stages(pipeline.stages, ctx)
+                await self.run_stages(stages, ctx)
             except BuildAborted:
                 pass
             finally:
@@ -194,6 +199,7 @@ class BuildRunner:
             with self.trace.span("phase", "agent teardown"):
                 await self.executor.destroy()
                 shutil.rmtree(self.paths.root / "secrets", ignore_errors=True)  # credentials('id') files
+            save_stage_results(self.paths, self.stage_results)  # which stages a restart may start at
         result = self.result()
         self.log.line(f"Finished: {result}")
         return RunResult(result, self.abort_reason or "", self.pipeline, self.stage_results)
@@ -248,16 +254,27 @@ class BuildRunner:
 
     # -- pipeline ---------------------------------------------------------------
     async def load_pipeline(self) -> Pipeline:
+        text, filename = await asyncio.to_thread(self.pipeline_source)
+        save_script(self.paths, text, filename)  # what a restart from a stage runs again
+        return await parse_pipeline_off_loop(text, filename)
+
+    def pipeline_source(self) -> tuple[str, str]:
+        """(text, file name) of the pipeline to run: a restart's origin script, a replayed one, the
+        job's inline script or the repository's file at this commit."""
+        self.restart = restart_plan(self.paths, self.build)
+        if self.restart is not None:
+            self.log.line(f"Restarted from build #{self.restart.origin}, stage {self.restart.stage}")
+            return self.restart.script, self.restart.filename
         try:
             replayed = replay_script(self.paths, self.build)
         except FileNotFoundError as e:
             raise StepFailed(f"cannot replay: {e}") from None
         if replayed is not None:
             self.log.line(f"Replayed: an edited Jenkinsfile, not the repository's ({self.build.cause})")
-            return await parse_pipeline_off_loop(replayed, "Jenkinsfile")
+            return replayed, "Jenkinsfile"
         inline = self.job.config.inline_script
         if inline:
-            return await parse_pipeline_off_loop(inline, "Jenkinsfile")
+            return inline, "Jenkinsfile"
         ws = self.paths.workspace
         script_path = self.job.script_path
         path = ws / script_path
@@ -272,8 +289,7 @@ class BuildRunner:
                 " scriptPath; add it or change the job)"
             )
         check_size(path.stat().st_size, script_path)  # before reading a huge file whole
-        source = path.read_text(errors="replace")
-        return await parse_pipeline_off_loop(source, script_path)
+        return path.read_text(errors="replace"), script_path
 
     def base_env(self, commit: str, branch: str) -> dict[str, str]:
         b, job = self.build, self.job
@@ -399,7 +415,7 @@ class BuildRunner:
         if self.failed or self.abort_reason is not None:
             why = "earlier failure(s)" if self.failed else "abort"
             self.log.line(f'Stage "{stage.name}" skipped due to {why}')
-            record["end"] = time.time()
+            record.update(end=time.time(), skipped="failure" if self.failed else "abort")
             return
         env = await self.apply_environment(stage.environment, ctx.env)
         if stage.when and not await self.conditions(stage.when, replace(ctx, env=env)):

@@ -20,8 +20,9 @@ from dockyard.ci.buildlog import BuildPaths, ConsoleLog, SecretMasker, Trace
 from dockyard.ci.executor.interface import Executor
 from dockyard.ci.executor.local import LocalExecutor, kill_leftovers
 from dockyard.ci.podtemplate import CredentialLookup
+from dockyard.ci.preserve_stashes import apply_stash_policy
 from dockyard.ci.runner import DEFAULT_MAX_PARALLEL, BuildRunner, RunResult
-from dockyard.ci.store import ABORTED, FAILURE, QUEUED, Build, CIStore, Job, JobNotFound
+from dockyard.ci.store import ABORTED, DONE, FAILURE, QUEUED, Build, CIStore, Job, JobNotFound
 from dockyard.events import Event, EventBus
 
 log = logging.getLogger(__name__)
@@ -181,6 +182,8 @@ class Scheduler:
             self._tasks.pop(b.id, None)
             if final.pipeline:  # Jenkins records the pipeline's parameters {} on the job
                 await asyncio.to_thread(self.store.record_parameters, b.job_id, final.pipeline.parameters)
+            await asyncio.to_thread(self._stash_policy, b, final.pipeline.options.preserve_stashes
+                                    if final.pipeline else None)
             keep = final.pipeline.options.keep_builds if final.pipeline else None
             if keep:
                 await asyncio.to_thread(self._discard_old, b.job_id, keep)
@@ -223,6 +226,10 @@ class Scheduler:
                 },
             )
         )
+
+    def _stash_policy(self, b: Build, keep: int | None) -> None:
+        done = [x.number for x in self.store.builds(b.job_name, 1000) if x.state == DONE] if keep else []
+        apply_stash_policy(self.ci_dir / b.job_name, b.number, keep, done)
 
     def _discard_old(self, job_id: int, keep: int) -> None:
         try:

@@ -242,6 +242,7 @@ class _Builder:
                 "timestamps",
                 "skipDefaultCheckout",
                 "ansiColor",
+                "preserveStashes",
             }
             if top
             else {"timeout"}
@@ -267,6 +268,8 @@ class _Builder:
                 opts.disable_concurrent = True
             elif n.name == "buildDiscarder":
                 opts.keep_builds = self._log_rotator(n)
+            elif n.name == "preserveStashes":
+                opts.preserve_stashes = _preserve_stashes(n.args, n.kwargs, n.pos)
         return opts
 
     def _timeout(self, args: list[Any] | tuple[Any, ...], kwargs: dict[str, Any], pos: Pos) -> float:
@@ -621,3 +624,13 @@ def _no_credentials_call(expr: A.Node) -> None:
     """credentials('id') is an environment binding of its own, never part of an expression."""
     if isinstance(expr, A.FuncCall) and expr.name == "credentials":
         raise JenkinsfileError("credentials() takes one quoted id: NAME = credentials('id')", expr.pos)
+
+
+def _preserve_stashes(args: Any, kwargs: dict[str, Any], pos: Pos) -> int:
+    """preserveStashes() keeps the stashes of the most recent completed build, (buildCount: N) of
+    the N most recent (Jenkins allows 1 to 50)."""
+    count = kwargs.get("buildCount", 1)
+    if args or set(kwargs) - {"buildCount"} or isinstance(count, bool) or not isinstance(count, int) \
+            or not 1 <= count <= 50:
+        raise JenkinsfileError("preserveStashes takes buildCount: a number from 1 to 50", pos)
+    return count

@@ -31,7 +31,8 @@ class InputStep(Step):
             raise StepFailed(
                 f"input id {input_id!r} is already waiting in this build: give each input its own id"
             )
-        pending = PendingInput(input_id, message, ok, names, _params(self.args.get("parameters"), ctx.env))
+        params = _params(self.args.get("parameters"), ctx.env)
+        pending = PendingInput(input_id, message, ok, names, params, stage=ctx.stage or "")
         url = f"{host.base_url}/job/{host.job_name}/{host.build_number}/input/{input_id}"
         host.log.line(f"[Pipeline] input\nInput requested\n{message}\n{ok} or Abort")
         host.log.line(f"(POST {url}/proceedEmpty to proceed, {url}/abort to abort)")
