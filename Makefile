@@ -6,6 +6,7 @@ DATA_DIR ?= $(HOME)/.local/share/dockyard
 HOST ?= 127.0.0.1
 PORT ?= 8080
 DEB_PACKAGES := git openssh-client curl jq skopeo umoci runc podman buildah busybox-static docker-registry uidmap fuse-overlayfs mmdebstrap chromium postgresql \
+	qemu-user-static \
 	containerd etcd-server containernetworking-plugins iproute2 iptables openssl gcc libc6-dev
 
 .PHONY: install deps-system deps-python deps-k8s up test test-fast test-postgres lint bench clean

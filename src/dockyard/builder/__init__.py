@@ -9,6 +9,10 @@ Public API (imported lazily, so `dockyard executor --help` stays fast):
                                            and untouched base layers, known by descriptor
                                            and fetched or mounted by `deliver`)
     deliver(image, options, log)           --tar-path / --oci-layout-path / push / digest files
+    build_platforms(options) -> [BuildResult]   one build per platform of a comma-separated
+                                           options.platform (one result for one platform)
+    deliver_platforms(results, options, log) -> digest   several: ONE OCI index (pushed,
+                                           --oci-layout-path, digest files); one: `deliver`
     run_build(options, live=False) -> int  both, with progress on stderr and an exit code
     BuildError, RunFailed, SandboxUnavailable   what a failed build raises
     cache_key(CacheInputs) -> str          the one layer-cache key function
@@ -33,6 +37,8 @@ _EXPORTS = {
     "build": "dockyard.builder.engine",
     "BuildResult": "dockyard.builder.engine",
     "deliver": "dockyard.builder.outputs",
+    "build_platforms": "dockyard.builder.multiplatform",
+    "deliver_platforms": "dockyard.builder.multiplatform",
     "run_build": "dockyard.builder.report",
     "RunFailed": "dockyard.sandbox",
     "SandboxUnavailable": "dockyard.sandbox",

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.builder.options import BuildError, BuildOptions
+from dockyard.builder.platforms import check_base_platform
 from dockyard.oci import (
     BlobCache,
     DigestMismatch,
@@ -77,7 +78,9 @@ def resolve_base(name: str, options: BuildOptions, blobs: BlobCache, platform: P
                              variant=platform.variant)
         return BaseImage("scratch", config, [])
     if name.startswith(LAYOUT_SCHEME):
-        return read_layout(name[len(LAYOUT_SCHEME):], blobs, platform)
+        base = read_layout(name[len(LAYOUT_SCHEME):], blobs, platform)
+        check_base_platform(name, base.config, platform, options, log, label)
+        return base
     try:
         ref = parse_reference(name)
     except InvalidReference as exc:
@@ -90,6 +93,7 @@ def resolve_base(name: str, options: BuildOptions, blobs: BlobCache, platform: P
         if "http" in str(exc).lower() and not options.insecure_pull:
             hint = " (a plain-HTTP registry needs --insecure-pull)"
         raise BuildError(f"{label} {name}: cannot pull the base image: {exc}{hint}") from None
+    check_base_platform(name, image.config, platform, options, log, label)
     return BaseImage(str(ref), copy.deepcopy(image.config), list(image.layers))
 
 

@@ -149,7 +149,7 @@ class Builder:
         with phase("parse"):
             dockerfile = self.parse()
         platform = target_platform(self.options)
-        auto_args = platform_args(str(platform))
+        auto_args = platform_args(str(platform), str(Platform.current()))  # BUILDPLATFORM
         build_args = {k: v for k, v in self.options.build_args.items() if v is not None}
         needed = stages_needed(dockerfile, self.options.target, build_args, auto_args)
         cache_dir = self.options.cache_dir

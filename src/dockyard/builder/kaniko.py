@@ -113,8 +113,9 @@ def add_build_arguments(parser: argparse.ArgumentParser, pflag: bool = True) -> 
     parser.add_argument("--target", help="the stage to build (default: the last one)")
     parser.add_argument("--label", action="append", default=[], metavar="KEY=VALUE",
                         help="a label added to the image (repeatable)")
-    parser.add_argument("--custom-platform", metavar="OS/ARCH[/VARIANT]",
-                        help="the platform of the base images to pull")
+    parser.add_argument("--custom-platform", metavar="OS/ARCH[/VARIANT][,...]",
+                        help="the platform to build (default: this machine's); several, "
+                             "comma-separated, build each and make one image index")
     add_bool(parser, "--reproducible", help="zero timestamps so equal input gives equal digests",
              pflag=pflag)
     parser.add_argument("--secret", action="append", default=[], metavar="id=ID,src=PATH",

@@ -18,6 +18,7 @@ from dockyard.oci import (
     Image,
     ImageLayout,
     InvalidReference,
+    Reference,
     RegistryClient,
     RegistryError,
     RegistryOptions,
@@ -38,6 +39,16 @@ def push_registry_options(options: BuildOptions) -> RegistryOptions:
 
 
 def push(image: Image, options: BuildOptions, log: Callable[[str], None]) -> None:
+    push_with_retries(options, log, lambda client, refs, progress:
+                      client.push(image, refs, progress=progress))
+
+
+Send = Callable[[RegistryClient, list[Reference], Callable[[str], None]], str]
+
+
+def push_with_retries(options: BuildOptions, log: Callable[[str], None], send: Send) -> str:
+    """`send(client, destinations, progress)` (an image's or an index's push), retried
+    --push-retry times; a BuildError with the hint for plain-HTTP registries at the end."""
     try:
         refs = [parse_reference(d) for d in options.destinations]
     except InvalidReference as exc:
@@ -46,8 +57,7 @@ def push(image: Image, options: BuildOptions, log: Callable[[str], None]) -> Non
     with RegistryClient(push_registry_options(options)) as client:
         for attempt in range(1, attempts + 1):
             try:
-                client.push(image, refs, progress=lambda m: log(f"  {m}"))
-                return
+                return send(client, refs, lambda m: log(f"  {m}"))
             except (RegistryError, DigestMismatch, OSError) as exc:
                 if attempt == attempts:
                     hint = ""
@@ -55,14 +65,15 @@ def push(image: Image, options: BuildOptions, log: Callable[[str], None]) -> Non
                         hint = " (a plain-HTTP registry needs --insecure)"
                     raise BuildError(f"push failed: {exc}{hint}") from None
                 log(f"  push failed ({exc}); retry {attempt}/{options.push_retry}")
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
     atomic_write_bytes(path, data, 0o644)  # read by the next step, as Kaniko's are
 
 
-def write_digest_files(image: Image, options: BuildOptions) -> None:
-    digest = image.digest
+def write_digest_files(digest: str, options: BuildOptions) -> None:
+    """Kaniko's digest files for an image's (or a multi-platform index's) digest."""
     if options.digest_file:
         _atomic_write(options.digest_file, digest.encode())
     names = []
@@ -93,4 +104,4 @@ def deliver(image: Image, options: BuildOptions, log: Callable[[str], None]) -> 
     if options.destinations and not options.no_push:
         with phase("push"):
             push(image, options, log)
-    write_digest_files(image, options)
+    write_digest_files(image.digest, options)

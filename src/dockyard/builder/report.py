@@ -27,8 +27,7 @@ def _run_build(options: BuildOptions, live: bool) -> int:
 
     with phase("imports"):
         from dockyard.builder.dockerfile import DockerfileError
-        from dockyard.builder.engine import build
-        from dockyard.builder.outputs import deliver
+        from dockyard.builder.multiplatform import build_platforms, deliver_platforms
 
     started = time.monotonic()
     quiet = options.verbosity in QUIET
@@ -52,8 +51,8 @@ def _run_build(options: BuildOptions, live: bool) -> int:
     options.progress = options.progress or progress
     options.output = options.output or output
     try:
-        result = build(options)
-        deliver(result.image, options, options.progress)
+        results = build_platforms(options)  # one per platform: several make one index
+        digest = deliver_platforms(results, options, options.progress)
     except (BuildError, DockerfileError) as exc:
         print(f"error: {exc}", file=err)
         return 1
@@ -72,7 +71,7 @@ def _run_build(options: BuildOptions, live: bool) -> int:
         if isinstance(exc, RunFailed) and 0 < exc.exit_code < 256 and not exc.timed_out:
             return exc.exit_code
         return 1
-    progress(f"built {result.image.digest} in {time.monotonic() - started:.1f}s "
-             f"({result.layers_written} new layers)")
-    print(result.image.digest)
+    layers = sum(result.layers_written for result in results)
+    progress(f"built {digest} in {time.monotonic() - started:.1f}s ({layers} new layers)")
+    print(digest)
     return 0

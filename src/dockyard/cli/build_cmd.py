@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-f", "--file", default=None,
                         help="Dockerfile (default: CONTEXT/Dockerfile)")
     add_build_arguments(parser, pflag=False)
+    parser.add_argument("--platform", dest="custom_platform", metavar="OS/ARCH[,...]",
+                        help="as --custom-platform: e.g. linux/amd64,linux/arm64 builds both "
+                             "and makes one image index")
     add_registry_arguments(parser, pflag=False)
     add_bool(parser, "--push", help="push the image to every -t name", pflag=False)
     parser.add_argument("-o", "--tar-path", type=Path, help="save a docker-archive tarball here")

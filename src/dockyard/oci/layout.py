@@ -87,12 +87,35 @@ class ImageLayout:
     def write_image(self, image: Image, ref_name: str | None = None) -> Descriptor:
         """Add the image's blobs and list it in index.json (replacing an entry of the same name)."""
         self.path.mkdir(parents=True, exist_ok=True)
+        self._add_blobs(image)
+        annotations = {REF_NAME: ref_name} if ref_name else None
+        descriptor = image.descriptor(annotations)
+        self._list(descriptor, ref_name)
+        return descriptor
+
+    def write_index(self, images: list[Image], ref_name: str | None = None) -> Descriptor:
+        """Several single-platform images as one multi-platform index (`mutate.platform_index`)
+        listed in index.json under `ref_name`; each image's blobs are added, unlisted."""
+        from dockyard.oci.mutate import platform_index
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        raw = platform_index(images).to_json()
+        for image in images:
+            self._add_blobs(image)
+        self.blobs.put_bytes(raw)
+        descriptor = Descriptor.of(mediatypes.OCI_INDEX, raw,
+                                   annotations={REF_NAME: ref_name} if ref_name else None)
+        self._list(descriptor, ref_name)
+        return descriptor
+
+    def _add_blobs(self, image: Image) -> None:
         for layer in image.layers:
             self._link_or_copy(layer.fetch(), layer.digest)
         self.blobs.put_bytes(image.config_bytes)
         self.blobs.put_bytes(image.manifest_bytes)
-        annotations = {REF_NAME: ref_name} if ref_name else None
-        descriptor = image.descriptor(annotations)
+
+    def _list(self, descriptor: Descriptor, ref_name: str | None) -> None:
+        """Adds `descriptor` to index.json (replacing an entry of the same name)."""
         with open(self.path / ".index.lock", "a") as lock:  # two writers must not lose an entry
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
@@ -106,7 +129,6 @@ class ImageLayout:
             index.manifests.append(descriptor)
             atomic_write_bytes(self.path / "oci-layout", LAYOUT_FILE, LAYOUT_MODE)
             atomic_write_bytes(self.path / "index.json", index.to_json(), LAYOUT_MODE)
-        return descriptor
 
     def _link_or_copy(self, source: Path, digest: str) -> None:
         target = self.blobs.path(digest)

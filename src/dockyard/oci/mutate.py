@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from dockyard.oci import mediatypes
 from dockyard.oci.image import Image, Layer
-from dockyard.oci.models import Descriptor, History, ImageConfig
+from dockyard.oci.models import Descriptor, History, ImageConfig, Index, Platform
 
 _OCI_FOR_DOCKER = {
     mediatypes.DOCKER_LAYER_GZIP: mediatypes.OCI_LAYER_GZIP,
@@ -50,3 +50,21 @@ def oci_layer(layer: Layer) -> Layer:
     media_type = _OCI_FOR_DOCKER.get(layer.media_type, layer.media_type)
     return layer.with_descriptor(Descriptor(media_type=media_type, digest=layer.digest,
                                             size=layer.size))
+
+
+def platform_index(images: Sequence[Image], annotations: dict[str, str] | None = None) -> Index:
+    """An OCI index of single-platform images, each entry with its config's platform (what
+    a multi-platform build pushes and writes); two images of one platform are refused."""
+    entries = []
+    seen: set[str] = set()
+    for image in images:
+        platform = image.config.platform
+        if str(platform) in seen:
+            raise ValueError(f"two images for platform {platform} in one index")
+        seen.add(str(platform))
+        entry = image.descriptor()
+        entry.platform = Platform(architecture=platform.architecture, os=platform.os,
+                                  variant=platform.variant)
+        entries.append(entry)
+    return Index(schema_version=2, media_type=mediatypes.OCI_INDEX, manifests=entries,
+                 annotations=annotations)

@@ -45,6 +45,7 @@ from dockyard.oci.models import (
     Platform,
     parse_manifest_or_index,
 )
+from dockyard.oci.mutate import platform_index
 from dockyard.oci.options import RegistryOptions
 from dockyard.oci.reference import DOCKER_HUB, Reference, parse_reference
 from dockyard.oci.transport import HostSession, repository_scope
@@ -567,26 +568,10 @@ class RegistryClient:
         refs = [self._ref(d) for d in destinations]
         if not images or not refs:
             raise ValueError("push_index needs images and at least one destination")
-        entries = []
-        seen: set[str] = set()
+        index = platform_index(images, annotations)
         for image in images:
-            platform = image.config.platform
-            if str(platform) in seen:
-                raise ValueError(f"two images for platform {platform} in one index")
-            seen.add(str(platform))
             by_digest = {Reference(r.registry, r.repository, None, image.digest) for r in refs}
             self.push(image, sorted(by_digest, key=str), progress)
-            entry = image.descriptor()
-            entry.platform = Platform(
-                architecture=platform.architecture, os=platform.os, variant=platform.variant
-            )
-            entries.append(entry)
-        index = Index(
-            schema_version=2,
-            media_type=mediatypes.OCI_INDEX,
-            manifests=entries,
-            annotations=annotations,
-        )
         raw = index.to_json()
         for ref in refs:
             self.put_manifest(ref, raw, mediatypes.OCI_INDEX)

@@ -6,6 +6,7 @@ Harbor's swagger, so scripts written for Harbor work against Dockyard.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -422,13 +423,7 @@ class HarborAPI:
             kind = "IMAGE"
         else:
             kind = "IMAGE" if manifest.artifact_type in _IMAGE_CONFIG_TYPES else "UNKNOWN"
-        references = []
-        if is_index:
-            references = [
-                {"parent_id": manifest.id, "child_digest": d}
-                for d, k in self.metadata.references_of(manifest.id)
-                if k == "manifest"
-            ]
+        references = self._references(repository, manifest) if is_index else []
         return {
             "id": manifest.id,
             "type": kind,
@@ -446,6 +441,28 @@ class HarborAPI:
             "references": references,
             "tags": [self._tag_json(repository, manifest, t) for t in self.metadata.tags_of(manifest.id)],
         }
+
+    def _references(self, repository: Repository, manifest: Manifest) -> list[dict[str, Any]]:
+        """Harbor's `references` of an index: each child with its id, platform, annotations
+        and urls, read from the index as stored (its descriptors say the platform)."""
+        children = {d for d, k in self.metadata.references_of(manifest.id) if k == "manifest"}
+        try:
+            entries = json.loads(self.store.read_blob(manifest.digest)).get("manifests") or []
+        except (OSError, KeyError, ValueError, AttributeError):
+            entries = [{"digest": d} for d in sorted(children)]  # the body is unreadable
+        out = []
+        for entry in entries:
+            digest = entry.get("digest") if isinstance(entry, dict) else None
+            if digest not in children:
+                continue
+            child = self.metadata.get_manifest(repository.id, digest)
+            reference: dict[str, Any] = {"parent_id": manifest.id, "child_digest": digest,
+                                         "child_id": child.id if child else None}
+            for key in ("platform", "annotations", "urls"):
+                if entry.get(key) is not None:
+                    reference[key] = entry[key]
+            out.append(reference)
+        return out
 
     def _page(self, request: Request, items: list[dict[str, Any]]) -> Response:
         """Harbor's page/page_size paging with X-Total-Count and a Link to the next page."""

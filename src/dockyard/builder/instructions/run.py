@@ -138,6 +138,7 @@ class RunStep(Step):
         return SandboxMount("bind", mount.target, source, readonly=True)
 
     def execute(self, stage: StageState, build: BuildEnv) -> Change | None:
+        from dockyard.builder.emulation import require_emulation
         from dockyard.builder.podrun import run_step  # the sandbox, or chroot in Dockyard's pod
         from dockyard.builder.snapshot import (
             TreeState,
@@ -150,6 +151,7 @@ class RunStep(Step):
 
         i = self.instruction
         assert isinstance(i, RunInstruction)
+        require_emulation(build.platform, build.log)  # a foreign platform: qemu via binfmt
         env = stage.run_env()
         for name, value in build.options.build_args.items():
             # proxy build args reach RUN without an ARG line, and never the image (BuildKit)

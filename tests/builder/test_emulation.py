@@ -1,0 +1,87 @@
+"""binfmt_misc detection for RUN on a foreign platform: every missing piece is a clear error
+naming the platform, what is missing and the fix; the handler must have the F flag (its
+interpreter then works inside the sandbox's chroot). The handlers below are written in the
+format of /proc/sys/fs/binfmt_misc/NAME, with the magic and mask of Debian's
+qemu-user-static (/usr/lib/binfmt.d/qemu-aarch64.conf)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dockyard.builder.emulation import check_emulation, elf_header, is_native, read_handlers
+from dockyard.builder.options import BuildError
+from dockyard.oci import Platform
+
+AARCH64_MAGIC = "7f454c460201010000000000000000000200b700"
+AARCH64_MASK = "ffffffffffffff00fffffffffffffffffeffffff"
+ARM64 = Platform.parse("linux/arm64")
+pytestmark = pytest.mark.skipif(not is_native(Platform.parse("linux/amd64")),
+                                reason="the foreign platform of these tests is arm64 on amd64")
+
+
+def binfmt(root: Path, handlers: dict[str, tuple[str, str, str]] | None = None,
+           status: str = "enabled") -> Path:
+    """A binfmt_misc directory: NAME -> (enabled|disabled, flags, magic)."""
+    root.mkdir()
+    (root / "status").write_text(status + "\n")
+    (root / "register").write_text("")
+    for name, (state, flags, magic) in (handlers or {}).items():
+        (root / name).write_text(
+            f"{state}\ninterpreter /usr/libexec/qemu-binfmt/{name}-binfmt-P\nflags: {flags}\n"
+            f"offset 0\nmagic {magic}\nmask {AARCH64_MASK}\n")
+    return root
+
+
+def test_a_registered_handler_with_the_f_flag_is_used(tmp_path: Path) -> None:
+    root = binfmt(tmp_path / "b", {"qemu-aarch64": ("enabled", "POF", AARCH64_MAGIC),
+                                   "python3.11": ("enabled", "", "a70d0d0a")})
+    handler = check_emulation(ARM64, root)
+    assert handler is not None and handler.name == "qemu-aarch64"
+    assert handler.interpreter.endswith("aarch64-binfmt-P")
+    # an amd64 program matches no aarch64 handler: the kernel would run it natively
+    amd64 = elf_header("amd64")
+    assert amd64 is not None
+    assert not any(h.matches(amd64) for h in read_handlers(root))
+
+
+def test_the_native_platform_needs_nothing(tmp_path: Path) -> None:
+    assert check_emulation(Platform.parse("linux/amd64"), tmp_path / "absent") is None
+
+
+@pytest.mark.parametrize(
+    ("handlers", "status", "expected"),
+    [
+        (None, None, ["binfmt_misc is not mounted", "mount -t binfmt_misc",
+                      "apt install qemu-user-static"]),
+        ({}, "disabled", ["binfmt_misc is disabled", "echo 1 >"]),
+        ({}, "enabled", ["no binfmt_misc handler for aarch64", "apt install qemu-user-static",
+                         "/usr/lib/binfmt.d/qemu-aarch64.conf"]),
+        ({"qemu-aarch64": ("enabled", "OC", AARCH64_MAGIC)}, "enabled",
+         ["lacks the F (fix-binary) flag", "qemu-aarch64"]),
+        ({"qemu-aarch64": ("disabled", "F", AARCH64_MAGIC)}, "enabled",
+         ["qemu-aarch64 is disabled"]),
+        # a riscv64 handler does not run arm64 programs
+        ({"qemu-riscv64": ("enabled", "F", "7f454c460201010000000000000000000200f300")},
+         "enabled", ["no binfmt_misc handler for aarch64"]),
+    ],
+)
+def test_what_is_missing_is_named_with_the_fix(
+    tmp_path: Path, handlers: dict[str, tuple[str, str, str]] | None, status: str | None,
+    expected: list[str],
+) -> None:
+    root = tmp_path / "b"
+    if status is not None:
+        binfmt(root, handlers, status)
+    with pytest.raises(BuildError) as caught:
+        check_emulation(ARM64, root)
+    message = str(caught.value)
+    assert "RUN for platform linux/arm64" in message, message
+    for part in expected:
+        assert part in message, message
+
+
+def test_a_platform_without_a_known_emulator_says_so(tmp_path: Path) -> None:
+    with pytest.raises(BuildError, match="knows no emulator for linux/sparc64"):
+        check_emulation(Platform.parse("linux/sparc64"), binfmt(tmp_path / "b"))
