@@ -25,6 +25,7 @@ from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import CRUMB_FIELD, SESSION_COOKIE, HTTPError
 from dockyard.ci.errors import MAX_PIPELINE_BYTES, PipelineError
 from dockyard.ci.input_api import pending_inputs, pending_json, settle_input
+from dockyard.ci.jenkins_computer import computer_routes
 from dockyard.ci.jobxml import JobConfigError, restore_job_secrets
 from dockyard.ci.parsing import parse_pipeline_off_loop
 from dockyard.ci.rebuild import rebuild_cause, rebuild_params
@@ -99,6 +100,7 @@ def jenkins_routes(ci: CIOperations) -> list[BaseRoute]:
         Route("/crumbIssuer/api/xml", ep(api.crumb_xml), methods=["GET"]),
         Route("/api/json", ep(api.root_json), methods=["GET"]),
         Route("/me/api/json", ep(api.whoami), methods=["GET"]),
+        *computer_routes(ci, ep),
         Route("/createItem", ep(api.create_item, post=True, admin=True), methods=["POST"]),
         Route("/queue/api/json", ep(api.queue_json), methods=["GET"]),
         Route("/queue/item/{id:int}/api/json", ep(api.queue_item), methods=["GET"]),
