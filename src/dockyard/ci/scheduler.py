@@ -177,13 +177,14 @@ class Scheduler:
             final = result or RunResult(ABORTED, "cancelled")
             runner.log.close()
             runner.trace.save()
+            # before the build shows as completed: whoever sees it DONE sees its stashes settled
+            await asyncio.to_thread(self._stash_policy, b, final.pipeline.options.preserve_stashes
+                                    if final.pipeline else None)
             await asyncio.to_thread(self.store.finish, b.id, final.result, final.reason)
             self.running.pop(b.id, None)
             self._tasks.pop(b.id, None)
             if final.pipeline:  # Jenkins records the pipeline's parameters {} on the job
                 await asyncio.to_thread(self.store.record_parameters, b.job_id, final.pipeline.parameters)
-            await asyncio.to_thread(self._stash_policy, b, final.pipeline.options.preserve_stashes
-                                    if final.pipeline else None)
             keep = final.pipeline.options.keep_builds if final.pipeline else None
             if keep:
                 await asyncio.to_thread(self._discard_old, b.job_id, keep)
@@ -228,8 +229,12 @@ class Scheduler:
         )
 
     def _stash_policy(self, b: Build, keep: int | None) -> None:
-        done = [x.number for x in self.store.builds(b.job_name, 1000) if x.state == DONE] if keep else []
-        apply_stash_policy(self.ci_dir / b.job_name, b.number, keep, done)
+        """dockyard.ci.preserve_stashes; never in the way of the build's end being recorded."""
+        try:
+            done = [x.number for x in self.store.builds(b.job_name, 1000) if x.state == DONE] if keep else []
+            apply_stash_policy(self.ci_dir / b.job_name, b.number, keep, done)
+        except Exception:
+            log.exception("clearing the stashes of %s #%d failed", b.job_name, b.number)
 
     def _discard_old(self, job_id: int, keep: int) -> None:
         try:
