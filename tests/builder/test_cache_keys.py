@@ -48,7 +48,7 @@ def base_layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def outcomes(log: str) -> list[str]:
-    return re.findall(r"^  (?:\[\d+/\d+\] )?(HIT|MISS) [0-9a-f]{12} ", log, re.M)
+    return re.findall(r"^(?:\[[^\]]+\] )?  (?:\[\d+/\d+\] )?(HIT|MISS) [0-9a-f]{12} ", log, re.M)
 
 
 @pytest.mark.usefixtures("needs_namespaces")

@@ -69,7 +69,7 @@ def build(context: Path, destination: str, cache_dir: Path, cache_repo: str | No
 def outcomes(log: str) -> list[tuple[str, str]]:
     """(HIT|MISS, instruction) per cached step, in build order."""
     return [(m.group(1), m.group(3)) for m in
-            re.finditer(r"^  (?:\[\d+/\d+\] )?(HIT|MISS) ([0-9a-f]{12}) (.*?)"
+            re.finditer(r"^(?:\[[^\]]+\] )?  (?:\[\d+/\d+\] )?(HIT|MISS) ([0-9a-f]{12}) (.*?)"
                                     r"(?: \((?:cached|after a miss).*)?$",
                         log, re.M)]
 

@@ -17,6 +17,7 @@ import hashlib
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -150,6 +151,22 @@ def rootfs_for(base: BaseImage, rootfs: Path, cache_dir: Path, hardlink: bool) -
         return
     chain = hashlib.sha256("\n".join(str(layer.diff_id) for layer in base.layers).encode())
     cached = cache_dir / "rootfs" / chain.hexdigest()
+    with _unpack_lock(cached):  # two stages FROM one base, built at once, unpack it once
+        _unpack_chain(base, cached)
+    clone_tree(cached, rootfs, hardlink=hardlink)
+
+
+_UNPACK_LOCKS: dict[Path, threading.Lock] = {}
+_UNPACK_LOCKS_GUARD = threading.Lock()
+
+
+def _unpack_lock(cached: Path) -> threading.Lock:
+    with _UNPACK_LOCKS_GUARD:
+        return _UNPACK_LOCKS.setdefault(cached, threading.Lock())
+
+
+def _unpack_chain(base: BaseImage, cached: Path) -> None:
+    """The base's layers unpacked into `cached` (the cache of layer chains), unless there."""
     if not cached.is_dir():
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cached.parent))
@@ -168,7 +185,6 @@ def rootfs_for(base: BaseImage, rootfs: Path, cache_dir: Path, hardlink: bool) -
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    clone_tree(cached, rootfs, hardlink=hardlink)
 
 
 def _unpack(base: BaseImage, layer: Layer, root: Path, streamed: bool,

@@ -1,14 +1,16 @@
 """The build engine: Dockerfile -> stages -> layers -> one image, without a daemon.
 
-`build(options)` parses the Dockerfile, builds only the stages the target needs (in
-order), and returns the assembled image (not yet pushed: see `outputs`). Each stage gets
-a rootfs in a scratch directory; every instruction is one `Step`; a step's filesystem
-change becomes one gzip layer (written once, streamed) and is then folded into the rootfs.
+`build(options)` parses the Dockerfile, builds only the stages the target needs (stages that
+do not use each other at the same time: `stage_graph`, `scheduler`), and returns the
+assembled image (not yet pushed: see `outputs`). Each stage gets a rootfs in a scratch
+directory; every instruction is one `Step`; a step's filesystem change becomes one gzip
+layer (written once, streamed) and is then folded into the rootfs.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 import shutil
 import subprocess
@@ -32,12 +34,14 @@ from dockyard.builder.dockerfile import (
     expand_instruction,
     parse,
     platform_args,
-    stages_needed,
 )
 from dockyard.builder.dockerfile.expansion import global_env
 from dockyard.builder.instructions import Change, step_for
-from dockyard.builder.options import BuildError, BuildOptions, CachedLayerUnusable
+from dockyard.builder.options import BuildError, BuildOptions, CachedLayerUnusable, default_jobs
 from dockyard.builder.phases import phase
+from dockyard.builder.scheduler import StageCancelled, run_stages
+from dockyard.builder.stage_graph import StageGraph
+from dockyard.builder.stage_log import StageLog
 from dockyard.builder.state import DEFAULT_SHELL, BuildEnv, StageState
 from dockyard.builder.step_cache import CacheEvent, StepCache
 from dockyard.oci import (
@@ -110,13 +114,17 @@ class Builder:
     """Builds one Dockerfile; holds the per-build scratch space and finished stages."""
 
     def __init__(self, options: BuildOptions) -> None:
-        self.options = options
-        self.log = options.progress or (lambda message: None)
+        # progress and RUN output go through the stage log: whole lines, each with its stage
+        self.stage_log = StageLog(options.progress, options.output)
+        self.options = dataclasses.replace(
+            options, progress=self.stage_log.progress,
+            output=self.stage_log.output if options.output is not None else None)
+        self.log = self.stage_log.progress
         self.layers_written = 0
         self.steps: list[tuple[str, float]] = []
+        self._counts = threading.Lock()  # layers_written and steps, from every stage's thread
         self.platform = target_platform(options)
-        self.step_label = ""
-        self.cache = StepCache(options, str(self.platform), self.log)
+        self.cache = StepCache(self.options, str(self.platform), self.log)
 
     def parse(self) -> Dockerfile:
         try:
@@ -151,7 +159,9 @@ class Builder:
         platform = target_platform(self.options)
         auto_args = platform_args(str(platform), str(Platform.current()))  # BUILDPLATFORM
         build_args = {k: v for k, v in self.options.build_args.items() if v is not None}
-        needed = stages_needed(dockerfile, self.options.target, build_args, auto_args)
+        graph = StageGraph.plan(dockerfile, self.options.target, build_args, auto_args)
+        needed = list(graph.order)
+        jobs = self.options.jobs or default_jobs()
         cache_dir = self.options.cache_dir
         (cache_dir / "tmp").mkdir(parents=True, exist_ok=True)
         remove_stale_scratch(cache_dir / "tmp")
@@ -170,14 +180,26 @@ class Builder:
                 deadline=(started + self.options.timeout) if self.options.timeout else None,
             )
             blobs = BlobCache(env.blob_dir)
-            for position, index in enumerate(needed, 1):
+            self.stage_log.prefixed = len(needed) > 1
+            if graph.skipped(dockerfile):
+                self.log("stages the target does not use (not built): "
+                         + ", ".join(graph.skipped(dockerfile)))
+            if jobs > 1 and graph.independent():
+                self.log(f"{len(needed)} stages, independent ones built at once (up to {jobs})")
+
+            def build_one(index: int) -> StageState:
                 stage = dockerfile.stages[index]
-                label = stage.name or str(index)
-                self.log(f"[stage {label} {position}/{len(needed)}] FROM {stage.base}")
-                state = self.build_stage(dockerfile, stage, env, blobs, platform)
+                self.log(f"[stage {graph.names[index]} {needed.index(index) + 1}/{len(needed)}]"
+                         f" FROM {stage.base}")
+                with self.stage_log.stage(graph.names[index]):
+                    return self.build_stage(dockerfile, stage, env, blobs, platform)
+
+            def register(index: int, state: StageState) -> None:
                 env.stages[index] = state
-                if stage.name:
-                    env.stage_names[stage.name] = index
+                if state.name:
+                    env.stage_names[state.name] = index
+
+            run_stages(graph, build_one, register, jobs, env.cancelled)
             final = env.stages[needed[-1]]
             with phase("cache store wait"):
                 self.cache.finish()  # remote cache stores done: their blobs can be mounted
@@ -201,10 +223,30 @@ class Builder:
             self.run_trigger(trigger, state, env, dockerfile)
         total = len(stage.instructions)
         for number, instruction in enumerate(stage.instructions, 1):
-            self.step_label = f"[{number}/{total}] "
-            self.execute(instruction, state, env)
-        self.step_label = ""
+            self.cache.label = f"[{number}/{total}] "
+            try:
+                self.execute(instruction, state, env)
+            except Exception as exc:
+                raise self.located(exc, stage, instruction) from exc.__cause__
+            finally:
+                self.cache.label = ""
         return state
+
+    def located(self, exc: Exception, stage: Stage, instruction: Instruction) -> Exception:
+        """`exc` with the Dockerfile line (and, in a multi-stage build, the stage) in its
+        message: stages run at once, so the failing one is named. Types stay (a failed RUN
+        still exits with its code)."""
+        where = f"stage {stage.name or stage.index}: " if self.stage_log.prefixed else ""
+        if isinstance(exc, DockerfileError):
+            if not exc.message.startswith(where):
+                exc.message = where + exc.message
+            exc.line = exc.line or instruction.line
+        elif isinstance(exc, RuntimeError) and not isinstance(exc, StageCancelled) \
+                and len(exc.args) == 1 and isinstance(exc.args[0], str):
+            prefix = f"{self.options.dockerfile.name}:{instruction.line}: {where}"
+            if not exc.args[0].startswith(prefix):
+                exc.args = (prefix + exc.args[0],)
+        return exc
 
     def start_stage(self, stage: Stage, base_name: str, env: BuildEnv, blobs: BlobCache,
                     platform: Platform) -> StageState:
@@ -281,10 +323,11 @@ class Builder:
             key = self.cache.begin(step, expanded, state, env)
             created = _step_time(state, env.epoch, step.makes_layer)
             history = History(created=created, created_by=step.created_by(), comment="dockyard")
-            self.cache.label = self.step_label
             if self.cache.reuse(key, step, instruction, state, history):
-                self.steps.append((instruction.original, time.monotonic() - started))
+                with self._counts:
+                    self.steps.append((instruction.original, time.monotonic() - started))
                 return
+            env.check_cancelled()  # another stage failed: start nothing more
             self.cache.miss(key, step, instruction, state)
         try:
             with phase(step.keyword):
@@ -292,10 +335,13 @@ class Builder:
         except DockerfileError as exc:
             exc.filename = self.options.dockerfile.name
             raise
+        finally:
+            self.stage_log.flush()  # a RUN's last line without a newline
         with phase("layer write"):
             layer = self.commit(state, change, step.created_by(), env, created)
         self.cache.store(key, layer, step, created if env.epoch is None else None)
-        self.steps.append((instruction.original, time.monotonic() - started))
+        with self._counts:
+            self.steps.append((instruction.original, time.monotonic() - started))
 
     def commit(self, state: StageState, change: Change | None, created_by: str,
                env: BuildEnv, created: str) -> Layer | None:
@@ -312,7 +358,7 @@ class Builder:
         if entries:
             from dockyard.builder.layer_writer import write_layer
 
-            tmp = env.scratch / f"layer-{len(state.layers)}-{time.monotonic_ns()}.tar.gz"
+            tmp = env.scratch / f"layer-{state.index}-{len(state.layers)}-{time.monotonic_ns()}.tar.gz"
             blob = write_layer(entries, tmp, env.epoch, self.options.compression)
             blobs = BlobCache(env.blob_dir)
             blobs.add_file(tmp, blob.digest, move=True)
@@ -320,7 +366,8 @@ class Builder:
                 Descriptor(media_type=blob.media_type, digest=blob.digest, size=blob.size),
                 blob.diff_id, blobs)
             state.layers.append(layer)
-            self.layers_written += 1
+            with self._counts:
+                self.layers_written += 1
         else:
             history.empty_layer = True
         if change is not None and change.upper is not None:

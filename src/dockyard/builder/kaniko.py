@@ -63,6 +63,12 @@ def parse_duration(value: str) -> float:
     return sum(float(n) * unit[u] for n, u in parts)
 
 
+def parse_jobs(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"invalid --jobs {value!r} (a number of stages, 1 or more)")
+    return int(value)
+
+
 class Unsupported(argparse.Action):
     """A Kaniko flag Dockyard does not implement: fail with the reason and the alternative."""
 
@@ -122,6 +128,9 @@ def add_build_arguments(parser: argparse.ArgumentParser, pflag: bool = True) -> 
                         help="a secret for RUN --mount=type=secret (never stored in a layer)")
     parser.add_argument("--timeout", type=parse_duration, default=None, metavar="DURATION",
                         help="fail the build after this long (e.g. 30m)")
+    parser.add_argument("--jobs", type=parse_jobs, default=None, metavar="N",
+                        help="independent stages built at once (default: $DOCKYARD_BUILD_JOBS, "
+                             "else the number of CPUs; 1 builds them one after the other)")
     add_bool(parser, "--cache", help="reuse layers from the layer cache", pflag=pflag)
     parser.add_argument("--cache-repo", help="remote repository of cached layers")
     parser.add_argument("--cache-dir", type=Path, help="local directory of cached layers")
@@ -298,6 +307,7 @@ def options_from(args: argparse.Namespace) -> Any:
         no_cache=args.no_cache,
         secrets=parse_secrets(args.secret),
         timeout=args.timeout,
+        jobs=getattr(args, "jobs", None),
         snapshot_mode=os.environ.get("DOCKYARD_SNAPSHOT") or args.snapshot_mode,
         verbosity=getattr(args, "verbosity", "info"),
     )

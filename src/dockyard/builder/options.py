@@ -32,6 +32,23 @@ def default_cache_dir() -> Path:
     return Path(base) / "dockyard"
 
 
+JOBS_ENV = "DOCKYARD_BUILD_JOBS"
+
+
+def default_jobs() -> int:
+    """How many independent stages build at once when --jobs is not given: $DOCKYARD_BUILD_JOBS,
+    else the CPUs this process may run on (a pod's cpuset, not the node's)."""
+    value = os.environ.get(JOBS_ENV, "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    if value:
+        raise BuildError(f"{JOBS_ENV}={value!r} is not a number of stages; set it to 1 or more")
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 @dataclass
 class BuildOptions:
     """Kaniko's flags with Kaniko's meaning, plus `secrets` and a whole-build timeout."""
@@ -75,6 +92,8 @@ class BuildOptions:
     # RUN
     secrets: dict[str, Path] = field(default_factory=dict)
     timeout: float | None = None
+    # independent stages built at once (--jobs; None: $DOCKYARD_BUILD_JOBS, else the CPUs)
+    jobs: int | None = None
     # "full"/"redo"/"time" (Kaniko's names) all use the overlay upper dir when overlay
     # mounts work; "tree" forces the tree-diff fallback ($DOCKYARD_SNAPSHOT=tree)
     snapshot_mode: str = field(default_factory=lambda: os.environ.get("DOCKYARD_SNAPSHOT",

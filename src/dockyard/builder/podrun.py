@@ -52,14 +52,15 @@ Output = Callable[[bytes], None]
 _mode: list[bool] = []  # decided once per process: True = chroot
 
 
-def run_step(request: RunRequest, output: Output | None) -> RunResult:
+def run_step(request: RunRequest, output: Output | None,
+             check: Callable[[], None] | None = None) -> RunResult:
     """A RUN: in the sandbox, or chrooted when this is Dockyard's in-pod executor and the
-    sandbox cannot start in this container."""
+    sandbox cannot start in this container. `check` raises to stop it (another stage failed)."""
     if chroot_mode(output):
-        return run_chrooted(request, output)
+        return run_chrooted(request, output, check)
     from dockyard.sandbox import run_in_sandbox
 
-    return run_in_sandbox(request, output)
+    return run_in_sandbox(request, output, check=check)
 
 
 def chroot_mode(output: Output | None) -> bool:
@@ -99,7 +100,8 @@ def _sandbox_problem() -> str:
     return ""
 
 
-def run_chrooted(request: RunRequest, output: Output | None) -> RunResult:
+def run_chrooted(request: RunRequest, output: Output | None,
+                 check: Callable[[], None] | None = None) -> RunResult:
     """Runs the command chrooted into `request.rootfs` (tree-diff mode: it writes there)."""
     from dockyard import sandbox
     from dockyard.sandbox import RunFailed, RunResult, SandboxUnavailable
@@ -126,7 +128,7 @@ def run_chrooted(request: RunRequest, output: Output | None) -> RunResult:
                 "cwd": request.cwd or "/", "uid": request.uid, "gid": request.gid,
                 "groups": request.groups}))
             argv = [sys.executable, "-I", "-S", str(Path(__file__)), str(spec)]
-            code, tail, timed_out = _supervise(argv, request.timeout, output)
+            code, tail, timed_out = _supervise(argv, request.timeout, output, check)
         finally:
             staged.undo()
     display = request.display or " ".join(request.argv)
@@ -251,8 +253,8 @@ def _copy_back(path: Path, source: Path) -> None:
         path.unlink()
 
 
-def _supervise(argv: list[str], timeout: float | None, output: Output | None
-               ) -> tuple[int, str, bool]:
+def _supervise(argv: list[str], timeout: float | None, output: Output | None,
+               check: Callable[[], None] | None = None) -> tuple[int, str, bool]:
     """Runs the child in its own session, streaming its combined output. There is no PID
     namespace to end with the command: once it exits, what it left running in its session (a
     daemon holding the output pipe) is killed, as at the deadline or an interrupted build."""
@@ -271,6 +273,8 @@ def _supervise(argv: list[str], timeout: float | None, output: Output | None
                 if wait <= 0:
                     timed_out = True
                     break
+                if check is not None:
+                    check()
                 if not selector.select(wait):
                     if process.poll() is not None:
                         _kill_session(process.pid)  # stragglers keep the pipe open

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import itertools
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,12 +54,14 @@ class StageState:
     pending: list[Layer] = field(default_factory=list)  # cached layers not yet applied
     # downloads the blobs of pending layers that only a registry has (remote cache hits)
     fetch_missing: Callable[[list[Layer]], None] | None = None
+    # stages built at once may read a finished stage's rootfs together (COPY --from)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def rootfs(self) -> Path:
         if self.source is None and not self.pending:
             return self.rootfs_path
-        with phase("unpack"):
+        with self._lock, phase("unpack"):
             return self._materialize()
 
     def _materialize(self) -> Path:
@@ -118,18 +122,32 @@ class BuildEnv:
     resolved_images: dict[str, list[Layer]] = field(default_factory=dict)
     global_args: dict[str, str] = field(default_factory=dict)
     deadline: float | None = None  # time.monotonic() value after which the build fails
-    _counter: int = 0
+    # set when a stage failed: the stages running at the same time stop (scheduler)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # stages build in threads: the probe and each image pull happen once
+    _probe_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _image_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     _overlay: bool | None = None
 
     @property
     def overlay(self) -> bool:
-        if self._overlay is None:
-            self._overlay = bool(self.overlay_probe())
-            if not self._overlay:
-                self.log("no overlay mounts (unavailable, or DOCKYARD_SNAPSHOT=tree): RUN "
-                         "changes are found by scanning the rootfs (slower)")
-        return self._overlay
+        with self._probe_lock:
+            if self._overlay is None:
+                self._overlay = bool(self.overlay_probe())
+                if not self._overlay:
+                    self.log("no overlay mounts (unavailable, or DOCKYARD_SNAPSHOT=tree): RUN "
+                             "changes are found by scanning the rootfs (slower)")
+            return self._overlay
+
+    def check_cancelled(self) -> None:
+        """Raises StageCancelled when another stage failed (called between steps and while a
+        RUN runs)."""
+        if self.cancelled.is_set():
+            from dockyard.builder.scheduler import StageCancelled
+
+            raise StageCancelled()
 
     def remaining_time(self) -> float | None:
         if self.deadline is None:
@@ -137,8 +155,7 @@ class BuildEnv:
         return max(0.1, self.deadline - time.monotonic())
 
     def new_dir(self, prefix: str) -> Path:
-        self._counter += 1
-        path = self.scratch / f"{prefix}-{self._counter}"
+        path = self.scratch / f"{prefix}-{next(self._counter)}"
         path.mkdir(parents=True)
         return path
 
@@ -157,6 +174,10 @@ class BuildEnv:
     def image_root(self, name: str) -> Path:
         """The rootfs of image `name` (for `COPY --from=<image>`, `--mount=from=<image>`):
         pulled and unpacked once per build."""
+        with self._image_lock:
+            return self._image_root(name)
+
+    def _image_root(self, name: str) -> Path:
         if name not in self.external_roots:
             base = resolve_base(name, self.options, BlobCache(self.blob_dir), self.platform,
                                 self.log)
@@ -169,6 +190,10 @@ class BuildEnv:
     def image_diff_ids(self, name: str) -> str:
         """The diff_ids of image `name` (`COPY --from=<image>`, `--mount=from=<image>`) for
         a cache key: its manifest and config only, resolved once per build."""
+        with self._image_lock:
+            return self._image_diff_ids(name)
+
+    def _image_diff_ids(self, name: str) -> str:
         if name not in self.resolved_images:
             base = resolve_base(name, self.options, BlobCache(self.blob_dir), self.platform,
                                 self.log)

@@ -14,6 +14,7 @@ first 12 characters; `events` is the same record for reports and traces.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -77,13 +78,22 @@ class StepCache:
         self.remote: RemoteCache | None = None
         self.events: list[CacheEvent] = []
         self.unusable: set[str] = set()  # layer digests found missing or corrupt: misses
-        self.label = ""  # the engine's "[n/total] " step number
+        self._label = threading.local()  # stages build in threads: each its own step number
         if self.enabled:
             from dockyard.builder.remote_cache import RemoteCache, default_cache_repo
 
             repo = options.cache_repo or default_cache_repo(options.destinations)
             if repo:
                 self.remote = RemoteCache(repo, options, self.blobs, log)
+
+    @property
+    def label(self) -> str:
+        """The engine's "[n/total] " step number of the step in this thread's stage."""
+        return getattr(self._label, "text", "")
+
+    @label.setter
+    def label(self, text: str) -> None:
+        self._label.text = text
 
     # ------------------------------------------------------------------ keys
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 _FROM = re.compile(r"^\[stage [^\]]*\] FROM (\S+)")
 _INSTRUCTION = re.compile(
-    r"^  (?:\[\d+/\d+\] )?(RUN|COPY|ADD|CMD|ENTRYPOINT|ENV|ARG|LABEL|WORKDIR|USER|EXPOSE|VOLUME|SHELL|"
+    r"^(?:\[[^\]]+\] )?"  # a multi-stage build's "[stage] " prefix
+    r"  (?:\[\d+/\d+\] )?(RUN|COPY|ADD|CMD|ENTRYPOINT|ENV|ARG|LABEL|WORKDIR|USER|EXPOSE|VOLUME|SHELL|"
     r"HEALTHCHECK|ONBUILD|STOPSIGNAL|MAINTAINER)\b(.*)$"
 )
 _LAYER = re.compile(r"^  layer sha256:[0-9a-f]+ (uploaded|mounted|exists)")

@@ -260,7 +260,8 @@ def _hosts_file(hostname: str) -> str:
 
 
 def run_in_sandbox(request: RunRequest, output: Callable[[bytes], None] | None = None, *,
-                   fork: bool = False, userns: SpareUserns | None = None) -> RunResult:
+                   fork: bool = False, userns: SpareUserns | None = None,
+                   check: Callable[[], None] | None = None) -> RunResult:
     """Runs the command; streams its output to `output`; raises RunFailed on non-zero
     (with the reason when a limit ended it) and SandboxUnavailable when it cannot start.
 
@@ -268,7 +269,10 @@ def run_in_sandbox(request: RunRequest, output: Callable[[bytes], None] | None =
     new interpreter (~30 ms less). Only for a single-threaded caller (a fork of a threaded
     process may hold another thread's locks): the sandbox server's step processes, which
     may also hand in a `userns` made ahead of time (used when the request is isolated with
-    the same ids; closed here either way)."""
+    the same ids; closed here either way).
+
+    `check` is called about every 0.2 s while the command runs; what it raises (a build whose
+    other stage failed) kills the command's processes and is raised here."""
     started = time.monotonic()
     cgroup, warning = _cgroup(request)
     if warning and output is not None:
@@ -298,7 +302,8 @@ def run_in_sandbox(request: RunRequest, output: Callable[[bytes], None] | None =
                     _join(cgroup, child, report_file)
                 with contextlib.suppress(OSError):  # it may have failed already: it says why
                     go_file.write(b"1")
-            exit_code, tail, timed_out = _supervise(child, request.timeout, output, cgroup)
+            exit_code, tail, timed_out = _supervise(child, request.timeout, output, cgroup,
+                                                     check)
             if request.upper is not None:
                 shutil.rmtree(request.upper.parent / (request.upper.name + ".work"), ignore_errors=True)
             created_path = Path(tmp) / "created.json"
@@ -474,14 +479,15 @@ def _fork_init(spec: dict[str, object], *keep: int) -> _Init:
 
 
 def _supervise(child: _Init, timeout: float | None, output: Callable[[bytes], None] | None,
-               cgroup: Cgroup | None = None) -> tuple[int, str, bool]:
+               cgroup: Cgroup | None = None, check: Callable[[], None] | None = None
+               ) -> tuple[int, str, bool]:
     """Pumps `child`'s combined output; kills its process group on timeout, when its
     processes exhaust their pids limit (a fork bomb would otherwise spin on) or when the kernel
     killed one of them for memory (the step then fails with that reason, not later on)."""
     deadline = time.monotonic() + timeout if timeout else None
     tail = bytearray()
     try:
-        timed_out = _pump(child.pid, child.fd, deadline, output, tail, cgroup)
+        timed_out = _pump(child.pid, child.fd, deadline, output, tail, cgroup, check)
     except BaseException:  # interrupted (Ctrl-C, SIGTERM): never leave the step running
         os.killpg(child.pid, signal.SIGKILL)
         child.wait()
@@ -490,8 +496,8 @@ def _supervise(child: _Init, timeout: float | None, output: Callable[[bytes], No
     return code, tail.decode(errors="replace"), timed_out
 
 
-def _pump(pid: int, fd: int, deadline: float | None,
-          output: Callable[[bytes], None] | None, tail: bytearray, cgroup: Cgroup | None) -> bool:
+def _pump(pid: int, fd: int, deadline: float | None, output: Callable[[bytes], None] | None,
+          tail: bytearray, cgroup: Cgroup | None, check: Callable[[], None] | None = None) -> bool:
     """Copies the step's output until it ends; True when the deadline killed it."""
     timed_out = False
     with selectors.DefaultSelector() as selector:
@@ -502,6 +508,9 @@ def _pump(pid: int, fd: int, deadline: float | None,
                 timed_out = True
                 os.killpg(pid, signal.SIGKILL)
                 break
+            if check is not None:
+                check()  # raises to stop the step (_supervise kills it)
+                wait = 0.2 if wait is None else min(wait, 0.2)
             if cgroup is not None:
                 wait = 0.1 if wait is None else min(wait, 0.1)
                 if cgroup.pids_exhausted() or cgroup.oom_killed():  # the step ends with its process

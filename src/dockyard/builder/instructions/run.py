@@ -177,12 +177,12 @@ class RunStep(Step):
         if build.overlay:
             request.upper = build.new_dir("run") / "upper"
             request.upper.mkdir()
-            result = run_step(request, output)
+            result = run_step(request, output, build.check_cancelled)
             remove_placeholders(request.upper, result.created)
             prune_copied_up_dirs(request.upper, stage.rootfs)
             return Change(upper=request.upper, lower=stage.rootfs)
         before = TreeState(stage.rootfs)
-        result = run_step(request, output)
+        result = run_step(request, output, build.check_cancelled)
         remove_placeholders(stage.rootfs, [p for p in result.created
                                            if _new_path(before, p)])
         return Change(entries=tree_diff_entries(before, TreeState(stage.rootfs)))
