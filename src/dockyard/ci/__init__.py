@@ -101,10 +101,18 @@ def open_ci(
     who sees the jobs and builds of a repository (`dockyard.ci.access`); `executor` the agent
     backend (the local one when not given)."""
     from dockyard.ci.backends import executor_backend
+    from dockyard.ci.clock import clock_for
     from dockyard.ci.hooks import load_webhook_secret
     from dockyard.ci.service import CIService
 
     settings = services.settings
+    if settings.ci_test_clock:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "DOCKYARD_CI_TEST_CLOCK is set: cron triggers read the time from %s (a setting for tests only)",
+            settings.ci_test_clock,
+        )
     return CIService(
         services.db,
         services.auth,
@@ -121,6 +129,7 @@ def open_ci(
         or (settings.k8s_container_cap if settings.ci_executor == "kubernetes" else None),
         max_parallel=settings.ci_max_parallel,
         outgoing_hosts=settings.webhook_allowed_hosts,
+        clock=clock_for(settings.ci_test_clock),
     )
 
 

@@ -21,6 +21,7 @@ from dockyard import __version__
 from dockyard.auth import Principal
 from dockyard.ci.access import JobForbidden
 from dockyard.ci.buildlog import load_trace, read_from
+from dockyard.ci.causes import cause_json
 from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import CRUMB_FIELD, SESSION_COOKIE, HTTPError
 from dockyard.ci.errors import MAX_PIPELINE_BYTES, PipelineError
@@ -396,7 +397,7 @@ class JenkinsAPI:
                 "color": "notbuilt",
             },
             "params": "".join(f"\n{k}={'****' if k in b.secret_names else v}" for k, v in b.params.items()),
-            "actions": [{"_class": "hudson.model.CauseAction", "causes": [{"shortDescription": b.cause}]}],
+            "actions": [{"_class": "hudson.model.CauseAction", "causes": [cause_json(b.cause)]}],
             "stuck": False,
             "blocked": False,
             "buildable": b.state == QUEUED,
@@ -707,7 +708,7 @@ def build_json(b: Build, job_url: str) -> dict[str, Any]:
     actions: list[dict[str, Any]] = [
         {
             "_class": "hudson.model.CauseAction",
-            "causes": [{"_class": "hudson.model.Cause", "shortDescription": f"Started by {b.cause}"}],
+            "causes": [cause_json(b.cause)],
         }
     ]
     restarted = restart_cause_json(b)

@@ -63,4 +63,19 @@ MIGRATIONS = [
             "ALTER TABLE ci_builds ADD COLUMN key_fingerprint VARCHAR(32) NOT NULL DEFAULT ''",
         ),
     ),
+    Migration(
+        "ci.triggers.0001",
+        (
+            # what a pipeline run declared for its job (dockyard.ci.triggers): kind is cron |
+            # pollSCM | upstream | quietPeriod; spec its argument (JSON for upstream); state is
+            # pollSCM's last seen heads
+            """CREATE TABLE ci_job_properties (
+                job_id INTEGER NOT NULL REFERENCES ci_jobs(id) ON DELETE CASCADE,
+                kind VARCHAR(16) NOT NULL,
+                spec TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT '{}',
+                PRIMARY KEY (job_id, kind)
+            )""",
+        ),
+    ),
 ]

@@ -103,6 +103,8 @@ class Options:
     timestamps: bool = False
     ansi_color: str = ""  # options { ansiColor('xterm') }: TERM for the steps
     preserve_stashes: int | None = None  # preserveStashes(buildCount: N): completed builds keeping theirs
+    quiet_period: int | None = None  # options { quietPeriod(N) }: seconds queued builds wait
+    skip_default_checkout: bool = False  # options { skipDefaultCheckout() }: `checkout scm` does it
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from dockyard.ci.restart import RestartPlan, restart_plan, save_script, save_sta
 from dockyard.ci.scm import branch_glob, local_owner, strip_credentials
 from dockyard.ci.steps import BuildAborted, BuildCredentials, Ctx, StepFailed, interpolate, step_for
 from dockyard.ci.steps.build_info import save_build_info
+from dockyard.ci.steps.checkout import set_aside_checkout
 from dockyard.ci.steps.timestamps import timestamped
 from dockyard.ci.store import ABORTED, FAILURE, SUCCESS, UNSTABLE, Build, Job
 from dockyard.credentials import job_credentials
@@ -171,6 +172,8 @@ class BuildRunner:
             env = self.base_env(commit, branch)
             pipeline = await self.load_pipeline()
             self.pipeline = pipeline
+            if pipeline.options.skip_default_checkout:  # `checkout scm` brings it back
+                set_aside_checkout(self.paths)
             if pipeline.options.timestamps:
                 self.log = timestamped(self.log)
             await self.setup_agent(pipeline)  # before the environment: its values may run sh

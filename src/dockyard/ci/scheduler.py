@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,10 @@ class Scheduler:
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self.loop: asyncio.AbstractEventLoop | None = None
+        # after each build, once it is DONE (job properties, upstream triggers: dockyard.ci.triggers)
+        self.finish_hooks: list[Callable[[Build, RunResult], Awaitable[None]]] = []
+        # seconds a queued build waits before it may start (options quietPeriod)
+        self.quiet_period: Callable[[int], float] = lambda _job_id: 0.0
 
     def paths(self, job_name: str, number: int) -> BuildPaths:
         return BuildPaths(self.ci_dir / job_name / str(number))
@@ -121,6 +125,8 @@ class Scheduler:
             except JobNotFound:
                 continue
             if b.job_id in busy_jobs and not job.concurrent:
+                continue
+            if b.queued_at + await asyncio.to_thread(self.quiet_period, b.job_id) > time.time():
                 continue
             if not await asyncio.to_thread(self.store.start, b.id):
                 continue
@@ -189,6 +195,11 @@ class Scheduler:
             if keep:
                 await asyncio.to_thread(self._discard_old, b.job_id, keep)
             done = await asyncio.to_thread(self.store.build_by_id, b.id)
+            for hook in self.finish_hooks:
+                try:
+                    await hook(done or b, final)
+                except Exception:
+                    log.exception("after build %s #%d", b.job_name, b.number)
             self.events.publish(
                 Event(
                     "ci.build.finished",

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute
 from dockyard.auth import AuthService, Principal
 from dockyard.ci.access import JobAccess, RepoRole
 from dockyard.ci.backends import LocalBackend
+from dockyard.ci.clock import Clock, SystemClock
 from dockyard.ci.component import ExecutorBackend
 from dockyard.ci.csrf import CrumbIssuer
 from dockyard.ci.errors import ForbiddenParameter, PipelineError
@@ -29,10 +30,12 @@ from dockyard.ci.native_api import native_routes
 from dockyard.ci.params import forbidden_env_name, forbidden_env_value
 from dockyard.ci.parsing import parse_pipeline
 from dockyard.ci.podtemplate import CredentialLookup
-from dockyard.ci.runner import DEFAULT_MAX_PARALLEL
+from dockyard.ci.runner import DEFAULT_MAX_PARALLEL, RunResult
 from dockyard.ci.scheduler import Scheduler
 from dockyard.ci.scm import branch_matches, equivalent_keys, repo_key
 from dockyard.ci.store import Build, CIStore, Job, JobError, JobNotFound
+from dockyard.ci.triggers import JobProperties, TriggerLoop
+from dockyard.ci.triggers_api import trigger_routes
 from dockyard.credentials import SecretBox, load_or_create_key
 from dockyard.events import PUSH, EventBus, PushEvent
 from dockyard.store import Database
@@ -58,6 +61,7 @@ class CIService:
         executor: ExecutorBackend | None = None,
         max_parallel: int | None = None,
         outgoing_hosts: str = "external",
+        clock: Clock | None = None,
     ) -> None:
         max_parallel = max_parallel or DEFAULT_MAX_PARALLEL  # Settings.ci_max_parallel
         # job XML and password parameters are sealed with the credentials key (DATA/secrets)
@@ -88,20 +92,56 @@ class CIService:
         )
         self.webhook_secret = webhook_secret
         events.subscribe(PUSH, self.on_git_push)
+        self.properties = JobProperties(db)
+        self.triggers = TriggerLoop(
+            self.store, self.properties, clock or SystemClock(), self.trigger, self.scheduler.enqueue,
+            base_url, ci_dir.parent / "git", credentials,
+        )
+        self.scheduler.finish_hooks.append(self._after_build)
+        self.scheduler.quiet_period = self.properties.quiet_period
 
     def routes(self) -> list[BaseRoute]:
-        return [*jenkins_routes(self), *native_routes(self), *hook_routes(self)]
+        return [
+            *jenkins_routes(self),
+            *trigger_routes(self, self.properties, self.triggers),
+            *native_routes(self),
+            *hook_routes(self),
+        ]
 
     async def start(self) -> None:
         self.ci_dir.mkdir(parents=True, exist_ok=True)
         await self.executor.start()
         await self.scheduler.start()
+        await self.triggers.start()
 
     async def stop(self) -> None:
+        await self.triggers.stop()
         await self.scheduler.stop()
         await asyncio.to_thread(self.executor.close)
 
     # -- triggers ---------------------------------------------------------------
+    async def _after_build(self, build: Build, result: RunResult) -> None:
+        """A run that read its pipeline makes its triggers and quiet period the job's (Jenkins'
+        job properties); a finished build starts the jobs whose `upstream` trigger waits for it."""
+        if result.pipeline is not None:
+            await asyncio.to_thread(
+                self.properties.register, build.job_id, result.pipeline, build.git_commit, build.git_branch
+            )
+        await asyncio.to_thread(self.triggers.after_upstream, build, result.result, self._owner_may_read)
+
+    def _owner_may_read(self, job: Job, other: Job) -> bool:
+        """Whether `job`'s owner (who created it) may see `other`."""
+        principal = self.owner_principal(job)
+        return principal is not None and self.access.can_read(principal, other)
+
+    def owner_principal(self, job: Job) -> Principal | None:
+        """The job's owner as a principal (builds act with their job owner's rights), None when
+        the job has no owner or the user is gone."""
+        user = self.auth.get_user(job.created_by) if job.created_by else None
+        if user is None or user.disabled:
+            return None
+        return Principal(user.id, user.username, bool(user.is_admin), via="job")
+
     def on_git_push(self, event: PushEvent) -> None:
         """`git.push` from Dockyard's git server: queue every job watching that repo and branch.
         Runs on the bus (in the event loop), so it only hands the work to a thread."""

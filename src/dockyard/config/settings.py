@@ -110,6 +110,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOCKYARD_CI_EXECUTORS": ("ci_executors", _positive_int),
     "DOCKYARD_CI_MAX_PARALLEL": ("ci_max_parallel", _positive_int),
     "DOCKYARD_CI_PREWARM": ("ci_prewarm", _switch),
+    "DOCKYARD_CI_TEST_CLOCK": ("ci_test_clock", _text),
     "DOCKYARD_KANIKO_ALIAS": ("kaniko_images", _image_prefixes),
     "DOCKYARD_SSH_PORT": ("ssh_port", _port_or_off),
     "DOCKYARD_CI_EXECUTOR": ("ci_executor", _executor),
@@ -148,6 +149,8 @@ class Settings:
     ci_executors: int | None = None
     ci_max_parallel: int = DEFAULT_CI_MAX_PARALLEL
     ci_prewarm: bool = True  # keep a pre-started `dockyard executor` for the Kaniko stand-in
+    # Tests only: a file whose ISO 8601 text is "now" for cron triggers ('' = the system clock)
+    ci_test_clock: str = ""
     kaniko_images: tuple[str, ...] = DEFAULT_KANIKO_IMAGES  # images whose steps run Dockyard's executor
     ssh_port: int | None = None  # git over SSH on this port (on `host`); None: no SSH server
     # Where builds run: "local" (this machine's sandbox) or "kubernetes" (one pod per build); a

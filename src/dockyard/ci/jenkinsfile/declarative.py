@@ -25,6 +25,7 @@ from dockyard.ci.model import (
     Step,
 )
 from dockyard.ci.params import forbidden_env_name
+from dockyard.ci.trigger_spec import job_option, trigger_call, unique_triggers
 
 _TIME_UNITS = {
     "NANOSECONDS": 1e-9,
@@ -243,6 +244,7 @@ class _Builder:
                 "skipDefaultCheckout",
                 "ansiColor",
                 "preserveStashes",
+                "quietPeriod",
             }
             if top
             else {"timeout"}
@@ -270,6 +272,8 @@ class _Builder:
                 opts.keep_builds = self._log_rotator(n)
             elif n.name == "preserveStashes":
                 opts.preserve_stashes = _preserve_stashes(n.args, n.kwargs, n.pos)
+            elif n.name in ("quietPeriod", "skipDefaultCheckout"):
+                job_option(opts, n.name, n.args, n.kwargs, n.pos)
         return opts
 
     def _timeout(self, args: list[Any] | tuple[Any, ...], kwargs: dict[str, Any], pos: Pos) -> float:
@@ -335,19 +339,8 @@ class _Builder:
         return tuple(out)
 
     def triggers(self, node: Node) -> tuple[Call, ...]:
-        out: list[Call] = []
-        for n in self._block(node):
-            self._no_block(n)
-            if n.name == "pollSCM":
-                # Dockyard hears pushes as events, so polling is never needed; kept for the record.
-                out.append(Call(n.name, tuple(n.args), n.kwargs, n.pos))
-                continue
-            raise JenkinsfileError(
-                f"trigger '{n.name}' is not supported: builds start on push events"
-                " (pollSCM is accepted and satisfied by them)",
-                n.pos,
-            )
-        return tuple(out)
+        calls = (trigger_call(n.name, n.args, n.kwargs, n.block, n.pos) for n in self._block(node))
+        return unique_triggers(tuple(calls))
 
     # -- stages -----------------------------------------------------------------
     def stages(self, node: Node) -> tuple[Stage, ...]:
