@@ -105,6 +105,7 @@ class Options:
     preserve_stashes: int | None = None  # preserveStashes(buildCount: N): completed builds keeping theirs
     quiet_period: int | None = None  # options { quietPeriod(N) }: seconds queued builds wait
     skip_default_checkout: bool = False  # options { skipDefaultCheckout() }: `checkout scm` does it
+    parallels_always_fail_fast: bool = False  # options { parallelsAlwaysFailFast() }
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ class Stage:
     options: Options = field(default_factory=Options)
     post: Post = field(default_factory=Post)
     pos: Pos | None = None
+    fail_fast: bool = False  # failFast true: a failing branch of `parallel` stops the others
 
 
 @dataclass

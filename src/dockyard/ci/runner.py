@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from dockyard.ci.branches import BranchScope, enter_stage, leave_stage, run_branches, scope_of, stage_path
 from dockyard.ci.buildlog import BuildPaths, ConsoleLog, Trace
 from dockyard.ci.checkout import checkout_workspace
 from dockyard.ci.errors import PipelineError, check_size
@@ -116,10 +117,11 @@ class BuildRunner:
         self.pending_inputs: dict[str, PendingInput] = {}
         self.max_parallel = max(1, max_parallel)
         self.abort_reason: str | None = None
+        self.root_scope = BranchScope(self)  # `failed` and failFast stops, per parallel branch
         self.failed = False
         self.unstable = False
         self.marked = SUCCESS  # currentBuild.result = ..., catchError, unstable(): the build goes on
-        self.stage_marks: dict[str, str] = {}  # the same for stages, by name
+        self.stage_marks: dict[tuple[str, ...], str] = {}  # the same for stages, by stage path
         self.aborted_before_post = False
         self.stage_results: list[dict[str, Any]] = []
         self._handles: list[StepHandle] = []
@@ -132,7 +134,15 @@ class BuildRunner:
     # -- control ----------------------------------------------------------------
     @property
     def aborted(self) -> bool:
-        return self.abort_reason is not None
+        return self.abort_reason is not None or scope_of(self).stop_reason() is not None
+
+    @property
+    def failed(self) -> bool:
+        return scope_of(self).failed
+
+    @failed.setter
+    def failed(self, value: bool) -> None:
+        scope_of(self).failed = value
 
     async def abort(self, reason: str) -> None:
         if self.abort_reason is None:
@@ -149,6 +159,9 @@ class BuildRunner:
     async def running(self, handle: StepHandle) -> AsyncIterator[None]:
         """A started step process: killed by `abort`, and when its step is cancelled (timeout)."""
         self._handles.append(handle)
+        scopes = scope_of(self).chain()  # failFast kills the steps of a stopped branch
+        for scope in scopes:
+            scope.handles.append(handle)
         try:
             yield
         except asyncio.CancelledError:
@@ -156,6 +169,8 @@ class BuildRunner:
             raise
         finally:
             self._handles.remove(handle)
+            for scope in scopes:
+                scope.handles.remove(handle)
 
     # -- the build --------------------------------------------------------------
     async def run(self) -> RunResult:
@@ -223,8 +238,10 @@ class BuildRunner:
         order = (SUCCESS, UNSTABLE, FAILURE)
         if stage and (stage_result or result) in order:
             mark = stage_result or result
-            if order.index(mark) > order.index(self.stage_marks.get(stage, SUCCESS)):
-                self.stage_marks[stage] = mark
+            path = stage_path()  # the stage and those around it (a matrix cell, its matrix stage)
+            for key in (path[:n] for n in range(1, len(path) + 1)):
+                if order.index(mark) > order.index(self.stage_marks.get(key, SUCCESS)):
+                    self.stage_marks[key] = mark
         if result in order and order.index(result) > order.index(self.marked):
             self.marked = result
         elif result == ABORTED and self.abort_reason is None:
@@ -392,17 +409,6 @@ class BuildRunner:
         for stage in stages:
             await self.run_stage(stage, ctx)
 
-    async def run_parallel(self, branches: tuple[Stage, ...], ctx: Ctx) -> None:
-        """Runs the branches of `parallel` with at most `max_parallel` of them started at a time
-        (and at most that many running steps in the whole build, see `run_stage`)."""
-        pending = list(branches)
-
-        async def worker() -> None:
-            while pending:
-                await self.run_stage(pending.pop(0), ctx, branch=True)
-
-        await asyncio.gather(*(worker() for _ in range(min(self.max_parallel, len(pending)))))
-
     async def run_stage(self, stage: Stage, ctx: Ctx, branch: bool = False) -> None:
         """One stage; a parallel `branch` of steps holds one of the build's parallel slots while
         it runs (nested stages and parallels hold none, so that they cannot starve their own)."""
@@ -415,8 +421,8 @@ class BuildRunner:
     async def _run_stage(self, stage: Stage, ctx: Ctx) -> None:
         record: dict[str, Any] = {"name": stage.name, "status": "SKIPPED", "start": time.time(), "end": None}
         self.stage_results.append(record)
-        if self.failed or self.abort_reason is not None:
-            why = "earlier failure(s)" if self.failed else "abort"
+        if self.failed or self.aborted:
+            why = "earlier failure(s)" if self.failed else (scope_of(self).stop_reason() or "abort")
             self.log.line(f'Stage "{stage.name}" skipped due to {why}')
             record.update(end=time.time(), skipped="failure" if self.failed else "abort")
             return
@@ -426,6 +432,7 @@ class BuildRunner:
             record["end"] = time.time()
             return
         self.log.line(f"[Pipeline] {{ ({stage.name})")
+        path = enter_stage(stage.name)
         inner = replace(ctx, env=env, stage=stage.name, container=ctx.container or self.default_container)
         failed_before = self.failed
         with self.trace.span("stage", stage.name) as span:
@@ -438,7 +445,7 @@ class BuildRunner:
                 if stage.steps:
                     await self.run_steps(stage.steps, inner)
                 elif stage.parallel:
-                    await self.run_parallel(stage.parallel, inner)
+                    await run_branches(self, stage, inner)  # parallel, and a matrix's cells
                 else:
                     await self.run_stages(stage.stages, inner)
             except BuildAborted:
@@ -451,13 +458,14 @@ class BuildRunner:
                     watchdog.cancel()
             status = (
                 "ABORTED"
-                if self.abort_reason
+                if self.aborted
                 else ("FAILURE" if self.failed and not failed_before else "SUCCESS")
             )
             if status == "SUCCESS":  # unstable(), junit failures, catchError(stageResult: ...)
-                status = self.stage_marks.get(stage.name, status)
+                status = self.stage_marks.get(stage_path(), status)
             span.status = status.lower()
             await self.run_post(stage.post, inner, f"stage '{stage.name}'", stage_result=status)
+        leave_stage(path)
         record.update(status=status, end=time.time())
         self.log.line("[Pipeline] }")
 
@@ -489,6 +497,8 @@ class BuildRunner:
             return
         saved_abort = self.abort_reason
         self.aborted_before_post |= saved_abort is not None  # currentBuild in post still says so
+        scope = scope_of(self)
+        saved_stop, scope.stopped = scope.stopped, None  # a failFast-stopped branch's post runs too
         previous = await self.previous_result() if HISTORY_CONDITIONS & set(post.blocks) else None
         for name in POST_CONDITIONS:
             # each condition against the result as it is now (an earlier post block may have failed)
@@ -504,6 +514,7 @@ class BuildRunner:
                         self.failed = True
                     finally:
                         self.abort_reason = saved_abort
+        scope.stopped = saved_stop
 
     async def previous_result(self) -> str | None:
         """The job's previous completed build's result (read once, when a post block needs it)."""
@@ -524,7 +535,7 @@ class BuildRunner:
             await self.run_step(step, ctx)
 
     async def run_step(self, step: Step, ctx: Ctx) -> Any:
-        if self.abort_reason is not None:
+        if self.aborted:
             raise BuildAborted()
         pull = getattr(self.executor, "pull_workspace", None) if step.name in FILE_STEPS else None
         if pull is None:

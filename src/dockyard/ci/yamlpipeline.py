@@ -38,6 +38,7 @@ from dockyard.ci.model import (
     Step,
 )
 from dockyard.ci.params import forbidden_env_name
+from dockyard.ci.yamlmatrix import yaml_matrix
 
 _DURATION = re.compile(r"^(\d+)(s|m|h)?$")
 _BLOCK_STEPS = {
@@ -192,8 +193,13 @@ class _Compiler:
         if value is None:
             return opts
         m = self.mapping(
-            value, "options", {"timeout", "disableConcurrentBuilds", "keepBuilds"}, parent, "options"
+            value,
+            "options",
+            {"timeout", "disableConcurrentBuilds", "keepBuilds", "parallelsAlwaysFailFast"},
+            parent,
+            "options",
         )
+        opts.parallels_always_fail_fast = bool(m.get("parallelsAlwaysFailFast", False))
         if "timeout" in m:
             opts.timeout_seconds = self.duration(m["timeout"], m, "timeout")
         opts.disable_concurrent = bool(m.get("disableConcurrentBuilds", False))
@@ -259,18 +265,27 @@ class _Compiler:
                 "parallel",
                 "stages",
                 "post",
+                "matrix",
+                "failFast",
             },
             parent,
             index,
         )
         if "name" not in m:
             raise PipelineError("a stage needs name:", self.pos(parent, index))
-        bodies = [k for k in ("steps", "parallel", "stages") if k in m]
+        bodies = [k for k in ("steps", "parallel", "matrix", "stages") if k in m]
         if len(bodies) != 1:
             raise PipelineError(
-                f"stage '{m['name']}' needs exactly one of steps, parallel or stages", self.pos(parent, index)
+                f"stage '{m['name']}' needs exactly one of steps, parallel, matrix or stages",
+                self.pos(parent, index),
             )
         stage = Stage(name=str(m["name"]), pos=self.pos(parent, index))
+        if "failFast" in m:
+            if bodies[0] not in ("parallel", "matrix") or not isinstance(m["failFast"], bool):
+                raise PipelineError(
+                    "failFast: true|false, on a stage with parallel or matrix", self.pos(m, "failFast")
+                )
+            stage.fail_fast = m["failFast"]
         if "agent" in m:
             stage.agent = self.agent(m["agent"], m, "agent")
         stage.environment = self.environment(m.get("environment"), m)
@@ -286,6 +301,8 @@ class _Compiler:
             stage.steps = steps
         elif "parallel" in m:
             stage.parallel = self.stages(m["parallel"], m, "parallel")
+        elif "matrix" in m:
+            stage.parallel = yaml_matrix(self, m["matrix"], m, "matrix")
         else:
             stage.stages = self.stages(m["stages"], m, "stages")
         return stage

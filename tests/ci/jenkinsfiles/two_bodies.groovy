@@ -1,4 +1,4 @@
-// expect: Jenkinsfile:5:5: stage 'a' needs exactly one of steps, parallel or stages
+// expect: Jenkinsfile:5:5: stage 'a' needs exactly one of steps, parallel, matrix or stages
 pipeline {
   agent any
   stages {

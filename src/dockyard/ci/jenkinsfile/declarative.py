@@ -9,6 +9,7 @@ from typing import Any
 from dockyard.ci.errors import ForbiddenParameter, JenkinsfileError, Pos
 from dockyard.ci.groovy import ast as A
 from dockyard.ci.groovy.specs import COLOR_MAPS, STEPS
+from dockyard.ci.jenkinsfile.matrix import branch_options, parse_matrix
 from dockyard.ci.jenkinsfile.syntax import Node, Ref, parse_statements
 from dockyard.ci.model import (
     POST_CONDITIONS,
@@ -245,6 +246,7 @@ class _Builder:
                 "ansiColor",
                 "preserveStashes",
                 "quietPeriod",
+                "parallelsAlwaysFailFast",
             }
             if top
             else {"timeout"}
@@ -258,6 +260,10 @@ class _Builder:
             self._no_block(n)
             if n.name == "ansiColor":
                 opts.ansi_color = _color_map(self._single(n, "color map name ('xterm')"), n.pos)
+            elif n.name == "parallelsAlwaysFailFast":
+                if n.args or n.kwargs:
+                    raise JenkinsfileError("parallelsAlwaysFailFast() takes no arguments", n.pos)
+                opts.parallels_always_fail_fast = True
             elif n.name == "timestamps":
                 if n.args or n.kwargs:
                     raise JenkinsfileError("timestamps() takes no arguments", n.pos)
@@ -364,16 +370,18 @@ class _Builder:
             raise JenkinsfileError(f"stage('{node.args[0]}') needs a {{ ... }} block", node.pos)
         parts = self._unique(
             node.block,
-            {"agent", "environment", "when", "options", "steps", "parallel", "stages", "post"},
+            {"agent", "environment", "when", "options", "steps", "parallel", "stages", "post"}
+            | {"matrix", "failFast"},
             f"stage '{node.args[0]}'",
             {"script": "put script-free steps inside steps { }"},
         )
-        bodies = [k for k in ("steps", "parallel", "stages") if k in parts]
+        bodies = [k for k in ("steps", "parallel", "matrix", "stages") if k in parts]
         if len(bodies) != 1:
             raise JenkinsfileError(
-                f"stage '{node.args[0]}' needs exactly one of steps, parallel or stages", node.pos
+                f"stage '{node.args[0]}' needs exactly one of steps, parallel, matrix or stages", node.pos
             )
         stage = Stage(name=node.args[0], pos=node.pos)
+        stage.fail_fast = branch_options(self, node.args[0], parts)
         if "agent" in parts:
             stage.agent = self.agent(parts["agent"])
         if "environment" in parts:
@@ -388,6 +396,8 @@ class _Builder:
             stage.steps = self.steps(parts["steps"])
         elif "parallel" in parts:
             stage.parallel = self.stages(parts["parallel"])
+        elif "matrix" in parts:
+            stage.parallel = parse_matrix(self, parts["matrix"])
         else:
             stage.stages = self.stages(parts["stages"])
         return stage

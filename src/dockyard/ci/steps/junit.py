@@ -44,10 +44,11 @@ class JunitStep(Step):
             raise StepFailed(f"No test report files were found. Configuration error? ({', '.join(patterns)})")
         if len(files) > MAX_FILES:
             raise StepFailed(f"junit: {len(files)} report files match; at most {MAX_FILES} are read")
-        report = load_report(host.paths.root)
         with host.trace.span("step", "junit", stage=ctx.stage) as span:
             suites = await asyncio.to_thread(_parse_all, files, ws)
-            report = _merge(report, suites)
+            # read, merged and written with no await between: parallel branches (matrix cells)
+            # recording at once each add their results, none is lost
+            report = _merge(load_report(host.paths.root), suites)
             atomic_write_text(host.paths.root / REPORT, json.dumps(report))
             summary = _summary(report)
             span.detail.update(summary)
