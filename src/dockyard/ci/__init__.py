@@ -20,6 +20,9 @@ Public surface for other packages:
 - `check_yaml_events(text, filename)`: PipelineError for YAML aliases (a "billion laughs") and deep
   nesting, before the text is loaded.
 - `format_trace(trace)`: a build's trace (as `/api/ci/.../trace` returns it) as a text table.
+- Replay and restart from a stage (`dockyard.ci.replay`, `dockyard.ci.restart`): `may_replay`,
+  `queue_replay`, `queue_restart`, `restartable_stages(paths)`, `load_script(paths)` (the
+  pipeline a build ran), shared by the APIs and the build page.
 - For the web UI's pages: `load_trace(path)`, `read_from(log, offset)` (the files behind
   `scheduler.paths(job, n)`), `Build`, `Job`, the states `QUEUED`/`DONE`, `JobError`, `JobNotFound`.
 """
@@ -51,6 +54,8 @@ if TYPE_CHECKING:
     from dockyard.ci.input_api import pending_inputs, settle_input
     from dockyard.ci.podtemplate import CredentialLookup
     from dockyard.ci.rebuild import rebuild_cause, rebuild_params
+    from dockyard.ci.replay import may_replay, queue_replay
+    from dockyard.ci.restart import load_script, queue_restart, restartable_stages
     from dockyard.ci.service import CIService
     from dockyard.services import Services
 
@@ -86,6 +91,11 @@ __all__ = [
     "rebuild_cause",
     "rebuild_params",
     "settle_input",
+    "may_replay",
+    "queue_replay",
+    "load_script",
+    "queue_restart",
+    "restartable_stages",
 ]
 
 
@@ -156,5 +166,10 @@ __getattr__ = lazy_exports(
         "settle_input": "dockyard.ci.input_api",
         "rebuild_cause": "dockyard.ci.rebuild",
         "rebuild_params": "dockyard.ci.rebuild",
+        "may_replay": "dockyard.ci.replay",
+        "queue_replay": "dockyard.ci.replay",
+        "load_script": "dockyard.ci.restart",
+        "queue_restart": "dockyard.ci.restart",
+        "restartable_stages": "dockyard.ci.restart",
     },
 )

@@ -24,13 +24,12 @@ from dockyard.ci.buildlog import load_trace, read_from
 from dockyard.ci.causes import cause_json
 from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import CRUMB_FIELD, SESSION_COOKIE, HTTPError
-from dockyard.ci.errors import MAX_PIPELINE_BYTES, PipelineError
+from dockyard.ci.errors import MAX_PIPELINE_BYTES
 from dockyard.ci.input_api import pending_inputs, pending_json, settle_input
 from dockyard.ci.jenkins_computer import computer_routes
 from dockyard.ci.jobxml import JobConfigError, restore_job_secrets
-from dockyard.ci.parsing import parse_pipeline_off_loop
 from dockyard.ci.rebuild import rebuild_cause, rebuild_params
-from dockyard.ci.replay import REPLAY_CAUSE, may_replay, replay_file
+from dockyard.ci.replay import queue_replay
 from dockyard.ci.restart import queue_restart, restart_action_json, restart_cause_json, restartable_stages
 from dockyard.ci.steps.build_info import apply_build_info
 from dockyard.ci.steps.junit import load_report, test_result_action
@@ -581,31 +580,12 @@ class JenkinsAPI:
         """Runs the build again with an edited script: form field `mainScript` (Jenkins' replay
         form) or a text/plain body; administrators and the job's owners only (dockyard.ci.replay)."""
         b = await self._build(request, principal)
-        job = await asyncio.to_thread(self.ci.runnable_job, principal, b.job_name)
-        if not may_replay(principal, job, self.base):
-            raise HTTPError(403, f"{principal.username} may not replay builds of job {job.name!r}:"
-                            " that needs an administrator or the job's owner")
+        await asyncio.to_thread(self.ci.runnable_job, principal, b.job_name)  # 403/404 before reading
         if media_type(request) == "text/plain":
             script = (await read_body(request, MAX_PIPELINE_BYTES)).decode("utf-8", errors="replace")
         else:
             script = (await self._form(request)).get("mainScript", "")
-        if not script.strip():
-            raise HTTPError(400, "no script: send the edited Jenkinsfile as mainScript= or a text/plain body")
-        try:
-            await parse_pipeline_off_loop(script, "Jenkinsfile")
-        except PipelineError as e:
-            raise HTTPError(400, f"the replayed script does not parse: {e}") from None
-        paths = self.ci.scheduler.paths(job.name, b.number)
-        cause = f"user {principal.username} {REPLAY_CAUSE}{b.number})"
-
-        def queue() -> Build:
-            new = self.ci.trigger(job, rebuild_params(b), cause)
-            target = replay_file(paths, new.id)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(script)
-            return new
-
-        new = await asyncio.to_thread(queue)
+        new = await queue_replay(self.ci, principal, b, script)
         return Response(status_code=201, headers={"Location": f"{self.base}/queue/item/{new.id}/"})
 
     # -- restart from a stage (dockyard.ci.restart) ---------------------------------------

@@ -8,14 +8,20 @@ missing fails with that reason rather than silently running the repository's fil
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from dockyard.auth import Principal
 from dockyard.ci.buildlog import BuildPaths
+from dockyard.ci.component import CIOperations
+from dockyard.ci.csrf import HTTPError
+from dockyard.ci.errors import PipelineError
+from dockyard.ci.parsing import parse_pipeline_off_loop
+from dockyard.ci.rebuild import rebuild_params
 from dockyard.ci.scm import local_owner
 from dockyard.ci.store import Build, Job
 
-__all__ = ["REPLAY_CAUSE", "may_replay", "replay_file", "replay_script"]
+__all__ = ["REPLAY_CAUSE", "may_replay", "queue_replay", "replay_file", "replay_script"]
 
 REPLAY_CAUSE = "(replay of #"
 
@@ -42,3 +48,30 @@ def replay_script(paths: BuildPaths, build: Build) -> str | None:
     script = path.read_text()
     path.unlink()  # read once, when the build starts: replays leave nothing behind
     return script
+
+
+async def queue_replay(ci: CIOperations, principal: Principal, build: Build, script: str) -> Build:
+    """Queues `build` again with `script` instead of its pipeline file, for the Jenkins API's
+    `POST /job/N/B/replay` and the build page's Replay form; HTTPError 403 (not an administrator or
+    an owner), 400 (no script, or one that does not parse, with line:column)."""
+    job = await asyncio.to_thread(ci.runnable_job, principal, build.job_name)
+    if not may_replay(principal, job, ci.base_url()):
+        raise HTTPError(403, f"{principal.username} may not replay builds of job {job.name!r}:"
+                        " that needs an administrator or the job's owner")
+    if not script.strip():
+        raise HTTPError(400, "no script: send the edited Jenkinsfile as mainScript= or a text/plain body")
+    try:
+        await parse_pipeline_off_loop(script, "Jenkinsfile")
+    except PipelineError as e:
+        raise HTTPError(400, f"the replayed script does not parse: {e}") from None
+    paths = ci.scheduler.paths(job.name, build.number)
+    cause = f"user {principal.username} {REPLAY_CAUSE}{build.number})"
+
+    def queue() -> Build:
+        new = ci.trigger(job, rebuild_params(build), cause)
+        target = replay_file(paths, new.id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(script)
+        return new
+
+    return await asyncio.to_thread(queue)

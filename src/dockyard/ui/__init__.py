@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from dockyard.services import Services
+from dockyard.ui import ci_actions
 from dockyard.ui.account import Account, Tokens
 from dockyard.ui.admin_orgs import OrgAdminPages
 from dockyard.ui.admin_pages import AdminPages
@@ -174,6 +175,7 @@ class WebUI:
             Route(build + "/-/stop", page(ci.stop), methods=["POST"]),
             Route(build + "/-/rebuild", page(ci.rebuild), methods=["POST"]),
             Route(build + "/-/input/{input_id}", page(ci.answer_input), methods=["POST"]),
+            *ci_actions.routes(page, ci),
             Route(build + "/artifacts/{path:path}", page(ci.artifact), methods=["GET"]),
             Route(job + "/{ref}/", page(ci.named_build), methods=["GET"]),
             Route(job + "/{ref}/console", _permalink_console(page(ci.named_build)), methods=["GET"]),

@@ -26,7 +26,7 @@ from dockyard.ci import (
     rebuild_params,
     settle_input,
 )
-from dockyard.ui import console
+from dockyard.ui import ci_actions, console
 from dockyard.ui.web import SECURITY_HEADERS, PageError, Visitor, Web, page_number
 
 PAGE_SIZE = 25
@@ -198,9 +198,10 @@ class CIPages:
             asyncio.to_thread(console.tail, paths.log, 32 * 1024),
             asyncio.to_thread(self._artifacts, b),
         )
+        actions = await ci_actions.build_actions(self.ci, visitor.principal, job, b)
         return self.web.render(
             request, visitor, "build.html", job=job, b=b, stages=stage_rows(trace), artifacts=artifacts,
-            inputs=pending_inputs(self.ci, b),
+            inputs=pending_inputs(self.ci, b), actions=actions,
             log=text, log_start=start, log_end=end, pushes=[s for s in trace.get("spans", [])
                                                             if s["kind"] == "push"])
 
