@@ -80,3 +80,25 @@ def ensure_qemu_binfmt(qemu: str = "aarch64") -> str | None:
     except BuildError as exc:
         return str(exc)
     return None
+
+
+def push_bases(host_port: str, repository: str, env: dict[str, str], work: Path) -> dict[str, str]:
+    """Pushes busybox bases to `host_port/repository`: `amd64` and `arm64` (single-platform,
+    by `dockyard image import --platform`) and `multi`, an index of both made by a
+    two-platform build of a FROM-only Dockerfile (no RUN: no emulation needed)."""
+    from tests.builder.images import busybox_context, dockyard
+
+    name = f"{host_port}/{repository}"
+    out = {"amd64": f"{name}:amd64", "arm64": f"{name}:arm64", "multi": f"{name}:multi"}
+    amd64 = busybox_context(work / "amd64") / "rootfs"
+    dockyard("image", "import", "--rootfs", str(amd64), "--platform", "linux/amd64",
+             "--destination", out["amd64"], "--cmd", '["sh"]', "--insecure", env=env)
+    dockyard("image", "import", "--rootfs", str(arm64_rootfs()), "--platform", "linux/arm64",
+             "--owner", "0:0", "--destination", out["arm64"], "--cmd", '["sh"]', "--insecure",
+             env=env)
+    context = work / "index"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"ARG TARGETARCH\nFROM {name}:$TARGETARCH\n")
+    dockyard("executor", f"--context={context}", f"--destination={out['multi']}", "--insecure",
+             "--insecure-pull", "--custom-platform=linux/amd64,linux/arm64", env=env)
+    return out

@@ -6,11 +6,23 @@ qemu-user-static (/usr/lib/binfmt.d/qemu-aarch64.conf)."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from dockyard.builder.emulation import check_emulation, elf_header, is_native, read_handlers
+from dockyard.builder.emulation import (
+    ELF_MACHINES,
+    EXIT_CODE,
+    PROBE_EXIT,
+    check_emulation,
+    elf_header,
+    is_native,
+    probe_program,
+    probe_runs,
+    read_handlers,
+)
 from dockyard.builder.options import BuildError
 from dockyard.oci import Platform
 
@@ -37,9 +49,8 @@ def binfmt(root: Path, handlers: dict[str, tuple[str, str, str]] | None = None,
 def test_a_registered_handler_with_the_f_flag_is_used(tmp_path: Path) -> None:
     root = binfmt(tmp_path / "b", {"qemu-aarch64": ("enabled", "POF", AARCH64_MAGIC),
                                    "python3.11": ("enabled", "", "a70d0d0a")})
-    handler = check_emulation(ARM64, root)
-    assert handler is not None and handler.name == "qemu-aarch64"
-    assert handler.interpreter.endswith("aarch64-binfmt-P")
+    assert check_emulation(ARM64, root) == \
+        "/usr/libexec/qemu-binfmt/qemu-aarch64-binfmt-P (binfmt_misc qemu-aarch64)"
     # an amd64 program matches no aarch64 handler: the kernel would run it natively
     amd64 = elf_header("amd64")
     assert amd64 is not None
@@ -85,3 +96,38 @@ def test_what_is_missing_is_named_with_the_fix(
 def test_a_platform_without_a_known_emulator_says_so(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="knows no emulator for linux/sparc64"):
         check_emulation(Platform.parse("linux/sparc64"), binfmt(tmp_path / "b"))
+
+
+@pytest.mark.parametrize("arch", sorted(EXIT_CODE))
+def test_the_probe_programs_run_under_their_qemu(arch: str, tmp_path: Path) -> None:
+    """Each probe program is a valid executable of its architecture that exits with 3: run
+    directly by that qemu-user (no binfmt_misc involved), or natively for this machine's."""
+    program = probe_program(arch)
+    assert program is not None
+    path = tmp_path / "probe"
+    path.write_bytes(program)
+    path.chmod(0o755)
+    if arch == "amd64":
+        argv = [str(path)]
+    else:
+        qemu = shutil.which(f"qemu-{ELF_MACHINES[arch][3]}-static")
+        if qemu is None:
+            pytest.skip("qemu-user-static is not installed (make deps-system adds it)")
+        argv = [qemu, str(path)]
+    assert subprocess.run(argv, capture_output=True, timeout=30).returncode == PROBE_EXIT
+
+
+def test_where_binfmt_misc_is_hidden_the_probe_decides(tmp_path: Path) -> None:
+    """A container's /proc may hide binfmt_misc while the kernel still has the handlers:
+    the probe program then shows whether the platform's programs run."""
+    from tests.builder.multiarch import ensure_qemu_binfmt
+
+    hidden = tmp_path / "hidden"
+    if ensure_qemu_binfmt("aarch64") is None:
+        found = check_emulation(ARM64, hidden, probe_dir=tmp_path)
+        assert found is not None and "not visible here" in found and "linux/arm64" in found
+    assert probe_runs(Platform.parse("linux/amd64"), tmp_path) is True  # native
+    if not Path("/proc/sys/fs/binfmt_misc/qemu-s390x").exists():
+        assert probe_runs(Platform.parse("linux/s390x"), tmp_path) is False  # ENOEXEC
+        with pytest.raises(BuildError, match="binfmt_misc is not mounted"):
+            check_emulation(Platform.parse("linux/s390x"), hidden, probe_dir=tmp_path)

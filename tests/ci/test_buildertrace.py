@@ -40,3 +40,32 @@ def test_other_output_makes_no_spans() -> None:
     tracer = BuilderOutputTracer()
     tracer.feed(b"hello\n  running tests\nok", 1.0)
     assert tracer.finish(2.0) == []
+
+
+MULTI_PLATFORM = b"""[linux/amd64] building for platform 1/2
+[linux/amd64] [stage 0 1/1] FROM 127.0.0.1:5000/library/busybox:multi
+[linux/amd64]   [1/1] RUN uname -m > /arch
+[linux/arm64] building for platform 2/2
+[linux/arm64] [stage 0 1/1] FROM 127.0.0.1:5000/library/busybox:multi
+[linux/arm64]   [1/1] RUN uname -m > /arch
+[linux/arm64]     RUN for linux/arm64 runs under /usr/libexec/qemu-binfmt/aarch64-binfmt-P
+  layer sha256:362d73e898ac uploaded
+  pushed 127.0.0.1:5000/app@sha256:aaaa (sha256:aaaa)
+  pushed index 127.0.0.1:5000/app:latest (sha256:0268dffe9a98)
+built sha256:0268dffe9a98 in 1.1s (2 new layers)
+"""
+
+
+def test_a_multi_platform_build_traces_each_platform_and_the_index_push() -> None:
+    tracer = BuilderOutputTracer()
+    for t, line in enumerate(MULTI_PLATFORM.split(b"\n")):
+        tracer.feed(line + b"\n", float(t))
+    spans = [(s.kind, s.name, s.detail.get("platform")) for s in tracer.finish(99.0)]
+    assert spans == [
+        ("pull", "127.0.0.1:5000/library/busybox:multi", "linux/amd64"),
+        ("instruction", "RUN uname -m > /arch", "linux/amd64"),
+        ("pull", "127.0.0.1:5000/library/busybox:multi", "linux/arm64"),
+        ("instruction", "RUN uname -m > /arch", "linux/arm64"),
+        ("push", "127.0.0.1:5000/app@sha256:aaaa", None),
+        ("push", "127.0.0.1:5000/app:latest", None),
+    ]

@@ -47,7 +47,13 @@ def _dockyard(*args: str, env: dict[str, str] | None = None) -> str:
     return r.stdout
 
 
-def test_tutorial_push_to_image_through_ci(fresh_server: DockyardServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("platforms", [None, "linux/amd64,linux/arm64"],
+                         ids=["one-platform", "two-platforms"])
+def test_tutorial_push_to_image_through_ci(
+    fresh_server: DockyardServer, tmp_path: Path, platforms: str | None
+) -> None:
+    """With `platforms`, the Kaniko step adds --custom-platform with both: the tags name ONE
+    index (its arm64 RUN under qemu-user), which the C.5 check counts as one artifact."""
     from tests.builder.conftest import namespaces_available
     from tests.builder.images import busybox_context
 
@@ -95,17 +101,26 @@ def test_tutorial_push_to_image_through_ci(fresh_server: DockyardServer, tmp_pat
     auth = base64.b64encode(f"{ADMIN_USER}:{ADMIN_PASSWORD}".encode()).decode()
     (docker_dir / "config.json").write_text(json.dumps({"auths": {hp: {"auth": auth}}}))
     base = f"{hp}/library/busybox:1"
-    rootfs = busybox_context(tmp_path / "base") / "rootfs"
-    _dockyard(
-        "image",
-        "import",
-        "--rootfs",
-        str(rootfs),
-        "--destination",
-        base,
-        "--insecure",
-        env={"DOCKER_CONFIG": str(docker_dir)},
-    )
+    if platforms:  # an index of amd64 and arm64 busybox images, Debian's for arm64
+        from tests.builder.multiarch import ensure_qemu_binfmt, push_bases
+
+        reason = ensure_qemu_binfmt("aarch64")
+        if reason:
+            pytest.skip(reason)
+        env = {"DOCKER_CONFIG": str(docker_dir), "DOCKYARD_CACHE_DIR": str(tmp_path / "cache")}
+        base = push_bases(hp, "library/busybox", env, tmp_path / "bases")["multi"]
+    else:
+        rootfs = busybox_context(tmp_path / "base") / "rootfs"
+        _dockyard(
+            "image",
+            "import",
+            "--rootfs",
+            str(rootfs),
+            "--destination",
+            base,
+            "--insecure",
+            env={"DOCKER_CONFIG": str(docker_dir)},
+        )
 
     # C.2: crumb + cookie jar, then createItem with the tutorial's job.xml (host:port changed)
     cookie = str(tmp_path / "jenkins-cookie")
@@ -161,7 +176,11 @@ def test_tutorial_push_to_image_through_ci(fresh_server: DockyardServer, tmp_pat
     (work / "Dockerfile").write_text(
         (TUTORIAL / "Dockerfile").read_text().replace("FROM alpine:3.20", f"FROM {base}")
     )
-    (work / "Jenkinsfile").write_text((TUTORIAL / "Jenkinsfile").read_text().replace("10.0.24.28:30002", hp))
+    jenkinsfile = (TUTORIAL / "Jenkinsfile").read_text().replace("10.0.24.28:30002", hp)
+    if platforms:
+        jenkinsfile = jenkinsfile.replace("--insecure --skip-tls-verify",
+                                          f"--custom-platform={platforms} --insecure --skip-tls-verify")
+    (work / "Jenkinsfile").write_text(jenkinsfile)
     git("add", "Dockerfile", "Jenkinsfile", cwd=work)
     git("commit", "-q", "-m", "hello kaniko", cwd=work)
     git("push", "-q", "origin", "main", cwd=work)
@@ -190,10 +209,20 @@ def test_tutorial_push_to_image_through_ci(fresh_server: DockyardServer, tmp_pat
             f"/v2/bootcamp/hello-kaniko/manifests/{tag}",
             headers={
                 "Accept": "application/vnd.oci.image.manifest.v1+json,"
+                "application/vnd.oci.image.index.v1+json,"
                 "application/vnd.docker.distribution.manifest.v2+json"
             },
         )
         assert m.status_code == 200, (tag, m.status_code)
+        kind = "index" if platforms else "manifest"
+        assert m.headers["content-type"] == f"application/vnd.oci.image.{kind}.v1+json", log
+    if platforms:
+        index = http.get(
+            f"/v2/bootcamp/hello-kaniko/manifests/{short}",
+            headers={"Accept": "application/vnd.oci.image.index.v1+json"},
+        ).json()
+        assert [m["platform"]["architecture"] for m in index["manifests"]] == ["amd64", "arm64"]
+        assert "[linux/arm64]     RUN for linux/arm64 runs under " in log, log  # qemu-user
 
     # CI reported pending, then success, on the pushed commit through the git server's statuses
     statuses = http.get(f"/api/v1/repos/bootcamp/notes-app/statuses/{sha}").json()

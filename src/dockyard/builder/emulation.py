@@ -12,6 +12,10 @@ runs at the first RUN of a foreign platform only: COPY-only stages and cache hit
 
 from __future__ import annotations
 
+import errno
+import struct
+import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +41,16 @@ ELF_MACHINES: dict[str, tuple[int, bool, int, str]] = {
     "mipsle": (1, True, 0x08, "mipsel"),
     "mips": (1, False, 0x08, "mips"),
     "loong64": (2, True, 0x102, "loongarch64"),
+}
+PROBE_EXIT = 3
+# `exit(3)` as machine code, for the probe program of `probe_runs`
+EXIT_CODE: dict[str, bytes] = {
+    "amd64": bytes.fromhex("b83c000000bf030000000f05"),  # mov eax,60; mov edi,3; syscall
+    "arm64": struct.pack("<3I", 0xD2800BA8, 0xD2800060, 0xD4000001),  # x8=93 x0=3 svc 0
+    "arm": struct.pack("<3I", 0xE3A07001, 0xE3A00003, 0xEF000000),  # r7=1 r0=3 svc 0
+    "riscv64": struct.pack("<3I", 0x05D00893, 0x00300513, 0x00000073),  # a7=93 a0=3 ecall
+    "ppc64le": struct.pack("<3I", 0x38000001, 0x38600003, 0x44000002),  # r0=1 r3=3 sc
+    "s390x": bytes.fromhex("a72900030a01"),  # lghi r2,3; svc 1
 }
 
 
@@ -70,6 +84,52 @@ def elf_header(architecture: str) -> bytes | None:
     order: Literal["little", "big"] = "little" if little else "big"
     ident = b"\x7fELF" + bytes([elf_class, 1 if little else 2, 1, 0]) + bytes(8)
     return ident + (2).to_bytes(2, order) + machine.to_bytes(2, order)
+
+
+def probe_program(architecture: str) -> bytes | None:
+    """A static ELF executable of `architecture` that only exits with PROBE_EXIT."""
+    code = EXIT_CODE.get(architecture)
+    if code is None:
+        return None
+    elf_class, little, machine, _ = ELF_MACHINES[architecture]
+    e = "<" if little else ">"
+    ident = b"\x7fELF" + bytes([elf_class, 1 if little else 2, 1, 0]) + bytes(8)
+    if elf_class == 2:
+        base, ehsize, phsize = 0x400000, 64, 56
+        flags = 2 if architecture == "ppc64le" else 0  # the ELFv2 ABI
+        total = ehsize + phsize + len(code)
+        header = ident + struct.pack(e + "HHIQQQIHHHHHH", 2, machine, 1, base + ehsize + phsize,
+                                     ehsize, 0, flags, ehsize, phsize, 1, 0, 0, 0)
+        segment = struct.pack(e + "IIQQQQQQ", 1, 5, 0, base, base, total, total, 0x1000)
+    else:
+        base, ehsize, phsize = 0x10000, 52, 32
+        flags = 0x05000000 if architecture == "arm" else 0  # EABI5
+        total = ehsize + phsize + len(code)
+        header = ident + struct.pack(e + "HHIIIIIHHHHHH", 2, machine, 1, base + ehsize + phsize,
+                                     ehsize, 0, flags, ehsize, phsize, 1, 0, 0, 0)
+        segment = struct.pack(e + "IIIIIIII", 1, 0, base, base, total, total, 5, 0x1000)
+    return header + segment + code
+
+
+def probe_runs(platform: Platform, directory: Path) -> bool | None:
+    """Runs the probe program of the platform: True when it ran (an emulator is registered),
+    False when the kernel refused its format, None when this cannot tell (no probe for the
+    architecture, or `directory` does not allow executables)."""
+    program = probe_program(platform.architecture)
+    if program is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="binfmt-probe-", dir=directory) as tmp:
+        path = Path(tmp) / "probe"
+        path.write_bytes(program)
+        path.chmod(0o755)
+        try:
+            result = subprocess.run([str(path)], stdin=subprocess.DEVNULL,
+                                    capture_output=True, timeout=30)
+        except OSError as exc:
+            return False if exc.errno == errno.ENOEXEC else None
+        except subprocess.TimeoutExpired:
+            return None
+    return result.returncode == PROBE_EXIT
 
 
 def read_handlers(root: Path = BINFMT_MISC) -> list[Handler]:
@@ -112,9 +172,13 @@ def _fix(qemu: str) -> str:
             f"/usr/lib/binfmt.d/qemu-{qemu}.conf, or update-binfmts --import qemu-{qemu})")
 
 
-def check_emulation(platform: Platform, root: Path | None = None) -> Handler | None:
-    """The binfmt_misc handler that will run `platform`'s programs (None when native);
-    a BuildError naming the platform, what is missing and the fix when there is none."""
+def check_emulation(platform: Platform, root: Path | None = None,
+                    probe_dir: Path | None = None) -> str | None:
+    """What will run `platform`'s programs (None when this machine does natively); a
+    BuildError naming the platform, what is missing and the fix when nothing will.
+
+    Where binfmt_misc is not visible (a container whose /proc hides it) but the kernel has a
+    handler all the same, a probe program written to `probe_dir` tells (`probe_runs`)."""
     if is_native(platform):
         return None
     root = root or BINFMT_MISC
@@ -125,6 +189,9 @@ def check_emulation(platform: Platform, root: Path | None = None) -> Handler | N
                          "a machine of that platform")
     qemu = ELF_MACHINES[platform.architecture][3]
     if not (root / "status").exists():
+        if probe_dir is not None and probe_runs(platform, probe_dir):
+            return (f"the kernel's binfmt_misc handler for {qemu} (not visible here; a "
+                    f"{platform} probe program ran)")
         raise BuildError(f"{what} through qemu-user, but binfmt_misc is not mounted at {root}: "
                          f"mount it (as root: mount -t binfmt_misc binfmt_misc {root}), then "
                          + _fix(qemu))
@@ -138,7 +205,7 @@ def check_emulation(platform: Platform, root: Path | None = None) -> Handler | N
     handlers = [h for h in read_handlers(root) if h.matches(header)]
     usable = [h for h in handlers if h.enabled and "F" in h.flags]
     if usable:
-        return usable[0]
+        return f"{usable[0].interpreter} (binfmt_misc {usable[0].name})"
     if any(h.enabled for h in handlers):
         names = ", ".join(f"{h.name} ({h.interpreter})" for h in handlers if h.enabled)
         raise BuildError(f"{what}: the binfmt_misc handler {names} lacks the F (fix-binary) "
@@ -156,12 +223,12 @@ def check_emulation(platform: Platform, root: Path | None = None) -> Handler | N
 _ANNOUNCED: set[str] = set()
 
 
-def require_emulation(platform: Platform, log: Callable[[str], None]) -> None:
+def require_emulation(platform: Platform, log: Callable[[str], None], probe_dir: Path) -> None:
     """`check_emulation` before a RUN; the emulator in use is logged once per platform."""
     key = str(platform)
     if key in _ANNOUNCED:
         return
-    handler = check_emulation(platform)
-    if handler is not None:
-        log(f"    RUN for {key} runs under {handler.interpreter} (binfmt_misc {handler.name})")
+    emulator = check_emulation(platform, probe_dir=probe_dir)
+    if emulator is not None:
+        log(f"    RUN for {key} runs under {emulator}")
     _ANNOUNCED.add(key)

@@ -4,7 +4,8 @@ shows the tutorial's C.5 phases.
 
 Lines are timestamped as they arrive from the step. A recognised line ends the open span; `FROM`
 and instruction lines open the next; the first layer upload opens the push phase; each
-`pushed REF (digest)` line closes one push span. Output of anything else is ignored, so a step
+`pushed REF (digest)` line closes one push span. A multi-platform build's `[os/arch] `
+prefix is taken off and kept as the span's `platform`. Output of anything else is ignored, so a step
 that prints nothing like this produces no spans.
 """
 
@@ -20,7 +21,9 @@ _INSTRUCTION = re.compile(
     r"HEALTHCHECK|ONBUILD|STOPSIGNAL|MAINTAINER)\b(.*)$"
 )
 _LAYER = re.compile(r"^  layer sha256:[0-9a-f]+ (uploaded|mounted|exists)")
-_PUSHED = re.compile(r"^  pushed (\S+) \((sha256:[0-9a-f]+)\)")
+_PUSHED = re.compile(r"^  pushed (?:index )?(\S+) \((sha256:[0-9a-f]+)\)")
+# a multi-platform build prefixes each platform's lines with it: `[linux/arm64] ...`
+_PLATFORM = re.compile(r"^\[([a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?)\] ")
 _BUILT = re.compile(r"^built (sha256:[0-9a-f]+) in ")
 
 
@@ -60,16 +63,20 @@ class BuilderOutputTracer:
             self._open = None
 
     def _line(self, line: str, now: float) -> None:
+        where: dict[str, str] = {}
+        if m := _PLATFORM.match(line):
+            where, line = {"platform": m.group(1)}, line[m.end():]
         if m := _FROM.match(line):
             self._close(now)
             self._push_start = None
-            self._open = ("pull", m.group(1), now, {})
+            self._open = ("pull", m.group(1), now, where)
         elif m := _INSTRUCTION.match(line):
             self._close(now)
             text = (m.group(1) + m.group(2)).strip()
             cached = text.endswith("(cached)")
             name = text.removesuffix("(cached)").strip()
-            self._open = ("instruction", name[:60], now, {"cached": "yes"} if cached else {})
+            detail = {**where, "cached": "yes"} if cached else where
+            self._open = ("instruction", name[:60], now, detail)
         elif _LAYER.match(line):
             if self._push_start is None:
                 self._close(now)
