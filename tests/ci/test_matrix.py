@@ -13,8 +13,9 @@ import pytest
 from dockyard.ci.errors import PipelineError
 from dockyard.ci.jenkinsfile import parse_jenkinsfile
 from dockyard.ci.yamlpipeline import parse_yaml_pipeline
-from tests.ci.conftest import Jenkins, git, job_xml, unique
+from tests.ci.conftest import Jenkins, git, job_xml, make_repo, unique
 from tests.git.conftest import create_repo, create_user, repo_url
+from tests.ui.helpers import sign_in
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "jenkinsfiles" / "ok"
 
@@ -296,6 +297,10 @@ def test_pushed_matrix_builds_show_cells_and_results_as_jenkins(jenkins: Jenkins
         assert {k: view[k] for k in cells} == cells, view
         assert (view["Build"], view["Test"], view["Report"]) == ("SUCCESS", "UNSTABLE", "SUCCESS"), view
         assert "Matrix - NODE = '18', DB = 'sqlite'" not in view  # excluded
+    browser = sign_in(jenkins.server)  # the build page's stage table names the cells
+    page = browser.get(f"/job/{name}/1/")
+    browser.close()
+    assert page.status_code == 200 and "Matrix - NODE = &#39;20&#39;, DB = &#39;sqlite&#39;" in page.text
     report = jenkins.http.get(f"/job/{name}/1/testReport/api/json").json()
     assert (report["failCount"], report["passCount"]) == (1, 5), report  # every cell's junit kept
     failed = [c for s in report["suites"] for c in s["cases"] if c["status"] == "FAILED"]
@@ -320,3 +325,49 @@ def test_pushed_matrix_builds_show_cells_and_results_as_jenkins(jenkins: Jenkins
     assert info["result"] == "FAILURE", log
     assert "ERROR: Jenkinsfile:15:13: matrix axis 'OS' is declared twice" in log, log
     assert "[Pipeline] {" not in log
+
+
+LIVE_YAML = """
+stages:
+  - name: test
+    matrix:
+      axes:
+        OS: [linux, alpine]
+        PY: ["3.11", "3.12"]
+      exclude:
+        - {OS: alpine, PY: "3.11"}
+      agent: {label: "${OS}-runner"}
+      environment: {SUITE: smoke}
+      post:
+        unstable: [{echo: "cell unstable $OS"}]
+      stages:
+        - name: unit
+          steps:
+            - 'echo "unit $SUITE on $OS with python $PY"'
+            - 'if [ "$OS" = alpine ]; then exit 4; fi'
+  - name: publish
+    steps: [{echo: published}]
+"""
+
+
+def test_yaml_matrix_runs_like_the_jenkinsfile_one(jenkins: Jenkins, tmp_path: Path) -> None:
+    bare, _work, _ = make_repo(tmp_path, {".dockyard.yml": LIVE_YAML})
+    name = unique("yamlmatrix")
+    jenkins.create(name, job_xml(str(bare)))
+    info, log = jenkins.run(name, timeout=120)
+    assert info["result"] == "FAILURE", log
+    for line in (
+        "unit smoke on linux with python 3.11",
+        "unit smoke on linux with python 3.12",
+        "unit smoke on alpine with python 3.12",
+        "[dockyard] Matrix - OS = 'alpine', PY = '3.12': agent label 'alpine-runner'",
+        "Failed in branch Matrix - OS = 'alpine', PY = '3.12'",
+        'Stage "publish" skipped due to earlier failure(s)',
+    ):
+        assert line in log, f"missing {line!r} in:\n{log}"
+    assert "Matrix - OS = 'alpine', PY = '3.11'" not in log
+    wf, native = _statuses(jenkins, name, 1)
+    for view in (wf, native):
+        assert view["test"] == "FAILURE"
+        assert view["Matrix - OS = 'linux', PY = '3.11'"] == "SUCCESS"
+        assert view["Matrix - OS = 'alpine', PY = '3.12'"] == "FAILURE"
