@@ -103,3 +103,44 @@ def test_rootless_server_runs_isolated_ci_steps() -> None:
         assert lines[1] == "0"
         assert "No such file or directory" in result.stdout and "Read-only file system" in result.stdout
         assert (work / "made").stat().st_uid == 65534
+
+
+FOREIGN = """
+import sys
+from pathlib import Path
+from dockyard.builder.emulation import check_emulation
+from dockyard.oci import Platform
+from dockyard.sandbox import RunRequest, run_in_sandbox
+work = Path(sys.argv[1])
+print(check_emulation(Platform.parse("linux/arm64"), probe_dir=work))
+out = bytearray()
+run_in_sandbox(RunRequest(argv=["/bin/sh", "-c", "id -u; uname -m"], rootfs=work / "rootfs",
+                          env={"PATH": "/bin"}), out.extend)
+print(out.decode())
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="drops to `nobody` with setpriv: needs root")
+def test_rootless_run_of_a_foreign_platform_goes_through_qemu() -> None:
+    """binfmt_misc's F flag: the kernel opened qemu at registration, so an arm64 RUN works
+    in the rootless sandbox too (a user namespace, a chroot with no qemu inside)."""
+    from tests.builder.multiarch import arm64_rootfs, ensure_qemu_binfmt
+
+    reason = ensure_qemu_binfmt("aarch64")
+    if reason or shutil.which("setpriv") is None:
+        pytest.skip(reason or "needs setpriv (util-linux)")
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
+        work = _tree_for_nobody(Path(tmp))
+        shutil.copytree(arm64_rootfs(), work / "rootfs", symlinks=True)
+        assert not list((work / "rootfs").rglob("qemu*"))
+        subprocess.run(["chown", "-R", "65534:65534", str(work / "rootfs")], check=True)
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env",
+             f"PYTHONPATH={work / 'src'}", f"HOME={work}", "/usr/bin/python3", "-c", FOREIGN,
+             str(work)], capture_output=True, text=True, timeout=120)
+        if "user namespaces" in result.stderr and result.returncode != 0:
+            pytest.skip(result.stderr)
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.split()
+        assert "binfmt_misc" in result.stdout.splitlines()[0]
+        assert lines[-2:] == ["0", "aarch64"]
