@@ -11,11 +11,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["SCM", "TIMER", "cause_json", "parse_upstream", "upstream_cause"]
+__all__ = ["SCM", "TIMER", "cause_json", "parse_upstream", "started_by", "upstream_cause"]
 
 TIMER = "timer"
 SCM = "an SCM change"
 _UPSTREAM = re.compile(r'upstream project "([^"]+)" build number (\d+)')
+_USER = re.compile(r"(?:user|push by) ([^\s()]+)")
+
+
+def started_by(cause: str) -> str | None:
+    """The user who started a build ("user alice", "user alice (rebuild of #3)", "push by alice to
+    main (...)"), None for timers, SCM changes, upstream builds and unknown pushers."""
+    m = _USER.match(cause)
+    return m.group(1) if m and m.group(1) != "unknown" else None
 
 
 def upstream_cause(job: str, number: int) -> str:

@@ -85,6 +85,8 @@ class RunResult:
 class BuildRunner:
     """One build's orchestration; implements `StepHost` for the steps it runs."""
 
+    downstream: Any = None  # `build job:`'s access to other jobs (set by the scheduler)
+
     def __init__(
         self,
         job: Job,

@@ -60,6 +60,7 @@ class Scheduler:
         self.finish_hooks: list[Callable[[Build, RunResult], Awaitable[None]]] = []
         # seconds a queued build waits before it may start (options quietPeriod)
         self.quiet_period: Callable[[int], float] = lambda _job_id: 0.0
+        self.downstream: Any = None  # what `build job:` uses (dockyard.ci.downstream.Downstream)
 
     def paths(self, job_name: str, number: int) -> BuildPaths:
         return BuildPaths(self.ci_dir / job_name / str(number))
@@ -162,6 +163,7 @@ class Scheduler:
             outgoing_hosts=self.outgoing_hosts,
             previous_lookup=lambda: self.store.previous_result(build.job_id, build.number),
         )
+        runner.downstream = self.downstream
         self.running[build.id] = runner
         self.events.publish(
             Event("ci.build.started", {"job": job.name, "number": build.number, "commit": build.git_commit})

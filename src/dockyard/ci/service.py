@@ -17,9 +17,11 @@ from starlette.routing import BaseRoute
 from dockyard.auth import AuthService, Principal
 from dockyard.ci.access import JobAccess, RepoRole
 from dockyard.ci.backends import LocalBackend
+from dockyard.ci.causes import started_by
 from dockyard.ci.clock import Clock, SystemClock
 from dockyard.ci.component import ExecutorBackend
 from dockyard.ci.csrf import CrumbIssuer
+from dockyard.ci.downstream import Downstream
 from dockyard.ci.errors import ForbiddenParameter, PipelineError
 from dockyard.ci.hooks import hook_routes
 from dockyard.ci.jenkins_api import jenkins_routes
@@ -32,7 +34,7 @@ from dockyard.ci.parsing import parse_pipeline
 from dockyard.ci.podtemplate import CredentialLookup
 from dockyard.ci.runner import DEFAULT_MAX_PARALLEL, RunResult
 from dockyard.ci.scheduler import Scheduler
-from dockyard.ci.scm import branch_matches, equivalent_keys, repo_key
+from dockyard.ci.scm import branch_matches, equivalent_keys, local_repo, repo_key
 from dockyard.ci.store import Build, CIStore, Job, JobError, JobNotFound
 from dockyard.ci.triggers import JobProperties, TriggerLoop
 from dockyard.ci.triggers_api import trigger_routes
@@ -99,6 +101,9 @@ class CIService:
         )
         self.scheduler.finish_hooks.append(self._after_build)
         self.scheduler.quiet_period = self.properties.quiet_period
+        self.scheduler.downstream = Downstream(
+            self.store, self.access, self.deciders, self.trigger, self.scheduler
+        )
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -130,17 +135,24 @@ class CIService:
         await asyncio.to_thread(self.triggers.after_upstream, build, result.result, self._owner_may_read)
 
     def _owner_may_read(self, job: Job, other: Job) -> bool:
-        """Whether `job`'s owner (who created it) may see `other`."""
-        principal = self.owner_principal(job)
-        return principal is not None and self.access.can_read(principal, other)
+        """Whether `job`'s owner may see `other` (an upstream trigger reads other jobs' results)."""
+        principals = self.deciders(job, "")
+        return bool(principals) and all(self.access.can_read(p, other) for p in principals)
 
-    def owner_principal(self, job: Job) -> Principal | None:
-        """The job's owner as a principal (builds act with their job owner's rights), None when
-        the job has no owner or the user is gone."""
-        user = self.auth.get_user(job.created_by) if job.created_by else None
-        if user is None or user.disabled:
-            return None
-        return Principal(user.id, user.username, bool(user.is_admin), via="job")
+    def deciders(self, job: Job, cause: str) -> list[Principal]:
+        """Whose rights a build of `job` started by `cause` acts with (`dockyard.ci.downstream`):
+        the user who started it, and the job's owner: its repository's owner on this Dockyard
+        (when that is a user), or the administrator who created a job outside them."""
+        names = [started_by(cause) or ""]
+        on_server = local_repo(job.scm_url, self.base_url()) if self.access.repo_role else None
+        # an organisation owns no user account: only the user who started the build is checked
+        names.append(on_server.partition("/")[0] if on_server else job.created_by)
+        out = []
+        for name in dict.fromkeys(n for n in names if n):
+            user = self.auth.get_user(name)
+            if user is not None and not user.disabled:
+                out.append(Principal(user.id, user.username, bool(user.is_admin), via="job"))
+        return out
 
     def on_git_push(self, event: PushEvent) -> None:
         """`git.push` from Dockyard's git server: queue every job watching that repo and branch.

@@ -12,7 +12,7 @@ from dockyard.ci.cron import CronError, parse_cron
 from dockyard.ci.errors import JenkinsfileError, Pos
 from dockyard.ci.model import Call, Options
 
-__all__ = ["THRESHOLDS", "job_option", "trigger_call", "unique_triggers"]
+__all__ = ["THRESHOLDS", "check_parameters", "job_option", "trigger_call", "unique_triggers"]
 
 # ReverseBuildTrigger's threshold: the upstream result at least this good starts the build
 THRESHOLDS = ("SUCCESS", "UNSTABLE", "FAILURE")
@@ -100,3 +100,19 @@ def job_option(opts: Options, name: str, args: list[Any], kwargs: dict[str, Any]
             pos,
         )
     opts.quiet_period = seconds
+
+
+PARAMETER_KINDS = ("string", "text", "booleanParam", "password", "choice")
+
+
+def check_parameters(value: Any) -> str | None:
+    """Why `parameters:` is not a list of `string(name:, value:)`-style values, or None."""
+    if not isinstance(value, list):
+        return "build parameters: a list such as [string(name: 'X', value: 'y')]"
+    for p in value:
+        if not isinstance(p, Call) or p.name not in PARAMETER_KINDS or p.args:
+            kinds = ", ".join(k + "(name:, value:)" for k in PARAMETER_KINDS)
+            return f"build parameters: each one of {kinds}"
+        if set(p.kwargs) - {"name", "value", "description"} or not isinstance(p.kwargs.get("name"), str):
+            return f"build parameters: {p.name}(name: 'X', value: ...) takes name: and value:"
+    return None

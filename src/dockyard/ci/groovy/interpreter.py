@@ -19,6 +19,7 @@ from dockyard.ci.errors import BuildAborted, Pos, StepFailed
 from dockyard.ci.groovy import ast as A
 from dockyard.ci.groovy.builtins import METHODS, SPECIAL_METHODS
 from dockyard.ci.groovy.operators import arith
+from dockyard.ci.groovy.runwrapper import RunWrapper
 from dockyard.ci.groovy.specs import STEPS
 from dockyard.ci.groovy.values import (
     AGENT_ENV,
@@ -661,6 +662,8 @@ class Exec:
         self.tick(n.pos)
         if isinstance(recv, CurrentBuildView) and n.name in SPECIAL_METHODS:
             return self.build_method(n.name, values, n.pos)
+        if isinstance(recv, RunWrapper) and n.name in SPECIAL_METHODS:  # what `build job:` returns
+            return recv.method(n.name, values, n.pos)
         if isinstance(recv, EnvView | ParamsView | CurrentBuildView | ScmValue) and n.name != "toString":
             raise GroovyError(f"{recv}.{n.name}() is not available", n.pos)
         return await METHODS[n.name](self, recv, values, n.pos)

@@ -26,7 +26,7 @@ from dockyard.ci.model import (
     Step,
 )
 from dockyard.ci.params import forbidden_env_name
-from dockyard.ci.trigger_spec import job_option, trigger_call, unique_triggers
+from dockyard.ci.trigger_spec import check_parameters, job_option, trigger_call, unique_triggers
 
 _TIME_UNITS = {
     "NANOSECONDS": 1e-9,
@@ -585,6 +585,13 @@ def _check_catch_error(b: _Builder, n: Node, args: dict[str, Any]) -> None:
             raise JenkinsfileError(f"catchError {key}: one of 'SUCCESS', 'UNSTABLE', 'FAILURE'", n.pos)
 
 
+def _check_build(b: _Builder, n: Node, args: dict[str, Any]) -> None:
+    _check_strings("job")(b, n, args)
+    why = check_parameters(args["parameters"]) if "parameters" in args else None
+    if why:
+        raise JenkinsfileError(why, n.pos)
+
+
 def _check_timeout(b: _Builder, n: Node, args: dict[str, Any]) -> None:
     args["seconds"] = b._timeout([], {k: v for k, v in args.items() if k != "seconds"}, n.pos)
 
@@ -620,6 +627,7 @@ _CHECKS: dict[str, Callable[[_Builder, Node, dict[str, Any]], None]] = {
     "stash": _check_strings("name", "includes", "excludes"),
     "unstash": _check_strings("name"),
     "input": _check_strings("message", "ok", "submitter", "id"),
+    "build": _check_build,
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dockyard.ci.model import Step as Call
 from dockyard.ci.steps.ansi_color import AnsiColorStep
 from dockyard.ci.steps.archive_artifacts import ArchiveArtifactsStep
+from dockyard.ci.steps.build_job import BuildJobStep
 from dockyard.ci.steps.checkout import CheckoutStep
 from dockyard.ci.steps.container import ContainerStep
 from dockyard.ci.steps.credentials import BuildCredentials
@@ -46,6 +47,7 @@ STEPS: dict[str, type[Step]] = {
     for cls in (
         AnsiColorStep,
         ArchiveArtifactsStep,
+        BuildJobStep,
         CatchErrorStep,
         CheckoutStep,
         CleanWsStep,
