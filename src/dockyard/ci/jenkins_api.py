@@ -25,6 +25,7 @@ from dockyard.ci.causes import cause_json
 from dockyard.ci.component import CIOperations
 from dockyard.ci.csrf import CRUMB_FIELD, SESSION_COOKIE, HTTPError
 from dockyard.ci.errors import MAX_PIPELINE_BYTES
+from dockyard.ci.fingerprints import build_fingerprints, fingerprint_action, fingerprint_json, load_record
 from dockyard.ci.input_api import pending_inputs, pending_json, settle_input
 from dockyard.ci.jenkins_computer import computer_routes
 from dockyard.ci.jobxml import JobConfigError, restore_job_secrets
@@ -120,6 +121,7 @@ def jenkins_routes(ci: CIOperations) -> list[BaseRoute]:
         Route(build + "/rebuild", ep(api.rebuild, post=True), methods=["POST"]),
         Route(build + "/replay", ep(api.replay, post=True), methods=["POST"]),
         Route(build + "/restart/api/json", ep(api.restart_json), methods=["GET"]),
+        Route("/fingerprint/{md5}/api/json", ep(api.fingerprint), methods=["GET"]),
         Route(build + "/restart/restart", ep(api.restart, post=True), methods=["POST"]),
         Route(build + "/restart/restartPipeline", ep(api.restart_pipeline, post=True), methods=["POST"]),
         Route(build + "/wfapi/describe", ep(api.wfapi_describe), methods=["GET"]),
@@ -515,6 +517,7 @@ class JenkinsAPI:
         tests = test_result_action(load_report(root))
         if tests:
             data["actions"].append(tests)
+        await self._add_fingerprints(request, principal, data, root)
         return JSONResponse(data)
 
     async def test_report(self, request: Request, principal: Principal) -> Response:
@@ -587,6 +590,46 @@ class JenkinsAPI:
             script = (await self._form(request)).get("mainScript", "")
         new = await queue_replay(self.ci, principal, b, script)
         return Response(status_code=201, headers={"Location": f"{self.base}/queue/item/{new.id}/"})
+
+    # -- fingerprints (dockyard.ci.fingerprints) -----------------------------------------------
+    def _visible_job(self, principal: Principal) -> Callable[[str], bool]:
+        def visible(name: str) -> bool:
+            try:
+                self.ci.visible_job(principal, name)
+            except JobNotFound:
+                return False
+            return True
+
+        return visible
+
+    async def _add_fingerprints(self, request: Request, principal: Principal, data: dict[str, Any],
+                                root: Any) -> None:
+        """The FingerprintAction, and at depth 1 or more the `fingerprint` list, as Jenkins has them."""
+        files = await asyncio.to_thread(build_fingerprints, root)
+        if not files:
+            return
+        data["actions"].append(fingerprint_action(files))
+        if (small_int(request.query_params.get("depth", "0")) or 0) >= 1:
+            ci_dir, visible = root.parent.parent, self._visible_job(principal)
+
+            def load() -> list[dict[str, Any]]:
+                records = [load_record(ci_dir, md5) for md5 in dict.fromkeys(files.values())]
+                return [fingerprint_json(r, visible) for r in records if r]
+
+            data["fingerprint"] = await asyncio.to_thread(load)
+
+    async def fingerprint(self, request: Request, principal: Principal) -> Response:
+        """`/fingerprint/<md5>/api/json`: the build that produced the file and the builds that used it
+        (only jobs the caller may see; 404 when none)."""
+        md5 = request.path_params["md5"].lower()
+        ci_dir = self.ci.scheduler.paths("-", 0).root.parent.parent  # DATA/ci (builds: DATA/ci/<job>/<n>)
+        record = await asyncio.to_thread(load_record, ci_dir, md5)
+        visible = self._visible_job(principal)
+        shown = await asyncio.to_thread(fingerprint_json, record, visible) if record else None
+        if shown is None or (shown["original"] is None and not shown["usage"]):
+            raise HTTPError(404, f"no fingerprint {md5[:64]!r}: no build you may see archived a file with"
+                                 " that MD5 with fingerprint: true")
+        return JSONResponse(shown)
 
     # -- restart from a stage (dockyard.ci.restart) ---------------------------------------
     async def restart_json(self, request: Request, principal: Principal) -> Response:

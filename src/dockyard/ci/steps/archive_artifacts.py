@@ -1,13 +1,16 @@
 """`archiveArtifacts artifacts: 'dist/**', excludes: '...'`: copy matching workspace files into the
-build's archive (served at /job/NAME/N/artifact/...)."""
+build's archive (served at /job/NAME/N/artifact/...); `fingerprint: true` records their MD5s
+(dockyard.ci.fingerprints)."""
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import glob
 import shutil
 from pathlib import Path
 
+from dockyard.ci.fingerprints import md5_of, record_fingerprints
 from dockyard.ci.steps.interface import Ctx, Step, StepFailed, StepHost
 from dockyard.ci.steps.values import split_list
 
@@ -33,3 +36,12 @@ class ArchiveArtifactsStep(Step):
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(p, target)  # the server's private mode, not the workspace's
         host.log.line(f"[Pipeline] archiveArtifacts\nArchiving {len(found)} artifact(s)")
+        if self.args.get("fingerprint") and found:
+            names = [p.relative_to(ws).as_posix() for p in found]
+            await asyncio.to_thread(self._fingerprint, host, names)
+            host.log.line(f"Recording fingerprints of {len(names)} artifact(s)")
+
+    def _fingerprint(self, host: StepHost, names: list[str]) -> None:
+        files = {name: md5_of(host.paths.archive / name) for name in names}
+        root = host.paths.root  # DATA/ci/<job>/<n>
+        record_fingerprints(root.parent.parent, root, host.job_name, host.build_number, files)
