@@ -231,3 +231,38 @@ def _wait_for_build(jenkins: Jenkins, name: str, number: int, timeout: float = 1
         assert time.monotonic() < deadline, f"{name} #{number} never appeared"
         time.sleep(0.1)
     return jenkins.wait(name, number, timeout)
+
+
+def test_upstream_trigger_starts_the_job_after_a_good_enough_result(jenkins: Jenkins, tmp_path: Path) -> None:
+    lib_source = """pipeline { agent any
+  parameters { string(name: 'BROKEN', defaultValue: 'no') }
+  stages { stage('s') { steps { sh 'test "$BROKEN" = no' } } } }"""
+    lib = create(jenkins, tmp_path, lib_source, "lib")
+    app_source = f"""pipeline {{
+  agent any
+  triggers {{ upstream(upstreamProjects: '{lib}', threshold: hudson.model.Result.SUCCESS) }}
+  stages {{ stage('s') {{ steps {{ echo 'app after lib' }} }} }}
+}}"""
+    app = create(jenkins, tmp_path, app_source, "app")
+    info, log = jenkins.run(app, timeout=120)  # the first run registers the trigger
+    assert info["result"] == "SUCCESS", log
+    assert jenkins.http.get(f"/api/ci/jobs/{app}/triggers").json()["triggers"] == [
+        {"kind": "upstream", "spec": {"projects": [lib], "threshold": "SUCCESS"}}
+    ]
+    info, log = jenkins.run(lib, timeout=120)  # also records lib's BROKEN parameter
+    assert info["result"] == "SUCCESS", log
+    started = _wait_for_build(jenkins, app, 2)
+    assert started["result"] == "SUCCESS"
+    causes = next(a["causes"] for a in started["actions"] if a.get("_class") == "hudson.model.CauseAction")
+    assert causes[0]["_class"] == "hudson.model.Cause$UpstreamCause"
+    assert causes[0]["upstreamProject"] == lib and causes[0]["upstreamBuild"] == 1
+    assert f'Started by upstream project "{lib}" build number 1' in jenkins.console(app, 2)
+
+    # a FAILURE is below the threshold: the next app build is the one lib's following success starts
+    info, log = jenkins.run(lib, timeout=120, BROKEN="yes")
+    assert info["result"] == "FAILURE", log
+    info, log = jenkins.run(lib, timeout=120)
+    assert info["result"] == "SUCCESS", log
+    third = _wait_for_build(jenkins, app, 3)
+    causes = next(a["causes"] for a in third["actions"] if a.get("_class") == "hudson.model.CauseAction")
+    assert causes[0]["upstreamBuild"] == 3, causes

@@ -78,7 +78,7 @@ STEPS: dict[str, StepSpec] = {
     "junit": _spec("testResults", "allowEmptyResults", required=("testResults",)),
     "stash": _spec("name", "includes", "excludes", "allowEmpty", "useDefaultExcludes", required=("name",)),
     "unstash": _spec("name", required=("name",)),
-    "build": _spec("job", "parameters", "wait", "propagate", "quietPeriod", required=("job",)),
+    "build": _spec("job", "parameters", "wait", "propagate", required=("job",)),
     "input": _spec("message", "ok", "submitter", "id", "parameters", required=("message",)),
 }
 # pipeline-utility-steps spells them readYaml/writeYaml; the issue and many files say YAML
