@@ -4,7 +4,8 @@ API; earlier stages are skipped for the restart (console, wfapi NOT_EXECUTED), t
 (a newer one was pushed meanwhile) and parameters are used, the origin's stash is unstashed, and
 preserveStashes keeps the stashes of the most recent completed build only. Hostile: a running
 build (409), unknown and nested stages (400), a stranger (404), a reader (403), no crumb (403),
-a 2 MB body (413). Also: a build waiting at `input` is PAUSED_PENDING_INPUT in wfapi."""
+a 2 MB body (413), `options { disableRestartFromStage() }` (409). Also: a build waiting at `input`
+is PAUSED_PENDING_INPUT in wfapi."""
 
 from __future__ import annotations
 
@@ -162,7 +163,7 @@ def test_restart_of_a_running_build_and_paused_input(server: DockyardServer) -> 
     admin = python_jenkins.Jenkins(server.url, username=ADMIN_USER, password=ADMIN_PASSWORD)
     name = unique("paused")
     admin.create_job(name, inline_job_xml(
-        "pipeline { agent any\n stages {\n"
+        "pipeline { agent any\n options { disableRestartFromStage() }\n stages {\n"
         " stage('Build') { steps { stash name: 'none', allowEmpty: true } }\n"
         " stage('Approve') { steps { input message: 'Ship?', id: 'Ship' } } } }"))
     n = _start(admin, name)
@@ -178,5 +179,10 @@ def test_restart_of_a_running_build_and_paused_input(server: DockyardServer) -> 
     assert _open(admin, "POST", f"/job/{name}/{n}/input/Ship/abort").status_code == 200
     assert _finished(admin, name, n)["result"] == "ABORTED"
     assert _open(admin, "GET", f"/job/{name}/{n}/wfapi/describe").json()["status"] == "ABORTED"
+    disabled = _open(admin, "POST", f"/job/{name}/{n}/restart/restart", data={"stageName": "Approve"})
+    assert disabled.status_code == 409 and "disableRestartFromStage" in disabled.text, disabled.text
+    assert _open(admin, "GET", f"/job/{name}/{n}/restart/api/json").json() == {
+        "_class": "org.jenkinsci.plugins.pipeline.modeldefinition.actions.RestartDeclarativePipelineAction",
+        "restartEnabled": False, "restartableStages": []}
     # no preserveStashes: the build's stashes went with its end
     assert not (server.data_dir / "ci" / name / str(n) / "stashes").exists()

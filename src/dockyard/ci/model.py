@@ -102,6 +102,7 @@ class Options:
     keep_builds: int | None = None
     timestamps: bool = False
     ansi_color: str = ""  # options { ansiColor('xterm') }: TERM for the steps
+    disable_restart: bool = False  # disableRestartFromStage()
     preserve_stashes: int | None = None  # preserveStashes(buildCount: N): completed builds keeping theirs
     quiet_period: int | None = None  # options { quietPeriod(N) }: seconds queued builds wait
     skip_default_checkout: bool = False  # options { skipDefaultCheckout() }: `checkout scm` does it

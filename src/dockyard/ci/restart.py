@@ -102,6 +102,8 @@ def restartable_stages(paths: BuildPaths) -> list[str] | None:
         pipeline = parse_pipeline(*script)
     except PipelineError:
         return None
+    if pipeline.options.disable_restart:
+        return []
     skipped = {r.get("name") for r in _stage_results(paths) if r.get("skipped") == "failure"}
     return [s.name for s in pipeline.stages if s.name not in skipped]
 
@@ -135,7 +137,11 @@ async def queue_restart(ci: CIOperations, principal: Principal, build: Build, st
         raise HTTPError(409, f"The origin build {what} did not execute its Pipeline, so cannot be restarted")
     if stage not in stages:
         script = await asyncio.to_thread(load_script, paths)
-        top = parse_pipeline(*script).stages if script is not None else ()
+        origin = parse_pipeline(*script) if script is not None else None
+        if origin is not None and origin.options.disable_restart:
+            raise HTTPError(409, f"{what} cannot be restarted from a stage: its pipeline has"
+                                 " options { disableRestartFromStage() }")
+        top = origin.stages if origin is not None else ()
         if stage in {s.name for s in top}:
             why = "it was skipped for an earlier failure"
         elif stage in _all_names(top):
@@ -164,7 +170,7 @@ async def queue_restart(ci: CIOperations, principal: Principal, build: Build, st
 
 def restart_action_json(build: Build, stages: list[str] | None, allowed: bool) -> dict[str, Any]:
     """`/job/N/B/restart/api/json` as Jenkins renders the action."""
-    enabled = allowed and build.state == DONE and stages is not None
+    enabled = allowed and build.state == DONE and bool(stages)
     return {"_class": ACTION_CLASS, "restartEnabled": enabled, "restartableStages": stages or []}
 
 

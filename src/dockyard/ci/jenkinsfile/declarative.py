@@ -245,6 +245,7 @@ class _Builder:
                 "skipDefaultCheckout",
                 "ansiColor",
                 "preserveStashes",
+                "disableRestartFromStage",
                 "quietPeriod",
                 "parallelsAlwaysFailFast",
             }
@@ -264,10 +265,11 @@ class _Builder:
                 if n.args or n.kwargs:
                     raise JenkinsfileError("parallelsAlwaysFailFast() takes no arguments", n.pos)
                 opts.parallels_always_fail_fast = True
-            elif n.name == "timestamps":
+            elif n.name in ("timestamps", "disableRestartFromStage"):
                 if n.args or n.kwargs:
-                    raise JenkinsfileError("timestamps() takes no arguments", n.pos)
-                opts.timestamps = True
+                    raise JenkinsfileError(f"{n.name}() takes no arguments", n.pos)
+                opts.timestamps |= n.name == "timestamps"
+                opts.disable_restart |= n.name == "disableRestartFromStage"
             elif n.name == "timeout":
                 opts.timeout_seconds = self._timeout(n.args, n.kwargs, n.pos)
             elif n.name == "disableConcurrentBuilds":
