@@ -8,6 +8,9 @@ import time
 from pathlib import Path
 
 from dockyard.cli.ci_client import add_connection, check, connect
+from dockyard.cli.errors import CommandError, write_out
+from dockyard.cli.lean_httpx import httpx
+from dockyard.cli.remote import segment
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,40 +59,46 @@ def run(args: argparse.Namespace) -> int:
                     f"{b['commit'][:12]}\t{b['cause']}"
                 )
         elif args.action == "build":
-            params = dict(p.split("=", 1) for p in args.param)
-            path = f"/job/{args.job}/buildWithParameters" if params else f"/job/{args.job}/build"
-            location = check(http.post(path, params=params)).headers["location"]
-            queue_id = location.rstrip("/").rsplit("/", 1)[1]
-            while True:
-                item = check(http.get(f"/queue/item/{queue_id}/api/json")).json()
-                if item.get("executable"):
-                    number = int(item["executable"]["number"])
-                    break
-                if item.get("cancelled"):
-                    raise SystemExit("dockyard: the queued build was cancelled")
-                time.sleep(0.1)
+            number = trigger(http, args.job, args.param)
             print(f"{args.job} #{number}", file=sys.stderr)
             if args.wait:
                 return follow(http, args.job, number)
         elif args.action == "log":
             if args.follow:
                 return follow(http, args.job, args.number)
-            sys.stdout.write(check(http.get(f"/job/{args.job}/{args.number}/consoleText")).text)
+            write_out(check(http.get(f"/job/{segment(args.job, 'job')}/{args.number}/consoleText")).content)
         elif args.action == "stop":
             check(http.post(f"/job/{args.job}/{args.number}/stop"))
     return 0
 
 
-def follow(http: object, job: str, number: int) -> int:
-    """Stream progressiveText until X-More-Data stops; exit 0 only for SUCCESS."""
-    import httpx
+def trigger(http: httpx.Client, job: str, param_args: list[str]) -> int:
+    """Start a build through Jenkins' API (NAME=VALUE parameters) and wait for its number."""
+    params = {}
+    for arg in param_args:
+        name, eq, value = arg.partition("=")
+        if not eq or not name:
+            raise CommandError(f"-p {arg!r}: give a parameter as NAME=VALUE", code=2)
+        params[name] = value
+    path = f"/job/{segment(job, 'job')}/" + ("buildWithParameters" if params else "build")
+    location = check(http.post(path, params=params)).headers["location"]
+    queue_id = location.rstrip("/").rsplit("/", 1)[1]
+    while True:
+        item = check(http.get(f"/queue/item/{queue_id}/api/json")).json()
+        if item.get("executable"):
+            return int(item["executable"]["number"])
+        if item.get("cancelled"):
+            raise CommandError(f"the queued build of {job} was cancelled")
+        time.sleep(0.1)
 
-    assert isinstance(http, httpx.Client)
+
+def follow(http: httpx.Client, job: str, number: int) -> int:
+    """Stream progressiveText until X-More-Data stops; exit 0 only for SUCCESS."""
+    job = segment(job, "job")
     start = 0
     while True:
         r = check(http.get(f"/job/{job}/{number}/logText/progressiveText", params={"start": start}))
-        sys.stdout.write(r.text)
-        sys.stdout.flush()
+        write_out(r.content)
         start = int(r.headers.get("x-text-size", start))
         if r.headers.get("x-more-data") != "true":
             break

@@ -1,11 +1,15 @@
-"""Registry maintenance: garbage collection of blobs that no manifest references."""
+"""Offline maintenance of a server's data directory: garbage collection of the registry's blobs
+that no manifest references.
+
+It works on the data directory (and --database-url, --storage) that `dockyard up` serves, safe
+while the server runs. A data directory that does not exist is an error, never created."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from dockyard.cli.common import add_data_dir, add_storage, settings_from
+from dockyard.cli.common import add_data_dir, add_storage, offline_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     except argparse.ArgumentTypeError as exc:
         print(f"dockyard registry gc: --cache-ttl: {exc}", file=sys.stderr)
         return 2
-    services = open_services(settings_from(args))
+    services = open_services(offline_settings(args, "registry"))
     settings = services.settings
     try:
         report = collect_garbage(

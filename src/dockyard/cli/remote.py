@@ -27,18 +27,46 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
+import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
+from dockyard.cli.errors import CommandError
 from dockyard.cli.lean_httpx import httpx
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
-class RemoteError(Exception):
+class RemoteError(CommandError):
     """A request to the server failed; the message is the server's explanation or the fix."""
+
+
+# what one path segment (an owner, a repository, a job, a tag) may be: Gitea's and the
+# registry's name characters; `.`/`..` and anything with `/` never reach a URL
+_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def segment(value: str, what: str) -> str:
+    """`value` quoted for a URL path, or a CommandError (exit 2) naming what is wrong with it."""
+    if not _SEGMENT.match(value) or len(value) > 255:
+        raise CommandError(
+            f"{what} {value!r} is not a valid name: letters, digits, '_', '-' and '.', not"
+            " starting with '.' or '-', no '/'", code=2)
+    return quote(value, safe="")
+
+
+def owner_and_name(value: str, what: str = "repository") -> tuple[str, str]:
+    """OWNER/NAME, each part checked by `segment`."""
+    owner, slash, name = value.partition("/")
+    if not slash:
+        raise CommandError(f"{what} {value!r}: give it as OWNER/NAME", code=2)
+    return segment(owner, "owner"), segment(name, what)
 
 
 def add_remote_arguments(
@@ -62,12 +90,14 @@ def add_remote_arguments(
         help="user to authenticate as (default: $DOCKYARD_USER)",
     )
     flags = ["--password", "--dockyard-password"] if password_flag else ["--dockyard-password"]
+    if not password_flag:  # this command's own --password is something else (a stored secret)
+        parser.set_defaults(_password_flag="--dockyard-password")
     group.add_argument(
         *flags,
         dest="remote_password",
         metavar="PASSWORD",
         default=default,
-        help="that user's password (default: $DOCKYARD_PASSWORD)",
+        help="that user's password on the server (default: $DOCKYARD_PASSWORD)",
     )
     group.add_argument(
         "--token",
@@ -76,6 +106,26 @@ def add_remote_arguments(
         default=default,
         help="API token instead of a password (default: $DOCKYARD_TOKEN)",
     )
+
+
+def add_actions(parser: argparse.ArgumentParser) -> Any:
+    """The sub-action parsers of a command that talks to the server (the connection options on
+    the command; `with_connection` repeats them on each action)."""
+    add_remote_arguments(parser)
+    return parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+
+def with_connection(*actions: argparse.ArgumentParser, json_flag: str = "") -> None:
+    """Connection options on each action; `json_flag`: also --json, printing that API's JSON."""
+    for action in actions:
+        if json_flag:
+            action.add_argument("--json", action="store_true", help=f"print {json_flag}'s JSON")
+        add_remote_arguments(action, nested=True)
+
+
+def print_json(data: Any) -> int:
+    print(json.dumps(data, indent=2))
+    return 0
 
 
 @dataclass(frozen=True)
@@ -102,16 +152,31 @@ class Remote:
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One request; connection failures become a RemoteError that says how to fix them."""
-        try:
-            with self.client() as client:
-                return client.request(method, path, **kwargs)
-        except httpx.ConnectError as exc:
-            raise RemoteError(
-                f"cannot reach Dockyard at {self.url} ({exc}); start it with `dockyard up` "
-                "or pass --url / set DOCKYARD_URL"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise RemoteError(f"request to {self.url}{path} failed: {exc}") from None
+        with transport_errors(self.url), self.client() as client:
+            return client.request(method, path, **kwargs)
+
+
+@contextmanager
+def transport_errors(url: str) -> Iterator[None]:
+    """httpx's connection and protocol failures as RemoteErrors naming the server and the fix."""
+    try:
+        yield
+    except httpx.ConnectError as exc:
+        raise RemoteError(
+            f"cannot reach Dockyard at {url} ({exc}); start it with `dockyard up` "
+            "or pass --url / set DOCKYARD_URL"
+        ) from None
+    except httpx.HTTPError as exc:
+        where = f"{exc.request.method} {exc.request.url}" if _has_request(exc) else url
+        raise RemoteError(f"request {where} failed: {type(exc).__name__}: {exc}") from None
+
+
+def _has_request(exc: httpx.HTTPError) -> bool:
+    try:
+        exc.request  # noqa: B018 - raises RuntimeError when the error has no request
+    except RuntimeError:
+        return False
+    return True
 
 
 def remote_from(args: argparse.Namespace) -> Remote:
@@ -123,13 +188,45 @@ def remote_from(args: argparse.Namespace) -> Remote:
         password = os.environ.get("DOCKYARD_PASSWORD")
     token = getattr(args, "remote_token", None) or os.environ.get("DOCKYARD_TOKEN") or None
     if user and password is None and not token:
+        flag = getattr(args, "_password_flag", "--password")
         if sys.stdin.isatty():
             password = getpass.getpass(f"Dockyard password for {user}: ")
         else:
+            own = " (this command's --password is the secret it stores)" if flag != "--password" else ""
             raise RemoteError(
-                f"user {user!r} needs a password: pass --password or --token, or set DOCKYARD_PASSWORD"
+                f"user {user!r} needs a password for {url}: pass {flag} or --token, or set"
+                f" DOCKYARD_PASSWORD{own}"
             )
     return Remote(url.rstrip("/"), user, password, token)
+
+
+@contextmanager
+def session(args: argparse.Namespace, *, crumb: bool = False) -> Iterator[httpx.Client]:
+    """An authenticated client for a whole command; connection failures become RemoteErrors.
+    `crumb`: fetch Jenkins' CSRF crumb first (POSTs to the Jenkins API with a password)."""
+    remote = remote_from(args)
+    with transport_errors(remote.url), remote.client() as http:
+        if crumb and remote.auth() is not None:
+            r = http.get("/crumbIssuer/api/json")
+            if r.status_code == 200:
+                issued = r.json()
+                http.headers[issued["crumbRequestField"]] = issued["crumb"]
+        yield http
+
+
+def pages(http: httpx.Client, path: str, *, size_param: str = "limit", size: int = 50,
+          params: dict[str, Any] | None = None) -> Iterator[Any]:
+    """Every item of a paged list (Gitea's page/limit, Harbor's page/page_size): pages are
+    fetched until one comes back short."""
+    page = 1
+    while True:
+        batch = check(http.get(path, params={**(params or {}), "page": page, size_param: size}))
+        if not isinstance(batch, list):
+            raise RemoteError(f"GET {path}: expected a JSON list, got {type(batch).__name__}")
+        yield from batch
+        if len(batch) < size:
+            return
+        page += 1
 
 
 def check(response: httpx.Response) -> Any:
@@ -141,7 +238,13 @@ def check(response: httpx.Response) -> Any:
             return response.json()
         except ValueError:
             return response.text
-    message = response.text.strip()
+    raise error_of(response)
+
+
+def error_of(response: httpx.Response) -> RemoteError:
+    """A failed response as one line: method, path, status, the server's message (Gitea's
+    `message`, Harbor's `errors`, Jenkins' X-Error) and, for a 401, how to sign in."""
+    message = response.headers.get("x-error") or " ".join(response.text.split())[:500]
     try:
         body = response.json()
     except ValueError:
@@ -154,8 +257,10 @@ def check(response: httpx.Response) -> Any:
         elif isinstance(body.get("errors"), list) and body["errors"]:
             message = "; ".join(str(e.get("message", e)) for e in body["errors"] if isinstance(e, dict))
     hint = ""
-    if response.status_code == 401:
+    if response.status_code == 401 and "authorization" in response.request.headers:
+        hint = " (check --user and --password or --token, or DOCKYARD_USER/DOCKYARD_PASSWORD/DOCKYARD_TOKEN)"
+    elif response.status_code == 401:
         hint = " (pass --user and --password or --token, or set DOCKYARD_USER/DOCKYARD_PASSWORD)"
-    raise RemoteError(
+    return RemoteError(
         f"{response.request.method} {response.request.url.path}: HTTP {response.status_code}: {message}{hint}"
     )
