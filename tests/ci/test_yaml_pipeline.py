@@ -24,6 +24,7 @@ def test_documented_example_parses() -> None:
     assert p.agent.kind == "any"
     assert p.environment[1].credential_id == "api-token"
     assert p.options.timeout_seconds == 600 and p.options.disable_concurrent and p.options.keep_builds == 20
+    assert p.options.preserve_stashes == 1 and not p.options.disable_restart
     assert [x.kind for x in p.parameters] == ["string", "choice"]
     build, checks = p.stages
     assert build.when[0].kind == "branch" and build.when[0].pattern == "main"
@@ -54,6 +55,10 @@ def test_documented_example_parses() -> None:
             ".dockyard.yml:4:11: bad duration",
         ),
         ("stages: [\n", ".dockyard.yml:2:1: YAML syntax"),
+        (
+            "stages:\n  - name: x\n    steps: [ls]\noptions: {preserveStashes: 51}\n",
+            ".dockyard.yml:4:11: options.preserveStashes is a number of builds",
+        ),
     ],
 )
 def test_errors_have_line_and_column(source: str, expected: str) -> None:

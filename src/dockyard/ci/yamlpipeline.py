@@ -195,7 +195,8 @@ class _Compiler:
         m = self.mapping(
             value,
             "options",
-            {"timeout", "disableConcurrentBuilds", "keepBuilds", "parallelsAlwaysFailFast"},
+            {"timeout", "disableConcurrentBuilds", "keepBuilds", "parallelsAlwaysFailFast", "preserveStashes",
+             "disableRestartFromStage"},
             parent,
             "options",
         )
@@ -207,6 +208,13 @@ class _Compiler:
             if not isinstance(m["keepBuilds"], int) or m["keepBuilds"] < 1:
                 raise PipelineError("options.keepBuilds must be a positive number", self.pos(m, "keepBuilds"))
             opts.keep_builds = m["keepBuilds"]
+        if "preserveStashes" in m:  # the Jenkinsfile's preserveStashes(buildCount: N)
+            count = m["preserveStashes"]
+            if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 50:
+                raise PipelineError("options.preserveStashes is a number of builds, 1 to 50",
+                                    self.pos(m, "preserveStashes"))
+            opts.preserve_stashes = count
+        opts.disable_restart = bool(m.get("disableRestartFromStage", False))
         return opts
 
     def duration(self, value: Any, parent: Any, key: Any) -> float:
