@@ -146,14 +146,23 @@ def rootfs_for(base: BaseImage, rootfs: Path, cache_dir: Path, hardlink: bool) -
 
     The first layer without a local blob is unpacked while it downloads; the other missing
     ones download meanwhile (waited for before the first of them is unpacked)."""
-    if not base.layers:
+    cached = unpacked_base(base, cache_dir)
+    if cached is None:
         rootfs.mkdir(parents=True)
         return
+    clone_tree(cached, rootfs, hardlink=hardlink)
+
+
+def unpacked_base(base: BaseImage, cache_dir: Path) -> Path | None:
+    """The base's filesystem unpacked once per layer chain in the cache (None: no layers);
+    shared by every build: read it, never write into it."""
+    if not base.layers:
+        return None
     chain = hashlib.sha256("\n".join(str(layer.diff_id) for layer in base.layers).encode())
     cached = cache_dir / "rootfs" / chain.hexdigest()
     with _unpack_lock(cached):  # two stages FROM one base, built at once, unpack it once
         _unpack_chain(base, cached)
-    clone_tree(cached, rootfs, hardlink=hardlink)
+    return cached
 
 
 _UNPACK_LOCKS: dict[Path, threading.Lock] = {}

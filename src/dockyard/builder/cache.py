@@ -16,6 +16,7 @@ registry (as Kaniko's: `remote_cache`). `--cache-ttl` bounds their age.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from dockyard.atomicfile import atomic_write_text
 
-KEY_VERSION = "dockyard-layer-cache-v1"
+KEY_VERSION = "dockyard-layer-cache-v2"  # v2: context files enter by their content hash
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,57 @@ def chain_link(previous: str, item: str) -> str:
     return hashlib.sha256(f"{previous}\n{item}".encode()).hexdigest()
 
 
-def files_digest(root: Path, paths: Iterable[Path], skip: object = None) -> str:
+RACY_SECONDS = 2.0  # a file changed this recently may change again within its mtime tick
+
+
+class ContentHashes:
+    """The sha256 of context files by what lstat says of them (size, mtime, ctime, inode),
+    kept in the cache dir: a rebuild in the same pod (cache dir kept) rereads only the
+    files that changed; a fresh pod hashes everything, streamed. A file changed within
+    RACY_SECONDS of its hashing is not remembered (git's racy-index rule)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.known: dict[str, list[int | str]] | None = None
+        self.dirty = False
+
+    def _load(self) -> dict[str, list[int | str]]:
+        if self.known is None:
+            self.known = {}
+            if self.path is not None:
+                try:
+                    data = json.loads(self.path.read_text())
+                    if isinstance(data, dict):
+                        self.known = data
+                except (OSError, ValueError):
+                    pass
+        return self.known
+
+    def of(self, path: Path, st: os.stat_result) -> str:
+        known = self._load()
+        stamp: list[int | str] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        entry = known.get(str(path))
+        if isinstance(entry, list) and entry[:4] == stamp and isinstance(entry[-1], str):
+            return entry[-1]
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        value = digest.hexdigest()
+        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_SECONDS * 1e9:
+            known[str(path)] = [*stamp, value]
+            self.dirty = True
+        return value
+
+    def save(self) -> None:
+        if self.path is not None and self.dirty and self.known is not None:
+            with contextlib.suppress(OSError):  # only a later build's speed depends on it
+                atomic_write_text(self.path, json.dumps(self.known, separators=(",", ":")))
+            self.dirty = False
+
+
+def files_digest(root: Path, paths: Iterable[Path], skip: object = None,
+                 hashes: ContentHashes | None = None) -> str:
     """sha256 over what a COPY of `paths` puts in its layer: relative path, type, mode and
     bytes (symlink targets) of each path and, for directories, of everything under it
     that `skip(rel)` lets through, sorted. A named path that is a symlink counts by what it
@@ -99,10 +150,8 @@ def files_digest(root: Path, paths: Iterable[Path], skip: object = None) -> str:
         except OSError:  # a dangling symlink named by the COPY
             st = os.lstat(full)
         digest.update(f"{rel}\0{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode)}\0".encode())
-        if stat.S_ISREG(st.st_mode):
-            with open(full, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(chunk)
+        if stat.S_ISREG(st.st_mode):  # by content hash: remembered across builds
+            digest.update((hashes or ContentHashes(None)).of(full, st).encode())
         elif stat.S_ISLNK(st.st_mode):
             digest.update(os.readlink(full).encode())
         digest.update(b"\n")

@@ -167,6 +167,30 @@ def _marker(name: str, epoch: int | None) -> tarfile.TarInfo:
     return info
 
 
+# overlayfs's own bookkeeping on an upper dir (opaque, origin, impure...): never image data
+OVERLAY_XATTRS = ("trusted.overlay.", "user.overlay.")
+
+
+def _add_xattrs(info: tarfile.TarInfo, source: Path) -> None:
+    """The file's extended attributes (capabilities, user.*) as PAX records, sorted, as
+    the applier (dockyard.oci.layers) and Docker/BuildKit read them."""
+    try:
+        names = os.listxattr(source, follow_symlinks=False)
+    except OSError:
+        return  # a filesystem without xattrs
+    records: dict[str, str] = {}
+    for name in sorted(names):
+        if name.startswith(OVERLAY_XATTRS):
+            continue
+        try:
+            value = os.getxattr(source, name, follow_symlinks=False)
+        except OSError:
+            continue
+        records[f"SCHILY.xattr.{name}"] = value.decode("utf-8", "surrogateescape")
+    if records:
+        info.pax_headers = records
+
+
 def _add(
     tar: tarfile.TarFile, entry: Entry, links: dict[tuple[int, int], str], epoch: int | None
 ) -> None:
@@ -184,6 +208,8 @@ def _add(
     info.uname = info.gname = ""
     info.mtime = _clamp(st.st_mtime, epoch)
     mode = st.st_mode
+    if not stat.S_ISLNK(mode):
+        _add_xattrs(info, entry.source)
     if stat.S_ISREG(mode):
         key = (st.st_dev, st.st_ino)
         if st.st_nlink > 1 and key in links:

@@ -95,7 +95,9 @@ class BuildOptions:
     # independent stages built at once (--jobs; None: $DOCKYARD_BUILD_JOBS, else the CPUs)
     jobs: int | None = None
     # "full"/"redo"/"time" (Kaniko's names) all use the overlay upper dir when overlay
-    # mounts work; "tree" forces the tree-diff fallback ($DOCKYARD_SNAPSHOT=tree)
+    # mounts work, stage roots being stacked overlay lowers where the build may mount;
+    # "clone" keeps overlay RUNs on a hard-link clone of the base; "tree" forces the
+    # tree-diff fallback ($DOCKYARD_SNAPSHOT=tree)
     snapshot_mode: str = field(default_factory=lambda: os.environ.get("DOCKYARD_SNAPSHOT",
                                                                       "full"))
     # reporting

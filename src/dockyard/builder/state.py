@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dockyard.builder.baseimage import resolve_base, rootfs_for
 from dockyard.builder.context import BuildContext
@@ -24,6 +25,9 @@ from dockyard.oci import (
     Platform,
     apply_layer,
 )
+
+if TYPE_CHECKING:  # ctypes and mounts load only when a stage's rootfs is made
+    from dockyard.builder.layerstack import LayerStack
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHELL = ["/bin/sh", "-c"]
@@ -50,12 +54,15 @@ class StageState:
     base_ref: str = ""
     cache_chain: str = ""  # cache.chain_link of the base and every instruction so far
     cache_missed: bool = False  # after the first miss no lookups (a rebuilt parent)
-    source: Callable[[Path], None] | None = None  # puts the base's files at the given path
+    # puts the base's files at the given path: cloned there (None), or as a LayerStack
+    # mounted there
+    source: Callable[[Path], LayerStack | None] | None = None
     pending: list[Layer] = field(default_factory=list)  # cached layers not yet applied
     # downloads the blobs of pending layers that only a registry has (remote cache hits)
     fetch_missing: Callable[[list[Layer]], None] | None = None
     # stages built at once may read a finished stage's rootfs together (COPY --from)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    stack: LayerStack | None = None  # the rootfs as stacked overlay lowers (layerstack)
 
     @property
     def rootfs(self) -> Path:
@@ -65,21 +72,33 @@ class StageState:
             return self._materialize()
 
     def _materialize(self) -> Path:
+        """Under `_lock`; `source` and `pending` are cleared only once done, so that the
+        lock-free check in `rootfs` never sees a half-made rootfs."""
         if self.source is not None:
-            source, self.source = self.source, None
-            source(self.rootfs_path)
+            try:
+                self.stack = self.source(self.rootfs_path)
+            finally:
+                self.source = None
         if self.pending:
-            pending, self.pending = self.pending, []
-            if self.fetch_missing is not None and not all(layer.is_local for layer in pending):
-                self.fetch_missing(pending)
-            for layer in pending:
-                try:
-                    apply_layer(layer.fetch(), self.rootfs_path, expected_diff_id=layer.diff_id)
-                except (LayerError, DigestMismatch, OSError) as exc:
-                    if _machine_fault(exc):
-                        raise
-                    raise CachedLayerUnusable([layer.digest], str(exc)) from None
+            try:
+                self._apply_pending(list(self.pending))
+            finally:
+                self.pending = []
         return self.rootfs_path
+
+    def _apply_pending(self, pending: list[Layer]) -> None:
+        if self.fetch_missing is not None and not all(layer.is_local for layer in pending):
+            self.fetch_missing(pending)
+        for layer in pending:
+            try:
+                if self.stack is not None:
+                    self.stack.push_layer(layer)
+                else:
+                    apply_layer(layer.fetch(), self.rootfs_path, expected_diff_id=layer.diff_id)
+            except (LayerError, DigestMismatch, OSError) as exc:
+                if _machine_fault(exc):
+                    raise
+                raise CachedLayerUnusable([layer.digest], str(exc)) from None
 
     @property
     def materialized(self) -> bool:
@@ -128,8 +147,35 @@ class BuildEnv:
     # stages build in threads: the probe and each image pull happen once
     _probe_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _image_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # whether stage roots can be stacked overlay lowers (layerstack): probed on first use
+    stack_probe: Callable[[], bool] = field(default=lambda: False, repr=False)
+    layer_stacks: list[LayerStack] = field(default_factory=list)
 
     _overlay: bool | None = None
+    _stacks: bool | None = None
+
+    @property
+    def stacks(self) -> bool:
+        """Stage roots as stacked overlay lowers, not hard-link clones (where RUN uses
+        overlay and this process may mount them privately)."""
+        overlay = self.overlay
+        with self._probe_lock:
+            if self._stacks is None:
+                self._stacks = overlay and bool(self.stack_probe())
+            return self._stacks
+
+    def new_stack(self, mountpoint: Path, layers: list[Path]) -> LayerStack:
+        from dockyard.builder.layerstack import LayerStack
+
+        stack = LayerStack(mountpoint, layers, self.scratch)
+        self.layer_stacks.append(stack)
+        return stack
+
+    def close_stacks(self) -> None:
+        """Unmounts every stage's merged view (the scratch dir can then be removed)."""
+        for stack in self.layer_stacks:
+            stack.close()
+        self.layer_stacks.clear()
 
     @property
     def overlay(self) -> bool:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from dockyard.builder.cache import (
     CacheEntry,
     CacheInputs,
+    ContentHashes,
     LayerCache,
     cache_key,
     chain_link,
@@ -79,6 +80,8 @@ class StepCache:
         self.events: list[CacheEvent] = []
         self.unusable: set[str] = set()  # layer digests found missing or corrupt: misses
         self._label = threading.local()  # stages build in threads: each its own step number
+        # context files' hashes from the last build with this cache dir (same pod)
+        self.hashes = ContentHashes(options.cache_dir / "context-hashes.json")
         if self.enabled:
             from dockyard.builder.remote_cache import RemoteCache, default_cache_repo
 
@@ -120,7 +123,7 @@ class StepCache:
             if from_:
                 files = self.source_digest(from_, "stage:", env)
             else:  # an ADD URL's --checksum is in the instruction text
-                files = self.copied_files_digest(expanded, step, state, env)
+                files = self.copied_files_digest(expanded, step, state, env, self.hashes)
         elif isinstance(expanded, RunInstruction):
             parts = []
             for mount in expanded.mounts:
@@ -132,7 +135,7 @@ class StepCache:
                     path = env.context.root / env.context.clean(mount.source or "")
                     if path.exists():
                         parts.append(files_digest(env.context.root, [path],
-                                                  env.context.excluded))
+                                                  env.context.excluded, self.hashes))
             files = "|".join(parts)
         epoch = self.options.source_date_epoch
         return cache_key(CacheInputs(
@@ -158,7 +161,8 @@ class StepCache:
 
     @staticmethod
     def copied_files_digest(expanded: CopyInstruction | AddInstruction, step: Step,
-                            state: StageState, env: BuildEnv) -> str:
+                            state: StageState, env: BuildEnv,
+                            hashes: ContentHashes | None = None) -> str:
         """Content of exactly what the COPY/ADD takes from the context: its sources after
         .dockerignore and after its own --exclude patterns (which are relative to each
         copied directory, as BuildKit's)."""
@@ -179,7 +183,7 @@ class StepCache:
                     else rel
                 return bool(exclude.patterns) and exclude.matches(inner)
 
-            parts.append(files_digest(root, [path], skip))
+            parts.append(files_digest(root, [path], skip, hashes))
         return ",".join(parts)
 
     def lookups_allowed(self, keyword: str) -> str:
@@ -285,6 +289,7 @@ class StepCache:
 
     def finish(self) -> None:
         """Waits for remote stores (the final push then mounts their blobs)."""
+        self.hashes.save()
         if self.remote is not None:
             counts = self.remote.finish()
             if counts["stored"]:

@@ -605,10 +605,14 @@ class RegistryClient:
             if progress:
                 progress(f"layer {layer.digest[:19]} {state}")
 
-        with ThreadPoolExecutor(max_workers=max(1, min(self.options.parallel, 3))) as pool:
-            list(pool.map(push_layer, image.layers))
         config = image.manifest.config
-        self.upload_blob(ref, config.digest, config.size, image.config_bytes)
+        with ThreadPoolExecutor(max_workers=max(1, min(self.options.parallel, 3))) as pool:
+            # the config goes up alongside the layers (one round trip less before the
+            # manifest); the manifest waits for both
+            config_done = pool.submit(self.upload_blob, ref, config.digest, config.size,
+                                      image.config_bytes)
+            list(pool.map(push_layer, image.layers))
+            config_done.result()
 
 
 class RemoteBlobs:

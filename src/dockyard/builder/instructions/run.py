@@ -177,6 +177,9 @@ class RunStep(Step):
         if build.overlay:
             request.upper = build.new_dir("run") / "upper"
             request.upper.mkdir()
+            if stage.stack is not None:  # its directories as the lowers, never the mount
+                request.rootfs = stage.stack.layers[0]
+                request.lower_extra = list(reversed(stage.stack.layers[1:]))
             result = run_step(request, output, build.check_cancelled)
             remove_placeholders(request.upper, result.created)
             prune_copied_up_dirs(request.upper, stage.rootfs)
