@@ -371,3 +371,74 @@ def test_yaml_matrix_runs_like_the_jenkinsfile_one(jenkins: Jenkins, tmp_path: P
         assert view["test"] == "FAILURE"
         assert view["Matrix - OS = 'linux', PY = '3.11'"] == "SUCCESS"
         assert view["Matrix - OS = 'alpine', PY = '3.12'"] == "FAILURE"
+
+
+POD = """apiVersion: v1
+kind: Pod
+metadata:
+  annotations: {dockyard.io/network.node: none}
+spec:
+  tolerations: [{operator: Exists}]
+  containers:
+  - name: node
+    image: node:${NODE}
+    volumeMounts: [{name: cache, mountPath: /cache}]
+  - {name: tools, image: busybox}
+  volumes: [{name: cache, emptyDir: {}}]
+"""
+
+
+def _cell_pods(pod: str, default: str = "node", top: str = "agent any") -> str:
+    return (
+        f"pipeline {{\n  {top}\n  stages {{\n    stage('M') {{\n      matrix {{\n"
+        "        axes { axis { name 'NODE'; values '18', '20' } }\n"
+        f'        agent {{ kubernetes {{ yaml """{pod}"""; defaultContainer \'{default}\' }} }}\n'
+        "        stages { stage('t') { steps { sh 'npm test'; container('tools') { sh 'ls' } } } }\n"
+        "      }\n    }\n  }\n}\n"
+    )
+
+
+def test_cell_pod_templates_join_the_builds_pod_with_their_own_container_names() -> None:
+    import json
+
+    from dockyard.ci.parsing import parse_pipeline
+
+    p = parse_pipeline(_cell_pods(POD), "Jenkinsfile")
+    assert p.agent.kind == "kubernetes"
+    pod = json.loads(p.agent.pod_yaml)
+    images = {c["name"]: c["image"] for c in pod["spec"]["containers"]}
+    assert images == {"node-1": "node:18", "tools-1": "busybox", "node-2": "node:20", "tools-2": "busybox"}
+    mounts = {c["name"]: c.get("volumeMounts") for c in pod["spec"]["containers"]}
+    assert mounts["node-2"] == [{"name": "cache-2", "mountPath": "/cache"}]
+    assert [v["name"] for v in pod["spec"]["volumes"]] == ["cache-1", "cache-2"]
+    assert pod["metadata"]["annotations"] == {
+        "dockyard.io/network.node-1": "none",
+        "dockyard.io/network.node-2": "none",
+    }
+    assert pod["spec"]["tolerations"] == [{"operator": "Exists"}]
+    cell = p.stages[0].parallel[1]
+    assert cell.agent is None  # its containers are the build's now
+    (outer,) = cell.stages[0].steps  # the cell's defaultContainer wraps its steps
+    assert (outer.name, outer.args["name"]) == ("container", "node-2")
+    assert outer.body is not None and outer.body[1].args["name"] == "tools-2"
+
+
+def test_cell_pod_templates_merge_into_a_pipeline_pod_and_conflicts_are_refused() -> None:
+    import json
+
+    from dockyard.ci.parsing import parse_pipeline
+
+    top = "agent { kubernetes { yaml '''\nspec:\n  containers:\n  - {name: node-1, image: alpine}\n''' } }"
+    pod = json.loads(parse_pipeline(_cell_pods(POD, top=top), "Jenkinsfile").agent.pod_yaml)
+    assert [c["name"] for c in pod["spec"]["containers"]] == [
+        "node-1",
+        "node-1-2",
+        "tools-1",
+        "node-2",
+        "tools-2",
+    ]
+    with pytest.raises(PipelineError, match="defaultContainer 'web' is not a container of the pod template"):
+        parse_pipeline(_cell_pods(POD, default="web"), "Jenkinsfile")
+    clash = POD.replace("spec:\n", "spec:\n  nodeSelector: {arch: '${NODE}'}\n")
+    with pytest.raises(PipelineError, match="sets spec.nodeSelector differently"):
+        parse_pipeline(_cell_pods(clash), "Jenkinsfile")

@@ -17,7 +17,17 @@ from math import prod
 from dockyard.ci.errors import PipelineError, Pos
 from dockyard.ci.model import Agent, Condition, EnvVar, GString, Interp, Options, Post, Stage
 
-__all__ = ["MAX_CELLS", "Axis", "ExcludeAxis", "MatrixSpec", "cell_name", "expand_cells", "matrix_cells"]
+__all__ = [
+    "MAX_CELLS",
+    "Axis",
+    "ExcludeAxis",
+    "MatrixSpec",
+    "axis_ref",
+    "axis_text",
+    "cell_name",
+    "expand_cells",
+    "matrix_cells",
+]
 
 # Cells one matrix may have (after excludes): each runs its stages as a parallel branch, and 256
 # is more than the CI systems teams move from allow (GitHub Actions: 256 jobs per matrix).
@@ -188,34 +198,40 @@ def _no_branches_inside(stages: tuple[Stage, ...]) -> None:
         _no_branches_inside(stage.stages)
 
 
+def axis_ref(name: str) -> str:
+    """How an agent's text (label, pod template) marks `${NAME}` of an axis until a cell fills it
+    in: a form no literal text can have, so `'${X}'` written in single quotes stays as written."""
+    return f"\x00{name}\x00"
+
+
 def _cell_agent(agent: Agent | None, cell: dict[str, str]) -> Agent | None:
-    """`agent { label "${OS}-runner" }`: the label with this cell's axis values."""
-    if agent is None or agent.kind != "label" or "${" not in agent.label:
-        return agent
-    label = agent.label
+    """`agent { label "${OS}-runner" }` or a pod template naming axes: with this cell's values."""
+    if agent is None:
+        return None
+    label, pod_yaml = agent.label, agent.pod_yaml
     for name, value in cell.items():
-        label = label.replace("${" + name + "}", value)
-    return replace(agent, label=label)
+        label, pod_yaml = label.replace(axis_ref(name), value), pod_yaml.replace(axis_ref(name), value)
+    return replace(agent, label=label, pod_yaml=pod_yaml)
 
 
-def agent_label(value: object, axes: tuple[Axis, ...], pos: Pos) -> str:
-    """A matrix agent's label: a string, or a "${AXIS}" GString naming axes only (resolved per
-    cell by `_cell_agent`); anything else is known only at run time and is refused."""
+def axis_text(value: object, axes: tuple[Axis, ...], pos: Pos, what: str) -> str:
+    """A matrix agent's label or pod template: a string, or a "${AXIS}" GString naming axes only
+    (filled in per cell by `_cell_agent`); anything else is known only at run time: refused."""
     if isinstance(value, str):
         return value
     if not isinstance(value, GString):
-        raise PipelineError("label: expected a quoted string", pos)
+        raise PipelineError(f"{what}: expected a quoted string", pos)
     names = {a.name for a in axes}
     text = []
     for part in value.parts:
         if isinstance(part, Interp):
             if part.expr not in names:
                 raise PipelineError(
-                    f"matrix agent label: ${{{part.expr}}} is not an axis of this matrix"
+                    f"matrix agent {what}: ${{{part.expr}}} is not an axis of this matrix"
                     f" (axes: {', '.join(sorted(names))})",
                     part.pos,
                 )
-            text.append("${" + part.expr + "}")
+            text.append(axis_ref(part.expr))
         else:
             text.append(part)
     return "".join(text)

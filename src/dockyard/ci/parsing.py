@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+from dockyard.ci.branch_pods import merge_branch_pods
 from dockyard.ci.errors import PipelineError, Pos
 from dockyard.ci.jenkinsfile import parse_jenkinsfile
 from dockyard.ci.model import Pipeline
@@ -20,8 +21,8 @@ PARSE_TIMEOUT = 30.0
 def parse_pipeline(source: str, filename: str) -> Pipeline:
     """A `.yml`/`.yaml` file as a YAML pipeline, anything else as a Jenkinsfile."""
     if filename.endswith((".yml", ".yaml")):
-        return parse_yaml_pipeline(source, filename)
-    return parse_jenkinsfile(source, filename)
+        return merge_branch_pods(parse_yaml_pipeline(source, filename))
+    return merge_branch_pods(parse_jenkinsfile(source, filename))  # matrix cells' own pod templates
 
 
 async def parse_pipeline_off_loop(source: str, filename: str, timeout: float = PARSE_TIMEOUT) -> Pipeline:

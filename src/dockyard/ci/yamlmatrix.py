@@ -22,10 +22,19 @@ It makes the same `MatrixSpec` as the Jenkinsfile front end, so the cells are th
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any, Protocol
 
 from dockyard.ci.errors import PipelineError, Pos
-from dockyard.ci.matrix import Axis, ExcludeAxis, MatrixSpec, check_axis, check_exclude, matrix_cells
+from dockyard.ci.matrix import (
+    Axis,
+    ExcludeAxis,
+    MatrixSpec,
+    axis_ref,
+    check_axis,
+    check_exclude,
+    matrix_cells,
+)
 from dockyard.ci.model import Agent, Condition, EnvVar, Options, Post, Stage
 
 __all__ = ["yaml_matrix"]
@@ -118,17 +127,23 @@ def _excludes(c: _Compiler, m: dict, axes: tuple[Axis, ...]) -> tuple[tuple[Excl
 
 
 def _agent(c: _Compiler, m: dict, axes: tuple[Axis, ...]) -> Agent:
-    """`agent: {label: "${OS}-runner"}` names axes, resolved per cell; other agents as a stage's."""
+    """`agent: {label: "${OS}-runner"}` or a pod template with `${AXIS}`: filled in per cell."""
     value = m["agent"]
-    if not (isinstance(value, dict) and set(value) == {"label"} and isinstance(value["label"], str)):
-        return c.agent(value, m, "agent")
-    label, pos = value["label"], c.pos(value, "label")
     names = {a.name for a in axes}
-    for ref in re.findall(r"\$\{([^}]*)\}", label):
-        if ref not in names:
-            raise PipelineError(
-                f"matrix agent label: ${{{ref}}} is not an axis of this matrix"
-                f" (axes: {', '.join(sorted(names))})",
-                pos,
-            )
-    return Agent("label", label=label, pos=c.pos(m, "agent"))
+    if isinstance(value, dict) and set(value) == {"label"} and isinstance(value["label"], str):
+        label, pos = value["label"], c.pos(value, "label")
+        for ref in re.findall(r"\$\{([^}]*)\}", label):
+            if ref not in names:
+                raise PipelineError(
+                    f"matrix agent label: ${{{ref}}} is not an axis of this matrix"
+                    f" (axes: {', '.join(sorted(names))})",
+                    pos,
+                )
+        return Agent("label", label=_refs(label, names), pos=c.pos(m, "agent"))
+    agent = c.agent(value, m, "agent")
+    return replace(agent, pod_yaml=_refs(agent.pod_yaml, names))
+
+
+def _refs(text: str, names: set[str]) -> str:
+    """`${AXIS}` in a YAML agent's text as the mark a cell fills in (other `${...}` stay)."""
+    return re.sub(r"\$\{(\w+)\}", lambda m: axis_ref(m.group(1)) if m.group(1) in names else m.group(0), text)

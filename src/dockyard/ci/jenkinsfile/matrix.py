@@ -4,6 +4,7 @@ declarative builder already reads (agent, environment, when, options, post, stag
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Protocol
 
 from dockyard.ci.errors import JenkinsfileError
@@ -12,7 +13,7 @@ from dockyard.ci.matrix import (
     Axis,
     ExcludeAxis,
     MatrixSpec,
-    agent_label,
+    axis_text,
     check_axis,
     check_exclude,
     matrix_cells,
@@ -157,11 +158,19 @@ def _excludes(b: _Builder, node: Node, axes: tuple[Axis, ...]) -> tuple[tuple[Ex
 
 
 def _agent(b: _Builder, node: Node, axes: tuple[Axis, ...]) -> Agent:
-    """The builder's agent, except that a label may name axes: `label "${OS}-runner"`."""
+    """The builder's agent, except that its label or pod template may name axes:
+    `label "${OS}-runner"`, or `yaml` in double quotes with `image: node:${NODE}`."""
     inner = node.block or []
     if len(inner) == 1 and inner[0].name == "label" and inner[0].block is None:
         kind = inner[0]
-        return Agent(
-            "label", label=agent_label(b._single(kind, "label string"), axes, kind.pos), pos=kind.pos
-        )
+        label = axis_text(b._single(kind, "label string"), axes, kind.pos, "label")
+        return Agent("label", label=label, pos=kind.pos)
+    if len(inner) == 1 and inner[0].name == "kubernetes" and inner[0].block:
+        fields = [
+            replace(f, args=[axis_text(f.args[0], axes, f.pos, "yaml")])
+            if f.name == "yaml" and len(f.args) == 1
+            else f
+            for f in inner[0].block
+        ]
+        node = replace(node, block=[replace(inner[0], block=fields)])
     return b.agent(node)
