@@ -6,13 +6,21 @@ and `threshold`), registered on the job after the run that read it (`dockyard.ci
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from dockyard.ci.cron import CronError, parse_cron
 from dockyard.ci.errors import JenkinsfileError, Pos
 from dockyard.ci.model import Call, Options
 
-__all__ = ["THRESHOLDS", "check_parameters", "job_option", "trigger_call", "unique_triggers"]
+__all__ = [
+    "THRESHOLDS",
+    "YAML_JOB_OPTIONS",
+    "check_parameters",
+    "job_option",
+    "trigger_call",
+    "unique_triggers",
+    "yaml_triggers",
+]
 
 # ReverseBuildTrigger's threshold: the upstream result at least this good starts the build
 THRESHOLDS = ("SUCCESS", "UNSTABLE", "FAILURE")
@@ -116,3 +124,37 @@ def check_parameters(value: Any) -> str | None:
         if set(p.kwargs) - {"name", "value", "description"} or not isinstance(p.kwargs.get("name"), str):
             return f"build parameters: {p.name}(name: 'X', value: ...) takes name: and value:"
     return None
+
+
+YAML_JOB_OPTIONS = frozenset({"quietPeriod", "skipDefaultCheckout"})
+
+
+class _YamlFront(Protocol):
+    """What `yaml_triggers` uses of `.dockyard.yml`'s parser (positions and checked mappings)."""
+
+    def pos(self, node: Any, key: Any = None) -> Pos: ...
+
+    def mapping(
+        self, node: Any, where: str, allowed: set[str], parent: Any = None, key: Any = None
+    ) -> dict[Any, Any]: ...
+
+
+def yaml_triggers(front: _YamlFront, value: Any, parent: Any) -> tuple[Call, ...]:
+    """`.dockyard.yml`'s `triggers: {cron: 'H 2 * * *', pollSCM: 'H/5 * * * *', upstream:
+    {projects: [a, b], threshold: SUCCESS}}`, checked as the Jenkinsfile's are."""
+    if value is None:
+        return ()
+    m = front.mapping(value, "triggers", {"cron", "pollSCM", "upstream"}, parent, "triggers")
+    out = []
+    for kind, spec in m.items():
+        pos = front.pos(m, kind)
+        if kind == "upstream":
+            u = front.mapping(spec, "triggers.upstream", {"projects", "threshold"}, m, kind)
+            projects = u.get("projects")
+            if isinstance(projects, list):
+                projects = ",".join(str(p) for p in projects)
+            kwargs = {"upstreamProjects": projects, "threshold": u.get("threshold", "SUCCESS")}
+            out.append(trigger_call("upstream", [], kwargs, None, pos))
+        else:
+            out.append(trigger_call(kind, [spec], {}, None, pos))
+    return tuple(out)

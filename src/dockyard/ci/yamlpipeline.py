@@ -38,6 +38,7 @@ from dockyard.ci.model import (
     Step,
 )
 from dockyard.ci.params import forbidden_env_name
+from dockyard.ci.trigger_spec import YAML_JOB_OPTIONS, job_option, yaml_triggers
 from dockyard.ci.yamlmatrix import yaml_matrix
 
 _DURATION = re.compile(r"^(\d+)(s|m|h)?$")
@@ -132,7 +133,9 @@ class _Compiler:
         if doc is None:
             raise PipelineError("empty pipeline file: expected stages:", Pos(self.filename, 1, 1))
         top = self.mapping(
-            doc, "the pipeline", {"agent", "environment", "options", "parameters", "stages", "post"}
+            doc,
+            "the pipeline",
+            {"agent", "environment", "options", "parameters", "stages", "post", "triggers"},
         )
         if "stages" not in top:
             raise PipelineError("the pipeline needs stages:", self.pos(doc))
@@ -142,6 +145,7 @@ class _Compiler:
             environment=self.environment(top.get("environment"), top),
             options=self.options(top.get("options"), top),
             parameters=self.parameters(top.get("parameters"), top),
+            triggers=yaml_triggers(self, top.get("triggers"), top),
             post=self.post(top.get("post"), top),
             source=self.filename,
         )
@@ -196,11 +200,14 @@ class _Compiler:
             value,
             "options",
             {"timeout", "disableConcurrentBuilds", "keepBuilds", "parallelsAlwaysFailFast", "preserveStashes",
-             "disableRestartFromStage"},
+             "disableRestartFromStage"}
+            | YAML_JOB_OPTIONS,
             parent,
             "options",
         )
         opts.parallels_always_fail_fast = bool(m.get("parallelsAlwaysFailFast", False))
+        for name in YAML_JOB_OPTIONS & set(m):  # quietPeriod: 30, skipDefaultCheckout: true
+            job_option(opts, name, [m[name]], {}, self.pos(m, name))
         if "timeout" in m:
             opts.timeout_seconds = self.duration(m["timeout"], m, "timeout")
         opts.disable_concurrent = bool(m.get("disableConcurrentBuilds", False))
