@@ -117,6 +117,7 @@ def test_restart_from_stage(server: DockyardServer, tmp_path: Path) -> None:
     console = as_bob.get_build_console_output(name, restarted)
     assert info["result"] == "SUCCESS", console
     assert f"Restarted from build #{origin}, stage Deploy" in console
+    assert f"1 stash(es) of #{origin} copied in" in console
     assert 'Stage "Build" skipped due to this build restarting at stage "Deploy"' in console
     assert 'Stage "Test" skipped due to this build restarting at stage "Deploy"' in console
     assert "built " not in console.replace(f"deploying {built}", "")  # Build did not run again

@@ -63,6 +63,16 @@ class RestartPlan:
     stage: str
     script: str
     filename: str
+    stashes: int = 0  # how many of the origin's stashes were copied in
+
+    @property
+    def console(self) -> str:
+        """What the console says first, as Jenkins does, and where the stashes come from."""
+        head = f"Restarted from build #{self.origin}, stage {self.stage}"
+        if self.stashes:
+            return f"{head}\n[dockyard] {self.stashes} stash(es) of #{self.origin} copied in"
+        return (f"{head}\n[dockyard] #{self.origin} kept no stashes (options {{ preserveStashes() }} keeps"
+                " those of the most recent completed build for restarts)")
 
 
 # -- what every build keeps ---------------------------------------------------------------------
@@ -198,13 +208,14 @@ def restart_plan(paths: BuildPaths, build: Build) -> RestartPlan | None:
     script = load_script(origin_paths)
     if script is None:
         raise StepFailed(f"cannot restart: build #{origin} and the pipeline it ran are gone (discarded)")
-    _copy_tree(origin_paths.root / "stashes", paths.root / "stashes")
-    return RestartPlan(origin, stage, script[0], script[1])
+    copied = _copy_tree(origin_paths.root / "stashes", paths.root / "stashes")
+    return RestartPlan(origin, stage, script[0], script[1], copied)
 
 
-def _copy_tree(source: Path, target: Path) -> None:
+def _copy_tree(source: Path, target: Path) -> int:
+    """The files of `source` hard-linked (or copied) into `target`; how many."""
     if not source.is_dir():
-        return
+        return 0
 
     def link(src: str, dst: str) -> None:
         try:
@@ -213,6 +224,7 @@ def _copy_tree(source: Path, target: Path) -> None:
             shutil.copy2(src, dst)
 
     shutil.copytree(source, target, copy_function=link, dirs_exist_ok=True)
+    return sum(1 for p in target.rglob("*") if p.is_file())
 
 
 def skip_for_restart(

@@ -285,7 +285,7 @@ class BuildRunner:
         job's inline script or the repository's file at this commit."""
         self.restart = restart_plan(self.paths, self.build)
         if self.restart is not None:
-            self.log.line(f"Restarted from build #{self.restart.origin}, stage {self.restart.stage}")
+            self.log.line(self.restart.console)
             return self.restart.script, self.restart.filename
         try:
             replayed = replay_script(self.paths, self.build)
