@@ -45,7 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.builder_parallel import compare_parallel, load_note, make_context  # noqa: E402
-from bench.builder_profile import print_profile, profile_capp  # noqa: E402
+from bench.builder_profile import help_startup, print_profile, profile_capp  # noqa: E402
 from bench.peers import free_port  # noqa: E402  (run as a script: the repo root is not on sys.path)
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -389,6 +389,8 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     if profile:
         print_profile(profile)
+        print(f"executor --help (median of 5): {help_startup(dockyard('executor'), ENV):.3f} s"
+              "   (goal < 0.15 s)")
     summary = summarize(rows)
     print(f"\n{'build (median of ' + str(args.rounds) + ')':28} {'dockyard s':>11} "
           f"{'buildah s':>10} {'ratio dy/bh':>12}")

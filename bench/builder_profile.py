@@ -38,9 +38,12 @@ def profiled_build(argv: list[str], env: dict[str, str], record: Path,
     data = json.loads(record.read_text())
     phases = {name: float(seconds) for name, seconds in data["phases"].items()}
     phases["start-up"] = data["started"] - started
+    if "first step" in data.get("marks", {}):  # not a phase: the wait before the first step
+        phases["first step at"] = phases["start-up"] + data["marks"]["first step"]
     phases["exit"] = ended - data["ended"]
     total = ended - started
-    phases["other"] = max(0.0, total - sum(phases.values()))
+    timed = sum(v for k, v in phases.items() if k != "first step at")
+    phases["other"] = max(0.0, total - timed)
     phases["total"] = total
     return phases
 
@@ -74,7 +77,8 @@ def print_profile(results: dict[str, list[dict[str, float]]]) -> None:
         if not runs:
             continue
         names = [n for n in FIXED if any(n in r for r in runs)]
-        names += sorted({n for r in runs for n in r} - set(names) - {"exit", "other", "total"})
+        names += sorted({n for r in runs for n in r} - set(names)
+                        - {"exit", "other", "total", "first step at"})
         names += ["exit", "other"]
         total = statistics.median(r["total"] for r in runs)
         print(f"\nprofile: capp {path} (median of {len(runs)}, total {total:.2f} s)")
@@ -83,3 +87,16 @@ def print_profile(results: dict[str, list[dict[str, float]]]) -> None:
             if seconds < 0.0005:
                 continue
             print(f"  {name:22} {seconds:7.3f} s {100 * seconds / total:5.1f}%")
+        first = [r["first step at"] for r in runs if "first step at" in r]
+        if first:
+            print(f"  (first step starts {statistics.median(first):.3f} s after the spawn)")
+
+
+def help_startup(argv: list[str], env: dict[str, str], rounds: int = 5) -> float:
+    """Median wall time of `dockyard executor --help` (interpreter, imports, flags)."""
+    times = []
+    for _ in range(rounds):
+        started = time.monotonic()
+        subprocess.run([*argv, "--help"], capture_output=True, env=env, check=True)
+        times.append(time.monotonic() - started)
+    return statistics.median(times)

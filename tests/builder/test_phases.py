@@ -23,6 +23,8 @@ def test_nested_phases_are_exclusive_and_written(tmp_path: Path,
     record = tmp_path / "profile.json"
     monkeypatch.setenv(phases.ENV, str(record))
     phases.start()
+    phases.mark("first step")
+    phases.mark("first step")  # only the first time counts
     with phases.phase("outer"):
         with phases.phase("inner"):
             pass
@@ -33,4 +35,6 @@ def test_nested_phases_are_exclusive_and_written(tmp_path: Path,
     data = json.loads(record.read_text())
     assert set(data["phases"]) == {"outer", "inner"}  # other threads do not count
     assert data["ended"] >= data["started"]
+    assert list(data["marks"]) == ["first step"]
+    assert 0 <= data["marks"]["first step"] <= data["ended"] - data["started"]
     assert phases.phase("x") is phases.phase("y")  # off again after finish

@@ -48,7 +48,7 @@ from dockyard.builder.dockerfile import (
 from dockyard.builder.dockerfile.expansion import global_env
 from dockyard.builder.instructions import Change, step_for
 from dockyard.builder.options import BuildError, BuildOptions, CachedLayerUnusable, default_jobs
-from dockyard.builder.phases import phase
+from dockyard.builder.phases import mark, phase
 from dockyard.builder.scheduler import StageCancelled, run_stages
 from dockyard.builder.stage_graph import StageGraph
 from dockyard.builder.stage_log import StageLog
@@ -369,6 +369,7 @@ class Builder:
     # ------------------------------------------------------------------ steps
 
     def execute(self, instruction: Instruction, state: StageState, env: BuildEnv) -> None:
+        mark("first step")
         if isinstance(instruction, OnbuildInstruction):
             expanded: Instruction = instruction
         else:

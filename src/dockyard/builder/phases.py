@@ -26,6 +26,7 @@ class _Profile:
         self.path = path
         self.started = time.time()  # wall clock: the bench compares it with its own
         self.totals: dict[str, float] = {}
+        self.marks: dict[str, float] = {}  # name -> seconds after `started`, first time only
         self.stack: list[list[object]] = []  # [name, time it (re)started]
         self.main = threading.main_thread()
 
@@ -74,6 +75,13 @@ def phase(name: str) -> contextlib.AbstractContextManager[None]:
     return _OFF if _profile is None else _Phase(name)
 
 
+def mark(name: str) -> None:
+    """Notes when `name` first happened (the first step: the start-up a user waits for)."""
+    profile = _profile
+    if profile is not None and name not in profile.marks:
+        profile.marks[name] = time.time() - profile.started
+
+
 def start() -> None:
     """Turns profiling on when DOCKYARD_PROFILE names a file (the executor's first act)."""
     global _profile
@@ -88,6 +96,7 @@ def finish() -> None:
     profile, _profile = _profile, None
     if profile is None:
         return
-    record = {"started": profile.started, "ended": time.time(), "phases": profile.totals}
+    record = {"started": profile.started, "ended": time.time(), "phases": profile.totals,
+              "marks": profile.marks}
     with contextlib.suppress(OSError):
         profile.path.write_text(json.dumps(record))
