@@ -115,13 +115,17 @@ def stacks_supported(scratch: Path) -> bool:
     per build in its scratch dir, after `enter_private_mounts`)."""
     probe = scratch / "stack-probe"
     try:
-        for name in ("a", "b", "m"):
+        for name in ("a/d", "b/d", "m"):
             (probe / name).mkdir(parents=True)
         (probe / "a" / "f").write_text("a")
+        (probe / "a" / "d" / "g").write_text("a")
         os.mknod(probe / "b" / "f", stat.S_IFCHR | 0o600, 0)  # a whiteout hides a's file
+        # an opaque directory hides a's d/g (the trusted xattr: what the RUN uppers carry)
+        os.setxattr(probe / "b" / "d", OPAQUE_XATTR, b"y", follow_symlinks=False)
         _mount_overlay([probe / "a", probe / "b"], probe / "m")
         try:
-            return not os.path.lexists(probe / "m" / "f")
+            return not os.path.lexists(probe / "m" / "f") and \
+                not os.path.lexists(probe / "m" / "d" / "g")
         finally:
             _umount(probe / "m")
     except OSError:
