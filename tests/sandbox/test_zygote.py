@@ -3,9 +3,11 @@ step that connects and sends nothing holds up no other step's `/kaniko/executor`
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,3 +65,41 @@ def test_a_silent_client_holds_up_no_other(warm_socket: Path) -> None:
     finally:
         stalled.kill()
         stalled.wait()
+
+
+def _child_of(parent: int) -> int:
+    for _ in range(200):
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                    return int(entry.name)
+        time.sleep(0.05)
+    raise AssertionError(f"process {parent} started no child")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="entering another PID namespace needs root")
+def test_the_executor_is_forked_into_the_steps_pid_namespace() -> None:
+    """The zygote forks the executor straight into the step's PID namespace (no second fork
+    of the warm interpreter) and itself stays in its own."""
+    step = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "sleep", "60"])
+    try:
+        peer = _child_of(step.pid)  # PID 1 of the step's namespace
+        read, write = os.pipe()
+        pid = zygote._fork_into_pid_namespace(peer)
+        if pid == 0:
+            os.write(write, f"{os.getpid()} {os.stat('/proc/self/ns/pid').st_ino}".encode())
+            os._exit(0)
+        os.close(write)
+        seen = os.read(read, 100).split()
+        os.close(read)
+        assert os.waitpid(pid, 0)[1] == 0
+        assert int(seen[1]) == os.stat(f"/proc/{peer}/ns/pid").st_ino
+        assert int(seen[0]) == 2  # the namespace's second process, after its PID 1
+        assert os.readlink("/proc/self/ns/pid_for_children") == os.readlink("/proc/self/ns/pid")
+    finally:
+        step.kill()
+        step.wait()

@@ -29,6 +29,7 @@ from typing import BinaryIO
 from dockyard.sandbox.cgroups import Cgroup, Limits
 
 TAIL_BYTES = 4096
+LIMIT_CHECK = 0.1  # seconds between reads of a step's cgroup counters (fork bomb, OOM kill)
 STEP_IDS = 65536  # ids of an isolated step's user namespace (root inside + image users)
 DEFAULT_STEP_UID = 100000
 
@@ -500,10 +501,12 @@ def _pump(pid: int, fd: int, deadline: float | None, output: Callable[[bytes], N
           tail: bytearray, cgroup: Cgroup | None, check: Callable[[], None] | None = None) -> bool:
     """Copies the step's output until it ends; True when the deadline killed it."""
     timed_out = False
+    next_check = 0.0  # the cgroup's counters are read every LIMIT_CHECK seconds, not per chunk
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         while True:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            now = time.monotonic()
+            wait = None if deadline is None else max(0.0, deadline - now)
             if wait == 0.0:
                 timed_out = True
                 os.killpg(pid, signal.SIGKILL)
@@ -512,13 +515,15 @@ def _pump(pid: int, fd: int, deadline: float | None, output: Callable[[bytes], N
                 check()  # raises to stop the step (_supervise kills it)
                 wait = 0.2 if wait is None else min(wait, 0.2)
             if cgroup is not None:
-                wait = 0.1 if wait is None else min(wait, 0.1)
+                wait = LIMIT_CHECK if wait is None else min(wait, LIMIT_CHECK)
+            if cgroup is not None and now >= next_check:
+                next_check = now + LIMIT_CHECK
                 if cgroup.pids_exhausted() or cgroup.oom_killed():  # the step ends with its process
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(pid, signal.SIGKILL)
-                    for pid in _cgroup_pids(cgroup):
+                    for member in _cgroup_pids(cgroup):
                         with contextlib.suppress(ProcessLookupError):
-                            os.kill(pid, signal.SIGKILL)
+                            os.kill(member, signal.SIGKILL)
             if not selector.select(wait):
                 continue
             chunk = os.read(fd, 65536)

@@ -26,6 +26,7 @@ build fails naming the missing piece, never falling back to host processes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import posixpath
@@ -146,7 +147,7 @@ class LocalExecutor:
             shim = root / "kaniko" / "executor"
             shim.write_text(_shim_script(WARM_SOCKET if self._warm_socket is not None else None))
             shim.chmod(0o755)
-            _busybox_dir(root / "busybox")
+            _busybox_dir(self._busybox(spec))
             log.line(
                 f"[dockyard] container '{c.name}': {c.image} runs as Dockyard's built-in Kaniko stand-in"
                 " (/kaniko/executor = dockyard executor, /busybox = busybox)"
@@ -167,6 +168,12 @@ class LocalExecutor:
             os.chmod(target, f.mode & 0o777)
             log.line(f"[dockyard] container '{c.name}': secret volume file {f.path} materialised")
         return _Container(c, root, kaniko)
+
+    @staticmethod
+    def _busybox(spec: AgentSpec) -> Path:
+        """The stand-in's /busybox applet links: made once per job and bound read-only into
+        each of its builds (links to the host's busybox, nothing of a build in them)."""
+        return spec.build_dir.parent / "busybox"
 
     # -- steps ------------------------------------------------------------------
     async def start_step(self, step: StepSpec) -> StepHandle:
@@ -204,7 +211,7 @@ class LocalExecutor:
         env["DOCKYARD_CACHE_DIR"] = str(cache)
         mounts += [
             SandboxMount("bind", "/kaniko", container.root / "kaniko", readonly=False, idmap=True),
-            SandboxMount("bind", "/busybox", container.root / "busybox", readonly=True),
+            SandboxMount("bind", "/busybox", self._busybox(self.spec), readonly=True),
             SandboxMount("bind", str(cache), cache, readonly=False, idmap=True),
         ]
         if self._warm_socket is not None:
@@ -292,10 +299,13 @@ class LocalExecutor:
 
     async def destroy(self) -> None:
         await self.kill_all()
-        if self.spec is not None:
-            shutil.rmtree(self.spec.build_dir / "agent", ignore_errors=True)
-            shutil.rmtree(self.spec.build_dir / "scripts", ignore_errors=True)
-            shutil.rmtree(self.spec.build_dir / "tmp", ignore_errors=True)
+        if self.spec is not None:  # in a thread: the event loop serves the next push meanwhile
+            await asyncio.to_thread(_remove_dirs, self.spec.build_dir, ("agent", "scripts", "tmp"))
+
+
+def _remove_dirs(parent: Path, names: Sequence[str]) -> None:
+    for name in names:
+        shutil.rmtree(parent / name, ignore_errors=True)
 
 
 async def _fork_step(server: SandboxServer, request_path: Path, cwd: Path) -> _ForkedProcess | None:
@@ -428,4 +438,5 @@ def _busybox_dir(target: Path) -> None:
     ):
         link = target / applet
         if not link.exists():
-            link.symlink_to(busybox)
+            with contextlib.suppress(FileExistsError):  # another build of the job made it
+                link.symlink_to(busybox)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import ctypes
 import os
 import selectors
 import shutil
@@ -32,7 +33,8 @@ import sys
 
 PARENT_CHECK_SECONDS = 0.5  # how soon a zygote whose server died (even by SIGKILL) goes
 MAX_REQUEST = 4 << 20  # argv + environment: twice Linux's usual ARG_MAX
-NAMESPACES = ("net", "uts", "ipc", "pid", "mnt", "user")
+NAMESPACES = ("net", "uts", "ipc", "mnt", "user")  # and PID: forked into it (_fork_into_pid_namespace)
+CLONE_NEWPID = 0x20000000
 PRELOAD = (
     "dockyard.builder.kaniko",
     "dockyard.builder.report",
@@ -191,7 +193,7 @@ def _start(request: _Pending) -> int | None:
     fds = list(request.fds)
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
+    pid = _fork_into_pid_namespace(request.peer)
     if pid == 0:  # child: become the executor process
         code = 1
         try:
@@ -203,10 +205,6 @@ def _start(request: _Pending) -> int | None:
             os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # nothing of the zygote or of other builds' steps
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             enter_sandbox(request.peer)
-            worker = os.fork()  # the worker is in the step's PID namespace, as its /proc shows
-            if worker:
-                code = _exit_code(os.waitpid(worker, 0)[1])
-                os._exit(code)
             os.chdir(cwd)
             os.environ.clear()
             os.environ.update(env)
@@ -227,16 +225,39 @@ def _start(request: _Pending) -> int | None:
     return pid
 
 
+def _fork_into_pid_namespace(peer: int) -> int:
+    """os.fork() with the child in step `peer`'s PID namespace (setns of a PID namespace changes
+    only where children go; the zygote itself stays in its own): the executor is forked
+    straight into it, no second fork of the warm interpreter. Where it cannot be entered
+    the child is forked here and `enter_sandbox` refuses it."""
+    try:
+        target = os.open(f"/proc/{peer}/ns/pid", os.O_RDONLY)
+    except OSError:
+        return os.fork()
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY)
+    pid, entered = -1, False
+    try:
+        entered = _libc().setns(target, CLONE_NEWPID) == 0
+        pid = os.fork()
+    finally:
+        os.close(target)
+        if pid != 0 and entered and _libc().setns(own, CLONE_NEWPID) != 0:  # the zygote's again
+            raise OSError(ctypes.get_errno(), "cannot return to the zygote's PID namespace")
+        os.close(own)
+    return pid
+
+
 def enter_sandbox(pid: int) -> None:
     """Join process `pid`'s cgroups and namespaces (the user namespace last: up to then this
-    process has the rights to join the others), as root of its user namespace."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
+    process has the rights to join the others), as root of its user namespace. This process
+    was forked into its PID namespace (`_fork_into_pid_namespace`): refused otherwise."""
+    libc = _libc()
     ns = {name: os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY) for name in NAMESPACES}
     own = {name: os.stat(f"/proc/self/ns/{name}").st_ino for name in NAMESPACES}
     if os.fstat(ns["user"]).st_ino == own["user"]:  # the peer went and its pid was reused
         raise OSError(f"process {pid} is no longer a sandboxed step")
+    if os.stat(f"/proc/{pid}/ns/pid").st_ino != os.stat("/proc/self/ns/pid").st_ino:
+        raise OSError(f"cannot enter the PID namespace of step process {pid}")
     with open(f"/proc/{pid}/cgroup") as f:
         for line in f:
             _, controllers, path = line.rstrip("\n").split(":", 2)
@@ -244,7 +265,7 @@ def enter_sandbox(pid: int) -> None:
                 continue
             base = "/sys/fs/cgroup" + (f"/{controllers}" if controllers else "")
             with open(f"{base}{path}/cgroup.procs", "w") as procs:
-                procs.write(str(os.getpid()))
+                procs.write("0")  # this process (its pid here is the step namespace's)
     for name in NAMESPACES:
         if os.fstat(ns[name]).st_ino == own[name]:
             os.close(ns[name])  # shared with us (the host's network)
@@ -257,6 +278,15 @@ def enter_sandbox(pid: int) -> None:
     with contextlib.suppress(PermissionError):
         os.setgroups([])
     os.setresuid(0, 0, 0)
+
+
+_LIBC: list[ctypes.CDLL] = []
+
+
+def _libc() -> ctypes.CDLL:
+    if not _LIBC:
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    return _LIBC[0]
 
 
 def _child_exit_wakeup() -> int:
