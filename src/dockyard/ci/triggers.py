@@ -41,6 +41,7 @@ __all__ = ["JobProperties", "TriggerLoop"]
 
 TIMED = ("cron", "pollSCM")
 MAX_CATCH_UP = timedelta(days=1)
+POLLS_AT_ONCE = 4
 _RESULT_ORDER = (SUCCESS, UNSTABLE, FAILURE)
 
 
@@ -200,34 +201,48 @@ class TriggerLoop:
         return self._specs[key]
 
     async def tick(self, minute: datetime) -> list[Build]:
-        """Queue what the specs scheduled for `minute` (an aware datetime)."""
-        queued: list[Build] = []
+        """Queue what the specs scheduled for `minute` (an aware datetime): timers first, then
+        the polls, several at once (a slow repository holds up neither timers nor other polls)."""
+        due: list[tuple[Job, Property]] = []
         for prop in await asyncio.to_thread(self.properties.of_kind, *TIMED):
             try:
                 job = await asyncio.to_thread(self.store.job_by_id, prop.job_id)
-                if job.disabled or not self.spec(job, prop.spec).matches(minute):
-                    continue
+                if not job.disabled and self.spec(job, prop.spec).matches(minute):
+                    due.append((job, prop))
             except (JobNotFound, CronError):
                 continue
-            try:
-                if prop.kind == "cron":
-                    build = await asyncio.to_thread(self._timer, job)
-                    queued.extend([build] if build else [])
-                else:
-                    queued.extend(await asyncio.to_thread(self._poll, job, prop))
-            except JobError as e:
-                log.warning("%s trigger of job %s: %s", prop.kind, job.name, e)
+        queued: list[Build] = []
+        for job, prop in due:
+            if prop.kind == "cron":
+                queued.extend(await self._guarded(self._timer, job, prop))
+        slots = asyncio.Semaphore(POLLS_AT_ONCE)
+
+        async def poll(job: Job, prop: Property) -> list[Build]:
+            async with slots:
+                return await self._guarded(self._poll, job, prop)
+
+        for builds in await asyncio.gather(*(poll(j, p) for j, p in due if p.kind == "pollSCM")):
+            queued.extend(builds)
         return queued
+
+    async def _guarded(
+        self, fn: Callable[[Job, Property], list[Build]], job: Job, prop: Property
+    ) -> list[Build]:
+        try:
+            return await asyncio.to_thread(fn, job, prop)
+        except JobError as e:
+            log.warning("%s trigger of job %s: %s", prop.kind, job.name, e)
+            return []
 
     def _waiting(self, job: Job, cause: str) -> bool:
         return any(b.job_id == job.id and b.cause == cause and b.state == QUEUED for b in self.store.queued())
 
-    def _timer(self, job: Job) -> Build | None:
+    def _timer(self, job: Job, _prop: Property) -> list[Build]:
         if self._waiting(job, TIMER):
-            return None  # Jenkins does not queue the same item twice
+            return []  # Jenkins does not queue the same item twice
         build = self.trigger(job, {}, TIMER)
         log.info("cron trigger queued %s #%d", job.name, build.number)
-        return build
+        return [build]
 
     def _poll(self, job: Job, prop: Property) -> list[Build]:
         try:
