@@ -73,7 +73,7 @@ def offline_settings(args: argparse.Namespace, command: str) -> Settings:
     data_dir = settings.data_dir
     if getattr(args, "data_dir", None):
         given = "--data-dir"
-    elif os.environ.get("DOCKYARD_DATA_DIR"):
+    elif data_dir != default_data_dir().expanduser().resolve():
         given = "from DOCKYARD_DATA_DIR"
     else:
         given = "the default; no --data-dir given"
