@@ -42,7 +42,10 @@ def test_tick_queues_once_and_the_loop_catches_up(tmp_path: Path) -> None:
     start = datetime(2026, 12, 8, 1, 59, 30, tzinfo=UTC)
     clock = StepClock(start)
     ci = service(tmp_path, clock)
-    source = "pipeline { agent any\n triggers { cron('0 2 * * *') }\n stages { stage('s') { steps { echo 'x' } } } }"
+    source = (
+        "pipeline { agent any\n triggers { cron('0 2 * * *') }\n"
+        " stages { stage('s') { steps { echo 'x' } } } }"
+    )
     job = ci.store.create_job("nightly", inline_job_xml(source))
     ci.properties.register(job.id, parse_jenkinsfile(source))
 
