@@ -35,6 +35,11 @@ def test_user_without_password_is_told_the_right_flag(server: DockyardServer) ->
     assert "pass --dockyard-password or --token" in line and "DOCKYARD_PASSWORD" in line
     listing = dockyard("credentials", "list", env=environ(server, password=None))
     assert "pass --password or --token" in one_line_error(listing)
+    # `user add`'s --password is the new user's; `user list`'s is the server's
+    add = dockyard("user", "add", unique("u"), "--password", "new-users", env=environ(server, password=None))
+    assert "pass --dockyard-password or --token" in one_line_error(add)
+    for args in (("user", "list"), ("user", "--password", "bootcamp", "list")):
+        assert dockyard(*args, env=environ(server, password=None)).returncode == (0 if len(args) > 2 else 1)
 
 
 @pytest.mark.parametrize("args", [

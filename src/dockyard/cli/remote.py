@@ -90,8 +90,9 @@ def add_remote_arguments(
         help="user to authenticate as (default: $DOCKYARD_USER)",
     )
     flags = ["--password", "--dockyard-password"] if password_flag else ["--dockyard-password"]
-    if not password_flag:  # this command's own --password is something else (a stored secret)
-        parser.set_defaults(_password_flag="--dockyard-password")
+    # the flag that error messages name; where an action's own --password is something else (a
+    # secret to store, a new user's password) that is --dockyard-password
+    parser.set_defaults(_password_flag="--password" if password_flag else "--dockyard-password")
     group.add_argument(
         *flags,
         dest="remote_password",

@@ -3,7 +3,7 @@
 By default through the running server's API (Gitea's /api/v1/admin/users and
 /api/v1/users/NAME/tokens), as an administrator (--user/--password or --token).
 
-Offline maintenance: with --data-dir DIR (before the action) the command works on that data
+Offline maintenance: with --data-dir DIR the command works on that data
 directory instead, the server running or not: the way back in when no administrator can sign
 in. `passwd` is offline only (the API has no password change). A data directory that does not
 exist is an error, never created.
@@ -22,7 +22,7 @@ from dockyard.cli.remote import add_remote_arguments, check, pages, segment, ses
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_dir(parser, offline=True)
-    add_remote_arguments(parser, password_flag=False)
+    add_remote_arguments(parser)
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = sub.add_parser("add", help="create a user")
     add.add_argument("username")
