@@ -160,6 +160,14 @@ class Trace:
         self.save()
         return span
 
+    def add(self, spans: list[Span]) -> None:
+        """Finished spans, saved once (a step's builder phases: one fsync on the event loop,
+        not one per span)."""
+        if spans:
+            with self._lock:
+                self.spans.extend(spans)
+            self.save()
+
     @contextmanager
     def span(self, kind: str, name: str, **detail: Any) -> Iterator[Span]:
         s = Span(kind, name, time.time(), detail=detail)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from dockyard.ci.buildertrace import BuilderOutputTracer
+from dockyard.ci.buildlog import Span
 from dockyard.ci.executor.interface import StepSpec
 from dockyard.ci.steps.interface import BuildAborted, Ctx, Step, StepFailed, StepHost
 from dockyard.ci.steps.values import interpolate
@@ -51,8 +52,8 @@ class ShStep(Step):
                         tracer.feed(chunk, time.time())
                     code = await host.executor.wait(handle)
             finally:
-                for s in tracer.finish(time.time()):
-                    host.trace.mark(s.kind, s.name, s.start, s.end, **s.detail)
+                host.trace.add([Span(s.kind, s.name, s.start, s.end, "ok", s.detail)
+                                for s in tracer.finish(time.time())])
                 host.trace.merge_events(events)
             if host.aborted:
                 span.status = "aborted"
