@@ -181,3 +181,24 @@ def test_without_emulation_copy_only_builds_and_run_names_the_fix(tmp_path: Path
     message = str(caught.value)
     assert "RUN for platform linux/s390x" in message, message
     assert "apt install qemu-user-static" in message and "s390x" in message, message
+
+
+def test_a_build_platform_stage_runs_natively_for_every_target(
+    server: DockyardServer, bases: dict[str, str], env: dict[str, str], tmp_path: Path
+) -> None:
+    """BuildKit's cross-compiling pattern: `FROM --platform=$BUILDPLATFORM` runs its RUN on
+    this machine's own base (no qemu) once per target, and the target stage copies the
+    result; each child of the index carries its own file."""
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM --platform=$BUILDPLATFORM {bases['multi']} AS build\n"
+        "ARG TARGETARCH\n"
+        'RUN echo "made on $(uname -m) for $TARGETARCH" > /out.txt\n'
+        f"FROM {bases['multi']}\n"
+        "COPY --from=build /out.txt /out.txt\n"
+        'CMD ["cat", "/out.txt"]\n')
+    ref = f"{server.host_port}/multiarch/cross:1"
+    dockyard("executor", f"--context={tmp_path}", f"--destination={ref}", "--insecure",
+             "--insecure-pull", "--custom-platform=linux/amd64,linux/arm64", env=env)
+    assert skopeo_raw(server, ref)["mediaType"] == INDEX
+    assert run_child(server, ref, "arm64", tmp_path) == "made on x86_64 for arm64"
+    assert run_child(server, ref, "amd64", tmp_path) == "made on x86_64 for amd64"

@@ -49,6 +49,7 @@ from dockyard.builder.dockerfile.expansion import global_env
 from dockyard.builder.instructions import Change, step_for
 from dockyard.builder.options import BuildError, BuildOptions, CachedLayerUnusable, default_jobs
 from dockyard.builder.phases import mark, phase
+from dockyard.builder.platforms import stage_platform
 from dockyard.builder.scheduler import StageCancelled, run_stages
 from dockyard.builder.stage_graph import StageGraph
 from dockyard.builder.stage_log import StageLog
@@ -236,6 +237,7 @@ class Builder:
     def build_stage(self, dockerfile: Dockerfile, stage: Stage, env: BuildEnv,
                     blobs: BlobCache, platform: Platform) -> StageState:
         base_name = expand(stage.base, env.global_args, dockerfile.escape)
+        platform = stage_platform(stage.platform, env.global_args, dockerfile.escape, platform)
         state = self.start_stage(stage, base_name, env, blobs, platform)
         triggers = list(state.config.config.on_build or [])
         state.config.config.on_build = None
@@ -320,6 +322,7 @@ class Builder:
                 history=list(parent.history), shell=list(parent.shell), base_ref=parent.base_ref,
                 cache_chain=parent.cache_chain, cache_missed=parent.cache_missed,
                 source=source, pending=pending, fetch_missing=parent.fetch_missing,
+                platform=parent.platform,
             )
         with phase("base resolution"):
             future = self.bases.get((base_name, str(platform)))
@@ -345,7 +348,7 @@ class Builder:
             shell=list(config.config.shell or DEFAULT_SHELL), base_ref=base.reference,
             cache_chain=chain_link("base", ",".join(str(layer.diff_id) for layer in base.layers)),
             source=from_base,
-            fetch_missing=self.fetch_cached,
+            fetch_missing=self.fetch_cached, platform=platform,
         )
 
     def fetch_cached(self, layers: list[Layer]) -> None:

@@ -40,8 +40,15 @@ def build_platforms(options: BuildOptions) -> list[BuildResult]:
     results = []
     for number, platform in enumerate(platforms, 1):
         log(f"[{platform}] building for platform {number}/{len(platforms)}")
-        results.append(build(dataclasses.replace(options, platform=str(platform),
-                                                 progress=_prefixed(log, f"[{platform}] "))))
+        result = build(dataclasses.replace(options, platform=str(platform),
+                                           progress=_prefixed(log, f"[{platform}] ")))
+        made = result.image.config.platform
+        if made.architecture and not made.matches(platform):
+            raise BuildError(f"the image built for {platform} is a {made} image (its final "
+                             "stage has FROM --platform= of another platform): an index "
+                             f"entry must be the platform it names; build {platform} from a "
+                             "final stage of the target platform")
+        results.append(result)
     return results
 
 

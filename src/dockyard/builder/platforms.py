@@ -9,7 +9,7 @@ Docker does), with a warning.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from dockyard.builder.options import BuildError, BuildOptions
 from dockyard.oci import ImageConfig, Platform
@@ -29,6 +29,21 @@ def parse_platforms(value: str | None) -> list[Platform]:
             raise BuildError(f"--custom-platform {value}: {platform} is listed twice")
         out.append(platform)
     return out
+
+
+def stage_platform(flag: str | None, global_args: Mapping[str, str], escape: str,
+                   target: Platform) -> Platform:
+    """A stage's platform: `FROM --platform=...` expanded with the global ARGs (so
+    `--platform=$BUILDPLATFORM` builds a cross-compiling stage natively), else the target."""
+    if not flag:
+        return target
+    from dockyard.builder.dockerfile import expand
+
+    value = expand(flag, global_args, escape)
+    try:
+        return Platform.parse(value)
+    except ValueError as exc:
+        raise BuildError(f"FROM --platform={flag}: {exc}") from None
 
 
 def is_multi_platform(options: BuildOptions) -> bool:

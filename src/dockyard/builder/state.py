@@ -60,6 +60,7 @@ class StageState:
     pending: list[Layer] = field(default_factory=list)  # cached layers not yet applied
     # downloads the blobs of pending layers that only a registry has (remote cache hits)
     fetch_missing: Callable[[list[Layer]], None] | None = None
+    platform: Platform | None = None  # FROM --platform's, else the build's (None: the build's)
     # stages built at once may read a finished stage's rootfs together (COPY --from)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     stack: LayerStack | None = None  # the rootfs as stacked overlay lowers (layerstack)

@@ -151,7 +151,7 @@ class RunStep(Step):
 
         i = self.instruction
         assert isinstance(i, RunInstruction)
-        require_emulation(build.platform, build.log, build.scratch)  # foreign: qemu-user
+        require_emulation(stage.platform or build.platform, build.log, build.scratch)  # qemu
         env = stage.run_env()
         for name, value in build.options.build_args.items():
             # proxy build args reach RUN without an ARG line, and never the image (BuildKit)
