@@ -56,6 +56,8 @@ def test_user_without_password_is_told_the_right_flag(server: DockyardServer) ->
     ("jobs", "console", "x", "../1"),
     ("jobs", "build", "x", "-p", "novalue"),
     ("user", "token", "../admin", "--name", "t"),
+    ("trace", "x", "../1"),
+    ("trace", "../evil", "1"),
 ])
 def test_names_with_dot_dot_are_refused_before_any_request(server: DockyardServer,
                                                             args: tuple[str, ...]) -> None:
@@ -63,6 +65,12 @@ def test_names_with_dot_dot_are_refused_before_any_request(server: DockyardServe
     line = one_line_error(dockyard(*args, env=environ(server)), code=2)
     assert line.startswith(f"dockyard {args[0]}: "), line
     assert sorted(p.relative_to(server.data_dir) for p in server.data_dir.rglob("*evil*")) == before
+
+
+def test_a_missing_file_is_one_line(server: DockyardServer, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-job.xml"
+    line = one_line_error(dockyard("ci", "create", unique("x"), "--xml", str(missing), env=environ(server)))
+    assert str(missing) in line and "No such file" in line
 
 
 def _long_job(server: DockyardServer, tmp_path: Path, script: str) -> tuple[str, int]:

@@ -67,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except OSError as exc:  # a file named on the command line that cannot be read or written
+        print(f"dockyard{' ' + command if command else ''}: {exc}", file=sys.stderr)
+        return 1
     if argv is None and command in FAST_EXIT:
         # a whole process per build (a pod): skip the interpreter's teardown of ~300 modules
         sys.stderr.flush()

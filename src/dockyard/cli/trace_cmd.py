@@ -8,6 +8,8 @@ import json
 
 from dockyard.ci import format_trace
 from dockyard.cli.ci_client import add_connection, check, connect
+from dockyard.cli.errors import CommandError
+from dockyard.cli.remote import segment
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,14 +20,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    job = segment(args.job, "job")
+    number = args.number
+    if number != "last" and not (number.isdigit() and len(number) < 10):
+        raise CommandError(f"build {number!r}: give a build number or 'last'", code=2)
     with connect(args) as http:
-        number = args.number
         if number == "last":
-            builds = check(http.get(f"/api/ci/jobs/{args.job}/builds")).json()
+            builds = check(http.get(f"/api/ci/jobs/{job}/builds")).json()
             if not builds:
-                raise SystemExit(f"dockyard: job {args.job} has no builds")
+                raise CommandError(f"job {args.job} has no builds yet: start one with"
+                                   f" `dockyard jobs build {args.job}`")
             number = builds[0]["number"]
-        trace = check(http.get(f"/api/ci/jobs/{args.job}/builds/{number}/trace")).json()
+        trace = check(http.get(f"/api/ci/jobs/{job}/builds/{number}/trace")).json()
     if args.json:
         print(json.dumps(trace, indent=2))
         return 0
