@@ -442,3 +442,16 @@ def test_cell_pod_templates_merge_into_a_pipeline_pod_and_conflicts_are_refused(
     clash = POD.replace("spec:\n", "spec:\n  nodeSelector: {arch: '${NODE}'}\n")
     with pytest.raises(PipelineError, match="sets spec.nodeSelector differently"):
         parse_pipeline(_cell_pods(clash), "Jenkinsfile")
+
+
+def test_when_before_agent_is_accepted_and_an_empty_when_refused() -> None:
+    body = AXES + "\n        when { beforeAgent true\n expression { env.PLATFORM != 'mac' } }"
+    cell = parse_jenkinsfile(matrix(body)).stages[0].parallel[0]
+    assert [c.kind for c in cell.when] == ["expression"]
+    with pytest.raises(PipelineError, match="beforeAgent takes true or false"):
+        parse_jenkinsfile(matrix(AXES + "\n        when { beforeAgent 'yes'\n branch 'main' }"))
+    with pytest.raises(PipelineError, match="when needs at least one condition"):
+        parse_jenkinsfile(
+            "pipeline { agent any\n stages { stage('a') {\n when { beforeAgent true }\n"
+            " steps { echo 'x' } } } }"
+        )

@@ -9,7 +9,7 @@ from typing import Any
 from dockyard.ci.errors import ForbiddenParameter, JenkinsfileError, Pos
 from dockyard.ci.groovy import ast as A
 from dockyard.ci.groovy.specs import COLOR_MAPS, STEPS
-from dockyard.ci.jenkinsfile.matrix import branch_options, parse_matrix
+from dockyard.ci.jenkinsfile.matrix import branch_options, parse_matrix, when_conditions
 from dockyard.ci.jenkinsfile.syntax import Node, Ref, parse_statements
 from dockyard.ci.model import (
     POST_CONDITIONS,
@@ -389,7 +389,7 @@ class _Builder:
         if "environment" in parts:
             stage.environment = self.environment(parts["environment"])
         if "when" in parts:
-            stage.when = tuple(self.condition(c) for c in self._block(parts["when"]))
+            stage.when = when_conditions(self, parts["when"])
         if "options" in parts:
             stage.options = self.options(parts["options"], top=False)
         if "post" in parts:

@@ -64,7 +64,7 @@ def parse_matrix(b: _Builder, node: Node) -> tuple[Stage, ...]:
         pos=node.pos,
         agent=_agent(b, parts["agent"], axes) if "agent" in parts else None,
         environment=b.environment(parts["environment"]) if "environment" in parts else (),
-        when=tuple(b.condition(c) for c in b._block(parts["when"])) if "when" in parts else (),
+        when=when_conditions(b, parts["when"]) if "when" in parts else (),
         options=b.options(parts["options"], top=False) if "options" in parts else None,
         post=b.post(parts["post"]) if "post" in parts else None,
     )
@@ -90,6 +90,22 @@ def branch_options(b: _Builder, name: str, parts: dict[str, Node]) -> bool:
     if not isinstance(value, bool):
         raise JenkinsfileError("failFast takes true or false", n.pos)
     return value
+
+
+def when_conditions(b: _Builder, node: Node) -> tuple[Condition, ...]:
+    """A stage's or matrix's `when` conditions. `beforeAgent`, `beforeInput` and `beforeOptions
+    true` are accepted: Dockyard evaluates `when` before a stage's agent, input and options are
+    entered anyway (its agent is the build's, set up once), which is what they ask for."""
+    out = []
+    for n in b._block(node):
+        if n.name in ("beforeAgent", "beforeInput", "beforeOptions"):
+            if not isinstance(b._single(n, "true or false"), bool):
+                raise JenkinsfileError(f"{n.name} takes true or false", n.pos)
+            continue
+        out.append(b.condition(n))
+    if not out:
+        raise JenkinsfileError("when needs at least one condition", node.pos)
+    return tuple(out)
 
 
 def _axes(b: _Builder, node: Node) -> tuple[Axis, ...]:
