@@ -266,3 +266,17 @@ def test_upstream_trigger_starts_the_job_after_a_good_enough_result(jenkins: Jen
     third = _wait_for_build(jenkins, app, 3)
     causes = next(a["causes"] for a in third["actions"] if a.get("_class") == "hudson.model.CauseAction")
     assert causes[0]["upstreamBuild"] == 3, causes
+
+
+def test_stopping_the_waiting_build_aborts_the_downstream_one(jenkins: Jenkins, tmp_path: Path) -> None:
+    down = create(jenkins, tmp_path, one_step("sh 'echo started; sleep 120'"), "slow")
+    up = create(jenkins, tmp_path, one_step(f"build job: '{down}'"), "ci")
+    number = jenkins.number_of(jenkins.build(up))
+    deadline = time.monotonic() + 120
+    while "started" not in (jenkins.http.get(f"/job/{down}/1/consoleText").text or ""):
+        assert time.monotonic() < deadline, "the downstream build never started"
+        time.sleep(0.1)
+    assert jenkins.http.post(f"/job/{up}/{number}/stop").status_code in (200, 302)
+    assert jenkins.wait(up, number, timeout=60)["result"] == "ABORTED"
+    assert jenkins.wait(down, 1, timeout=60)["result"] == "ABORTED"
+    assert "the upstream build was aborted" in jenkins.console(down, 1)
