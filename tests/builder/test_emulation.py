@@ -131,3 +131,13 @@ def test_where_binfmt_misc_is_hidden_the_probe_decides(tmp_path: Path) -> None:
         assert probe_runs(Platform.parse("linux/s390x"), tmp_path) is False  # ENOEXEC
         with pytest.raises(BuildError, match="binfmt_misc is not mounted"):
             check_emulation(Platform.parse("linux/s390x"), hidden, probe_dir=tmp_path)
+
+
+def test_a_platform_the_kernel_runs_itself_needs_no_handler(tmp_path: Path) -> None:
+    """linux/386 on an x86-64 kernel (IA32 emulation): no binfmt_misc handler (Debian
+    registers none for it), and the probe shows the kernel runs such programs."""
+    i386 = Platform.parse("linux/386")
+    if probe_runs(i386, tmp_path) is not True:
+        pytest.skip("this kernel does not run 32-bit x86 programs")
+    found = check_emulation(i386, binfmt(tmp_path / "b"), probe_dir=tmp_path)
+    assert found is not None and "without an emulator" in found

@@ -46,6 +46,7 @@ PROBE_EXIT = 3
 # `exit(3)` as machine code, for the probe program of `probe_runs`
 EXIT_CODE: dict[str, bytes] = {
     "amd64": bytes.fromhex("b83c000000bf030000000f05"),  # mov eax,60; mov edi,3; syscall
+    "386": bytes.fromhex("b801000000bb03000000cd80"),  # mov eax,1; mov ebx,3; int 0x80
     "arm64": struct.pack("<3I", 0xD2800BA8, 0xD2800060, 0xD4000001),  # x8=93 x0=3 svc 0
     "arm": struct.pack("<3I", 0xE3A07001, 0xE3A00003, 0xEF000000),  # r7=1 r0=3 svc 0
     "riscv64": struct.pack("<3I", 0x05D00893, 0x00300513, 0x00000073),  # a7=93 a0=3 ecall
@@ -216,6 +217,8 @@ def check_emulation(platform: Platform, root: Path | None = None,
     if handlers:
         raise BuildError(f"{what}: the binfmt_misc handler {handlers[0].name} is disabled: "
                          f"enable it (as root: echo 1 > {root}/{handlers[0].name})")
+    if probe_dir is not None and probe_runs(platform, probe_dir):
+        return f"this machine's kernel itself ({platform} programs run without an emulator)"
     raise BuildError(f"{what}: no binfmt_misc handler for {qemu} programs is registered: "
                      + _fix(qemu))
 
