@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.builder.dockerfile import parse
+from dockyard.builder.options import cgroup_cpu_quota
 from dockyard.builder.stage_graph import StageGraph
 from tests.builder.images import BASE_TAG, dockyard, make_base_layout, unpack
 from tests.conftest import require_tool
@@ -159,3 +160,20 @@ def test_jobs_must_be_a_positive_number(tmp_path: Path) -> None:
                       env={"DOCKYARD_BUILD_JOBS": "many"}, check=False)
     assert result.returncode == 1
     assert "DOCKYARD_BUILD_JOBS='many' is not a number of stages" in result.stderr
+
+
+def test_default_jobs_follow_the_pods_cpu_limit(tmp_path: Path) -> None:
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "cpu.max").write_text("max 100000\n")
+    assert cgroup_cpu_quota(v2) is None
+    (v2 / "cpu.max").write_text("150000 100000\n")
+    assert cgroup_cpu_quota(v2) == 2  # 1.5 CPUs: two stages at once
+    v1 = tmp_path / "v1"
+    (v1 / "cpu").mkdir(parents=True)
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_cpu_quota(v1) is None
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
+    assert cgroup_cpu_quota(v1) == 1
+    assert cgroup_cpu_quota(tmp_path / "none") is None

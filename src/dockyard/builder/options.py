@@ -44,9 +44,30 @@ def default_jobs() -> int:
     if value:
         raise BuildError(f"{JOBS_ENV}={value!r} is not a number of stages; set it to 1 or more")
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        cpus = os.cpu_count() or 1
+    quota = cgroup_cpu_quota()
+    return max(1, min(cpus, quota) if quota else cpus)
+
+
+def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """The CPUs a pod's limit allows (cgroup v2 cpu.max, v1 cfs quota / period, rounded up),
+    None when unlimited or unreadable: a `limits.cpu: 2` pod on a 64-core node builds two
+    stages at once, not 64."""
+    try:
+        quota, _, period = (root / "cpu.max").read_text().partition(" ")
+    except OSError:
+        try:
+            quota = (root / "cpu" / "cpu.cfs_quota_us").read_text()
+            period = (root / "cpu" / "cpu.cfs_period_us").read_text()
+        except OSError:
+            return None
+    try:
+        allowed, every = int(quota), int(period)
+    except ValueError:  # "max": no limit
+        return None
+    return -(-allowed // every) if allowed > 0 and every > 0 else None
 
 
 @dataclass

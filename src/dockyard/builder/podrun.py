@@ -31,6 +31,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,7 @@ PR_CAPBSET_DROP = 24
 Output = Callable[[bytes], None]
 
 _mode: list[bool] = []  # decided once per process: True = chroot
+_deciding = threading.Lock()
 
 
 def run_step(request: RunRequest, output: Output | None,
@@ -66,8 +68,9 @@ def run_step(request: RunRequest, output: Output | None,
 def chroot_mode(output: Output | None) -> bool:
     if os.environ.get(MODE_ENV) != "pod":
         return False
-    if not _mode:
-        _mode.append(_decide(output))
+    with _deciding:  # stages built at once: one probe, one message
+        if not _mode:
+            _mode.append(_decide(output))
     return _mode[0]
 
 
