@@ -23,7 +23,7 @@ process, and only the registry cache (the Kubernetes build-pod case): "no-change
 and "code-change, new pod". Peak RSS is printed for both builders.
 
 Run: .venv/bin/python bench/builder.py [--rounds 3] [--skip-hello] [--skip-capp] [--skip-par]
-     [--skip-rss] [--big-mb 1024] [--profile]
+     [--par-jobs1] [--skip-rss] [--big-mb 1024] [--profile]
 `--profile` adds the C app's per-phase breakdown (bench/builder_profile.py) of the cold,
 no-change and code-change paths from fresh pods.
 """
@@ -309,6 +309,8 @@ def main() -> int:
     parser.add_argument("--skip-hello", action="store_true", help="skip the tutorial's app")
     parser.add_argument("--skip-par", action="store_true",
                         help="skip the parallel-stages workload (bench/builder_parallel.py)")
+    parser.add_argument("--par-jobs1", action="store_true",
+                        help="also time the parallel-stages workload with dockyard --jobs 1")
     parser.add_argument("--big-mb", type=int, default=1024, help="size of the big layer (MB)")
     parser.add_argument("--skip-rss", action="store_true", help="skip the big-layer RSS row")
     parser.add_argument("--rounds", type=int, default=1,
@@ -381,7 +383,7 @@ def main() -> int:
                 rows += compare_parallel(
                     par, registry.host, work, round_,
                     lambda ctx, dest, cache, flags: dockyard_build(ctx, dest, cache, flags=flags),
-                    buildah_cold, loads)
+                    buildah_cold, loads, args.par_jobs1)
         rss_kb, buildah_rss_kb = (0, 0) if args.skip_rss or args.profile_only else \
             peak_rss_big_layer(registry, base, work, args.big_mb)
     finally:
