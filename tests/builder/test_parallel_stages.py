@@ -5,7 +5,10 @@ their stage, a failing stage stops the others, and the image is the sequential b
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -177,3 +180,41 @@ def test_default_jobs_follow_the_pods_cpu_limit(tmp_path: Path) -> None:
     (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
     assert cgroup_cpu_quota(v1) == 1
     assert cgroup_cpu_quota(tmp_path / "none") is None
+
+
+@pytest.mark.usefixtures("needs_namespaces")
+def test_sigterm_stops_every_running_stage(tmp_path: Path) -> None:
+    """A deleted build pod (SIGTERM) while two stages run: both RUNs end, exit 130."""
+    cache = tmp_path / "cache"
+    base = make_base_layout(tmp_path, cache)
+    context = tmp_path / "ctx"
+    context.mkdir()
+    marker = 700 + len(str(tmp_path)) % 97
+    (context / "Dockerfile").write_text(
+        "ARG BASE\n"
+        f"FROM $BASE AS one\nRUN --mount=type=cache,id=term-{tmp_path.name},target=/meet "
+        f"touch /meet/one; sleep {marker}\n"
+        f"FROM $BASE AS two\nRUN --mount=type=cache,id=term-{tmp_path.name},target=/meet "
+        f"touch /meet/two; sleep {marker + 1}\n"
+        "FROM $BASE\nCOPY --from=one /etc/motd /a\nCOPY --from=two /etc/motd /b\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dockyard", "build", "--jobs", "2", "--build-arg",
+         f"BASE=oci-layout://{base}:{BASE_TAG}", "--cache-dir", str(cache), str(context)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list((cache / "run-cache").rglob("one")) + list(
+                (cache / "run-cache").rglob("two"))) < 2:
+            assert process.poll() is None and time.monotonic() < deadline, \
+                process.communicate()
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130 and "error: interrupted" in err, err
+    left = subprocess.run(["pgrep", "-f", f"sleep {marker}|sleep {marker + 1}"],
+                          capture_output=True, text=True)
+    assert left.stdout == "", left.stdout
