@@ -194,7 +194,7 @@ def test_a_pipeline_without_triggers_removes_them(
 
 def test_quiet_period_holds_queued_builds(jenkins: Jenkins, tmp_path: Path) -> None:
     source = (
-        "pipeline { agent any\n options { quietPeriod(2) }\n"
+        "pipeline { agent any\n options { quietPeriod(5) }\n"
         " stages { stage('s') { steps { echo 'quiet' } } } }"
     )
     bare, _, _ = make_repo(tmp_path, {"Jenkinsfile": source})
@@ -202,6 +202,10 @@ def test_quiet_period_holds_queued_builds(jenkins: Jenkins, tmp_path: Path) -> N
     jenkins.create(name, job_xml(str(bare)))
     info, _ = jenkins.run(name, timeout=120)  # the first run records the job's quiet period
     assert info["result"] == "SUCCESS"
-    info, _ = jenkins.run(name, timeout=120)
+    queue_id = jenkins.build(name)
+    item = jenkins.http.get(f"/queue/item/{queue_id}/api/json").json()  # as python-jenkins reads it
+    assert item["_class"] == "hudson.model.Queue$WaitingItem", item
+    assert item["why"].startswith("In the quiet period. Expires in "), item
+    jenkins.wait(name, jenkins.number_of(queue_id), timeout=120)
     build = jenkins.http.get(f"/api/ci/jobs/{name}/builds/2").json()
-    assert build["started_at"] - build["queued_at"] >= 2.0, build
+    assert build["started_at"] - build["queued_at"] >= 5.0, build

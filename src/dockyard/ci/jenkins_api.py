@@ -404,10 +404,13 @@ class JenkinsAPI:
             "buildable": b.state == QUEUED,
         }
         if b.state == QUEUED:
+            # Jenkins' item waiting out options { quietPeriod(N) }, then a buildable one
+            quiet = b.queued_at + self.ci.scheduler.quiet_period(b.job_id) - time.time()
+            waiting = "Waiting" if quiet > 0 else "Buildable"
             item.update(
                 {
-                    "_class": "hudson.model.Queue$BuildableItem",
-                    "why": self._why(b),
+                    "_class": f"hudson.model.Queue${waiting}Item",
+                    "why": f"In the quiet period. Expires in {quiet:.1f} sec" if quiet > 0 else self._why(b),
                     "executable": None,
                     "cancelled": False,
                 }
