@@ -280,3 +280,27 @@ def test_stopping_the_waiting_build_aborts_the_downstream_one(jenkins: Jenkins, 
     assert jenkins.wait(up, number, timeout=60)["result"] == "ABORTED"
     assert jenkins.wait(down, 1, timeout=60)["result"] == "ABORTED"
     assert "the upstream build was aborted" in jenkins.console(down, 1)
+
+
+def test_jobs_triggering_each_other_upstream_stop_at_the_depth_limit(
+    server: DockyardServer, jenkins: Jenkins, tmp_path: Path
+) -> None:
+    a, b = unique("tick"), unique("tock")
+    for name, other in ((a, b), (b, a)):
+        source = f"""pipeline {{ agent any
+  triggers {{ upstream(upstreamProjects: '{other}', threshold: hudson.model.Result.SUCCESS) }}
+  stages {{ stage('s') {{ steps {{ echo 'ok' }} }} }} }}"""
+        bare, _, _ = make_repo(tmp_path, {"Jenkinsfile": source})
+        jenkins.create(name, job_xml(str(bare)))
+    info, log = jenkins.run(a, timeout=120)  # registers a's trigger (b has none yet: nothing follows)
+    assert info["result"] == "SUCCESS", log
+    info, log = jenkins.run(b, timeout=120)  # the chain's root: b #1, a #2, b #2, ... ten builds
+    assert info["result"] == "SUCCESS", log
+    last = a, MAX_DEPTH // 2 + 1
+    assert _wait_for_build(jenkins, *last)["result"] == "SUCCESS"
+    refusal = f"not started after {a} #{MAX_DEPTH // 2 + 1}, a chain of {MAX_DEPTH} builds already"
+    deadline = time.monotonic() + 60
+    while refusal not in server.log():
+        assert time.monotonic() < deadline, "the loop was not stopped"
+        time.sleep(0.1)
+    assert jenkins.http.get(f"/job/{b}/{MAX_DEPTH // 2 + 1}/api/json").status_code == 404

@@ -101,9 +101,8 @@ class CIService:
         )
         self.scheduler.finish_hooks.append(self._after_build)
         self.scheduler.quiet_period = self.properties.quiet_period
-        self.scheduler.downstream = Downstream(
-            self.store, self.access, self.deciders, self.trigger, self.scheduler
-        )
+        self.downstream = Downstream(self.store, self.access, self.deciders, self.trigger, self.scheduler)
+        self.scheduler.downstream = self.downstream
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -132,7 +131,10 @@ class CIService:
             await asyncio.to_thread(
                 self.properties.register, build.job_id, result.pipeline, build.git_commit, build.git_branch
             )
-        await asyncio.to_thread(self.triggers.after_upstream, build, result.result, self._owner_may_read)
+        depth = len(await asyncio.to_thread(self.downstream.chain, build.job_name, build.number))
+        await asyncio.to_thread(
+            self.triggers.after_upstream, build, result.result, self._owner_may_read, depth
+        )
 
     def _owner_may_read(self, job: Job, other: Job) -> bool:
         """Whether `job`'s owner may see `other` (an upstream trigger reads other jobs' results)."""

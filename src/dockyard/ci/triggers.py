@@ -28,6 +28,7 @@ from sqlalchemy import text
 from dockyard.ci.causes import SCM, TIMER, upstream_cause
 from dockyard.ci.clock import Clock
 from dockyard.ci.cron import CronError, CronSpec, parse_cron
+from dockyard.ci.downstream import MAX_DEPTH
 from dockyard.ci.model import Pipeline
 from dockyard.ci.podtemplate import CredentialLookup
 from dockyard.ci.scmpoll import PollError, remote_heads
@@ -155,6 +156,7 @@ class TriggerLoop:
         self._task: asyncio.Task[None] | None = None
         self._specs: dict[tuple[str, str], CronSpec] = {}
         self.checked_through: datetime | None = None  # the last minute whose triggers were checked
+        self.max_depth = MAX_DEPTH  # builds in one upstream chain, as for `build job:`
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop())
@@ -269,11 +271,13 @@ class TriggerLoop:
 
     # -- upstream ---------------------------------------------------------------
     def after_upstream(
-        self, finished: Build, result: str, may_read: Callable[[Job, Job], bool]
+        self, finished: Build, result: str, may_read: Callable[[Job, Job], bool], depth: int = 1
     ) -> list[Build]:
         """Queue the jobs whose `upstream` trigger names the finished build's job and whose
         threshold its result meets; `may_read(downstream, upstream)` is the permission check
-        (Jenkins asks that the downstream job's owner can see the upstream job)."""
+        (Jenkins asks that the downstream job's owner can see the upstream job). `depth` is the
+        finished build's upstream chain (itself included): jobs triggering each other in a
+        circle stop at `max_depth` builds, as `build job:` chains do."""
         if result not in _RESULT_ORDER:
             return []
         builds = []
@@ -290,6 +294,17 @@ class TriggerLoop:
                 continue
             if job.disabled or not may_read(job, upstream):
                 log.warning("upstream trigger of %s: its owner may not see job %s", job.name, upstream.name)
+                continue
+            if depth >= self.max_depth:
+                log.warning(
+                    "upstream trigger of %s: not started after %s #%d, a chain of %d builds already"
+                    " (at most %d): jobs that trigger each other in a loop?",
+                    job.name,
+                    finished.job_name,
+                    finished.number,
+                    depth,
+                    self.max_depth,
+                )
                 continue
             try:
                 builds.append(self.trigger(job, {}, upstream_cause(finished.job_name, finished.number)))
