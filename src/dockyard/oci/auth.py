@@ -43,6 +43,9 @@ class Authenticator:
         self.challenge: dict[str, str] = {}
         self.tokens: dict[str, tuple[str, float]] = {}
         self.lock = threading.Lock()
+        # one token request per scope at a time: concurrent uploads that meet the same 401
+        # wait for the first one's token instead of each asking the token service
+        self.fetching: dict[str, threading.Lock] = {}
 
     def note_challenge(self, header: str) -> None:
         scheme, params = parse_challenge(header)
@@ -65,15 +68,20 @@ class Authenticator:
             return f"Bearer {token}" if token else None
         return None
 
-    def _token(self, scope: str, refresh: bool = False) -> str | None:
+    def _token(self, scope: str, refused: str | None = None) -> str | None:
+        """The cached token for `scope`, else a new one; `refused` (the Authorization header a
+        401 answered) forces a new token unless another thread already replaced that one."""
         with self.lock:
-            cached = self.tokens.get(scope)
-            if cached and not refresh and cached[1] > time.monotonic():
+            fetch_lock = self.fetching.setdefault(scope, threading.Lock())
+        with fetch_lock:
+            with self.lock:
+                cached = self.tokens.get(scope)
+            if cached and cached[1] > time.monotonic() and f"Bearer {cached[0]}" != refused:
                 return cached[0]
-        token, lifetime = self._fetch_token(scope)
-        with self.lock:
-            self.tokens[scope] = (token, time.monotonic() + max(lifetime - 10, 10))
-        return token
+            token, lifetime = self._fetch_token(scope)
+            with self.lock:
+                self.tokens[scope] = (token, time.monotonic() + max(lifetime - 10, 10))
+            return token
 
     def _fetch_token(self, scope: str) -> tuple[str, float]:
         realm = self.challenge.get("realm", "")
@@ -127,8 +135,10 @@ class Authenticator:
             raise RegistryAuthError(f"token service of {self.host} answered without a token")
         return str(token), float(body.get("expires_in") or 60)
 
-    def on_unauthorized(self, response: http.Response, scope: str) -> bool:
-        """Adopt the challenge of a 401; True when retrying may now succeed."""
+    def on_unauthorized(self, response: http.Response, scope: str,
+                        sent: str | None = None) -> bool:
+        """Adopt the challenge of a 401 to a request that carried Authorization `sent`; True
+        when retrying may now succeed."""
         header = response.headers.get("www-authenticate", "")
         previous_mode = self.mode
         self.note_challenge(header)
@@ -137,7 +147,7 @@ class Authenticator:
             wanted = scope
             if params.get("scope") and params["scope"] not in scope.split(" "):
                 wanted = f"{scope} {params['scope']}".strip()
-            self._token(wanted, refresh=True)
+            self._token(wanted, refused=sent or "")
             with self.lock:
                 self.tokens[scope] = self.tokens[wanted]
             return True

@@ -177,7 +177,7 @@ class HostSession:
                 ) from None
             if response.status_code == 401 and not authenticated:
                 authenticated = True
-                if self.auth.on_unauthorized(response, scope):
+                if self.auth.on_unauthorized(response, scope, authorization):
                     response.close()
                     continue
             if retry and response.status_code in _TRANSIENT_STATUS:
