@@ -103,11 +103,11 @@ async def run_branches(runner: Any, stage: Stage, ctx: Ctx) -> None:
         try:
             if scope.stop_reason() is None:
                 runner.log.line(f"[Pipeline] {{ (Branch: {branch.name})")
-            if branch.agent is not None and branch.agent.kind == "label":
-                runner.log.line(
-                    f"[dockyard] {branch.name}: agent label '{branch.agent.label}': the local agent"
-                    " serves every label"
-                )
+                if branch.agent is not None and branch.agent.kind == "label":
+                    runner.log.line(
+                        f"[dockyard] {branch.name}: agent label '{branch.agent.label}': the local"
+                        " agent serves every label"
+                    )
             await runner.run_stage(branch, ctx, branch=True)
         finally:
             _SCOPE.reset(token)
