@@ -21,12 +21,22 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dockyard.ci.input_state import InputAnswer, PendingInput
+
 if TYPE_CHECKING:
     from dockyard.ci.executor.interface import StepHandle
     from dockyard.ci.model import Stage
     from dockyard.ci.steps import Ctx
 
-__all__ = ["BranchScope", "enter_stage", "leave_stage", "run_branches", "scope_of", "stage_path"]
+__all__ = [
+    "BranchInputs",
+    "BranchScope",
+    "enter_stage",
+    "leave_stage",
+    "run_branches",
+    "scope_of",
+    "stage_path",
+]
 
 
 @dataclass(eq=False)
@@ -38,6 +48,7 @@ class BranchScope:
     failed: bool = False
     stopped: str | None = None  # why failFast stopped this branch
     handles: list[StepHandle] = field(default_factory=list)
+    inputs: list[PendingInput] = field(default_factory=list)  # `input` steps waiting in it
 
     def stop_reason(self) -> str | None:
         scope: BranchScope | None = self
@@ -54,6 +65,20 @@ class BranchScope:
             out.append(scope)
             scope = scope.parent
         return out
+
+
+class BranchInputs(dict[str, PendingInput]):
+    """A build's waiting `input` steps (by id), each also noted in the branches it waits in, so
+    that failFast stopping a branch ends its input (ABORTED) instead of leaving it waiting."""
+
+    def __init__(self, owner: Any) -> None:
+        super().__init__()
+        self.owner = owner
+
+    def __setitem__(self, key: str, value: PendingInput) -> None:
+        super().__setitem__(key, value)
+        for scope in scope_of(self.owner).chain():
+            scope.inputs.append(value)
 
 
 _SCOPE: ContextVar[BranchScope | None] = ContextVar("dockyard_ci_branch", default=None)
@@ -94,6 +119,8 @@ async def run_branches(runner: Any, stage: Stage, ctx: Ctx) -> None:
         for name, scope in scopes.items():
             if name != failed and scope.stopped is None:
                 scope.stopped = f"failFast: branch {failed!r} failed"
+                for pending in scope.inputs:
+                    pending.settle(InputAnswer(proceed=False, by=""))  # ends as for an abort
                 for handle in list(scope.handles):
                     await runner.executor.kill(handle)
 

@@ -18,7 +18,15 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from dockyard.ci.branches import BranchScope, enter_stage, leave_stage, run_branches, scope_of, stage_path
+from dockyard.ci.branches import (
+    BranchInputs,
+    BranchScope,
+    enter_stage,
+    leave_stage,
+    run_branches,
+    scope_of,
+    stage_path,
+)
 from dockyard.ci.buildlog import BuildPaths, ConsoleLog, Trace
 from dockyard.ci.checkout import checkout_workspace
 from dockyard.ci.errors import PipelineError, check_size
@@ -116,7 +124,7 @@ class BuildRunner:
         self.previous_lookup = previous_lookup
         self._previous: tuple[str | None] | None = None
         self.job_name, self.build_number = job.name, build.number
-        self.pending_inputs: dict[str, PendingInput] = {}
+        self.pending_inputs: dict[str, PendingInput] = BranchInputs(self)  # by id (failFast ends theirs)
         self.max_parallel = max(1, max_parallel)
         self.abort_reason: str | None = None
         self.root_scope = BranchScope(self)  # `failed` and failFast stops, per parallel branch
