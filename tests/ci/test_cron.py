@@ -161,6 +161,8 @@ def test_timezone_line_comments_and_blank_lines() -> None:
         ("H(1-2 * * * *", "mismatched input ' ' expecting ')'"),
         ("99999999999 * * * *", "is an invalid value. Must be within 0 and 59"),
         ("TZ=../../etc/passwd\n* * * * *", "Invalid or unsupported timezone '../../etc/passwd'"),
+        ("TZ=Europe\n* * * * *", "Invalid or unsupported timezone 'Europe'"),  # a directory of tzdata
+        ("TZ=" + "a" * 300 + "\n* * * * *", "Invalid or unsupported timezone 'aaa"),  # too long for a file
         ("1," * 3000, "at most 4096 are allowed"),
         ("#\n" * 200, "at most 100 are allowed"),
     ],

@@ -93,6 +93,9 @@ def test_restart_from_stage(server: DockyardServer, tmp_path: Path) -> None:
     nested = _open(as_alice, "POST", url, data={"stageName": "Unit"})
     assert nested.status_code == 400 and "nested or parallel stage" in nested.text, nested.text
     assert _open(as_alice, "POST", url, data={"stageName": ""}).status_code == 400
+    for bad in ('{"stageName": {"name": "Deploy"}}', '["Deploy"]', '{"stageName": ', "[" * 100_000):
+        wrong = _open(as_alice, "POST", url, data={"json": bad})  # a stage name is a string
+        assert wrong.status_code == 400 and "json is not valid" in wrong.text, (bad[:40], wrong.text)
     huge = _open(as_alice, "POST", url, data={"stageName": "x" * (2 << 20)})
     assert huge.status_code == 413, huge.status_code
     no_crumb = requests.post(server.url + url, data={"stageName": "Deploy"},

@@ -173,7 +173,7 @@ def _zone(name: str) -> str:
         if not _ZONE.fullmatch(name) or ".." in name:
             raise ValueError(name)
         ZoneInfo(name)
-    except (ValueError, ZoneInfoNotFoundError):
+    except (ValueError, OSError, ZoneInfoNotFoundError):  # OSError: a zone directory (Europe), a long name
         raise CronError(f"Invalid or unsupported timezone '{name}'") from None
     return name
 

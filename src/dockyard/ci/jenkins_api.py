@@ -654,12 +654,14 @@ class JenkinsAPI:
         the restart and sends the browser to the job, as Jenkins does."""
         b = await self._build(request, principal)
         form = await self._form(request)
-        stage = form.get("stageName", "")
+        stage: object = form.get("stageName", "")
         if not stage and "json" in form:
             try:
-                stage = str(parse_json(form["json"]).get("stageName") or "")
+                stage = parse_json(form["json"]).get("stageName") or ""
             except (BadRequest, AttributeError):
-                raise HTTPError(400, 'json is not valid: expected {"stageName": "..."}') from None
+                stage = None
+        if not isinstance(stage, str):
+            raise HTTPError(400, 'json is not valid: expected {"stageName": "..."}')
         new = await queue_restart(self.ci, principal, b, stage)
         return RedirectResponse(self.job_url(b.job_name), status_code=302,
                                 headers={"X-Queue-Item": f"{self.base}/queue/item/{new.id}/"})

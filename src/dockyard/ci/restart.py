@@ -147,7 +147,7 @@ async def queue_restart(ci: CIOperations, principal: Principal, build: Build, st
         raise HTTPError(409, f"The origin build {what} did not execute its Pipeline, so cannot be restarted")
     if stage not in stages:
         script = await asyncio.to_thread(load_script, paths)
-        origin = parse_pipeline(*script) if script is not None else None
+        origin = await asyncio.to_thread(parse_pipeline, *script) if script is not None else None
         if origin is not None and origin.options.disable_restart:
             raise HTTPError(409, f"{what} cannot be restarted from a stage: its pipeline has"
                                  " options { disableRestartFromStage() }")
