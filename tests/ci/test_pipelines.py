@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from tests.ci.conftest import Jenkins, commit_files, git, inline_job_xml, job_xml, make_repo, unique
+from tests.ui.helpers import sign_in
 
 ENV_DUMP = """pipeline {
   agent any
@@ -309,3 +310,10 @@ def test_build_discarder_and_artifact_download(jenkins: Jenkins) -> None:
     assert jenkins.http.get(f"/job/{name}/3/artifact/out/n.txt").text == "n=3\n"
     escape = jenkins.http.get(f"/job/{name}/3/artifact/%2E%2E/log")  # ../log, not normalised away
     assert escape.status_code == 404 and "no artifact" in escape.text
+    # a NUL byte, a name longer than the file system allows: 404 on the API and the page, not 500
+    web = sign_in(jenkins.server)
+    for hostile in ("out/n.txt%00", "x" * 5000 + "/n.txt", "%2E%2E/%2E%2E/%2E%2E/etc/passwd"):
+        r = jenkins.http.get(f"/job/{name}/3/artifact/{hostile}")
+        assert r.status_code == 404 and "no artifact" in r.text, (hostile[:20], r.status_code)
+        r = web.get(f"/job/{name}/3/artifacts/{hostile}")
+        assert r.status_code == 404 and "archived no file" in r.text, (hostile[:20], r.status_code)

@@ -40,6 +40,17 @@ class BuildPaths:
     def archive(self) -> Path:
         return self.root / "archive"
 
+    def archived_file(self, relative: str) -> Path | None:
+        """The archived file at `relative` (a URL's path), None when there is none inside the
+        archive: `..` and links out, a NUL byte or a name too long for the file system included
+        (a 404 for the APIs and pages that serve artifacts, never a 500)."""
+        try:
+            root = self.archive.resolve()
+            target = (root / relative).resolve()
+            return target if target.is_relative_to(root) and target.is_file() else None
+        except (OSError, ValueError):
+            return None
+
 
 class SecretMasker:
     """The build's masker: `dockyard.credentials`' masker (which also hides base64, URL- and

@@ -687,9 +687,9 @@ class JenkinsAPI:
 
     async def artifact(self, request: Request, principal: Principal) -> Response:
         b = await self._build(request, principal)
-        root = self.ci.scheduler.paths(b.job_name, b.number).archive.resolve()
-        target = (root / request.path_params["path"]).resolve()
-        if not target.is_relative_to(root) or not target.is_file():
+        target = await asyncio.to_thread(
+            self.ci.scheduler.paths(b.job_name, b.number).archived_file, request.path_params["path"])
+        if target is None:
             raise HTTPError(404, f"no artifact {request.path_params['path']!r} in {b.job_name} #{b.number}")
         return FileResponse(target, media_type="application/octet-stream")
 

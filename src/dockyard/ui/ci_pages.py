@@ -241,9 +241,8 @@ class CIPages:
     async def artifact(self, request: Request, visitor: Visitor) -> Response:
         """An archived file, served as a download in a sandbox (never rendered as a page of ours)."""
         _, b = await self._build(visitor, request.path_params["name"], request.path_params["number"])
-        root = self._paths(b).archive.resolve()
-        target = (root / request.path_params["path"]).resolve()
-        if not target.is_relative_to(root) or not target.is_file():
+        target = await asyncio.to_thread(self._paths(b).archived_file, request.path_params["path"])
+        if target is None:
             raise PageError(404, f"Build #{b.number} archived no file {request.path_params['path']!r}.")
         return FileResponse(target, media_type="application/octet-stream", filename=target.name, headers={
             "Content-Security-Policy": "sandbox; default-src 'none'", "X-Content-Type-Options": "nosniff"})
