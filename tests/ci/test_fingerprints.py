@@ -1,7 +1,8 @@
 """`archiveArtifacts artifacts: '...', fingerprint: true` against a real `dockyard up` with the
 Jenkinsfile pushed by git: the build's api/json (python-jenkins, depth=1) lists each file's MD5
 as Jenkins' Fingerprint (original build, usage ranges), `/fingerprint/<md5>/api/json` names the
-original and every job that archived the same bytes, filtered to what the caller may see."""
+original and every job that archived the same bytes, filtered to what the caller may see (a
+hidden original is not even hinted at: the first archiving the caller may see stands for it)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,11 @@ def test_fingerprints_of_archived_files(server: DockyardServer, tmp_path: Path) 
     # a stranger may not see alice's private job: neither as original nor as a user
     as_stranger = python_jenkins.Jenkins(server.url, username=stranger.username, password=stranger.password)
     hidden = _open(as_stranger, "GET", f"/fingerprint/{md5}/api/json").json()
-    assert hidden["original"] is None and [u["name"] for u in hidden["usage"]] == [other]
+    assert [u["name"] for u in hidden["usage"]] == [other]
+    # nor learn that a hidden job archived the bytes first, when, or as what: the first archiving
+    # the stranger may see stands for the original
+    assert hidden["original"] == {"name": other, "number": n}, hidden
+    assert hidden["timestamp"] > shown["timestamp"] and hidden["fileName"] == "app.jar"
     assert _open(as_alice, "GET", f"/fingerprint/{'0' * 32}/api/json").status_code == 404
     assert _open(as_alice, "GET", "/fingerprint/not-an-md5/api/json").status_code == 404
     assert _open(as_alice, "GET", f"/fingerprint/{'A' * 5000}/api/json").status_code == 404

@@ -61,6 +61,9 @@ def record_fingerprints(ci_dir: Path, build_dir: Path, job: str, number: int, fi
                 "hash": md5, "fileName": name.rsplit("/", 1)[-1],
                 "original": {"name": job, "number": number}, "timestamp": time.time(), "usage": {},
             }
+            # each job's own first archiving: what a caller who may not see the original is shown
+            record.setdefault("jobs", {}).setdefault(
+                job, {"number": number, "fileName": name.rsplit("/", 1)[-1], "timestamp": time.time()})
             used = record["usage"].setdefault(job, [])
             if number not in used:
                 used.append(number)
@@ -100,20 +103,29 @@ def _ranges(numbers: Iterable[int]) -> list[dict[str, int]]:
 
 
 def fingerprint_json(record: dict[str, Any], visible: Callable[[str], bool]) -> dict[str, Any]:
-    """A record as Jenkins renders a Fingerprint, with only the jobs `visible` to the caller (the
-    original of a hidden job is null, as Jenkins shows a build one may not see)."""
+    """A record as Jenkins renders a Fingerprint, with only the jobs `visible` to the caller. When
+    the original build is in a job the caller may not see, the first archiving they may see stands
+    in for it (its file name and time too): nothing tells them a hidden job archived the same
+    bytes, when, or under what name (`usage` empty and `original` None: nothing is visible)."""
+    usage = {job: numbers for job, numbers in sorted(record.get("usage", {}).items()) if visible(job)}
     original = record.get("original")
+    default = {"fileName": record["fileName"], "timestamp": record["timestamp"]}  # records kept no "jobs"
+    job = ""
+    first: dict[str, Any] = {**default, "number": 0}
+    if original and original["name"] in usage:
+        job, first = original["name"], {**default, "number": original["number"]}
+    elif usage:
+        seen = record.get("jobs", {})
+        firsts = {j: seen.get(j) or {**default, "number": min(numbers)} for j, numbers in usage.items()}
+        job = min(firsts, key=lambda j: (firsts[j]["timestamp"], j))
+        first = firsts[job]
     return {
         "_class": FINGERPRINT_CLASS,
-        "fileName": record["fileName"],
+        "fileName": first["fileName"],
         "hash": record["hash"],
-        "original": original if original and visible(original["name"]) else None,
-        "timestamp": int(record["timestamp"] * 1000),
-        "usage": [
-            {"name": job, "ranges": {"ranges": _ranges(numbers)}}
-            for job, numbers in sorted(record.get("usage", {}).items())
-            if visible(job)
-        ],
+        "original": {"name": job, "number": first["number"]} if job else None,
+        "timestamp": int(first["timestamp"] * 1000),
+        "usage": [{"name": name, "ranges": {"ranges": _ranges(numbers)}} for name, numbers in usage.items()],
         "facets": [],
     }
 
