@@ -196,7 +196,7 @@ def test_a_job_cannot_start_a_job_its_owner_cannot(
     git.run("push", "-q", "origin", "HEAD:deploy", cwd=work)
     steps = "\n".join(
         f"catchError(buildResult: 'FAILURE', stageResult: 'FAILURE') {{ build job: '{j}' }}"
-        for j in (own_job, public_job, private_job)
+        for j in (own_job, public_job, private_job, f"../{private_job}", f"/{private_job}/", "x" * 300)
     )
     git.commit_file(
         work,
@@ -215,6 +215,8 @@ def test_a_job_cannot_start_a_job_its_owner_cannot(
         f" {public_job!r}: that needs write access to repository {bobs_public!r}"
     ) in log
     assert f"No item named {private_job} found" in log  # a job she cannot see stays unseen
+    for other_spelling in (f"../{private_job}", f"{private_job}/", "x" * 300):  # nor through its path
+        assert f"No item named {other_spelling} found" in log, other_spelling
     assert jenkins.http.get(f"/api/ci/jobs/{public_job}/builds").json() == []
     assert jenkins.http.get(f"/api/ci/jobs/{private_job}/builds").json() == []
 

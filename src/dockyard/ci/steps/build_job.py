@@ -7,6 +7,7 @@ fails the step with Jenkins' message and an UNSTABLE one makes this build and st
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from dockyard.ci.groovy.runwrapper import RunWrapper
@@ -44,7 +45,9 @@ class BuildJobStep(Step):
         params = _params(self.args.get("parameters"), ctx.env)
         wait, propagate = truth(self.args.get("wait", True)), truth(self.args.get("propagate", True))
         host.log.line(f"Scheduling project: {target}")
-        queued: Build = downstream.start(host.job_name, host.build_number, target, params, wait)
+        # the permission checks and the queueing read and write the database: not on the event loop
+        queued: Build = await asyncio.to_thread(
+            downstream.start, host.job_name, host.build_number, target, params, wait)
         host.log.line(f"Starting building: {target} #{queued.number}")
         if not wait:
             return None
