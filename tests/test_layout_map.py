@@ -206,6 +206,19 @@ def test_the_modules_each_section_names_exist() -> None:
     assert not missing, f"docs/layout.md names modules that do not exist: {missing}"
 
 
+def test_the_dotted_names_the_map_mentions_exist() -> None:
+    """`dockyard.x.y` in the prose is a module or package (or a name its parent exports)."""
+    missing = []
+    for dotted in sorted(set(re.findall(r"`(dockyard(?:\.\w+)+)`", DOC.read_text()))):
+        path = SRC / dotted.replace(".", "/")
+        if path.with_suffix(".py").is_file() or (path / "__init__.py").is_file():
+            continue
+        parent, _, name = dotted.rpartition(".")
+        if not (parent != "dockyard" and name in exports(parent.removeprefix("dockyard."))):
+            missing.append(dotted)
+    assert not missing, f"docs/layout.md mentions what does not exist: {missing}"
+
+
 def test_the_generated_parts_match_the_code() -> None:
     doc = DOC.read_text()
     assert render(doc) == doc, (
