@@ -4,7 +4,8 @@ compared here: each package's public API (its `__init__`'s `__all__`, what other
 import per tests/test_import_cycles.py), what each package imports today (the same ast walk), the
 import rule it is held to (that test's ALLOWED/FORBIDDEN/COMPOSERS), the overview table, and
 README's Layout table. A section is its one-job line, then one-line bullets; the one-job line and
-the `- Modules:` bullet are written by hand, and every module that bullet names must exist.
+the `- Modules:` bullet are written by hand, and that bullet must name exactly the package's
+modules and subpackages.
 
 After adding a package or an export, write its section's one-job line by hand, then regenerate:
     .venv/bin/python -m tests.test_layout_map
@@ -195,15 +196,22 @@ def test_each_section_says_its_one_job_in_one_line() -> None:
             f"docs/layout.md, `dockyard.{name}`: after the one-job line, only one-line bullets")
 
 
-def test_the_modules_each_section_names_exist() -> None:
-    missing = []
+def test_each_package_section_lists_exactly_its_modules() -> None:
+    """The `- Modules:` bullet names every module and subpackage of its package, and no other."""
+    stale, unlisted = [], []
     for name, text in sections(DOC.read_text()).items():
-        listed = [line for line in text.split("\n") if line.startswith("- Modules:")]
         base = SRC / "dockyard" / name.replace(".", "/")
-        for module in re.findall(r"`([\w/]+)`", " ".join(listed)):
-            if not ((base / f"{module}.py").is_file() or (base / module / "__init__.py").is_file()):
-                missing.append(f"dockyard.{name}: `{module}`")
-    assert not missing, f"docs/layout.md names modules that do not exist: {missing}"
+        if not base.is_dir():
+            continue
+        bullet = " ".join(line for line in text.split("\n") if line.startswith("- Modules:"))
+        listed = set(re.findall(r"`([\w/]+)`", bullet))
+        present = ({p.stem for p in base.glob("*.py") if p.stem != "__init__"}
+                   | {p.parent.name for p in base.glob("*/__init__.py")})
+        stale += [f"dockyard.{name}: `{m}`" for m in sorted(listed - present)]
+        unlisted += [f"dockyard.{name}: `{m}`" for m in sorted(present - listed)]
+    assert not stale, f"docs/layout.md names modules that do not exist: {stale}"
+    assert not unlisted, ("docs/layout.md: add these modules to their package's `- Modules:` bullet "
+                          f"(in the group where a newcomer would look): {unlisted}")
 
 
 def test_the_dotted_names_the_map_mentions_exist() -> None:
