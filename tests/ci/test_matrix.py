@@ -159,9 +159,9 @@ REFUSED = {
         ),
         "the matrix has 10000 combinations of axis values; at most 4096 are looked at (and 256 cells run)",
     ),
-    "input section": (
-        matrix(AXES + "\n        input { message 'go?' }"),
-        "a stage-level input is not supported",
+    "input without message": (
+        matrix(AXES + "\n        input { ok 'go' }"),
+        "input needs message '...'",
     ),
 }
 

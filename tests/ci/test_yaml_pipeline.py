@@ -59,9 +59,33 @@ def test_documented_example_parses() -> None:
             "stages:\n  - name: x\n    steps: [ls]\noptions: {preserveStashes: 51}\n",
             ".dockyard.yml:4:11: options.preserveStashes is a number of builds",
         ),
+        (
+            "stages:\n  - name: x\n    input: {message: go?, approvers: bob}\n    steps: [ls]\n",
+            ".dockyard.yml:3:27: unknown key 'approvers' in input",
+        ),
+        (
+            "stages:\n  - name: x\n    input:\n      message: go?\n"
+            "      parameters: [{name: T, type: password}]\n    steps: [ls]\n",
+            ".dockyard.yml:5:7: input parameters take type: string|text|boolean|choice (not password)",
+        ),
     ],
 )
 def test_errors_have_line_and_column(source: str, expected: str) -> None:
     with pytest.raises(PipelineError) as info:
         parse_yaml_pipeline(source)
     assert str(info.value).startswith(expected), str(info.value)
+
+
+def test_stage_input_is_the_jenkinsfiles() -> None:
+    """`input:` makes the same StageInput as a Jenkinsfile's `input { }` (tests/ci/test_stage_input.py
+    runs one)."""
+    p = parse_yaml_pipeline(
+        "stages:\n  - name: Deploy\n    input:\n      message: Deploy?\n      ok: Ship\n"
+        "      submitter: alice,bob\n      submitterParameter: APPROVER\n"
+        "      parameters: [{name: TARGET, type: choice, choices: [staging, prod]}]\n"
+        "    steps: ['echo $TARGET']\n"
+    )
+    given = p.stages[0].input
+    assert given is not None
+    assert (given.message, given.ok, given.submitter) == ("Deploy?", "Ship", "alice,bob")
+    assert given.submitter_parameter == "APPROVER" and given.parameters[0].choices == ("staging", "prod")

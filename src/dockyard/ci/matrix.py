@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from math import prod
 
 from dockyard.ci.errors import PipelineError, Pos
-from dockyard.ci.model import Agent, Condition, EnvVar, GString, Interp, Options, Post, Stage
+from dockyard.ci.model import Agent, Condition, EnvVar, GString, Interp, Options, Post, Stage, StageInput
 
 __all__ = [
     "MAX_CELLS",
@@ -67,6 +67,8 @@ class MatrixSpec:
     when: tuple[Condition, ...] = ()
     options: Options | None = None
     post: Post | None = None
+    input: StageInput | None = None  # asked in each cell (its id made the cell's own)
+    when_before_input: bool = False
 
 
 def check_axis(name: str, values: list[object], name_pos: Pos, pos: Pos, seen: set[str]) -> tuple[str, ...]:
@@ -180,6 +182,8 @@ def matrix_cells(spec: MatrixSpec) -> tuple[Stage, ...]:
                 options=replace(spec.options) if spec.options else Options(),
                 post=spec.post or Post(),
                 pos=spec.pos,
+                input=_cell_input(spec.input, cell),
+                when_before_input=spec.when_before_input,
             )
         )
     return tuple(out)
@@ -196,6 +200,19 @@ def _no_branches_inside(stages: tuple[Stage, ...]) -> None:
                 stage.pos or Pos("", 0, 0),
             )
         _no_branches_inside(stage.stages)
+
+
+def _cell_input(given: StageInput | None, cell: dict[str, str]) -> StageInput | None:
+    """A matrix's `input { }` in one cell, which knows the cell's axis values. The cells wait at
+    once, so a literal `id` gets the cell's values (`Deploy-linux-chrome`); an id in "${AXIS}"
+    form is the cell's already, and without an id the cell's stage name makes it."""
+    if given is None:
+        return None
+    given = replace(given, known=tuple(cell.items()))
+    if not isinstance(given.id, str) or not given.id:
+        return given
+    values = (re.sub(r"[^A-Za-z0-9_-]+", "_", v) for v in cell.values())
+    return replace(given, id="-".join((given.id, *values)))
 
 
 def axis_ref(name: str) -> str:

@@ -20,6 +20,7 @@ __all__ = [
     "Pipeline",
     "Post",
     "Stage",
+    "StageInput",
     "Step",
     "POST_CONDITIONS",
 ]
@@ -132,6 +133,22 @@ class Step:
     pos: Pos | None = None
 
 
+@dataclass(frozen=True)
+class StageInput:
+    """A stage's `input { message; id; ok; submitter; submitterParameter; parameters { } }`
+    (dockyard.ci.stage_input runs it): the stage waits for it before its `when` (unless
+    `beforeInput`), and its answers become the stage's environment."""
+
+    message: str | GString
+    id: str | GString = ""  # "": from the stage's name, as Jenkins does
+    ok: str | GString = ""
+    submitter: str | GString = ""
+    submitter_parameter: str = ""
+    parameters: tuple[Parameter, ...] = ()
+    pos: Pos | None = None
+    known: tuple[tuple[str, str], ...] = ()  # variables set before it is asked (a matrix cell's axes)
+
+
 @dataclass
 class Post:
     blocks: dict[str, tuple[Step, ...]] = field(default_factory=dict)
@@ -150,6 +167,8 @@ class Stage:
     post: Post = field(default_factory=Post)
     pos: Pos | None = None
     fail_fast: bool = False  # failFast true: a failing branch of `parallel` stops the others
+    input: StageInput | None = None  # input { }: asked before `when`, unless when_before_input
+    when_before_input: bool = False  # when { beforeInput true } (or beforeOptions true)
 
 
 @dataclass

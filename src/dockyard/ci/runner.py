@@ -43,6 +43,7 @@ from dockyard.ci.post_conditions import HISTORY_CONDITIONS, POST_CONDITIONS, pos
 from dockyard.ci.replay import replay_script
 from dockyard.ci.restart import RestartPlan, restart_plan, save_script, save_stage_results, skip_for_restart
 from dockyard.ci.scm import branch_glob, local_owner, strip_credentials
+from dockyard.ci.stage_input import stage_input_env
 from dockyard.ci.steps import BuildAborted, BuildCredentials, Ctx, StepFailed, interpolate, step_for
 from dockyard.ci.steps.build_info import save_build_info
 from dockyard.ci.steps.checkout import set_aside_checkout
@@ -436,8 +437,9 @@ class BuildRunner:
             self.log.line(f'Stage "{stage.name}" skipped due to {why}')
             record.update(end=time.time(), skipped="failure" if self.failed else "abort")
             return
-        env = await self.apply_environment(stage.environment, ctx.env)
-        if stage.when and not await self.conditions(stage.when, replace(ctx, env=env)):
+        asked_first = stage.input is not None and not stage.when_before_input  # Jenkins' order
+        env = ctx.env if asked_first else await self.apply_environment(stage.environment, ctx.env)
+        if not asked_first and not await self.conditions(stage.when, replace(ctx, env=env)):
             self.log.line(f'Stage "{stage.name}" skipped due to when conditional')
             record["end"] = time.time()
             return
@@ -445,18 +447,28 @@ class BuildRunner:
         path = enter_stage(stage.name)
         inner = replace(ctx, env=env, stage=stage.name, container=ctx.container or self.default_container)
         failed_before = self.failed
+        entered = stage.input is None  # a stage's post runs once its input has been proceeded
         with self.trace.span("stage", stage.name) as span:
-            watchdog = (
+            watchdog = (  # as Jenkins' options: the stage's timeout includes the wait for its input
                 asyncio.create_task(self._watchdog(stage.options.timeout_seconds))
                 if stage.options.timeout_seconds
                 else None
             )
             try:
-                if stage.steps:
+                if stage.input is not None:
+                    inner = replace(inner, env=await stage_input_env(self, stage.input, stage.name, env))
+                    entered = True
+                    if asked_first:  # its environment may use the answers; then `when`
+                        inner = replace(inner, env=await self.apply_environment(stage.environment, inner.env))
+                        if not await self.conditions(stage.when, inner):
+                            self.log.line(f'Stage "{stage.name}" skipped due to when conditional')
+                            entered = False
+                            record["skipped"] = "when"
+                if entered and stage.steps:
                     await self.run_steps(stage.steps, inner)
-                elif stage.parallel:
+                elif entered and stage.parallel:
                     await run_branches(self, stage, inner)  # parallel, and a matrix's cells
-                else:
+                elif entered:
                     await self.run_stages(stage.stages, inner)
             except BuildAborted:
                 pass
@@ -473,8 +485,11 @@ class BuildRunner:
             )
             if status == "SUCCESS":  # unstable(), junit failures, catchError(stageResult: ...)
                 status = self.stage_marks.get(stage_path(), status)
+            if record.get("skipped") == "when":
+                status = "SKIPPED"
             span.status = status.lower()
-            await self.run_post(stage.post, inner, f"stage '{stage.name}'", stage_result=status)
+            if entered:
+                await self.run_post(stage.post, inner, f"stage '{stage.name}'", stage_result=status)
         leave_stage(path)
         record.update(status=status, end=time.time())
         self.log.line("[Pipeline] }")

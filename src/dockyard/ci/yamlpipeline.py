@@ -39,6 +39,7 @@ from dockyard.ci.model import (
 )
 from dockyard.ci.params import forbidden_env_name
 from dockyard.ci.trigger_spec import YAML_JOB_OPTIONS, job_option, yaml_triggers
+from dockyard.ci.yamlinput import yaml_stage_input
 from dockyard.ci.yamlmatrix import yaml_matrix
 
 _DURATION = re.compile(r"^(\d+)(s|m|h)?$")
@@ -282,6 +283,7 @@ class _Compiler:
                 "post",
                 "matrix",
                 "failFast",
+                "input",
             },
             parent,
             index,
@@ -308,6 +310,8 @@ class _Compiler:
             stage.when = (self.condition(m["when"], m, "when"),)
         if "timeout" in m:
             stage.options.timeout_seconds = self.duration(m["timeout"], m, "timeout")
+        if "input" in m:
+            stage.input = yaml_stage_input(self, m["input"], m)
         stage.post = self.post(m.get("post"), m)
         if "steps" in m:
             steps = self.steps(m["steps"], m, "steps")

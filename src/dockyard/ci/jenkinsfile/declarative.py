@@ -10,6 +10,7 @@ from dockyard.ci.errors import ForbiddenParameter, JenkinsfileError, Pos
 from dockyard.ci.groovy import ast as A
 from dockyard.ci.groovy.specs import COLOR_MAPS, STEPS
 from dockyard.ci.jenkinsfile.matrix import branch_options, parse_matrix, when_conditions
+from dockyard.ci.jenkinsfile.stage_input import parse_stage_input, when_before_input
 from dockyard.ci.jenkinsfile.syntax import Node, Ref, parse_statements
 from dockyard.ci.model import (
     POST_CONDITIONS,
@@ -373,7 +374,7 @@ class _Builder:
         parts = self._unique(
             node.block,
             {"agent", "environment", "when", "options", "steps", "parallel", "stages", "post"}
-            | {"matrix", "failFast"},
+            | {"matrix", "failFast", "input"},
             f"stage '{node.args[0]}'",
             {"script": "put script-free steps inside steps { }"},
         )
@@ -390,6 +391,9 @@ class _Builder:
             stage.environment = self.environment(parts["environment"])
         if "when" in parts:
             stage.when = when_conditions(self, parts["when"])
+            stage.when_before_input = when_before_input(parts["when"])
+        if "input" in parts:
+            stage.input = parse_stage_input(self, parts["input"])
         if "options" in parts:
             stage.options = self.options(parts["options"], top=False)
         if "post" in parts:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from dockyard.ci.errors import JenkinsfileError
+from dockyard.ci.jenkinsfile.stage_input import parse_stage_input, when_before_input
 from dockyard.ci.jenkinsfile.syntax import Node, Ref
 from dockyard.ci.matrix import (
     Axis,
@@ -18,7 +19,7 @@ from dockyard.ci.matrix import (
     check_exclude,
     matrix_cells,
 )
-from dockyard.ci.model import Agent, Condition, EnvVar, Options, Post, Stage
+from dockyard.ci.model import Agent, Condition, EnvVar, Options, Parameter, Post, Stage
 
 
 class _Builder(Protocol):
@@ -37,11 +38,11 @@ class _Builder(Protocol):
     def options(self, node: Node, top: bool) -> Options: ...
     def post(self, node: Node) -> Post: ...
     def stages(self, node: Node) -> tuple[Stage, ...]: ...
+    def parameters(self, node: Node) -> tuple[Parameter, ...]: ...
 
 
-_SECTIONS = {"axes", "excludes", "agent", "environment", "when", "options", "post", "stages"}
+_SECTIONS = {"axes", "excludes", "agent", "environment", "when", "input", "options", "post", "stages"}
 _HINTS = {
-    "input": "a stage-level input is not supported: use the input step inside steps { }",
     "tools": "'tools' is not supported: use a container image that has the tool",
     "steps": "a matrix runs stages: put the steps in stages { stage('...') { steps { } } }",
     "parallel": "a matrix cannot contain parallel: its cells already run in parallel",
@@ -65,6 +66,8 @@ def parse_matrix(b: _Builder, node: Node) -> tuple[Stage, ...]:
         agent=_agent(b, parts["agent"], axes) if "agent" in parts else None,
         environment=b.environment(parts["environment"]) if "environment" in parts else (),
         when=when_conditions(b, parts["when"]) if "when" in parts else (),
+        when_before_input=when_before_input(parts.get("when")),
+        input=parse_stage_input(b, parts["input"]) if "input" in parts else None,
         options=b.options(parts["options"], top=False) if "options" in parts else None,
         post=b.post(parts["post"]) if "post" in parts else None,
     )
@@ -93,9 +96,10 @@ def branch_options(b: _Builder, name: str, parts: dict[str, Node]) -> bool:
 
 
 def when_conditions(b: _Builder, node: Node) -> tuple[Condition, ...]:
-    """A stage's or matrix's `when` conditions. `beforeAgent`, `beforeInput` and `beforeOptions
-    true` are accepted: Dockyard evaluates `when` before a stage's agent, input and options are
-    entered anyway (its agent is the build's, set up once), which is what they ask for."""
+    """A stage's or matrix's `when` conditions. `beforeAgent` and `beforeOptions true` are
+    accepted: Dockyard evaluates `when` before a stage's agent and options are entered anyway (its
+    agent is the build's, set up once); `beforeInput` (and `beforeOptions`) also put it before the
+    stage's `input`, which otherwise comes first (`stage_input.when_before_input`)."""
     out = []
     for n in b._block(node):
         if n.name in ("beforeAgent", "beforeInput", "beforeOptions"):
