@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dockyard.ci.buildertrace import BuilderOutputTracer
+import json
+from pathlib import Path
+
+from dockyard.ci.buildertrace import MAX_LINE, BuilderOutputTracer
+from dockyard.ci.buildlog import Span, Trace
 
 OUTPUT = b"""+ /kaniko/executor --dockerfile=Dockerfile
 [stage 0 1/1] FROM 127.0.0.1:5000/library/busybox:1
@@ -69,3 +73,37 @@ def test_a_multi_platform_build_traces_each_platform_and_the_index_push() -> Non
         ("push", "127.0.0.1:5000/app@sha256:aaaa", None),
         ("push", "127.0.0.1:5000/app:latest", None),
     ]
+
+
+def test_a_step_printing_without_newlines_keeps_the_tracer_small() -> None:
+    """Hostile: 64 MiB with no newline (every sh step's output reaches the tracer on the server's
+    event loop) keeps one bounded partial line, and the lines after it are still traced."""
+    tracer = BuilderOutputTracer()
+    chunk = b"x" * (1 << 20)
+    for _ in range(64):
+        tracer.feed(chunk, 1.0)
+        assert len(tracer._partial) <= MAX_LINE
+    tracer.feed(b"\n  [1/1] RUN true\n", 2.0)
+    assert [(s.kind, s.name) for s in tracer.finish(3.0)] == [("instruction", "RUN true")]
+
+
+def test_tool_spans_are_bounded(tmp_path: Path) -> None:
+    """Hostile: the trace events file is the step's to write: an absurdly nested line, a line longer
+    than a read and more spans than the budget are skipped, and what is kept stays bounded."""
+    events = tmp_path / "events.jsonl"
+    trace = Trace(tmp_path / "trace.json", 0.0)
+    good = json.dumps({"kind": "phase", "name": "unpack", "start": 1.0, "end": 2.0}).encode() + b"\n"
+    events.write_bytes(b"[" * 200_000 + b"]" * 200_000 + b"\n" + good)
+    assert trace.merge_events(events) == 1
+    with events.open("ab") as f:
+        f.write(b"y" * (Trace.MAX_EVENT_BYTES + 10) + b"\n" + good)
+    while trace.merge_events(events) == 0 and trace._events_offset < events.stat().st_size:
+        pass  # the overlong line is stepped over, one bounded read at a time
+    assert len(trace.spans) == 2
+    with events.open("ab") as f:
+        f.write(good * (Trace.MAX_TOOL_SPANS + 50))
+    while trace._events_offset < events.stat().st_size:
+        trace.merge_events(events)
+    trace.add([Span("phase", "late", 1.0, 2.0)])
+    assert len(trace.spans) == Trace.MAX_TOOL_SPANS
+    assert len(json.loads((tmp_path / "trace.json").read_text())["spans"]) == Trace.MAX_TOOL_SPANS

@@ -25,6 +25,9 @@ _PUSHED = re.compile(r"^  pushed (?:index )?(\S+) \((sha256:[0-9a-f]+)\)")
 # a multi-platform build prefixes each platform's lines with it: `[linux/arm64] ...`
 _PLATFORM = re.compile(r"^\[([a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?)\] ")
 _BUILT = re.compile(r"^built (sha256:[0-9a-f]+) in ")
+# The builder's progress lines are short; of a longer line only this much is kept (a step printing
+# gigabytes without a newline must not grow the server's memory, nor copy it again per chunk).
+MAX_LINE = 8192
 
 
 @dataclass
@@ -45,7 +48,8 @@ class BuilderOutputTracer:
 
     def feed(self, chunk: bytes, now: float) -> None:
         data = self._partial + chunk
-        *lines, self._partial = data.split(b"\n")
+        *lines, partial = data.split(b"\n")
+        self._partial = partial[:MAX_LINE]
         for raw in lines:
             self._line(raw.decode(errors="replace").rstrip("\r"), now)
 

@@ -154,7 +154,14 @@ class Span:
 
 
 class Trace:
-    """The build's timeline (queued, agent ready, checkout, stages, steps, pushes), saved as JSON."""
+    """The build's timeline (queued, agent ready, checkout, stages, steps, pushes), saved as JSON.
+
+    Spans that a step's own output or tools report (`add`, `merge_events`) are bounded: at most
+    MAX_TOOL_SPANS per build, events read MAX_EVENT_BYTES at a time (a step is not trusted to
+    keep its trace small)."""
+
+    MAX_TOOL_SPANS = 10_000
+    MAX_EVENT_BYTES = 4 << 20
 
     def __init__(self, path: Path, queued_at: float, mask: Callable[[str], str] | None = None) -> None:
         self.path = path
@@ -163,6 +170,13 @@ class Trace:
         self._lock = threading.Lock()
         self.queued_at = queued_at
         self._events_offset = 0
+        self._tool_spans = 0
+
+    def _room(self, spans: list[Span]) -> list[Span]:
+        """As many of `spans` as the tool-span budget still allows (counted); under the lock."""
+        kept = spans[: max(0, self.MAX_TOOL_SPANS - self._tool_spans)]
+        self._tool_spans += len(kept)
+        return kept
 
     def mark(self, kind: str, name: str, start: float, end: float, status: str = "ok", **detail: Any) -> Span:
         span = Span(kind, name, start, end, status, detail)
@@ -176,7 +190,7 @@ class Trace:
         not one per span)."""
         if spans:
             with self._lock:
-                self.spans.extend(spans)
+                self.spans.extend(self._room(spans))
             self.save()
 
     @contextmanager
@@ -200,27 +214,28 @@ class Trace:
         try:
             with open(path, "rb") as f:
                 f.seek(self._events_offset)
-                data = f.read()
+                data = f.read(self.MAX_EVENT_BYTES)
         except FileNotFoundError:
             return 0
         complete = data[: data.rfind(b"\n") + 1]
-        self._events_offset += len(complete)
-        added = 0
+        # a line longer than a whole read is no span: skipped, not read again at every merge
+        self._events_offset += len(complete) or (len(data) if len(data) == self.MAX_EVENT_BYTES else 0)
+        spans = []
         for raw in complete.splitlines():
             try:
                 ev = json.loads(raw)
                 start = float(ev.pop("start"))
                 end = float(ev.pop("end", start))
                 kind, name = str(ev.pop("kind")), str(ev.pop("name"))
-            except (ValueError, KeyError, TypeError, AttributeError):
-                continue  # a tool's malformed line must not break the build
-            status = str(ev.pop("status", "ok"))
-            with self._lock:
-                self.spans.append(Span(kind, name, start, end, status, ev))
-            added += 1
-        if added:
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+                continue  # a tool's malformed (or absurdly nested) line must not break the build
+            spans.append(Span(kind, name, start, end, str(ev.pop("status", "ok")), ev))
+        with self._lock:
+            spans = self._room(spans)
+            self.spans.extend(spans)
+        if spans:
             self.save()
-        return added
+        return len(spans)
 
     def to_json(self) -> dict[str, Any]:
         with self._lock:
