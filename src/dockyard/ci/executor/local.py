@@ -35,6 +35,7 @@ import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -302,8 +303,14 @@ class LocalExecutor:
 
     async def destroy(self) -> None:
         await self.kill_all()
-        if self.spec is not None:  # in a thread: the event loop serves the next push meanwhile
-            await asyncio.to_thread(_remove_dirs, self.spec.build_dir, ("agent", "scripts", "tmp"))
+        if self.spec is not None:  # off the event loop, and off the pool the registry's requests use
+            await asyncio.get_running_loop().run_in_executor(
+                _CLEANUP, _remove_dirs, self.spec.build_dir, ("agent", "scripts", "tmp"))
+
+
+# One thread removes finished builds' directories: the event loop serves the next push meanwhile,
+# and the default pool (the registry's blob reads and token checks) stays free for requests.
+_CLEANUP = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ci-cleanup")
 
 
 def _remove_dirs(parent: Path, names: Sequence[str]) -> None:

@@ -66,6 +66,7 @@ def serve(path: str) -> None:
     by_conn: dict[int, int] = {}  # connection fd -> pid
     pending: dict[int, _Pending] = {}  # connection fd -> the request read so far
     prepared: dict[int, _Prepared] = {}  # a step's PID namespace (inode) -> its waiting child
+    announcing: dict[int, socket.socket] = {}  # connection fd -> a supervisor's announcement
     print("ready", flush=True)
     parent = os.getppid()
     while True:
@@ -83,11 +84,20 @@ def serve(path: str) -> None:
                 conn, _ = listener.accept()
                 peer = _sandboxed_peer(conn)
                 if peer is None:
-                    _prepare_announced(conn, prepared)
+                    if _is_root_peer(conn):  # read when it is there: the loop never waits on it
+                        conn.setblocking(False)
+                        announcing[conn.fileno()] = conn
+                        sel.register(conn, selectors.EVENT_READ)
+                    else:
+                        conn.close()
                     continue
                 conn.setblocking(False)
                 pending[conn.fileno()] = _Pending(conn, peer)
                 sel.register(conn, selectors.EVENT_READ)
+            elif key.fd in announcing:
+                conn = announcing.pop(key.fd)
+                sel.unregister(conn)
+                _prepare_announced(conn, prepared)
             elif key.fd in pending:
                 request = pending[key.fd]
                 if not request.read():
@@ -267,14 +277,15 @@ class _Prepared:
         self.pid, self.sock = pid, sock
 
 
+def _is_root_peer(conn: socket.socket) -> bool:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return bool(struct.unpack("3i", creds)[1] == 0)
+
+
 def _prepare_announced(conn: socket.socket, prepared: dict[int, _Prepared]) -> None:
-    """A connection from this user namespace: a sandbox supervisor (root) announcing the PID 1
-    of a step that will call /kaniko/executor (4 bytes); anything else is closed."""
+    """A readable connection from root of this user namespace: a sandbox supervisor announcing
+    the PID 1 of a step that will call /kaniko/executor (4 bytes); anything else is closed."""
     try:
-        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        if struct.unpack("3i", creds)[1] != 0:
-            return
-        conn.settimeout(0.5)
         data = conn.recv(4)
         step = struct.unpack("!i", data)[0] if len(data) == 4 else 0
         if step <= 0 or os.stat(f"/proc/{step}/ns/user").st_ino == os.stat("/proc/self/ns/user").st_ino:
