@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from dockyard import __version__
 from dockyard.auth import Principal
 from dockyard.ci.access import JobForbidden
+from dockyard.ci.build_delay import DelayError, parse_delay
 from dockyard.ci.buildlog import load_trace, read_from
 from dockyard.ci.causes import cause_json
 from dockyard.ci.component import CIOperations
@@ -365,23 +366,31 @@ class JenkinsAPI:
         form = await self._form(request)
         if "json" in form:  # the HTML form's json={"parameter": [{"name":..,"value":..}]}
             params = _json_parameters(form["json"])
-        return await self._trigger(request, principal, params)
+        return await self._trigger(request, principal, params, form.get("delay"))
 
     async def build_with_parameters(self, request: Request, principal: Principal) -> Response:
         params = dict(request.query_params)
         params.update(await self._form(request))
-        for ignored in ("token", "delay", "cause", CRUMB_FIELD):
+        delay = params.pop("delay", None)
+        for ignored in ("token", "cause", CRUMB_FIELD):
             params.pop(ignored, None)
-        return await self._trigger(request, principal, params)
+        return await self._trigger(request, principal, params, delay)
 
     async def _form(self, request: Request) -> dict[str, str]:
         if media_type(request) in ("application/x-www-form-urlencoded", "multipart/form-data"):
             return await form_body(request)
         return {}
 
-    async def _trigger(self, request: Request, principal: Principal, params: dict[str, Any]) -> Response:
+    async def _trigger(
+        self, request: Request, principal: Principal, params: dict[str, Any], delay: str | None = None
+    ) -> Response:
+        """Queues the job; `delay` (Jenkins' `?delay=0sec`) replaces its quiet period."""
+        try:
+            seconds = parse_delay(request.query_params.get("delay", delay))
+        except DelayError as e:
+            raise HTTPError(400, str(e)) from None
         job = await asyncio.to_thread(self.ci.runnable_job, principal, request.path_params["name"])
-        build = await asyncio.to_thread(self.ci.trigger, job, params, f"user {principal.username}")
+        build = await asyncio.to_thread(self.ci.trigger, job, params, f"user {principal.username}", seconds)
         return Response(status_code=201, headers={"Location": f"{self.base}/queue/item/{build.id}/"})
 
     # -- queue ------------------------------------------------------------------
@@ -405,7 +414,7 @@ class JenkinsAPI:
         }
         if b.state == QUEUED:
             # Jenkins' item waiting out options { quietPeriod(N) }, then a buildable one
-            quiet = b.queued_at + self.ci.scheduler.quiet_period(b.job_id) - time.time()
+            quiet = b.queued_at + self.ci.scheduler.wait_of(b) - time.time()
             waiting = "Waiting" if quiet > 0 else "Buildable"
             item.update(
                 {

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from dockyard.ci.build_delay import BuildDelays
 from dockyard.ci.buildlog import BuildPaths, ConsoleLog, SecretMasker, Trace
 from dockyard.ci.executor.interface import Executor
 from dockyard.ci.executor.local import LocalExecutor, kill_leftovers
@@ -60,6 +61,7 @@ class Scheduler:
         self.finish_hooks: list[Callable[[Build, RunResult], Awaitable[None]]] = []
         # seconds a queued build waits before it may start (options quietPeriod)
         self.quiet_period: Callable[[int], float] = lambda _job_id: 0.0
+        self.delays = BuildDelays()  # builds queued with ?delay=, which replaces the quiet period
         self.downstream: Any = None  # what `build job:` uses (dockyard.ci.downstream.Downstream)
 
     def paths(self, job_name: str, number: int) -> BuildPaths:
@@ -118,6 +120,7 @@ class Scheduler:
         for b in queued:
             if b.cancel_requested:
                 await asyncio.to_thread(self.store.finish, b.id, ABORTED, "cancelled while queued")
+                self.delays.forget(b.id)
                 continue
             if len(self.running) >= self.limit:
                 return
@@ -127,10 +130,11 @@ class Scheduler:
                 continue
             if b.job_id in busy_jobs and not job.concurrent:
                 continue
-            if b.queued_at + await asyncio.to_thread(self.quiet_period, b.job_id) > time.time():
+            if b.queued_at + await asyncio.to_thread(self.wait_of, b) > time.time():
                 continue
             if not await asyncio.to_thread(self.store.start, b.id):
                 continue
+            self.delays.forget(b.id)
             started = await asyncio.to_thread(self.store.build_by_id, b.id)
             assert started is not None
             busy_jobs.add(b.job_id)
@@ -266,10 +270,15 @@ class Scheduler:
         if runner is not None:
             await runner.abort(reason)
 
-    def enqueue(self, job: Job, **kwargs: Any) -> Build:
-        build = self.store.enqueue(job, **kwargs)
+    def enqueue(self, job: Job, delay: int | None = None, **kwargs: Any) -> Build:
+        """Queues a build; `delay` (seconds, `?delay=`) replaces its job's quiet period."""
+        build = self.delays.enqueue(lambda: self.store.enqueue(job, **kwargs), delay)
         self.wake()
         return build
+
+    def wait_of(self, build: Build) -> float:
+        """Seconds the queued `build` waits before it may start (its delay or quiet period)."""
+        return self.delays.wait_of(build, self.quiet_period)
 
     def queue_wait(self, build: Build) -> float:
         return (build.started_at or time.time()) - build.queued_at

@@ -196,7 +196,7 @@ class CIService:
             log.info("push to %s %s: no job watches this repository and branch", key, branch)
         return builds
 
-    def trigger(self, job: Job, params: dict[str, Any], cause: str) -> Build:
+    def trigger(self, job: Job, params: dict[str, Any], cause: str, delay: int | None = None) -> Build:
         """Queue a build with `params`: only parameters the job or its pipeline declares reach a
         build (Jenkins' rule since SECURITY-170), and never one that names an environment
         variable a shell or loader interprets; both refusals name the parameters."""
@@ -224,7 +224,7 @@ class CIService:
             if why:
                 raise JobError(why)
         secret = frozenset(n for n, p in declared.items() if p.kind == "password" and n in values)
-        return self.scheduler.enqueue(job, cause=cause, params=values, secret_names=secret)
+        return self.scheduler.enqueue(job, delay, cause=cause, params=values, secret_names=secret)
 
     def visible_job(self, principal: Principal, name: str) -> Job:
         """The job named `name` if the principal may see it; JobNotFound (404) otherwise."""
