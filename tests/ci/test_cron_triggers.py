@@ -18,6 +18,7 @@ import pytest
 from dockyard.ci.cron import parse_cron
 from tests.ci.conftest import Jenkins, api_token, commit_files, git, job_xml, make_repo, unique
 from tests.conftest import FIXTURES, DockyardServer, start_server
+from tests.git.conftest import Git, client, create_repo, create_user, repo_url
 
 START = datetime(2026, 12, 7, 23, 0, 30, tzinfo=UTC)
 
@@ -209,3 +210,40 @@ def test_quiet_period_holds_queued_builds(jenkins: Jenkins, tmp_path: Path) -> N
     jenkins.wait(name, jenkins.number_of(queue_id), timeout=120)
     build = jenkins.http.get(f"/api/ci/jobs/{name}/builds/2").json()
     assert build["started_at"] - build["queued_at"] >= 5.0, build
+
+
+def test_a_collaborators_timer_build_borrows_none_of_the_owners_rights(
+    clocked: tuple[DockyardServer, Clock], tmp_path: Path
+) -> None:
+    """Hostile: bob may push to alice's repository but may not see her private job 'secret'. His
+    pushed Jenkinsfile's `build job: 'secret'` is refused on his push; a timer build of the same
+    Jenkinsfile (no user starts it) is checked as bob too, not as alice alone."""
+    server, clock = clocked
+    jenkins = Jenkins(server, api_token(server))
+    alice, bob = create_user(server, "alice"), create_user(server, "bob")
+    shared = create_repo(server, alice, private=True)["full_name"]
+    hidden = create_repo(server, alice, private=True)["full_name"]
+    with client(server, alice) as c:
+        r = c.put(f"/api/v1/repos/{shared}/collaborators/{bob.username}", json={"permission": "write"})
+        assert r.status_code == 204, r.text
+    secret, ci = unique("secret"), unique("shared-ci")
+    jenkins.create(secret, job_xml(repo_url(server, hidden, alice.username, alice.password)))
+    jenkins.create(ci, job_xml(repo_url(server, shared, alice.username, alice.password)))
+    spec = "* * * * *"
+    source = (f"pipeline {{ agent any\n triggers {{ cron('{spec}') }}\n stages {{ stage('s') {{ steps {{\n"
+              f"  build job: '{secret}', wait: false\n}} }} }} }}")
+    (home := tmp_path / "home").mkdir()
+    gitc, work = Git(home), tmp_path / "work"
+    gitc.run("clone", "-q", repo_url(server, shared, bob.username, bob.password), str(work))
+    gitc.commit_file(work, "Jenkinsfile", source, "bob's pipeline")
+    gitc.run("push", "-q", "origin", "HEAD:main", cwd=work)
+    pushed = wait_build(jenkins, ci, 1, timeout=120)
+    assert pushed["result"] == "FAILURE" and f"No item named {secret} found" in jenkins.console(ci, 1)
+
+    due = next_match(spec, ci, START)
+    clock.set(due + timedelta(seconds=1))
+    timer = wait_build(jenkins, ci, 2, timeout=120)
+    assert cause(timer)["_class"] == "hudson.triggers.TimerTrigger$TimerTriggerCause"
+    log = jenkins.console(ci, 2)
+    assert timer["result"] == "FAILURE" and f"No item named {secret} found" in log, log
+    assert builds(jenkins, secret) == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["SCM", "TIMER", "cause_json", "parse_upstream", "started_by", "upstream_cause"]
+__all__ = ["SCM", "TIMER", "cause_json", "parse_upstream", "pushed_by", "started_by", "upstream_cause"]
 
 TIMER = "timer"
 SCM = "an SCM change"
@@ -24,6 +24,12 @@ def started_by(cause: str) -> str | None:
     main (...)"), None for timers, SCM changes, upstream builds and unknown pushers."""
     m = _USER.match(cause)
     return m.group(1) if m and m.group(1) != "unknown" else None
+
+
+def pushed_by(cause: str) -> str | None:
+    """The user whose push started the build ("push by alice to main (...)"), None otherwise:
+    the author of the pipeline file the build read, as near as Dockyard knows."""
+    return started_by(cause) if cause.startswith("push by ") else None
 
 
 def upstream_cause(job: str, number: int) -> str:

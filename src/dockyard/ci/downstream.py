@@ -2,11 +2,12 @@
 
 A build may start another job only if everyone who decides what it does may start that job
 (`JobAccess.check_run`: write on its repository, as `git push` needs): the user who started the
-chain (by hand, by a push; none for a timer) and the job's owner, who controls its Jenkinsfile
-(the owner of its repository on this Dockyard, or for a job outside them the administrator who
-created it). So a build never lends rights that its user or its Jenkinsfile's owner lacks, and a
-build with nobody to check starts nothing. The new build's cause is `upstream project "A" build
-number N` (Jenkins' UpstreamCause in its API).
+chain (by hand, by a push; for a timer, poll or upstream trigger the user whose push brought the
+pipeline that registered them: `JobProperties.registered_by`) and the job's owner, who controls
+its Jenkinsfile (the owner of its repository on this Dockyard, or for a job outside them the
+administrator who created it). So a build never lends rights that its user or its
+Jenkinsfile's owner lacks, and a build with nobody to check starts nothing. The new build's
+cause is `upstream project "A" build number N` (Jenkins' UpstreamCause in its API).
 
 Loop guard: the upstream chain of a build is read back from those causes. A chain deeper than
 `MAX_DEPTH` builds is refused (A builds B builds A... ends with a clear error, not a flood), and

@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute
 from dockyard.auth import AuthService, Principal
 from dockyard.ci.access import JobAccess, RepoRole
 from dockyard.ci.backends import LocalBackend
-from dockyard.ci.causes import started_by
+from dockyard.ci.causes import pushed_by, started_by
 from dockyard.ci.clock import Clock, SystemClock
 from dockyard.ci.component import ExecutorBackend
 from dockyard.ci.csrf import CrumbIssuer
@@ -129,7 +129,8 @@ class CIService:
         job properties); a finished build starts the jobs whose `upstream` trigger waits for it."""
         if result.pipeline is not None:
             await asyncio.to_thread(
-                self.properties.register, build.job_id, result.pipeline, build.git_commit, build.git_branch
+                self.properties.register, build.job_id, result.pipeline, build.git_commit, build.git_branch,
+                pushed_by(build.cause) or "",
             )
         depth = len(await asyncio.to_thread(self.downstream.chain, build.job_name, build.number))
         await asyncio.to_thread(
@@ -143,9 +144,12 @@ class CIService:
 
     def deciders(self, job: Job, cause: str) -> list[Principal]:
         """Whose rights a build of `job` started by `cause` acts with (`dockyard.ci.downstream`):
-        the user who started it, and the job's owner: its repository's owner on this Dockyard
-        (when that is a user), or the administrator who created a job outside them."""
-        names = [started_by(cause) or ""]
+        the user who started it, the job's owner (its repository's owner on this Dockyard when
+        that is a user, or the administrator who created a job outside them). A build no user
+        started (timer, poll, upstream trigger; `cause` '' asks for those) is also checked as the
+        user whose push brought the pipeline that registered the job's triggers: a collaborator's
+        Jenkinsfile run by a timer borrows none of the owner's rights."""
+        names = [started_by(cause) or self.properties.registered_by(job.id)]
         on_server = local_repo(job.scm_url, self.base_url()) if self.access.repo_role else None
         # an organisation owns no user account: only the user who started the build is checked
         names.append(on_server.partition("/")[0] if on_server else job.created_by)

@@ -60,9 +60,13 @@ class JobProperties:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def register(self, job_id: int, pipeline: Pipeline, commit: str = "", branch: str = "") -> None:
+    def register(
+        self, job_id: int, pipeline: Pipeline, commit: str = "", branch: str = "", by: str = ""
+    ) -> None:
         """Make the job's properties those `pipeline` declares; pollSCM starts from the commit the
-        registering build ran (it is not new)."""
+        registering build ran (it is not new). `by`: the user whose push brought that pipeline
+        (kept from the last such push when empty): builds that no user starts (timer, SCM,
+        upstream) act with no more rights than theirs (`registered_by`)."""
         wanted: dict[str, str] = {}
         for call in pipeline.triggers:
             if call.name == "upstream":
@@ -86,8 +90,11 @@ class JobProperties:
                     text("DELETE FROM ci_job_properties WHERE job_id = :j AND kind = :k"),
                     {"j": job_id, "k": kind},
                 )
+            earlier = next((json.loads(r.state).get("by", "") for r in rows.values()), "")
             for kind, spec in wanted.items():
                 state = json.loads(rows[kind].state) if kind in rows and rows[kind].spec == spec else {}
+                if by or earlier:
+                    state["by"] = by or earlier
                 if kind == "pollSCM" and commit and branch:
                     state.setdefault("heads", {})[branch] = commit
                 values = {"j": job_id, "k": kind, "s": spec, "st": json.dumps(state)}
@@ -122,6 +129,10 @@ class JobProperties:
                 {"j": job_id},
             ).all()
         return {r.kind: Property(r.job_id, r.kind, r.spec, json.loads(r.state)) for r in rows}
+
+    def registered_by(self, job_id: int) -> str:
+        """Who pushed the pipeline that registered the job's triggers ('' when unknown)."""
+        return next((str(p.state.get("by", "")) for p in self.of_job(job_id).values()), "")
 
     def set_state(self, job_id: int, kind: str, state: dict[str, Any]) -> None:
         with self.db.transaction() as conn:
