@@ -3,7 +3,8 @@ python-jenkins triggers the build, the stage's pending input shows at
 `/job/N/B/wfapi/pendingInputActions` (its id the stage's name), the submitter proceeds it with
 parameter values through Jenkins' input form, and the stage's steps, environment and `when` see
 them (and the approver in `submitterParameter`); a writer who is not a submitter gets 403; an abort
-ends the build ABORTED without running the stage. A matrix asks once per cell."""
+ends the build ABORTED without running the stage. A matrix asks once per cell; `.dockyard.yml`'s
+`input:` is answered through the native API."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 import jenkins as python_jenkins
 import pytest
 
+from tests.ci.conftest import Jenkins, job_xml, make_repo, unique
 from tests.ci.test_input import _admin_run, _finished, _open, _pending, _start, _wait, owned_job
 from tests.ci.test_trigger_access import curl_post
 from tests.conftest import DockyardServer
@@ -149,3 +151,30 @@ def test_matrix_input_asks_in_each_cell(server: DockyardServer) -> None:
     assert info["result"] == "SUCCESS", console
     assert "Ship amd64?" in console and "Ship arm64?" in console
     assert "pushing amd64:v1 for admin" in console and "pushing arm64:v2 for admin" in console
+
+
+YAML = """stages:
+  - name: Release
+    input:
+      message: Release it?
+      submitterParameter: RELEASED_BY
+      parameters: [{name: CHANNEL, type: choice, choices: [beta, stable]}]
+    steps:
+      - echo "releasing to $CHANNEL by $RELEASED_BY"
+"""
+
+
+def test_dockyard_yml_stage_input_through_the_native_api(jenkins: Jenkins, tmp_path: Path) -> None:
+    bare, _work, _ = make_repo(tmp_path, {".dockyard.yml": YAML})
+    name = unique("yamlin")
+    jenkins.create(name, job_xml(str(bare)))
+    number = jenkins.number_of(jenkins.build(name), timeout=120)
+    native = f"/api/ci/jobs/{name}/builds/{number}/input"
+    [pending] = _wait(lambda: jenkins.http.get(native).json(), "never asked")
+    assert pending["id"] == "Release" and pending["message"] == "Release it?"
+    r = jenkins.http.post(f"{native}/Release/proceed", json={"parameters": {"CHANNEL": "stable"}})
+    assert r.status_code == 202, r.text
+    info = jenkins.wait(name, number, timeout=120)
+    log = jenkins.console(name, number)
+    assert info["result"] == "SUCCESS", log
+    assert "releasing to stable by admin" in log

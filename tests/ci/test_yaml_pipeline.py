@@ -89,3 +89,13 @@ def test_stage_input_is_the_jenkinsfiles() -> None:
     assert given is not None
     assert (given.message, given.ok, given.submitter) == ("Deploy?", "Ship", "alice,bob")
     assert given.submitter_parameter == "APPROVER" and given.parameters[0].choices == ("staging", "prod")
+
+
+def test_matrix_input_is_asked_in_each_cell() -> None:
+    p = parse_yaml_pipeline(
+        "stages:\n  - name: Ship\n    matrix:\n      axes: {ARCH: [amd64, arm64]}\n"
+        "      input: {message: Ship?, id: Ship}\n      stages: [{name: Push, steps: [ls]}]\n"
+    )
+    cells = p.stages[0].parallel
+    assert [c.input.id for c in cells if c.input] == ["Ship-amd64", "Ship-arm64"]
+    assert [dict(c.input.known) for c in cells if c.input] == [{"ARCH": "amd64"}, {"ARCH": "arm64"}]

@@ -12,6 +12,7 @@
         agent: {label: "${OS}-runner"}
         environment: {...}
         when: {...}
+        input: {...}               # a stage's input:, asked in each cell
         timeout: 10m
         post: {...}
         stages: [...]
@@ -35,11 +36,12 @@ from dockyard.ci.matrix import (
     check_exclude,
     matrix_cells,
 )
-from dockyard.ci.model import Agent, Condition, EnvVar, Options, Post, Stage
+from dockyard.ci.model import Agent, Condition, EnvVar, Options, Parameter, Post, Stage
+from dockyard.ci.yamlinput import yaml_stage_input
 
 __all__ = ["yaml_matrix"]
 
-_KEYS = {"axes", "exclude", "agent", "environment", "when", "timeout", "post", "stages"}
+_KEYS = {"axes", "exclude", "agent", "environment", "when", "input", "timeout", "post", "stages"}
 
 
 class _Compiler(Protocol):
@@ -55,6 +57,8 @@ class _Compiler(Protocol):
     def duration(self, value: Any, parent: Any, key: Any) -> float: ...
     def post(self, value: Any, parent: Any) -> Post: ...
     def stages(self, value: Any, parent: Any, key: Any) -> tuple[Stage, ...]: ...
+    def text(self, value: Any, parent: Any, key: Any, what: str) -> str: ...
+    def parameters(self, value: Any, parent: Any) -> tuple[Parameter, ...]: ...
 
 
 def yaml_matrix(c: _Compiler, value: Any, parent: Any, key: Any) -> tuple[Stage, ...]:
@@ -78,6 +82,7 @@ def yaml_matrix(c: _Compiler, value: Any, parent: Any, key: Any) -> tuple[Stage,
         when=(c.condition(m["when"], m, "when"),) if "when" in m else (),
         options=options,
         post=c.post(m.get("post"), m) if "post" in m else None,
+        input=yaml_stage_input(c, m["input"], m) if "input" in m else None,  # asked in each cell
     )
     return matrix_cells(spec)
 
