@@ -14,7 +14,7 @@ import pytest
 
 from tests.ci.conftest import inline_job_xml, unique
 from tests.cli.conftest import dockyard, environ, one_line_error
-from tests.conftest import ADMIN_USER, DockyardServer, free_port
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DockyardServer, free_port
 
 
 def test_no_server_and_wrong_password(server: DockyardServer) -> None:
@@ -25,6 +25,21 @@ def test_no_server_and_wrong_password(server: DockyardServer) -> None:
         assert f"cannot reach Dockyard at {down}" in line and "dockyard up" in line, line
         line = one_line_error(dockyard(*args, env=environ(server, password="wrong")))
         assert "HTTP 401" in line and "--password" in line, line
+
+
+def test_credentials_in_the_url_are_used_and_never_printed(server: DockyardServer) -> None:
+    """`--url http://user:pw@host` is read as curl and git read it: the login is used, and an
+    error naming the server shows the address without it."""
+    secret = "s3cret-in-url"
+    down = f"http://{ADMIN_USER}:{secret}@127.0.0.1:{free_port()}"
+    line = one_line_error(dockyard("repos", "list", "--url", down, env=environ(user=None, password=None)))
+    assert "cannot reach Dockyard at http://127.0.0.1:" in line and secret not in line, line
+    good = server.url.replace("://", f"://{ADMIN_USER}:{ADMIN_PASSWORD}@")
+    listing = dockyard("orgs", "list", "--url", good, env=environ(user=None, password=None))
+    assert listing.returncode == 0 and ADMIN_PASSWORD not in listing.stderr, listing.stderr
+    wrong = server.url.replace("://", f"://{ADMIN_USER}:{secret}@")
+    line = one_line_error(dockyard("orgs", "list", "--url", wrong, env=environ(user=None, password=None)))
+    assert "HTTP 401" in line and secret not in line, line
 
 
 def test_user_without_password_is_told_the_right_flag(server: DockyardServer) -> None:

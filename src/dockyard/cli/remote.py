@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from dockyard.cli.errors import CommandError
 from dockyard.cli.lean_httpx import httpx
@@ -183,10 +183,11 @@ def _has_request(exc: httpx.HTTPError) -> bool:
 def remote_from(args: argparse.Namespace) -> Remote:
     """Flags over environment over defaults; asks for a missing password only on a terminal."""
     url = getattr(args, "remote_url", None) or os.environ.get("DOCKYARD_URL") or DEFAULT_URL
-    user = getattr(args, "remote_user", None) or os.environ.get("DOCKYARD_USER") or None
+    url, url_user, url_password = split_credentials(url)
+    user = getattr(args, "remote_user", None) or os.environ.get("DOCKYARD_USER") or url_user
     password = getattr(args, "remote_password", None)
     if password is None:
-        password = os.environ.get("DOCKYARD_PASSWORD")
+        password = os.environ.get("DOCKYARD_PASSWORD", url_password)
     token = getattr(args, "remote_token", None) or os.environ.get("DOCKYARD_TOKEN") or None
     if user and password is None and not token:
         flag = getattr(args, "_password_flag", "--password")
@@ -199,6 +200,18 @@ def remote_from(args: argparse.Namespace) -> Remote:
                 f" DOCKYARD_PASSWORD{own}"
             )
     return Remote(url.rstrip("/"), user, password, token)
+
+
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """`http://user:pw@host` -> (`http://host`, user, pw), as curl and git read such a URL, so
+    the password is used but never printed in an error message naming the server."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    clean = urlunsplit((parts.scheme, hostport, parts.path, parts.query, parts.fragment))
+    return clean, unquote(user) or None, unquote(password) if colon else None
 
 
 @contextmanager
