@@ -17,7 +17,6 @@ import os
 import selectors
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -100,9 +99,6 @@ class RunRequest:
     isolate: bool = False  # a user namespace of its own, root inside = an unprivileged host uid
     limits: Limits | None = None
     name: str = ""  # for the cgroup's directory name
-    # A Unix socket told the sandbox's PID 1 (4 bytes, big-endian) once the command has started
-    # (its first output), so that a warm helper can join the sandbox ahead of its call.
-    ready_socket: str = ""
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -302,14 +298,11 @@ def run_in_sandbox(request: RunRequest, output: Callable[[bytes], None] | None =
                 os.close(reported)
                 if userns is not None:
                     userns.close()
-            pid1 = 0
             with os.fdopen(go, "wb", buffering=0) as go_file, os.fdopen(report, "rb") as report_file:
                 if cgroup is not None:
-                    pid1 = _join(cgroup, child, report_file)
+                    _join(cgroup, child, report_file)
                 with contextlib.suppress(OSError):  # it may have failed already: it says why
                     go_file.write(b"1")
-            if request.ready_socket and pid1:
-                output = _announcing(output, request.ready_socket, pid1)
             exit_code, tail, timed_out = _supervise(child, request.timeout, output, cgroup,
                                                      check)
             if request.upper is not None:
@@ -338,11 +331,10 @@ def _cgroup(request: RunRequest) -> tuple[Cgroup | None, str]:
     return Cgroup.create(name.replace("/", "_"), request.limits)
 
 
-def _join(cgroup: Cgroup, child: _Init, report: BinaryIO) -> int:
+def _join(cgroup: Cgroup, child: _Init, report: BinaryIO) -> None:
     """Moves the sandbox's first process into the step's cgroup at once, then P1 once the
     first says its pid (P1 waits for the gate before it forks the command): the move's wait
-    for an RCU grace period runs while they make the namespaces and the root. Returns P1's
-    pid (0 when P0 failed before it forked)."""
+    for an RCU grace period runs while they make the namespaces and the root."""
     try:
         cgroup.add(child.pid)
         pid1 = report.read()  # empty: P0 failed before it forked (its output says why)
@@ -353,27 +345,6 @@ def _join(cgroup: Cgroup, child: _Init, report: BinaryIO) -> int:
         os.killpg(child.pid, signal.SIGKILL)
         child.wait()
         raise SandboxUnavailable(f"the sandbox could not join its cgroup: {e}") from None
-    return int(pid1) if pid1 else 0
-
-
-def _announcing(output: Callable[[bytes], None] | None, path: str, pid1: int) -> Callable[[bytes], None]:
-    """`output` that first tells `path` the sandbox's PID 1 (RunRequest.ready_socket): at the
-    command's first output P1 is in the sandbox's final namespaces and cgroup. Best effort:
-    nobody listening changes nothing."""
-    told = False
-
-    def write(chunk: bytes) -> None:
-        nonlocal told
-        if not told:
-            told = True
-            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                s.settimeout(0.5)
-                s.connect(path)
-                s.sendall(pid1.to_bytes(4, "big"))
-        if output is not None:
-            output(chunk)
-
-    return write
 
 
 def _spec(request: RunRequest, scratch: Path) -> dict[str, object]:

@@ -218,11 +218,8 @@ class LocalExecutor:
         if self._warm_socket is not None:
             mounts.append(SandboxMount("bind", WARM_SOCKET, self._warm_socket, readonly=False))
         mounts += _volume_mounts(container)
-        request = step_request(argv, env, step.cwd, mounts, limits_from(c.limits), c.network, step_id,
-                               hidden=self.hidden)
-        if self._warm_socket is not None:  # the executor's process joins the sandbox while sh starts
-            request.ready_socket = str(self._warm_socket)
-        return request
+        return step_request(argv, env, step.cwd, mounts, limits_from(c.limits), c.network, step_id,
+                            hidden=self.hidden)
 
     async def _image_request(self, container: _Container, argv: list[str], env: dict[str, str],
                              step: StepSpec, mounts: list[SandboxMount], step_id: str) -> RunRequest:

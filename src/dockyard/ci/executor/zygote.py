@@ -30,7 +30,6 @@ import signal
 import socket
 import struct
 import sys
-from collections.abc import Callable
 
 PARENT_CHECK_SECONDS = 0.5  # how soon a zygote whose server died (even by SIGKILL) goes
 MAX_REQUEST = 4 << 20  # argv + environment: twice Linux's usual ARG_MAX
@@ -65,13 +64,11 @@ def serve(path: str) -> None:
     children: dict[int, socket.socket] = {}  # pid -> client connection
     by_conn: dict[int, int] = {}  # connection fd -> pid
     pending: dict[int, _Pending] = {}  # connection fd -> the request read so far
-    prepared: dict[int, _Prepared] = {}  # a step's PID namespace (inode) -> its waiting child
-    announcing: dict[int, socket.socket] = {}  # connection fd -> a supervisor's announcement
     print("ready", flush=True)
     parent = os.getppid()
     while True:
         if os.getppid() != parent:  # the server died (even by SIGKILL): do not linger
-            for pid in [*children, *(p.pid for p in prepared.values())]:
+            for pid in children:
                 _kill(pid)
             shutil.rmtree(os.path.dirname(path), ignore_errors=True)
             return
@@ -84,27 +81,18 @@ def serve(path: str) -> None:
                 conn, _ = listener.accept()
                 peer = _sandboxed_peer(conn)
                 if peer is None:
-                    if _is_root_peer(conn):  # read when it is there: the loop never waits on it
-                        conn.setblocking(False)
-                        announcing[conn.fileno()] = conn
-                        sel.register(conn, selectors.EVENT_READ)
-                    else:
-                        conn.close()
+                    conn.close()
                     continue
                 conn.setblocking(False)
                 pending[conn.fileno()] = _Pending(conn, peer)
                 sel.register(conn, selectors.EVENT_READ)
-            elif key.fd in announcing:
-                conn = announcing.pop(key.fd)
-                sel.unregister(conn)
-                _prepare_announced(conn, prepared)
             elif key.fd in pending:
                 request = pending[key.fd]
                 if not request.read():
                     continue
                 del pending[key.fd]
                 sel.unregister(request.conn)
-                started = (_hand_over(request, prepared) or _start(request)) if request.complete() else None
+                started = _start(request) if request.complete() else None
                 if started is None:
                     request.close()
                     continue
@@ -134,14 +122,6 @@ def serve(path: str) -> None:
             by_conn.pop(conn.fileno(), None)
             conn.close()
             del children[pid]
-        for ns, waiting in list(prepared.items()):  # unused: its step ended (or it could not enter)
-            try:
-                done = os.waitpid(waiting.pid, os.WNOHANG)[0]
-            except ChildProcessError:
-                done = waiting.pid
-            if done:
-                waiting.sock.close()
-                del prepared[ns]
 
 
 def decode_request(payload: bytes) -> tuple[list[str], dict[str, str], str]:
@@ -215,151 +195,34 @@ def _start(request: _Pending) -> int | None:
     sys.stderr.flush()
     pid = _fork_into_pid_namespace(request.peer)
     if pid == 0:  # child: become the executor process
-        def run() -> int:
-            _own_process(fds)
+        code = 1
+        try:
+            os.setpgid(0, 0)
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            for target, fd in enumerate(fds):
+                os.dup2(fd, target)
+            os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # nothing of the zygote or of other builds' steps
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             enter_sandbox(request.peer)
-            return _executor(argv, env, cwd)
+            os.chdir(cwd)
+            os.environ.clear()
+            os.environ.update(env)
+            from dockyard.builder import kaniko_main
 
-        _child(run)
+            code = int(kaniko_main(argv) or 0)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        except BaseException as e:  # noqa: BLE001 - report anything, the parent only sees a status
+            print(f"error: {e}", file=sys.stderr)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
     for fd in fds:
         os.close(fd)
     request.fds = array.array("i")
     return pid
-
-
-def _own_process(stdio: list[int], keep: int = -1) -> None:
-    """In a forked child: its own process group, default signals, `stdio` as 0-2 and no other
-    descriptor of the zygote or of other builds' steps (but `keep`)."""
-    os.setpgid(0, 0)
-    signal.set_wakeup_fd(-1)
-    for sig in (signal.SIGCHLD, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)
-    for target, fd in enumerate(stdio):
-        os.dup2(fd, target)
-    if keep < 0:
-        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-    else:
-        os.closerange(3, keep)
-        os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
-
-
-def _executor(argv: list[str], env: dict[str, str], cwd: str) -> int:
-    os.chdir(cwd)
-    os.environ.clear()
-    os.environ.update(env)
-    from dockyard.builder import kaniko_main
-
-    return int(kaniko_main(argv) or 0)
-
-
-def _child(run: Callable[[], int]) -> None:
-    """Runs `run` in a forked child and exits with its status; never returns."""
-    code = 1
-    try:
-        code = run()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    except BaseException as e:  # noqa: BLE001 - report anything, the parent only sees a status
-        print(f"error: {e}", file=sys.stderr)
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-
-
-class _Prepared:
-    """A child already in a step's cgroups and namespaces, made when the step's sandbox
-    announced itself (the supervisor, on the step's first output: RunRequest.ready_socket),
-    so the cgroup move's wait (an RCU grace period on cgroup v1) and the fork happen while
-    the step runs its first commands; it waits on `sock` for that step's request."""
-
-    def __init__(self, pid: int, sock: socket.socket) -> None:
-        self.pid, self.sock = pid, sock
-
-
-def _is_root_peer(conn: socket.socket) -> bool:
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return bool(struct.unpack("3i", creds)[1] == 0)
-
-
-def _prepare_announced(conn: socket.socket, prepared: dict[int, _Prepared]) -> None:
-    """A readable connection from root of this user namespace: a sandbox supervisor announcing
-    the PID 1 of a step that will call /kaniko/executor (4 bytes); anything else is closed."""
-    try:
-        data = conn.recv(4)
-        step = struct.unpack("!i", data)[0] if len(data) == 4 else 0
-        if step <= 0 or os.stat(f"/proc/{step}/ns/user").st_ino == os.stat("/proc/self/ns/user").st_ino:
-            return
-        ns = os.stat(f"/proc/{step}/ns/pid").st_ino
-    except (OSError, struct.error):
-        return
-    finally:
-        conn.close()
-    if ns in prepared:
-        return
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = _fork_into_pid_namespace(step)
-    if pid == 0:
-        ours.close()
-
-        def run() -> int:
-            null = os.open(os.devnull, os.O_RDWR)
-            _own_process([null, null, null], keep=theirs.fileno())
-            enter_sandbox(step)
-            data, fds = _receive(theirs)
-            theirs.close()
-            _own_process(fds)
-            argv, env, cwd = decode_request(data[4:])
-            return _executor(argv, env, cwd)
-
-        _child(run)
-    theirs.close()
-    prepared[ns] = _Prepared(pid, ours)
-
-
-def _receive(sock: socket.socket) -> tuple[bytes, list[int]]:
-    """The request the zygote hands to a prepared child: framed bytes and the client's three
-    descriptors; the zygote closing its end first means the step ended: exit."""
-    data, fds = b"", array.array("i")
-    while len(data) < 4 or len(data) - 4 < int.from_bytes(data[:4], "big"):
-        chunk, ancdata, _flags, _addr = sock.recvmsg(65536, socket.CMSG_SPACE(3 * fds.itemsize))
-        for level, kind, payload in ancdata:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.frombytes(payload[: len(payload) - (len(payload) % fds.itemsize)])
-        if not chunk:
-            os._exit(0)
-        data += chunk
-    if len(fds) != 3:
-        raise OSError("the request came without the client's descriptors")
-    return data, list(fds)
-
-
-def _hand_over(request: _Pending, prepared: dict[int, _Prepared]) -> int | None:
-    """The request given to the child prepared for the client's step (same PID namespace);
-    its pid, or None when there is none (or it is gone): the caller forks one now."""
-    try:
-        waiting = prepared.pop(os.stat(f"/proc/{request.peer}/ns/pid").st_ino, None)
-    except OSError:
-        return None
-    if waiting is None:
-        return None
-    payload = request.data[:4 + request.length()]
-    try:
-        sent = waiting.sock.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, request.fds)])
-        waiting.sock.sendall(payload[sent:])
-    except OSError:  # it went (its step ended): reaped here, the caller forks a new one
-        _kill(waiting.pid)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(waiting.pid, 0)
-        return None
-    finally:
-        waiting.sock.close()
-    for fd in request.fds:
-        os.close(fd)
-    request.fds = array.array("i")
-    return waiting.pid
 
 
 def _fork_into_pid_namespace(peer: int) -> int:
