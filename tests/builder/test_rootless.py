@@ -81,9 +81,12 @@ print(out.decode())
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="drops to `nobody` with setpriv: needs root")
-def test_rootless_server_runs_isolated_ci_steps() -> None:
+@pytest.mark.parametrize("mount_below_var", [False, True], ids=["plain", "mount-below-var"])
+def test_rootless_server_runs_isolated_ci_steps(mount_below_var: bool) -> None:
     """A Dockyard that is not root still isolates a CI step (its own uid is root inside, the
-    host view is read-only) and says that it cannot apply limits without a writable cgroup."""
+    host view is read-only) and says that it cannot apply limits without a writable cgroup.
+    With a filesystem mounted below /var (a kubelet's, a container runtime's), which a user
+    namespace may not leave out of a bind, the step sees /var empty and is told so."""
     if shutil.which("setpriv") is None or not Path("/usr/bin/python3").exists():
         pytest.skip("needs setpriv (util-linux) and a system python3 that `nobody` can run")
     with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
@@ -91,14 +94,20 @@ def test_rootless_server_runs_isolated_ci_steps() -> None:
         work = base / "work"
         work.mkdir()
         os.chown(work, 65534, 65534)
-        result = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env",
-             f"PYTHONPATH={base / 'src'}", f"HOME={base}", "/usr/bin/python3", "-c", ISOLATED, str(work)],
-            capture_output=True, text=True, timeout=60)
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env",
+                f"PYTHONPATH={base / 'src'}", f"HOME={base}", "/usr/bin/python3", "-c", ISOLATED,
+                str(work)]
+        if mount_below_var:  # in a private mount namespace: the host's mounts stay as they are
+            (base / "locked").mkdir()
+            argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                    'mount -t tmpfs none "$0" && exec "$@"', str(base / "locked"), *argv]
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         if "user namespaces" in result.stderr and result.returncode != 0:
             pytest.skip(result.stderr)
         assert result.returncode == 0, result.stderr
-        lines = result.stdout.splitlines()
+        told = "dockyard sandbox: /var is shown empty: other filesystems are mounted below it"
+        assert (told in result.stdout) == mount_below_var, result.stdout
+        lines = [line for line in result.stdout.splitlines() if not line.startswith(told)]
         assert "resource limits not applied" in lines[0]
         assert lines[1] == "0"
         assert "No such file or directory" in result.stdout and "Read-only file system" in result.stdout

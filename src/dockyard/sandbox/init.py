@@ -293,7 +293,8 @@ def setup_host_view(merged: str, view: dict[str, Any], places: Placeholders) -> 
         elif name in allowed and os.path.isdir(host):
             target = os.path.join(merged, name)
             os.mkdir(target, 0o755)
-            bind(host, target, readonly=True, recursive=False)
+            if not show_top_level(host, target):
+                later.append(target)  # the empty stand-in turns read-only with the rest
     hidden = list(view.get("hide", []))
     for path in hidden:
         target = inside(merged, path)
@@ -310,6 +311,24 @@ def setup_host_view(merged: str, view: dict[str, Any], places: Placeholders) -> 
         if os.path.isdir(path) and not shown:
             bind(path, places.ensure(path, True), readonly=True)
     return later
+
+
+def show_top_level(host: str, target: str) -> bool:
+    """Binds one top-level directory without the filesystems mounted below it. In a user
+    namespace the kernel refuses that (EINVAL) when those mounts are locked (e.g. a kubelet's
+    or container runtime's under /var): showing them would need a recursive bind, which could
+    reveal their secrets, so the step sees that directory empty instead and is told why.
+    False when it did."""
+    try:
+        bind(host, target, readonly=True, recursive=False)
+        return True
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=64k")
+        sys.stderr.write(f"dockyard sandbox: {host} is shown empty: other filesystems are mounted"
+                         " below it, and this user namespace may not show it without them\n")
+        return False
 
 
 def _under(path: str, parent: str) -> bool:
