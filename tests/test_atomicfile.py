@@ -58,3 +58,18 @@ def test_publish_file_renames_a_finished_upload(tmp_path: Path) -> None:
     publish_file(upload, tmp_path / "blob")
     assert not upload.exists()
     assert (tmp_path / "blob").read_bytes() == b"bytes" and _mode(tmp_path / "blob") == 0o600
+
+
+def test_a_progress_write_skips_only_the_fsync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """durable=False (a running build's trace): still whole-or-nothing and private, no fsync."""
+    import os
+
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    target = tmp_path / "trace.json"
+    atomic_write_bytes(target, b"progress", durable=False)
+    assert target.read_bytes() == b"progress" and _mode(target) == 0o600 and not synced
+    assert [p.name for p in tmp_path.iterdir()] == ["trace.json"]
+    atomic_write_bytes(target, b"final")
+    assert target.read_bytes() == b"final" and len(synced) == 1

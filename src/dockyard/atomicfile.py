@@ -25,18 +25,22 @@ class AtomicFile:
     """A temp file in `path`'s directory that becomes `path` on `commit()`, or vanishes on
     `cancel()`. For writers that live longer than one `with` block (a layer being written)."""
 
-    def __init__(self, path: Path | str, mode: int = PRIVATE, prefix: str | None = None) -> None:
+    def __init__(self, path: Path | str, mode: int = PRIVATE, prefix: str | None = None,
+                 durable: bool = True) -> None:
         self.path = Path(path)
         self.mode = mode
+        self.durable = durable
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=prefix or f".{self.path.name}.tmp-")
         self.tmp = Path(tmp)
         self.file: BinaryIO = os.fdopen(fd, "wb")
 
     def commit(self) -> Path:
-        """Flush, fsync, set the mode and rename over the target; returns the target."""
+        """Flush, fsync (unless not `durable`: readers still never see half, only a crash may
+        lose the update), set the mode and rename over the target; returns the target."""
         self.file.flush()
-        os.fsync(self.file.fileno())
+        if self.durable:
+            os.fsync(self.file.fileno())
         self.file.close()
         os.chmod(self.tmp, self.mode)
         os.replace(self.tmp, self.path)
@@ -50,11 +54,11 @@ class AtomicFile:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: Path | str, mode: int = PRIVATE, prefix: str | None = None
-                  ) -> Iterator[BinaryIO]:
+def atomic_writer(path: Path | str, mode: int = PRIVATE, prefix: str | None = None,
+                  durable: bool = True) -> Iterator[BinaryIO]:
     """`with atomic_writer(p) as f: f.write(...)`: `p` appears whole when the block ends
     normally; an exception inside (a digest mismatch, say) leaves `p` as it was."""
-    atomic = AtomicFile(path, mode, prefix)
+    atomic = AtomicFile(path, mode, prefix, durable)
     try:
         yield atomic.file
         atomic.commit()
@@ -63,14 +67,14 @@ def atomic_writer(path: Path | str, mode: int = PRIVATE, prefix: str | None = No
         raise
 
 
-def atomic_write_bytes(path: Path | str, data: bytes, mode: int = PRIVATE) -> None:
+def atomic_write_bytes(path: Path | str, data: bytes, mode: int = PRIVATE, durable: bool = True) -> None:
     """Write `data` to `path` so that `path` is either the old content or all of the new."""
-    with atomic_writer(path, mode) as f:
+    with atomic_writer(path, mode, durable=durable) as f:
         f.write(data)
 
 
-def atomic_write_text(path: Path | str, text: str, mode: int = PRIVATE) -> None:
-    atomic_write_bytes(path, text.encode(), mode)
+def atomic_write_text(path: Path | str, text: str, mode: int = PRIVATE, durable: bool = True) -> None:
+    atomic_write_bytes(path, text.encode(), mode, durable)
 
 
 def publish_file(written: Path | str, path: Path | str, mode: int = PRIVATE) -> None:

@@ -242,9 +242,13 @@ class Trace:
             spans = sorted(self.spans, key=lambda s: s.start)
             return {"queued_at": self.queued_at, "spans": [s.to_json() for s in spans]}
 
-    def save(self) -> None:
-        """Written masked: a trace is a build record, and secrets never reach build records."""
-        atomic_write_text(self.path, self.mask(json.dumps(self.to_json(), indent=1)))
+    def save(self, durable: bool = False) -> None:
+        """Written masked: a trace is a build record, and secrets never reach build records.
+
+        Saves while the build runs are progress for readers (atomic, not fsynced: one fsync per
+        span cost the server ~30 ms a build); the build's end saves `durable` (the scheduler),
+        and a crashed build's result and reason live in the build store, not here."""
+        atomic_write_text(self.path, self.mask(json.dumps(self.to_json(), indent=1)), durable=durable)
 
 
 def load_trace(path: Path) -> dict[str, Any]:

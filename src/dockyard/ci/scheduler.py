@@ -188,7 +188,7 @@ class Scheduler:
         finally:
             final = result or RunResult(ABORTED, "cancelled")
             runner.log.close()
-            runner.trace.save()
+            runner.trace.save(durable=True)
             # before the build shows as completed: whoever sees it DONE sees its stashes settled
             await asyncio.to_thread(self._stash_policy, b, final.pipeline.options.preserve_stashes
                                     if final.pipeline else None)
