@@ -15,10 +15,10 @@ from __future__ import annotations
 import posixpath
 from typing import Any, Protocol
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from dockyard.ci.executor.interface import ContainerSpec, ExecutorError, VolumeFile
+from dockyard.ci.executor.kubernetes_pod import parse_yaml
 from dockyard.sandbox import parse_cpu, parse_memory
 
 NETWORK_ANNOTATION = "dockyard.io/network"
@@ -42,7 +42,7 @@ def parse_pod_template(
 ) -> tuple[dict[str, ContainerSpec], list[str]]:
     """(containers by name, secret values to mask)."""
     try:
-        doc = YAML(typ="safe").load(pod_yaml)
+        doc = parse_yaml(pod_yaml)
     except YAMLError as e:
         raise ExecutorError(f"kubernetes agent yaml is not valid YAML: {e}") from None
     if not isinstance(doc, dict) or doc.get("kind", "Pod") != "Pod":

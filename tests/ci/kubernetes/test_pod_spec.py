@@ -131,3 +131,15 @@ def test_names_and_labels_stay_within_kubernetes_limits() -> None:
     yaml = "metadata:\n  annotations: {dockyard.io/executor: kubernetes}\n"
     assert template_annotation(yaml, "dockyard.io/executor") == "kubernetes"
     assert template_annotation("", "dockyard.io/executor") == ""
+
+
+def test_a_cached_template_is_a_fresh_copy_each_time() -> None:
+    """Templates are parsed once per text; a caller changing its copy changes no later build's."""
+    from dockyard.ci.executor.kubernetes_pod import load_template, parse_yaml
+
+    text = "spec:\n  containers:\n  - name: k\n    image: kaniko\n"
+    first = parse_yaml(text)
+    first["spec"]["containers"][0]["image"] = "changed"
+    assert parse_yaml(text)["spec"]["containers"][0]["image"] == "kaniko"
+    with pytest.raises(ExecutorError, match="not valid YAML"):
+        load_template("spec: [\n")

@@ -26,6 +26,8 @@ so a template behaves as on Jenkins, pitfalls included (a secret volume without 
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -101,13 +103,24 @@ def workspace_path(job: str) -> str:
     return f"{AGENT_HOME}/workspace/{job.replace('/', '_')}"
 
 
+@functools.lru_cache(maxsize=32)
+def _parsed(pod_yaml: str) -> Any:
+    return YAML(typ="safe").load(pod_yaml)
+
+
+def parse_yaml(pod_yaml: str) -> Any:
+    """The template safe-loaded, cached by its text (every build reads it for the executor pick
+    and again for its containers); a deep copy, so callers may change it. Raises YAMLError."""
+    return copy.deepcopy(_parsed(pod_yaml))
+
+
 def load_template(pod_yaml: str) -> dict[str, Any]:
     """The template as a Pod mapping (an empty one for no template); ExecutorError naming what is
     wrong otherwise."""
     if not pod_yaml.strip():
         return {}
     try:
-        doc = YAML(typ="safe").load(pod_yaml)
+        doc = parse_yaml(pod_yaml)
     except YAMLError as e:
         raise ExecutorError(f"kubernetes agent yaml is not valid YAML: {e}") from None
     if doc is None:
