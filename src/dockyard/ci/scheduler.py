@@ -145,12 +145,14 @@ class Scheduler:
         if paths.root.exists():  # a number reused after a job was deleted and recreated
             shutil.rmtree(paths.root, ignore_errors=True)
         paths.root.mkdir(parents=True, exist_ok=True)
-        masker = SecretMasker(_url_secrets(job.scm_url))
+        secrets = _url_secrets(job.scm_url)
         # every stored credential, not only those this build binds: a step may print one it
-        # obtained some other way (the store's mask_values(), when the store offers it)
+        # obtained some other way (the store's mask_values(), when the store offers it); one
+        # masker built from all of them (each masker compiles every secret's forms)
         all_secrets = getattr(self.credentials, "mask_values", None)
         if callable(all_secrets):
-            masker.add(all_secrets())
+            secrets += all_secrets()
+        masker = SecretMasker(secrets)
         console = ConsoleLog(paths.log, masker)
         trace = Trace(paths.trace, build.queued_at, masker.mask_text)
         runner = BuildRunner(
