@@ -198,3 +198,13 @@ def test_bind_environment_follows_jenkins(tmp_path: Path) -> None:
     )
     with pytest.raises(CredentialError, match="invalid environment variable"):
         bind_environment(SecretText("t", text="tok-1234"), "BAD-NAME", tmp_path)
+
+
+def test_mask_values_are_every_stored_secrets(store: CredentialStore) -> None:
+    """What a build's log masker starts from: all credentials, each decrypted with its own row."""
+    assert store.mask_values() == []
+    store.put(UsernamePassword("b-login", username="bootcamp", password=PASSWORD))
+    store.put(SecretText("a-token", text="tok-" + PASSWORD))
+    values = store.mask_values()
+    assert values == [*store.get("a-token").mask_values(), *store.get("b-login").mask_values()]
+    assert {"tok-" + PASSWORD, PASSWORD} <= set(values)

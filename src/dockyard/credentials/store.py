@@ -134,12 +134,12 @@ class CredentialStore:
     def get(self, credential_id: str) -> Credential:
         """The typed credential (UsernamePassword, SecretText, DockerConfig or SecretFile)."""
         with self.db.read() as conn:
-            row = conn.execute(
-                text("SELECT id, kind, description, sealed, key_fingerprint FROM credentials WHERE id = :id"),
-                {"id": credential_id},
-            ).first()
+            row = conn.execute(text(_SEALED_SELECT + " WHERE id = :id"), {"id": credential_id}).first()
         if row is None:
             raise CredentialNotFound(credential_id)
+        return self._open(row)
+
+    def _open(self, row: Any) -> Credential:
         plain = self._box.open(row.sealed, _context(row.id, row.kind), row.key_fingerprint)
         return from_payload(row.kind, row.id, row.description, json.loads(plain))
 
@@ -189,12 +189,15 @@ class CredentialStore:
 
     def mask_values(self) -> builtins.list[str]:
         """Every stored secret's mask values (for a log writer that must hide all of them)."""
+        with self.db.read() as conn:  # one query (every build starts with this), not one per credential
+            rows = conn.execute(text(_SEALED_SELECT + " ORDER BY id")).all()
         values: builtins.list[str] = []
-        for info in self.list():
-            values.extend(self.get(info.id).mask_values())
+        for row in rows:
+            values.extend(self._open(row).mask_values())
         return values
 
 
+_SEALED_SELECT = "SELECT id, kind, description, sealed, key_fingerprint FROM credentials"
 _INFO_SELECT = (
     "SELECT id, kind, description, public_json, created_by, created_at, updated_at, owner"
     " FROM credentials"
