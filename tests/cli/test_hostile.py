@@ -129,8 +129,11 @@ def test_closed_pipe_ends_quietly(server: DockyardServer, tmp_path: Path) -> Non
 def test_ctrl_c_while_following_a_build(server: DockyardServer, tmp_path: Path) -> None:
     name, number = _long_job(server, tmp_path, "echo started; sleep 60")
     env = environ(server)
+    # Ctrl-C at a terminal: SIGINT at its default in the child, even when this suite runs in
+    # the background (a shell's `cmd &` ignores SIGINT, and the ignore is inherited)
     proc = subprocess.Popen([sys.executable, "-m", "dockyard", "jobs", "console", name, "-f"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout is not None and proc.stderr is not None
     try:
         deadline = time.monotonic() + 60
