@@ -406,9 +406,10 @@ def main() -> int:
             print(f"goal {name}: {text}: {'met' if ok else 'MISSED'}")
     if loads:
         print(load_note(loads, os.cpu_count() or 1))
-    print(f"{'peak RSS, ' + str(args.big_mb) + ' MB layer (MB)':28} {rss_kb / 1024:11.0f} "
-          f"{buildah_rss_kb / 1024:10.0f} {rss_kb / max(buildah_rss_kb, 1):12.2f}"
-          "   (goal < 200 MB)")
+    if rss_kb:  # measured (not --skip-rss, not --profile-only): no row of zeros
+        print(f"{'peak RSS, ' + str(args.big_mb) + ' MB layer (MB)':28} {rss_kb / 1024:11.0f} "
+              f"{buildah_rss_kb / 1024:10.0f} {rss_kb / max(buildah_rss_kb, 1):12.2f}"
+              "   (goal < 200 MB)")
     print(json.dumps({"rows": rows, "peak_rss_kb": rss_kb, "buildah_peak_rss_kb": buildah_rss_kb}))
     return 0
 
